@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+from fastapi import APIRouter, Request, status
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
+from expertloop.api.schemas import (
+    ImportResult,
+    MembersAdd,
+    ProgressPublic,
+    ProjectCreate,
+    ProjectPublic,
+)
+from expertloop.errors import InputInvalid
+from expertloop.services import answers, items, projects
+from expertloop.services.item_sources import records_from_bytes
+from expertloop.services.items import ItemIn
+
+router = APIRouter(tags=["projects"])
+
+
+@router.post("/projects", status_code=status.HTTP_201_CREATED, summary="Create a project (manager)")
+def create_project(body: ProjectCreate, db: DatabaseDep, actor: CurrentUser) -> ProjectPublic:
+    project = projects.create_project(db, actor=actor, **body.model_dump())
+    return ProjectPublic.of(project)
+
+
+@router.get("/projects", summary="Projects the caller belongs to (admins: all)")
+def list_projects(db: DatabaseDep, actor: CurrentUser) -> list[ProjectPublic]:
+    return [ProjectPublic.of(p) for p in projects.list_projects(db, actor=actor)]
+
+
+@router.get("/projects/{project_id}", summary="One project")
+def get_project(project_id: int, db: DatabaseDep, actor: CurrentUser) -> ProjectPublic:
+    return ProjectPublic.of(projects.get_project(db, actor=actor, project_id=project_id))
+
+
+@router.post("/projects/{project_id}/members", summary="Add users to a project (manager)")
+def add_members(
+    project_id: int, body: MembersAdd, db: DatabaseDep, actor: CurrentUser
+) -> dict[str, list[int]]:
+    projects.add_members(db, actor=actor, project_id=project_id, user_ids=body.user_ids)
+    return {"added": sorted(set(body.user_ids))}
+
+
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": ItemIn.model_json_schema()},
+                "example": [
+                    {
+                        "external_id": "q-1",
+                        "payload": {"prompt": "2+2?", "response_a": "4", "response_b": "5"},
+                        "gold": {"choice": "A"},
+                        "priority": 0,
+                    }
+                ],
+            },
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/projects/{project_id}/items",
+    status_code=status.HTTP_201_CREATED,
+    summary="Import items: a JSON array or NDJSON, all or nothing",
+    openapi_extra=_IMPORT_BODY,
+)
+async def import_items(
+    project_id: int,
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    actor: CurrentUser,
+) -> ImportResult:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > settings.max_import_bytes:
+            raise InputInvalid(
+                f"request body exceeds {settings.max_import_bytes} bytes; split the import"
+            )
+    records = records_from_bytes(
+        bytes(body), content_type=request.headers.get("content-type", "application/json")
+    )
+    count = await run_in_threadpool(
+        lambda: items.import_items(db, actor=actor, project_id=project_id, records=records)
+    )
+    return ImportResult(count=count)
+
+
+@router.get("/projects/{project_id}/progress", summary="Counts of items, answers and leases")
+def progress(project_id: int, db: DatabaseDep, actor: CurrentUser) -> ProgressPublic:
+    counts = projects.project_progress(db, actor=actor, project_id=project_id)
+    return ProgressPublic(
+        items=counts.items,
+        answers=counts.answers,
+        items_complete=counts.items_complete,
+        active_leases=counts.active_leases,
+    )
+
+
+@router.get(
+    "/projects/{project_id}/answers",
+    summary="Every answer of the project as NDJSON (managers, reviewers)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+def export_answers(project_id: int, db: DatabaseDep, actor: CurrentUser) -> StreamingResponse:
+    rows = answers.iter_answers(db, actor=actor, project_id=project_id)
+
+    def lines() -> Iterator[bytes]:
+        for row in rows:
+            yield orjson.dumps(row, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z) + b"\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")

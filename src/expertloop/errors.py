@@ -1,0 +1,91 @@
+"""The one exception tree of expertloop.
+
+Every error a user can cause is an :class:`ExpertloopError` with a stable machine-readable
+``code``, a human ``message`` and optional ``details``. The API maps ``status`` to the HTTP
+status code in one place (``api/errors.py``); the CLI prints the message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AlreadyAnswered",
+    "AlreadyExists",
+    "AnswerInvalid",
+    "ExpertloopError",
+    "ImportFailed",
+    "InputInvalid",
+    "LeaseLost",
+    "NotAuthenticated",
+    "NotFound",
+    "PermissionDenied",
+]
+
+
+class ExpertloopError(Exception):
+    """Base of every expected error; carries what the client needs to understand it."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InputInvalid(ExpertloopError):
+    """A request body, argument or setting does not have the required shape."""
+
+    status = 422
+    code = "invalid_input"
+
+
+class AnswerInvalid(InputInvalid):
+    """An answer does not satisfy the task type's answer schema."""
+
+    code = "invalid_answer"
+
+
+class ImportFailed(InputInvalid):
+    """An item import was rejected whole; ``details`` lists errors by line and field."""
+
+    code = "import_failed"
+
+
+class NotAuthenticated(ExpertloopError):
+    status = 401
+    code = "not_authenticated"
+
+
+class PermissionDenied(ExpertloopError):
+    status = 403
+    code = "permission_denied"
+
+
+class NotFound(ExpertloopError):
+    status = 404
+    code = "not_found"
+
+
+class AlreadyExists(ExpertloopError):
+    status = 409
+    code = "already_exists"
+
+
+class LeaseLost(ExpertloopError):
+    """The lease expired and its slot went to someone else, or the item was given back."""
+
+    status = 409
+    code = "lease_lost"
+
+
+class AlreadyAnswered(ExpertloopError):
+    """The assignment already has an answer stored under another idempotency key."""
+
+    status = 409
+    code = "already_answered"

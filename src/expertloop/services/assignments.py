@@ -1,0 +1,180 @@
+"""The annotator loop: hand out the next item, take answers, take items back.
+
+These are the hot paths. Each runs as one short transaction with a handful of indexed
+statements; nothing here reads more than a few rows, whatever the project's size.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from expertloop.domain import Assignment, ItemPublic, User, can_claim_items
+from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
+from expertloop.services.clock import utcnow
+from expertloop.services.projects import load_project
+from expertloop.store import Database, claims
+from expertloop.store import answers as answer_store
+from expertloop.tasks import TaskValidationError, get_task_type
+
+__all__ = ["SubmittedAnswer", "next_assignment", "release_assignment", "submit_answer"]
+
+_rng = random.Random()
+
+
+def next_assignment(
+    db: Database, *, actor: User, project_id: int, rng: random.Random = _rng
+) -> Assignment | None:
+    """The worker's next item in the project, leased to them; ``None`` if none is left.
+
+    A worker who already holds a live lease in the project gets that one again, so a
+    reload never strands an item.
+    """
+    now = utcnow()
+    for attempt in (1, 2):
+        try:
+            with db.write() as conn:
+                project = load_project(conn, actor=actor, project_id=project_id)
+                if not can_claim_items(actor, is_member=project.is_member):
+                    raise PermissionDenied("you are not a worker of this project")
+                task = get_task_type(project.task_type)
+                lease = claims.held_lease(conn, project_id=project.id, worker_id=actor.id, now=now)
+                if lease is None:
+                    claim = {
+                        "project_id": project.id,
+                        "worker_id": actor.id,
+                        "presentation": task.new_presentation(rng),
+                        "now": now,
+                        "expires_at": now + timedelta(seconds=project.lease_seconds),
+                    }
+                    lease = claims.claim_next_item(conn, **claim)
+                    # An empty pool may only look empty: reclaim this project's expired
+                    # leases before telling the worker there is nothing left.
+                    if lease is None and claims.expire_leases(conn, now=now, project_id=project.id):
+                        lease = claims.claim_next_item(conn, **claim)
+                if lease is None:
+                    return None
+                return Assignment(
+                    id=lease.assignment_id,
+                    project_id=project.id,
+                    item=ItemPublic(lease.item_id, task.present(lease.payload, lease.presentation)),
+                    expires_at=lease.expires_at,
+                    task_type=project.task_type,
+                )
+        except IntegrityError:
+            # Two concurrent requests of one worker raced for the same item; the unique
+            # (item, worker) constraint refused the second. Try once more.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedAnswer:
+    """An answer as the worker gave it (in the terms they saw), and whether it is new."""
+
+    answer_id: int
+    assignment_id: int
+    item_id: int
+    answer: dict[str, Any]
+    created_at: Any
+    created: bool
+
+
+def submit_answer(
+    db: Database,
+    *,
+    actor: User,
+    assignment_id: int,
+    answer: Any,
+    idempotency_key: str | None = None,
+) -> SubmittedAnswer:
+    """Store the worker's answer to their assignment, exactly once.
+
+    A retry with the same ``idempotency_key`` returns the stored answer with
+    ``created=False``. Raises ``AnswerInvalid`` (422), ``LeaseLost`` (409) when the lease
+    ended and its slot went to another worker, ``AlreadyAnswered`` (409) when an answer is
+    stored under a different key.
+    """
+    now = utcnow()
+    try:
+        with db.write() as conn:
+            target = answer_store.answer_target(conn, assignment_id)
+            if target is None or target.worker_id != actor.id:
+                raise NotFound(f"assignment {assignment_id} not found")
+            task = get_task_type(target.task_type)
+            if target.status == "answered":
+                return _replay(conn, target, task, idempotency_key)
+            try:
+                shown = task.validate_answer(answer, target.config)
+            except TaskValidationError as exc:
+                errors = exc.prefixed("answer").errors
+                raise AnswerInvalid(
+                    f"invalid answer: {exc}", details=[e.to_dict() for e in errors]
+                ) from None
+            canonical = task.to_canonical(shown, target.presentation)
+            if not answer_store.take_slot_for_answer(
+                conn, assignment_id=assignment_id, item_id=target.item_id, now=now
+            ):
+                raise _SlotGone
+            stored = answer_store.insert_answer(
+                conn, target=target, value=canonical, idempotency_key=idempotency_key, now=now
+            )
+    except (_SlotGone, answer_store.DuplicateAnswer) as exc:
+        # A concurrent submission of the same assignment may have won: replay it if so.
+        with db.read() as conn:
+            return _replay(conn, target, task, idempotency_key, lost=isinstance(exc, _SlotGone))
+    return SubmittedAnswer(
+        stored.id, assignment_id, target.item_id, shown, stored.created_at, created=True
+    )
+
+
+class _SlotGone(Exception):
+    pass
+
+
+def _replay(
+    conn: Any,
+    target: answer_store.AnswerTarget,
+    task: Any,
+    idempotency_key: str | None,
+    *,
+    lost: bool = False,
+) -> SubmittedAnswer:
+    """Answer a retry with what is stored, or say why the submission cannot be taken."""
+    stored = answer_store.answer_for_assignment(conn, target.assignment_id)
+    if stored is None:
+        if lost:
+            raise LeaseLost(
+                "your lease on this item expired and the item was given to another worker"
+            )
+        raise AlreadyAnswered(
+            "this Idempotency-Key was already used for another answer",
+            details={"field": "Idempotency-Key"},
+        )
+    if idempotency_key is None or stored.idempotency_key != idempotency_key:
+        raise AlreadyAnswered("this assignment already has an answer")
+    return SubmittedAnswer(
+        stored.id,
+        stored.assignment_id,
+        stored.item_id,
+        task.to_shown(stored.value, target.presentation),
+        stored.created_at,
+        created=False,
+    )
+
+
+def release_assignment(db: Database, *, actor: User, assignment_id: int) -> None:
+    """Give the item back (a skip): its slot reopens for other workers, not for this one."""
+    with db.write() as conn:
+        target = answer_store.answer_target(conn, assignment_id)
+        if target is None or target.worker_id != actor.id:
+            raise NotFound(f"assignment {assignment_id} not found")
+        if not claims.release_lease(
+            conn, assignment_id=assignment_id, worker_id=actor.id, now=utcnow()
+        ):
+            raise LeaseLost(f"assignment {assignment_id} is no longer active ({target.status})")

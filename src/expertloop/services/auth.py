@@ -1,0 +1,95 @@
+"""Passwords, API tokens, and who is calling."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from expertloop.domain import User
+from expertloop.errors import NotAuthenticated
+from expertloop.services.clock import utcnow
+from expertloop.store import Database
+from expertloop.store import users as user_store
+
+__all__ = ["TokenAuthenticator", "hash_password", "hash_token", "issue_token", "verify_password"]
+
+_hasher = PasswordHasher()
+# Verifying against a dummy hash when the user does not exist keeps timing uniform.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+TOKEN_PREFIX = "el_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored only as SHA-256 digests: they are long random strings, not passwords."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(db: Database, *, username: str, password: str, name: str = "") -> str:
+    """Check a username and password and return a new API token for that user."""
+    with db.read() as conn:
+        credentials = user_store.credentials_by_username(conn, username)
+    if credentials is None:
+        verify_password(_DUMMY_HASH, password)
+        raise NotAuthenticated("wrong username or password")
+    if not verify_password(credentials.password_hash, password):
+        raise NotAuthenticated("wrong username or password")
+    if not credentials.user.is_active:
+        raise NotAuthenticated("this account is suspended")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.write() as conn:
+        user_store.insert_token(
+            conn,
+            user_id=credentials.user.id,
+            token_hash=hash_token(token),
+            name=name,
+            now=utcnow(),
+        )
+    return token
+
+
+class TokenAuthenticator:
+    """Resolves bearer tokens to users, remembering answers for ``ttl_seconds``.
+
+    The cache keeps token look-ups off the hot path; a revoked token or suspended user is
+    refused within ``ttl_seconds`` (``0`` turns the cache off).
+    """
+
+    def __init__(self, db: Database, *, ttl_seconds: float, max_entries: int = 100_000) -> None:
+        self._db = db
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._cache: dict[str, tuple[User, float]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, token: str) -> User:
+        digest = hash_token(token)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        with self._db.read() as conn:
+            user = user_store.user_by_token_hash(conn, digest, now=utcnow())
+        if user is None:
+            raise NotAuthenticated("invalid or expired token")
+        if self._ttl > 0:
+            with self._lock:
+                if len(self._cache) >= self._max_entries:
+                    self._cache.clear()
+                self._cache[digest] = (user, now + self._ttl)
+        return user

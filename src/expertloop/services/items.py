@@ -1,0 +1,153 @@
+"""Importing items into a project: all or nothing, errors by line and field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import Field
+
+from expertloop.domain import Project, User, can_import_items
+from expertloop.errors import ImportFailed, PermissionDenied
+from expertloop.services.clock import utcnow
+from expertloop.services.item_sources import ParseProblem
+from expertloop.services.projects import load_project
+from expertloop.store import Database, audit
+from expertloop.store import items as item_store
+from expertloop.tasks import TaskValidationError, get_task_type
+from expertloop.tasks.base import StrictModel, validate_model
+
+__all__ = ["ItemIn", "import_items", "validate_items"]
+
+MAX_REPORTED_ERRORS = 100
+
+
+class ItemIn(StrictModel):
+    external_id: str | None = Field(None, min_length=1, max_length=255)
+    payload: dict[str, Any]
+    gold: dict[str, Any] | None = None
+    priority: int = Field(0, ge=-1_000_000_000, le=1_000_000_000)
+
+
+def validate_items(
+    project: Project, records: Iterable[tuple[int, Any]]
+) -> tuple[list[dict[str, Any]], list[tuple[int, int]], list[dict[str, Any]]]:
+    """Check every record; return (valid items, their (line, index) pairs, errors)."""
+    task = get_task_type(project.task_type)
+    items: list[dict[str, Any]] = []
+    lines: list[tuple[int, int]] = []
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+
+    def fail(line: int, field: str, message: str) -> None:
+        errors.append({"line": line, "field": field, "message": message})
+
+    for line, record in records:
+        if isinstance(record, ParseProblem):
+            fail(line, "", record.message)
+            continue
+        try:
+            item = validate_model(ItemIn, record)
+        except TaskValidationError as exc:
+            for err in exc.errors:
+                fail(line, err.field, err.message)
+            continue
+        try:
+            payload = task.validate_payload(item.payload, project.config)
+        except TaskValidationError as exc:
+            for err in exc.prefixed("payload").errors:
+                fail(line, err.field, err.message)
+            continue
+        gold = None
+        if item.gold is not None:
+            try:
+                gold = task.validate_gold(item.gold, project.config)
+            except TaskValidationError as exc:
+                for err in exc.prefixed("gold").errors:
+                    fail(line, err.field, err.message)
+                continue
+        if item.external_id is not None:
+            if item.external_id in seen:
+                fail(
+                    line,
+                    "external_id",
+                    f"duplicate external_id {item.external_id!r} (also on line "
+                    f"{seen[item.external_id]})",
+                )
+                continue
+            seen[item.external_id] = line
+        lines.append((line, len(items)))
+        items.append(
+            {
+                "external_id": item.external_id,
+                "payload": payload,
+                "gold": gold,
+                "priority": item.priority,
+            }
+        )
+    return items, lines, errors
+
+
+def import_items(
+    db: Database,
+    *,
+    actor: User,
+    project_id: int,
+    records: Iterable[tuple[int, Any]],
+    source: str = "request body",
+    on_validated: Callable[[int], None] | None = None,
+) -> int:
+    """Validate every record, then store them all in one transaction, or none of them.
+
+    Raises :class:`ImportFailed` whose details list up to 100 errors as
+    ``{"line", "field", "message"}``.
+    """
+    with db.read() as conn:
+        project = load_project(conn, actor=actor, project_id=project_id)
+    if not can_import_items(actor, is_member=project.is_member):
+        raise PermissionDenied("only the project's managers can import items")
+    items, lines, errors = validate_items(project, records)
+    if on_validated is not None:
+        on_validated(len(items))
+    now = utcnow()
+    with db.write() as conn:
+        external = [i["external_id"] for i in items if i["external_id"] is not None]
+        taken = item_store.existing_external_ids(conn, project.id, external) if external else set()
+        if taken:
+            for line, index in lines:
+                ext = items[index]["external_id"]
+                if ext in taken:
+                    errors.append(
+                        {
+                            "line": line,
+                            "field": "external_id",
+                            "message": f"external_id {ext!r} already exists in this project",
+                        }
+                    )
+        if errors:
+            _reject(errors, source)
+        if not items:
+            raise ImportFailed(f"{source}: no items found", details={"errors": []})
+        count = item_store.insert_items(
+            conn, project.id, items, target=project.answers_per_item, now=now
+        )
+        audit.record_event(
+            conn,
+            action="items.imported",
+            actor_id=actor.id,
+            project_id=project.id,
+            now=now,
+            details={"count": count, "source": source},
+        )
+    return count
+
+
+def _reject(errors: list[dict[str, Any]], source: str) -> None:
+    errors.sort(key=lambda e: e["line"])
+    first = errors[0]
+    where = f"line {first['line']}" + (f", field {first['field']}" if first["field"] else "")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    raise ImportFailed(
+        f"{source}: {where}: {first['message']}{more}; nothing was imported",
+        details={"errors": errors[:MAX_REPORTED_ERRORS], "total_errors": len(errors)},
+    )

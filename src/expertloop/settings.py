@@ -1,0 +1,71 @@
+"""One settings object for the whole application, read from ``EXPERTLOOP_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_SECRET_KEY", "Settings"]
+
+DEFAULT_SECRET_KEY = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Configuration of one expertloop process.
+
+    Every field can be set by an environment variable named ``EXPERTLOOP_`` plus the field
+    name in capitals, e.g. ``EXPERTLOOP_DATABASE_URL``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="EXPERTLOOP_", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="`production` refuses the default secret key."
+    )
+    data_dir: Path = Field(
+        Path("./expertloop-data"), description="Where the SQLite database and files live."
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; empty means a SQLite file `expertloop.db` in the data "
+        "directory. PostgreSQL: `postgresql+psycopg://user:password@host:5432/dbname`.",
+    )
+    secret_key: str = Field(DEFAULT_SECRET_KEY, description="Signs sessions and CSRF tokens.")
+    db_pool_size: int = Field(20, ge=1, description="Connections kept open per process.")
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="SQLite `synchronous` pragma in WAL mode. NORMAL survives a process crash "
+        "(a killed server loses nothing acknowledged); FULL also survives power loss.",
+    )
+    lease_sweep_seconds: float = Field(
+        5.0, gt=0, description="How often expired leases are returned to the pool."
+    )
+    auth_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long a process trusts a verified API token before looking it up "
+        "again (0 disables the cache). A revoked token stops working within this time.",
+    )
+    max_import_bytes: int = Field(
+        256 * 1024 * 1024, gt=0, description="Largest accepted item-import request body."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEFAULT_SECRET_KEY:
+            raise ValueError(
+                "EXPERTLOOP_SECRET_KEY must be set to a random value when "
+                "EXPERTLOOP_ENVIRONMENT=production"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL to connect to, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'expertloop.db').resolve()}"

@@ -1,0 +1,107 @@
+"""Connections to SQLite or PostgreSQL, with the transaction discipline of each.
+
+Callers use :meth:`Database.write` for anything that changes data and :meth:`Database.read`
+for reads. On SQLite a write takes the database write lock up front (``BEGIN IMMEDIATE``),
+serialised by a process-local lock so threads queue in Python instead of spinning in
+SQLite's busy handler; reads run beside it thanks to WAL mode. On PostgreSQL both are plain
+READ COMMITTED transactions and concurrency control is by row locks (see ``claims.py``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
+
+__all__ = ["Database"]
+
+
+class Database:
+    def __init__(
+        self, url: str, *, pool_size: int = 20, sqlite_synchronous: str = "NORMAL"
+    ) -> None:
+        self.url = make_url(url)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            self._prepare_sqlite_file()
+            options = {"sync": sqlite_synchronous, "pool_size": pool_size}
+            self.engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE", **options)
+            self.read_engine = _sqlite_engine(url, begin="BEGIN", **options)
+        else:
+            self.engine = create_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=False,
+                pool_recycle=3600,
+                connect_args={"prepare_threshold": 1},
+            )
+            self.read_engine = self.engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def _prepare_sqlite_file(self) -> None:
+        database = self.url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that commits on success and rolls back on any exception."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot (rolled back at the end)."""
+        with self.read_engine.connect() as conn:
+            yield conn
+            conn.rollback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+def _sqlite_engine(url: str, *, begin: str, sync: str, pool_size: int) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={sync}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine

@@ -1,0 +1,19 @@
+"""Maps a task type's name to its module's :class:`~expertloop.tasks.base.TaskType`."""
+
+from __future__ import annotations
+
+from expertloop.errors import InputInvalid
+from expertloop.tasks import label, pairwise
+from expertloop.tasks.base import TaskType
+
+__all__ = ["TASK_TYPES", "get_task_type"]
+
+TASK_TYPES: dict[str, TaskType] = {task.name: task for task in (pairwise.TASK, label.TASK)}
+
+
+def get_task_type(name: str) -> TaskType:
+    try:
+        return TASK_TYPES[name]
+    except KeyError:
+        known = ", ".join(sorted(TASK_TYPES))
+        raise InputInvalid(f"unknown task type {name!r}; known task types: {known}") from None
