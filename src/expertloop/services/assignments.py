@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from expertloop.domain import Assignment, ItemPublic, User, can_claim_items
 from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
+from expertloop.scheduling import lease_expires_at
 from expertloop.services.clock import utcnow
 from expertloop.services.projects import load_project
 from expertloop.store import Database, claims
@@ -49,7 +49,7 @@ def next_assignment(
                         "worker_id": actor.id,
                         "presentation": task.new_presentation(rng),
                         "now": now,
-                        "expires_at": now + timedelta(seconds=project.lease_seconds),
+                        "expires_at": lease_expires_at(now, project.lease_seconds),
                     }
                     lease = claims.claim_next_item(conn, **claim)
                     # An empty pool may only look empty: reclaim this project's expired

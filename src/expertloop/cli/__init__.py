@@ -1,0 +1,1 @@
+"""The ``expertloop`` command line."""

@@ -1,0 +1,305 @@
+"""``expertloop``: serve, migrate, manage users and projects, import and export.
+
+Configuration comes from ``EXPERTLOOP_*`` environment variables (see ``docs/configuration.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from expertloop.domain import Role, User
+from expertloop.errors import ExpertloopError, NotFound
+from expertloop.settings import Settings
+from expertloop.store import Database
+
+app = typer.Typer(
+    name="expertloop",
+    help="Expert human feedback for AI training.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+project_app = typer.Typer(help="Projects.", no_args_is_help=True)
+items_app = typer.Typer(help="Items of a project.", no_args_is_help=True)
+answers_app = typer.Typer(help="Answers of a project.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(project_app, name="project")
+app.add_typer(items_app, name="items")
+app.add_typer(answers_app, name="answers")
+
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"EXPERTLOOP_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        _fail(f"invalid configuration: {problems}")
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+def _database(settings: Settings, *, migrate: bool = True) -> Database:
+    from expertloop.store import upgrade
+
+    try:
+        database = Database(
+            settings.resolved_database_url,
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
+        if migrate:
+            upgrade(database)
+    except ExpertloopError:
+        raise
+    except Exception as exc:
+        _fail(f"cannot open the database {settings.resolved_database_url!r}: {exc}")
+    return database
+
+
+def _operator(database: Database, username: str | None) -> User:
+    """The account a CLI command acts as: the named one, or the first admin."""
+    from expertloop.store import users as user_store
+
+    with database.read() as conn:
+        people = user_store.list_users(conn)
+    if username is not None:
+        for user in people:
+            if user.username == username:
+                return user
+        _fail(f"no user named {username!r}")
+    for user in people:
+        if user.role is Role.ADMIN:
+            return user
+    _fail("no admin account yet: create one with `expertloop user create NAME --role admin`")
+
+
+@app.callback()
+def _main() -> None:
+    """Expert human feedback for AI training."""
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes.", min=1, max=64)] = 1,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed a demo project and accounts first.")
+    ] = False,
+) -> None:
+    """Upgrade the database schema, then run the HTTP server (API and docs at /docs)."""
+    import uvicorn
+
+    settings = _settings()
+    database = _database(settings)
+    if demo:
+        from expertloop.services.demo import seed_demo
+
+        seeded = seed_demo(database)
+        err.print(seeded.instructions(f"http://{host}:{port}"), highlight=False)
+    if workers > 1 and database.is_sqlite:
+        _fail("SQLite serves one process; use PostgreSQL for --workers > 1")
+    database.dispose()
+    uvicorn.run(
+        "expertloop.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all pending migrations (safe to run repeatedly and from many hosts)."""
+    from expertloop.store.migrate import current_revision
+
+    database = _database(_settings())
+    err.print(f"database at revision {current_revision(database)}", highlight=False)
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[Role, typer.Option(help="admin, manager, reviewer or worker.")],
+    password: Annotated[
+        str | None, typer.Option(help="Password; omit to read it from standard input.")
+    ] = None,
+) -> None:
+    """Create an account."""
+    from expertloop.services.users import create_user
+
+    if password is None:
+        password = sys.stdin.readline().rstrip("\n")
+    database = _database(_settings())
+    try:
+        user = create_user(database, actor=None, username=username, password=password, role=role)
+    except ExpertloopError as exc:
+        _fail(exc.message)
+    typer.echo(json.dumps({"id": user.id, "username": user.username, "role": user.role.value}))
+
+
+def _json_option(value: str | None, name: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        _fail(f"{name} is not valid JSON: {exc.msg} at column {exc.colno}")
+
+
+@project_app.command("create")
+def project_create(
+    name: Annotated[str, typer.Argument(help="Project name.")],
+    task_type: Annotated[str, typer.Option(help="pairwise or label.")],
+    config: Annotated[
+        str | None, typer.Option(help='Task config as JSON, e.g. \'{"labels": ["yes", "no"]}\'.')
+    ] = None,
+    guidelines: Annotated[
+        Path | None, typer.Option(help="Markdown file with the guidelines.", exists=True)
+    ] = None,
+    answers_per_item: Annotated[int, typer.Option(min=1, max=100)] = 3,
+    lease_seconds: Annotated[int, typer.Option(min=10)] = 600,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Act as this manager (default: first admin).")
+    ] = None,
+) -> None:
+    """Create a project and print it as JSON."""
+    from expertloop.services.projects import create_project
+
+    database = _database(_settings())
+    actor = _operator(database, as_user)
+    try:
+        project = create_project(
+            database,
+            actor=actor,
+            name=name,
+            task_type=task_type,
+            config=_json_option(config, "--config"),
+            guidelines=guidelines.read_text(encoding="utf-8") if guidelines else "",
+            answers_per_item=answers_per_item,
+            lease_seconds=lease_seconds,
+        )
+    except ExpertloopError as exc:
+        _fail(exc.message)
+    typer.echo(json.dumps({"id": project.id, "name": project.name, "task_type": task_type}))
+
+
+@items_app.command("import")
+def items_import(
+    file: Annotated[Path, typer.Argument(help="JSONL (one item per line) or CSV.", exists=True)],
+    project: Annotated[int, typer.Option(help="Project id.")],
+    as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
+) -> None:
+    """Import items from a file: all of them, or none if any line is invalid."""
+    from expertloop.services.item_sources import parse_csv, parse_ndjson
+    from expertloop.services.items import import_items
+
+    database = _database(_settings())
+    actor = _operator(database, as_user)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as progress:
+        size = file.stat().st_size
+        reading = progress.add_task(f"validating {file.name}", total=size)
+
+        def records() -> Any:
+            if file.suffix.lower() == ".csv":
+                yield from parse_csv(file.read_text(encoding="utf-8-sig"))
+                progress.update(reading, completed=size)
+                return
+            with file.open("rb") as handle:
+                for line, record in parse_ndjson(handle):
+                    progress.update(reading, completed=handle.tell())
+                    yield line, record
+
+        storing = progress.add_task("storing", total=None, visible=False)
+
+        def validated(count: int) -> None:
+            progress.update(storing, total=count, visible=True)
+
+        try:
+            count = import_items(
+                database,
+                actor=actor,
+                project_id=project,
+                records=records(),
+                source=str(file),
+                on_validated=validated,
+            )
+        except ExpertloopError as exc:
+            progress.stop()
+            _print_import_errors(exc)
+            raise typer.Exit(code=1) from None
+        progress.update(storing, completed=count)
+    typer.echo(json.dumps({"imported": count, "project": project}))
+
+
+def _print_import_errors(exc: ExpertloopError) -> None:
+    err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+    details = exc.details if isinstance(exc.details, dict) else {}
+    for problem in details.get("errors", [])[:20]:
+        field = f" {problem['field']}:" if problem["field"] else ""
+        err.print(f"  line {problem['line']}:{field} {problem['message']}", highlight=False)
+
+
+@answers_app.command("export")
+def answers_export(
+    project: Annotated[int, typer.Option(help="Project id.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
+    ] = None,
+    as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
+) -> None:
+    """Write every answer of a project as NDJSON."""
+    import orjson
+
+    from expertloop.services.answers import iter_answers
+
+    database = _database(_settings())
+    actor = _operator(database, as_user)
+    try:
+        rows = iter_answers(database, actor=actor, project_id=project)
+    except NotFound as exc:
+        _fail(exc.message)
+    except ExpertloopError as exc:
+        _fail(exc.message)
+    sink = output.open("wb") if output else sys.stdout.buffer
+    count = 0
+    try:
+        for row in rows:
+            sink.write(orjson.dumps(row, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z) + b"\n")
+            count += 1
+    finally:
+        if output:
+            sink.close()
+    err.print(f"exported {count} answers", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

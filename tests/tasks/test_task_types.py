@@ -1,0 +1,119 @@
+"""Task types: schemas, presentation and canonical answers, without a database."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from expertloop.errors import InputInvalid
+from expertloop.tasks import TASK_TYPES, TaskValidationError, get_task_type
+
+pairwise = get_task_type("pairwise")
+label = get_task_type("label")
+PAYLOAD = {"prompt": "2+2?", "response_a": "4", "response_b": "5", "model_a": "m1"}
+
+
+def _messages(exc: pytest.ExceptionInfo[TaskValidationError]) -> dict[str, str]:
+    return {e.field: e.message for e in exc.value.errors}
+
+
+def test_registry_knows_pairwise_and_label_and_refuses_unknown_names() -> None:
+    assert {"pairwise", "label"} <= set(TASK_TYPES)
+    with pytest.raises(InputInvalid, match="unknown task type 'nope'"):
+        get_task_type("nope")
+
+
+def test_pairwise_payload_keeps_extra_fields_and_accepts_chat_prompts() -> None:
+    assert pairwise.validate_payload(PAYLOAD, {}) == PAYLOAD
+    chat = {**PAYLOAD, "prompt": [{"role": "user", "content": "hi"}]}
+    assert pairwise.validate_payload(chat, {})["prompt"] == [{"role": "user", "content": "hi"}]
+
+
+def test_pairwise_payload_names_each_missing_field() -> None:
+    with pytest.raises(TaskValidationError) as exc:
+        pairwise.validate_payload({"prompt": "x"}, {})
+    assert set(_messages(exc)) == {"response_a", "response_b"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "field", "fragment"),
+    [
+        ({"choice": "C"}, "choice", "'A', 'B' or 'tie'"),
+        ({"choice": "A", "strength": 4}, "strength", "less than or equal to 3"),
+        ({"choice": "tie", "strength": 2}, "", "not to a tie"),
+        ({"choice": "A", "extra": 1}, "extra", "Extra inputs"),
+        ({}, "choice", "Field required"),
+    ],
+)
+def test_invalid_pairwise_answers_get_a_clear_message(
+    answer: dict[str, object], field: str, fragment: str
+) -> None:
+    with pytest.raises(TaskValidationError) as exc:
+        pairwise.validate_answer(answer, {})
+    assert fragment in _messages(exc)[field]
+
+
+def test_pairwise_rationale_can_be_required_by_the_project() -> None:
+    config = pairwise.validate_config({"require_rationale": True})
+    with pytest.raises(TaskValidationError, match="requires a rationale"):
+        pairwise.validate_answer({"choice": "A"}, config)
+    assert pairwise.validate_answer({"choice": "A", "rationale": "why"}, config)
+
+
+def test_pairwise_presentation_swaps_responses_and_answers_map_back_to_canonical() -> None:
+    swapped = {"swap": True}
+    shown = pairwise.present(PAYLOAD, swapped)
+    assert (shown["response_a"], shown["response_b"]) == ("5", "4")
+    assert pairwise.to_canonical({"choice": "A", "strength": 3}, swapped) == {
+        "choice": "B",
+        "strength": 3,
+    }
+    assert pairwise.to_canonical({"choice": "tie"}, swapped) == {"choice": "tie"}
+    assert pairwise.to_shown(pairwise.to_canonical({"choice": "B"}, swapped), swapped) == {
+        "choice": "B"
+    }
+    assert pairwise.present(PAYLOAD, {"swap": False}) == PAYLOAD
+
+
+def test_pairwise_order_is_randomised_about_half_the_time() -> None:
+    rng = random.Random(7)
+    swaps = sum(bool(pairwise.new_presentation(rng)["swap"]) for _ in range(2000))  # type: ignore[index]
+    assert 900 < swaps < 1100
+
+
+def test_pairwise_observation_is_the_canonical_choice() -> None:
+    assert pairwise.observation({"choice": "tie"}) == "tie"
+
+
+def test_label_config_requires_two_distinct_nonblank_labels() -> None:
+    assert label.validate_config({"labels": ["cat", "dog"]}) == {"labels": ["cat", "dog"]}
+    for bad, fragment in [
+        ({"labels": ["cat"]}, "at least 2"),
+        ({"labels": ["cat", "cat"]}, "distinct"),
+        ({"labels": ["cat", " "]}, "blank"),
+        ({}, "Field required"),
+    ]:
+        with pytest.raises(TaskValidationError, match=fragment):
+            label.validate_config(bad)
+
+
+def test_label_answers_must_come_from_the_label_set() -> None:
+    config = {"labels": ["cat", "dog"]}
+    assert label.validate_answer({"label": "dog"}, config) == {"label": "dog"}
+    with pytest.raises(TaskValidationError, match="'bird' is not one of"):
+        label.validate_answer({"label": "bird"}, config)
+    assert label.observation({"label": "dog"}) == "dog"
+
+
+def test_label_payload_is_any_json_object() -> None:
+    assert label.validate_payload({"text": "hello", "meta": {"n": 1}}, {}) == {
+        "text": "hello",
+        "meta": {"n": 1},
+    }
+
+
+def test_gold_is_validated_like_an_answer() -> None:
+    assert pairwise.validate_gold({"choice": "B"}, {}) == {"choice": "B"}
+    with pytest.raises(TaskValidationError):
+        label.validate_gold({"label": "x"}, {"labels": ["a", "b"]})
