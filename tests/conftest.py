@@ -229,7 +229,12 @@ class Env:
         from expertloop.services import projects
 
         project = projects.create_project(
-            self.db, actor=manager, name="test project", task_type=task_type, config=config, **options
+            self.db,
+            actor=manager,
+            name="test project",
+            task_type=task_type,
+            config=config,
+            **options,
         )
         if members:
             projects.add_members(

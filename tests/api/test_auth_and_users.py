@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import PASSWORD, Env
-
 from expertloop.domain import Role
 
 
@@ -48,7 +47,12 @@ def test_an_admin_creates_and_lists_users(env: Env) -> None:
     assert created.status_code == 201
     assert created.json()["role"] == "worker"
     listed = admin.get("/api/v1/users").json()
-    assert {"id": created.json()["id"], "username": "wendy", "role": "worker", "is_active": True} in listed
+    assert {
+        "id": created.json()["id"],
+        "username": "wendy",
+        "role": "worker",
+        "is_active": True,
+    } in listed
     login = env.client().post(
         "/api/v1/auth/token", json={"username": "wendy", "password": "long-enough"}
     )
@@ -71,7 +75,9 @@ def test_bad_user_bodies_name_the_field(env: Env) -> None:
     error = _error(bad_role)
     assert error["code"] == "invalid_input"
     assert error["details"][0]["field"] == "role"  # type: ignore[index]
-    short = admin.post("/api/v1/users", json={"username": "x", "password": "short", "role": "worker"})
+    short = admin.post(
+        "/api/v1/users", json={"username": "x", "password": "short", "role": "worker"}
+    )
     assert _error(short)["details"][0]["field"] == "password"  # type: ignore[index]
 
 

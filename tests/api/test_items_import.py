@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 from conftest import Env, pairwise_item
-
 from expertloop.domain import Role
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
 
 def _count_items(env: Env, project: int) -> int:
-    return int(env.client(env.user(Role.ADMIN)).get(f"/api/v1/projects/{project}/progress").json()["items"])
+    return int(
+        env.client(env.user(Role.ADMIN)).get(f"/api/v1/projects/{project}/progress").json()["items"]
+    )
 
 
 def test_a_json_array_of_items_is_imported_and_counted(env: Env) -> None:
@@ -52,8 +53,12 @@ def test_a_bad_line_is_reported_by_number_and_field_and_nothing_is_stored(env: E
     assert "nothing was imported" in error["message"]
     assert error["details"]["errors"] == [
         {"line": 3, "field": "payload.response_b", "message": "Field required"},
-        {"line": 5, "field": "", "message": "invalid JSON at column 2: Expecting property name "
-         "enclosed in double quotes"},
+        {
+            "line": 5,
+            "field": "",
+            "message": "invalid JSON at column 2: Expecting property name "
+            "enclosed in double quotes",
+        },
     ]
     assert _count_items(env, project) == 0
 
@@ -83,7 +88,9 @@ def test_duplicate_external_ids_in_a_file_or_the_project_are_refused(env: Env) -
         "field": "external_id",
         "message": "duplicate external_id 'item-1' (also on line 1)",
     }
-    assert client.post(f"/api/v1/projects/{project}/items", json=[pairwise_item(1)]).status_code == 201
+    assert (
+        client.post(f"/api/v1/projects/{project}/items", json=[pairwise_item(1)]).status_code == 201
+    )
     again = client.post(
         f"/api/v1/projects/{project}/items", json=[pairwise_item(2), pairwise_item(1)]
     )

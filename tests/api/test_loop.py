@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from conftest import Env, pairwise_item
-
 from expertloop.domain import Role
 
 
@@ -69,7 +68,9 @@ def test_next_returns_204_when_nothing_is_left_for_the_worker(env: Env) -> None:
     project, _, worker = _setup(env)
     client = env.client(worker)  # type: ignore[arg-type]
     lease = client.post(f"/api/v1/projects/{project}/assignments/next").json()
-    client.post(f"/api/v1/assignments/{lease['assignment_id']}/answer", json={"answer": {"choice": "tie"}})
+    client.post(
+        f"/api/v1/assignments/{lease['assignment_id']}/answer", json={"answer": {"choice": "tie"}}
+    )
     empty = client.post(f"/api/v1/projects/{project}/assignments/next")
     assert empty.status_code == 204
     assert empty.content == b""

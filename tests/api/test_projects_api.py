@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import Env, pairwise_item
-
 from expertloop.domain import Role
 
 

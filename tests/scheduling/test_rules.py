@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from conftest import Env, pairwise_item
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import Env, pairwise_item
 from expertloop.domain import Role
 from expertloop.scheduling import ItemState, claim_order_key, is_eligible, pick_next_item
 from expertloop.scheduling.rules import lease_expires_at
@@ -72,5 +72,6 @@ def test_the_database_hands_out_exactly_the_item_the_rules_pick(
     states = [ItemState(r.id, r.priority, r.target, r.n_answers, 0) for r in rows]
     expected = pick_next_item(states, worker_items=set())
     lease = next_assignment(env.db, actor=worker, project_id=project)
-    assert expected is not None and lease is not None
+    assert expected is not None
+    assert lease is not None
     assert lease.item.id == expected.id

@@ -16,11 +16,11 @@ __all__ = ["CurrentUser", "DatabaseDep", "SettingsDep"]
 
 
 def _database(request: Request) -> Database:
-    return request.app.state.database  # type: ignore[no-any-return]
+    return request.app.state.database
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def _current_user(request: Request) -> User:

@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from expertloop.domain import Assignment, ItemPublic, User, can_claim_items
@@ -34,43 +35,53 @@ def next_assignment(
     A worker who already holds a live lease in the project gets that one again, so a
     reload never strands an item.
     """
-    now = utcnow()
     for attempt in (1, 2):
         try:
             with db.write() as conn:
-                project = load_project(conn, actor=actor, project_id=project_id)
-                if not can_claim_items(actor, is_member=project.is_member):
-                    raise PermissionDenied("you are not a worker of this project")
-                task = get_task_type(project.task_type)
-                lease = claims.held_lease(conn, project_id=project.id, worker_id=actor.id, now=now)
-                if lease is None:
-                    claim = {
-                        "project_id": project.id,
-                        "worker_id": actor.id,
-                        "presentation": task.new_presentation(rng),
-                        "now": now,
-                        "expires_at": lease_expires_at(now, project.lease_seconds),
-                    }
-                    lease = claims.claim_next_item(conn, **claim)
-                    # An empty pool may only look empty: reclaim this project's expired
-                    # leases before telling the worker there is nothing left.
-                    if lease is None and claims.expire_leases(conn, now=now, project_id=project.id):
-                        lease = claims.claim_next_item(conn, **claim)
-                if lease is None:
-                    return None
-                return Assignment(
-                    id=lease.assignment_id,
-                    project_id=project.id,
-                    item=ItemPublic(lease.item_id, task.present(lease.payload, lease.presentation)),
-                    expires_at=lease.expires_at,
-                    task_type=project.task_type,
-                )
+                return _lease_next(conn, actor=actor, project_id=project_id, rng=rng)
         except IntegrityError:
             # Two concurrent requests of one worker raced for the same item; the unique
             # (item, worker) constraint refused the second. Try once more.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def _lease_next(
+    conn: Connection, *, actor: User, project_id: int, rng: random.Random
+) -> Assignment | None:
+    now = utcnow()
+    project = load_project(conn, actor=actor, project_id=project_id)
+    if not can_claim_items(actor, is_member=project.is_member):
+        raise PermissionDenied("you are not a worker of this project")
+    task = get_task_type(project.task_type)
+    lease = claims.held_lease(conn, project_id=project.id, worker_id=actor.id, now=now)
+
+    def claim() -> claims.Lease | None:
+        return claims.claim_next_item(
+            conn,
+            project_id=project.id,
+            worker_id=actor.id,
+            presentation=task.new_presentation(rng),
+            now=now,
+            expires_at=lease_expires_at(now, project.lease_seconds),
+        )
+
+    if lease is None:
+        lease = claim()
+    # An empty pool may only look empty: reclaim this project's expired leases before
+    # telling the worker there is nothing left.
+    if lease is None and claims.expire_leases(conn, now=now, project_id=project.id):
+        lease = claim()
+    if lease is None:
+        return None
+    return Assignment(
+        id=lease.assignment_id,
+        project_id=project.id,
+        item=ItemPublic(lease.item_id, task.present(lease.payload, lease.presentation)),
+        expires_at=lease.expires_at,
+        task_type=project.task_type,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +137,7 @@ def submit_answer(
             )
     except (_SlotGone, answer_store.DuplicateAnswer) as exc:
         # A concurrent submission of the same assignment may have won: replay it if so.
+        assert target is not None  # both exceptions are raised after the target was read
         with db.read() as conn:
             return _replay(conn, target, task, idempotency_key, lost=isinstance(exc, _SlotGone))
     return SubmittedAnswer(

@@ -34,9 +34,12 @@ class Database:
         self._write_lock = threading.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             self._prepare_sqlite_file()
-            options = {"sync": sqlite_synchronous, "pool_size": pool_size}
-            self.engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE", **options)
-            self.read_engine = _sqlite_engine(url, begin="BEGIN", **options)
+            self.engine = _sqlite_engine(
+                url, begin="BEGIN IMMEDIATE", sync=sqlite_synchronous, pool_size=pool_size
+            )
+            self.read_engine = _sqlite_engine(
+                url, begin="BEGIN", sync=sqlite_synchronous, pool_size=pool_size
+            )
         else:
             self.engine = create_engine(
                 url,

@@ -1,0 +1,222 @@
+"""The core promises of DESIGN.md under concurrency and time, on both databases.
+
+2. No worker answers an item twice; answers + live leases never exceed the target.
+3. Leases expire and the item returns to the pool.
+4. Submissions are idempotent.
+5. Workers see only what their role allows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from sqlalchemy import text
+
+from conftest import Env, pairwise_item
+from expertloop.domain import Role
+from expertloop.errors import AlreadyAnswered
+from expertloop.services.assignments import next_assignment, submit_answer
+from expertloop.services.projects import add_members
+
+
+def _invariant_violations(env: Env) -> dict[str, int]:
+    """Counted in the database: duplicates, over-collection, and counter drift."""
+    with env.db.read() as conn:
+        duplicates = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT item_id, worker_id FROM answers "
+                "GROUP BY item_id, worker_id HAVING count(*) > 1) d"
+            )
+        ).scalar_one()
+        over = conn.execute(
+            text(
+                "SELECT count(*) FROM items i WHERE (SELECT count(*) FROM answers a "
+                "WHERE a.item_id = i.id) + (SELECT count(*) FROM assignments s "
+                "WHERE s.item_id = i.id AND s.status = 'leased') > i.target"
+            )
+        ).scalar_one()
+        drift = conn.execute(
+            text(
+                "SELECT count(*) FROM items i WHERE i.n_answers <> (SELECT count(*) FROM answers a "
+                "WHERE a.item_id = i.id) OR i.open_slots <> i.target - i.n_answers - "
+                "(SELECT count(*) FROM assignments s WHERE s.item_id = i.id "
+                "AND s.status = 'leased')"
+            )
+        ).scalar_one()
+    return {"duplicates": duplicates, "over_collected": over, "counter_drift": drift}
+
+
+def test_forty_concurrent_workers_never_duplicate_or_over_collect(env: Env) -> None:
+    manager = env.user(Role.MANAGER)
+    workers = [env.user() for _ in range(40)]
+    project = env.project(manager, members=workers, answers_per_item=3)
+    env.items(manager, project, [pairwise_item(n) for n in range(60)])
+    url = env.url
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def work(token: str) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+            while True:
+                lease = client.post(f"/api/v1/projects/{project}/assignments/next")
+                with lock:
+                    statuses[lease.status_code] += 1
+                if lease.status_code != 200:
+                    return
+                body = lease.json()
+                answer = client.post(
+                    f"/api/v1/assignments/{body['assignment_id']}/answer",
+                    json={"answer": {"choice": "A"}},
+                    headers={"Idempotency-Key": f"a-{body['assignment_id']}"},
+                )
+                with lock:
+                    statuses[answer.status_code] += 1
+
+    tokens = [env.token_for(w) for w in workers]
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        list(pool.map(work, tokens))
+
+    assert set(statuses) == {200, 201, 204}, statuses
+    assert statuses[201] == 180  # every slot of every item filled exactly once
+    assert _invariant_violations(env) == {"duplicates": 0, "over_collected": 0, "counter_drift": 0}
+
+
+def test_one_worker_asking_in_parallel_never_gets_an_item_twice(env: Env) -> None:
+    manager, worker = env.user(Role.MANAGER), env.user()
+    project = env.project(manager, members=[worker], answers_per_item=5)
+    env.items(manager, project, [pairwise_item(n) for n in range(10)])
+
+    def grab_and_answer(_: int) -> None:
+        lease = next_assignment(env.db, actor=worker, project_id=project)
+        if lease is not None:
+            # Parallel calls may get the same held lease; only one answer to it is taken.
+            with contextlib.suppress(AlreadyAnswered):
+                submit_answer(env.db, actor=worker, assignment_id=lease.id, answer={"choice": "B"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(grab_and_answer, range(40)))
+    assert _invariant_violations(env)["duplicates"] == 0
+
+
+def test_an_abandoned_lease_expires_and_the_item_is_offered_again(env: Env) -> None:
+    manager, slow, quick = env.user(Role.MANAGER), env.user(), env.user()
+    project = env.project(manager, members=[slow, quick], answers_per_item=1, lease_seconds=1)
+    env.items(manager, project, [pairwise_item(1)])
+    lease = next_assignment(env.db, actor=slow, project_id=project)
+    assert lease is not None
+    assert next_assignment(env.db, actor=quick, project_id=project) is None
+    time.sleep(1.1)
+    # Without waiting for the sweeper: the empty pool triggers a sweep of the project.
+    again = next_assignment(env.db, actor=quick, project_id=project)
+    assert again is not None
+    assert again.item.id == lease.item.id
+    assert _invariant_violations(env)["over_collected"] == 0
+
+
+def test_the_background_sweeper_returns_expired_leases_to_the_pool(env: Env) -> None:
+    manager, worker = env.user(Role.MANAGER), env.user()
+    project = env.project(manager, members=[worker], answers_per_item=2, lease_seconds=1)
+    env.items(manager, project, [pairwise_item(1)])
+    client = env.client(worker)
+    client.post(f"/api/v1/projects/{project}/assignments/next")
+    admin = env.client(manager)
+    assert admin.get(f"/api/v1/projects/{project}/progress").json()["active_leases"] == 1
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with env.db.read() as conn:
+            statuses = conn.execute(text("SELECT status FROM assignments")).scalars().all()
+        if statuses == ["expired"]:
+            break
+        time.sleep(0.1)
+    assert statuses == ["expired"]
+    assert _invariant_violations(env)["counter_drift"] == 0
+
+
+def test_a_late_answer_is_kept_while_a_slot_is_free_and_refused_once_it_is_taken(env: Env) -> None:
+    manager = env.user(Role.MANAGER)
+    late, other, third = env.user(), env.user(), env.user()
+    project = env.project(
+        manager, members=[late, other, third], answers_per_item=1, lease_seconds=1
+    )
+    env.items(manager, project, [pairwise_item(1), pairwise_item(2)])
+    first = next_assignment(env.db, actor=late, project_id=project)
+    assert first is not None
+    time.sleep(1.1)
+    from expertloop.services.leases import expire_leases
+
+    expire_leases(env.db)
+    # The slot reopened but nobody took it: the late answer is still welcome.
+    kept = submit_answer(env.db, actor=late, assignment_id=first.id, answer={"choice": "A"})
+    assert kept.created
+
+    second = next_assignment(env.db, actor=late, project_id=project)
+    assert second is not None
+    time.sleep(1.1)
+    expire_leases(env.db)
+    taken = next_assignment(env.db, actor=other, project_id=project)
+    assert taken is not None
+    assert taken.item.id == second.item.id
+    refused = env.client(late).post(
+        f"/api/v1/assignments/{second.id}/answer", json={"answer": {"choice": "A"}}
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "lease_lost"
+    assert _invariant_violations(env) == {"duplicates": 0, "over_collected": 0, "counter_drift": 0}
+
+
+def test_concurrent_retries_of_one_submission_store_one_answer(env: Env) -> None:
+    manager, worker = env.user(Role.MANAGER), env.user()
+    project = env.project(manager, members=[worker])
+    env.items(manager, project, [pairwise_item(1)])
+    lease = next_assignment(env.db, actor=worker, project_id=project)
+    assert lease is not None
+    token = env.token_for(worker)
+
+    def submit(_: int) -> tuple[int, int]:
+        response = httpx.post(
+            f"{env.url}/api/v1/assignments/{lease.id}/answer",
+            json={"answer": {"choice": "A"}},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "once"},
+        )
+        return response.status_code, response.json()["answer_id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(submit, range(8)))
+    assert sorted(code for code, _ in results) == [200] * 7 + [201]
+    assert len({answer_id for _, answer_id in results}) == 1
+
+
+def test_workers_never_see_gold_or_other_workers_answers(env: Env) -> None:
+    manager = env.user(Role.MANAGER)
+    worker, reviewer = env.user(), env.user(Role.REVIEWER)
+    project = env.project(manager, members=[worker, reviewer])
+    env.items(manager, project, [pairwise_item(1, gold={"choice": "B"})])
+    client = env.client(worker)
+    lease = client.post(f"/api/v1/projects/{project}/assignments/next")
+    assert "gold" not in lease.text
+    assert "gold" not in lease.json()["item"]["payload"]
+    client.post(
+        f"/api/v1/assignments/{lease.json()['assignment_id']}/answer",
+        json={"answer": {"choice": "A"}},
+    )
+    assert client.get(f"/api/v1/projects/{project}/answers").status_code == 403
+    assert env.client(reviewer).get(f"/api/v1/projects/{project}/answers").status_code == 200
+
+
+def test_non_members_cannot_take_items_or_read_answers(env: Env) -> None:
+    manager, stranger = env.user(Role.MANAGER), env.user()
+    project = env.project(manager)
+    env.items(manager, project, [pairwise_item(1)])
+    client = env.client(stranger)
+    assert client.post(f"/api/v1/projects/{project}/assignments/next").status_code == 404
+    assert client.get(f"/api/v1/projects/{project}/answers").status_code == 404
+    admin = env.user(Role.ADMIN)
+    # Admins see every project, but work only where they are members.
+    assert env.client(admin).post(f"/api/v1/projects/{project}/assignments/next").status_code == 403
+    add_members(env.db, actor=manager, project_id=project, user_ids=[admin.id])
+    assert env.client(admin).post(f"/api/v1/projects/{project}/assignments/next").status_code == 200
