@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -37,18 +39,21 @@ app.add_typer(project_app, name="project")
 app.add_typer(items_app, name="items")
 app.add_typer(answers_app, name="answers")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"EXPERTLOOP_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        _fail(f"invalid configuration: {problems}")
+        problems = []
+        for error in exc.errors(include_url=False):
+            message = error["msg"].removeprefix("Value error, ")
+            if error["loc"]:
+                variable = "EXPERTLOOP_" + "_".join(str(p) for p in error["loc"]).upper()
+                message = f"{variable}: {message}"
+            problems.append(message)
+        _fail("invalid configuration: " + "; ".join(problems))
 
 
 def _fail(message: str) -> NoReturn:
@@ -56,7 +61,9 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(code=1)
 
 
-def _database(settings: Settings, *, migrate: bool = True) -> Database:
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    """The configured database, migrated to the newest schema, closed afterwards."""
     from expertloop.store import upgrade
 
     try:
@@ -65,13 +72,13 @@ def _database(settings: Settings, *, migrate: bool = True) -> Database:
             pool_size=settings.db_pool_size,
             sqlite_synchronous=settings.sqlite_synchronous,
         )
-        if migrate:
-            upgrade(database)
-    except ExpertloopError:
-        raise
+        upgrade(database)
     except Exception as exc:
         _fail(f"cannot open the database {settings.resolved_database_url!r}: {exc}")
-    return database
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 def _operator(database: Database, username: str | None) -> User:
@@ -98,9 +105,15 @@ def _main() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes.", min=1, max=64)] = 1,
+    host: Annotated[
+        str, typer.Option(envvar="EXPERTLOOP_HOST", help="Interface to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(envvar="EXPERTLOOP_PORT", help="TCP port.", min=1, max=65535)
+    ] = 8000,
+    workers: Annotated[
+        int, typer.Option(envvar="EXPERTLOOP_WORKERS", help="Server processes.", min=1, max=64)
+    ] = 1,
     demo: Annotated[
         bool, typer.Option("--demo", help="Seed a demo project and accounts first.")
     ] = False,
@@ -109,15 +122,14 @@ def serve(
     import uvicorn
 
     settings = _settings()
-    database = _database(settings)
-    if demo:
-        from expertloop.services.demo import seed_demo
+    with _database(settings) as database:
+        if workers > 1 and database.is_sqlite:
+            _fail("SQLite serves one process; use PostgreSQL for --workers > 1")
+        if demo:
+            from expertloop.services.demo import seed_demo
 
-        seeded = seed_demo(database)
-        err.print(seeded.instructions(f"http://{host}:{port}"), highlight=False)
-    if workers > 1 and database.is_sqlite:
-        _fail("SQLite serves one process; use PostgreSQL for --workers > 1")
-    database.dispose()
+            seeded = seed_demo(database)
+            err.print(seeded.instructions(f"http://{host}:{port}"), highlight=False)
     uvicorn.run(
         "expertloop.api.app:create_app",
         factory=True,
@@ -135,8 +147,8 @@ def db_upgrade() -> None:
     """Apply all pending migrations (safe to run repeatedly and from many hosts)."""
     from expertloop.store.migrate import current_revision
 
-    database = _database(_settings())
-    err.print(f"database at revision {current_revision(database)}", highlight=False)
+    with _database(_settings()) as database:
+        err.print(f"database at revision {current_revision(database)}", highlight=False)
 
 
 @user_app.command("create")
@@ -152,12 +164,14 @@ def user_create(
 
     if password is None:
         password = sys.stdin.readline().rstrip("\n")
-    database = _database(_settings())
-    try:
-        user = create_user(database, actor=None, username=username, password=password, role=role)
-    except ExpertloopError as exc:
-        _fail(exc.message)
-    typer.echo(json.dumps({"id": user.id, "username": user.username, "role": user.role.value}))
+    with _database(_settings()) as database:
+        try:
+            user = create_user(
+                database, actor=None, username=username, password=password, role=role
+            )
+        except ExpertloopError as exc:
+            _fail(exc.message)
+        typer.echo(json.dumps({"id": user.id, "username": user.username, "role": user.role.value}))
 
 
 def _json_option(value: str | None, name: str) -> Any:
@@ -188,22 +202,22 @@ def project_create(
     """Create a project and print it as JSON."""
     from expertloop.services.projects import create_project
 
-    database = _database(_settings())
-    actor = _operator(database, as_user)
-    try:
-        project = create_project(
-            database,
-            actor=actor,
-            name=name,
-            task_type=task_type,
-            config=_json_option(config, "--config"),
-            guidelines=guidelines.read_text(encoding="utf-8") if guidelines else "",
-            answers_per_item=answers_per_item,
-            lease_seconds=lease_seconds,
-        )
-    except ExpertloopError as exc:
-        _fail(exc.message)
-    typer.echo(json.dumps({"id": project.id, "name": project.name, "task_type": task_type}))
+    with _database(_settings()) as database:
+        actor = _operator(database, as_user)
+        try:
+            project = create_project(
+                database,
+                actor=actor,
+                name=name,
+                task_type=task_type,
+                config=_json_option(config, "--config"),
+                guidelines=guidelines.read_text(encoding="utf-8") if guidelines else "",
+                answers_per_item=answers_per_item,
+                lease_seconds=lease_seconds,
+            )
+        except ExpertloopError as exc:
+            _fail(exc.message)
+        typer.echo(json.dumps({"id": project.id, "name": project.name, "task_type": task_type}))
 
 
 @items_app.command("import")
@@ -216,48 +230,48 @@ def items_import(
     from expertloop.services.item_sources import parse_csv, parse_ndjson
     from expertloop.services.items import import_items
 
-    database = _database(_settings())
-    actor = _operator(database, as_user)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=False) as progress:
-        size = file.stat().st_size
-        reading = progress.add_task(f"validating {file.name}", total=size)
+    with _database(_settings()) as database:
+        actor = _operator(database, as_user)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err, transient=False) as progress:
+            size = file.stat().st_size
+            reading = progress.add_task(f"validating {file.name}", total=size)
 
-        def records() -> Any:
-            if file.suffix.lower() == ".csv":
-                yield from parse_csv(file.read_text(encoding="utf-8-sig"))
-                progress.update(reading, completed=size)
-                return
-            with file.open("rb") as handle:
-                for line, record in parse_ndjson(handle):
-                    progress.update(reading, completed=handle.tell())
-                    yield line, record
+            def records() -> Any:
+                if file.suffix.lower() == ".csv":
+                    yield from parse_csv(file.read_text(encoding="utf-8-sig"))
+                    progress.update(reading, completed=size)
+                    return
+                with file.open("rb") as handle:
+                    for line, record in parse_ndjson(handle):
+                        progress.update(reading, completed=handle.tell())
+                        yield line, record
 
-        storing = progress.add_task("storing", total=None, visible=False)
+            storing = progress.add_task("storing", total=None, visible=False)
 
-        def validated(count: int) -> None:
-            progress.update(storing, total=count, visible=True)
+            def validated(count: int) -> None:
+                progress.update(storing, total=count, visible=True)
 
-        try:
-            count = import_items(
-                database,
-                actor=actor,
-                project_id=project,
-                records=records(),
-                source=str(file),
-                on_validated=validated,
-            )
-        except ExpertloopError as exc:
-            progress.stop()
-            _print_import_errors(exc)
-            raise typer.Exit(code=1) from None
-        progress.update(storing, completed=count)
-    typer.echo(json.dumps({"imported": count, "project": project}))
+            try:
+                count = import_items(
+                    database,
+                    actor=actor,
+                    project_id=project,
+                    records=records(),
+                    source=str(file),
+                    on_validated=validated,
+                )
+            except ExpertloopError as exc:
+                progress.stop()
+                _print_import_errors(exc)
+                raise typer.Exit(code=1) from None
+            progress.update(storing, completed=count)
+        typer.echo(json.dumps({"imported": count, "project": project}))
 
 
 def _print_import_errors(exc: ExpertloopError) -> None:
@@ -281,24 +295,26 @@ def answers_export(
 
     from expertloop.services.answers import iter_answers
 
-    database = _database(_settings())
-    actor = _operator(database, as_user)
-    try:
-        rows = iter_answers(database, actor=actor, project_id=project)
-    except NotFound as exc:
-        _fail(exc.message)
-    except ExpertloopError as exc:
-        _fail(exc.message)
-    sink = output.open("wb") if output else sys.stdout.buffer
-    count = 0
-    try:
-        for row in rows:
-            sink.write(orjson.dumps(row, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z) + b"\n")
-            count += 1
-    finally:
-        if output:
-            sink.close()
-    err.print(f"exported {count} answers", highlight=False)
+    with _database(_settings()) as database:
+        actor = _operator(database, as_user)
+        try:
+            rows = iter_answers(database, actor=actor, project_id=project)
+        except NotFound as exc:
+            _fail(exc.message)
+        except ExpertloopError as exc:
+            _fail(exc.message)
+        sink = output.open("wb") if output else sys.stdout.buffer
+        count = 0
+        try:
+            for row in rows:
+                sink.write(
+                    orjson.dumps(row, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z) + b"\n"
+                )
+                count += 1
+        finally:
+            if output:
+                sink.close()
+        err.print(f"exported {count} answers", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover
