@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections import Counter
@@ -220,3 +221,33 @@ def test_non_members_cannot_take_items_or_read_answers(env: Env) -> None:
     assert env.client(admin).post(f"/api/v1/projects/{project}/assignments/next").status_code == 403
     add_members(env.db, actor=manager, project_id=project, user_ids=[admin.id])
     assert env.client(admin).post(f"/api/v1/projects/{project}/assignments/next").status_code == 200
+
+
+def test_an_import_larger_than_the_limit_gets_413_and_stores_nothing(
+    env: Env, tmp_path: object
+) -> None:
+    from conftest import ServerThread
+    from expertloop.api.app import create_app
+    from expertloop.settings import Settings
+
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager)
+    settings = Settings(database_url=env.backend.url, max_import_bytes=1000)
+    server = ServerThread(create_app(settings, database=env.db))
+    server.start()
+    try:
+        body = "\n".join(json.dumps(pairwise_item(n)) for n in range(50))
+        response = httpx.post(
+            f"{server.url}/api/v1/projects/{project}/items",
+            content=body,
+            headers={
+                "Authorization": f"Bearer {env.token_for(manager)}",
+                "Content-Type": "application/x-ndjson",
+            },
+        )
+    finally:
+        server.stop()
+    assert response.status_code == 413
+    assert "EXPERTLOOP_MAX_IMPORT_BYTES" in response.json()["error"]["message"]
+    with env.db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM items")).scalar_one() == 0

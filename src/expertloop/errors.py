@@ -7,7 +7,7 @@ status code in one place (``api/errors.py``); the CLI prints the message.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "AlreadyAnswered",
@@ -19,7 +19,9 @@ __all__ = [
     "LeaseLost",
     "NotAuthenticated",
     "NotFound",
+    "PayloadTooLarge",
     "PermissionDenied",
+    "UnsupportedMediaType",
 ]
 
 
@@ -33,6 +35,11 @@ class ExpertloopError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+    @classmethod
+    def on_field(cls, field: str, message: str) -> Self:
+        """An error about one field, with ``details`` shaped like validation errors."""
+        return cls(message, details=[{"field": field, "message": message}])
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
@@ -55,6 +62,16 @@ class ImportFailed(InputInvalid):
     """An item import was rejected whole; ``details`` lists errors by line and field."""
 
     code = "import_failed"
+
+
+class PayloadTooLarge(InputInvalid):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(InputInvalid):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class NotAuthenticated(ExpertloopError):

@@ -124,3 +124,25 @@ def test_workers_cannot_import_items(env: Env) -> None:
     project = env.project(manager, members=[worker])
     response = env.client(worker).post(f"/api/v1/projects/{project}/items", json=[pairwise_item(1)])
     assert response.status_code == 403
+
+
+def test_an_unknown_content_type_gets_415_and_names_the_accepted_types(env: Env) -> None:
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager)
+    response = env.client(manager).post(
+        f"/api/v1/projects/{project}/items",
+        content=json.dumps(pairwise_item(1)),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 415
+    assert "application/x-ndjson" in response.json()["error"]["message"]
+
+
+def test_csv_bodies_are_imported(env: Env) -> None:
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager)
+    body = "external_id,prompt,response_a,response_b\nc1,Hi?,Hello,Bye\n"
+    response = env.client(manager).post(
+        f"/api/v1/projects/{project}/items", content=body, headers={"Content-Type": "text/csv"}
+    )
+    assert response.json() == {"count": 1}

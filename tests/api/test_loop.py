@@ -167,3 +167,25 @@ def test_a_worker_cannot_answer_or_release_someone_elses_assignment(env: Env) ->
     url = f"/api/v1/assignments/{lease['assignment_id']}"
     assert thief.post(f"{url}/answer", json={"answer": {"choice": "A"}}).status_code == 404
     assert thief.post(f"{url}/release").status_code == 404
+
+
+def test_a_skipped_item_cannot_be_answered_afterwards(env: Env) -> None:
+    project, _, worker = _setup(env, n_items=2)
+    client = env.client(worker)  # type: ignore[arg-type]
+    lease = client.post(f"/api/v1/projects/{project}/assignments/next").json()
+    client.post(f"/api/v1/assignments/{lease['assignment_id']}/release")
+    late = client.post(
+        f"/api/v1/assignments/{lease['assignment_id']}/answer", json={"answer": {"choice": "A"}}
+    )
+    assert late.status_code == 409
+    assert late.json()["error"]["code"] == "lease_lost"
+    assert "skipped" in late.json()["error"]["message"]
+
+
+def test_a_missing_body_is_reported_as_the_body(env: Env) -> None:
+    project, _, worker = _setup(env)
+    client = env.client(worker)  # type: ignore[arg-type]
+    lease = client.post(f"/api/v1/projects/{project}/assignments/next").json()
+    response = client.post(f"/api/v1/assignments/{lease['assignment_id']}/answer")
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "body"

@@ -146,3 +146,24 @@ def test_bad_configuration_is_reported_with_the_variable_name(cli) -> None:  # t
     assert "EXPERTLOOP_SECRET_KEY must be set" in result.stderr
     result = cli("db", "upgrade", EXPERTLOOP_LEASE_SWEEP_SECONDS="soon")
     assert "EXPERTLOOP_LEASE_SWEEP_SECONDS" in result.stderr
+
+
+def test_project_add_members_and_list(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
+    manager = env.user(Role.MANAGER, username="mona")
+    env.user(Role.WORKER, username="wes")
+    project = env.project(manager)
+    env.items(manager, project, [pairwise_item(1)])
+    added = cli("project", "add-members", str(project), "wes", "--as", "mona")
+    assert added.exit_code == 0, added.output
+    listed = cli("project", "list", "--as", "wes")
+    assert json.loads(listed.stdout) == {
+        "id": project,
+        "name": "test project",
+        "task_type": "pairwise",
+        "answers_per_item": 3,
+        "items": 1,
+        "items_complete": 0,
+        "answers": 0,
+    }
+    unknown = cli("project", "add-members", str(project), "nobody", "--as", "mona")
+    assert "no such users: nobody" in unknown.stderr

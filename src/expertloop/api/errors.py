@@ -23,7 +23,7 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path", "header"):
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
     return ".".join(parts)
 

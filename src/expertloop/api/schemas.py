@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from expertloop.domain import Project, Role, User
+from expertloop.services.clock import iso_utc
 
 __all__ = [
     "AnswerPublic",
@@ -26,11 +27,6 @@ __all__ = [
     "UtcDatetime",
     "iso_utc",
 ]
-
-
-def iso_utc(moment: datetime) -> str:
-    """Stored times are naive UTC; the API always says so with a trailing ``Z``."""
-    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 UtcDatetime = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]

@@ -5,6 +5,7 @@ Configuration comes from ``EXPERTLOOP_*`` environment variables (see ``docs/conf
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from expertloop.domain import Role, User
-from expertloop.errors import ExpertloopError, NotFound
+from expertloop.errors import ExpertloopError
 from expertloop.settings import Settings
 from expertloop.store import Database
 
@@ -163,7 +164,10 @@ def user_create(
     from expertloop.services.users import create_user
 
     if password is None:
-        password = sys.stdin.readline().rstrip("\n")
+        if sys.stdin.isatty():
+            password = getpass.getpass("password: ")
+        else:
+            password = sys.stdin.readline().rstrip("\n")
     with _database(_settings()) as database:
         try:
             user = create_user(
@@ -194,7 +198,7 @@ def project_create(
         Path | None, typer.Option(help="Markdown file with the guidelines.", exists=True)
     ] = None,
     answers_per_item: Annotated[int, typer.Option(min=1, max=100)] = 3,
-    lease_seconds: Annotated[int, typer.Option(min=10)] = 600,
+    lease_seconds: Annotated[int, typer.Option(min=10, max=7 * 24 * 3600)] = 600,
     as_user: Annotated[
         str | None, typer.Option("--as", help="Act as this manager (default: first admin).")
     ] = None,
@@ -218,6 +222,55 @@ def project_create(
         except ExpertloopError as exc:
             _fail(exc.message)
         typer.echo(json.dumps({"id": project.id, "name": project.name, "task_type": task_type}))
+
+
+@project_app.command("list")
+def project_list(
+    as_user: Annotated[str | None, typer.Option("--as", help="List as this user.")] = None,
+) -> None:
+    """Print the projects (one JSON object per line) with their progress."""
+    from expertloop.services.projects import list_projects, project_progress
+
+    with _database(_settings()) as database:
+        actor = _operator(database, as_user)
+        for project in list_projects(database, actor=actor):
+            counts = project_progress(database, actor=actor, project_id=project.id)
+            row = {
+                "id": project.id,
+                "name": project.name,
+                "task_type": project.task_type,
+                "answers_per_item": project.answers_per_item,
+                "items": counts.items,
+                "items_complete": counts.items_complete,
+                "answers": counts.answers,
+            }
+            typer.echo(json.dumps(row))
+
+
+@project_app.command("add-members")
+def project_add_members(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    usernames: Annotated[list[str], typer.Argument(help="Users to add.")],
+    as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
+) -> None:
+    """Add users (by username) to a project, so they can work on it."""
+    from expertloop.services.projects import add_members
+    from expertloop.store import users as user_store
+
+    with _database(_settings()) as database:
+        actor = _operator(database, as_user)
+        with database.read() as conn:
+            ids = {u.username: u.id for u in user_store.list_users(conn)}
+        unknown = [name for name in usernames if name not in ids]
+        if unknown:
+            _fail(f"no such users: {', '.join(unknown)}")
+        try:
+            add_members(
+                database, actor=actor, project_id=project, user_ids=[ids[n] for n in usernames]
+            )
+        except ExpertloopError as exc:
+            _fail(exc.message)
+    typer.echo(json.dumps({"project": project, "added": usernames}))
 
 
 @items_app.command("import")
@@ -291,25 +344,19 @@ def answers_export(
     as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
 ) -> None:
     """Write every answer of a project as NDJSON."""
-    import orjson
-
-    from expertloop.services.answers import iter_answers
+    from expertloop.services.answers import answer_row_json, iter_answers
 
     with _database(_settings()) as database:
         actor = _operator(database, as_user)
         try:
             rows = iter_answers(database, actor=actor, project_id=project)
-        except NotFound as exc:
-            _fail(exc.message)
         except ExpertloopError as exc:
             _fail(exc.message)
         sink = output.open("wb") if output else sys.stdout.buffer
         count = 0
         try:
             for row in rows:
-                sink.write(
-                    orjson.dumps(row, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z) + b"\n"
-                )
+                sink.write(answer_row_json(row))
                 count += 1
         finally:
             if output:

@@ -160,13 +160,14 @@ def _replay(
     """Answer a retry with what is stored, or say why the submission cannot be taken."""
     stored = answer_store.answer_for_assignment(conn, target.assignment_id)
     if stored is None:
+        if lost and target.status == "released":
+            raise LeaseLost("you gave this item back (skipped it); it cannot be answered now")
         if lost:
             raise LeaseLost(
                 "your lease on this item expired and the item was given to another worker"
             )
-        raise AlreadyAnswered(
-            "this Idempotency-Key was already used for another answer",
-            details={"field": "Idempotency-Key"},
+        raise AlreadyAnswered.on_field(
+            "Idempotency-Key", "this Idempotency-Key was already used for another answer"
         )
     if idempotency_key is None or stored.idempotency_key != idempotency_key:
         raise AlreadyAnswered("this assignment already has an answer")

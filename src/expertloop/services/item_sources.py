@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from expertloop.errors import UnsupportedMediaType
+
 __all__ = ["ParseProblem", "parse_csv", "parse_json_array", "parse_ndjson", "records_from_bytes"]
 
 RESERVED_CSV_COLUMNS = ("external_id", "priority", "gold")
@@ -99,11 +101,23 @@ def _csv_cell(cell: str | None) -> Any:
     return cell
 
 
-def records_from_bytes(body: bytes, *, content_type: str) -> Iterator[Parsed]:
-    """Pick the parser for an HTTP body by its content type (JSON array unless NDJSON)."""
-    kind = content_type.split(";")[0].strip().lower()
-    if kind in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/ndjson")
+
+
+def records_from_bytes(body: bytes, *, content_type: str | None) -> Iterator[Parsed]:
+    """Pick the parser for an HTTP body by its content type.
+
+    ``application/json`` (or no content type) is a JSON array, the NDJSON types are one item
+    per line, ``text/csv`` is CSV; anything else raises :class:`UnsupportedMediaType`.
+    """
+    kind = (content_type or "application/json").split(";")[0].strip().lower()
+    if kind in NDJSON_TYPES:
         return parse_ndjson(body.splitlines())
     if kind == "text/csv":
-        return parse_csv(body.decode("utf-8-sig"))
-    return parse_json_array(body)
+        return parse_csv(body.decode("utf-8-sig", errors="replace"))
+    if kind == "application/json":
+        return parse_json_array(body)
+    raise UnsupportedMediaType(
+        f"cannot import items from Content-Type {kind!r}: send application/json (an array), "
+        "application/x-ndjson (one item per line) or text/csv"
+    )

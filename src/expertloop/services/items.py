@@ -107,7 +107,7 @@ def import_items(
     if not can_import_items(actor, is_member=project.is_member):
         raise PermissionDenied("only the project's managers can import items")
     items, lines, errors = validate_items(project, records)
-    if on_validated is not None:
+    if on_validated is not None and not errors:
         on_validated(len(items))
     now = utcnow()
     with db.write() as conn:
@@ -127,7 +127,9 @@ def import_items(
         if errors:
             _reject(errors, source)
         if not items:
-            raise ImportFailed(f"{source}: no items found", details={"errors": []})
+            raise ImportFailed(
+                f"{source}: no items found", details={"errors": [], "total_errors": 0}
+            )
         count = item_store.insert_items(
             conn, project.id, items, target=project.answers_per_item, now=now
         )

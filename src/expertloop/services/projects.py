@@ -21,6 +21,10 @@ from expertloop.store import items as item_store
 from expertloop.store import projects as project_store
 from expertloop.tasks import TaskValidationError, get_task_type
 
+MAX_ANSWERS_PER_ITEM = 100
+MIN_LEASE_SECONDS = 1
+MAX_LEASE_SECONDS = 7 * 24 * 3600
+
 __all__ = [
     "add_members",
     "create_project",
@@ -45,7 +49,16 @@ def create_project(
     if not can_create_projects(actor):
         raise PermissionDenied("only managers and admins can create projects")
     if not name.strip():
-        raise InputInvalid("project name must not be empty", details={"field": "name"})
+        raise InputInvalid.on_field("name", "project name must not be empty")
+    if not 1 <= answers_per_item <= MAX_ANSWERS_PER_ITEM:
+        raise InputInvalid.on_field(
+            "answers_per_item", f"answers_per_item must be 1 to {MAX_ANSWERS_PER_ITEM}"
+        )
+    if not MIN_LEASE_SECONDS <= lease_seconds <= MAX_LEASE_SECONDS:
+        raise InputInvalid.on_field(
+            "lease_seconds",
+            f"lease_seconds must be {MIN_LEASE_SECONDS} to {MAX_LEASE_SECONDS} (7 days)",
+        )
     task = get_task_type(task_type)
     try:
         normalised = task.validate_config(config)
@@ -101,7 +114,7 @@ def add_members(db: Database, *, actor: User, project_id: int, user_ids: Sequenc
         wanted = sorted(set(user_ids))
         missing = sorted(set(wanted) - project_store.existing_user_ids(conn, wanted))
         if missing:
-            raise InputInvalid(f"no such users: {missing}", details={"field": "user_ids"})
+            raise InputInvalid.on_field("user_ids", f"no such users: {missing}")
         project_store.add_members(conn, project_id, wanted, now=now)
         audit.record_event(
             conn,

@@ -22,11 +22,10 @@ def create_user(
         raise PermissionDenied("only admins can create users")
     username = username.strip()
     if not username:
-        raise InputInvalid("username must not be empty", details={"field": "username"})
+        raise InputInvalid.on_field("username", "username must not be empty")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputInvalid(
-            f"password must be at least {MIN_PASSWORD_LENGTH} characters",
-            details={"field": "password"},
+        raise InputInvalid.on_field(
+            "password", f"password must be at least {MIN_PASSWORD_LENGTH} characters"
         )
     password_hash = hash_password(password)
     now = utcnow()

@@ -100,9 +100,9 @@ _TAKE_FREE_SLOT = text(
     "UPDATE items SET n_answers = n_answers + 1, open_slots = open_slots - 1 "
     "WHERE id = :item_id AND open_slots > 0"
 )
-_FINISH_ENDED = text(
+_FINISH_EXPIRED = text(
     "UPDATE assignments SET status = 'answered', finished_at = :now "
-    "WHERE id = :assignment_id AND status IN ('expired', 'released')"
+    "WHERE id = :assignment_id AND status = 'expired'"
 )
 
 
@@ -112,17 +112,18 @@ def take_slot_for_answer(
     """Turn the assignment's slot into an answer; ``False`` if no slot is left for it.
 
     A live lease (even one past its expiry that no sweeper has reclaimed yet) owns its slot.
-    A lease that already ended can still be answered while the item has an open slot; once
-    the slot went to another worker the answer is refused, so the item is never
-    over-collected.
+    An expired lease can still be answered while the item has an open slot; once the slot
+    went to another worker the answer is refused, so the item is never over-collected. A
+    released lease (a skip) is never answered.
     """
     params = {"assignment_id": assignment_id, "item_id": item_id, "now": now}
     if conn.execute(_FINISH_LIVE, params).rowcount == 1:
         conn.execute(_COUNT_ANSWER, params)
         return True
-    if conn.execute(_TAKE_FREE_SLOT, params).rowcount == 0:
+    if conn.execute(_FINISH_EXPIRED, params).rowcount == 0:
         return False
-    return conn.execute(_FINISH_ENDED, params).rowcount == 1
+    # Rolled back with the whole transaction by the caller when no slot is free.
+    return conn.execute(_TAKE_FREE_SLOT, params).rowcount == 1
 
 
 class DuplicateAnswer(Exception):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import orjson
 from fastapi import APIRouter, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +14,7 @@ from expertloop.api.schemas import (
     ProjectCreate,
     ProjectPublic,
 )
-from expertloop.errors import InputInvalid
+from expertloop.errors import PayloadTooLarge
 from expertloop.services import answers, items, projects
 from expertloop.services.item_sources import records_from_bytes
 from expertloop.services.items import ItemIn
@@ -63,6 +62,7 @@ _IMPORT_BODY = {
                 ],
             },
             "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
         },
     }
 }
@@ -85,12 +85,11 @@ async def import_items(
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > settings.max_import_bytes:
-            raise InputInvalid(
-                f"request body exceeds {settings.max_import_bytes} bytes; split the import"
+            raise PayloadTooLarge(
+                f"request body exceeds {settings.max_import_bytes} bytes "
+                "(EXPERTLOOP_MAX_IMPORT_BYTES); split the import"
             )
-    records = records_from_bytes(
-        bytes(body), content_type=request.headers.get("content-type", "application/json")
-    )
+    records = records_from_bytes(bytes(body), content_type=request.headers.get("content-type"))
     count = await run_in_threadpool(
         lambda: items.import_items(db, actor=actor, project_id=project_id, records=records)
     )
@@ -119,6 +118,6 @@ def export_answers(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Stre
 
     def lines() -> Iterator[bytes]:
         for row in rows:
-            yield orjson.dumps(row, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z) + b"\n"
+            yield answers.answer_row_json(row)
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
