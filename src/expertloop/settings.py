@@ -34,7 +34,12 @@ class Settings(BaseSettings):
         "directory. PostgreSQL: `postgresql+psycopg://user:password@host:5432/dbname`.",
     )
     secret_key: str = Field(DEFAULT_SECRET_KEY, description="Signs sessions and CSRF tokens.")
-    db_pool_size: int = Field(20, ge=1, description="Connections kept open per process.")
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="Database connections per server process; requests beyond it queue in "
+        "the process (the database work of a request takes well under a millisecond).",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
         description="SQLite `synchronous` pragma in WAL mode. NORMAL survives a process crash "

@@ -189,3 +189,22 @@ def test_a_missing_body_is_reported_as_the_body(env: Env) -> None:
     response = client.post(f"/api/v1/assignments/{lease['assignment_id']}/answer")
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "body"
+
+
+def test_answers_are_checked_against_the_item_they_answer(env: Env) -> None:
+    manager, worker = env.user(Role.MANAGER), env.user()
+    project = env.project(manager, task_type="ranking", members=[worker])
+    env.items(manager, project, [{"payload": {"prompt": "Best?", "responses": ["x", "y", "z"]}}])
+    client = env.client(worker)
+    lease = client.post(f"/api/v1/projects/{project}/assignments/next").json()
+    url = f"/api/v1/assignments/{lease['assignment_id']}/answer"
+    incomplete = client.post(url, json={"answer": {"ranking": [[0], [1]]}})
+    assert incomplete.status_code == 422
+    assert incomplete.json()["error"]["details"][0]["field"].startswith("answer.ranking")
+    assert client.post(url, json={"answer": {"ranking": [[2], [0], [1]]}}).status_code == 201
+
+
+def test_gold_needs_no_rationale_where_workers_must_give_one(env: Env) -> None:
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager, config={"require_rationale": True})
+    assert env.items(manager, project, [pairwise_item(1, gold={"choice": "A"})]) == 1

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import random
 
 import pytest
 
 from expertloop.errors import InputInvalid
-from expertloop.tasks import TASK_TYPES, TaskValidationError, get_task_type
+from expertloop.tasks import (
+    ROW_FORMATS,
+    TASK_TYPES,
+    Observation,
+    TaskValidationError,
+    get_task_type,
+    row_format,
+)
 
 pairwise = get_task_type("pairwise")
 label = get_task_type("label")
@@ -18,8 +27,18 @@ def _messages(exc: pytest.ExceptionInfo[TaskValidationError]) -> dict[str, str]:
     return {e.field: e.message for e in exc.value.errors}
 
 
-def test_registry_knows_pairwise_and_label_and_refuses_unknown_names() -> None:
-    assert {"pairwise", "label"} <= set(TASK_TYPES)
+def test_registry_knows_every_task_type_and_refuses_unknown_names() -> None:
+    assert set(TASK_TYPES) == {
+        "pairwise",
+        "ranking",
+        "rating",
+        "label",
+        "demonstration",
+        "rubric",
+        "rewrite",
+        "authoring",
+    }
+    assert all(name == task.name for name, task in TASK_TYPES.items())
     with pytest.raises(InputInvalid, match="unknown task type 'nope'"):
         get_task_type("nope")
 
@@ -83,7 +102,7 @@ def test_pairwise_order_is_randomised_about_half_the_time() -> None:
 
 
 def test_pairwise_observation_is_the_canonical_choice() -> None:
-    assert pairwise.observation({"choice": "tie"}) == "tie"
+    assert pairwise.observations({"choice": "tie"}) == [Observation("comparison", "overall", "tie")]
 
 
 def test_label_config_requires_two_distinct_nonblank_labels() -> None:
@@ -103,7 +122,7 @@ def test_label_answers_must_come_from_the_label_set() -> None:
     assert label.validate_answer({"label": "dog"}, config) == {"label": "dog"}
     with pytest.raises(TaskValidationError, match="'bird' is not one of"):
         label.validate_answer({"label": "bird"}, config)
-    assert label.observation({"label": "dog"}) == "dog"
+    assert label.observations({"label": "dog"}) == [Observation("class", "label", "dog")]
 
 
 def test_label_payload_is_any_json_object() -> None:
@@ -117,3 +136,76 @@ def test_gold_is_validated_like_an_answer() -> None:
     assert pairwise.validate_gold({"choice": "B"}, {}) == {"choice": "B"}
     with pytest.raises(TaskValidationError):
         label.validate_gold({"label": "x"}, {"labels": ["a", "b"]})
+
+
+# --- the contract every task type keeps ----------------------------------------------------
+
+SAMPLES: dict[str, tuple[dict[str, object], dict[str, object], dict[str, object]]] = {
+    "pairwise": (
+        {"criteria": [{"name": "helpfulness"}]},
+        PAYLOAD,
+        {"choice": "A", "criteria": {"helpfulness": "tie"}, "strength": 1},
+    ),
+    "ranking": (
+        {"allow_ties": True},
+        {"prompt": "p", "responses": ["a", "b", {"id": "c", "text": "c"}, "d"]},
+        {"ranking": [[3], [0, 2], [1]]},
+    ),
+    "rating": (
+        {"criteria": [{"name": "accuracy"}, {"name": "style", "min": 0, "max": 3}]},
+        {"prompt": "p", "response": "r"},
+        {"scores": {"accuracy": 4, "style": 0}, "comment": "fine"},
+    ),
+    "label": ({"labels": ["a", "b", "c"], "multiple": True}, {"text": "t"}, {"labels": ["c", "a"]}),
+    "demonstration": ({}, {"prompt": "p"}, {"response": "r"}),
+    "rubric": (
+        {"criteria": [{"name": "x", "kind": "points", "max_points": 4}]},
+        {"prompt": "p", "response": "r"},
+        {"scores": {"x": 3}, "comments": {"x": "ok"}},
+    ),
+    "rewrite": ({}, {"prompt": "p", "response": "r"}, {"critique": "c", "rewrite": "better"}),
+    "authoring": (
+        {},
+        {"brief": "b"},
+        {"problem": "p", "solution": "s", "rubric": [{"criterion": "c", "points": 1}]},
+    ),
+}
+
+
+def test_every_task_type_has_a_sample_here() -> None:
+    assert set(SAMPLES) == set(TASK_TYPES)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_every_module_documents_its_payload_config_answer_observations_and_export(
+    name: str,
+) -> None:
+    doc = importlib.import_module(f"expertloop.tasks.{name}").__doc__ or ""
+    for word in ("Payload", "Config", "Answer", "Observations", "Export", "Consensus"):
+        assert word in doc, f"{name} does not document its {word}"
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_every_task_type_validates_presents_observes_and_exports_its_sample(name: str) -> None:
+    task = get_task_type(name)
+    raw_config, payload, answer = SAMPLES[name]
+    config = task.validate_config(raw_config)
+    assert task.validate_config(config) == config
+    assert task.validate_payload(payload, config) == payload
+    rng = random.Random(11)
+    for _ in range(20):
+        presentation = task.new_presentation(rng)
+        shown_payload = task.present(payload, presentation)
+        assert json.dumps(shown_payload)
+        shown = task.validate_answer(answer, config, payload=shown_payload)
+        canonical = task.to_canonical(shown, presentation)
+        assert task.validate_gold(canonical, config, payload=payload) == canonical
+        assert task.to_shown(canonical, presentation) == shown
+    found = task.observations(canonical, config=config)
+    assert found
+    assert all(isinstance(o, Observation) and hash(o) is not None for o in found)
+    assert {o.kind for o in found} <= {"class", "comparison", "ranking", "score", "text"}
+    rows = task.export_rows(payload, canonical, config=config)
+    assert rows
+    assert all(row_format(row) in ROW_FORMATS for row in rows)
+    assert json.loads(json.dumps(rows)) == rows

@@ -22,6 +22,7 @@ from expertloop.domain import Role, User
 from expertloop.errors import ExpertloopError
 from expertloop.settings import Settings
 from expertloop.store import Database
+from expertloop.tasks import TASK_TYPES
 
 app = typer.Typer(
     name="expertloop",
@@ -190,7 +191,7 @@ def _json_option(value: str | None, name: str) -> Any:
 @project_app.command("create")
 def project_create(
     name: Annotated[str, typer.Argument(help="Project name.")],
-    task_type: Annotated[str, typer.Option(help="pairwise or label.")],
+    task_type: Annotated[str, typer.Option(help=f"One of: {', '.join(sorted(TASK_TYPES))}.")],
     config: Annotated[
         str | None, typer.Option(help='Task config as JSON, e.g. \'{"labels": ["yes", "no"]}\'.')
     ] = None,

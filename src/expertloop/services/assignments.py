@@ -121,28 +121,40 @@ def submit_answer(
             if target.status == "answered":
                 return _replay(conn, target, task, idempotency_key)
             try:
-                shown = task.validate_answer(answer, target.config)
+                shown_payload = task.present(target.payload, target.presentation)
+                shown = task.validate_answer(answer, target.config, payload=shown_payload)
+                canonical = task.to_canonical(shown, target.presentation)
             except TaskValidationError as exc:
                 errors = exc.prefixed("answer").errors
                 raise AnswerInvalid(
                     f"invalid answer: {exc}", details=[e.to_dict() for e in errors]
                 ) from None
-            canonical = task.to_canonical(shown, target.presentation)
-            if not answer_store.take_slot_for_answer(
-                conn, assignment_id=assignment_id, item_id=target.item_id, now=now
-            ):
-                raise _SlotGone
-            stored = answer_store.insert_answer(
+            if target.status == "leased":
+                stored = answer_store.answer_live_lease(
+                    conn, target=target, value=canonical, idempotency_key=idempotency_key, now=now
+                )
+                if stored is None:
+                    raise _NotLive  # and roll back whatever the attempt changed
+                return SubmittedAnswer(stored.id, assignment_id, target.item_id, shown, now, True)
+    except _NotLive:
+        pass
+    # The lease ended, or the answer collided with a stored one (e.g. a concurrent retry).
+    assert target is not None  # _NotLive is raised only after the target was read
+    try:
+        with db.write() as conn:
+            stored = answer_store.answer_ended_lease(
                 conn, target=target, value=canonical, idempotency_key=idempotency_key, now=now
             )
+            if stored is None:
+                raise _SlotGone
     except (_SlotGone, answer_store.DuplicateAnswer) as exc:
-        # A concurrent submission of the same assignment may have won: replay it if so.
-        assert target is not None  # both exceptions are raised after the target was read
         with db.read() as conn:
             return _replay(conn, target, task, idempotency_key, lost=isinstance(exc, _SlotGone))
-    return SubmittedAnswer(
-        stored.id, assignment_id, target.item_id, shown, stored.created_at, created=True
-    )
+    return SubmittedAnswer(stored.id, assignment_id, target.item_id, shown, now, created=True)
+
+
+class _NotLive(Exception):
+    pass
 
 
 class _SlotGone(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import Field
 
@@ -61,7 +61,7 @@ def validate_items(
         gold = None
         if item.gold is not None:
             try:
-                gold = task.validate_gold(item.gold, project.config)
+                gold = task.validate_gold(item.gold, project.config, payload=payload)
             except TaskValidationError as exc:
                 for err in exc.prefixed("gold").errors:
                     fail(line, err.field, err.message)
@@ -107,44 +107,50 @@ def import_items(
     if not can_import_items(actor, is_member=project.is_member):
         raise PermissionDenied("only the project's managers can import items")
     items, lines, errors = validate_items(project, records)
-    if on_validated is not None and not errors:
+    if errors:
+        _reject(errors, source)
+    if not items:
+        raise ImportFailed(f"{source}: no items found", details={"errors": [], "total_errors": 0})
+    if on_validated is not None:
         on_validated(len(items))
     now = utcnow()
-    with db.write() as conn:
-        external = [i["external_id"] for i in items if i["external_id"] is not None]
-        taken = item_store.existing_external_ids(conn, project.id, external) if external else set()
-        if taken:
-            for line, index in lines:
-                ext = items[index]["external_id"]
-                if ext in taken:
-                    errors.append(
-                        {
-                            "line": line,
-                            "field": "external_id",
-                            "message": f"external_id {ext!r} already exists in this project",
-                        }
-                    )
-        if errors:
-            _reject(errors, source)
-        if not items:
-            raise ImportFailed(
-                f"{source}: no items found", details={"errors": [], "total_errors": 0}
+    try:
+        with db.write() as conn:
+            taken = item_store.insert_items(
+                conn, project.id, items, target=project.answers_per_item, now=now
             )
-        count = item_store.insert_items(
-            conn, project.id, items, target=project.answers_per_item, now=now
-        )
-        audit.record_event(
-            conn,
-            action="items.imported",
-            actor_id=actor.id,
-            project_id=project.id,
-            now=now,
-            details={"count": count, "source": source},
-        )
-    return count
+            if taken:
+                raise _ExternalIdsTaken(taken)
+            audit.record_event(
+                conn,
+                action="items.imported",
+                actor_id=actor.id,
+                project_id=project.id,
+                now=now,
+                details={"count": len(items), "source": source},
+            )
+    except _ExternalIdsTaken as exc:
+        errors = [
+            {
+                "line": line,
+                "field": "external_id",
+                "message": f"external_id {items[index]['external_id']!r} already exists in "
+                "this project",
+            }
+            for line, index in lines
+            if items[index]["external_id"] in exc.external_ids
+        ]
+        _reject(errors, source)
+    return len(items)
 
 
-def _reject(errors: list[dict[str, Any]], source: str) -> None:
+class _ExternalIdsTaken(Exception):
+    def __init__(self, external_ids: set[str]) -> None:
+        super().__init__(f"{len(external_ids)} external ids already exist")
+        self.external_ids = external_ids
+
+
+def _reject(errors: list[dict[str, Any]], source: str) -> NoReturn:
     errors.sort(key=lambda e: e["line"])
     first = errors[0]
     where = f"line {first['line']}" + (f", field {first['field']}" if first["field"] else "")

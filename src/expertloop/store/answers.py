@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, select, text
 
 from expertloop.store import tables as t
 
@@ -16,11 +16,11 @@ __all__ = [
     "AnswerTarget",
     "DuplicateAnswer",
     "StoredAnswer",
+    "answer_ended_lease",
     "answer_for_assignment",
+    "answer_live_lease",
     "answer_target",
-    "insert_answer",
     "iter_project_answers",
-    "take_slot_for_answer",
 ]
 
 
@@ -37,6 +37,7 @@ class AnswerTarget:
     leased_at: datetime
     task_type: str
     config: dict[str, Any]
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +62,10 @@ _TARGET = (
         t.Assignment.leased_at,
         t.Project.task_type,
         t.Project.config,
+        t.Item.payload,
     )
     .join(t.Project, t.Project.id == t.Assignment.project_id)
+    .join(t.Item, t.Item.id == t.Assignment.item_id)
     .where(t.Assignment.id == bindparam("assignment_id"))
 )
 
@@ -96,69 +99,133 @@ _FINISH_LIVE = text(
     "WHERE id = :assignment_id AND status = 'leased'"
 )
 _COUNT_ANSWER = text("UPDATE items SET n_answers = n_answers + 1 WHERE id = :item_id")
-_TAKE_FREE_SLOT = text(
-    "UPDATE items SET n_answers = n_answers + 1, open_slots = open_slots - 1 "
-    "WHERE id = :item_id AND open_slots > 0"
-)
 _FINISH_EXPIRED = text(
     "UPDATE assignments SET status = 'answered', finished_at = :now "
     "WHERE id = :assignment_id AND status = 'expired'"
 )
-
-
-def take_slot_for_answer(
-    conn: Connection, *, assignment_id: int, item_id: int, now: datetime
-) -> bool:
-    """Turn the assignment's slot into an answer; ``False`` if no slot is left for it.
-
-    A live lease (even one past its expiry that no sweeper has reclaimed yet) owns its slot.
-    An expired lease can still be answered while the item has an open slot; once the slot
-    went to another worker the answer is refused, so the item is never over-collected. A
-    released lease (a skip) is never answered.
+_TAKE_FREE_SLOT = text(
+    "UPDATE items SET n_answers = n_answers + 1, open_slots = open_slots - 1 "
+    "WHERE id = :item_id AND open_slots > 0"
+)
+_INSERT_COLUMNS = (
+    "project_id, item_id, worker_id, assignment_id, value, idempotency_key, duration_ms, created_at"
+)
+_INSERT_SQL = (
+    f"INSERT INTO answers ({_INSERT_COLUMNS}) VALUES (:project_id, :item_id, :worker_id, "
+    ":assignment_id, {value}, :idempotency_key, :duration_ms, :now) "
+    "ON CONFLICT DO NOTHING RETURNING id"
+)
+_INSERT = {
+    "sqlite": text(_INSERT_SQL.format(value=":value")),
+    "postgresql": text(_INSERT_SQL.format(value="CAST(:value AS jsonb)")),
+}
+# PostgreSQL does the whole common case (a live lease becomes an answer) in one statement.
+_PG_ANSWER_LIVE = text(
+    f"""
+    WITH finished AS (
+      UPDATE assignments SET status = 'answered', finished_at = :now
+      WHERE id = :assignment_id AND status = 'leased'
+      RETURNING item_id
+    ),
+    counted AS (
+      UPDATE items SET n_answers = items.n_answers + 1
+      FROM finished WHERE items.id = finished.item_id
+      RETURNING items.id
+    )
+    INSERT INTO answers ({_INSERT_COLUMNS})
+    SELECT :project_id, counted.id, :worker_id, :assignment_id, CAST(:value AS jsonb),
+           :idempotency_key, :duration_ms, :now
+    FROM counted
+    ON CONFLICT DO NOTHING
+    RETURNING id
     """
-    params = {"assignment_id": assignment_id, "item_id": item_id, "now": now}
-    if conn.execute(_FINISH_LIVE, params).rowcount == 1:
-        conn.execute(_COUNT_ANSWER, params)
-        return True
-    if conn.execute(_FINISH_EXPIRED, params).rowcount == 0:
-        return False
-    # Rolled back with the whole transaction by the caller when no slot is free.
-    return conn.execute(_TAKE_FREE_SLOT, params).rowcount == 1
+)
 
 
 class DuplicateAnswer(Exception):
     """The answer collides with a stored one (same assignment, or a reused key)."""
 
 
-_INSERT = insert(t.Answer).returning(t.Answer.id)
-
-
-def insert_answer(
+def answer_live_lease(
     conn: Connection,
     *,
     target: AnswerTarget,
     value: dict[str, Any],
     idempotency_key: str | None,
     now: datetime,
+) -> StoredAnswer | None:
+    """The common case: the assignment's live lease becomes the answer, keeping its slot.
+
+    A lease past its expiry that no sweeper has reclaimed yet is still live. Returns
+    ``None`` when the lease is not live, or (on PostgreSQL) when the answer collided with a
+    stored one; the caller then rolls back and takes :func:`answer_ended_lease`.
+    """
+    params = _answer_params(target, value, idempotency_key, now)
+    if conn.dialect.name == "postgresql":
+        answer_id = conn.execute(_PG_ANSWER_LIVE, params).scalar()
+    else:
+        if conn.execute(_FINISH_LIVE, params).rowcount == 0:
+            return None
+        conn.execute(_COUNT_ANSWER, params)
+        answer_id = _insert(conn, params)
+    return None if answer_id is None else _stored(answer_id, target, value, idempotency_key, now)
+
+
+def answer_ended_lease(
+    conn: Connection,
+    *,
+    target: AnswerTarget,
+    value: dict[str, Any],
+    idempotency_key: str | None,
+    now: datetime,
+) -> StoredAnswer | None:
+    """Answer an assignment whose lease is no longer live; ``None`` if no slot is left.
+
+    An expired lease can still be answered while the item has an open slot; once the slot
+    went to another worker the answer is refused, so the item is never over-collected. A
+    released lease (a skip) is never answered. Raises :class:`DuplicateAnswer` on a
+    collision with a stored answer. On ``None`` or an exception the caller rolls back.
+    """
+    params = _answer_params(target, value, idempotency_key, now)
+    if conn.execute(_FINISH_LIVE, params).rowcount == 1:
+        conn.execute(_COUNT_ANSWER, params)  # it became live again? only a racing retry
+    elif (
+        conn.execute(_FINISH_EXPIRED, params).rowcount == 0
+        or conn.execute(_TAKE_FREE_SLOT, params).rowcount == 0
+    ):
+        return None
+    answer_id = _insert(conn, params)
+    if answer_id is None:
+        raise DuplicateAnswer(f"assignment {target.assignment_id} collides with a stored answer")
+    return _stored(answer_id, target, value, idempotency_key, now)
+
+
+def _answer_params(
+    target: AnswerTarget, value: dict[str, Any], idempotency_key: str | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "project_id": target.project_id,
+        "item_id": target.item_id,
+        "worker_id": target.worker_id,
+        "assignment_id": target.assignment_id,
+        "value": json.dumps(value),
+        "idempotency_key": idempotency_key,
+        "duration_ms": max(0, int((now - target.leased_at).total_seconds() * 1000)),
+        "now": now,
+    }
+
+
+def _insert(conn: Connection, params: dict[str, Any]) -> int | None:
+    return conn.execute(_INSERT[conn.dialect.name], params).scalar()
+
+
+def _stored(
+    answer_id: int,
+    target: AnswerTarget,
+    value: dict[str, Any],
+    idempotency_key: str | None,
+    now: datetime,
 ) -> StoredAnswer:
-    duration_ms = max(0, int((now - target.leased_at).total_seconds() * 1000))
-    try:
-        with conn.begin_nested():
-            answer_id = conn.execute(
-                _INSERT,
-                {
-                    "project_id": target.project_id,
-                    "item_id": target.item_id,
-                    "worker_id": target.worker_id,
-                    "assignment_id": target.assignment_id,
-                    "value": value,
-                    "idempotency_key": idempotency_key,
-                    "duration_ms": duration_ms,
-                    "created_at": now,
-                },
-            ).scalar_one()
-    except IntegrityError as exc:
-        raise DuplicateAnswer(str(exc.orig)) from None
     return StoredAnswer(
         answer_id,
         target.assignment_id,

@@ -44,7 +44,8 @@ class Database:
             self.engine = create_engine(
                 url,
                 pool_size=pool_size,
-                max_overflow=pool_size,
+                max_overflow=0,
+                pool_timeout=60,
                 pool_pre_ping=False,
                 pool_recycle=3600,
                 connect_args={"prepare_threshold": 1},

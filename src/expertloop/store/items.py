@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, select
+from sqlalchemy import Connection, case, func, select
 
 from expertloop.store import tables as t
+from expertloop.store.dialects import insert_ignoring_conflicts
 
-__all__ = ["Progress", "existing_external_ids", "insert_items", "project_progress"]
+__all__ = ["Progress", "insert_items", "project_progress"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,21 +23,6 @@ class Progress:
     active_leases: int
 
 
-def existing_external_ids(
-    conn: Connection, project_id: int, external_ids: Sequence[str]
-) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(external_ids), 500):
-        chunk = list(external_ids[start : start + 500])
-        rows = conn.execute(
-            select(t.Item.external_id).where(
-                t.Item.project_id == project_id, t.Item.external_id.in_(chunk)
-            )
-        )
-        found.update(r.external_id for r in rows)
-    return found
-
-
 def insert_items(
     conn: Connection,
     project_id: int,
@@ -44,8 +30,13 @@ def insert_items(
     *,
     target: int,
     now: datetime,
-) -> int:
-    """Insert validated items (dicts with external_id, payload, gold, priority)."""
+) -> set[str]:
+    """Insert validated items (dicts with external_id, payload, gold, priority).
+
+    Returns the external ids that already existed in the project: those rows were not
+    inserted, and the caller rolls back to keep the import all-or-nothing. The unique index
+    finds them, so no look-up scans the project's items first.
+    """
     rows = [
         {
             "project_id": project_id,
@@ -60,9 +51,15 @@ def insert_items(
         }
         for item in items
     ]
+    statement = insert_ignoring_conflicts(conn, t.Item, ("project_id", "external_id")).returning(
+        t.Item.external_id
+    )
+    wanted = {r["external_id"] for r in rows if r["external_id"] is not None}
+    inserted: set[str] = set()
     for start in range(0, len(rows), 5000):
-        conn.execute(insert(t.Item), rows[start : start + 5000])
-    return len(rows)
+        result = conn.execute(statement, rows[start : start + 5000])
+        inserted.update(r.external_id for r in result if r.external_id is not None)
+    return wanted - inserted
 
 
 def project_progress(conn: Connection, project_id: int, *, now: datetime) -> Progress:

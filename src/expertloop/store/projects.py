@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, insert, literal, select
+from sqlalchemy import Connection, and_, bindparam, exists, insert, literal, select
 
 from expertloop.domain import Project
 from expertloop.store import tables as t
@@ -78,19 +78,21 @@ def create_project(
     return _project(row, is_member=True)
 
 
-def _membership(user_id: int) -> Any:
+def _membership(user_id: Any) -> Any:
     return exists().where(
         and_(t.ProjectMember.project_id == t.Project.id, t.ProjectMember.user_id == user_id)
     )
 
 
+# On the hot path of every next-item request: built once, with bound parameters.
+_PROJECT_FOR_USER = select(
+    *_PROJECT_COLUMNS, _membership(bindparam("user_id")).label("is_member")
+).where(t.Project.id == bindparam("project_id"))
+
+
 def project_for_user(conn: Connection, project_id: int, user_id: int) -> Project | None:
     """The project with ``is_member`` set for ``user_id``, or ``None`` if it does not exist."""
-    row = conn.execute(
-        select(*_PROJECT_COLUMNS, _membership(user_id).label("is_member")).where(
-            t.Project.id == project_id
-        )
-    ).first()
+    row = conn.execute(_PROJECT_FOR_USER, {"project_id": project_id, "user_id": user_id}).first()
     return None if row is None else _project(row, is_member=bool(row.is_member))
 
 

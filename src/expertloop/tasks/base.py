@@ -3,28 +3,134 @@
 A task type is one module with one :class:`TaskType` subclass instance. It says what an
 item's payload looks like, what a valid answer is, how the item is shown to a worker
 (some types randomise per assignment, recorded as the assignment's *presentation*), how an
-answer given in shown terms maps back to canonical terms, and which quality observation an
-answer yields.
+answer given in shown terms maps back to canonical terms, which quality observations an
+answer yields, and how an item's consensus becomes training rows.
+
+Three shapes of the same answer
+-------------------------------
+- *shown*: the terms the worker saw under their assignment's presentation (``"A"`` is the
+  response shown first). :meth:`TaskType.validate_answer` checks answers in these terms.
+- *canonical*: the item's own terms (``"A"`` is the item's ``response_a``), what is stored,
+  and what gold is written in. :meth:`TaskType.to_canonical` and :meth:`TaskType.to_shown`
+  map between the two; ``to_shown(to_canonical(x, p), p) == x`` for every presentation ``p``.
+- *consensus*: what aggregation makes of an item's canonical answers. It is a canonical
+  answer-shaped dict holding the fields that were aggregated (``{"choice": "A"}`` for
+  pairwise, ``{"scores": {"accuracy": 4.33}}`` for rating: numbers may be averages, so not
+  whole). For free-text types (demonstration, rewrite, authoring) the consensus is the one
+  answer selected (e.g. accepted in review). Optional fields such as rationales or comments
+  may be absent. :meth:`TaskType.export_rows` turns it into training rows.
+
+Quality observations
+--------------------
+:meth:`TaskType.observations` says what an answer asserts, as :class:`Observation` s the
+quality engine can aggregate without knowing the task type: group by ``(kind, key)`` and
+feed class and comparison values to label aggregation, scores to numeric agreement,
+rankings to preference models, texts to duplicate checks.
+
+Export rows
+-----------
+Every row is a plain JSON-ready dict in one of the :data:`ROW_FORMATS` (told apart by their
+keys with :func:`row_format`), so an exporter can write each format to its own file.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Hashable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
-__all__ = ["FieldError", "StrictModel", "TaskType", "TaskValidationError", "validate_model"]
+__all__ = [
+    "ROW_FORMATS",
+    "ChatMessage",
+    "FieldError",
+    "Observation",
+    "ObservationKind",
+    "Prompt",
+    "StrictModel",
+    "TaskType",
+    "TaskValidationError",
+    "row_format",
+    "validate_model",
+]
+
+ObservationKind = Literal["class", "comparison", "ranking", "score", "text"]
+
+ObservationValue = str | int | float | tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One thing an answer asserts, in terms the quality engine aggregates generically.
+
+    ``kind`` says how to aggregate ``value``:
+
+    - ``"class"``: a categorical label, ``value`` a string (``"urgent"``, ``"pass"``, ``"yes"``).
+    - ``"comparison"``: between the item's two entities, ``value`` ``"A"``, ``"B"`` or ``"tie"``.
+    - ``"ranking"``: ``value`` a tuple of tiers, best first, each a tuple of canonical
+      response indices (``((2,), (0, 1))``: response 2 best, 0 and 1 tied behind it).
+    - ``"score"``: a number (``int`` or ``float``).
+    - ``"text"``: free text (a rationale, a demonstration).
+
+    ``key`` says what about the item: ``"overall"``, a criterion name, a label, ``"comment"``.
+    Two answers to one item are comparable where their ``(kind, key)`` match.
+    """
+
+    kind: ObservationKind
+    key: str
+    value: ObservationValue
+
+
+ROW_FORMATS: dict[str, frozenset[str]] = {
+    "preference": frozenset({"prompt", "chosen", "rejected"}),
+    "sft": frozenset({"messages"}),
+    "reward": frozenset({"prompt", "completion", "criterion", "score"}),
+    "graded": frozenset({"prompt", "completion", "score", "passed"}),
+    "problem": frozenset({"problem", "solution", "rubric"}),
+    "classification": frozenset({"payload", "label"}),
+    "multilabel": frozenset({"payload", "labels"}),
+}
+"""The shapes of export rows, by name, and the keys that make each one.
+
+- ``preference``: TRL's preference format. ``prompt`` is a string with string ``chosen`` and
+  ``rejected``, or a list of chat messages with ``chosen``/``rejected`` each a one-message
+  list ``[{"role": "assistant", "content": ...}]`` (TRL's conversational form).
+- ``sft``: ``{"messages": [...chat messages, ending with the assistant's reply]}``.
+- ``reward``: a score of one completion on one criterion, on the project's scale.
+- ``graded``: a completion's rubric score, normalised to 0..1, and whether it passed.
+- ``problem``: an authored problem, its reference solution and rubric.
+- ``classification`` / ``multilabel``: an item's payload and its label(s).
+"""
+
+
+def row_format(row: Mapping[str, Any]) -> str:
+    """The name in :data:`ROW_FORMATS` of an export row, told by its keys."""
+    keys = frozenset(row)
+    for name, required in ROW_FORMATS.items():
+        if keys == required:
+            return name
+    raise ValueError(f"not an export row of a known format: keys {sorted(keys)}")
 
 
 class StrictModel(BaseModel):
     """Base for answer and config schemas: unknown fields are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChatMessage(StrictModel):
+    """One turn of a conversation: ``{"role": "user", "content": "..."}``."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+Prompt = Annotated[str | list[ChatMessage], Field(min_length=1)]
+"""A prompt: a non-empty string, or a non-empty list of chat messages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +146,9 @@ class TaskValidationError(ValueError):
     """A payload, answer, gold or config failed validation; ``errors`` say where and why."""
 
     def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        super().__init__(
+            "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors)
+        )
         self.errors = errors
 
     def prefixed(self, prefix: str) -> TaskValidationError:
@@ -69,7 +177,11 @@ def _clean(message: str) -> str:
 
 
 class TaskType:
-    """One kind of work. Subclasses set the schemas and override the hooks they need."""
+    """One kind of work. Subclasses set the schemas and override the hooks they need.
+
+    Every hook is pure: plain dicts in, plain dicts out, no database. ``config`` is always a
+    project config as returned by :meth:`validate_config`.
+    """
 
     name: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
@@ -87,14 +199,47 @@ class TaskType:
         validate_model(self.payload_model, payload, context=config)
         return dict(payload)
 
-    def validate_answer(self, answer: Any, config: dict[str, Any]) -> dict[str, Any]:
-        """Check an answer in the terms the worker saw; return it normalised."""
-        model = validate_model(self.answer_model, answer, context=config)
-        return model.model_dump(mode="json", exclude_none=True)
+    def validate_answer(
+        self,
+        answer: Any,
+        config: dict[str, Any],
+        *,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Check an answer in the terms the worker saw; return it normalised.
 
-    def validate_gold(self, gold: Any, config: dict[str, Any]) -> dict[str, Any]:
+        The answer schema is checked first, then :meth:`answer_errors` (rules that need the
+        config or the item). Checks that need the item's ``payload`` (a ranking covers every
+        response; a rewrite differs from the original) run only when it is given: pass the
+        payload as shown to the worker (``present(payload, presentation)``) for an answer,
+        and the stored payload for gold.
+        """
+        model = validate_model(self.answer_model, answer, context=config)
+        value = model.model_dump(mode="json", exclude_none=True)
+        errors = self.answer_errors(value, config, payload=payload)
+        if errors:
+            raise TaskValidationError(errors)
+        return value
+
+    def answer_errors(
+        self,
+        answer: dict[str, Any],
+        config: Mapping[str, Any],
+        *,
+        payload: Mapping[str, Any] | None,
+    ) -> list[FieldError]:
+        """What is wrong with a schema-valid answer given the config (and item); ``[]`` if fine."""
+        return []
+
+    def validate_gold(
+        self,
+        gold: Any,
+        config: dict[str, Any],
+        *,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Gold is a canonical answer that a worker's answer is compared with."""
-        return self.validate_answer(gold, config)
+        return self.validate_answer(gold, config, payload=payload)
 
     def new_presentation(self, rng: random.Random) -> dict[str, Any] | None:
         """How this assignment shows the item (e.g. a random order); ``None`` for as-is."""
@@ -118,6 +263,71 @@ class TaskType:
         """Inverse of :meth:`to_canonical`."""
         return answer
 
-    def observation(self, answer: dict[str, Any]) -> Hashable:
-        """The value the quality engine aggregates for a canonical answer."""
+    def observations(
+        self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
+    ) -> list[Observation]:
+        """What a canonical answer (or a gold) asserts, for the quality engine.
+
+        The list is in a stable order, the primary observation first. ``config`` adds the
+        observations that depend on it (a multiple-choice label's unselected labels, a
+        rubric's weighted total); pass it whenever it is at hand.
+        """
         raise NotImplementedError
+
+    def export_rows(
+        self,
+        payload: Mapping[str, Any],
+        consensus: Mapping[str, Any],
+        *,
+        config: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Training rows (see :data:`ROW_FORMATS`) from an item's payload and consensus.
+
+        May be empty: a tied preference teaches nothing. Types that need the project
+        config (rubric) raise :class:`TaskValidationError` without it.
+        """
+        raise NotImplementedError
+
+
+# --- helpers shared by task modules ------------------------------------------------------
+
+
+def chat_messages(prompt: str | list[Any]) -> list[dict[str, str]]:
+    """A prompt as a list of chat messages: a string becomes one user message."""
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    return [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt]
+
+
+def preference_row(prompt: str | list[Any], chosen: str, rejected: str) -> dict[str, Any]:
+    """A ``preference`` row in TRL's standard or conversational form, following ``prompt``."""
+    if isinstance(prompt, str):
+        return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+    return {
+        "prompt": chat_messages(prompt),
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+    }
+
+
+def require_config(config: Mapping[str, Any] | None, task: str) -> Mapping[str, Any]:
+    if config is None:
+        raise TaskValidationError(
+            [FieldError("config", f"{task} export rows need the project's config")]
+        )
+    return config
+
+
+def consensus_field(consensus: Mapping[str, Any], field: str) -> Any:
+    """A field the consensus must hold, or a clear error naming it."""
+    try:
+        return consensus[field]
+    except KeyError:
+        raise TaskValidationError(
+            [FieldError(field, "the consensus has no value for this field")]
+        ) from None
+
+
+def same_text(a: str, b: str) -> bool:
+    """Equal once whitespace runs are collapsed and the ends stripped."""
+    return " ".join(a.split()) == " ".join(b.split())

@@ -1,18 +1,57 @@
-"""Classification: pick one label from the project's label set for any JSON payload."""
+"""Classification: pick one label (or several) from the project's label set, for any payload.
+
+Payload: any JSON object; every field is stored and shown to the worker, e.g.
+``{"text": "Chest pain for 20 minutes", "source": "triage-inbox"}``.
+
+Config, single choice (the default)::
+
+    {"labels": ["urgent", "routine", "not medical"]}
+
+Config, multiple choice: ``min_choices`` (default 1, may be 0 for "none apply") and
+``max_choices`` (default: every label) bound how many labels an answer picks; both are
+refused without ``multiple: true``::
+
+    {"labels": ["toxic", "off-topic", "spam"], "multiple": true,
+     "min_choices": 0, "max_choices": 2}
+
+Labels are 2 to 1,000 distinct, non-blank strings, in the order they are shown.
+
+Answer, single choice: ``{"label": "urgent"}``. Multiple choice: ``{"labels": ["toxic",
+"spam"]}``: distinct labels from the set, stored in the config's order. Each mode refuses
+the other's field with a message saying which to send.
+
+Observations: single choice -> ``class`` ``"label"`` -> the label. Multiple choice -> one
+``class`` per label, key = the label, value ``"yes"`` or ``"no"`` (each label is its own
+binary question); with ``config`` every configured label gets one, without it only the
+chosen labels (as ``"yes"``).
+
+Consensus: answer-shaped. Export: one ``classification`` row ``{"payload", "label"}``, or one
+``multilabel`` row ``{"payload", "labels"}``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from expertloop.tasks.base import StrictModel, TaskType
+from expertloop.tasks.base import (
+    FieldError,
+    Observation,
+    StrictModel,
+    TaskType,
+    TaskValidationError,
+)
 
-__all__ = ["TASK"]
+__all__ = ["TASK", "LabelAnswer", "LabelConfig", "LabelPayload"]
 
 
 class LabelConfig(StrictModel):
     labels: list[str] = Field(min_length=2, max_length=1000)
+    multiple: bool | None = None
+    min_choices: int | None = Field(None, ge=0)
+    max_choices: int | None = Field(None, ge=1)
 
     @field_validator("labels")
     @classmethod
@@ -23,21 +62,58 @@ class LabelConfig(StrictModel):
             raise ValueError("labels must be distinct")
         return labels
 
+    @model_validator(mode="after")
+    def _choice_bounds(self) -> LabelConfig:
+        if not self.multiple:
+            if self.min_choices is not None or self.max_choices is not None:
+                raise ValueError("min_choices and max_choices need multiple: true")
+            return self
+        low = 1 if self.min_choices is None else self.min_choices
+        high = len(self.labels) if self.max_choices is None else self.max_choices
+        if high > len(self.labels):
+            raise ValueError(
+                f"max_choices ({high}) exceeds the number of labels ({len(self.labels)})"
+            )
+        if low > high:
+            raise ValueError(f"min_choices ({low}) exceeds max_choices ({high})")
+        return self
+
 
 class LabelPayload(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _check_in_set(label: str, labels: list[str] | None) -> None:
+    if labels is not None and label not in labels:
+        raise ValueError(f"{label!r} is not one of the project's labels {labels}")
+
+
 class LabelAnswer(StrictModel):
-    label: str
+    label: str | None = None
+    labels: list[str] | None = Field(None, max_length=1000)
 
     @field_validator("label")
     @classmethod
-    def _in_label_set(cls, label: str, info: ValidationInfo) -> str:
-        labels = (info.context or {}).get("labels")
-        if labels is not None and label not in labels:
-            raise ValueError(f"{label!r} is not one of the project's labels {labels}")
+    def _in_label_set(cls, label: str | None, info: ValidationInfo) -> str | None:
+        if label is not None:
+            _check_in_set(label, (info.context or {}).get("labels"))
         return label
+
+    @field_validator("labels")
+    @classmethod
+    def _all_in_label_set(cls, labels: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if labels is not None:
+            for label in labels:
+                _check_in_set(label, (info.context or {}).get("labels"))
+            if len(set(labels)) != len(labels):
+                raise ValueError("each label may be chosen once")
+        return labels
+
+
+def _bounds(config: Mapping[str, Any]) -> tuple[int, int]:
+    low = config.get("min_choices")
+    high = config.get("max_choices")
+    return (1 if low is None else low, len(config.get("labels") or []) if high is None else high)
 
 
 class Label(TaskType):
@@ -46,8 +122,73 @@ class Label(TaskType):
     payload_model = LabelPayload
     answer_model = LabelAnswer
 
-    def observation(self, answer: dict[str, Any]) -> str:
-        return str(answer["label"])
+    def answer_errors(
+        self,
+        answer: dict[str, Any],
+        config: Mapping[str, Any],
+        *,
+        payload: Mapping[str, Any] | None,
+    ) -> list[FieldError]:
+        if not config.get("multiple"):
+            if "labels" in answer:
+                return [FieldError("labels", 'this project takes one label: answer {"label": ...}')]
+            if "label" not in answer:
+                return [FieldError("label", "Field required")]
+            return []
+        if "label" in answer:
+            return [
+                FieldError("label", 'this project takes several labels: answer {"labels": [...]}')
+            ]
+        if "labels" not in answer:
+            return [FieldError("labels", "Field required")]
+        low, high = _bounds(config)
+        count = len(answer["labels"])
+        if count < low:
+            return [FieldError("labels", f"choose at least {low} label(s); got {count}")]
+        if count > high:
+            return [FieldError("labels", f"choose at most {high} label(s); got {count}")]
+        return []
+
+    def validate_answer(
+        self,
+        answer: Any,
+        config: dict[str, Any],
+        *,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        value = super().validate_answer(answer, config, payload=payload)
+        if "labels" in value and "labels" in config:
+            chosen = set(value["labels"])
+            value["labels"] = [label for label in config["labels"] if label in chosen]
+        return value
+
+    def observations(
+        self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
+    ) -> list[Observation]:
+        if "label" in answer:
+            return [Observation("class", "label", str(answer["label"]))]
+        chosen = [str(label) for label in answer["labels"]]
+        if config is None:
+            return [Observation("class", label, "yes") for label in chosen]
+        return [
+            Observation("class", label, "yes" if label in chosen else "no")
+            for label in config["labels"]
+        ]
+
+    def export_rows(
+        self,
+        payload: Mapping[str, Any],
+        consensus: Mapping[str, Any],
+        *,
+        config: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        if "label" in consensus:
+            return [{"payload": dict(payload), "label": consensus["label"]}]
+        if "labels" in consensus:
+            return [{"payload": dict(payload), "labels": list(consensus["labels"])}]
+        raise TaskValidationError(
+            [FieldError("label", "the consensus has no value for label or labels")]
+        )
 
 
 TASK = Label()

@@ -3,42 +3,102 @@
 The two responses are shown in a random order per assignment (recorded as the assignment's
 presentation, ``{"swap": bool}``) so position bias averages out and can be measured; answers
 are stored in canonical terms, where ``A`` always means the item's ``response_a``.
+
+Payload (extra fields are kept and shown to the worker)::
+
+    {"prompt": "What is 2+2?" | [{"role": "user", "content": "..."}, ...],
+     "response_a": "4", "response_b": "5"}
+
+Config (all optional; ``{}`` is valid)::
+
+    {"require_rationale": false,
+     "criteria": [{"name": "helpfulness", "description": "Does it solve the task?"},
+                  {"name": "harmlessness"}]}
+
+Criterion names are distinct, non-blank, and not ``"overall"`` (the key of the overall
+choice in observations).
+
+Answer (shown terms; canonical for gold and storage)::
+
+    {"choice": "A",                  # required: "A", "B" or "tie", the overall preference
+     "criteria": {"helpfulness": "B", "harmlessness": "tie"},
+     "strength": 2,                  # optional 1..3, not with a tie
+     "rationale": "..."}             # optional; required when require_rationale
+
+``criteria`` holds exactly the configured criteria, each ``"A"``, ``"B"`` or ``"tie"``; it is
+refused in a project without criteria. Swapping the presentation swaps ``choice`` and every
+criterion's choice.
+
+Observations: ``comparison`` ``"overall"`` -> the choice, then one ``comparison`` per
+criterion (key = criterion name), then ``text`` ``"rationale"`` when given.
+
+Consensus: ``{"choice": "A", "criteria"?: {...}}``. Export: one ``preference`` row
+``{"prompt", "chosen", "rejected"}`` from the overall choice; a tie yields no row.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from expertloop.tasks.base import StrictModel, TaskType
+from expertloop.tasks.base import (
+    FieldError,
+    Observation,
+    Prompt,
+    StrictModel,
+    TaskType,
+    TaskValidationError,
+    consensus_field,
+    preference_row,
+)
 
-__all__ = ["TASK"]
+__all__ = ["TASK", "PairwiseAnswer", "PairwiseConfig", "PairwiseCriterion", "PairwisePayload"]
 
 Choice = Literal["A", "B", "tie"]
 _SWAPPED: dict[str, str] = {"A": "B", "B": "A", "tie": "tie"}
 
 
-class ChatMessage(StrictModel):
-    role: Literal["system", "user", "assistant", "tool"]
-    content: str
-
-
 class PairwisePayload(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    prompt: str | list[ChatMessage] = Field(min_length=1)
+    prompt: Prompt
     response_a: str
     response_b: str
 
 
+class PairwiseCriterion(StrictModel):
+    name: str = Field(min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=5_000)
+
+    @field_validator("name")
+    @classmethod
+    def _usable_name(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("a criterion name must not be blank")
+        if name == "overall":
+            raise ValueError("'overall' is reserved for the overall choice")
+        return name
+
+
 class PairwiseConfig(StrictModel):
     require_rationale: bool = False
+    criteria: list[PairwiseCriterion] | None = Field(None, min_length=1, max_length=50)
+
+    @field_validator("criteria")
+    @classmethod
+    def _distinct(cls, criteria: list[PairwiseCriterion] | None) -> list[PairwiseCriterion] | None:
+        names = [c.name for c in criteria or []]
+        if len(set(names)) != len(names):
+            raise ValueError("criterion names must be distinct")
+        return criteria
 
 
 class PairwiseAnswer(StrictModel):
     choice: Choice
+    criteria: dict[str, Choice] | None = None
     strength: int | None = Field(None, ge=1, le=3, description="1 slightly ... 3 much better")
     rationale: str | None = Field(None, max_length=20_000)
 
@@ -52,11 +112,70 @@ class PairwiseAnswer(StrictModel):
         return self
 
 
+def criterion_names(config: Mapping[str, Any]) -> list[str]:
+    return [c["name"] for c in config.get("criteria") or []]
+
+
 class Pairwise(TaskType):
     name: ClassVar[str] = "pairwise"
     config_model = PairwiseConfig
     payload_model = PairwisePayload
     answer_model = PairwiseAnswer
+
+    def validate_gold(
+        self,
+        gold: Any,
+        config: dict[str, Any],
+        *,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Gold needs no rationale, even where workers must give one."""
+        relaxed = {**config, "require_rationale": False}
+        return super().validate_gold(gold, relaxed, payload=payload)
+
+    def answer_errors(
+        self,
+        answer: dict[str, Any],
+        config: Mapping[str, Any],
+        *,
+        payload: Mapping[str, Any] | None,
+    ) -> list[FieldError]:
+        names = criterion_names(config)
+        given = answer.get("criteria")
+        if not names:
+            if given is not None:
+                return [FieldError("criteria", "this project declares no criteria")]
+            return []
+        if given is None:
+            return [
+                FieldError("criteria", f"choose A, B or tie for each criterion: {', '.join(names)}")
+            ]
+        errors = [
+            FieldError(f"criteria.{name}", f"missing: choose A, B or tie for {name!r}")
+            for name in names
+            if name not in given
+        ]
+        errors += [
+            FieldError(
+                f"criteria.{name}",
+                f"{name!r} is not one of the project's criteria: {', '.join(names)}",
+            )
+            for name in given
+            if name not in names
+        ]
+        return errors
+
+    def validate_answer(
+        self,
+        answer: Any,
+        config: dict[str, Any],
+        *,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        value = super().validate_answer(answer, config, payload=payload)
+        if "criteria" in value:  # in the config's order, whatever order was sent
+            value["criteria"] = {n: value["criteria"][n] for n in criterion_names(config)}
+        return value
 
     def new_presentation(self, rng: random.Random) -> dict[str, Any]:
         return {"swap": rng.random() < 0.5}
@@ -75,12 +194,40 @@ class Pairwise(TaskType):
     ) -> dict[str, Any]:
         if not (presentation and presentation.get("swap")):
             return answer
-        return {**answer, "choice": _SWAPPED[answer["choice"]]}
+        swapped = {**answer, "choice": _SWAPPED[answer["choice"]]}
+        if "criteria" in answer:
+            swapped["criteria"] = {k: _SWAPPED[v] for k, v in answer["criteria"].items()}
+        return swapped
 
     to_shown = to_canonical  # swapping is its own inverse
 
-    def observation(self, answer: dict[str, Any]) -> str:
-        return str(answer["choice"])
+    def observations(
+        self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
+    ) -> list[Observation]:
+        found = [Observation("comparison", "overall", str(answer["choice"]))]
+        found += [
+            Observation("comparison", name, str(choice))
+            for name, choice in (answer.get("criteria") or {}).items()
+        ]
+        if answer.get("rationale"):
+            found.append(Observation("text", "rationale", str(answer["rationale"])))
+        return found
+
+    def export_rows(
+        self,
+        payload: Mapping[str, Any],
+        consensus: Mapping[str, Any],
+        *,
+        config: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        choice = consensus_field(consensus, "choice")
+        if choice not in _SWAPPED:
+            raise TaskValidationError([FieldError("choice", "must be 'A', 'B' or 'tie'")])
+        if choice == "tie":
+            return []
+        a, b = payload["response_a"], payload["response_b"]
+        chosen, rejected = (a, b) if choice == "A" else (b, a)
+        return [preference_row(payload["prompt"], chosen, rejected)]
 
 
 TASK = Pairwise()

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 from expertloop.errors import InputInvalid
-from expertloop.tasks import label, pairwise
+from expertloop.tasks import (
+    authoring,
+    demonstration,
+    label,
+    pairwise,
+    ranking,
+    rating,
+    rewrite,
+    rubric,
+)
 from expertloop.tasks.base import TaskType
 
 __all__ = ["TASK_TYPES", "get_task_type"]
 
-TASK_TYPES: dict[str, TaskType] = {task.name: task for task in (pairwise.TASK, label.TASK)}
+TASK_TYPES: dict[str, TaskType] = {
+    task.name: task
+    for task in (
+        pairwise.TASK,
+        ranking.TASK,
+        rating.TASK,
+        label.TASK,
+        demonstration.TASK,
+        rubric.TASK,
+        rewrite.TASK,
+        authoring.TASK,
+    )
+}
 
 
 def get_task_type(name: str) -> TaskType:

@@ -1,0 +1,123 @@
+"""Demonstration: the expert writes the ideal assistant reply, for supervised fine-tuning.
+
+Payload (extra fields are kept and shown): a prompt, or the conversation so far, which then
+ends with a ``user`` (or ``tool``) message for the expert to reply to::
+
+    {"prompt": "Explain the Monty Hall problem to a 12-year-old."}
+    {"prompt": [{"role": "system", "content": "You are a tax adviser."},
+                {"role": "user", "content": "Can I deduct my home office?"}]}
+
+Config (optional; ``{}`` is valid): ``min_length`` (default 1) and ``max_length`` (default
+100,000) bound the reply's length in characters, not counting leading and trailing
+whitespace::
+
+    {"min_length": 200, "max_length": 20000}
+
+Answer: the reply, in Markdown (rendered sanitised), stored as written::
+
+    {"response": "Imagine three doors ..."}
+
+Observations: ``text`` ``"response"``.
+
+Consensus: the selected answer, ``{"response": ...}``. Export: one ``sft`` row
+``{"messages": [...conversation, {"role": "assistant", "content": response}]}``, a string
+prompt becoming one ``user`` message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from expertloop.tasks.base import (
+    ChatMessage,
+    FieldError,
+    Observation,
+    Prompt,
+    StrictModel,
+    TaskType,
+    chat_messages,
+    consensus_field,
+)
+
+__all__ = ["TASK", "DemonstrationAnswer", "DemonstrationConfig", "DemonstrationPayload"]
+
+MAX_LENGTH = 100_000
+
+
+class DemonstrationPayload(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    prompt: Prompt
+
+    @field_validator("prompt")
+    @classmethod
+    def _ends_for_a_reply(cls, prompt: str | list[ChatMessage]) -> str | list[ChatMessage]:
+        if isinstance(prompt, list) and prompt[-1].role not in ("user", "tool"):
+            raise ValueError(
+                "the conversation must end with a user (or tool) message for the expert to "
+                f"reply to, not with a {prompt[-1].role} message"
+            )
+        return prompt
+
+
+class DemonstrationConfig(StrictModel):
+    min_length: int = Field(1, ge=1, le=MAX_LENGTH)
+    max_length: int = Field(MAX_LENGTH, ge=1, le=MAX_LENGTH)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DemonstrationConfig:
+        if self.min_length > self.max_length:
+            raise ValueError(
+                f"min_length ({self.min_length}) exceeds max_length ({self.max_length})"
+            )
+        return self
+
+
+class DemonstrationAnswer(StrictModel):
+    response: str = Field(max_length=MAX_LENGTH)
+
+
+class Demonstration(TaskType):
+    name: ClassVar[str] = "demonstration"
+    config_model = DemonstrationConfig
+    payload_model = DemonstrationPayload
+    answer_model = DemonstrationAnswer
+
+    def answer_errors(
+        self,
+        answer: dict[str, Any],
+        config: Mapping[str, Any],
+        *,
+        payload: Mapping[str, Any] | None,
+    ) -> list[FieldError]:
+        length = len(answer["response"].strip())
+        low, high = config.get("min_length", 1), config.get("max_length", MAX_LENGTH)
+        if length < low:
+            if length == 0:
+                return [FieldError("response", "write a response; it must not be blank")]
+            return [FieldError("response", f"write at least {low} characters; this has {length}")]
+        if length > high:
+            return [FieldError("response", f"write at most {high} characters; this has {length}")]
+        return []
+
+    def observations(
+        self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
+    ) -> list[Observation]:
+        return [Observation("text", "response", str(answer["response"]))]
+
+    def export_rows(
+        self,
+        payload: Mapping[str, Any],
+        consensus: Mapping[str, Any],
+        *,
+        config: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        response = str(consensus_field(consensus, "response"))
+        reply = {"role": "assistant", "content": response}
+        return [{"messages": [*chat_messages(payload["prompt"]), reply]}]
+
+
+TASK = Demonstration()

@@ -1,0 +1,186 @@
+"""Rating: score one response to a prompt on one or more Likert criteria.
+
+Payload (extra fields are kept and shown)::
+
+    {"prompt": "Summarise this abstract ..." | [{"role": "user", "content": "..."}, ...],
+     "response": "The paper shows ..."}
+
+Config: at least one criterion, each with an integer scale ``min`` < ``max`` (defaults 1
+and 5, at most 100 points apart) and optional ``anchors`` describing points on the scale
+(keys are points within the scale; JSON object keys, so strings such as ``"1"``)::
+
+    {"criteria": [
+        {"name": "accuracy", "description": "Is every claim correct?", "min": 1, "max": 5,
+         "anchors": {"1": "mostly wrong", "3": "minor errors", "5": "fully correct"}},
+        {"name": "clarity", "min": 1, "max": 7}],
+     "require_comment": false}
+
+Answer: a whole-number score for every criterion, within its scale; an optional comment
+(required when ``require_comment``)::
+
+    {"scores": {"accuracy": 4, "clarity": 6}, "comment": "Clear, one wrong date."}
+
+Observations: one ``score`` per criterion (key = criterion name, in config order), then
+``text`` ``"comment"`` when given.
+
+Consensus: ``{"scores": {"accuracy": 4.33, ...}}``; scores may be averages. Export: one
+``reward`` row per criterion, ``{"prompt", "completion", "criterion", "score"}``, the score on
+the criterion's own scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+
+from expertloop.tasks.base import (
+    FieldError,
+    Observation,
+    Prompt,
+    StrictModel,
+    TaskType,
+    consensus_field,
+)
+
+__all__ = ["TASK", "RatingAnswer", "RatingConfig", "RatingCriterion", "RatingPayload"]
+
+
+class RatingPayload(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    prompt: Prompt
+    response: str
+
+
+class RatingCriterion(StrictModel):
+    name: str = Field(min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=5_000)
+    min: int = 1
+    max: int = 5
+    anchors: dict[int, str] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("a criterion name must not be blank")
+        return name
+
+    @model_validator(mode="after")
+    def _scale(self) -> RatingCriterion:
+        if self.min >= self.max:
+            raise ValueError(
+                f"criterion {self.name!r}: min ({self.min}) must be below max ({self.max})"
+            )
+        if self.max - self.min > 100:
+            raise ValueError(f"criterion {self.name!r}: a scale spans at most 100 points")
+        outside = sorted(p for p in self.anchors or {} if not self.min <= p <= self.max)
+        if outside:
+            raise ValueError(
+                f"criterion {self.name!r}: anchors {outside} are outside the scale "
+                f"{self.min} to {self.max}"
+            )
+        return self
+
+
+class RatingConfig(StrictModel):
+    criteria: list[RatingCriterion] = Field(min_length=1, max_length=50)
+    require_comment: bool = False
+
+    @field_validator("criteria")
+    @classmethod
+    def _distinct(cls, criteria: list[RatingCriterion]) -> list[RatingCriterion]:
+        names = [c.name for c in criteria]
+        if len(set(names)) != len(names):
+            raise ValueError("criterion names must be distinct")
+        return criteria
+
+
+class RatingAnswer(StrictModel):
+    scores: dict[str, StrictInt]
+    comment: str | None = Field(None, max_length=20_000)
+
+
+class Rating(TaskType):
+    name: ClassVar[str] = "rating"
+    config_model = RatingConfig
+    payload_model = RatingPayload
+    answer_model = RatingAnswer
+
+    def answer_errors(
+        self,
+        answer: dict[str, Any],
+        config: Mapping[str, Any],
+        *,
+        payload: Mapping[str, Any] | None,
+    ) -> list[FieldError]:
+        criteria = {c["name"]: c for c in config.get("criteria") or []}
+        scores: dict[str, int] = answer["scores"]
+        errors = []
+        for name, criterion in criteria.items():
+            low, high = criterion.get("min", 1), criterion.get("max", 5)
+            if name not in scores:
+                errors.append(
+                    FieldError(f"scores.{name}", f"missing: score {name!r} from {low} to {high}")
+                )
+            elif not low <= scores[name] <= high:
+                errors.append(
+                    FieldError(
+                        f"scores.{name}",
+                        f"{scores[name]} is outside the scale of {name!r}: {low} to {high}",
+                    )
+                )
+        errors += [
+            FieldError(
+                f"scores.{name}",
+                f"{name!r} is not one of the project's criteria: {', '.join(criteria)}",
+            )
+            for name in scores
+            if name not in criteria
+        ]
+        if config.get("require_comment") and not (answer.get("comment") or "").strip():
+            errors.append(FieldError("comment", "this project requires a comment"))
+        return errors
+
+    def validate_answer(
+        self,
+        answer: Any,
+        config: dict[str, Any],
+        *,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        value = super().validate_answer(answer, config, payload=payload)
+        names = [c["name"] for c in config.get("criteria") or []]
+        value["scores"] = {name: value["scores"][name] for name in names}
+        return value
+
+    def observations(
+        self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
+    ) -> list[Observation]:
+        found = [Observation("score", name, score) for name, score in answer["scores"].items()]
+        if answer.get("comment"):
+            found.append(Observation("text", "comment", str(answer["comment"])))
+        return found
+
+    def export_rows(
+        self,
+        payload: Mapping[str, Any],
+        consensus: Mapping[str, Any],
+        *,
+        config: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        scores: Mapping[str, float] = consensus_field(consensus, "scores")
+        return [
+            {
+                "prompt": payload["prompt"],
+                "completion": payload["response"],
+                "criterion": name,
+                "score": score,
+            }
+            for name, score in scores.items()
+        ]
+
+
+TASK = Rating()
