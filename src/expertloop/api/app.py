@@ -15,6 +15,7 @@ from expertloop.services.auth import TokenAuthenticator
 from expertloop.services.leases import LeaseSweeper
 from expertloop.settings import Settings
 from expertloop.store import Database
+from expertloop.web import install_web_ui
 
 __all__ = ["create_app"]
 
@@ -55,4 +56,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(health.router)
     for module in (auth, users, projects, assignments):
         app.include_router(module.router, prefix="/api/v1")
+    install_web_ui(app)
     return app

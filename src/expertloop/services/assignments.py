@@ -1,26 +1,28 @@
 """The annotator loop: hand out the next item, take answers, take items back.
 
-These are the hot paths. Each runs as one short transaction with a handful of indexed
-statements; nothing here reads more than a few rows, whatever the project's size.
+These are the hot paths. On PostgreSQL each is two statements, a read and one atomic
+statement that makes the whole change (no BEGIN/COMMIT round trips); on SQLite, one short
+write transaction. Nothing here reads more than a few rows, whatever the project's size.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from expertloop.domain import Assignment, ItemPublic, User, can_claim_items
+from expertloop.domain import Assignment, ItemPublic, Project, User, can_claim_items
 from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
 from expertloop.scheduling import lease_expires_at
 from expertloop.services.clock import utcnow
 from expertloop.services.projects import load_project
 from expertloop.store import Database, claims
 from expertloop.store import answers as answer_store
-from expertloop.tasks import TaskValidationError, get_task_type
+from expertloop.tasks import TaskType, TaskValidationError, get_task_type
 
 __all__ = ["SubmittedAnswer", "next_assignment", "release_assignment", "submit_answer"]
 
@@ -35,44 +37,21 @@ def next_assignment(
     A worker who already holds a live lease in the project gets that one again, so a
     reload never strands an item.
     """
-    for attempt in (1, 2):
-        try:
-            with db.write() as conn:
-                return _lease_next(conn, actor=actor, project_id=project_id, rng=rng)
-        except IntegrityError:
-            # Two concurrent requests of one worker raced for the same item; the unique
-            # (item, worker) constraint refused the second. Try once more.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _lease_next(
-    conn: Connection, *, actor: User, project_id: int, rng: random.Random
-) -> Assignment | None:
     now = utcnow()
-    project = load_project(conn, actor=actor, project_id=project_id)
-    if not can_claim_items(actor, is_member=project.is_member):
-        raise PermissionDenied("you are not a worker of this project")
-    task = get_task_type(project.task_type)
-    lease = claims.held_lease(conn, project_id=project.id, worker_id=actor.id, now=now)
-
-    def claim() -> claims.Lease | None:
-        return claims.claim_next_item(
-            conn,
-            project_id=project.id,
-            worker_id=actor.id,
-            presentation=task.new_presentation(rng),
-            now=now,
-            expires_at=lease_expires_at(now, project.lease_seconds),
-        )
-
+    with db.statements() as conn:
+        project = load_project(conn, actor=actor, project_id=project_id)
+        if not can_claim_items(actor, is_member=project.is_member):
+            raise PermissionDenied("you are not a worker of this project")
+        task = get_task_type(project.task_type)
+        lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
     if lease is None:
-        lease = claim()
-    # An empty pool may only look empty: reclaim this project's expired leases before
-    # telling the worker there is nothing left.
-    if lease is None and claims.expire_leases(conn, now=now, project_id=project.id):
-        lease = claim()
+        # An empty pool may only look empty: reclaim this project's expired leases before
+        # telling the worker there is nothing left.
+        with db.write() as conn:
+            swept = claims.expire_leases(conn, now=now, project_id=project.id)
+        if swept:
+            with db.statements() as conn:
+                lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
     if lease is None:
         return None
     return Assignment(
@@ -82,6 +61,34 @@ def _lease_next(
         expires_at=lease.expires_at,
         task_type=project.task_type,
     )
+
+
+def _lease_next(
+    conn: Connection,
+    project: Project,
+    task: TaskType,
+    *,
+    actor: User,
+    now: datetime,
+    rng: random.Random,
+) -> claims.Lease | None:
+    def claim() -> claims.Lease | None:
+        return claims.lease_next_item(
+            conn,
+            project_id=project.id,
+            worker_id=actor.id,
+            presentation=task.new_presentation(rng),
+            now=now,
+            expires_at=lease_expires_at(now, project.lease_seconds),
+        )
+
+    try:
+        return claim()
+    except IntegrityError:
+        # PostgreSQL: two concurrent requests of one worker raced for the same item; the
+        # unique (item, worker) constraint refused the second statement, which changed
+        # nothing. (SQLite serialises writers, so it cannot happen there.) Try once more.
+        return claim()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +120,7 @@ def submit_answer(
     """
     now = utcnow()
     try:
-        with db.write() as conn:
+        with db.statements() as conn:
             target = answer_store.answer_target(conn, assignment_id)
             if target is None or target.worker_id != actor.id:
                 raise NotFound(f"assignment {assignment_id} not found")
@@ -136,7 +143,7 @@ def submit_answer(
                 if stored is None:
                     raise _NotLive  # and roll back whatever the attempt changed
                 return SubmittedAnswer(stored.id, assignment_id, target.item_id, shown, now, True)
-    except _NotLive:
+    except (_NotLive, answer_store.DuplicateAnswer):
         pass
     # The lease ended, or the answer collided with a stored one (e.g. a concurrent retry).
     assert target is not None  # _NotLive is raised only after the target was read

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import threading
 import time
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,7 +17,14 @@ from expertloop.services.clock import utcnow
 from expertloop.store import Database
 from expertloop.store import users as user_store
 
-__all__ = ["TokenAuthenticator", "hash_password", "hash_token", "issue_token", "verify_password"]
+__all__ = [
+    "TokenAuthenticator",
+    "hash_password",
+    "hash_token",
+    "issue_token",
+    "revoke_token",
+    "verify_password",
+]
 
 _hasher = PasswordHasher()
 # Verifying against a dummy hash when the user does not exist keeps timing uniform.
@@ -40,8 +48,18 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(db: Database, *, username: str, password: str, name: str = "") -> str:
-    """Check a username and password and return a new API token for that user."""
+def issue_token(
+    db: Database,
+    *,
+    username: str,
+    password: str,
+    name: str = "",
+    lifetime: timedelta | None = None,
+) -> str:
+    """Check a username and password and return a new API token for that user.
+
+    A token with a ``lifetime`` (web sessions) stops working that long after it is issued.
+    """
     with db.read() as conn:
         credentials = user_store.credentials_by_username(conn, username)
     if credentials is None:
@@ -52,15 +70,23 @@ def issue_token(db: Database, *, username: str, password: str, name: str = "") -
     if not credentials.user.is_active:
         raise NotAuthenticated("this account is suspended")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
     with db.write() as conn:
         user_store.insert_token(
             conn,
             user_id=credentials.user.id,
             token_hash=hash_token(token),
             name=name,
-            now=utcnow(),
+            now=now,
+            expires_at=None if lifetime is None else now + lifetime,
         )
     return token
+
+
+def revoke_token(db: Database, token: str) -> bool:
+    """Revoke a token (a web logout); ``False`` if it was unknown or already revoked."""
+    with db.write() as conn:
+        return user_store.revoke_token(conn, hash_token(token), now=utcnow())
 
 
 class TokenAuthenticator:
@@ -93,3 +119,8 @@ class TokenAuthenticator:
                     self._cache.clear()
                 self._cache[digest] = (user, now + self._ttl)
         return user
+
+    def forget(self, token: str) -> None:
+        """Drop a token from this process's cache (after revoking it)."""
+        with self._lock:
+            self._cache.pop(hash_token(token), None)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy.exc import IntegrityError
 
 from expertloop.store import tables as t
 
@@ -136,7 +137,6 @@ _PG_ANSWER_LIVE = text(
     SELECT :project_id, counted.id, :worker_id, :assignment_id, CAST(:value AS jsonb),
            :idempotency_key, :duration_ms, :now
     FROM counted
-    ON CONFLICT DO NOTHING
     RETURNING id
     """
 )
@@ -157,18 +157,26 @@ def answer_live_lease(
     """The common case: the assignment's live lease becomes the answer, keeping its slot.
 
     A lease past its expiry that no sweeper has reclaimed yet is still live. Returns
-    ``None`` when the lease is not live, or (on PostgreSQL) when the answer collided with a
-    stored one; the caller then rolls back and takes :func:`answer_ended_lease`.
+    ``None`` when the lease is not live; raises :class:`DuplicateAnswer` when the answer
+    collides with a stored one. Either way the caller rolls back (on PostgreSQL the single
+    statement changed nothing) and takes :func:`answer_ended_lease`.
     """
     params = _answer_params(target, value, idempotency_key, now)
     if conn.dialect.name == "postgresql":
-        answer_id = conn.execute(_PG_ANSWER_LIVE, params).scalar()
+        try:
+            answer_id = conn.execute(_PG_ANSWER_LIVE, params).scalar()
+        except IntegrityError as exc:
+            raise DuplicateAnswer(str(exc.orig)) from None
+        if answer_id is None:
+            return None
     else:
         if conn.execute(_FINISH_LIVE, params).rowcount == 0:
             return None
         conn.execute(_COUNT_ANSWER, params)
         answer_id = _insert(conn, params)
-    return None if answer_id is None else _stored(answer_id, target, value, idempotency_key, now)
+        if answer_id is None:
+            raise DuplicateAnswer(f"assignment {target.assignment_id} collides with an answer")
+    return _stored(answer_id, target, value, idempotency_key, now)
 
 
 def answer_ended_lease(

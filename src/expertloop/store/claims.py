@@ -8,7 +8,7 @@ exactly once (status changes are conditional on ``status = 'leased'``).
 On PostgreSQL the claim is one statement: pick the best eligible item with
 ``FOR UPDATE SKIP LOCKED`` (so concurrent workers never wait on each other), take a slot, and
 insert the assignment. On SQLite the caller holds the write lock (``BEGIN IMMEDIATE``), so the
-same three steps run as plain statements.
+same steps run as plain statements.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from expertloop.store import tables as t
 
 __all__ = [
     "Lease",
-    "claim_next_item",
     "expire_leases",
     "held_lease",
+    "lease_next_item",
     "release_lease",
 ]
 
@@ -51,9 +51,20 @@ _ELIGIBLE = """
     LIMIT 1
 """
 
-_PG_CLAIM = text(
+# One statement: the worker's live lease in the project if it holds one, otherwise the best
+# eligible item, locked (skipping rows other workers hold), a slot taken, a lease inserted.
+_PG_LEASE_NEXT = text(
     f"""
-    WITH candidate AS (SELECT i.id {_ELIGIBLE} FOR UPDATE OF i SKIP LOCKED),
+    WITH held AS (
+      SELECT a.id, a.item_id, a.presentation, a.expires_at FROM assignments a
+      WHERE a.worker_id = :worker_id AND a.project_id = :project_id
+        AND a.status = 'leased' AND a.expires_at > :now
+      ORDER BY a.id LIMIT 1
+    ),
+    candidate AS (
+      SELECT i.id {_ELIGIBLE.replace("WHERE ", "WHERE NOT EXISTS (SELECT 1 FROM held) AND ", 1)}
+      FOR UPDATE OF i SKIP LOCKED
+    ),
     taken AS (
       UPDATE items SET open_slots = items.open_slots - 1
       FROM candidate WHERE items.id = candidate.id
@@ -65,10 +76,14 @@ _PG_CLAIM = text(
       SELECT :project_id, taken.id, :worker_id, 'leased', CAST(:presentation AS jsonb),
              :now, :expires_at
       FROM taken
-      RETURNING id, item_id
+      RETURNING id, item_id, presentation, expires_at
     )
-    SELECT leased.id AS assignment_id, taken.id AS item_id, taken.payload
+    SELECT leased.id AS assignment_id, taken.id AS item_id, taken.payload,
+           leased.presentation, leased.expires_at
     FROM leased JOIN taken ON taken.id = leased.item_id
+    UNION ALL
+    SELECT held.id, held.item_id, i.payload, held.presentation, held.expires_at
+    FROM held JOIN items i ON i.id = held.item_id
     """
 )
 
@@ -77,7 +92,7 @@ _TAKE_SLOT = text("UPDATE items SET open_slots = open_slots - 1 WHERE id = :item
 _INSERT_LEASE = insert(t.Assignment).returning(t.Assignment.id)
 
 
-def claim_next_item(
+def lease_next_item(
     conn: Connection,
     *,
     project_id: int,
@@ -86,26 +101,29 @@ def claim_next_item(
     now: datetime,
     expires_at: datetime,
 ) -> Lease | None:
-    """Lease the best eligible item to ``worker_id``, or return ``None`` if there is none.
+    """The worker's live lease in the project, or a new lease on the best eligible item.
 
     Eligible: in the project, an open slot, and never assigned to this worker before. Best:
-    fewest open slots (closest to completion), then highest priority, then oldest.
+    fewest open slots (closest to completion), then highest priority, then oldest. ``None``
+    when nothing is eligible. On PostgreSQL this is one statement, atomic by itself.
     """
-    params = {"project_id": project_id, "worker_id": worker_id}
+    params = {"project_id": project_id, "worker_id": worker_id, "now": now}
     if conn.dialect.name == "postgresql":
         row = conn.execute(
-            _PG_CLAIM,
+            _PG_LEASE_NEXT,
             {
                 **params,
                 "presentation": None if presentation is None else json.dumps(presentation),
-                "now": now,
                 "expires_at": expires_at,
             },
         ).first()
         if row is None:
             return None
-        return Lease(row.assignment_id, row.item_id, row.payload, presentation, expires_at)
+        return Lease(row.assignment_id, row.item_id, row.payload, row.presentation, row.expires_at)
 
+    held = held_lease(conn, project_id=project_id, worker_id=worker_id, now=now)
+    if held is not None:
+        return held
     picked = conn.execute(_SQLITE_PICK, params).first()
     if picked is None:
         return None

@@ -51,6 +51,7 @@ class Database:
                 connect_args={"prepare_threshold": 1},
             )
             self.read_engine = self.engine
+            self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:
@@ -69,6 +70,22 @@ class Database:
                 yield conn
             return
         with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def statements(self) -> Iterator[Connection]:
+        """A connection for work where each statement is atomic on its own.
+
+        On PostgreSQL every statement commits by itself (no BEGIN/COMMIT round trips): the
+        hot paths use single statements that carry their whole change (see ``claims.py``,
+        ``answers.py``). On SQLite, whose multi-statement equivalents need a transaction,
+        this is :meth:`write`.
+        """
+        if self._write_lock is not None:
+            with self.write() as conn:
+                yield conn
+            return
+        with self._autocommit_engine.connect() as conn:
             yield conn
 
     @contextmanager

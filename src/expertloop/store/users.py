@@ -18,6 +18,7 @@ __all__ = [
     "credentials_by_username",
     "insert_token",
     "list_users",
+    "revoke_token",
     "user_by_token_hash",
     "users_exist",
 ]
@@ -74,11 +75,33 @@ def users_exist(conn: Connection) -> bool:
 
 
 def insert_token(
-    conn: Connection, *, user_id: int, token_hash: str, name: str, now: datetime
+    conn: Connection,
+    *,
+    user_id: int,
+    token_hash: str,
+    name: str,
+    now: datetime,
+    expires_at: datetime | None = None,
 ) -> None:
     conn.execute(
-        insert(t.ApiToken).values(user_id=user_id, token_hash=token_hash, name=name, created_at=now)
+        insert(t.ApiToken).values(
+            user_id=user_id,
+            token_hash=token_hash,
+            name=name,
+            created_at=now,
+            expires_at=expires_at,
+        )
     )
+
+
+def revoke_token(conn: Connection, token_hash: str, *, now: datetime) -> bool:
+    """Mark the token with this hash revoked; ``False`` if there was no live token."""
+    result = conn.execute(
+        update(t.ApiToken)
+        .where(t.ApiToken.token_hash == token_hash, t.ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)
 
 
 def user_by_token_hash(conn: Connection, token_hash: str, *, now: datetime) -> User | None:

@@ -1,0 +1,239 @@
+"""Regenerate docs/screenshots/*.png: the login page, the worker home and every task page.
+
+Seeds a throw-away SQLite database with one example project per task type
+(``expertloop.web.examples``), starts a real server, and drives Debian's Chromium with
+Playwright. Run it with ``./run screenshots`` (or ``.venv/bin/python scripts/screenshots.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+
+from expertloop.api.app import create_app
+from expertloop.domain import Role, User
+from expertloop.services import assignments, items, projects, users
+from expertloop.settings import Settings
+from expertloop.store import Database, upgrade
+from expertloop.tasks import TASK_TYPES
+from expertloop.web.examples import EXAMPLES, Example
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WORKER, PASSWORD = "dr.rivera", "screenshots-only"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed(db: Database) -> list[tuple[Example, int]]:
+    """Accounts and one project per example whose task type exists, with some progress."""
+    admin = users.create_user(db, actor=None, username="admin", password=PASSWORD, role=Role.ADMIN)
+    manager = users.create_user(
+        db, actor=admin, username="manager", password=PASSWORD, role=Role.MANAGER
+    )
+    worker = users.create_user(
+        db, actor=admin, username=WORKER, password=PASSWORD, role=Role.WORKER
+    )
+    others = [
+        users.create_user(
+            db, actor=admin, username=f"expert{n}", password=PASSWORD, role=Role.WORKER
+        )
+        for n in range(2)
+    ]
+    seeded = []
+    for example in EXAMPLES:
+        if example.task_type not in TASK_TYPES:
+            continue
+        project = projects.create_project(
+            db,
+            actor=manager,
+            name=example.name,
+            task_type=example.task_type,
+            config=example.config,
+            guidelines=example.guidelines,
+            answers_per_item=3,
+        )
+        projects.add_members(
+            db, actor=manager, project_id=project.id, user_ids=[worker.id] + [o.id for o in others]
+        )
+        # The example item first, then copies so the home page shows a project under way.
+        records = list(example.items)
+        for n in range(1, 24):
+            for record in example.items:
+                records.append({**record, "external_id": f"{record['external_id']}-{n}"})
+        items.import_items(db, actor=manager, project_id=project.id, records=enumerate(records, 1))
+        _answer_some(
+            db, others, project.id, example, count=random.Random(project.id).randint(6, 30)
+        )
+        seeded.append((example, project.id))
+    return seeded
+
+
+def _answer_some(
+    db: Database, workers: list[User], project_id: int, example: Example, count: int
+) -> None:
+    """Other experts' answers (item copies are alike, so any item shows the example)."""
+    answer = example.extra.get("answer")
+    if answer is None:
+        return
+    for worker in workers:
+        for _ in range(count):
+            lease = assignments.next_assignment(db, actor=worker, project_id=project_id)
+            if lease is None:
+                break
+            assignments.submit_answer(db, actor=worker, assignment_id=lease.id, answer=answer)
+
+
+class Server:
+    def __init__(self, app: Any) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> Server:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def _sign_in(page: Page, url: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("#username", WORKER)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
+def _prepare_task(page: Page, task_type: str) -> None:
+    """Touch the form the way an expert would, so the picture shows a task in progress."""
+    if task_type == "pairwise":
+        page.keyboard.press("1")
+        page.keyboard.press("2")
+        page.fill(
+            "textarea[name=rationale]", "One answer treats on LDL alone and dismisses side effects."
+        )
+        page.locator("[data-action=submit]").focus()
+    elif task_type == "ranking":
+        page.keyboard.press("1")
+        page.keyboard.press("3")
+    elif task_type == "rating":
+        page.keyboard.press("5")
+    elif task_type == "rubric":
+        page.keyboard.press("1")
+        page.keyboard.press("2")
+    elif task_type == "demonstration":
+        page.fill(
+            "textarea[name=response]",
+            "Probably yes. If your employer **requires** you to work from home, you can claim "
+            "relief in one of two ways:\n\n1. A flat £6 a week, with no receipts needed.\n"
+            "2. The exact extra costs (heating, metered broadband), with evidence.",
+        )
+    elif task_type == "rewrite":
+        page.fill("textarea[name=critique]", "Wrong after 20 weeks: NSAIDs risk fetal harm.")
+    elif task_type == "authoring":
+        page.fill(
+            "textarea[name=problem]",
+            "A test for disease D has sensitivity 0.9 and "
+            "specificity 0.95. Prevalence is 1%. What is P(D | positive)?",
+        )
+        page.fill("[data-rubric-rows] input[type=text]", "Sets up Bayes' theorem correctly")
+        page.fill("[data-rubric-rows] input[type=number]", "2")
+
+
+def take(out: Path, *, only: str | None = None) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), auth_cache_seconds=0)
+        db = Database(settings.resolved_database_url)
+        upgrade(db)
+        seeded = seed(db)
+        with Server(create_app(settings, database=db)) as server, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            desktop = browser.new_context(viewport={"width": 1440, "height": 960})
+            page = desktop.new_page()
+
+            def shot(name: str, target: Page = page) -> None:
+                if only and only not in name:
+                    return
+                path = out / f"{name}.png"
+                target.screenshot(path=str(path))
+                written.append(path)
+
+            page.goto(f"{server.url}/login")
+            shot("login")
+            _sign_in(page, server.url)
+            shot("home")
+            for example, project_id in seeded:
+                page.goto(f"{server.url}/projects/{project_id}")
+                page.wait_for_selector("#task-form")
+                _prepare_task(page, example.task_type)
+                page.evaluate("window.scrollTo(0, 0)")
+                page.wait_for_timeout(300)  # let transitions settle
+                shot(f"task-{example.task_type}")
+                if example.task_type == "pairwise":
+                    page.keyboard.press("g")
+                    page.wait_for_selector("#guidelines:not([hidden])")
+                    shot("task-pairwise-guidelines")
+                    page.keyboard.press("g")
+            phone = browser.new_context(
+                viewport={"width": 390, "height": 844},
+                device_scale_factor=2,
+                is_mobile=True,
+                has_touch=True,
+            )
+            mobile = phone.new_page()
+            _sign_in(mobile, server.url)
+            pairwise = next(pid for ex, pid in seeded if ex.task_type == "pairwise")
+            mobile.goto(f"{server.url}/projects/{pairwise}")
+            mobile.wait_for_selector("#task-form")
+            shot("phone-task-pairwise", mobile)
+            browser.close()
+        db.dispose()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--only", help="only pictures whose name contains this")
+    args = parser.parse_args(argv)
+    for path in take(args.out, only=args.only):
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Inter-rater agreement: Krippendorff's alpha, Fleiss' and Cohen's kappa, percent agreement.
+
+Inputs are parallel 1-D array-likes, one row per rating. A missing rating is ``None`` or NaN
+and is dropped. Every statistic is computed from per-(unit, value) counts, so no Python loop
+runs over units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from expertloop.quality._common import QualityInputError, as_1d, check_same_length, encode
+
+__all__ = ["cohen_kappa", "fleiss_kappa", "krippendorff_alpha", "percent_agreement"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+Level = Literal["nominal", "ordinal", "interval", "ratio"]
+_LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
+
+def _missing(values: NDArray[Any]) -> NDArray[np.bool_]:
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype == object:
+        return np.fromiter(
+            (v is None or (isinstance(v, float) and v != v) for v in values.tolist()),
+            dtype=bool,
+            count=len(values),
+        )
+    return np.zeros(len(values), dtype=bool)
+
+
+def _as_float(values: NDArray[Any], level: str) -> FloatArray:
+    try:
+        out = values.astype(float)
+    except (TypeError, ValueError):
+        raise QualityInputError(f"{level} data needs numeric values") from None
+    if not np.all(np.isfinite(out)):
+        raise QualityInputError(f"{level} data needs finite numeric values")
+    return out
+
+
+def _unit_value_counts(
+    workers: Iterable[Any] | None, items: Iterable[Any], values: Iterable[Any]
+) -> tuple[IntArray, IntArray, FloatArray, NDArray[Any], int]:
+    """Drop missing ratings; return (unit, value code, count) triples and the value domain."""
+    it = as_1d(items, "items")
+    va = as_1d(values, "values")
+    if workers is not None:
+        wk = as_1d(workers, "workers")
+        check_same_length(workers=wk, items=it, values=va)
+    else:
+        check_same_length(items=it, values=va)
+    keep = ~_missing(va)
+    if not keep.any():
+        raise QualityInputError("no ratings: every value is missing")
+    it, va = it[keep], va[keep]
+    unit, unit_ids = encode(it)
+    if workers is not None:
+        w_codes, _ = encode(wk[keep])
+        pair = unit.astype(np.int64) * (int(w_codes.max()) + 1) + w_codes
+        if len(np.unique(pair)) != len(pair):
+            raise QualityInputError("a worker rated the same item more than once")
+    if va.dtype == object:
+        kinds = {type(v) for v in va.tolist()}
+        if kinds <= {int, float, bool, np.float64, np.int64}:
+            va = va.astype(float)
+    vcode, domain = encode(va)
+    n_values = len(domain)
+    key = unit.astype(np.int64) * n_values + vcode
+    uniq, counts = np.unique(key, return_counts=True)
+    return (
+        (uniq // n_values).astype(np.intp),
+        (uniq % n_values).astype(np.intp),
+        counts.astype(float),
+        domain,
+        len(unit_ids),
+    )
+
+
+def krippendorff_alpha(
+    workers: Iterable[Any],
+    items: Iterable[Any],
+    values: Iterable[Any],
+    *,
+    level: Level = "nominal",
+) -> float:
+    """Krippendorff's alpha, ``1 - D_o / D_e``, for any number of raters and missing data.
+
+    Krippendorff (2011), "Computing Krippendorff's alpha-reliability". Each unit (item) with
+    ``m_u >= 2`` values contributes its ``m_u (m_u - 1)`` ordered pairs of values, weighted
+    by ``1 / (m_u - 1)``, to the coincidence matrix ``o``; units with fewer than two values
+    are not pairable and are ignored. ``n_c`` is the number of pairable values equal to ``c``
+    and ``n`` their total. ``D_o = sum o_ck delta_ck^2 / n`` and ``D_e = sum n_c n_k
+    delta_ck^2 / (n (n - 1))``, with the distance of ``level``: nominal (``c != k``),
+    ordinal (squared difference of mid-ranks, ``sum_{g=c..k} n_g - (n_c + n_k) / 2``),
+    interval (``(c - k)^2``) and ratio (``((c - k) / (c + k))^2``). Non-nominal levels need
+    numeric values. Agrees with the ``krippendorff`` package. ``workers`` is used to check
+    that nobody rated an item twice.
+
+    Raises :class:`QualityInputError` when no unit is pairable or all pairable values are
+    equal (alpha is then undefined).
+
+    Example:
+        >>> krippendorff_alpha([1, 2, 1, 2], ["x", "x", "y", "y"], ["a", "a", "a", "b"])
+        0.0
+    """
+    if level not in _LEVELS:
+        raise QualityInputError(f"level must be one of {_LEVELS}, got {level!r}")
+    unit, vcode, count, domain, n_units = _unit_value_counts(workers, items, values)
+    m_u = np.bincount(unit, count, n_units)
+    pairable = m_u[unit] >= 2
+    unit, vcode, count = unit[pairable], vcode[pairable], count[pairable]
+    if len(unit) == 0:
+        raise QualityInputError("no unit has two or more values: alpha is undefined")
+    n_v = np.bincount(vcode, count, len(domain))
+    n = float(n_v.sum())
+    inv = 1.0 / (m_u[unit] - 1.0)
+    if level == "nominal":
+        observed = n - float((count * (count - 1.0) * inv).sum())
+        expected = (n * n - float((n_v * n_v).sum())) / (n - 1.0)
+    elif level in ("interval", "ordinal"):
+        x = _as_float(domain, level)
+        if level == "ordinal":
+            x = np.cumsum(n_v) - n_v / 2.0  # mid-ranks, so delta is a squared difference
+        # Per unit, sum over ordered pairs i != j of (x_i - x_j)^2 = 2 m S2 - 2 S1^2.
+        s1 = np.bincount(unit, count * x[vcode], n_units)
+        s2 = np.bincount(unit, count * x[vcode] ** 2, n_units)
+        keep = m_u >= 2
+        per_unit = (2 * m_u * s2 - 2 * s1 * s1)[keep] / (m_u[keep] - 1.0)
+        observed = float(per_unit.sum())
+        t1, t2 = float(n_v @ x), float(n_v @ x**2)
+        expected = (2 * n * t2 - 2 * t1 * t1) / (n - 1.0)
+    else:
+        x = _as_float(domain, level)
+        mat = sp.csr_matrix((count, (unit, vcode)), shape=(n_units, len(domain)))
+        scaled = sp.csr_matrix((count * inv, (unit, vcode)), shape=(n_units, len(domain)))
+        o = (mat.T @ scaled).tocoo()
+        observed = float((o.data * _ratio(x[o.row], x[o.col])).sum())
+        expected = 0.0
+        present = np.flatnonzero(n_v)
+        xs, ns = x[present], n_v[present]
+        for start in range(0, len(xs), 512):
+            block = _ratio(xs[start : start + 512, None], xs[None, :])
+            expected += float(ns[start : start + 512] @ block @ ns)
+        expected /= n - 1.0
+    if expected <= 0:
+        raise QualityInputError("all pairable values are equal: alpha is undefined")
+    return float(1.0 - observed / expected)
+
+
+def _ratio(a: FloatArray, b: FloatArray) -> FloatArray:
+    total = a + b
+    diff = a - b
+    out = np.divide(diff, total, out=np.zeros(np.broadcast(a, b).shape), where=total != 0)
+    return np.asarray(out**2)
+
+
+def fleiss_kappa(items: Iterable[Any], values: Iterable[Any]) -> float:
+    """Fleiss' kappa for nominal ratings, allowing a varying number of raters per item.
+
+    Fleiss (1971), "Measuring nominal scale agreement among many raters". Only items and
+    values are needed: kappa does not follow raters, any rater may rate any item. For item
+    ``i`` with ``n_i >= 2`` ratings, ``P_i = sum_j n_ij (n_ij - 1) / (n_i (n_i - 1))``;
+    ``P = mean_i P_i`` over those items, ``p_j`` is the share of all their ratings in
+    category ``j``, ``P_e = sum_j p_j^2`` and ``kappa = (P - P_e) / (1 - P_e)``. With the
+    same ``n`` for every item this is exactly Fleiss' statistic; items with fewer than two
+    ratings are left out, as they carry no agreement.
+
+    Example:
+        >>> fleiss_kappa([1, 1, 2, 2], ["a", "a", "b", "b"])
+        1.0
+    """
+    unit, vcode, count, domain, n_units = _unit_value_counts(None, items, values)
+    n_i = np.bincount(unit, count, n_units)
+    keep = n_i[unit] >= 2
+    unit, vcode, count = unit[keep], vcode[keep], count[keep]
+    if len(unit) == 0:
+        raise QualityInputError("no item has two or more ratings: kappa is undefined")
+    pair_agree = np.bincount(unit, count * (count - 1.0), n_units)
+    rated = n_i >= 2
+    p_bar = float(np.mean(pair_agree[rated] / (n_i[rated] * (n_i[rated] - 1.0))))
+    p_j = np.bincount(vcode, count, len(domain)) / count.sum()
+    p_e = float(p_j @ p_j)
+    if p_e >= 1.0 - 1e-15:
+        raise QualityInputError("every rating is in one category: kappa is undefined")
+    return (p_bar - p_e) / (1.0 - p_e)
+
+
+def cohen_kappa(
+    values_a: Iterable[Any],
+    values_b: Iterable[Any],
+    *,
+    weights: Literal["linear", "quadratic"] | None = None,
+) -> float:
+    """Cohen's kappa between two raters, optionally weighted.
+
+    Cohen (1960), "A coefficient of agreement for nominal scales"; weighted: Cohen (1968).
+    ``values_a[k]`` and ``values_b[k]`` are the two ratings of item ``k``; items where either
+    is missing are dropped. With ``O`` the observed and ``E`` the chance (product of
+    marginals) joint distributions over the categories, ``kappa = 1 - sum(w O) / sum(w E)``
+    with disagreement weights ``w_ij = [i != j]``, ``|i - j|`` (linear) or ``(i - j)^2``
+    (quadratic), where ``i`` and ``j`` are positions in the sorted categories.
+
+    Example:
+        >>> cohen_kappa(["y", "y", "n", "n"], ["y", "n", "n", "n"])
+        0.5
+    """
+    a = as_1d(values_a, "values_a")
+    b = as_1d(values_b, "values_b")
+    check_same_length(values_a=a, values_b=b)
+    keep = ~(_missing(a) | _missing(b))
+    if not keep.any():
+        raise QualityInputError("no item has ratings from both raters")
+    a, b = a[keep], b[keep]
+    both = (
+        np.concatenate([a, b])
+        if a.dtype == b.dtype
+        else np.concatenate([a.astype(object), b.astype(object)])
+    )
+    codes, cats = encode(both)
+    k, n = len(cats), len(a)
+    observed = np.bincount(codes[:n] * k + codes[n:], minlength=k * k).reshape(k, k) / n
+    expected = np.outer(observed.sum(1), observed.sum(0))
+    idx = np.arange(k)
+    if weights is None:
+        w = (idx[:, None] != idx[None, :]).astype(float)
+    elif weights == "linear":
+        w = np.abs(idx[:, None] - idx[None, :]).astype(float)
+    elif weights == "quadratic":
+        w = ((idx[:, None] - idx[None, :]) ** 2).astype(float)
+    else:
+        raise QualityInputError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
+    denom = float((w * expected).sum())
+    if denom <= 0:
+        raise QualityInputError("both raters used one and the same category: kappa is undefined")
+    return 1.0 - float((w * observed).sum()) / denom
+
+
+def percent_agreement(workers: Iterable[Any], items: Iterable[Any], values: Iterable[Any]) -> float:
+    """Share of agreeing pairs of ratings within an item, averaged over items.
+
+    For each item with ``m >= 2`` ratings, the share of its ``m (m - 1) / 2`` pairs of
+    ratings that are equal; the mean over those items (Fleiss' ``P``, the observed agreement
+    of :func:`fleiss_kappa`). Not chance-corrected: prefer alpha or kappa to compare tasks.
+
+    Example:
+        >>> percent_agreement([1, 2, 3], ["x", "x", "x"], ["a", "a", "b"])  # 1 of 3 pairs
+        0.3333333333333333
+    """
+    unit, _, count, _, n_units = _unit_value_counts(workers, items, values)
+    m = np.bincount(unit, count, n_units)
+    rated = m >= 2
+    if not rated.any():
+        raise QualityInputError("no item has two or more ratings: agreement is undefined")
+    agree = np.bincount(unit, count * (count - 1.0), n_units)
+    return float(np.mean(agree[rated] / (m[rated] * (m[rated] - 1.0))))

@@ -1,0 +1,25 @@
+"""The experts' web UI: server-rendered pages, a little JavaScript, one template per task type."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from expertloop.web.markdown import render_markdown
+from expertloop.web.rendering import STATIC_DIR, TEMPLATES_DIR, task_template_name
+from expertloop.web.routes import router
+
+__all__ = [
+    "STATIC_DIR",
+    "TEMPLATES_DIR",
+    "install_web_ui",
+    "render_markdown",
+    "router",
+    "task_template_name",
+]
+
+
+def install_web_ui(app: FastAPI) -> None:
+    """Mount the UI's pages and its static files (CSS, JavaScript) on ``app``."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,97 @@
+"""Templates, static-file URLs and the security headers of every UI page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from expertloop.web.markdown import render_markdown
+
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "STATIC_DIR",
+    "TEMPLATES_DIR",
+    "render_page",
+    "render_string",
+    "security_headers",
+    "static_url",
+    "task_template_name",
+]
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+# No inline script or style anywhere: JavaScript and CSS come from /static only, so text
+# that slipped through sanitising still could not run.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+
+
+def security_headers() -> dict[str, str]:
+    return {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "no-store",
+    }
+
+
+@cache
+def _static_version(name: str) -> str:
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    """The URL of a static file, versioned by its content so browsers never run stale JS."""
+    return f"/static/{name}?v={_static_version(name)}"
+
+
+def task_template_name(task_type: str) -> str:
+    return f"tasks/{task_type}.html"
+
+
+def _build_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["markdown"] = render_markdown
+    env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    env.globals["static_url"] = static_url
+    return env
+
+
+ENVIRONMENT = _build_environment()
+
+
+def render_string(name: str, context: dict[str, Any]) -> str:
+    return ENVIRONMENT.get_template(name).render(**context)
+
+
+def render_page(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    html = render_string(name, {"request": request, **context})
+    return HTMLResponse(html, status_code=status_code, headers=security_headers())

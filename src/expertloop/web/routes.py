@@ -1,0 +1,324 @@
+"""The experts' web UI: sign-in, the worker's home, and one task page per project.
+
+Handlers only load, authorise and render; the work itself goes through the same services as
+the REST API. The task page is a shell: its script asks ``POST /ui/projects/{id}/next`` for
+the next item as a server-rendered HTML fragment (so untrusted text is sanitised on the
+server) and submits answers to the REST API with the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import TemplateNotFound
+from starlette.concurrency import run_in_threadpool
+
+from expertloop.api.deps import (
+    SESSION_COOKIE,
+    CurrentUser,
+    DatabaseDep,
+    csrf_token_for,
+    csrf_token_matches,
+    session_user,
+)
+from expertloop.api.schemas import iso_utc
+from expertloop.domain import Assignment, Project, User
+from expertloop.errors import ExpertloopError, NotAuthenticated
+from expertloop.services import assignments, auth, projects
+from expertloop.services.auth import TokenAuthenticator
+from expertloop.services.clock import utcnow
+from expertloop.settings import Settings
+from expertloop.web.rendering import (
+    render_page,
+    render_string,
+    security_headers,
+    task_template_name,
+)
+
+__all__ = ["SESSION_LIFETIME", "render_task_fragment", "router"]
+
+log = logging.getLogger("expertloop.web")
+
+router = APIRouter(include_in_schema=False)
+
+SESSION_LIFETIME = timedelta(days=7)
+SESSION_NAME = "web-session"
+# Signs the sign-in form itself, so another site cannot sign a visitor in to its account.
+LOGIN_COOKIE = "expertloop_login"
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would make the login page a phishing aid."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _login_csrf(secret_key: str, nonce: str) -> str:
+    return hmac.new(secret_key.encode(), b"login:" + nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=security_headers())
+
+
+def _redirect_to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return _redirect(f"/login?next={_quote(target)}")
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="/")
+
+
+def _page_context(request: Request, user: User | None) -> dict[str, Any]:
+    token = request.cookies.get(SESSION_COOKIE)
+    csrf = csrf_token_for(_settings(request).secret_key, token) if user and token else ""
+    return {"user": user, "csrf_token": csrf}
+
+
+def _error_page(request: Request, user: User | None, exc: ExpertloopError) -> HTMLResponse:
+    return render_page(
+        request,
+        "error.html",
+        {
+            **_page_context(request, user),
+            "title": _ERROR_TITLES.get(exc.status, "Error"),
+            "message": exc.message,
+        },
+        status_code=exc.status,
+    )
+
+
+_ERROR_TITLES = {403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Invalid request"}
+
+
+# --- signing in and out -----------------------------------------------------------------
+
+
+def _login_response(
+    request: Request,
+    *,
+    next_path: str,
+    username: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(24)
+    response = render_page(
+        request,
+        "login.html",
+        {
+            "user": None,
+            "csrf_token": _login_csrf(_settings(request).secret_key, nonce),
+            "next": next_path,
+            "username": username,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=24 * 3600,
+        path="/login",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    if session_user(request) is not None:
+        return _redirect(_safe_next(next))
+    return _login_response(request, next_path=_safe_next(next))
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    next_path = _safe_next(str(form.get("next") or "/"))
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    settings = _settings(request)
+    if not nonce or not hmac.compare_digest(
+        _login_csrf(settings.secret_key, nonce), str(form.get("csrf_token") or "")
+    ):
+        return _login_response(
+            request,
+            next_path=next_path,
+            username=username,
+            error="This sign-in form has expired. Please sign in again.",
+            status_code=400,
+        )
+    if not username or not password:
+        return _login_response(
+            request,
+            next_path=next_path,
+            username=username,
+            error="Enter your username and your password.",
+            status_code=400,
+        )
+    db = request.app.state.database
+    try:
+        token = await run_in_threadpool(
+            lambda: auth.issue_token(
+                db,
+                username=username,
+                password=password,
+                name=SESSION_NAME,
+                lifetime=SESSION_LIFETIME,
+            )
+        )
+    except NotAuthenticated as exc:
+        message = exc.message[:1].upper() + exc.message[1:] + "."
+        return _login_response(
+            request, next_path=next_path, username=username, error=message, status_code=401
+        )
+    response = _redirect(next_path)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        if not csrf_token_matches(
+            _settings(request).secret_key, token, str(form.get("csrf_token") or "")
+        ):
+            return render_page(
+                request,
+                "error.html",
+                {
+                    "user": None,
+                    "csrf_token": "",
+                    "title": "Not allowed",
+                    "message": "The sign-out request did not come from this site's page.",
+                },
+                status_code=403,
+            )
+        db = request.app.state.database
+        await run_in_threadpool(lambda: auth.revoke_token(db, token))
+        authenticator: TokenAuthenticator = request.app.state.authenticator
+        authenticator.forget(token)
+    response = _redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request, db: DatabaseDep) -> Response:
+    user = session_user(request)
+    if user is None:
+        return _redirect_to_login(request)
+    rows = []
+    for project in projects.list_projects(db, actor=user):
+        progress = projects.project_progress(db, actor=user, project_id=project.id)
+        wanted = progress.items * project.answers_per_item
+        rows.append(
+            {
+                "project": project,
+                "progress": progress,
+                "percent": round(100 * progress.answers / wanted) if wanted else 0,
+                "answers_wanted": wanted,
+            }
+        )
+    return render_page(request, "home.html", {**_page_context(request, user), "rows": rows})
+
+
+@router.get("/projects/{project_id}")
+def work_page(project_id: int, request: Request, db: DatabaseDep) -> Response:
+    user = session_user(request)
+    if user is None:
+        return _redirect_to_login(request)
+    try:
+        project = projects.get_project(db, actor=user, project_id=project_id)
+    except ExpertloopError as exc:
+        return _error_page(request, user, exc)
+    return render_page(request, "work.html", {**_page_context(request, user), "project": project})
+
+
+# --- the task fragment ------------------------------------------------------------------
+
+
+def render_task_fragment(project: Project, assignment: Assignment) -> str:
+    """The HTML form of one assignment. A task type without a template is a server error."""
+    try:
+        return render_string(
+            task_template_name(project.task_type),
+            {
+                "project": project,
+                "config": project.config,
+                "payload": assignment.item.payload,
+                "assignment_id": assignment.id,
+                "item_id": assignment.item.id,
+            },
+        )
+    except TemplateNotFound:
+        log.error("no web template for task type %r", project.task_type)
+        raise
+
+
+@router.post("/ui/projects/{project_id}/next")
+def next_fragment(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Response:
+    """The caller's next item as ``{assignment_id, expires_at, server_time, html}``."""
+    project = projects.get_project(db, actor=actor, project_id=project_id)
+    assignment = assignments.next_assignment(db, actor=actor, project_id=project_id)
+    body: dict[str, Any]
+    if assignment is None:
+        body = {
+            "assignment_id": None,
+            "html": render_string("done.html", {"project": project}),
+        }
+    else:
+        body = {
+            "assignment_id": assignment.id,
+            "item_id": assignment.item.id,
+            "expires_at": iso_utc(assignment.expires_at),
+            "html": render_task_fragment(project, assignment),
+        }
+    body["server_time"] = iso_utc(_now())
+    return Response(
+        orjson.dumps(body),
+        media_type="application/json",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+    )
+
+
+def _now() -> datetime:
+    return utcnow()
