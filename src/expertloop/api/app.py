@@ -53,8 +53,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.database = db
     app.state.authenticator = TokenAuthenticator(db, ttl_seconds=settings.auth_cache_seconds)
     install_error_handlers(app)
-    app.include_router(health.router)
-    for module in (auth, users, projects, assignments):
+    # Routes are matched in order: the annotator loop, the hot path, comes first.
+    for module in (assignments, auth, users, projects):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(health.router)
     install_web_ui(app)
     return app

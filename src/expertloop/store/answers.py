@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, DateTime, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from expertloop.store import tables as t
@@ -52,23 +52,13 @@ class StoredAnswer:
     created_at: datetime
 
 
-_TARGET = (
-    select(
-        t.Assignment.id,
-        t.Assignment.project_id,
-        t.Assignment.item_id,
-        t.Assignment.worker_id,
-        t.Assignment.status,
-        t.Assignment.presentation,
-        t.Assignment.leased_at,
-        t.Project.task_type,
-        t.Project.config,
-        t.Item.payload,
-    )
-    .join(t.Project, t.Project.id == t.Assignment.project_id)
-    .join(t.Item, t.Item.id == t.Assignment.item_id)
-    .where(t.Assignment.id == bindparam("assignment_id"))
-)
+# Hot path (every answer): plain SQL, so executing it costs no statement-cache key walk.
+_TARGET = text(
+    "SELECT a.id, a.project_id, a.item_id, a.worker_id, a.status, a.presentation, "
+    "a.leased_at, p.task_type, p.config, i.payload FROM assignments a "
+    "JOIN projects p ON p.id = a.project_id JOIN items i ON i.id = a.item_id "
+    "WHERE a.id = :assignment_id"
+).columns(presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json)
 
 
 def answer_target(conn: Connection, assignment_id: int) -> AnswerTarget | None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, insert, literal, select
+from sqlalchemy import Connection, DateTime, and_, exists, insert, literal, select, text
 
 from expertloop.domain import Project
 from expertloop.store import tables as t
@@ -84,10 +84,14 @@ def _membership(user_id: Any) -> Any:
     )
 
 
-# On the hot path of every next-item request: built once, with bound parameters.
-_PROJECT_FOR_USER = select(
-    *_PROJECT_COLUMNS, _membership(bindparam("user_id")).label("is_member")
-).where(t.Project.id == bindparam("project_id"))
+# Hot path (every next-item request): plain SQL, so executing it costs no statement-cache
+# key walk.
+_PROJECT_FOR_USER = text(
+    "SELECT p.id, p.name, p.task_type, p.config, p.guidelines, p.answers_per_item, "
+    "p.lease_seconds, p.created_by, p.created_at, EXISTS (SELECT 1 FROM project_members m "
+    "WHERE m.project_id = p.id AND m.user_id = :user_id) AS is_member "
+    "FROM projects p WHERE p.id = :project_id"
+).columns(config=t.Json, created_at=DateTime())
 
 
 def project_for_user(conn: Connection, project_id: int, user_id: int) -> Project | None:
