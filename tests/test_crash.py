@@ -85,15 +85,16 @@ def test_every_acknowledged_answer_survives_a_sigkill_of_the_server(
     try:
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 20
-        while len(acknowledged) < 150 and time.monotonic() < deadline:
+        # Kill mid-load: once answers are flowing (a busy machine may start slowly).
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 100 and time.monotonic() < deadline:
             time.sleep(0.01)
         server.send_signal(signal.SIGKILL)  # mid-load: requests are in flight
         server.wait(timeout=10)
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
-        assert len(acknowledged) >= 150, "the load did not get going before the kill"
+        assert len(acknowledged) >= 100, "the load did not get going before the kill"
 
         with env.db.read() as conn:
             stored = dict(conn.execute(text("SELECT id, assignment_id FROM answers")).all())

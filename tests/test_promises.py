@@ -111,7 +111,7 @@ def test_an_abandoned_lease_expires_and_the_item_is_offered_again(env: Env) -> N
     lease = next_assignment(env.db, actor=slow, project_id=project)
     assert lease is not None
     assert next_assignment(env.db, actor=quick, project_id=project) is None
-    time.sleep(1.1)
+    time.sleep(1.3)
     # Without waiting for the sweeper: the empty pool triggers a sweep of the project.
     again = next_assignment(env.db, actor=quick, project_id=project)
     assert again is not None
@@ -147,7 +147,7 @@ def test_a_late_answer_is_kept_while_a_slot_is_free_and_refused_once_it_is_taken
     env.items(manager, project, [pairwise_item(1), pairwise_item(2)])
     first = next_assignment(env.db, actor=late, project_id=project)
     assert first is not None
-    time.sleep(1.1)
+    time.sleep(1.3)
     from expertloop.services.leases import expire_leases
 
     expire_leases(env.db)
@@ -157,7 +157,7 @@ def test_a_late_answer_is_kept_while_a_slot_is_free_and_refused_once_it_is_taken
 
     second = next_assignment(env.db, actor=late, project_id=project)
     assert second is not None
-    time.sleep(1.1)
+    time.sleep(1.3)
     expire_leases(env.db)
     taken = next_assignment(env.db, actor=other, project_id=project)
     assert taken is not None

@@ -76,7 +76,11 @@ def encode(
     """
     if known is not None and len(known):
         extra = as_1d(list(known), "known")
-        pool = np.concatenate([values.astype(object), extra.astype(object)])
+        same_kind = values.dtype.kind == extra.dtype.kind and values.dtype.kind in "biufUS"
+        if same_kind:
+            pool = np.concatenate([values, extra])  # stays a fast native dtype
+        else:
+            pool = np.concatenate([values.astype(object), extra.astype(object)])
     else:
         pool = values
     try:
