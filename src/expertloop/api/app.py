@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from expertloop import __version__
 from expertloop.api.errors import install_error_handlers
-from expertloop.api.routes import assignments, auth, health, projects, users
+from expertloop.api.routes import assignments, auth, exports, health, projects, users
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.services.leases import LeaseSweeper
 from expertloop.settings import Settings
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.authenticator = TokenAuthenticator(db, ttl_seconds=settings.auth_cache_seconds)
     install_error_handlers(app)
     # Routes are matched in order: the annotator loop, the hot path, comes first.
-    for module in (assignments, auth, users, projects):
+    for module in (assignments, auth, users, projects, exports):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     install_web_ui(app)

@@ -279,10 +279,21 @@ def items_import(
     file: Annotated[Path, typer.Argument(help="JSONL (one item per line) or CSV.", exists=True)],
     project: Annotated[int, typer.Option(help="Project id.")],
     as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Read another tool's export: label-studio (task JSON) or argilla (records).",
+        ),
+    ] = None,
 ) -> None:
     """Import items from a file: all of them, or none if any line is invalid."""
+    from expertloop.services.interchange import SOURCES, foreign_records
     from expertloop.services.item_sources import parse_csv, parse_ndjson
     from expertloop.services.items import import_items
+
+    if source is not None and source not in SOURCES:
+        _fail(f"--from must be one of {', '.join(SOURCES)}, not {source!r}")
 
     with _database(_settings()) as database:
         actor = _operator(database, as_user)
@@ -297,6 +308,10 @@ def items_import(
             reading = progress.add_task(f"validating {file.name}", total=size)
 
             def records() -> Any:
+                if source is not None:
+                    yield from foreign_records(file.read_bytes(), source=source)
+                    progress.update(reading, completed=size)
+                    return
                 if file.suffix.lower() == ".csv":
                     yield from parse_csv(file.read_text(encoding="utf-8-sig"))
                     progress.update(reading, completed=size)
@@ -363,6 +378,113 @@ def answers_export(
             if output:
                 sink.close()
         err.print(f"exported {count} answers", highlight=False)
+
+
+@app.command("export")
+def export(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    export_format: Annotated[
+        str, typer.Argument(metavar="FORMAT", help="preference, unpaired, sft, reward or raw.")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File (jsonl, parquet) or directory (hub)."),
+    ] = None,
+    to: Annotated[
+        str, typer.Option("--to", help="jsonl, parquet, or hub (a saved DatasetDict + card).")
+    ] = "jsonl",
+    standard: Annotated[
+        bool, typer.Option("--standard", help="Plain strings instead of chat messages.")
+    ] = False,
+    min_confidence: Annotated[
+        float | None, typer.Option(min=0, max=1, help="Drop rows whose consensus is less sure.")
+    ] = None,
+    min_agreement: Annotated[
+        float | None,
+        typer.Option(min=0, max=1, help="Drop rows where fewer answers agree with it."),
+    ] = None,
+    include_gold: Annotated[
+        bool, typer.Option("--include-gold", help="Export gold items too.")
+    ] = False,
+    criterion: Annotated[
+        str | None, typer.Option(help="Pairwise: the criterion that decides chosen/rejected.")
+    ] = None,
+    as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
+) -> None:
+    """Export a training-ready dataset (TRL formats) with consensus computed now."""
+    import tempfile
+
+    from expertloop.exports.writers import write_rows
+    from expertloop.services.exports import ExportOptions, count_answers, prepare_export
+
+    if to not in ("jsonl", "parquet", "hub"):
+        _fail(f"--to must be jsonl, parquet or hub, not {to!r}")
+    if to != "jsonl" and output is None:
+        _fail(f"--to {to} needs --output")
+    settings = _settings()
+    options = ExportOptions(
+        format=export_format,
+        conversational=not standard,
+        min_confidence=min_confidence,
+        min_agreement=min_agreement,
+        include_gold=include_gold,
+        criterion=criterion,
+    )
+    with _database(settings) as database:
+        actor = _operator(database, as_user)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err, transient=False) as progress:
+            fitting = progress.add_task(
+                "reading answers", total=count_answers(database, project) or None
+            )
+            try:
+                prepared = prepare_export(
+                    database,
+                    actor=actor,
+                    project_id=project,
+                    options=options,
+                    secret_key=settings.secret_key,
+                    on_answers=lambda n: progress.advance(fitting, n),
+                )
+            except ExpertloopError as exc:
+                progress.stop()
+                _fail(exc.message)
+            writing = progress.add_task("writing rows", total=prepared.n_items or None)
+            batches = prepared.batches(on_items=lambda n: progress.advance(writing, n))
+            if to == "hub":
+                from expertloop.exports.hub import save_dataset_dict
+
+                assert output is not None
+                with tempfile.TemporaryDirectory(prefix="expertloop-export-") as tmp:
+                    parquet = Path(tmp) / "train.parquet"
+                    with parquet.open("wb") as sink:
+                        write_rows(batches, sink, output="parquet", schema=prepared.schema)
+                    try:
+                        save_dataset_dict(parquet, output, prepared.card_stats().as_dict())
+                    except RuntimeError as exc:
+                        progress.stop()
+                        _fail(str(exc))
+            elif output is None:
+                write_rows(batches, sys.stdout.buffer, output=to, schema=prepared.schema)
+                sys.stdout.buffer.flush()
+            else:
+                with output.open("wb") as sink:
+                    write_rows(batches, sink, output=to, schema=prepared.schema)
+    stats = prepared.card_stats()
+    summary = {
+        "project": project,
+        "format": export_format,
+        "rows": stats.counts["rows"],
+        "ties_dropped": stats.counts["ties_dropped"],
+        "estimated_label_noise": stats.label_noise,
+        "krippendorff_alpha": stats.agreement_alpha,
+    }
+    err.print(json.dumps(summary), highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

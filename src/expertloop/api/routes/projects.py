@@ -14,8 +14,9 @@ from expertloop.api.schemas import (
     ProjectCreate,
     ProjectPublic,
 )
-from expertloop.errors import PayloadTooLarge
+from expertloop.errors import InputInvalid, PayloadTooLarge
 from expertloop.services import answers, items, projects
+from expertloop.services.interchange import SOURCES, foreign_records
 from expertloop.services.item_sources import records_from_bytes
 from expertloop.services.items import ItemIn
 
@@ -80,7 +81,12 @@ async def import_items(
     db: DatabaseDep,
     settings: SettingsDep,
     actor: CurrentUser,
+    source: str | None = None,
 ) -> ImportResult:
+    if source is not None and source not in SOURCES:
+        raise InputInvalid.on_field(
+            "source", f"unknown source {source!r}; use one of {', '.join(SOURCES)}"
+        )
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
@@ -89,7 +95,10 @@ async def import_items(
                 f"request body exceeds {settings.max_import_bytes} bytes "
                 "(EXPERTLOOP_MAX_IMPORT_BYTES); split the import"
             )
-    records = records_from_bytes(bytes(body), content_type=request.headers.get("content-type"))
+    if source is not None:  # another tool's export: Label Studio tasks, Argilla records
+        records = foreign_records(bytes(body), source=source)
+    else:
+        records = records_from_bytes(bytes(body), content_type=request.headers.get("content-type"))
     count = await run_in_threadpool(
         lambda: items.import_items(db, actor=actor, project_id=project_id, records=records)
     )

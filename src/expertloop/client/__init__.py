@@ -1,0 +1,72 @@
+"""The Python SDK of expertloop: drive a server's REST API from Python.
+
+Example::
+
+    from expertloop.client import Client
+
+    client = Client("http://127.0.0.1:8000", "el_...")
+    project = client.projects.create(
+        "Triage questions", "label", config={"labels": ["urgent", "routine"]})
+    project.items.add([{"text": "Chest pain for 20 minutes"}])
+
+    # a worker
+    worker = Client.login("http://127.0.0.1:8000", "alice", "demo-alice")
+    wp = worker.projects.get(project.id)
+    while (assignment := wp.next()) is not None:
+        assignment.answer({"label": "urgent"})
+
+See docs/sdk.md for the guide.
+"""
+
+from expertloop.client.client import Client, Users
+from expertloop.client.errors import (
+    AlreadyAnswered,
+    AlreadyExists,
+    Conflict,
+    ExpertloopAPIError,
+    ExpertloopClientError,
+    ImportFailed,
+    InvalidAnswer,
+    InvalidInput,
+    LeaseLost,
+    NetworkError,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ServerError,
+    UnsupportedMediaType,
+)
+from expertloop.client.items import Items
+from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
+from expertloop.client.projects import Assignment, Members, Project, Projects
+
+__all__ = [
+    "AlreadyAnswered",
+    "AlreadyExists",
+    "Assignment",
+    "Client",
+    "Conflict",
+    "ExpertloopAPIError",
+    "ExpertloopClientError",
+    "ImportFailed",
+    "InvalidAnswer",
+    "InvalidInput",
+    "Items",
+    "LeaseLost",
+    "Members",
+    "NetworkError",
+    "NotAuthenticated",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "Progress",
+    "Project",
+    "Projects",
+    "ServerError",
+    "SubmittedAnswer",
+    "UnsupportedMediaType",
+    "User",
+    "Users",
+    "WorkerItem",
+]

@@ -1,0 +1,162 @@
+"""The entry point of the SDK: :class:`Client`."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from expertloop.client._http import Http, Retry
+from expertloop.client.models import User
+from expertloop.client.projects import Projects
+
+__all__ = ["Client", "Users"]
+
+
+class Users:
+    """Accounts (``client.users``); admins only."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def create(self, username: str, password: str, *, role: str = "worker") -> User:
+        """Create an account with role ``admin``, ``manager``, ``reviewer`` or ``worker``.
+
+        Raises :class:`~expertloop.client.AlreadyExists` if the username is taken.
+
+        Example::
+
+            alice = client.users.create("alice", "correct-horse-9", role="worker")
+        """
+        body = self._http.json(
+            "POST",
+            "users",
+            retry=Retry.UNSENT,
+            json_body={"username": username, "password": password, "role": role},
+        )
+        return User.from_json(body)
+
+    def list(self) -> builtins.list[User]:
+        """Every account."""
+        return [User.from_json(body) for body in self._http.json("GET", "users")]
+
+
+class Client:
+    """A connection to an expertloop server, authenticated with an API token.
+
+    Args:
+        url: the server, e.g. ``"http://127.0.0.1:8000"`` (without ``/api/v1``).
+        token: an API token (``el_...``); see also :meth:`login`.
+        timeout: seconds to wait for the server on each request.
+        retries: how many times a request that failed on the network (or got 502, 503 or
+            504) is repeated, when repeating is safe: reads, ``next``, adding members, and
+            answer submissions (which keep their ``Idempotency-Key``). Writes the server
+            cannot deduplicate are repeated only when they never reached it. A 4xx is never
+            repeated.
+        backoff: base delay in seconds between retries, doubled each time (with jitter).
+        transport: an ``httpx`` transport, e.g. ``httpx.MockTransport(handler)`` to test
+            your code without a server.
+        headers: extra headers for every request.
+        verify: TLS verification, as for ``httpx`` (``False``, or a CA bundle path).
+
+    Example::
+
+        from expertloop.client import Client
+
+        with Client("http://127.0.0.1:8000", "el_...") as client:
+            print(client.me())
+            for project in client.projects.list():
+                print(project.id, project.name, project.progress())
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        verify: bool | str = True,
+    ) -> None:
+        self._http = Http(
+            url,
+            token,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            transport=transport,
+            headers=headers,
+            verify=verify,
+        )
+        self.users = Users(self._http)
+        self.projects = Projects(self._http)
+
+    @classmethod
+    def login(cls, url: str, username: str, password: str, **options: Any) -> Self:
+        """A client with a new API token for this username and password.
+
+        Takes the same keyword options as :class:`Client`. Raises
+        :class:`~expertloop.client.NotAuthenticated` for a wrong password.
+
+        Example::
+
+            client = Client.login("http://127.0.0.1:8000", "alice", "demo-alice")
+            client.token   # 'el_...', keep it to skip the login next time
+        """
+        client = cls(url, None, **options)
+        try:
+            body = client._http.json(
+                "POST",
+                "auth/token",
+                retry=Retry.UNSENT,
+                json_body={"username": username, "password": password},
+            )
+        except BaseException:
+            client.close()
+            raise
+        client._http.client.headers["Authorization"] = f"Bearer {body['token']}"
+        return client
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return self._http.url
+
+    @property
+    def token(self) -> str | None:
+        """The API token this client sends, if any."""
+        value = self._http.client.headers.get("Authorization")
+        return value.removeprefix("Bearer ") if value else None
+
+    def __repr__(self) -> str:
+        return f"<Client {self.url}>"
+
+    def me(self) -> User:
+        """The user this client is authenticated as."""
+        return User.from_json(self._http.json("GET", "me"))
+
+    def health(self) -> dict[str, Any]:
+        """The server's health check (no token needed): ``{"status", "database"}``."""
+        body: dict[str, Any] = self._http.json("GET", "/healthz")
+        return body
+
+    def close(self) -> None:
+        """Close the connections (and the transport). The client cannot be used after."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

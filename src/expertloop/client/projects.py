@@ -1,0 +1,403 @@
+"""Projects, their members, and the worker's assignments."""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
+
+from expertloop.client._http import Retry
+from expertloop.client.errors import NetworkError
+from expertloop.client.items import Items
+from expertloop.client.models import Progress, SubmittedAnswer, WorkerItem, parse_time
+
+if TYPE_CHECKING:
+    from expertloop.client._http import Http
+
+__all__ = ["EXPORT_FORMATS", "Assignment", "HasId", "Members", "Project", "Projects"]
+
+#: The dataset formats of ``GET /api/v1/projects/{id}/exports/{format}``.
+EXPORT_FORMATS = ("preference", "unpaired", "sft", "reward", "raw")
+
+
+class HasId(Protocol):
+    """Anything with an integer ``id``: a :class:`~expertloop.client.User`, for instance."""
+
+    @property
+    def id(self) -> int: ...
+
+
+def _flag(value: bool | None) -> str | None:
+    return None if value is None else ("true" if value else "false")
+
+
+def _export_params(
+    *,
+    file_format: str,
+    standard: bool | None,
+    min_confidence: float | None,
+    min_agreement: float | None,
+    include_gold: bool | None,
+    criterion: str | None,
+) -> dict[str, Any]:
+    params = {
+        # The server's query parameter for the file format is ``output``.
+        "output": file_format,
+        "standard": _flag(standard),
+        "min_confidence": min_confidence,
+        "min_agreement": min_agreement,
+        "include_gold": _flag(include_gold),
+        "criterion": criterion,
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _check_format(format: str) -> None:
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {format!r}; one of {', '.join(EXPORT_FORMATS)}")
+
+
+class Assignment:
+    """An item leased to you, the worker, until :attr:`expires_at`.
+
+    Answer it with :meth:`answer` or give it back with :meth:`release`.
+
+    Example::
+
+        while (assignment := project.next()) is not None:
+            text = assignment.payload["text"]
+            assignment.answer({"label": classify(text)})
+    """
+
+    def __init__(self, http: Http, body: Mapping[str, Any]) -> None:
+        self._http = http
+        self.id: int = body["assignment_id"]
+        self.project_id: int = body["project_id"]
+        self.task_type: str = body["task_type"]
+        self.item = WorkerItem(id=body["item"]["id"], payload=body["item"]["payload"])
+        self.expires_at: datetime = parse_time(body["expires_at"])
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The item's payload as presented to you (pairwise: possibly swapped)."""
+        return self.item.payload
+
+    def __repr__(self) -> str:
+        return f"<Assignment {self.id} item={self.item.id} project={self.project_id}>"
+
+    def answer(
+        self, answer: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> SubmittedAnswer:
+        """Submit your answer, in the task type's answer format and in the terms you were
+        shown; return the server's receipt.
+
+        Each call sends one ``Idempotency-Key`` (a new UUID unless you pass one) and reuses
+        it when it retries after a network error, so a retried submission stores exactly one
+        answer (the receipt then has ``replayed=True``). Raises
+        :class:`~expertloop.client.InvalidAnswer` when the answer does not fit the schema,
+        :class:`~expertloop.client.LeaseLost` when your lease ended and the item went to
+        someone else, :class:`~expertloop.client.AlreadyAnswered` when it already has an
+        answer under another key. If the network fails on every retry,
+        :class:`~expertloop.client.NetworkError` says which key to submit again with.
+
+        Example::
+
+            receipt = assignment.answer({"choice": "A", "strength": 2, "rationale": "safer"})
+            receipt.answer_id
+        """
+        key = idempotency_key or str(uuid.uuid4())
+        try:
+            response = self._http.send(
+                "POST",
+                f"assignments/{self.id}/answer",
+                retry=Retry.SAFE,
+                json_body={"answer": dict(answer)},
+                headers={"Idempotency-Key": key},
+            )
+        except NetworkError as exc:
+            exc.add_note(
+                f"the answer may have been stored: submit it again with idempotency_key={key!r}"
+            )
+            raise
+        return SubmittedAnswer.from_json(response.json(), replayed=response.status_code == 200)
+
+    def release(self) -> None:
+        """Give the item back without answering (a skip); it is not offered to you again.
+
+        Raises :class:`~expertloop.client.LeaseLost` if the assignment is no longer live.
+        """
+        self._http.send("POST", f"assignments/{self.id}/release", retry=Retry.UNSENT)
+
+
+class Members:
+    """The members of one project (``project.members``)."""
+
+    def __init__(self, http: Http, project_id: int) -> None:
+        self._http = http
+        self.project_id = project_id
+
+    def add(self, users: int | HasId | Iterable[int | HasId]) -> list[int]:
+        """Add users (ids, or objects with an ``id`` such as :class:`User`) to the project;
+        return the ids added.
+
+        Adding a member again is not an error. Unknown ids raise
+        :class:`~expertloop.client.InvalidInput` and nothing is added.
+
+        Example::
+
+            alice = client.users.create("alice", "correct-horse-9", role="worker")
+            project.members.add([alice, 7])
+        """
+        many = list(users) if isinstance(users, Iterable) else [users]
+        ids = [u if isinstance(u, int) else int(u.id) for u in many]
+        body = self._http.json(
+            "POST", f"projects/{self.project_id}/members", json_body={"user_ids": ids}
+        )
+        return list(body["added"])
+
+
+class Project:
+    """A project, with its resources: :attr:`members`, :attr:`items`, and the methods to
+    follow it (:meth:`progress`), get work (:meth:`next`) and get data out (:meth:`answers`,
+    :meth:`consensus`, :meth:`export`, :meth:`export_to`).
+
+    Example::
+
+        project = client.projects.create(
+            "Triage questions", "label", config={"labels": ["urgent", "routine"]},
+            answers_per_item=2)
+        project.members.add([alice, bob])
+        project.items.add([{"text": "Chest pain for 20 minutes"}])
+        project.progress()
+    """
+
+    def __init__(self, http: Http, body: Mapping[str, Any]) -> None:
+        self._http = http
+        self.id: int = body["id"]
+        self.name: str = body["name"]
+        self.task_type: str = body["task_type"]
+        self.config: dict[str, Any] = body["config"]
+        self.guidelines: str = body["guidelines"]
+        self.answers_per_item: int = body["answers_per_item"]
+        self.lease_seconds: int = body["lease_seconds"]
+        self.created_by: int | None = body.get("created_by")
+        self.created_at: datetime = parse_time(body["created_at"])
+        self.members = Members(http, self.id)
+        self.items = Items(http, self.id)
+
+    def __repr__(self) -> str:
+        return f"<Project {self.id} {self.name!r} task_type={self.task_type!r}>"
+
+    def progress(self) -> Progress:
+        """Counts of items, answers, complete items and live leases (any member).
+
+        It reads every item of the project on the server: poll every few seconds at most.
+        """
+        return Progress.from_json(self._http.json("GET", f"projects/{self.id}/progress"))
+
+    def next(self) -> Assignment | None:
+        """Lease the next item to you, or ``None`` when nothing is left for you right now.
+
+        If you already hold a live lease in this project, you get the same assignment.
+        """
+        # Safe to repeat: a repeat returns the lease the first attempt created.
+        response = self._http.send("POST", f"projects/{self.id}/assignments/next", retry=Retry.SAFE)
+        if response.status_code == 204 or not response.content:
+            return None
+        return Assignment(self._http, response.json())
+
+    def answers(self) -> Iterator[dict[str, Any]]:
+        """Every answer of the project, streamed, in the order they were stored (managers,
+        reviewers and admins).
+
+        Each row: ``answer_id``, ``item_id``, ``external_id``, ``worker_id``, ``answer``
+        (canonical terms), ``presentation``, ``duration_ms``, ``created_at``.
+
+        Example::
+
+            for row in project.answers():
+                print(row["item_id"], row["answer"])
+        """
+        return self._http.iter_ndjson(f"projects/{self.id}/answers")
+
+    def consensus(self, *, include_gold: bool | None = None) -> list[dict[str, Any]]:
+        """The consensus of each answered item (the project's managers): ``item_id``,
+        ``external_id``, ``n_answers``, ``consensus``, ``confidence``, ``method``.
+
+        ``include_gold`` is passed to the server as it is (``None``: the server's default).
+
+        Example::
+
+            for row in project.consensus():
+                print(row["external_id"], row["consensus"], row["confidence"])
+        """
+        params = {"include_gold": _flag(include_gold)} if include_gold is not None else None
+        return builtins.list(self._http.iter_ndjson(f"projects/{self.id}/consensus", params=params))
+
+    @overload
+    def export(
+        self,
+        format: str = ...,
+        *,
+        standard: bool | None = ...,
+        min_confidence: float | None = ...,
+        min_agreement: float | None = ...,
+        include_gold: bool | None = ...,
+        criterion: str | None = ...,
+        as_dataset: Literal[False],
+    ) -> list[dict[str, Any]]: ...
+
+    @overload
+    def export(
+        self,
+        format: str = ...,
+        *,
+        standard: bool | None = ...,
+        min_confidence: float | None = ...,
+        min_agreement: float | None = ...,
+        include_gold: bool | None = ...,
+        criterion: str | None = ...,
+        as_dataset: bool | None = ...,
+    ) -> Any: ...
+
+    def export(
+        self,
+        format: str = "preference",
+        *,
+        standard: bool | None = None,
+        min_confidence: float | None = None,
+        min_agreement: float | None = None,
+        include_gold: bool | None = None,
+        criterion: str | None = None,
+        as_dataset: bool | None = None,
+    ) -> Any:
+        """A training dataset of the project, in memory.
+
+        ``format`` is ``preference``, ``unpaired``, ``sft``, ``reward`` or ``raw``; the
+        filters are passed to the server as they are (``None`` means the server's default).
+        Returns a ``datasets.Dataset`` when the ``datasets`` package is installed (or
+        ``as_dataset=True``), else a list of dicts (or with ``as_dataset=False``). For large
+        exports, or Parquet, use :meth:`export_to`.
+
+        Example::
+
+            ds = project.export("preference", min_confidence=0.7)
+            trainer = DPOTrainer(model, train_dataset=ds, ...)
+        """
+        _check_format(format)
+        params = _export_params(
+            file_format="jsonl",
+            standard=standard,
+            min_confidence=min_confidence,
+            min_agreement=min_agreement,
+            include_gold=include_gold,
+            criterion=criterion,
+        )
+        rows = builtins.list(
+            self._http.iter_ndjson(f"projects/{self.id}/exports/{format}", params=params)
+        )
+        if as_dataset is False:
+            return rows
+        try:
+            datasets = importlib.import_module("datasets")
+        except ImportError:
+            if as_dataset:
+                raise ImportError(
+                    "as_dataset=True needs the datasets package: pip install 'expertloop[hub]'"
+                ) from None
+            return rows
+        return datasets.Dataset.from_list(rows)
+
+    def export_to(
+        self,
+        path: str | os.PathLike[str],
+        format: str = "preference",
+        *,
+        file_format: Literal["jsonl", "parquet"] = "jsonl",
+        standard: bool | None = None,
+        min_confidence: float | None = None,
+        min_agreement: float | None = None,
+        include_gold: bool | None = None,
+        criterion: str | None = None,
+    ) -> Path:
+        """Stream a training dataset to a file (JSONL or Parquet); return its path.
+
+        The file is written next to ``path`` under a temporary name and renamed when
+        complete, so ``path`` never holds half an export.
+
+        Example::
+
+            project.export_to("prefs.parquet", "preference", file_format="parquet")
+        """
+        _check_format(format)
+        params = _export_params(
+            file_format=file_format,
+            standard=standard,
+            min_confidence=min_confidence,
+            min_agreement=min_agreement,
+            include_gold=include_gold,
+            criterion=criterion,
+        )
+        target = Path(path)
+        partial = target.with_name(target.name + ".part")
+        try:
+            with partial.open("wb") as sink:
+                self._http.download(f"projects/{self.id}/exports/{format}", sink, params=params)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+
+class Projects:
+    """The projects you can see (``client.projects``)."""
+
+    def __init__(self, http: Http) -> None:
+        self._http = http
+
+    def create(
+        self,
+        name: str,
+        task_type: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        guidelines: str = "",
+        answers_per_item: int = 3,
+        lease_seconds: int = 600,
+    ) -> Project:
+        """Create a project (managers and admins); you become a member.
+
+        Example::
+
+            project = client.projects.create(
+                "Which answer is better?", "pairwise",
+                guidelines="Prefer the medically safer answer.", answers_per_item=3)
+        """
+        body = self._http.json(
+            "POST",
+            "projects",
+            retry=Retry.UNSENT,
+            json_body={
+                "name": name,
+                "task_type": task_type,
+                "config": dict(config or {}),
+                "guidelines": guidelines,
+                "answers_per_item": answers_per_item,
+                "lease_seconds": lease_seconds,
+            },
+        )
+        return Project(self._http, body)
+
+    def get(self, project_id: int) -> Project:
+        """One project; :class:`~expertloop.client.NotFound` if it does not exist or you
+        are not a member."""
+        return Project(self._http, self._http.json("GET", f"projects/{int(project_id)}"))
+
+    def list(self) -> builtins.list[Project]:
+        """The projects you are a member of (admins: every project)."""
+        return [Project(self._http, body) for body in self._http.json("GET", "projects")]

@@ -1,0 +1,353 @@
+"""Consensus at export time: what an item's answers add up to, and how sure we are.
+
+A :class:`ConsensusBuilder` is fed every answer of a project once (the first pass), turns each
+answer's quality observations (:meth:`TaskType.observations`) into compact integer codes per
+*channel* (one question asked of every item: a pairwise criterion, a rating criterion, one
+pair of a ranking, ...), then fits the model that fits each channel with
+:mod:`expertloop.quality`:
+
+- ``comparison`` channels (pairwise choices; the pairs of a ranking): Dawid-Skene over
+  A / tie / B with shrinkage, :func:`~expertloop.quality.preferences.pairwise_consensus`.
+- ``class`` channels (labels; multi-label yes/no; rubric pass/fail; Likert points of a rating
+  or rubric criterion, one class per point of the scale): :func:`~expertloop.quality.
+  aggregation.aggregate` with ``method="auto"`` (majority vote below two answers per item,
+  otherwise the model with the best held-out likelihood), anchored by gold where given.
+
+A fitted channel keeps, per unit (item, or item and pair), the posterior over its classes,
+the consensus class, its probability (*confidence*) and the share of the unit's answers that
+gave the consensus class (*agreement*). 1M answers take a few MB before the fit.
+
+Ranking expansion rule: an answer ranking ``n`` responses gives one comparison per pair
+``i < j`` of responses: ``A`` when ``i`` is in a better tier, ``B`` when ``j`` is, ``tie``
+when they share a tier. The unit of pair ``(i, j)`` of item ``k`` is ``k * 81 + i * 9 + j``.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from expertloop.quality._common import ConvergenceError, QualityInputError
+from expertloop.quality.aggregation import aggregate, majority_vote
+from expertloop.quality.agreement import krippendorff_alpha
+from expertloop.quality.preferences import pairwise_consensus
+from expertloop.tasks import TaskType
+
+__all__ = [
+    "COMPARISON_LABELS",
+    "PAIR_BASE",
+    "ChannelSpec",
+    "ConsensusBuilder",
+    "FittedChannel",
+    "ProjectConsensus",
+    "channel_specs",
+    "pair_unit",
+]
+
+COMPARISON_LABELS = ("A", "tie", "B")
+_COMPARISON_CODE = {"A": 0, "tie": 1, "B": 2}
+PAIR_BASE = 81  # 9 responses at most: i * 9 + j < 81
+
+
+def pair_unit(item_id: int, i: int, j: int) -> int:
+    """The unit id of the pair ``(i, j)``, ``i < j``, of a ranking item."""
+    return item_id * PAIR_BASE + i * 9 + j
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One aggregated question: ``kind`` ``"comparison"`` or ``"class"``, with its classes
+    (for numeric scales, the points of the scale, in order)."""
+
+    kind: str
+    classes: tuple[Any, ...]
+
+    @property
+    def numeric(self) -> bool:
+        return all(isinstance(c, int | float) and not isinstance(c, bool) for c in self.classes)
+
+
+def channel_specs(task: TaskType, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
+    """The channels aggregated for a task type, by observation key (``"pairs"`` for rankings).
+
+    Free-text types (demonstration, rewrite, authoring) have none: their consensus is a
+    selected answer, not an aggregate.
+    """
+    name = task.name
+    if name == "pairwise":
+        keys = ["overall", *(c["name"] for c in config.get("criteria") or [])]
+        return {k: ChannelSpec("comparison", COMPARISON_LABELS) for k in keys}
+    if name == "ranking":
+        return {"pairs": ChannelSpec("comparison", COMPARISON_LABELS)}
+    if name == "rating":
+        return {
+            c["name"]: ChannelSpec("class", tuple(range(c.get("min", 1), c.get("max", 5) + 1)))
+            for c in config["criteria"]
+        }
+    if name == "rubric":
+        specs = {}
+        for c in config["criteria"]:
+            if c["kind"] == "pass_fail":
+                specs[c["name"]] = ChannelSpec("class", ("fail", "pass"))
+            else:
+                specs[c["name"]] = ChannelSpec("class", tuple(range(c["max_points"] + 1)))
+        return specs
+    if name == "label":
+        if config.get("multiple"):
+            return {label: ChannelSpec("class", ("no", "yes")) for label in config["labels"]}
+        return {"label": ChannelSpec("class", tuple(config["labels"]))}
+    return {}
+
+
+class _Codes:
+    """Parallel compact arrays: one (unit, worker, class code) per answer of a channel."""
+
+    __slots__ = ("codes", "units", "workers")
+
+    def __init__(self) -> None:
+        self.units = array("q")
+        self.workers = array("q")
+        self.codes = array("b")
+
+
+@dataclass(eq=False)
+class FittedChannel:
+    """A channel's consensus. Arrays follow ``units`` (sorted)."""
+
+    spec: ChannelSpec
+    units: NDArray[np.int64]
+    posteriors: NDArray[np.float64]  # (n_units, n_classes), columns in spec.classes order
+    best: NDArray[np.intp]
+    agreement: NDArray[np.float64]
+    n_answers: NDArray[np.intp]
+    method: str
+    alpha: float | None = None
+
+    @property
+    def confidence(self) -> NDArray[np.float64]:
+        return self.posteriors[np.arange(len(self.best)), self.best]
+
+    def positions(self, units: NDArray[np.int64]) -> NDArray[np.intp]:
+        """Index of each unit in this channel, ``-1`` where the channel has no answer for it."""
+        pos = np.searchsorted(self.units, units)
+        pos = np.minimum(pos, max(len(self.units) - 1, 0))
+        found = (self.units[pos] == units) if len(self.units) else np.zeros(len(units), bool)
+        return np.where(found, pos, -1)
+
+    def mean_value(self, index: int) -> float:
+        """Posterior mean of a numeric scale (the aggregated score)."""
+        values = np.asarray(self.spec.classes, dtype=np.float64)
+        return float(self.posteriors[index] @ values)
+
+
+class ConsensusBuilder:
+    """Collects a project's answers (first pass), then fits every channel (:meth:`fit`)."""
+
+    def __init__(self, task: TaskType, config: Mapping[str, Any]) -> None:
+        self.task = task
+        self.config = config
+        self.specs = channel_specs(task, config)
+        self._codes = {key: _Codes() for key in self.specs}
+        self._class_code = {
+            key: {c: n for n, c in enumerate(spec.classes)} for key, spec in self.specs.items()
+        }
+        self._gold: dict[str, dict[int, int]] = {key: {} for key in self.specs}
+        self.n_answers = 0
+        self.workers: set[int] = set()
+
+    def add(self, item_id: int, worker_id: int, answer: Mapping[str, Any]) -> None:
+        self.n_answers += 1
+        self.workers.add(worker_id)
+        if not self.specs:
+            return
+        for obs in self.task.observations(answer, config=self.config):
+            if obs.kind == "ranking":
+                self._add_ranking(item_id, worker_id, obs.value)  # type: ignore[arg-type]
+                continue
+            codes = self._codes.get(obs.key)
+            if codes is None:
+                continue
+            code = self._class_code[obs.key].get(obs.value)
+            if code is None:
+                continue  # e.g. a rubric's weighted total, a label outside a changed config
+            codes.units.append(item_id)
+            codes.workers.append(worker_id)
+            codes.codes.append(code)
+
+    def _add_ranking(self, item_id: int, worker_id: int, tiers: Sequence[Sequence[int]]) -> None:
+        tier_of = {i: t for t, tier in enumerate(tiers) for i in tier}
+        codes = self._codes["pairs"]
+        ordered = sorted(tier_of)
+        for a, i in enumerate(ordered):
+            for j in ordered[a + 1 :]:
+                ti, tj = tier_of[i], tier_of[j]
+                codes.units.append(pair_unit(item_id, i, j))
+                codes.workers.append(worker_id)
+                codes.codes.append(0 if ti < tj else 2 if tj < ti else 1)
+
+    def add_gold(self, item_id: int, gold: Mapping[str, Any]) -> None:
+        """Gold anchors class channels (the label models take it); comparisons ignore it."""
+        for obs in self.task.observations(gold, config=self.config):
+            spec = self.specs.get(obs.key)
+            if spec is None or spec.kind != "class":
+                continue
+            code = self._class_code[obs.key].get(obs.value)
+            if code is not None:
+                self._gold[obs.key][item_id] = code
+
+    def fit(self, *, seed: int = 0, stats_exclude: Iterable[int] = ()) -> ProjectConsensus:
+        """Fit every channel. ``stats_exclude`` (gold items left out of the export) is left
+        out of the agreement statistic, not of the fit: gold answers still teach the models
+        about the workers."""
+        excluded = np.fromiter(stats_exclude, dtype=np.int64)
+        fitted = {}
+        for key, spec in self.specs.items():
+            codes = self._codes[key]
+            if not len(codes.units):
+                continue
+            units = np.frombuffer(codes.units, dtype=np.int64)
+            workers = np.frombuffer(codes.workers, dtype=np.int64)
+            labels = np.frombuffer(codes.codes, dtype=np.int8).astype(np.intp)
+            fitted[key] = _fit_channel(spec, units, workers, labels, self._gold[key], seed=seed)
+            item_of = units // PAIR_BASE if key == "pairs" else units
+            keep = ~np.isin(item_of, excluded) if len(excluded) else np.ones(len(units), bool)
+            fitted[key].alpha = channel_alpha(spec, units[keep], workers[keep], labels[keep])
+            self._codes[key] = _Codes()  # free the raw codes
+        return ProjectConsensus(
+            task=self.task,
+            config=self.config,
+            specs=self.specs,
+            channels=fitted,
+            n_answers=self.n_answers,
+            n_workers=len(self.workers),
+        )
+
+
+def channel_alpha(
+    spec: ChannelSpec,
+    units: NDArray[np.int64],
+    workers: NDArray[np.int64],
+    labels: NDArray[np.intp],
+) -> float | None:
+    """Krippendorff's alpha of a channel: interval on numeric scales (the points' values),
+    nominal otherwise (A / tie / B, labels, pass / fail). ``None`` where it is undefined
+    (no unit with two answers, or no variation at all)."""
+    if not len(units):
+        return None
+    try:
+        if spec.numeric:
+            values = np.asarray(spec.classes, dtype=np.float64)[labels]
+            return krippendorff_alpha(workers, units, values, level="interval")
+        return krippendorff_alpha(workers, units, labels, level="nominal")
+    except QualityInputError:
+        return None
+
+
+def _fit_channel(
+    spec: ChannelSpec,
+    units: NDArray[np.int64],
+    workers: NDArray[np.int64],
+    labels: NDArray[np.intp],
+    gold: dict[int, int],
+    *,
+    seed: int,
+) -> FittedChannel:
+    k = len(spec.classes)
+    if spec.kind == "comparison":
+        try:
+            result = pairwise_consensus(workers, units, labels, labels=(0, 1, 2))
+            method = "pairwise_dawid_skene"
+        except ConvergenceError:
+            # A single E-step at the prior accuracy: a vote, never a half-fitted model.
+            result = pairwise_consensus(workers, units, labels, labels=(0, 1, 2),
+                                        worker_reliability={})
+            method = "pairwise_vote"
+        post = np.column_stack([result.p_a_better, result.p_tie, result.p_b_better])
+        fitted_units = np.asarray(result.item_ids, dtype=np.int64)
+        best = np.asarray(result.choice, dtype=np.intp)
+    else:
+        classes = list(range(k))
+        anchors = dict(gold) if gold else None
+        try:
+            agg = aggregate(workers, units, labels, classes=classes, gold=anchors, seed=seed)
+        except (ConvergenceError, QualityInputError):
+            agg = majority_vote(workers, units, labels, classes=classes, gold=anchors)
+        post = np.asarray(agg.posteriors, dtype=np.float64)
+        fitted_units = np.asarray(agg.item_ids, dtype=np.int64)
+        best = np.asarray(agg.labels, dtype=np.intp)
+        method = agg.method
+    # Agreement: the share of a unit's answers that gave its consensus class.
+    pos = np.searchsorted(fitted_units, units)
+    agree = labels == best[pos]
+    n = np.bincount(pos, minlength=len(fitted_units))
+    agreement = np.bincount(pos, weights=agree, minlength=len(fitted_units)) / np.maximum(n, 1)
+    return FittedChannel(spec, fitted_units, post, best, agreement, n.astype(np.intp), method)
+
+
+@dataclass(eq=False)
+class ProjectConsensus:
+    """Every fitted channel of a project, looked up by item."""
+
+    task: TaskType
+    config: Mapping[str, Any]
+    specs: dict[str, ChannelSpec]
+    channels: dict[str, FittedChannel]
+    n_answers: int
+    n_workers: int
+    _methods: list[str] = field(default_factory=list)
+
+    @property
+    def free_text(self) -> bool:
+        return not self.specs
+
+    @property
+    def method(self) -> str:
+        """The consensus method, as recorded in the card and on every consensus line."""
+        if self.free_text:
+            return "first_answer"
+        methods = sorted({c.method for c in self.channels.values()})
+        return "+".join(methods) if methods else "none"
+
+    def lookup(self, item_ids: Iterable[int]) -> ItemLookup:
+        return ItemLookup(self, np.fromiter(item_ids, dtype=np.int64))
+
+
+class ItemLookup:
+    """Per-item consensus for one batch of items (vectorised look-ups per channel)."""
+
+    def __init__(self, pc: ProjectConsensus, item_ids: NDArray[np.int64]) -> None:
+        self.pc = pc
+        self.item_ids = item_ids
+        self._pos: dict[str, NDArray[np.intp]] = {}
+        for key, channel in pc.channels.items():
+            if key == "pairs":
+                continue
+            self._pos[key] = channel.positions(item_ids)
+
+    def index(self, key: str, row: int) -> int:
+        """Position in channel ``key`` of the batch's ``row``-th item, or -1."""
+        pos = self._pos.get(key)
+        return -1 if pos is None else int(pos[row])
+
+    def pairs(self, item_id: int) -> list[tuple[int, int, int]]:
+        """``(i, j, index)`` of the fitted pairs of a ranking item."""
+        channel = self.pc.channels.get("pairs")
+        if channel is None:
+            return []
+        start = int(np.searchsorted(channel.units, item_id * PAIR_BASE))
+        stop = int(np.searchsorted(channel.units, (item_id + 1) * PAIR_BASE))
+        out = []
+        for index in range(start, stop):
+            rest = int(channel.units[index]) - item_id * PAIR_BASE
+            out.append((rest // 9, rest % 9, index))
+        return out
+
+
+def nan_to_none(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)

@@ -1,0 +1,392 @@
+"""Label aggregation (truth inference): from many workers' labels to one label per item.
+
+Every function takes three parallel 1-D array-likes — ``workers``, ``items``, ``labels`` — with
+one entry per answer (ids and labels may be any hashable values), and keyword-only options:
+
+- ``gold``: a mapping ``item -> known label``. Those items' posteriors are clamped to the
+  known label throughout the fit, so they anchor the worker parameters.
+- ``classes``: every class, so that classes nobody used still get a column.
+- ``max_iter`` and ``tol`` for the iterative models: EM stops once the log-likelihood per
+  answer changes by less than ``tol`` between iterations, and raises
+  :class:`~expertloop.quality.ConvergenceError` if that has not happened after ``max_iter``
+  iterations, rather than return a half-fitted estimate.
+
+Each returns an :class:`AggregationResult`. All models are deterministic: the EM fits start
+from the majority vote, and a near-tie (posteriors within 1e-9) goes to the first class in
+sorted order. Each EM step is a few sparse matrix products and ``np.bincount`` calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from expertloop.quality._agg_common import (
+    AggregationResult,
+    FloatArray,
+    Observations,
+    agreement_skill,
+    build_result,
+    check_iteration_options,
+    majority_posteriors,
+    prepare,
+)
+from expertloop.quality._common import QualityInputError
+from expertloop.quality._ds import fit_dawid_skene, fit_one_coin, one_coin_confusion
+from expertloop.quality._glad import fit_glad
+from expertloop.quality._mace import fit_mace
+from expertloop.quality._select import CANDIDATES, choose_method
+
+__all__ = [
+    "AggregationResult",
+    "aggregate",
+    "dawid_skene",
+    "glad",
+    "mace",
+    "majority_vote",
+    "one_coin_dawid_skene",
+    "weighted_majority_vote",
+]
+
+Values = ArrayLike | Iterable[Any]
+
+
+def majority_vote(
+    workers: Values,
+    items: Values,
+    labels: Values,
+    *,
+    gold: Mapping[Any, Any] | None = None,
+    classes: Sequence[Hashable] | None = None,
+) -> AggregationResult:
+    """Each item gets the label most of its answers gave.
+
+    The posteriors are the shares of the votes; a tie goes to the first class in sorted order.
+    ``worker_skill`` is the share of a worker's answers that agree with the consensus
+    (Beta-smoothed toward the mean).
+
+    >>> r = majority_vote(["a", "b", "c"], [1, 1, 1], ["cat", "cat", "dog"])
+    >>> r.labels.tolist(), r.posteriors.round(2).tolist()
+    (['cat'], [[0.67, 0.33]])
+    """
+    obs = prepare(workers, items, labels, gold=gold, classes=classes)
+    post = majority_posteriors(obs)
+    return build_result(
+        obs,
+        post,
+        worker_skill=agreement_skill(obs, post),
+        worker_confusion=None,
+        n_iter=0,
+        method="majority_vote",
+    )
+
+
+def weighted_majority_vote(
+    workers: Values,
+    items: Values,
+    labels: Values,
+    *,
+    weights: Mapping[Any, float] | ArrayLike,
+    gold: Mapping[Any, Any] | None = None,
+    classes: Sequence[Hashable] | None = None,
+) -> AggregationResult:
+    """Each item gets the label with the largest sum of its workers' weights.
+
+    ``weights`` is a mapping ``worker -> weight`` (workers missing from it weigh 0) or an array
+    aligned with the sorted distinct workers (``result.worker_ids``). Weights must be finite
+    and non-negative; an item whose workers all weigh 0 gets uniform posteriors. The given
+    weights are returned as ``worker_skill``.
+
+    >>> r = weighted_majority_vote(["a", "b", "c"], [1, 1, 1], [0, 0, 1],
+    ...                            weights={"a": 1, "b": 1, "c": 3})
+    >>> r.labels.tolist()
+    [1]
+    """
+    obs = prepare(workers, items, labels, gold=gold, classes=classes)
+    w = _worker_weights(obs, weights)
+    post = majority_posteriors(obs, w)
+    return build_result(
+        obs,
+        post,
+        worker_skill=w,
+        worker_confusion=None,
+        n_iter=0,
+        method="weighted_majority_vote",
+    )
+
+
+def _worker_weights(obs: Observations, weights: Mapping[Any, float] | ArrayLike) -> FloatArray:
+    if isinstance(weights, Mapping):
+        w = np.array([float(weights.get(v, 0.0)) for v in obs.worker_ids.tolist()])
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (obs.n_workers,):
+            raise QualityInputError(
+                f"weights must have one entry per distinct worker ({obs.n_workers}), "
+                f"got shape {w.shape}"
+            )
+        w = w.copy()
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise QualityInputError("weights must be finite and non-negative")
+    return w
+
+
+def dawid_skene(
+    workers: Values,
+    items: Values,
+    labels: Values,
+    *,
+    gold: Mapping[Any, Any] | None = None,
+    classes: Sequence[Hashable] | None = None,
+    max_iter: int = 1000,
+    tol: float = 1e-6,
+    prior_strength: float = 0.3,
+    pseudo_count: float = 1.0,
+) -> AggregationResult:
+    """Dawid and Skene's confusion-matrix model, fitted by EM.
+
+    Model (Dawid & Skene, "Maximum likelihood estimation of observer error-rates using the EM
+    algorithm", Applied Statistics 28(1), 1979): item ``i`` has a hidden true class
+    ``z_i ~ Categorical(p)``; worker ``w`` answers ``l`` with probability ``pi_w[z_i, l]``,
+    independently of other answers. EM alternates the posteriors of ``z`` (E-step, in log space)
+    and the parameters (M-step).
+
+    Regularisation (this is what keeps it sound on sparse data): the M-step takes posterior
+    means, not maximum likelihood. Class priors get ``pseudo_count`` per class. A population
+    confusion matrix pools every worker's expected counts (plus ``pseudo_count`` per cell);
+    each worker's row ``k`` is then shrunk toward the population's row ``k`` with
+    ``prior_strength`` pseudo-answers. A worker with one answer, or who never saw items of
+    some class, thus gets the population's behaviour where it has no evidence, and no
+    probability is ever 0: no NaN, no division by zero.
+
+    ``worker_skill`` is the worker's chance of a right answer, ``sum_k p_k pi_w[k, k]``.
+
+    >>> r = dawid_skene(["a", "b", "c", "a", "b", "c"], [1, 1, 1, 2, 2, 2],
+    ...                 ["x", "x", "y", "y", "y", "y"])
+    >>> r.labels.tolist()
+    ['x', 'y']
+    """
+    check_iteration_options(max_iter, tol)
+    obs = prepare(workers, items, labels, gold=gold, classes=classes)
+    fit = fit_dawid_skene(
+        obs, max_iter=max_iter, tol=tol, strength=prior_strength, pseudo=pseudo_count
+    )
+    diag = np.einsum("wkk->wk", fit.confusion)
+    return build_result(
+        obs,
+        fit.posteriors,
+        worker_skill=diag @ fit.prior,
+        worker_confusion=fit.confusion,
+        n_iter=fit.n_iter,
+        method="dawid_skene",
+    )
+
+
+def one_coin_dawid_skene(
+    workers: Values,
+    items: Values,
+    labels: Values,
+    *,
+    gold: Mapping[Any, Any] | None = None,
+    classes: Sequence[Hashable] | None = None,
+    max_iter: int = 1000,
+    tol: float = 1e-6,
+    prior_strength: float = 2.0,
+    pseudo_count: float = 1.0,
+) -> AggregationResult:
+    """The one-coin Dawid-Skene model: one accuracy per worker, errors spread evenly.
+
+    Model (the "one-coin" special case of Dawid & Skene 1979, as used e.g. by Zhang et al.,
+    "Spectral Methods meet EM", NIPS 2014): worker ``w`` gives the true class with probability
+    ``a_w`` and each of the ``K - 1`` other classes with probability ``(1 - a_w) / (K - 1)``.
+    Fitted by EM; each ``a_w`` is a Beta posterior mean shrunk toward the population accuracy
+    with ``prior_strength`` pseudo-answers, so one-answer workers stay near the average.
+    ``worker_skill`` is ``a_w``.
+
+    >>> r = one_coin_dawid_skene(["a", "b", "c"], [1, 1, 1], ["x", "x", "y"])
+    >>> r.labels.tolist()
+    ['x']
+    """
+    check_iteration_options(max_iter, tol)
+    obs = prepare(workers, items, labels, gold=gold, classes=classes)
+    if obs.n_classes == 1:
+        return _single_class(obs, "one_coin_dawid_skene")
+    fit = fit_one_coin(
+        obs, max_iter=max_iter, tol=tol, strength=prior_strength, pseudo=pseudo_count
+    )
+    return build_result(
+        obs,
+        fit.posteriors,
+        worker_skill=fit.accuracy,
+        worker_confusion=one_coin_confusion(fit.accuracy, obs.n_classes),
+        n_iter=fit.n_iter,
+        method="one_coin_dawid_skene",
+    )
+
+
+def glad(
+    workers: Values,
+    items: Values,
+    labels: Values,
+    *,
+    gold: Mapping[Any, Any] | None = None,
+    classes: Sequence[Hashable] | None = None,
+    max_iter: int = 500,
+    tol: float = 1e-6,
+    alpha_prior: tuple[float, float] = (1.0, 1.0),
+    log_beta_prior: tuple[float, float] = (0.0, 1.0),
+) -> AggregationResult:
+    """GLAD: worker expertise times item easiness, fitted by EM.
+
+    Model (Whitehill, Ruvolo, Wu, Bergsma & Movellan, "Whose Vote Should Count More: Optimal
+    Integration of Labels from Labelers of Unknown Expertise", NIPS 2009): worker ``w`` has an
+    expertise ``alpha_w`` (negative for adversarial workers) and item ``i`` an easiness
+    ``beta_i > 0``; the answer is right with probability ``sigmoid(alpha_w * beta_i)``, and
+    otherwise uniform over the ``K - 1`` wrong classes (the paper's multi-class extension).
+    The E-step computes class posteriors in log space; the M-step maximises the expected
+    complete-data log-likelihood plus Gaussian priors on ``alpha`` and ``log beta``
+    (``(mean, variance)`` pairs) with L-BFGS on an analytic, vectorised gradient.
+    ``worker_skill`` is ``alpha_w``.
+
+    >>> r = glad(["a", "b", "c", "a", "b", "c"], [1, 1, 1, 2, 2, 2], [0, 0, 1, 1, 1, 1])
+    >>> r.labels.tolist()
+    [0, 1]
+    """
+    check_iteration_options(max_iter, tol)
+    obs = prepare(workers, items, labels, gold=gold, classes=classes)
+    if obs.n_classes == 1:
+        return _single_class(obs, "glad")
+    fit = fit_glad(
+        obs, max_iter=max_iter, tol=tol, alpha_prior=alpha_prior, log_beta_prior=log_beta_prior
+    )
+    return build_result(
+        obs,
+        fit.posteriors,
+        worker_skill=fit.alpha,
+        worker_confusion=None,
+        n_iter=fit.n_iter,
+        method="glad",
+    )
+
+
+def mace(
+    workers: Values,
+    items: Values,
+    labels: Values,
+    *,
+    gold: Mapping[Any, Any] | None = None,
+    classes: Sequence[Hashable] | None = None,
+    max_iter: int = 1000,
+    tol: float = 1e-6,
+    trust_prior: tuple[float, float] = (0.5, 0.5),
+    spam_prior: float = 1.0,
+    fit_prior: bool = False,
+) -> AggregationResult:
+    """MACE: each worker is either right or spamming from its own label distribution.
+
+    Model (Hovy, Berg-Kirkpatrick, Vaswani & Hovy, "Learning Whom to Trust with MACE", NAACL
+    2013): the true class ``z_i`` is uniform; worker ``w`` answers the truth with probability
+    ``theta_w`` and otherwise spams, drawing a label from its own distribution ``xi_w``; so
+    ``P(l | z) = theta_w [l = z] + (1 - theta_w) xi_w[l]``. Fitted by EM with a
+    ``Beta(trust_prior)`` prior on ``theta_w`` and a symmetric ``Dirichlet(spam_prior)`` on
+    ``xi_w`` (posterior means in the M-step). Start and priors are symmetric in the classes,
+    so relabelling the classes only permutes the posteriors. ``worker_skill`` is ``theta_w``.
+
+    >>> r = mace(["a", "b", "c", "a", "b", "c"], [1, 1, 1, 2, 2, 2], [0, 0, 1, 1, 1, 1])
+    >>> r.labels.tolist()
+    [0, 1]
+    """
+    check_iteration_options(max_iter, tol)
+    obs = prepare(workers, items, labels, gold=gold, classes=classes)
+    fit = fit_mace(
+        obs,
+        max_iter=max_iter,
+        tol=tol,
+        trust_prior=trust_prior,
+        spam_prior=spam_prior,
+        fit_prior=fit_prior,
+    )
+    return build_result(
+        obs,
+        fit.posteriors,
+        worker_skill=fit.theta,
+        worker_confusion=fit.confusion,
+        n_iter=fit.n_iter,
+        method="mace",
+    )
+
+
+_METHODS: dict[str, Callable[..., AggregationResult]] = {
+    "majority_vote": majority_vote,
+    "weighted_majority_vote": weighted_majority_vote,
+    "dawid_skene": dawid_skene,
+    "one_coin_dawid_skene": one_coin_dawid_skene,
+    "glad": glad,
+    "mace": mace,
+}
+
+
+def aggregate(
+    workers: Values,
+    items: Values,
+    labels: Values,
+    *,
+    method: str = "auto",
+    gold: Mapping[Any, Any] | None = None,
+    classes: Sequence[Hashable] | None = None,
+    seed: int | np.random.Generator = 0,
+    **options: Any,
+) -> AggregationResult:
+    """Aggregate labels with ``method``, or with a model chosen from the data (``"auto"``).
+
+    ``method`` is ``"auto"`` or the name of one of this module's aggregators; ``options`` go to
+    that aggregator (e.g. ``max_iter``, ``weights``).
+
+    The ``"auto"`` rule, in order:
+
+    1. With a single class, or fewer than 2 answers per item on average, workers overlap too
+       little for their reliability to be estimated: ``majority_vote``.
+    2. Otherwise each of ``dawid_skene``, ``mace`` (with the paper's uniform class prior, and
+       with a fitted one) and ``one_coin_dawid_skene`` is scored by
+       5-fold cross-validated predictive log-likelihood of the answers (answers are split into
+       folds within each item; each held-out answer is scored by
+       ``log sum_k p(z_i = k | training answers) P(answer | z = k, worker)``), and the best
+       scoring model is fitted on all answers. Gold is never looked at to choose, only used as
+       an anchor in every fit. ``seed`` draws the folds. ``result.method`` names the model used.
+
+    Held-out likelihood is a model-evidence criterion: it prefers full confusion matrices when
+    workers have class-dependent biases and there are enough answers to estimate them, and the
+    simpler models otherwise. Costs about ``5 x 4`` fits more than one model.
+
+    >>> r = aggregate(["a", "b", "c"], [1, 2, 3], ["x", "y", "x"])  # one answer per item
+    >>> r.method, r.labels.tolist()
+    ('majority_vote', ['x', 'y', 'x'])
+    """
+    if method != "auto":
+        if method not in _METHODS:
+            raise QualityInputError(
+                f"unknown method {method!r}; use 'auto' or one of {sorted(_METHODS)}"
+            )
+        return _METHODS[method](workers, items, labels, gold=gold, classes=classes, **options)
+    obs = prepare(workers, items, labels, gold=gold, classes=classes)
+    chosen, _ = choose_method(obs, seed=seed)
+    if chosen == "majority_vote":
+        return majority_vote(workers, items, labels, gold=gold, classes=classes)
+    name, defaults = CANDIDATES[chosen]
+    merged = {**defaults, **options}
+    return _METHODS[name](workers, items, labels, gold=gold, classes=classes, **merged)
+
+
+def _single_class(obs: Observations, method: str) -> AggregationResult:
+    post = np.ones((obs.n_items, 1))
+    return build_result(
+        obs,
+        post,
+        worker_skill=np.ones(obs.n_workers),
+        worker_confusion=np.ones((obs.n_workers, 1, 1)),
+        n_iter=0,
+        method=method,
+    )
