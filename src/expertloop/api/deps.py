@@ -14,6 +14,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from expertloop.domain import User
 from expertloop.errors import NotAuthenticated, PermissionDenied
@@ -71,18 +72,27 @@ def session_user(request: Request) -> User | None:
         return None
 
 
-async def _current_user(request: Request) -> User:
+async def _authenticate(request: Request, token: str) -> User:
+    """On the event loop when the token is cached (the hot path); in a worker thread when the
+    database must be asked, so a look-up never stalls other requests."""
     authenticator: TokenAuthenticator = request.app.state.authenticator
+    user = authenticator.cached(token)
+    if user is None:
+        user = await run_in_threadpool(authenticator.authenticate, token)
+    return user
+
+
+async def _current_user(request: Request) -> User:
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("missing credentials: send 'Authorization: Bearer <token>'")
-        return authenticator.authenticate(token.strip())
+        return await _authenticate(request, token.strip())
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
         raise NotAuthenticated("missing credentials: send 'Authorization: Bearer <token>'")
-    user = authenticator.authenticate(session)
+    user = await _authenticate(request, session)
     if request.method not in SAFE_METHODS:
         settings: Settings = request.app.state.settings
         if not csrf_token_matches(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
 import threading
 import time
@@ -103,12 +104,20 @@ class TokenAuthenticator:
         self._cache: dict[str, tuple[User, float]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, token: str) -> User | None:
+        """The token's user if this process verified it recently; never touches the database,
+        so async code may call it on the event loop."""
+        entry = self._cache.get(hash_token(token))
+        if entry is not None and entry[1] > time.monotonic():
+            return entry[0]
+        return None
+
     def authenticate(self, token: str) -> User:
+        user = self.cached(token)
+        if user is not None:
+            return user
         digest = hash_token(token)
         now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
-            return cached[0]
         with self._db.read() as conn:
             user = user_store.user_by_token_hash(conn, digest, now=utcnow())
         if user is None:
@@ -117,7 +126,9 @@ class TokenAuthenticator:
             with self._lock:
                 if len(self._cache) >= self._max_entries:
                     self._cache.clear()
-                self._cache[digest] = (user, now + self._ttl)
+                # Spread expiries so that tokens verified together are not all looked up
+                # again in the same instant.
+                self._cache[digest] = (user, now + self._ttl * random.uniform(0.75, 1.0))
         return user
 
     def forget(self, token: str) -> None:
