@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import expit
 
 from expertloop.quality._agg_common import (
     FloatArray,
@@ -71,7 +72,7 @@ def _m_step(
         # right * log sigmoid(x) + (1 - right) * log sigmoid(-x)
         value = -(right * np.logaddexp(0.0, -x) + (1 - right) * np.logaddexp(0.0, x)).sum()
         value -= ((a - a_mean) ** 2).sum() / (2 * a_var) + ((lb - b_mean) ** 2).sum() / (2 * b_var)
-        resid = right - 1.0 / (1.0 + np.exp(-x))
+        resid = right - expit(x)
         grad_a = np.bincount(obs.w, weights=resid * b[obs.i], minlength=n_w) - (a - a_mean) / a_var
         grad_lb = (
             np.bincount(obs.i, weights=resid * x, minlength=obs.n_items) - (lb - b_mean) / b_var

@@ -1,11 +1,15 @@
-"""The rule behind ``aggregate(method="auto")``: pick the model that best predicts held-out answers.
+"""The rule behind ``aggregate(method="auto")``: the model that best predicts held-out answers.
 
 Each candidate model is fitted ``n_folds`` times, each time without one fold of the answers,
-and scored by the mean log-probability it gives to the answers it did not see,
-``log sum_k p(z_i = k | other answers) P(l | z = k, worker)``. This is a cross-validated
-estimate of the model's predictive likelihood; it needs no gold, and it penalises both a
-model too rigid for the workers (one accuracy per worker when workers are biased) and one too
-flexible for the amount of data (full confusion matrices from a handful of answers).
+and scored by the share of held-out answers that equal its estimated label of the item
+(the argmax of ``p(z_i | training answers)``). Held-out answers are noisy labels of the
+truth: if a worker gives the true class with probability ``a_w > 1/K`` and otherwise spreads
+errors evenly, then ``P(answer = estimate) = (1 - a_w)/(K - 1) + (a_w - (1 - a_w)/(K - 1))
+P(estimate = truth)``, an increasing affine function of the estimate's accuracy. So the
+held-out agreement ranks candidates by their (unknown) accuracy without gold, whatever the
+candidates' worker models are; unlike the held-out likelihood of the answers, it does not
+reward a model for describing the workers' label habits (their answer marginals), which
+says nothing about how well it recovers the truth.
 Folds are drawn per item, so every item keeps most of its answers in each training set.
 """
 
@@ -15,9 +19,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from expertloop.quality._agg_common import FloatArray, IntArray, Observations
+from expertloop.quality._agg_common import FloatArray, IntArray, Observations, pick_labels
 from expertloop.quality._common import ConvergenceError
-from expertloop.quality._ds import fit_dawid_skene, fit_one_coin, one_coin_confusion
+from expertloop.quality._ds import fit_dawid_skene, fit_one_coin
+from expertloop.quality._glad import fit_glad
 from expertloop.quality._mace import fit_mace
 
 # Below this many answers per item on average, or with one class, there is too little overlap
@@ -29,22 +34,27 @@ CANDIDATES: dict[str, tuple[str, dict[str, object]]] = {
     "mace": ("mace", {}),
     "mace_fitted_prior": ("mace", {"fit_prior": True}),
     "one_coin_dawid_skene": ("one_coin_dawid_skene", {}),
+    "glad": ("glad", {}),
 }
 
-Fitter = Callable[[Observations], tuple[FloatArray, FloatArray]]
+# Each fitter returns the posteriors of the true classes, ``(n_items, n_classes)``.
+Fitter = Callable[[Observations], FloatArray]
 
 
-def _ds(obs: Observations) -> tuple[FloatArray, FloatArray]:
-    fit = fit_dawid_skene(obs, max_iter=1000, tol=1e-6, strength=0.3, pseudo=1.0)
-    return fit.posteriors, fit.confusion
+def _ds(obs: Observations) -> FloatArray:
+    return fit_dawid_skene(obs, max_iter=1000, tol=1e-6, strength=0.3, pseudo=1.0).posteriors
 
 
-def _one_coin(obs: Observations) -> tuple[FloatArray, FloatArray]:
-    fit = fit_one_coin(obs, max_iter=1000, tol=1e-6, strength=2.0, pseudo=1.0)
-    return fit.posteriors, one_coin_confusion(fit.accuracy, obs.n_classes)
+def _one_coin(obs: Observations) -> FloatArray:
+    return fit_one_coin(obs, max_iter=1000, tol=1e-6, strength=2.0, pseudo=1.0).posteriors
 
 
-def _mace(obs: Observations, fit_prior: bool = False) -> tuple[FloatArray, FloatArray]:
+def _glad(obs: Observations) -> FloatArray:
+    fit = fit_glad(obs, max_iter=500, tol=1e-6, alpha_prior=(1.0, 1.0), log_beta_prior=(0.0, 1.0))
+    return fit.posteriors
+
+
+def _mace(obs: Observations, fit_prior: bool = False) -> FloatArray:
     fit = fit_mace(
         obs,
         max_iter=1000,
@@ -53,10 +63,10 @@ def _mace(obs: Observations, fit_prior: bool = False) -> tuple[FloatArray, Float
         spam_prior=1.0,
         fit_prior=fit_prior,
     )
-    return fit.posteriors, fit.confusion
+    return fit.posteriors
 
 
-def _mace_fitted_prior(obs: Observations) -> tuple[FloatArray, FloatArray]:
+def _mace_fitted_prior(obs: Observations) -> FloatArray:
     return _mace(obs, fit_prior=True)
 
 
@@ -65,6 +75,7 @@ _FITTERS: dict[str, Fitter] = {
     "mace": _mace,
     "mace_fitted_prior": _mace_fitted_prior,
     "one_coin_dawid_skene": _one_coin,
+    "glad": _glad,
 }
 
 
@@ -85,26 +96,22 @@ def fold_of_answers(obs: Observations, n_folds: int, rng: np.random.Generator) -
     return fold
 
 
-def held_out_log_likelihood(
-    obs: Observations, fitter: Fitter, fold: IntArray, n_folds: int
-) -> float:
-    """Mean log-probability of each answer under the model fitted without its fold."""
-    total = 0.0
+def held_out_agreement(obs: Observations, fitter: Fitter, fold: IntArray, n_folds: int) -> float:
+    """Share of answers equal to the item's label estimated by the model fitted without them."""
+    hits = 0
     for f in range(n_folds):
         test = fold == f
         if not test.any():
             continue
-        posteriors, confusion = fitter(obs.subset(~test))
-        w, i, label = obs.w[test], obs.i[test], obs.l[test]
-        p = np.einsum("nk,nk->n", posteriors[i], confusion[w, :, label])
-        total += float(np.log(np.maximum(p, 1e-300)).sum())
-    return total / len(obs.w)
+        posteriors = fitter(obs.subset(~test))
+        hits += int(np.count_nonzero(pick_labels(posteriors)[obs.i[test]] == obs.l[test]))
+    return hits / len(obs.w)
 
 
 def choose_method(
     obs: Observations, *, n_folds: int = 5, seed: int | np.random.Generator = 0
 ) -> tuple[str, dict[str, float]]:
-    """Return the chosen candidate and the held-out log-likelihood of each candidate.
+    """Return the chosen candidate and the held-out agreement of each candidate.
 
     The candidate's public aggregator and options are ``CANDIDATES[name]``.
     """
@@ -115,7 +122,7 @@ def choose_method(
     scores: dict[str, float] = {}
     for name in CANDIDATES:
         try:
-            scores[name] = held_out_log_likelihood(obs, _FITTERS[name], fold, n_folds)
+            scores[name] = held_out_agreement(obs, _FITTERS[name], fold, n_folds)
         except ConvergenceError:
             continue
     if not scores:

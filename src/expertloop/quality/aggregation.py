@@ -350,16 +350,20 @@ def aggregate(
     1. With a single class, or fewer than 2 answers per item on average, workers overlap too
        little for their reliability to be estimated: ``majority_vote``.
     2. Otherwise each of ``dawid_skene``, ``mace`` (with the paper's uniform class prior, and
-       with a fitted one) and ``one_coin_dawid_skene`` is scored by
-       5-fold cross-validated predictive log-likelihood of the answers (answers are split into
-       folds within each item; each held-out answer is scored by
-       ``log sum_k p(z_i = k | training answers) P(answer | z = k, worker)``), and the best
-       scoring model is fitted on all answers. Gold is never looked at to choose, only used as
-       an anchor in every fit. ``seed`` draws the folds. ``result.method`` names the model used.
+       with a fitted one), ``one_coin_dawid_skene`` and ``glad`` is scored by 5-fold
+       cross-validated *answer prediction*: answers are split into folds within each item, the
+       model is fitted without a fold, and the score is the share of held-out answers equal to
+       the label it estimates for their item. The best scoring model (ties: the earlier one in
+       that list) is fitted on all answers. Gold is never looked at to choose, only used as an
+       anchor in every fit. ``seed`` draws the folds. ``result.method`` names the model used.
 
-    Held-out likelihood is a model-evidence criterion: it prefers full confusion matrices when
-    workers have class-dependent biases and there are enough answers to estimate them, and the
-    simpler models otherwise. Costs about ``5 x 4`` fits more than one model.
+    Why this score: a held-out answer is a noisy label of the truth. If a worker is right with
+    probability ``a > 1/K`` and spreads its errors evenly, the chance that its answer equals an
+    estimate is an increasing affine function of the chance that the estimate is right, so the
+    held-out agreement ranks the candidates by their accuracy, whichever worker model each one
+    assumes. (The held-out likelihood of the answers would instead also reward a model for
+    describing the workers' label habits, which need not make its estimates any better.)
+    Costs about ``5 x 5`` fits more than one model.
 
     >>> r = aggregate(["a", "b", "c"], [1, 2, 3], ["x", "y", "x"])  # one answer per item
     >>> r.method, r.labels.tolist()
