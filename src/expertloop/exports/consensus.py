@@ -112,8 +112,15 @@ class _Codes:
 
     def __init__(self) -> None:
         self.units = array("q")
-        self.workers = array("q")
+        self.workers = array("i")  # int32: 4 bytes per answer
         self.codes = array("b")
+
+    def extend(
+        self, units: NDArray[np.int64], workers: NDArray[np.int64], codes: NDArray[np.int8]
+    ) -> None:
+        self.units.frombytes(units.astype(np.int64, copy=False).tobytes())
+        self.workers.frombytes(workers.astype(np.int32).tobytes())
+        self.codes.frombytes(codes.astype(np.int8, copy=False).tobytes())
 
 
 @dataclass(eq=False)
@@ -160,6 +167,42 @@ class ConsensusBuilder:
         self._gold: dict[str, dict[int, int]] = {key: {} for key in self.specs}
         self.n_answers = 0
         self.workers: set[int] = set()
+
+    def field_paths(self) -> dict[str, tuple[str, ...]] | None:
+        """The JSON path of each channel's observation, where every channel is one field of
+        the answer (pairwise ``choice`` and ``criteria``, a single ``label``): the database
+        extracts those, and :meth:`add_fields` codes them without decoding any answer.
+        ``None`` for the other task types (feed them with :meth:`add`)."""
+        name = self.task.name
+        if name == "pairwise":
+            if any('"' in key for key in self.specs):
+                return None  # a JSON path cannot quote it on SQLite: decode instead
+            return {
+                key: ("choice",) if key == "overall" else ("criteria", key) for key in self.specs
+            }
+        if name == "label" and not self.config.get("multiple"):
+            return {"label": ("label",)}
+        return None
+
+    def add_fields(
+        self,
+        item_ids: NDArray[np.int64],
+        worker_ids: NDArray[np.int64],
+        fields: Mapping[str, Sequence[str | None]],
+    ) -> None:
+        """A batch of answers, each channel's observation given as text (``None`` where the
+        answer has none), as :meth:`field_paths` lists them: the same codes as :meth:`add`,
+        built with numpy."""
+        self.n_answers += len(item_ids)
+        self.workers.update(np.unique(worker_ids).tolist())
+        for key, values in fields.items():
+            observed = np.asarray(values, dtype=object)
+            codes = np.full(len(observed), -1, dtype=np.int8)
+            for code, cls in enumerate(self.specs[key].classes):
+                if isinstance(cls, str):  # observations are text: other classes never match
+                    codes[observed == cls] = code
+            keep = codes >= 0
+            self._codes[key].extend(item_ids[keep], worker_ids[keep], codes[keep])
 
     def add(self, item_id: int, worker_id: int, answer: Mapping[str, Any]) -> None:
         self.n_answers += 1
@@ -212,7 +255,7 @@ class ConsensusBuilder:
             if not len(codes.units):
                 continue
             units = np.frombuffer(codes.units, dtype=np.int64)
-            workers = np.frombuffer(codes.workers, dtype=np.int64)
+            workers = np.frombuffer(codes.workers, dtype=np.int32)
             labels = np.frombuffer(codes.codes, dtype=np.int8).astype(np.intp)
             fitted[key] = _fit_channel(spec, units, workers, labels, self._gold[key], seed=seed)
             item_of = units // PAIR_BASE if key == "pairs" else units
@@ -232,7 +275,7 @@ class ConsensusBuilder:
 def channel_alpha(
     spec: ChannelSpec,
     units: NDArray[np.int64],
-    workers: NDArray[np.int64],
+    workers: NDArray[np.integer[Any]],
     labels: NDArray[np.intp],
 ) -> float | None:
     """Krippendorff's alpha of a channel: interval on numeric scales (the points' values),
@@ -252,7 +295,7 @@ def channel_alpha(
 def _fit_channel(
     spec: ChannelSpec,
     units: NDArray[np.int64],
-    workers: NDArray[np.int64],
+    workers: NDArray[np.integer[Any]],
     labels: NDArray[np.intp],
     gold: dict[int, int],
     *,

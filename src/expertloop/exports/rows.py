@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from expertloop.exports.consensus import FittedChannel, ItemLookup, ProjectConsensus
 from expertloop.tasks.base import chat_messages
@@ -45,6 +46,7 @@ __all__ = [
     "RowCounts",
     "consensus_of",
     "formats_for",
+    "pairwise_batch_rows",
     "prompt_text",
     "rows_for_item",
 ]
@@ -422,6 +424,82 @@ def rows_for_item(
                     **_provenance(item, confidence),
                 }
             )
+    return rows
+
+
+def pairwise_batch_rows(
+    pc: ProjectConsensus,
+    items: Sequence[Sequence[Any]],
+    options: RowOptions,
+    counts: RowCounts,
+) -> list[dict[str, Any]]:
+    """The ``preference`` or ``unpaired`` rows of a batch of pairwise items, given as
+    ``(item_id, external_id, payload_json, n_answers)``: the same rows, in the same order,
+    and the same counts as :func:`rows_for_item` item by item, with the consensus looked up
+    and filtered with numpy for the whole batch, and only the kept items' payloads decoded."""
+    channel = pc.channels.get(options.criterion or "overall")
+    if channel is None or not items:
+        return []
+    item_col, external_col, payload_col, n_answers_col = zip(*items, strict=True)
+    n = len(item_col)
+    pos = channel.positions(np.asarray(item_col, dtype=np.int64))
+    found = pos >= 0
+    at = np.where(found, pos, 0)
+    best = channel.best[at]
+    post = channel.posteriors[at]
+    confidence = post[np.arange(n), best]
+    agreement = channel.agreement[at]
+    margin = np.abs(post[:, 0] - post[:, 2])
+    tie = found & (best == 1)
+    counts.ties_dropped += int(tie.sum())
+    keep = found & ~tie
+    if options.min_confidence is not None:
+        low = keep & (confidence < options.min_confidence)
+        counts.below_confidence += int(low.sum())
+        keep &= ~low
+    if options.min_agreement is not None:
+        low = keep & (agreement < options.min_agreement)
+        counts.below_agreement += int(low.sum())
+        keep &= ~low
+    conv = options.conversational
+    preference = options.format == "preference"
+    loads = orjson.loads
+    rows: list[dict[str, Any]] = []
+    index = np.flatnonzero(keep)
+    for k, a_wins, conf, marg in zip(
+        index.tolist(), (best[index] == 0).tolist(), confidence[index].tolist(),
+        margin[index].tolist(), strict=True,
+    ):
+        payload = loads(payload_col[k])
+        a, b = str(payload["response_a"]), str(payload["response_b"])
+        chosen, rejected = (a, b) if a_wins else (b, a)
+        prompt = payload["prompt"]
+        if preference:
+            rows.append(
+                {
+                    "prompt": _prompt(prompt, conv),
+                    "chosen": _completion(chosen, conv),
+                    "rejected": _completion(rejected, conv),
+                    "margin": marg,
+                    "item_id": item_col[k],
+                    "external_id": external_col[k],
+                    "n_answers": n_answers_col[k],
+                    "confidence": conf,
+                }
+            )
+        else:
+            for completion, label in ((chosen, True), (rejected, False)):
+                rows.append(
+                    {
+                        "prompt": _prompt(prompt, conv),
+                        "completion": _completion(completion, conv),
+                        "label": label,
+                        "item_id": item_col[k],
+                        "external_id": external_col[k],
+                        "n_answers": n_answers_col[k],
+                        "confidence": conf,
+                    }
+                )
     return rows
 
 

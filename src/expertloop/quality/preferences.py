@@ -347,6 +347,26 @@ def _with_counts(pc: PairCounts, a: FloatArray, b: FloatArray) -> PairCounts:
     return PairCounts(pc.n, pc.i, pc.j, a, b, np.zeros_like(a), pc.inverse)
 
 
+def _choice_codes(
+    ch: NDArray[Any], labels: tuple[Hashable, Hashable, Hashable]
+) -> NDArray[np.intp]:
+    """The position in ``labels`` of every choice; integer choices and labels (the codes an
+    export passes) are mapped with numpy, anything else with a dict."""
+    if ch.dtype.kind in "iu" and all(type(lab) is int for lab in labels) and len(set(labels)) == 3:
+        table = np.asarray(labels, dtype=np.int64)
+        order = np.argsort(table)
+        at = np.minimum(np.searchsorted(table[order], ch), 2)
+        bad = table[order][at] != ch
+        if bad.any():
+            raise QualityInputError(f"choices must be one of {labels}, got {ch[bad][0]!r}")
+        return np.asarray(order[at], dtype=np.intp)
+    lookup = {lab: k for k, lab in enumerate(labels)}
+    try:
+        return np.fromiter((lookup[c] for c in ch.tolist()), dtype=np.intp, count=len(ch))
+    except (KeyError, TypeError) as exc:
+        raise QualityInputError(f"choices must be one of {labels}, got {exc}") from None
+
+
 def pairwise_consensus(
     workers: Iterable[Any],
     items: Iterable[Any],
@@ -389,11 +409,7 @@ def pairwise_consensus(
     it_arr = as_1d(items, "items")
     ch = as_1d(choices, "choices")
     check_same_length(workers=wk, items=it_arr, choices=ch)
-    lookup = {lab: k for k, lab in enumerate(labels)}
-    try:
-        ans = np.fromiter((lookup[c] for c in ch.tolist()), dtype=np.intp, count=len(ch))
-    except (KeyError, TypeError) as exc:
-        raise QualityInputError(f"choices must be one of {labels}, got {exc}") from None
+    ans = _choice_codes(ch, labels)
     w_codes, worker_ids = encode(wk)
     i_codes, item_ids = encode(it_arr)
     n_items, n_workers = len(item_ids), len(worker_ids)

@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
+from sqlalchemy import Connection
 
 from expertloop.domain import Project, User
 from expertloop.domain.policies import can_read_gold
@@ -34,6 +36,7 @@ from expertloop.exports.rows import (
     RowOptions,
     consensus_of,
     formats_for,
+    pairwise_batch_rows,
     rows_for_item,
 )
 from expertloop.exports.writers import arrow_schema
@@ -138,17 +141,52 @@ def _first_pass(
         for item_id, value in gold.items():
             builder.add_gold(item_id, value)
         scope = _Scope(gold_items=set() if include_gold else set(gold))
-        loads = orjson.loads
-        add = builder.add
-        for batch in export_store.iter_answer_batches(conn, project.id):
-            for item_id, worker_id, value in batch:
-                add(item_id, worker_id, loads(value))
-                if item_id not in scope.gold_items:
-                    scope.workers.add(worker_id)
-                    scope.answers += 1
-            if on_answers is not None:
-                on_answers(len(batch))
+        paths = builder.field_paths()
+        if paths is not None:
+            _first_pass_fields(conn, project.id, builder, scope, paths, on_answers)
+        else:
+            loads = orjson.loads
+            add = builder.add
+            for batch in export_store.iter_answer_batches(conn, project.id):
+                for item_id, worker_id, value in batch:
+                    add(item_id, worker_id, loads(value))
+                    if item_id not in scope.gold_items:
+                        scope.workers.add(worker_id)
+                        scope.answers += 1
+                if on_answers is not None:
+                    on_answers(len(batch))
     return builder.fit(stats_exclude=scope.gold_items), scope
+
+
+def _first_pass_fields(
+    conn: Connection,
+    project_id: int,
+    builder: ConsensusBuilder,
+    scope: _Scope,
+    paths: dict[str, tuple[str, ...]],
+    on_answers: Progress | None,
+) -> None:
+    """Pass 1 where every observation is one field of the answer: the database extracts the
+    fields, numpy codes them a batch at a time, and no answer is decoded in Python."""
+    keys = list(paths)
+    gold = np.fromiter(scope.gold_items, dtype=np.int64, count=len(scope.gold_items))
+    for batch in export_store.iter_answer_field_batches(
+        conn, project_id, [paths[k] for k in keys]
+    ):
+        if not batch:
+            continue
+        columns = list(zip(*batch, strict=True))
+        item_ids = np.asarray(columns[0], dtype=np.int64)
+        worker_ids = np.asarray(columns[1], dtype=np.int64)
+        builder.add_fields(
+            item_ids, worker_ids, {key: columns[2 + n] for n, key in enumerate(keys)}
+        )
+        in_scope = ~np.isin(item_ids, gold) if len(gold) else None
+        scoped = worker_ids if in_scope is None else worker_ids[in_scope]
+        scope.workers.update(np.unique(scoped).tolist())
+        scope.answers += len(scoped)
+        if on_answers is not None:
+            on_answers(len(batch))
 
 
 def _validate(project: Project, options: ExportOptions) -> None:
@@ -227,6 +265,9 @@ class PreparedExport:
             criterion=opts.criterion,
         )
         pc = self.consensus
+        if pc.task.name == "pairwise" and opts.format in ("preference", "unpaired"):
+            yield from self._pairwise_batches(row_options, on_items)
+            return
         for records in self._records(on_items):
             lookup = pc.lookup(r.item_id for r in records)
             out: list[dict[str, Any]] = []
@@ -236,13 +277,32 @@ class PreparedExport:
                     out.extend(self._raw_rows(lookup, record))
                 else:
                     out.extend(rows_for_item(pc, lookup, record, row_options, self.counts))
-            for row in out:
-                confidence = row["confidence"]
-                if confidence is not None:
-                    self._noise_sum += 1.0 - confidence
-                    self._noise_n += 1
-            self.counts.rows += len(out)
+            self._tally(out)
             yield out
+
+    def _pairwise_batches(
+        self, row_options: RowOptions, on_items: Progress | None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pairwise preference / unpaired rows, a batch of items at a time, straight from
+        the item rows (no per-item record; see :func:`pairwise_batch_rows`)."""
+        with self.db.read() as conn:
+            for batch in export_store.iter_item_batches(
+                conn, self.project.id, include_gold=self.options.include_gold
+            ):
+                if on_items is not None:
+                    on_items(len(batch))
+                self.counts.items += len(batch)
+                out = pairwise_batch_rows(self.consensus, batch, row_options, self.counts)
+                self._tally(out)
+                yield out
+
+    def _tally(self, out: list[dict[str, Any]]) -> None:
+        for row in out:
+            confidence = row["confidence"]
+            if confidence is not None:
+                self._noise_sum += 1.0 - confidence
+                self._noise_n += 1
+        self.counts.rows += len(out)
 
     def _raw_rows(self, lookup: Any, record: ItemRecord) -> list[dict[str, Any]]:
         _, confidence, agreement = consensus_of(self.consensus, lookup, record)

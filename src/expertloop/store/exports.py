@@ -20,6 +20,7 @@ __all__ = [
     "count_answered_items",
     "count_project_answers",
     "iter_answer_batches",
+    "iter_answer_field_batches",
     "iter_gold",
     "iter_item_answer_batches",
     "iter_item_batches",
@@ -38,6 +39,41 @@ def iter_answer_batches(
 ) -> Iterator[Sequence[Any]]:
     """Every answer as ``(item_id, worker_id, value_json)``, in answer id order."""
     result = conn.execution_options(yield_per=batch).execute(_ANSWERS, {"project_id": project_id})
+    yield from result.partitions(batch)
+
+
+def _field_sql(dialect: str, path: Sequence[str], name: str) -> tuple[str, Any]:
+    """SQL for one JSON field of ``answers.value`` as text (NULL where absent), and its
+    bound parameter."""
+    if dialect == "postgresql":
+        return f"(value #>> :{name})", list(path)
+    if any('"' in key for key in path):
+        raise ValueError(f"JSON key with a double quote: {path!r}")
+    return f"CAST(json_extract(value, :{name}) AS TEXT)", "$" + "".join(
+        f'."{key}"' for key in path
+    )
+
+
+def iter_answer_field_batches(
+    conn: Connection,
+    project_id: int,
+    paths: Sequence[Sequence[str]],
+    *,
+    batch: int = BATCH,
+) -> Iterator[Sequence[Any]]:
+    """Every answer as ``(item_id, worker_id, field_1, ...)``, in answer id order: each field
+    the value at a JSON path of the answer (``["choice"]``, ``["criteria", name]``) as text,
+    ``None`` where absent. The database extracts the fields, so no answer is decoded here."""
+    columns = []
+    params: dict[str, Any] = {"project_id": project_id}
+    for n, path in enumerate(paths):
+        sql, params[f"path_{n}"] = _field_sql(conn.dialect.name, path, f"path_{n}")
+        columns.append(sql)
+    query = text(
+        f"SELECT item_id, worker_id{''.join(', ' + c for c in columns)} FROM answers "
+        "WHERE project_id = :project_id ORDER BY id"
+    )
+    result = conn.execution_options(yield_per=batch).execute(query, params)
     yield from result.partitions(batch)
 
 

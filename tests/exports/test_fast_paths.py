@@ -1,0 +1,121 @@
+"""The batch paths of an export (fields extracted in SQL, rows built a batch at a time) give
+exactly what the per-answer and per-item paths give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from export_helpers import answer  # noqa: F401 - a fixture
+from test_exports import export_rows, pairwise_project
+
+from expertloop.exports.consensus import ConsensusBuilder
+from expertloop.exports.rows import RowCounts, RowOptions, rows_for_item
+from expertloop.quality._common import QualityInputError
+from expertloop.quality.preferences import pairwise_consensus
+from expertloop.services.exports import _item_records
+from expertloop.store import exports as export_store
+from expertloop.tasks import get_task_type
+
+
+def _codes(builder: ConsensusBuilder) -> dict[str, tuple[list[int], list[int], list[int]]]:
+    return {
+        key: (list(c.units), list(c.workers), list(c.codes)) for key, c in builder._codes.items()
+    }
+
+
+def test_fields_extracted_in_sql_code_like_decoded_answers(env, answer):
+    _, _, project = pairwise_project(env, answer, criteria=True)
+    task = get_task_type("pairwise")
+    config = {"criteria": [{"name": "safety"}, {"name": "unanswered"}]}
+    slow, fast = ConsensusBuilder(task, config), ConsensusBuilder(task, config)
+    paths = fast.field_paths()
+    assert paths == {
+        "overall": ("choice",), "safety": ("criteria", "safety"),
+        "unanswered": ("criteria", "unanswered"),
+    }
+    keys = list(paths)
+    with env.db.read() as conn:
+        for batch in export_store.iter_answer_batches(conn, project):
+            for item_id, worker_id, value in batch:
+                slow.add(item_id, worker_id, orjson.loads(value))
+        for batch in export_store.iter_answer_field_batches(
+            conn, project, [paths[k] for k in keys]
+        ):
+            columns = list(zip(*batch, strict=True))
+            fast.add_fields(
+                np.asarray(columns[0], dtype=np.int64),
+                np.asarray(columns[1], dtype=np.int64),
+                {key: columns[2 + n] for n, key in enumerate(keys)},
+            )
+    assert _codes(fast) == _codes(slow)
+    assert len(fast._codes["overall"].units) == 12
+    assert len(fast._codes["unanswered"].units) == 0
+    assert (fast.n_answers, fast.workers) == (slow.n_answers, slow.workers)
+
+
+def test_single_labels_code_like_decoded_answers():
+    task = get_task_type("label")
+    config = {"labels": ["cat", "dog"]}
+    slow, fast = ConsensusBuilder(task, config), ConsensusBuilder(task, config)
+    assert fast.field_paths() == {"label": ("label",)}
+    assert ConsensusBuilder(task, {**config, "multiple": True}).field_paths() is None
+    quoted = {"criteria": [{"name": 'say "why"'}]}
+    assert ConsensusBuilder(get_task_type("pairwise"), quoted).field_paths() is None
+    answers = [(1, 10, "cat"), (1, 11, "dog"), (2, 10, "bird"), (2, 12, "dog")]
+    for item_id, worker_id, label in answers:
+        slow.add(item_id, worker_id, {"label": label})
+    fast.add_fields(
+        np.array([a[0] for a in answers]), np.array([a[1] for a in answers]),
+        {"label": [a[2] for a in answers]},
+    )
+    assert _codes(fast) == _codes(slow) == {"label": ([1, 1, 2], [10, 11, 12], [0, 1, 1])}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"format": "preference"},
+        {"format": "preference", "conversational": False, "include_gold": True},
+        {"format": "unpaired"},
+        {"format": "preference", "min_confidence": 0.9},
+        {"format": "unpaired", "min_agreement": 0.9},
+        {"format": "preference", "criterion": "safety"},
+    ],
+)
+def test_pairwise_batch_rows_match_rows_item_by_item(env, answer, options):
+    manager, _, project = pairwise_project(env, answer, criteria=True)
+    rows, prepared = export_rows(env, manager, project, **options)
+    row_options = RowOptions(
+        format=options["format"],
+        conversational=options.get("conversational", True),
+        min_confidence=options.get("min_confidence"),
+        min_agreement=options.get("min_agreement"),
+        criterion=options.get("criterion"),
+    )
+    expected: list[dict[str, Any]] = []
+    counts = RowCounts()
+    pc = prepared.consensus
+    for records in _item_records(
+        env.db, project, include_gold=options.get("include_gold", False), with_answers=False,
+        on_items=None,
+    ):
+        lookup = pc.lookup(r.item_id for r in records)
+        for record in records:
+            counts.items += 1
+            expected.extend(rows_for_item(pc, lookup, record, row_options, counts))
+    counts.rows = len(expected)
+    assert rows == expected
+    assert prepared.counts == counts
+
+
+def test_integer_choices_are_coded_without_a_dict():
+    workers, items = ["u", "v", "w", "u"], [1, 1, 1, 2]
+    by_code = pairwise_consensus(workers, items, np.array([2, 2, 1, 0]), labels=(2, 1, 0))
+    by_name = pairwise_consensus(workers, items, ["A", "A", "tie", "B"])
+    assert np.allclose(by_code.p_a_better, by_name.p_a_better)
+    assert by_code.choice.tolist() == [2, 0]
+    with pytest.raises(QualityInputError, match="choices must be one of"):
+        pairwise_consensus(workers, items, np.array([0, 1, 5, 0]), labels=(0, 1, 2))
