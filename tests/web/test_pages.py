@@ -252,3 +252,17 @@ def test_markdown_keeps_formatting_and_drops_html_and_script_links() -> None:
     assert 'href="https://example.org"' in html
     assert 'href="mailto:a@b.org"' in html
     assert "[image: pic]" in html
+
+
+def test_the_markdown_preview_is_rendered_sanitised_and_needs_the_csrf_token(env: Env) -> None:
+    worker = env.user()
+    client, csrf = _signed_in(env, worker)
+    text = "**bold**\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))"
+    refused = client.post("/ui/preview", json={"text": text})
+    assert refused.status_code == 403
+    html = client.post("/ui/preview", json={"text": text}, headers={"X-CSRF-Token": csrf}).json()[
+        "html"
+    ]
+    assert "<strong>bold</strong>" in html
+    assert "<script" not in html
+    assert "href=\"javascript:" not in html  # shown as text, never a link

@@ -19,6 +19,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import TemplateNotFound
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from expertloop.api.deps import (
@@ -36,6 +37,7 @@ from expertloop.services import assignments, auth, projects
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.services.clock import utcnow
 from expertloop.settings import Settings
+from expertloop.web.markdown import render_markdown
 from expertloop.web.rendering import (
     render_page,
     render_string,
@@ -315,6 +317,22 @@ def next_fragment(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Respo
     body["server_time"] = iso_utc(_now())
     return Response(
         orjson.dumps(body),
+        media_type="application/json",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+    )
+
+
+class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=200_000)
+
+
+@router.post("/ui/preview")
+def preview(body: PreviewRequest, _actor: CurrentUser) -> Response:
+    """Markdown as the experts' pages show it, rendered and sanitised on the server."""
+    return Response(
+        orjson.dumps({"html": str(render_markdown(body.text))}),
         media_type="application/json",
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
     )

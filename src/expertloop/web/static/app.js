@@ -166,6 +166,33 @@
     });
   }
 
+  // The preview is rendered and sanitised by the server, like everything else shown here.
+  function togglePreview(button) {
+    var box = document.getElementById(button.getAttribute("aria-controls"));
+    var field = button.closest(".question").querySelector("textarea");
+    if (!box || !field) return;
+    if (!box.hidden) {
+      box.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      button.textContent = "Preview";
+      return;
+    }
+    request("POST", "/ui/preview", { text: field.value })
+      .then(function (response) {
+        if (!response.ok) throw new Error("preview failed");
+        return response.json();
+      })
+      .then(function (data) {
+        box.innerHTML = data.html;
+        box.hidden = false;
+        button.setAttribute("aria-expanded", "true");
+        button.textContent = "Hide preview";
+      })
+      .catch(function () {
+        showNotice("error", "The preview could not be loaded.", "Your text is kept; try again.", []);
+      });
+  }
+
   function errorOf(response) {
     return response
       .json()
@@ -410,6 +437,7 @@
     form.addEventListener("click", function (event) {
       var action = event.target.closest("[data-action]");
       if (action && action.getAttribute("data-action") === "skip") skip();
+      if (action && action.getAttribute("data-action") === "preview") togglePreview(action);
     });
     Array.prototype.forEach.call(form.querySelectorAll("[data-ranking]"), initRanking);
     Array.prototype.forEach.call(form.querySelectorAll("[data-rubric-editor]"), initRubricEditor);
