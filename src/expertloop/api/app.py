@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +36,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The long-lived objects of a started app (routes, schemas, SQL, templates) go to
+        # the permanent generation, so full collections do not walk them mid-request.
+        gc.collect()
+        gc.freeze()
         sweeper.start()
         try:
             yield
