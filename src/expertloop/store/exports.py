@@ -49,9 +49,7 @@ def _field_sql(dialect: str, path: Sequence[str], name: str) -> tuple[str, Any]:
         return f"(value #>> :{name})", list(path)
     if any('"' in key for key in path):
         raise ValueError(f"JSON key with a double quote: {path!r}")
-    return f"CAST(json_extract(value, :{name}) AS TEXT)", "$" + "".join(
-        f'."{key}"' for key in path
-    )
+    return f"CAST(json_extract(value, :{name}) AS TEXT)", "$" + "".join(f'."{key}"' for key in path)
 
 
 def iter_answer_field_batches(
@@ -78,8 +76,7 @@ def iter_answer_field_batches(
 
 
 _GOLD = text(
-    "SELECT id, CAST(gold AS TEXT) FROM items "
-    "WHERE project_id = :project_id AND gold IS NOT NULL"
+    "SELECT id, CAST(gold AS TEXT) FROM items WHERE project_id = :project_id AND gold IS NOT NULL"
 )
 
 
@@ -140,7 +137,5 @@ def count_project_answers(conn: Connection, project_id: int) -> int:
 
 def count_answered_items(conn: Connection, project_id: int, *, include_gold: bool) -> int:
     gold = "" if include_gold else _GOLD_FILTER
-    query = text(
-        f"SELECT count(*) FROM items i WHERE i.project_id = :p AND i.n_answers > 0{gold}"
-    )
+    query = text(f"SELECT count(*) FROM items i WHERE i.project_id = :p AND i.n_answers > 0{gold}")
     return int(conn.execute(query, {"p": project_id}).scalar_one())

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, and_, exists, insert, literal, select, text
+from sqlalchemy import Connection, DateTime, and_, exists, insert, select, text
 
 from expertloop.domain import Project
 from expertloop.store import tables as t
@@ -119,10 +119,3 @@ def add_members(
     rows = [{"project_id": project_id, "user_id": u, "added_at": now} for u in user_ids]
     if rows:
         conn.execute(insert_ignoring_conflicts(conn, t.ProjectMember), rows)
-
-
-def is_member(conn: Connection, project_id: int, user_id: int) -> bool:
-    query = select(literal(1)).where(
-        t.ProjectMember.project_id == project_id, t.ProjectMember.user_id == user_id
-    )
-    return conn.execute(query).first() is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from expertloop.domain import Role, User
@@ -20,7 +20,6 @@ __all__ = [
     "list_users",
     "revoke_token",
     "user_by_token_hash",
-    "users_exist",
 ]
 
 
@@ -70,10 +69,6 @@ def list_users(conn: Connection) -> list[User]:
     return [_user(r) for r in conn.execute(select(*_USER_COLUMNS).order_by(t.User.id))]
 
 
-def users_exist(conn: Connection) -> bool:
-    return bool(conn.execute(select(func.count()).select_from(t.User)).scalar_one())
-
-
 def insert_token(
     conn: Connection,
     *,
@@ -116,7 +111,3 @@ def user_by_token_hash(conn: Connection, token_hash: str, *, now: datetime) -> U
     if row.expires_at is not None and row.expires_at <= now:
         return None
     return _user(row)
-
-
-def set_active(conn: Connection, user_id: int, *, active: bool) -> None:
-    conn.execute(update(t.User).where(t.User.id == user_id).values(is_active=active))
