@@ -114,6 +114,9 @@ class Stats:
     next_ms: list[float] = field(default_factory=list)
     answer_ms: list[float] = field(default_factory=list)
     loops: int = 0
+    # Completed loops per simulated worker: unequal counts mean unequal service (for
+    # instance more connections on one server process than on another).
+    worker_loops: Counter[int] = field(default_factory=Counter)
     errors: int = 0
     error_statuses: Counter[str] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
@@ -488,11 +491,18 @@ async def _worker(
                 if stats.window_start <= ended < stats.window_end:
                     stats.answer_ms.append((ended - began) * 1000)
                     stats.loops += 1
+                    stats.worker_loops[seed] += 1
             except (OSError, ValueError, KeyError, ConnectionError) as exc:
                 stats.error(f"exception {type(exc).__name__}", repr(exc))
                 await asyncio.sleep(0.05)
     finally:
         conn.close()
+
+
+def _spread(stats: Stats, workers: int) -> list[int]:
+    counts = [stats.worker_loops[w] for w in stats.worker_loops]
+    counts += [0] * (workers - len(counts))
+    return [min(counts), max(counts)] if counts else [0, 0]
 
 
 async def _sample_rss(meter: ProcessGroupMeter, interval: float) -> None:
@@ -679,6 +689,7 @@ async def _bench(env: BenchEnvironment, args: argparse.Namespace) -> dict[str, A
         "answer_p99_ms": _percentile(stats.answer_ms, 99),
         "next_max_ms": round(max(stats.next_ms), 2) if stats.next_ms else None,
         "answer_max_ms": round(max(stats.answer_ms), 2) if stats.answer_ms else None,
+        "worker_loops_min_max": _spread(stats, args.workers),
         "errors": stats.errors,
         "error_kinds": dict(stats.error_statuses),
         "error_samples": stats.error_samples,

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from expertloop import __version__
 from expertloop.api.errors import install_error_handlers
+from expertloop.api.hot_path import AnnotatorLoop
 from expertloop.api.routes import assignments, auth, exports, health, projects, users
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.services.leases import LeaseSweeper
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         finally:
             sweeper.stop()
             if database is None:
-                db.dispose()
+                await db.dispose_async()
 
     app = FastAPI(
         title="expertloop",
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.database = db
     app.state.authenticator = TokenAuthenticator(db, ttl_seconds=settings.auth_cache_seconds)
     install_error_handlers(app)
+    app.add_middleware(AnnotatorLoop, database=db, authenticator=app.state.authenticator)
     # Routes are matched in order: the annotator loop, the hot path, comes first.
     for module in (assignments, auth, users, projects, exports):
         app.include_router(module.router, prefix="/api/v1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,9 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from expertloop.errors import ExpertloopError
+from expertloop.errors import ExpertloopError, InputInvalid
 
-__all__ = ["error_body", "install_error_handlers"]
+__all__ = ["error_body", "install_error_handlers", "invalid_input"]
 
 log = logging.getLogger("expertloop.api")
 
@@ -28,6 +29,15 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def invalid_input(errors: Sequence[Any]) -> InputInvalid:
+    """The error for a request that fails its schema (pydantic's ``errors()``): 422, with
+    each failing field named."""
+    details = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in errors]
+    first = details[0] if details else {"field": "", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return InputInvalid(message, details=details)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ExpertloopError)
     async def _expected(_: Request, exc: ExpertloopError) -> JSONResponse:
@@ -36,10 +46,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
-        first = details[0] if details else {"field": "", "message": "invalid request"}
-        message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-        return JSONResponse(error_body("invalid_input", message, details), status_code=422)
+        return JSONResponse(invalid_input(exc.errors()).to_dict(), status_code=422)
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, DateTime, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from expertloop.store import tables as t
+from expertloop.store.driver import DriverStatement
 
 __all__ = [
     "AnswerTarget",
@@ -61,8 +62,15 @@ _TARGET = text(
 ).columns(presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json)
 
 
+_PG_TARGET = DriverStatement(_TARGET)
+
+
 def answer_target(conn: Connection, assignment_id: int) -> AnswerTarget | None:
-    row = conn.execute(_TARGET, {"assignment_id": assignment_id}).first()
+    params = {"assignment_id": assignment_id}
+    if conn.dialect.name == "postgresql":
+        row = _PG_TARGET.first(conn, params)
+    else:
+        row = conn.execute(_TARGET, params).first()
     return None if row is None else AnswerTarget(*row)
 
 
@@ -111,8 +119,9 @@ _INSERT = {
     "postgresql": text(_INSERT_SQL.format(value="CAST(:value AS jsonb)")),
 }
 # PostgreSQL does the whole common case (a live lease becomes an answer) in one statement.
-_PG_ANSWER_LIVE = text(
-    f"""
+_PG_ANSWER_LIVE = DriverStatement(
+    text(
+        f"""
     WITH finished AS (
       UPDATE assignments SET status = 'answered', finished_at = :now
       WHERE id = :assignment_id AND status = 'leased'
@@ -129,6 +138,7 @@ _PG_ANSWER_LIVE = text(
     FROM counted
     RETURNING id
     """
+    )
 )
 
 
@@ -154,11 +164,12 @@ def answer_live_lease(
     params = _answer_params(target, value, idempotency_key, now)
     if conn.dialect.name == "postgresql":
         try:
-            answer_id = conn.execute(_PG_ANSWER_LIVE, params).scalar()
+            row = _PG_ANSWER_LIVE.first(conn, params)
         except IntegrityError as exc:
             raise DuplicateAnswer(str(exc.orig)) from None
-        if answer_id is None:
+        if row is None:
             return None
+        answer_id = row[0]
     else:
         if conn.execute(_FINISH_LIVE, params).rowcount == 0:
             return None

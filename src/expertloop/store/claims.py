@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 
 from expertloop.store import tables as t
+from expertloop.store.driver import DriverStatement
 
 __all__ = [
     "Lease",
@@ -53,8 +54,9 @@ _ELIGIBLE = """
 
 # One statement: the worker's live lease in the project if it holds one, otherwise the best
 # eligible item, locked (skipping rows other workers hold), a slot taken, a lease inserted.
-_PG_LEASE_NEXT = text(
-    f"""
+_PG_LEASE_NEXT = DriverStatement(
+    text(
+        f"""
     WITH held AS (
       SELECT a.id, a.item_id, a.presentation, a.expires_at FROM assignments a
       WHERE a.worker_id = :worker_id AND a.project_id = :project_id
@@ -85,6 +87,7 @@ _PG_LEASE_NEXT = text(
     SELECT held.id, held.item_id, i.payload, held.presentation, held.expires_at
     FROM held JOIN items i ON i.id = held.item_id
     """
+    )
 )
 
 _SQLITE_PICK = text(f"SELECT i.id, i.payload {_ELIGIBLE}")
@@ -109,17 +112,15 @@ def lease_next_item(
     """
     params = {"project_id": project_id, "worker_id": worker_id, "now": now}
     if conn.dialect.name == "postgresql":
-        row = conn.execute(
-            _PG_LEASE_NEXT,
+        row = _PG_LEASE_NEXT.first(
+            conn,
             {
                 **params,
                 "presentation": None if presentation is None else json.dumps(presentation),
                 "expires_at": expires_at,
             },
-        ).first()
-        if row is None:
-            return None
-        return Lease(row.assignment_id, row.item_id, row.payload, row.presentation, row.expires_at)
+        )
+        return None if row is None else Lease(*row)
 
     held = held_lease(conn, project_id=project_id, worker_id=worker_id, now=now)
     if held is not None:

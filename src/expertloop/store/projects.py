@@ -11,6 +11,7 @@ from sqlalchemy import Connection, DateTime, and_, exists, insert, select, text
 from expertloop.domain import Project
 from expertloop.store import tables as t
 from expertloop.store.dialects import insert_ignoring_conflicts
+from expertloop.store.driver import DriverStatement
 
 __all__ = [
     "add_members",
@@ -78,6 +79,14 @@ def create_project(
     return _project(row, is_member=True)
 
 
+def _project_of(row: Sequence[Any]) -> Project:
+    """A project from its columns in the order of its fields, then ``is_member``."""
+    id_, name, task_type, config, guidelines, per_item, lease, creator, created, member = row
+    return Project(
+        id_, name, task_type, config, guidelines, per_item, lease, creator, created, bool(member)
+    )
+
+
 def _membership(user_id: Any) -> Any:
     return exists().where(
         and_(t.ProjectMember.project_id == t.Project.id, t.ProjectMember.user_id == user_id)
@@ -94,10 +103,17 @@ _PROJECT_FOR_USER = text(
 ).columns(config=t.Json, created_at=DateTime())
 
 
+_PG_PROJECT_FOR_USER = DriverStatement(_PROJECT_FOR_USER)
+
+
 def project_for_user(conn: Connection, project_id: int, user_id: int) -> Project | None:
     """The project with ``is_member`` set for ``user_id``, or ``None`` if it does not exist."""
-    row = conn.execute(_PROJECT_FOR_USER, {"project_id": project_id, "user_id": user_id}).first()
-    return None if row is None else _project(row, is_member=bool(row.is_member))
+    params = {"project_id": project_id, "user_id": user_id}
+    if conn.dialect.name == "postgresql":
+        row = _PG_PROJECT_FOR_USER.first(conn, params)
+    else:
+        row = conn.execute(_PROJECT_FOR_USER, params).first()
+    return None if row is None else _project_of(row)
 
 
 def list_projects(conn: Connection, user_id: int, *, all_projects: bool) -> list[Project]:
