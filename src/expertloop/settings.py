@@ -35,10 +35,12 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(DEFAULT_SECRET_KEY, description="Signs sessions and CSRF tokens.")
     db_pool_size: int = Field(
-        10,
+        32,
         ge=1,
-        description="Database connections per server process; requests beyond it queue in "
-        "the process (the database work of a request takes well under a millisecond).",
+        description="Database connections per server process and pool (the annotator loop "
+        "has one, everything else another; connections open as requests need them). Loop "
+        "requests beyond it queue in the process, which adds latency under load: size it to "
+        "the concurrent experts one process serves.",
     )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",

@@ -121,7 +121,7 @@ def serve(
     ] = False,
 ) -> None:
     """Upgrade the database schema, then run the HTTP server (API and docs at /docs)."""
-    import uvicorn
+    from expertloop.api.server import ServerOptions, run_server
 
     settings = _settings()
     with _database(settings) as database:
@@ -132,16 +132,14 @@ def serve(
 
             seeded = seed_demo(database)
             err.print(seeded.instructions(f"http://{host}:{port}"), highlight=False)
-    uvicorn.run(
-        "expertloop.api.app:create_app",
-        factory=True,
+    options = ServerOptions(
         host=host,
         port=port,
-        workers=workers,
+        processes=workers,
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
-        timeout_graceful_shutdown=5,
     )
+    raise typer.Exit(run_server(options))
 
 
 @db_app.command("upgrade")

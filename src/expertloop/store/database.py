@@ -14,6 +14,7 @@ import copy
 import functools
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,10 @@ class Database:
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._on_loop: Database | None = None
+        self._pool_size = pool_size
+        self._slots_by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
+        ] = weakref.WeakKeyDictionary()
         if self.is_sqlite:
             self._prepare_sqlite_file()
             self.engine = _sqlite_engine(
@@ -123,7 +128,17 @@ class Database:
         """
         if self._on_loop is None:
             return await asyncio.to_thread(fn, self, *args, **kwargs)
-        return await greenlet_spawn(functools.partial(fn, self._on_loop, *args, **kwargs))
+        # Wait here, in arrival order, rather than in the pool, whose waiters can be
+        # overtaken again and again by newer requests (a long tail of latency).
+        async with self._loop_slots():
+            return await greenlet_spawn(functools.partial(fn, self._on_loop, *args, **kwargs))
+
+    def _loop_slots(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        slots = self._slots_by_loop.get(loop)
+        if slots is None:
+            slots = self._slots_by_loop[loop] = asyncio.Semaphore(self._pool_size)
+        return slots
 
     def dispose(self) -> None:
         """Close the pooled connections (those of :meth:`run` need :meth:`dispose_async`)."""
