@@ -156,7 +156,8 @@ class _LazyBackends(dict[str, Backend]):
             self.postgres_databases.append(db_name)
         else:
             raise ValueError(f"unknown test backend {name!r}")
-        database = Database(url, pool_size=40)
+        # Few connections: several test runs and spawned servers share one PostgreSQL.
+        database = Database(url, pool_size=8)
         upgrade(database)
         backend = self[name] = Backend(name, url, tmp, database)
         return backend

@@ -68,10 +68,20 @@ def two_processes(env: Env, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[b
         yield server, port
     finally:
         if server.poll() is None:
-            server.kill()
-            server.wait(timeout=10)
-        for child in psutil.Process().children(recursive=True):
-            child.kill()
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=20)
+
+
+def test_the_processes_stop_when_the_supervisor_is_killed(
+    two_processes: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    server, port = two_processes
+    children = psutil.Process(server.pid).children()
+    server.kill()
+    server.wait(timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive
+    assert not _listeners(port)
 
 
 def test_each_process_listens_on_its_own_socket_and_the_port_is_then_taken(

@@ -11,8 +11,10 @@ starts the processes, restarts one that dies, and stops them all on SIGINT or SI
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -61,22 +63,25 @@ def run_server(options: ServerOptions) -> int:
     return _Supervisor(options).run()
 
 
-def _listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+def _bound_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 
 def _serve_one_process(options: ServerOptions) -> None:
-    """A server process: its own listening socket in the port's ``SO_REUSEPORT`` group."""
+    """A server process: its own socket in the port's ``SO_REUSEPORT`` group.
+
+    The socket is only bound here; uvicorn starts listening on it once the app has started,
+    so the kernel sends no connection to a process that is not ready to serve it.
+    """
+    _exit_with_parent()
     try:
-        sock = _listening_socket(options.host, options.port, reuse_port=True)
+        sock = _bound_socket(options.host, options.port, reuse_port=True)
     except OSError as exc:
         print(f"cannot listen on {options.host}:{options.port}: {exc}", file=sys.stderr)
         sys.exit(_STARTUP_FAILURE)
@@ -84,6 +89,21 @@ def _serve_one_process(options: ServerOptions) -> None:
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(_STARTUP_FAILURE)
+
+
+def _exit_with_parent() -> None:
+    """Have the kernel stop this process (SIGTERM) if the supervisor dies, even by SIGKILL,
+    so no orphaned server keeps the port (Linux; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class _Supervisor:
@@ -96,7 +116,9 @@ class _Supervisor:
         try:
             # Refuse a port that anything listens on already: a socket without
             # SO_REUSEPORT cannot bind beside one, so this also finds another expertloop.
-            _listening_socket(self.options.host, self.options.port, reuse_port=False).close()
+            probe = _bound_socket(self.options.host, self.options.port, reuse_port=False)
+            probe.listen()
+            probe.close()
         except OSError as exc:
             print(
                 f"cannot listen on {self.options.host}:{self.options.port}: {exc}",

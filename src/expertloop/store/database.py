@@ -10,7 +10,7 @@ READ COMMITTED transactions and concurrency control is by row locks (see ``claim
 from __future__ import annotations
 
 import asyncio
-import copy
+import contextlib
 import functools
 import sqlite3
 import threading
@@ -33,20 +33,20 @@ R = TypeVar("R")
 
 
 class Database:
+    engine: Engine
+    read_engine: Engine
+    _autocommit_engine: Engine
+    _write_lock: threading.Lock | None
+    _on_loop: Database | None
+
     def __init__(
         self, url: str, *, pool_size: int = 20, sqlite_synchronous: str = "NORMAL"
     ) -> None:
-        self.url = make_url(url)
-        self.dialect = self.url.get_backend_name()
+        self._set_up(url, pool_size)
         if self.dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
-        self._write_lock = threading.Lock() if self.is_sqlite else None
-        self._on_loop: Database | None = None
-        self._pool_size = pool_size
-        self._slots_by_loop: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Semaphore
-        ] = weakref.WeakKeyDictionary()
         if self.is_sqlite:
+            self._write_lock = threading.Lock()
             self._prepare_sqlite_file()
             self.engine = _sqlite_engine(
                 url, begin="BEGIN IMMEDIATE", sync=sqlite_synchronous, pool_size=pool_size
@@ -55,25 +55,19 @@ class Database:
                 url, begin="BEGIN", sync=sqlite_synchronous, pool_size=pool_size
             )
         else:
-            self._use_postgres_engine(create_engine(url, **_postgres_pool(pool_size)))
-            # The same database through the asyncio driver, for :meth:`run`: plain blocking
-            # code whose I/O awaits on the event loop (SQLAlchemy's greenlet bridge).
-            on_loop = copy.copy(self)
-            on_loop._use_postgres_engine(
-                create_async_engine(url, **_postgres_pool(pool_size)).sync_engine,
-                # An engine of its own: switching a pooled connection to autocommit and back
-                # costs more than the statement, on every checkout.
-                autocommit=create_async_engine(
-                    url, isolation_level="AUTOCOMMIT", **_postgres_pool(pool_size)
-                ).sync_engine,
-            )
-            self._on_loop = on_loop
+            self.engine = self.read_engine = create_engine(url, **_postgres_pool(pool_size))
+            self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._on_loop = _EventLoopDatabase(url, pool_size)
 
-    def _use_postgres_engine(self, engine: Engine, *, autocommit: Engine | None = None) -> None:
-        self.engine = self.read_engine = engine
-        self._autocommit_engine = autocommit or engine.execution_options(
-            isolation_level="AUTOCOMMIT"
-        )
+    def _set_up(self, url: str, pool_size: int) -> None:
+        self.url = make_url(url)
+        self.dialect = self.url.get_backend_name()
+        self._write_lock = None
+        self._on_loop = None
+        self._pool_size = pool_size
+        self._slots_by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
+        ] = weakref.WeakKeyDictionary()
 
     @property
     def is_sqlite(self) -> bool:
@@ -134,6 +128,7 @@ class Database:
             return await greenlet_spawn(functools.partial(fn, self._on_loop, *args, **kwargs))
 
     def _loop_slots(self) -> asyncio.Semaphore:
+        # One per event loop: asyncio primitives belong to the loop that first uses them.
         loop = asyncio.get_running_loop()
         slots = self._slots_by_loop.get(loop)
         if slots is None:
@@ -142,15 +137,55 @@ class Database:
 
     def dispose(self) -> None:
         """Close the pooled connections (those of :meth:`run` need :meth:`dispose_async`)."""
-        for engine in {self.engine, self.read_engine, getattr(self, "_autocommit_engine", None)}:
-            if engine is not None:
-                engine.dispose()
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
     async def dispose_async(self) -> None:
         """:meth:`dispose`, and close :meth:`run`'s connections; call it on their event loop."""
         if self._on_loop is not None:
             await greenlet_spawn(self._on_loop.dispose)
         self.dispose()
+
+
+class _EventLoopDatabase(Database):
+    """PostgreSQL as :meth:`Database.run` hands it to service code: blocking-style calls
+    whose I/O awaits the asyncio driver on the event loop (SQLAlchemy's greenlet bridge).
+
+    One pool of autocommit connections serves it all: :meth:`statements` as they are, and
+    :meth:`write` / :meth:`read` with an explicit ``BEGIN``. (Switching a pooled connection
+    between autocommit and transactions costs more CPU than a loop statement, on every
+    checkout.)
+    """
+
+    def __init__(self, url: str, pool_size: int) -> None:
+        self._set_up(url, pool_size)
+        engine = create_async_engine(
+            url, isolation_level="AUTOCOMMIT", **_postgres_pool(pool_size)
+        ).sync_engine
+        self.engine = self.read_engine = self._autocommit_engine = engine
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self._transaction(end="COMMIT") as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self._transaction(end="ROLLBACK") as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, *, end: str) -> Iterator[Connection]:
+        with self._autocommit_engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):  # the error that got us here matters
+                    conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql(end)
 
 
 def _postgres_pool(pool_size: int) -> dict[str, Any]:
