@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         5.0,
         ge=0,
-        description="How long a process trusts a verified API token before looking it up "
-        "again (0 disables the cache). A revoked token stops working within this time.",
+        description="How long a process trusts what it verified about a caller (their API "
+        "token; that they may take items from a project) before asking the database again "
+        "(0 disables the cache). A revoked token stops working within this time.",
     )
     max_import_bytes: int = Field(
         256 * 1024 * 1024, gt=0, description="Largest accepted item-import request body."

@@ -13,6 +13,7 @@ from expertloop import __version__
 from expertloop.api.errors import install_error_handlers
 from expertloop.api.hot_path import AnnotatorLoop
 from expertloop.api.routes import assignments, auth, exports, health, projects, users
+from expertloop.services.assignments import ClaimableProjects
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.services.leases import LeaseSweeper
 from expertloop.settings import Settings
@@ -59,7 +60,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.database = db
     app.state.authenticator = TokenAuthenticator(db, ttl_seconds=settings.auth_cache_seconds)
     install_error_handlers(app)
-    app.add_middleware(AnnotatorLoop, database=db, authenticator=app.state.authenticator)
+    app.state.claimable_projects = ClaimableProjects(settings.auth_cache_seconds)
+    app.add_middleware(
+        AnnotatorLoop,
+        database=db,
+        authenticator=app.state.authenticator,
+        claimable=app.state.claimable_projects,
+    )
     # Routes are matched in order: the annotator loop, the hot path, comes first.
     for module in (assignments, auth, users, projects, exports):
         app.include_router(module.router, prefix="/api/v1")

@@ -52,9 +52,13 @@ _ANSWER = re.compile(r"/api/v1/assignments/([0-9]{1,18})/answer")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
-async def next_response(db: Database, actor: User, project_id: int) -> tuple[int, bytes]:
+async def next_response(
+    db: Database, actor: User, project_id: int, claimable: assignments.ClaimableProjects
+) -> tuple[int, bytes]:
     """Status and body of a ``next`` request: 200 with the lease, 204 when nothing is left."""
-    assignment = await db.run(assignments.next_assignment, actor=actor, project_id=project_id)
+    assignment = await db.run(
+        assignments.next_assignment, actor=actor, project_id=project_id, claimable=claimable
+    )
     if assignment is None:
         return 204, b""
     body = {
@@ -103,10 +107,18 @@ async def answer_response(
 class AnnotatorLoop:
     """ASGI layer that serves the loop's bearer-token requests and passes on the rest."""
 
-    def __init__(self, app: ASGIApp, *, database: Database, authenticator: TokenAuthenticator):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        database: Database,
+        authenticator: TokenAuthenticator,
+        claimable: assignments.ClaimableProjects,
+    ):
         self.app = app
         self.database = database
         self.authenticator = authenticator
+        self.claimable = claimable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -122,7 +134,8 @@ class AnnotatorLoop:
         try:
             actor = await self._authenticate(token)
             if next_match:
-                status, body = await next_response(self.database, actor, int(next_match[1]))
+                project_id = int(next_match[1])
+                status, body = await next_response(self.database, actor, project_id, self.claimable)
             else:
                 assert answer_match is not None
                 submitted = _parse_answer(await _read_body(receive))

@@ -18,30 +18,46 @@ from sqlalchemy.exc import IntegrityError
 from expertloop.domain import Assignment, ItemPublic, Project, User, can_claim_items
 from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
 from expertloop.scheduling import lease_expires_at
+from expertloop.services.caching import ExpiringCache
 from expertloop.services.clock import utcnow
 from expertloop.services.projects import load_project
 from expertloop.store import Database, claims
 from expertloop.store import answers as answer_store
 from expertloop.tasks import TaskType, TaskValidationError, get_task_type
 
-__all__ = ["SubmittedAnswer", "next_assignment", "release_assignment", "submit_answer"]
+__all__ = [
+    "ClaimableProjects",
+    "SubmittedAnswer",
+    "next_assignment",
+    "release_assignment",
+    "submit_answer",
+]
 
 _rng = random.Random()
 
 
+# (project id, worker id) -> the project, for workers known to be allowed to claim its items.
+ClaimableProjects = ExpiringCache[tuple[int, int], Project]
+
+
 def next_assignment(
-    db: Database, *, actor: User, project_id: int, rng: random.Random = _rng
+    db: Database,
+    *,
+    actor: User,
+    project_id: int,
+    rng: random.Random = _rng,
+    claimable: ClaimableProjects | None = None,
 ) -> Assignment | None:
     """The worker's next item in the project, leased to them; ``None`` if none is left.
 
     A worker who already holds a live lease in the project gets that one again, so a
-    reload never strands an item.
+    reload never strands an item. ``claimable`` remembers that the worker may claim the
+    project's items (projects do not change once created, and memberships are not
+    withdrawn), which saves a read on every request.
     """
     now = utcnow()
     with db.statements() as conn:
-        project = load_project(conn, actor=actor, project_id=project_id)
-        if not can_claim_items(actor, is_member=project.is_member):
-            raise PermissionDenied("you are not a worker of this project")
+        project = _claimable_project(conn, actor, project_id, claimable)
         task = get_task_type(project.task_type)
         lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
     if lease is None:
@@ -61,6 +77,20 @@ def next_assignment(
         expires_at=lease.expires_at,
         task_type=project.task_type,
     )
+
+
+def _claimable_project(
+    conn: Connection, actor: User, project_id: int, remembered: ClaimableProjects | None
+) -> Project:
+    key = (project_id, actor.id)
+    project = remembered.get(key) if remembered is not None else None
+    if project is None:
+        project = load_project(conn, actor=actor, project_id=project_id)
+        if not can_claim_items(actor, is_member=project.is_member):
+            raise PermissionDenied("you are not a worker of this project")
+        if remembered is not None:
+            remembered.put(key, project)
+    return project
 
 
 def _lease_next(

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import random
 import secrets
-import threading
-import time
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -14,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from expertloop.domain import User
 from expertloop.errors import NotAuthenticated
+from expertloop.services.caching import ExpiringCache
 from expertloop.services.clock import utcnow
 from expertloop.store import Database
 from expertloop.store import users as user_store
@@ -99,39 +97,25 @@ class TokenAuthenticator:
 
     def __init__(self, db: Database, *, ttl_seconds: float, max_entries: int = 100_000) -> None:
         self._db = db
-        self._ttl = ttl_seconds
-        self._max_entries = max_entries
-        self._cache: dict[str, tuple[User, float]] = {}
-        self._lock = threading.Lock()
+        self._users: ExpiringCache[str, User] = ExpiringCache(ttl_seconds, max_entries=max_entries)
 
     def cached(self, token: str) -> User | None:
         """The token's user if this process verified it recently; never touches the database,
         so async code may call it on the event loop."""
-        entry = self._cache.get(hash_token(token))
-        if entry is not None and entry[1] > time.monotonic():
-            return entry[0]
-        return None
+        return self._users.get(hash_token(token))
 
     def authenticate(self, token: str) -> User:
         user = self.cached(token)
         if user is not None:
             return user
         digest = hash_token(token)
-        now = time.monotonic()
         with self._db.read() as conn:
             user = user_store.user_by_token_hash(conn, digest, now=utcnow())
         if user is None:
             raise NotAuthenticated("invalid or expired token")
-        if self._ttl > 0:
-            with self._lock:
-                if len(self._cache) >= self._max_entries:
-                    self._cache.clear()
-                # Spread expiries so that tokens verified together are not all looked up
-                # again in the same instant.
-                self._cache[digest] = (user, now + self._ttl * random.uniform(0.75, 1.0))
+        self._users.put(digest, user)
         return user
 
     def forget(self, token: str) -> None:
         """Drop a token from this process's cache (after revoking it)."""
-        with self._lock:
-            self._cache.pop(hash_token(token), None)
+        self._users.forget(hash_token(token))

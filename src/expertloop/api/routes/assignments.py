@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 
 from expertloop.api.deps import CurrentUser, DatabaseDep
 from expertloop.api.hot_path import answer_response, next_response
@@ -22,8 +22,11 @@ router = APIRouter(tags=["assignments"])
     response_model=AssignmentPublic,
     responses={204: {"description": "Nothing is left for this worker"}},
 )
-async def next_assignment(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Response:
-    status_code, body = await next_response(db, actor, project_id)
+async def next_assignment(
+    project_id: int, request: Request, db: DatabaseDep, actor: CurrentUser
+) -> Response:
+    claimable = request.app.state.claimable_projects
+    status_code, body = await next_response(db, actor, project_id, claimable)
     return _response(status_code, body)
 
 

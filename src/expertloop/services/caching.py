@@ -1,0 +1,50 @@
+"""A process-local memory of recent answers from the database, each kept for a while."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["ExpiringCache"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class ExpiringCache(Generic[K, V]):
+    """Values remembered for ``ttl_seconds`` (``0`` remembers nothing).
+
+    Expiries are spread over the last quarter of the period, so that entries stored
+    together (a workforce starting at once) are not all looked up again in one instant.
+    At ``max_entries`` the cache starts afresh rather than tracking recency: the entries
+    are cheap to look up again. Safe to use from threads and from the event loop (no call
+    blocks for longer than a dictionary operation).
+    """
+
+    def __init__(self, ttl_seconds: float, *, max_entries: int = 100_000) -> None:
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._entries: dict[K, tuple[V, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] > time.monotonic():
+            return entry[0]
+        return None
+
+    def put(self, key: K, value: V) -> None:
+        if self._ttl <= 0:
+            return
+        expires = time.monotonic() + self._ttl * random.uniform(0.75, 1.0)
+        with self._lock:
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[key] = (value, expires)
+
+    def forget(self, key: K) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
