@@ -3,8 +3,9 @@
 Generates a pairwise project of ``--items`` items with ``--answers`` answers each (bulk
 inserts through SQLAlchemy Core into a fresh SQLite file, or a PostgreSQL database given by
 ``--database-url``), then times the export service path (consensus fit + rows + writer) in
-a fresh child process per output, measuring its peak memory (max RSS). Prints one JSON
-object.
+a fresh child process per output, measuring its CPU time and peak memory (max RSS), then,
+apart, the card's numbers (Krippendorff's alpha). Prints one JSON object; run it with
+``nice`` on a shared machine, and read ``rows_per_cpu_second`` there.
 
     python bench/export.py                      # 1,000,000 items, 3 answers each, SQLite
     python bench/export.py --items 100000 --answers 3
@@ -100,10 +101,19 @@ def generate(url: str, n_items: int, n_answers: int, n_workers: int) -> tuple[in
     return project_id, admin_id
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def run_export(url: str, project_id: int, admin_id: int, output: str, path: str) -> None:
     db = Database(url)
     actor = User(id=admin_id, username="bench-admin", role=Role.ADMIN)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     prepared = prepare_export(
         db, actor=actor, project_id=project_id, options=ExportOptions(format="preference"),
         secret_key="bench",
@@ -111,17 +121,30 @@ def run_export(url: str, project_id: int, admin_id: int, output: str, path: str)
     fitted = time.perf_counter()
     with open(path, "wb") as sink:
         write_rows(prepared.batches(), sink, output=output, schema=prepared.schema)
-    done = time.perf_counter()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    done, cpu_done = time.perf_counter(), _cpu_seconds()
+    peak_mb = _peak_mb()
+    # The card's numbers (Krippendorff's alpha over every answer) are computed only when a
+    # card is asked for (--to hub, the CLI's summary): timed apart from the export.
+    stats = prepared.card_stats()
+    card_done = time.perf_counter()
     print(json.dumps({
         "rows": prepared.counts.rows,
         "items": prepared.counts.items,
         "seconds": round(done - start, 2),
         "fit_seconds": round(fitted - start, 2),
+        "cpu_seconds": round(cpu_done - cpu_start, 2),
         "rows_per_second": round(prepared.counts.rows / (done - start)),
+        "rows_per_cpu_second": round(prepared.counts.rows / (cpu_done - cpu_start)),
         "items_per_second": round(prepared.counts.items / (done - start)),
-        "peak_memory_mb": round(peak_mb, 1),
+        "peak_memory_mb": peak_mb,
         "file_mb": round(os.path.getsize(path) / 2**20, 1),
+        "consensus_method": stats.consensus_method,
+        "consensus_fallbacks": stats.consensus_fallbacks,
+        "card": {
+            "seconds": round(card_done - done, 2),
+            "peak_memory_mb": _peak_mb(),
+            "krippendorff_alpha": stats.agreement_alpha,
+        },
     }))
     db.dispose()
 

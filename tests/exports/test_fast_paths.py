@@ -26,50 +26,74 @@ def _codes(builder: ConsensusBuilder) -> dict[str, tuple[list[int], list[int], l
     }
 
 
-def test_fields_extracted_in_sql_code_like_decoded_answers(env, answer):
+def _add_code_batches(builder: ConsensusBuilder, batches: Any, keys: list[str]) -> None:
+    for batch in batches:
+        table = np.array(batch, dtype=np.int64)
+        builder.add_codes(
+            table[:, 0], table[:, 1], {key: table[:, 2 + n] for n, key in enumerate(keys)}
+        )
+
+
+def test_fields_coded_in_sql_code_like_decoded_answers(env, answer):
     _, _, project = pairwise_project(env, answer, criteria=True)
     task = get_task_type("pairwise")
     config = {"criteria": [{"name": "safety"}, {"name": "unanswered"}]}
     slow, fast = ConsensusBuilder(task, config), ConsensusBuilder(task, config)
-    paths = fast.field_paths()
-    assert paths == {
-        "overall": ("choice",), "safety": ("criteria", "safety"),
-        "unanswered": ("criteria", "unanswered"),
+    fields = fast.coded_fields()
+    choices = ("A", "tie", "B")
+    assert fields == {
+        "overall": (("choice",), choices), "safety": (("criteria", "safety"), choices),
+        "unanswered": (("criteria", "unanswered"), choices),
     }
-    keys = list(paths)
+    keys = list(fields)
     with env.db.read() as conn:
         for batch in export_store.iter_answer_batches(conn, project):
             for item_id, worker_id, value in batch:
                 slow.add(item_id, worker_id, orjson.loads(value))
-        for batch in export_store.iter_answer_field_batches(
-            conn, project, [paths[k] for k in keys]
-        ):
-            columns = list(zip(*batch, strict=True))
-            fast.add_fields(
-                np.asarray(columns[0], dtype=np.int64),
-                np.asarray(columns[1], dtype=np.int64),
-                {key: columns[2 + n] for n, key in enumerate(keys)},
-            )
+        _add_code_batches(
+            fast,
+            export_store.iter_answer_code_batches(conn, project, [fields[k] for k in keys]),
+            keys,
+        )
     assert _codes(fast) == _codes(slow)
     assert len(fast._codes["overall"].units) == 12
     assert len(fast._codes["unanswered"].units) == 0
     assert (fast.n_answers, fast.workers) == (slow.n_answers, slow.workers)
 
 
+def test_sql_codes_are_minus_one_for_absent_fields_and_other_texts(env, answer):
+    _, _, project = pairwise_project(env, answer)
+    with env.db.read() as conn:
+        rows = [
+            row
+            for batch in export_store.iter_answer_code_batches(
+                conn, project, [(("choice",), ("B", None, "A")), (("missing",), ("A",))],
+                batch=5,
+            )
+            for row in batch
+        ]
+    assert len(rows) == 12
+    assert all(type(value) is int for row in rows for value in row)
+    assert {row[2] for row in rows} == {-1, 0, 2}  # tie matches no text
+    assert {row[3] for row in rows} == {-1}
+
+
 def test_single_labels_code_like_decoded_answers():
     task = get_task_type("label")
     config = {"labels": ["cat", "dog"]}
     slow, fast = ConsensusBuilder(task, config), ConsensusBuilder(task, config)
-    assert fast.field_paths() == {"label": ("label",)}
-    assert ConsensusBuilder(task, {**config, "multiple": True}).field_paths() is None
+    assert fast.coded_fields() == {"label": (("label",), ("cat", "dog"))}
+    assert ConsensusBuilder(task, {**config, "multiple": True}).coded_fields() is None
     quoted = {"criteria": [{"name": 'say "why"'}]}
-    assert ConsensusBuilder(get_task_type("pairwise"), quoted).field_paths() is None
+    assert ConsensusBuilder(get_task_type("pairwise"), quoted).coded_fields() is None
+    numeric = ConsensusBuilder(task, {"labels": ["cat", 7]}).coded_fields()
+    assert numeric == {"label": (("label",), ("cat", None))}
     answers = [(1, 10, "cat"), (1, 11, "dog"), (2, 10, "bird"), (2, 12, "dog")]
     for item_id, worker_id, label in answers:
         slow.add(item_id, worker_id, {"label": label})
-    fast.add_fields(
+    fast.add_codes(
         np.array([a[0] for a in answers]), np.array([a[1] for a in answers]),
-        {"label": [a[2] for a in answers]},
+        {"label": np.array([0, 1, -1, 1])},
     )
     assert _codes(fast) == _codes(slow) == {"label": ([1, 1, 2], [10, 11, 12], [0, 1, 1])}
 

@@ -283,6 +283,80 @@ def test_pairwise_consensus_is_row_order_invariant() -> None:
     np.testing.assert_allclose(a.p_tie, b.p_tie, atol=1e-6)
 
 
+def _reference_ab_posteriors(
+    workers: np.ndarray, items: np.ndarray, answers: np.ndarray, n_steps: int
+) -> np.ndarray:
+    """Plain EM for the model as its docstring states it, one answer at a time: no sparse
+    matrices, no acceleration, a fixed number of steps."""
+    n_workers, n_items = workers.max() + 1, items.max() + 1
+    pseudo = 4.0 * np.where(np.eye(3) == 1, 0.7, 0.15)
+    votes = np.zeros((n_items, 3))
+    np.add.at(votes, (items, answers), 1.0)
+    post = (votes + 0.1) / (votes + 0.1).sum(axis=1, keepdims=True)
+    for _ in range(n_steps):
+        prior = (post.sum(axis=0) + 1.0) / (n_items + 3.0)
+        counts = np.zeros((n_workers, 3, 3))
+        for z in range(3):
+            np.add.at(counts[:, z, :], (workers, answers), post[items, z])
+        conf = (counts + pseudo) / (counts + pseudo).sum(axis=2, keepdims=True)
+        log_post = np.tile(np.log(prior), (n_items, 1))
+        np.add.at(log_post, items, np.log(conf[workers, :, answers]))
+        post = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+        post /= post.sum(axis=1, keepdims=True)
+    return post
+
+
+def test_accelerated_pairwise_consensus_reaches_the_plain_em_fixed_point() -> None:
+    workers, items, choices, _ = _consensus_data(4)
+    answers = np.searchsorted(np.array(["A", "B", "tie"]), choices)
+    answers = np.array([0, 2, 1])[answers]  # A, tie, B
+    reference = _reference_ab_posteriors(workers, items, answers, n_steps=1000)
+    r = pairwise_consensus(workers, items, choices, tol=1e-15, max_iter=3000)
+    np.testing.assert_allclose(r.p_a_better, reference[:, 0], atol=1e-6)
+    np.testing.assert_allclose(r.p_tie, reference[:, 1], atol=1e-6)
+    np.testing.assert_allclose(r.p_b_better, reference[:, 2], atol=1e-6)
+    assert r.n_iter < 100  # the extrapolation needs a few dozen EM steps, not thousands
+
+
+def _export_like_data(
+    seed: int, n_items: int, n_workers: int = 30
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Answers like bench/export.py's: the truth is A or B, three workers per item, each
+    right with its own accuracy and otherwise saying the other side or a tie."""
+    rng = np.random.default_rng(seed)
+    accuracy = rng.uniform(0.6, 0.95, n_workers)
+    truth = np.where(np.arange(n_items) % 2, 0, 2)
+    items = np.repeat(np.arange(n_items), 3)
+    workers = np.argsort(rng.random((n_items, n_workers)), axis=1)[:, :3].ravel()
+    right = rng.random(len(items)) < accuracy[workers]
+    wrong = np.where(rng.random(len(items)) < 0.5, 2 - truth[items], 1)
+    return workers, items, np.where(right, truth[items], wrong), truth, accuracy
+
+
+def test_pairwise_consensus_converges_on_a_large_problem_and_beats_the_vote() -> None:
+    workers, items, answers, truth, accuracy = _export_like_data(0, 40_000)
+    r = pairwise_consensus(workers, items, answers, labels=(0, 1, 2))  # default max_iter
+    vote = pairwise_consensus(workers, items, answers, labels=(0, 1, 2), worker_reliability={})
+    assert 1 <= r.n_iter < 200
+    fitted = float(np.mean(r.choice.astype(int) == truth))
+    voted = float(np.mean(vote.choice.astype(int) == truth))
+    assert fitted > 0.92
+    assert fitted > voted + 0.03
+    # The workers' accuracies (on A and B items) are recovered.
+    estimated = (r.worker_confusion[:, 0, 0] + r.worker_confusion[:, 2, 2]) / 2
+    assert np.corrcoef(estimated, accuracy)[0, 1] > 0.95
+    assert np.abs(estimated - accuracy).max() < 0.05
+
+
+def test_pairwise_consensus_is_deterministic() -> None:
+    workers, items, answers, _, _ = _export_like_data(1, 5_000)
+    a = pairwise_consensus(workers, items, answers, labels=(0, 1, 2))
+    b = pairwise_consensus(workers, items, answers, labels=(0, 1, 2))
+    assert a.n_iter == b.n_iter
+    assert np.array_equal(a.p_a_better, b.p_a_better)
+    assert np.array_equal(a.worker_confusion, b.worker_confusion)
+
+
 def test_pairwise_consensus_rejects_unknown_choices_and_empty_input() -> None:
     with pytest.raises(QualityInputError, match="choices"):
         pairwise_consensus(["u"], [1], ["C"])

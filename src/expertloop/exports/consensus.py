@@ -24,6 +24,7 @@ when they share a tier. The unit of pair ``(i, j)`` of item ``k`` is ``k * 81 + 
 
 from __future__ import annotations
 
+import logging
 import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +43,7 @@ from expertloop.tasks import TaskType
 __all__ = [
     "COMPARISON_LABELS",
     "PAIR_BASE",
+    "ChannelAnswers",
     "ChannelSpec",
     "ConsensusBuilder",
     "FittedChannel",
@@ -53,6 +55,8 @@ __all__ = [
 COMPARISON_LABELS = ("A", "tie", "B")
 _COMPARISON_CODE = {"A": 0, "tie": 1, "B": 2}
 PAIR_BASE = 81  # 9 responses at most: i * 9 + j < 81
+
+logger = logging.getLogger(__name__)
 
 
 def pair_unit(item_id: int, i: int, j: int) -> int:
@@ -134,7 +138,7 @@ class FittedChannel:
     agreement: NDArray[np.float64]
     n_answers: NDArray[np.intp]
     method: str
-    alpha: float | None = None
+    fallback: str | None = None  # why the channel's model gave way to a vote, if it did
 
     @property
     def confidence(self) -> NDArray[np.float64]:
@@ -170,9 +174,8 @@ class ConsensusBuilder:
 
     def field_paths(self) -> dict[str, tuple[str, ...]] | None:
         """The JSON path of each channel's observation, where every channel is one field of
-        the answer (pairwise ``choice`` and ``criteria``, a single ``label``): the database
-        extracts those, and :meth:`add_fields` codes them without decoding any answer.
-        ``None`` for the other task types (feed them with :meth:`add`)."""
+        the answer (pairwise ``choice`` and ``criteria``, a single ``label``); ``None`` for
+        the other task types (feed them with :meth:`add`)."""
         name = self.task.name
         if name == "pairwise":
             if any('"' in key for key in self.specs):
@@ -184,25 +187,35 @@ class ConsensusBuilder:
             return {"label": ("label",)}
         return None
 
-    def add_fields(
+    def coded_fields(self) -> dict[str, tuple[tuple[str, ...], tuple[str | None, ...]]] | None:
+        """Each channel's JSON path (:meth:`field_paths`) and the text of each of its classes
+        (``None`` for a class that is not text: no text field matches it), or ``None``. The
+        database extracts and codes those fields, and :meth:`add_codes` takes the codes, so
+        no answer is decoded."""
+        paths = self.field_paths()
+        if paths is None:
+            return None
+        return {
+            key: (path, tuple(c if isinstance(c, str) else None for c in self.specs[key].classes))
+            for key, path in paths.items()
+        }
+
+    def add_codes(
         self,
         item_ids: NDArray[np.int64],
         worker_ids: NDArray[np.int64],
-        fields: Mapping[str, Sequence[str | None]],
+        codes: Mapping[str, NDArray[np.integer[Any]]],
     ) -> None:
-        """A batch of answers, each channel's observation given as text (``None`` where the
-        answer has none), as :meth:`field_paths` lists them: the same codes as :meth:`add`,
-        built with numpy."""
+        """A batch of answers, each channel's observation given as the position of its class
+        in the channel's classes (``-1`` where the answer has none), as :meth:`coded_fields`
+        describes them: the same codes as :meth:`add` gives, without a Python loop."""
         self.n_answers += len(item_ids)
         self.workers.update(np.unique(worker_ids).tolist())
-        for key, values in fields.items():
-            observed = np.asarray(values, dtype=object)
-            codes = np.full(len(observed), -1, dtype=np.int8)
-            for code, cls in enumerate(self.specs[key].classes):
-                if isinstance(cls, str):  # observations are text: other classes never match
-                    codes[observed == cls] = code
-            keep = codes >= 0
-            self._codes[key].extend(item_ids[keep], worker_ids[keep], codes[keep])
+        for key, channel_codes in codes.items():
+            keep = channel_codes >= 0
+            self._codes[key].extend(
+                item_ids[keep], worker_ids[keep], channel_codes[keep].astype(np.int8)
+            )
 
     def add(self, item_id: int, worker_id: int, answer: Mapping[str, Any]) -> None:
         self.n_answers += 1
@@ -246,22 +259,21 @@ class ConsensusBuilder:
 
     def fit(self, *, seed: int = 0, stats_exclude: Iterable[int] = ()) -> ProjectConsensus:
         """Fit every channel. ``stats_exclude`` (gold items left out of the export) is left
-        out of the agreement statistic, not of the fit: gold answers still teach the models
-        about the workers."""
-        excluded = np.fromiter(stats_exclude, dtype=np.int64)
+        out of the agreement statistic (:meth:`ProjectConsensus.alphas`), not of the fit:
+        gold answers still teach the models about the workers."""
         fitted = {}
+        answers = {}
         for key, spec in self.specs.items():
             codes = self._codes[key]
             if not len(codes.units):
                 continue
-            units = np.frombuffer(codes.units, dtype=np.int64)
-            workers = np.frombuffer(codes.workers, dtype=np.int32)
-            labels = np.frombuffer(codes.codes, dtype=np.int8).astype(np.intp)
-            fitted[key] = _fit_channel(spec, units, workers, labels, self._gold[key], seed=seed)
-            item_of = units // PAIR_BASE if key == "pairs" else units
-            keep = ~np.isin(item_of, excluded) if len(excluded) else np.ones(len(units), bool)
-            fitted[key].alpha = channel_alpha(spec, units[keep], workers[keep], labels[keep])
-            self._codes[key] = _Codes()  # free the raw codes
+            answers[key] = ChannelAnswers(
+                _narrow(np.frombuffer(codes.units, dtype=np.int64)),
+                np.frombuffer(codes.workers, dtype=np.int32),
+                np.frombuffer(codes.codes, dtype=np.int8),
+            )
+            self._codes[key] = _Codes()  # the arrays above keep what they need alive
+            fitted[key] = _fit_channel(key, spec, answers[key], self._gold[key], seed=seed)
         return ProjectConsensus(
             task=self.task,
             config=self.config,
@@ -269,14 +281,50 @@ class ConsensusBuilder:
             channels=fitted,
             n_answers=self.n_answers,
             n_workers=len(self.workers),
+            answers=answers,
+            stats_exclude=np.fromiter(stats_exclude, dtype=np.int64),
         )
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelAnswers:
+    """A channel's answers as parallel codes: unit, worker, class (position in the
+    channel's classes)."""
+
+    units: NDArray[np.signedinteger[Any]]
+    workers: NDArray[np.int32]
+    labels: NDArray[np.int8]
+
+
+_INT32 = np.iinfo(np.int32)
+
+
+def _narrow(units: NDArray[np.int64]) -> NDArray[np.signedinteger[Any]]:
+    """``units`` as int32 where they fit (half the memory in every model's encoding of
+    them), else unchanged."""
+    if len(units) and _INT32.min <= units.min() and units.max() <= _INT32.max:
+        return units.astype(np.int32)
+    return units
+
+
+def _scoped_alpha(
+    spec: ChannelSpec, answers: ChannelAnswers, excluded: NDArray[np.int64], *, pairs: bool
+) -> float | None:
+    """:func:`channel_alpha` without the answers on ``excluded`` items (copies only where
+    some are excluded)."""
+    units, workers, labels = answers.units, answers.workers, answers.labels
+    if len(excluded):
+        keep = ~np.isin(units // PAIR_BASE if pairs else units, excluded)
+        if not keep.all():
+            units, workers, labels = units[keep], workers[keep], labels[keep]
+    return channel_alpha(spec, units, workers, labels)
 
 
 def channel_alpha(
     spec: ChannelSpec,
-    units: NDArray[np.int64],
+    units: NDArray[np.signedinteger[Any]],
     workers: NDArray[np.integer[Any]],
-    labels: NDArray[np.intp],
+    labels: NDArray[np.integer[Any]],
 ) -> float | None:
     """Krippendorff's alpha of a channel: interval on numeric scales (the points' values),
     nominal otherwise (A / tie / B, labels, pass / fail). ``None`` where it is undefined
@@ -293,23 +341,29 @@ def channel_alpha(
 
 
 def _fit_channel(
+    key: str,
     spec: ChannelSpec,
-    units: NDArray[np.int64],
-    workers: NDArray[np.integer[Any]],
-    labels: NDArray[np.intp],
+    answers: ChannelAnswers,
     gold: dict[int, int],
     *,
     seed: int,
 ) -> FittedChannel:
+    """Fit one channel's model. Where the model fails (no convergence, unusable input) the
+    channel falls back to a vote, never to a half-fitted model, and says so: the reason is
+    logged and kept in :attr:`FittedChannel.fallback` (the card records it)."""
+    units, workers, labels = answers.units, answers.workers, answers.labels
     k = len(spec.classes)
+    fallback = None
     if spec.kind == "comparison":
         try:
             result = pairwise_consensus(workers, units, labels, labels=(0, 1, 2))
             method = "pairwise_dawid_skene"
-        except ConvergenceError:
-            # A single E-step at the prior accuracy: a vote, never a half-fitted model.
-            result = pairwise_consensus(workers, units, labels, labels=(0, 1, 2),
-                                        worker_reliability={})
+        except ConvergenceError as exc:
+            fallback = str(exc)
+            # A single E-step at the prior accuracy: a weighted vote.
+            result = pairwise_consensus(
+                workers, units, labels, labels=(0, 1, 2), worker_reliability={}
+            )
             method = "pairwise_vote"
         post = np.column_stack([result.p_a_better, result.p_tie, result.p_b_better])
         fitted_units = np.asarray(result.item_ids, dtype=np.int64)
@@ -319,18 +373,23 @@ def _fit_channel(
         anchors = dict(gold) if gold else None
         try:
             agg = aggregate(workers, units, labels, classes=classes, gold=anchors, seed=seed)
-        except (ConvergenceError, QualityInputError):
+        except (ConvergenceError, QualityInputError) as exc:
+            fallback = str(exc)
             agg = majority_vote(workers, units, labels, classes=classes, gold=anchors)
         post = np.asarray(agg.posteriors, dtype=np.float64)
         fitted_units = np.asarray(agg.item_ids, dtype=np.int64)
         best = np.asarray(agg.labels, dtype=np.intp)
         method = agg.method
+    if fallback is not None:
+        logger.warning("consensus of channel %r fell back to %s: %s", key, method, fallback)
     # Agreement: the share of a unit's answers that gave its consensus class.
     pos = np.searchsorted(fitted_units, units)
     agree = labels == best[pos]
     n = np.bincount(pos, minlength=len(fitted_units))
     agreement = np.bincount(pos, weights=agree, minlength=len(fitted_units)) / np.maximum(n, 1)
-    return FittedChannel(spec, fitted_units, post, best, agreement, n.astype(np.intp), method)
+    return FittedChannel(
+        spec, fitted_units, post, best, agreement, n.astype(np.intp), method, fallback=fallback
+    )
 
 
 @dataclass(eq=False)
@@ -343,7 +402,24 @@ class ProjectConsensus:
     channels: dict[str, FittedChannel]
     n_answers: int
     n_workers: int
-    _methods: list[str] = field(default_factory=list)
+    answers: dict[str, ChannelAnswers] = field(default_factory=dict, repr=False)
+    stats_exclude: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    _alphas: dict[str, float | None] | None = field(default=None, repr=False)
+
+    def alphas(self) -> dict[str, float | None]:
+        """Krippendorff's alpha of each fitted channel (:func:`channel_alpha`), over the
+        answers outside ``stats_exclude``. Computed on first use, then the answers' codes
+        are let go: at millions of answers it costs about as much time and memory as the
+        fit, and only the card (and the CLI's summary) needs it, not the rows."""
+        if self._alphas is None:
+            self._alphas = {
+                key: _scoped_alpha(
+                    self.specs[key], self.answers[key], self.stats_exclude, pairs=key == "pairs"
+                )
+                for key in self.channels
+            }
+            self.answers.clear()
+        return self._alphas
 
     @property
     def free_text(self) -> bool:
@@ -356,6 +432,16 @@ class ProjectConsensus:
             return "first_answer"
         methods = sorted({c.method for c in self.channels.values()})
         return "+".join(methods) if methods else "none"
+
+    @property
+    def fallbacks(self) -> dict[str, str]:
+        """The channels whose model gave way to a vote, with the reason (empty when none
+        did): recorded in the card next to :attr:`method`."""
+        return {
+            key: channel.fallback
+            for key, channel in self.channels.items()
+            if channel.fallback is not None
+        }
 
     def lookup(self, item_ids: Iterable[int]) -> ItemLookup:
         return ItemLookup(self, np.fromiter(item_ids, dtype=np.int64))

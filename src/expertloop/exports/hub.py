@@ -22,7 +22,12 @@ def _yaml_scalar(value: Any) -> str:
 
 
 def card_markdown(stats: dict[str, Any]) -> str:
-    """The README.md of an exported dataset: YAML metadata, then a short human summary."""
+    """The README.md of an exported dataset: YAML metadata, then a short human summary.
+
+    ``consensus_fallbacks`` names each channel whose model gave way to a vote, and why: a
+    fallback is never silent.
+    """
+    fallbacks: dict[str, str] = stats["consensus_fallbacks"]
     numbers = {
         "project_id": stats["project_id"],
         "project_name": stats["project_name"],
@@ -59,6 +64,8 @@ def card_markdown(stats: dict[str, Any]) -> str:
             f"    {_yaml_scalar(key)}: {_yaml_scalar(value)}"
             for key, value in stats["agreement_by_channel"].items()
         ),
+        "  consensus_fallbacks:" + ("" if fallbacks else " {}"),
+        *(f"    {_yaml_scalar(key)}: {_yaml_scalar(value)}" for key, value in fallbacks.items()),
         "  filters:",
         *(f"    {key}: {_yaml_scalar(value)}" for key, value in stats["filters"].items()),
         "---",
@@ -79,6 +86,11 @@ def card_markdown(stats: dict[str, Any]) -> str:
         f"| estimated label noise | {_fmt(numbers['estimated_label_noise'])} |",
         f"| ties dropped | {numbers['ties_dropped']} |",
         "",
+        *(
+            f"Warning: the consensus of `{key}` fell back to a vote ({reason})."
+            for key, reason in fallbacks.items()
+        ),
+        *([""] if fallbacks else []),
         "The estimated label noise is the mean, over the exported rows, of the posterior",
         "probability that the row's consensus is wrong (1 - confidence). Use it as DPO's",
         "`label_smoothing` to train robustly to that much label noise.",

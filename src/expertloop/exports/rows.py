@@ -34,7 +34,9 @@ from typing import Any
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 
+from expertloop.exports.batch import Column, ColumnBatch, Messages
 from expertloop.exports.consensus import FittedChannel, ItemLookup, ProjectConsensus
 from expertloop.tasks.base import chat_messages
 from expertloop.tasks.rubric import total_score
@@ -432,24 +434,25 @@ def pairwise_batch_rows(
     items: Sequence[Sequence[Any]],
     options: RowOptions,
     counts: RowCounts,
-) -> list[dict[str, Any]]:
+) -> ColumnBatch:
     """The ``preference`` or ``unpaired`` rows of a batch of pairwise items, given as
     ``(item_id, external_id, payload_json, n_answers)``: the same rows, in the same order,
     and the same counts as :func:`rows_for_item` item by item, with the consensus looked up
-    and filtered with numpy for the whole batch, and only the kept items' payloads decoded."""
+    and filtered with numpy for the whole batch, only the kept items' payloads decoded, and
+    the rows built as columns (no dict per row)."""
     channel = pc.channels.get(options.criterion or "overall")
     if channel is None or not items:
-        return []
+        return ColumnBatch({})
     item_col, external_col, payload_col, n_answers_col = zip(*items, strict=True)
     n = len(item_col)
-    pos = channel.positions(np.asarray(item_col, dtype=np.int64))
+    item_ids = np.asarray(item_col, dtype=np.int64)
+    pos = channel.positions(item_ids)
     found = pos >= 0
     at = np.where(found, pos, 0)
     best = channel.best[at]
     post = channel.posteriors[at]
     confidence = post[np.arange(n), best]
     agreement = channel.agreement[at]
-    margin = np.abs(post[:, 0] - post[:, 2])
     tie = found & (best == 1)
     counts.ties_dropped += int(tie.sum())
     keep = found & ~tie
@@ -461,46 +464,68 @@ def pairwise_batch_rows(
         low = keep & (agreement < options.min_agreement)
         counts.below_agreement += int(low.sum())
         keep &= ~low
-    conv = options.conversational
-    preference = options.format == "preference"
-    loads = orjson.loads
-    rows: list[dict[str, Any]] = []
     index = np.flatnonzero(keep)
-    for k, a_wins, conf, marg in zip(
-        index.tolist(), (best[index] == 0).tolist(), confidence[index].tolist(),
-        margin[index].tolist(), strict=True,
-    ):
-        payload = loads(payload_col[k])
-        a, b = str(payload["response_a"]), str(payload["response_b"])
-        chosen, rejected = (a, b) if a_wins else (b, a)
-        prompt = payload["prompt"]
-        if preference:
-            rows.append(
-                {
-                    "prompt": _prompt(prompt, conv),
-                    "chosen": _completion(chosen, conv),
-                    "rejected": _completion(rejected, conv),
-                    "margin": marg,
-                    "item_id": item_col[k],
-                    "external_id": external_col[k],
-                    "n_answers": n_answers_col[k],
-                    "confidence": conf,
-                }
-            )
-        else:
-            for completion, label in ((chosen, True), (rejected, False)):
-                rows.append(
-                    {
-                        "prompt": _prompt(prompt, conv),
-                        "completion": _completion(completion, conv),
-                        "label": label,
-                        "item_id": item_col[k],
-                        "external_id": external_col[k],
-                        "n_answers": n_answers_col[k],
-                        "confidence": conf,
-                    }
-                )
-    return rows
+    prompts, chosen, rejected = _pairwise_texts(
+        [payload_col[k] for k in index.tolist()], (best[index] == 0).tolist()
+    )
+    conv = options.conversational
+    provenance: dict[str, NDArray[Any] | list[Any]] = {
+        "item_id": item_ids[index],
+        "external_id": [external_col[k] for k in index.tolist()],
+        "n_answers": np.asarray(n_answers_col, dtype=np.int64)[index],
+        "confidence": confidence[index],
+    }
+    if options.format == "preference":
+        return ColumnBatch(
+            {
+                "prompt": _prompt_column(prompts, conv),
+                "chosen": _completion_column(chosen, conv),
+                "rejected": _completion_column(rejected, conv),
+                "margin": np.abs(post[index, 0] - post[index, 2]),
+                **provenance,
+            }
+        )
+    # unpaired: each item gives its chosen row (True), then its rejected row (False).
+    completions = [text for pair in zip(chosen, rejected, strict=True) for text in pair]
+    return ColumnBatch(
+        {
+            "prompt": _prompt_column([p for p in prompts for _ in (0, 1)], conv),
+            "completion": _completion_column(completions, conv),
+            "label": np.tile(np.array([True, False]), len(index)),
+            **{name: _twice(column) for name, column in provenance.items()},
+        }
+    )
+
+
+def _pairwise_texts(
+    payloads: Sequence[str], a_wins: Sequence[bool]
+) -> tuple[list[Any], list[str], list[str]]:
+    """Prompts, chosen and rejected responses from pairwise payloads (JSON text)."""
+    decoded = list(map(orjson.loads, payloads))
+    a = [str(p["response_a"]) for p in decoded]
+    b = [str(p["response_b"]) for p in decoded]
+    chosen = [x if first else y for x, y, first in zip(a, b, a_wins, strict=True)]
+    rejected = [y if first else x for x, y, first in zip(a, b, a_wins, strict=True)]
+    return [p["prompt"] for p in decoded], chosen, rejected
+
+
+def _prompt_column(prompts: Sequence[Any], conversational: bool) -> Column:
+    """A column of prompts, as :func:`_prompt` gives each."""
+    if conversational:
+        return Messages.of_prompts(prompts)
+    return [prompt_text(p) for p in prompts]
+
+
+def _completion_column(texts: Sequence[str], conversational: bool) -> Column:
+    """A column of completions, as :func:`_completion` gives each."""
+    return Messages.single("assistant", texts) if conversational else list(texts)
+
+
+def _twice(column: NDArray[Any] | list[Any]) -> NDArray[Any] | list[Any]:
+    """Every row of a plain column repeated once, in place."""
+    if isinstance(column, np.ndarray):
+        return np.repeat(column, 2)
+    return [value for value in column for _ in (0, 1)]
 
 
 def _complete_rubric(pc: ProjectConsensus, consensus: Mapping[str, Any]) -> bool:

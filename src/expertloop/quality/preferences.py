@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from expertloop.quality._ab_consensus import fit_ab_dawid_skene
+from expertloop.quality._ab_consensus import answer_counts, fit_ab_dawid_skene
 from expertloop.quality._bt import (
     BTFit,
     FloatArray,
@@ -349,20 +349,20 @@ def _with_counts(pc: PairCounts, a: FloatArray, b: FloatArray) -> PairCounts:
 
 def _choice_codes(
     ch: NDArray[Any], labels: tuple[Hashable, Hashable, Hashable]
-) -> NDArray[np.intp]:
+) -> NDArray[np.int8]:
     """The position in ``labels`` of every choice; integer choices and labels (the codes an
     export passes) are mapped with numpy, anything else with a dict."""
     if ch.dtype.kind in "iu" and all(type(lab) is int for lab in labels) and len(set(labels)) == 3:
-        table = np.asarray(labels, dtype=np.int64)
-        order = np.argsort(table)
-        at = np.minimum(np.searchsorted(table[order], ch), 2)
-        bad = table[order][at] != ch
+        codes = np.full(len(ch), -1, dtype=np.int8)
+        for code, label in enumerate(labels):
+            codes[ch == label] = code
+        bad = codes < 0
         if bad.any():
             raise QualityInputError(f"choices must be one of {labels}, got {ch[bad][0]!r}")
-        return np.asarray(order[at], dtype=np.intp)
+        return codes
     lookup = {lab: k for k, lab in enumerate(labels)}
     try:
-        return np.fromiter((lookup[c] for c in ch.tolist()), dtype=np.intp, count=len(ch))
+        return np.fromiter((lookup[c] for c in ch.tolist()), dtype=np.int8, count=len(ch))
     except (KeyError, TypeError) as exc:
         raise QualityInputError(f"choices must be one of {labels}, got {exc}") from None
 
@@ -387,8 +387,14 @@ def pairwise_consensus(
     towards a one-coin worker (accuracy ``prior_accuracy``, errors split evenly) by a
     Dirichlet prior worth ``prior_strength`` answers, so a worker with few answers keeps a
     sensible matrix and a worker who never says "tie" is not declared perfect. EM alternates
-    item posteriors and the (posterior-mean) worker matrices until the posteriors move less
-    than ``tol``.
+    item posteriors and the (posterior-mode) worker matrices and class prior, accelerated by
+    SQUAREM (Varadhan & Roland 2008) with every accepted step checked to raise the penalised
+    log-likelihood, until one EM step changes that log-likelihood by less than ``tol`` per
+    answer (the stopping rule of :mod:`expertloop.quality.aggregation`); it raises
+    :class:`ConvergenceError` after ``max_iter`` EM steps. On data without true ties the
+    likelihood is nearly flat along the tie class's share, which EM drains over hundreds or
+    thousands of steps of about ``1e-7`` per answer or less; ``tol`` decides how much of
+    that drain the fit waits for (a smaller ``tol`` gains a little accuracy there).
 
     With ``worker_reliability`` (``{worker: accuracy}``, e.g. from gold questions), the
     matrices are fixed to one-coin matrices with those accuracies (``prior_accuracy`` for
@@ -421,12 +427,10 @@ def pairwise_consensus(
         )
         if np.any((accuracy <= 0) | (accuracy >= 1)):
             raise QualityInputError("worker_reliability values must be in (0, 1)")
+    counts = answer_counts(w_codes, i_codes, ans, n_workers=n_workers, n_items=n_items)
+    del w_codes, i_codes, ans  # the fit needs only the count matrix: less memory at its peak
     post, conf, prior, n_iter = fit_ab_dawid_skene(
-        w_codes,
-        i_codes,
-        ans,
-        n_workers=n_workers,
-        n_items=n_items,
+        counts,
         accuracy=accuracy,
         prior_accuracy=prior_accuracy,
         prior_strength=prior_strength,

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from sqlalchemy import Connection
 from expertloop.domain import Project, User
 from expertloop.domain.policies import can_read_gold
 from expertloop.errors import InputInvalid, PermissionDenied
+from expertloop.exports.batch import ColumnBatch
 from expertloop.exports.consensus import ConsensusBuilder, ProjectConsensus
 from expertloop.exports.rows import (
     FORMATS,
@@ -39,7 +41,7 @@ from expertloop.exports.rows import (
     pairwise_batch_rows,
     rows_for_item,
 )
-from expertloop.exports.writers import arrow_schema
+from expertloop.exports.writers import Batch, arrow_schema
 from expertloop.services.clock import iso_utc
 from expertloop.services.projects import load_project
 from expertloop.store import Database
@@ -102,6 +104,7 @@ class CardStats:
     agreement_alpha: float | None
     agreement_by_channel: dict[str, float | None]
     consensus_method: str
+    consensus_fallbacks: dict[str, str]  # channel -> why its model gave way to a vote
     label_noise: float | None
     counts: dict[str, int]
     filters: dict[str, Any]
@@ -141,9 +144,9 @@ def _first_pass(
         for item_id, value in gold.items():
             builder.add_gold(item_id, value)
         scope = _Scope(gold_items=set() if include_gold else set(gold))
-        paths = builder.field_paths()
-        if paths is not None:
-            _first_pass_fields(conn, project.id, builder, scope, paths, on_answers)
+        fields = builder.coded_fields()
+        if fields is not None:
+            _first_pass_codes(conn, project.id, builder, scope, fields, on_answers)
         else:
             loads = orjson.loads
             add = builder.add
@@ -158,28 +161,29 @@ def _first_pass(
     return builder.fit(stats_exclude=scope.gold_items), scope
 
 
-def _first_pass_fields(
+def _first_pass_codes(
     conn: Connection,
     project_id: int,
     builder: ConsensusBuilder,
     scope: _Scope,
-    paths: dict[str, tuple[str, ...]],
+    fields: dict[str, tuple[tuple[str, ...], tuple[str | None, ...]]],
     on_answers: Progress | None,
 ) -> None:
-    """Pass 1 where every observation is one field of the answer: the database extracts the
-    fields, numpy codes them a batch at a time, and no answer is decoded in Python."""
-    keys = list(paths)
+    """Pass 1 where every observation is one text field of the answer: the database
+    extracts and codes the fields, numpy takes each batch of plain integer rows, and no
+    answer is decoded in Python."""
+    keys = list(fields)
     gold = np.fromiter(scope.gold_items, dtype=np.int64, count=len(scope.gold_items))
-    for batch in export_store.iter_answer_field_batches(
-        conn, project_id, [paths[k] for k in keys]
+    for batch in export_store.iter_answer_code_batches(
+        conn, project_id, [fields[k] for k in keys]
     ):
-        if not batch:
-            continue
-        columns = list(zip(*batch, strict=True))
-        item_ids = np.asarray(columns[0], dtype=np.int64)
-        worker_ids = np.asarray(columns[1], dtype=np.int64)
-        builder.add_fields(
-            item_ids, worker_ids, {key: columns[2 + n] for n, key in enumerate(keys)}
+        width = 2 + len(keys)
+        table = np.fromiter(
+            chain.from_iterable(batch), dtype=np.int64, count=len(batch) * width
+        ).reshape(len(batch), width)
+        item_ids, worker_ids = table[:, 0], table[:, 1]
+        builder.add_codes(
+            item_ids, worker_ids, {key: table[:, 2 + n] for n, key in enumerate(keys)}
         )
         in_scope = ~np.isin(item_ids, gold) if len(gold) else None
         scoped = worker_ids if in_scope is None else worker_ids[in_scope]
@@ -253,9 +257,11 @@ class PreparedExport:
             on_items=on_items,
         )
 
-    def batches(self, on_items: Progress | None = None) -> Iterator[list[dict[str, Any]]]:
-        """The rows, one list per batch of items. Counts and the noise estimate accumulate
-        in ``self.counts`` as the batches are consumed."""
+    def batches(self, on_items: Progress | None = None) -> Iterator[Batch]:
+        """The rows, one batch per batch of items (a :class:`ColumnBatch` for pairwise
+        preference and unpaired rows, a list of row dicts otherwise; either iterates as row
+        dicts). Counts and the noise estimate accumulate in ``self.counts`` as the batches
+        are consumed."""
         opts = self.options
         row_options = RowOptions(
             format=opts.format,
@@ -282,7 +288,7 @@ class PreparedExport:
 
     def _pairwise_batches(
         self, row_options: RowOptions, on_items: Progress | None
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[ColumnBatch]:
         """Pairwise preference / unpaired rows, a batch of items at a time, straight from
         the item rows (no per-item record; see :func:`pairwise_batch_rows`)."""
         with self.db.read() as conn:
@@ -296,12 +302,15 @@ class PreparedExport:
                 self._tally(out)
                 yield out
 
-    def _tally(self, out: list[dict[str, Any]]) -> None:
-        for row in out:
-            confidence = row["confidence"]
-            if confidence is not None:
-                self._noise_sum += 1.0 - confidence
-                self._noise_n += 1
+    def _tally(self, out: Batch) -> None:
+        """Count a batch's rows and add their confidences (where known) to the noise sum."""
+        if isinstance(out, ColumnBatch):
+            confidence = out.floats("confidence")
+        else:
+            confidence = np.array([row["confidence"] for row in out], dtype=np.float64)
+        known = ~np.isnan(confidence)
+        self._noise_sum += float((1.0 - confidence[known]).sum())
+        self._noise_n += int(known.sum())
         self.counts.rows += len(out)
 
     def _raw_rows(self, lookup: Any, record: ItemRecord) -> list[dict[str, Any]]:
@@ -339,7 +348,7 @@ class PreparedExport:
 
     def card_stats(self) -> CardStats:
         pc = self.consensus
-        alphas = {key: channel.alpha for key, channel in pc.channels.items()}
+        alphas = pc.alphas()
         primary = next(iter(pc.specs), None)
         n_scope_items = self.scope_items
         return CardStats(
@@ -356,6 +365,7 @@ class PreparedExport:
             agreement_alpha=alphas.get(primary) if primary is not None else None,
             agreement_by_channel=alphas,
             consensus_method=pc.method,
+            consensus_fallbacks=pc.fallbacks,
             label_noise=self.label_noise,
             counts=self.counts.as_dict(),
             filters={
@@ -394,11 +404,11 @@ def _item_records(
                 yield records
             return
         pending: ItemRecord | None = None
-        for batch in export_store.iter_item_answer_batches(
+        for rows in export_store.iter_item_answer_batches(
             conn, project_id, include_gold=include_gold
         ):
             records = []
-            for item_id, external_id, payload, n_answers, answer_id, worker, value, ms, at in batch:
+            for item_id, external_id, payload, n_answers, answer_id, worker, value, ms, at in rows:
                 if pending is None or pending.item_id != item_id:
                     if pending is not None:
                         records.append(pending)
