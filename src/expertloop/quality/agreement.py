@@ -64,17 +64,17 @@ def _unit_value_counts(
     unit, unit_ids = encode(it)
     if workers is not None:
         w_codes, _ = encode(wk[keep])
-        pair = unit.astype(np.int64) * (int(w_codes.max()) + 1) + w_codes
-        if len(np.unique(pair)) != len(pair):
+        pair = np.sort(unit.astype(np.int64) * (int(w_codes.max()) + 1) + w_codes)
+        if (pair[1:] == pair[:-1]).any():
             raise QualityInputError("a worker rated the same item more than once")
+        del pair
     if va.dtype == object:
         kinds = {type(v) for v in va.tolist()}
         if kinds <= {int, float, bool, np.float64, np.int64}:
             va = va.astype(float)
     vcode, domain = encode(va)
     n_values = len(domain)
-    key = unit.astype(np.int64) * n_values + vcode
-    uniq, counts = np.unique(key, return_counts=True)
+    uniq, counts = _sorted_counts(unit.astype(np.int64) * n_values + vcode)
     return (
         (uniq // n_values).astype(np.intp),
         (uniq % n_values).astype(np.intp),
@@ -82,6 +82,15 @@ def _unit_value_counts(
         domain,
         len(unit_ids),
     )
+
+
+def _sorted_counts(keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], IntArray]:
+    """The distinct keys in order and how often each occurs, by one sort (no hash table:
+    a few bytes per key even for millions of answers)."""
+    keys = np.sort(keys)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    counts = np.diff(np.append(starts, len(keys)))
+    return keys[starts], counts
 
 
 def krippendorff_alpha(
