@@ -11,7 +11,8 @@ pair of a ranking, ...), then fits the model that fits each channel with
 - ``class`` channels (labels; multi-label yes/no; rubric pass/fail; Likert points of a rating
   or rubric criterion, one class per point of the scale): :func:`~expertloop.quality.
   aggregation.aggregate` with ``method="auto"`` (majority vote below two answers per item,
-  otherwise the model with the best held-out likelihood), anchored by gold where given.
+  otherwise Dawid-Skene, or the average of the models that predict held-out answers clearly
+  better; see its docstring), anchored by gold where given.
 
 A fitted channel keeps, per unit (item, or item and pair), the posterior over its classes,
 the consensus class, its probability (*confidence*) and the share of the unit's answers that

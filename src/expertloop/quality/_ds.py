@@ -16,6 +16,14 @@ from expertloop.quality._agg_common import (
     not_converged,
 )
 
+# Default weight of the prior on each worker's confusion matrix, in pseudo-answers per cell
+# (each row gets ``K`` times this). Any value in 0.5..1 gives the same mean accuracy on the
+# benchmark datasets (bench/quality.py); 0.5 is Jeffreys' weight for a K-cell multinomial.
+DS_PRIOR_STRENGTH = 0.5
+# MACE's priors (Hovy et al. 2013) on the trust and label habits that centre that prior.
+TRUST_PRIOR = (0.5, 0.5)
+HABIT_PRIOR = 1.0
+
 
 @dataclass(frozen=True)
 class DSFit:
@@ -33,17 +41,53 @@ def confusion_counts(obs: Observations, posteriors: FloatArray) -> FloatArray:
     return np.ascontiguousarray(flat.reshape(obs.n_workers, k, k).transpose(0, 2, 1))
 
 
-def shrunk_confusion(counts: FloatArray, strength: float, pseudo: float) -> FloatArray:
-    """Posterior-mean confusion matrices under a hierarchical Dirichlet prior.
+def trust_confusion(trust: FloatArray, habits: FloatArray) -> FloatArray:
+    """MACE's confusion matrices: ``P(l | k) = trust [l = k] + (1 - trust) habits[l]``."""
+    k = habits.shape[1]
+    conf = np.repeat(((1 - trust)[:, None] * habits)[:, None, :], k, axis=1)
+    idx = np.arange(k)
+    conf[:, idx, idx] += trust[:, None]
+    return conf
 
-    The population matrix pools every worker's counts (plus ``pseudo`` per cell); each worker's
-    row ``k`` then gets ``strength`` pseudo-answers distributed like the population's row ``k``.
-    A worker with a handful of answers thus inherits the population's behaviour instead of a
-    noisy (or degenerate, all-zero) matrix of its own.
+
+def trust_and_habits(
+    counts: FloatArray,
+    trust: FloatArray,
+    habits: FloatArray,
+    trust_prior: tuple[float, float] = TRUST_PRIOR,
+    habit_prior: float = HABIT_PRIOR,
+) -> tuple[FloatArray, FloatArray]:
+    """One EM step of MACE's worker parameters, from expected confusion counts.
+
+    An answer ``l`` is honest (not drawn from the worker's habits) with probability
+    ``P(z = l) * t / (t + (1 - t) h[l])``; the factor depends only on the worker and the label,
+    so summed over a worker's answers ``l`` it multiplies ``C[w, l, l]``. The answer counts
+    ``n[w, l]`` are ``C[w, :, l]`` summed over the true class. Posterior means under a
+    ``Beta(trust_prior)`` and a symmetric ``Dirichlet(habit_prior)``.
     """
-    pop = counts.sum(axis=0) + pseudo
-    pop /= pop.sum(axis=1, keepdims=True)
-    num = counts + strength * pop[None, :, :]
+    diag = np.einsum("wkk->wk", counts)
+    answered = counts.sum(axis=1)
+    share = trust[:, None] / (trust[:, None] + (1 - trust)[:, None] * habits)
+    honest = share * diag
+    a, b = trust_prior
+    new_trust = (honest.sum(axis=1) + a) / (answered.sum(axis=1) + a + b)
+    spam = np.maximum(answered - honest, 0.0) + habit_prior
+    return new_trust, spam / spam.sum(axis=1, keepdims=True)
+
+
+def structured_confusion(
+    counts: FloatArray, trust: FloatArray, habits: FloatArray, strength: float
+) -> FloatArray:
+    """Posterior-mean confusion matrices, each shrunk toward its worker's MACE matrix.
+
+    Row ``k`` of worker ``w`` gets ``strength * K`` pseudo-answers distributed like
+    ``trust_w [l = k] + (1 - trust_w) habits_w[l]``: the two-parameter summary of the same
+    worker (how often it is right, which labels it gives when it is not). Where a worker has
+    few answers (a rare class, a new worker) the estimate falls back on that summary rather
+    than on noise; where it has many, its own counts win. No probability is ever 0.
+    """
+    k = counts.shape[1]
+    num = counts + (strength * k) * trust_confusion(trust, habits)
     return num / num.sum(axis=2, keepdims=True)
 
 
@@ -59,15 +103,26 @@ def fit_dawid_skene(
     *,
     max_iter: int,
     tol: float,
-    strength: float,
-    pseudo: float,
+    strength: float = DS_PRIOR_STRENGTH,
+    pseudo: float = 1.0,
     init: FloatArray | None = None,
 ) -> DSFit:
+    """EM for Dawid-Skene with each worker's matrix shrunk toward its MACE summary.
+
+    Each iteration: expected counts from the posteriors; one MACE step for every worker's
+    trust and habits (the centre of its prior); the posterior-mean confusion matrices and
+    class prior; then the posteriors (E-step, log space).
+    """
     post = majority_posteriors(obs) if init is None else init
+    k = obs.n_classes
+    trust = np.full(obs.n_workers, 0.5)
+    habits = np.full((obs.n_workers, k), 1.0 / k)
     delta = np.inf
     log_lik = -np.inf
     for it in range(1, max_iter + 1):
-        conf = shrunk_confusion(confusion_counts(obs, post), strength, pseudo)
+        counts = confusion_counts(obs, post)
+        trust, habits = trust_and_habits(counts, trust, habits)
+        conf = structured_confusion(counts, trust, habits, strength)
         prior = class_prior(post, pseudo)
         log_post = ds_log_posteriors(obs, np.log(conf), np.log(prior))
         new, log_norm = normalise_log_rows(log_post)

@@ -15,6 +15,12 @@ from expertloop.quality._agg_common import (
     normalise_log_rows,
     not_converged,
 )
+from expertloop.quality._ds import (
+    confusion_counts,
+    ds_log_posteriors,
+    trust_and_habits,
+    trust_confusion,
+)
 
 
 @dataclass(frozen=True)
@@ -29,51 +35,7 @@ class MaceFit:
     @property
     def confusion(self) -> FloatArray:
         """``P(l | z = k) = theta [l = k] + (1 - theta) xi[l]`` per worker."""
-        k = self.spam.shape[1]
-        conf = ((1 - self.theta)[:, None] * self.spam)[:, None, :].repeat(k, axis=1)
-        idx = np.arange(k)
-        conf[:, idx, idx] += self.theta[:, None]
-        return conf
-
-
-def mace_log_posteriors(
-    obs: Observations, theta: FloatArray, spam: FloatArray, log_prior: FloatArray
-) -> FloatArray:
-    k = obs.n_classes
-    spam_mass = (1 - theta[obs.w]) * spam[obs.w, obs.l]
-    log_wrong = np.log(spam_mass)
-    log_right = np.log(theta[obs.w] + spam_mass)
-    base = np.bincount(obs.i, weights=log_wrong, minlength=obs.n_items)
-    bonus = np.bincount(
-        obs.i * k + obs.l, weights=log_right - log_wrong, minlength=obs.n_items * k
-    ).reshape(obs.n_items, k)
-    return bonus + base[:, None] + log_prior[None, :]
-
-
-def _m_step(
-    obs: Observations,
-    post: FloatArray,
-    theta: FloatArray,
-    spam: FloatArray,
-    trust_prior: tuple[float, float],
-    spam_prior: float,
-) -> tuple[FloatArray, FloatArray]:
-    k = obs.n_classes
-    th = theta[obs.w]
-    spam_mass = (1 - th) * spam[obs.w, obs.l]
-    # P(answer is the truth, not spam | data) = P(z = l) * theta / (theta + (1-theta) xi[l]).
-    honest = post[obs.i, obs.l] * th / (th + spam_mass)
-    n = obs.answers_per_worker
-    a, b = trust_prior
-    honest_w = np.bincount(obs.w, weights=honest, minlength=obs.n_workers)
-    new_theta = (honest_w + a) / (n + a + b)
-    spam_counts = (
-        np.bincount(obs.w * k + obs.l, weights=1 - honest, minlength=obs.n_workers * k)
-        .reshape(obs.n_workers, k)
-        .astype(np.float64)
-    )
-    spam_counts += spam_prior
-    return new_theta, spam_counts / spam_counts.sum(axis=1, keepdims=True)
+        return trust_confusion(self.theta, self.spam)
 
 
 def fit_mace(
@@ -85,6 +47,13 @@ def fit_mace(
     spam_prior: float,
     fit_prior: bool = True,
 ) -> MaceFit:
+    """EM for MACE.
+
+    MACE is Dawid-Skene with each confusion matrix constrained to
+    ``theta [l = k] + (1 - theta) xi[l]``, so both steps reuse Dawid-Skene's sparse products:
+    the expected confusion counts give the M-step (:func:`trust_and_habits`), the log of the
+    constrained matrices gives the E-step.
+    """
     k = obs.n_classes
     post = majority_posteriors(obs)
     theta = np.full(obs.n_workers, 0.5)
@@ -92,9 +61,10 @@ def fit_mace(
     delta = np.inf
     log_lik = -np.inf
     for it in range(1, max_iter + 1):
-        theta, spam = _m_step(obs, post, theta, spam, trust_prior, spam_prior)
+        counts = confusion_counts(obs, post)
+        theta, spam = trust_and_habits(counts, theta, spam, trust_prior, spam_prior)
         prior = class_prior(post) if fit_prior else np.full(k, 1.0 / k)
-        log_post = mace_log_posteriors(obs, theta, spam, np.log(prior))
+        log_post = ds_log_posteriors(obs, np.log(trust_confusion(theta, spam)), np.log(prior))
         new, log_norm = normalise_log_rows(log_post)
         previous, log_lik = log_lik, float(log_norm.sum())
         obs.clamp_gold(new)

@@ -1,21 +1,33 @@
-"""The rule behind ``aggregate(method="auto")``: the model that best predicts held-out answers.
+"""The rule behind ``aggregate(method="auto")``: Dawid-Skene unless the data say otherwise.
 
-Each candidate model is fitted ``n_folds`` times, each time without one fold of the answers,
-and scored by the share of held-out answers that equal its estimated label of the item
-(the argmax of ``p(z_i | training answers)``). Held-out answers are noisy labels of the
-truth: if a worker gives the true class with probability ``a_w > 1/K`` and otherwise spreads
-errors evenly, then ``P(answer = estimate) = (1 - a_w)/(K - 1) + (a_w - (1 - a_w)/(K - 1))
-P(estimate = truth)``, an increasing affine function of the estimate's accuracy. So the
-held-out agreement ranks candidates by their (unknown) accuracy without gold, whatever the
-candidates' worker models are; unlike the held-out likelihood of the answers, it does not
-reward a model for describing the workers' label habits (their answer marginals), which
-says nothing about how well it recovers the truth.
+Every candidate model is scored by repeated K-fold *held-out agreement*: answers are split
+into folds within each item, the model is fitted without one fold, and an answer scores 1
+when it equals the label the model estimates for its item. Held-out answers are noisy labels
+of the truth: if a worker gives the true class with probability ``a_w > 1/K`` and otherwise
+spreads errors evenly, then ``P(answer = estimate) = (1 - a_w)/(K - 1) + (a_w - (1 - a_w)/(K -
+1)) P(estimate = truth)``, an increasing affine function of the estimate's accuracy. Real
+workers do not spread errors evenly, so the score also rewards estimates that lean toward the
+labels workers over-use; its differences are small and noisy. Hence the rule does not simply
+take the best score:
+
+1. The folds are drawn ``n_repeats`` times and each answer's hits are averaged.
+2. The best candidate's lead over another one gets a standard error, from the paired
+   differences of their hits summed per item (items are the independent units).
+3. The candidates within ``z`` standard errors of the best are the ones the data cannot tell
+   apart from it (a "one-standard-error rule", here two). If Dawid-Skene is among them, it is
+   the answer: its confusion matrices contain every other candidate's worker model except
+   GLAD's item difficulty as special cases, and its prior (see
+   :func:`~expertloop.quality._ds.structured_confusion`) makes it behave like MACE where a
+   worker has few answers. Otherwise no single model is preferred, and the posteriors of the
+   candidates in that set that scored above Dawid-Skene are averaged.
+
 Folds are drawn per item, so every item keeps most of its answers in each training set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,21 +40,27 @@ from expertloop.quality._mace import fit_mace
 # Below this many answers per item on average, or with one class, there is too little overlap
 # between workers to estimate their reliability: the majority vote is the answer.
 MIN_ANSWERS_PER_ITEM = 2.0
+N_FOLDS = 5
+N_REPEATS = 3
+# How many standard errors behind the best score a candidate may be and still count as
+# indistinguishable from it.
+Z = 2.0
 # name -> (public aggregator, its options); the fitters below mirror those defaults.
 CANDIDATES: dict[str, tuple[str, dict[str, object]]] = {
     "dawid_skene": ("dawid_skene", {}),
-    "mace": ("mace", {}),
-    "mace_fitted_prior": ("mace", {"fit_prior": True}),
     "one_coin_dawid_skene": ("one_coin_dawid_skene", {}),
     "glad": ("glad", {}),
+    "mace": ("mace", {}),
+    "mace_fitted_prior": ("mace", {"fit_prior": True}),
 }
+DEFAULT = "dawid_skene"
 
 # Each fitter returns the posteriors of the true classes, ``(n_items, n_classes)``.
 Fitter = Callable[[Observations], FloatArray]
 
 
 def _ds(obs: Observations) -> FloatArray:
-    return fit_dawid_skene(obs, max_iter=1000, tol=1e-6, strength=0.3, pseudo=1.0).posteriors
+    return fit_dawid_skene(obs, max_iter=1000, tol=1e-6).posteriors
 
 
 def _one_coin(obs: Observations) -> FloatArray:
@@ -72,11 +90,28 @@ def _mace_fitted_prior(obs: Observations) -> FloatArray:
 
 _FITTERS: dict[str, Fitter] = {
     "dawid_skene": _ds,
-    "mace": _mace,
-    "mace_fitted_prior": _mace_fitted_prior,
     "one_coin_dawid_skene": _one_coin,
     "glad": _glad,
+    "mace": _mace,
+    "mace_fitted_prior": _mace_fitted_prior,
 }
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the ``auto`` rule concluded.
+
+    Attributes:
+        chosen: the candidates to use: one name, or several whose posteriors are averaged.
+        agreement: each candidate's mean held-out agreement (share of held-out answers equal
+            to the estimated label of their item).
+        standard_error: each candidate's standard error of its score's difference to the best
+            (0 for the best).
+    """
+
+    chosen: tuple[str, ...]
+    agreement: dict[str, float]
+    standard_error: dict[str, float]
 
 
 def fold_of_answers(obs: Observations, n_folds: int, rng: np.random.Generator) -> IntArray:
@@ -96,38 +131,75 @@ def fold_of_answers(obs: Observations, n_folds: int, rng: np.random.Generator) -
     return fold
 
 
-def held_out_agreement(obs: Observations, fitter: Fitter, fold: IntArray, n_folds: int) -> float:
-    """Share of answers equal to the item's label estimated by the model fitted without them."""
-    hits = 0
+def held_out_hits(
+    obs: Observations, fitters: dict[str, Fitter], fold: IntArray, n_folds: int
+) -> dict[str, FloatArray]:
+    """Per candidate and answer: 1 if the answer equals its item's label estimated by the
+    candidate fitted without the answer's fold. A candidate that fails to converge on some
+    training set is left out."""
+    hits = {name: np.zeros(len(obs.w)) for name in fitters}
     for f in range(n_folds):
         test = fold == f
         if not test.any():
             continue
-        posteriors = fitter(obs.subset(~test))
-        hits += int(np.count_nonzero(pick_labels(posteriors)[obs.i[test]] == obs.l[test]))
-    return hits / len(obs.w)
+        train = obs.subset(~test)  # its sparse matrices are built once, for every candidate
+        for name in list(hits):
+            try:
+                posteriors = fitters[name](train)
+            except ConvergenceError:
+                del hits[name]
+                continue
+            hits[name][test] = pick_labels(posteriors)[obs.i[test]] == obs.l[test]
+    return hits
 
 
-def choose_method(
-    obs: Observations, *, n_folds: int = 5, seed: int | np.random.Generator = 0
-) -> tuple[str, dict[str, float]]:
-    """Return the chosen candidate and the held-out agreement of each candidate.
+def paired_standard_error(obs: Observations, a: FloatArray, b: FloatArray) -> float:
+    """Standard error of ``mean(a) - mean(b)`` over answers, with items as the sampled units."""
+    per_item = np.bincount(obs.i, weights=a - b, minlength=obs.n_items)
+    if obs.n_items < 2:
+        return 0.0
+    return float(np.sqrt(obs.n_items) * per_item.std(ddof=1) / len(obs.w))
 
-    The candidate's public aggregator and options are ``CANDIDATES[name]``.
+
+def choose_models(
+    obs: Observations,
+    *,
+    n_folds: int = N_FOLDS,
+    n_repeats: int = N_REPEATS,
+    z: float = Z,
+    seed: int | np.random.Generator = 0,
+) -> Selection:
+    """Apply the ``auto`` rule of this module's docstring to ``obs``.
+
+    The candidate's public aggregator and options are ``CANDIDATES[name]``; a candidate whose
+    fit does not converge on some training set is left out. ``("majority_vote",)`` when
+    workers overlap too little, or when no candidate converged.
     """
     if obs.n_classes < 2 or len(obs.w) / obs.n_items < MIN_ANSWERS_PER_ITEM:
-        return "majority_vote", {}
+        return Selection(("majority_vote",), {}, {})
     rng = np.random.default_rng(seed)
-    fold = fold_of_answers(obs, n_folds, rng)
-    scores: dict[str, float] = {}
-    for name in CANDIDATES:
-        try:
-            scores[name] = held_out_agreement(obs, _FITTERS[name], fold, n_folds)
-        except ConvergenceError:
-            continue
-    if not scores:
-        return "majority_vote", scores
+    fitters = dict(_FITTERS)
+    totals = {name: np.zeros(len(obs.w)) for name in fitters}
+    for _ in range(n_repeats):
+        fold = fold_of_answers(obs, n_folds, rng)
+        repeat = held_out_hits(obs, fitters, fold, n_folds)
+        fitters = {name: fitters[name] for name in repeat}
+        for name, h in repeat.items():
+            totals[name] += h
+    hits = {name: totals[name] / n_repeats for name in fitters}
+    if not hits:
+        return Selection(("majority_vote",), {}, {})
+    agreement = {name: float(h.mean()) for name, h in hits.items()}
+    order = list(_FITTERS)
     # Ties go to the earlier candidate in CANDIDATES order.
-    order = list(CANDIDATES)
-    best = max(scores, key=lambda k: (scores[k], -order.index(k)))
-    return best, scores
+    best = max(agreement, key=lambda k: (agreement[k], -order.index(k)))
+    se = {name: paired_standard_error(obs, hits[best], h) for name, h in hits.items()}
+    close = [name for name in hits if agreement[best] - agreement[name] <= z * se[name] + 1e-12]
+    if DEFAULT in close:
+        return Selection((DEFAULT,), agreement, se)
+    # Only the models that scored above the default may replace it: a model that trails it
+    # can still be "close" to the best when its estimates differ a lot (a large standard
+    # error), e.g. with its classes swapped.
+    floor = agreement.get(DEFAULT, -np.inf)
+    chosen = tuple(name for name in close if agreement[name] > floor)
+    return Selection(chosen, agreement, se)

@@ -35,10 +35,18 @@ from expertloop.quality._agg_common import (
     prepare,
 )
 from expertloop.quality._common import QualityInputError
-from expertloop.quality._ds import fit_dawid_skene, fit_one_coin, one_coin_confusion
+from expertloop.quality._ds import (
+    DS_PRIOR_STRENGTH,
+    confusion_counts,
+    fit_dawid_skene,
+    fit_one_coin,
+    one_coin_confusion,
+    structured_confusion,
+    trust_and_habits,
+)
 from expertloop.quality._glad import fit_glad
 from expertloop.quality._mace import fit_mace
-from expertloop.quality._select import CANDIDATES, choose_method
+from expertloop.quality._select import CANDIDATES, choose_models
 
 __all__ = [
     "AggregationResult",
@@ -143,7 +151,7 @@ def dawid_skene(
     classes: Sequence[Hashable] | None = None,
     max_iter: int = 1000,
     tol: float = 1e-6,
-    prior_strength: float = 0.3,
+    prior_strength: float = DS_PRIOR_STRENGTH,
     pseudo_count: float = 1.0,
 ) -> AggregationResult:
     """Dawid and Skene's confusion-matrix model, fitted by EM.
@@ -155,12 +163,16 @@ def dawid_skene(
     and the parameters (M-step).
 
     Regularisation (this is what keeps it sound on sparse data): the M-step takes posterior
-    means, not maximum likelihood. Class priors get ``pseudo_count`` per class. A population
-    confusion matrix pools every worker's expected counts (plus ``pseudo_count`` per cell);
-    each worker's row ``k`` is then shrunk toward the population's row ``k`` with
-    ``prior_strength`` pseudo-answers. A worker with one answer, or who never saw items of
-    some class, thus gets the population's behaviour where it has no evidence, and no
-    probability is ever 0: no NaN, no division by zero.
+    means, not maximum likelihood. Class priors get ``pseudo_count`` per class. Each row of a
+    worker's confusion matrix gets ``prior_strength`` pseudo-answers per cell, distributed like
+    that worker's MACE summary ``t_w [l = k] + (1 - t_w) h_w[l]`` (Hovy et al., "Learning
+    Whom to Trust with MACE", NAACL 2013): its trust ``t_w`` (how often it gives the true
+    class) and habits ``h_w`` (which labels it gives otherwise), re-estimated at every M-step
+    from the same expected counts, with MACE's priors. The two-parameter summary is estimable
+    from a handful of answers; the full matrix is not. So a worker with few answers, or who
+    never saw items of some class, is described by its summary where it has no evidence and by
+    its own counts where it has plenty, and no probability is ever 0: no NaN, no division by
+    zero. ``prior_strength=0.5`` is the weight of Jeffreys' prior for a row of K cells.
 
     ``worker_skill`` is the worker's chance of a right answer, ``sum_k p_k pi_w[k, k]``.
 
@@ -170,6 +182,8 @@ def dawid_skene(
     ['x', 'y']
     """
     check_iteration_options(max_iter, tol)
+    if not prior_strength > 0 or not pseudo_count > 0:
+        raise QualityInputError("prior_strength and pseudo_count must be positive")
     obs = prepare(workers, items, labels, gold=gold, classes=classes)
     fit = fit_dawid_skene(
         obs, max_iter=max_iter, tol=tol, strength=prior_strength, pseudo=pseudo_count
@@ -248,7 +262,9 @@ def glad(
     otherwise uniform over the ``K - 1`` wrong classes (the paper's multi-class extension).
     The E-step computes class posteriors in log space; the M-step maximises the expected
     complete-data log-likelihood plus Gaussian priors on ``alpha`` and ``log beta``
-    (``(mean, variance)`` pairs) with L-BFGS on an analytic, vectorised gradient.
+    (``(mean, variance)`` pairs): the objective separates by worker for fixed easiness and by
+    item for fixed expertise, so each M-step is two rounds of vectorised Newton steps on all
+    ``alpha`` then Fisher-scoring steps on all ``log beta`` (a generalised EM).
     ``worker_skill`` is ``alpha_w``.
 
     >>> r = glad(["a", "b", "c", "a", "b", "c"], [1, 1, 1, 2, 2, 2], [0, 0, 1, 1, 1, 1])
@@ -340,30 +356,39 @@ def aggregate(
     seed: int | np.random.Generator = 0,
     **options: Any,
 ) -> AggregationResult:
-    """Aggregate labels with ``method``, or with a model chosen from the data (``"auto"``).
+    """Aggregate labels with ``method``, or with the model the data support (``"auto"``).
 
     ``method`` is ``"auto"`` or the name of one of this module's aggregators; ``options`` go to
-    that aggregator (e.g. ``max_iter``, ``weights``).
+    that aggregator (e.g. ``max_iter``, ``weights``), or with ``"auto"`` to every model it fits
+    on all answers.
 
-    The ``"auto"`` rule, in order:
+    The ``"auto"`` rule:
 
     1. With a single class, or fewer than 2 answers per item on average, workers overlap too
        little for their reliability to be estimated: ``majority_vote``.
-    2. Otherwise each of ``dawid_skene``, ``mace`` (with the paper's uniform class prior, and
-       with a fitted one), ``one_coin_dawid_skene`` and ``glad`` is scored by 5-fold
-       cross-validated *answer prediction*: answers are split into folds within each item, the
-       model is fitted without a fold, and the score is the share of held-out answers equal to
-       the label it estimates for their item. The best scoring model (ties: the earlier one in
-       that list) is fitted on all answers. Gold is never looked at to choose, only used as an
-       anchor in every fit. ``seed`` draws the folds. ``result.method`` names the model used.
+    2. Otherwise each of ``dawid_skene``, ``one_coin_dawid_skene``, ``glad``, ``mace`` (with
+       the paper's uniform class prior) and ``mace`` with a fitted class prior is scored by
+       cross-validated *answer prediction*: answers are split into 5 folds within each item,
+       the model is fitted without a fold, and the score is the share of held-out answers
+       equal to the label it estimates for their item; the folds are drawn three times and
+       the scores averaged. ``seed`` draws the folds.
+    3. The candidates whose score is within two standard errors of the best one (paired
+       differences summed per item) are those the answers cannot tell apart from it. If
+       ``dawid_skene`` is among them, it is the answer: its confusion matrices include the
+       other worker models (but GLAD's item difficulty) as special cases, and its prior makes
+       it behave like MACE for workers with few answers. Otherwise the posteriors of the
+       models in that set that scored above ``dawid_skene`` are averaged (each fitted on all
+       answers); ``result.method`` then names them joined by ``+``, ``worker_skill`` is each
+       worker's expected share of right answers under the averaged posteriors, and
+       ``worker_confusion`` the matrices Dawid-Skene's M-step infers from them.
 
-    Why this score: a held-out answer is a noisy label of the truth. If a worker is right with
-    probability ``a > 1/K`` and spreads its errors evenly, the chance that its answer equals an
-    estimate is an increasing affine function of the chance that the estimate is right, so the
-    held-out agreement ranks the candidates by their accuracy, whichever worker model each one
-    assumes. (The held-out likelihood of the answers would instead also reward a model for
-    describing the workers' label habits, which need not make its estimates any better.)
-    Costs about ``5 x 5`` fits more than one model.
+    Gold is never looked at to choose, only used as an anchor in every fit. Why this score:
+    a held-out answer is a noisy label of the truth, and if workers spread their errors evenly
+    the chance that an answer equals an estimate is an increasing affine function of the chance
+    that the estimate is right, whichever worker model produced it. Workers' errors are not
+    that even (they favour some labels), which biases the score toward estimates that favour
+    the same labels; hence the preference for one well-regularised general model unless
+    another is clearly better. Costs ``3 x 5 x 5`` fits on 80% of the answers more than one model.
 
     >>> r = aggregate(["a", "b", "c"], [1, 2, 3], ["x", "y", "x"])  # one answer per item
     >>> r.method, r.labels.tolist()
@@ -376,12 +401,36 @@ def aggregate(
             )
         return _METHODS[method](workers, items, labels, gold=gold, classes=classes, **options)
     obs = prepare(workers, items, labels, gold=gold, classes=classes)
-    chosen, _ = choose_method(obs, seed=seed)
-    if chosen == "majority_vote":
+    chosen = choose_models(obs, seed=seed).chosen
+    if chosen == ("majority_vote",):
         return majority_vote(workers, items, labels, gold=gold, classes=classes)
-    name, defaults = CANDIDATES[chosen]
-    merged = {**defaults, **options}
-    return _METHODS[name](workers, items, labels, gold=gold, classes=classes, **merged)
+    fits = []
+    for name in chosen:
+        public, defaults = CANDIDATES[name]
+        merged = {**defaults, **options}
+        fits.append(_METHODS[public](workers, items, labels, gold=gold, classes=classes, **merged))
+    if len(fits) == 1:
+        return fits[0]
+    return _average(obs, fits, "+".join(chosen))
+
+
+def _average(obs: Observations, fits: list[AggregationResult], method: str) -> AggregationResult:
+    """The mean of several models' posteriors, with worker figures read off that mean."""
+    post = obs.clamp_gold(np.mean([f.posteriors for f in fits], axis=0))
+    counts = confusion_counts(obs, post)
+    k = obs.n_classes
+    trust = np.full(obs.n_workers, 0.5)
+    habits = np.full((obs.n_workers, k), 1.0 / k)
+    for _ in range(10):  # MACE's EM for the prior's centre, on fixed posteriors
+        trust, habits = trust_and_habits(counts, trust, habits)
+    return build_result(
+        obs,
+        post,
+        worker_skill=agreement_skill(obs, post),
+        worker_confusion=structured_confusion(counts, trust, habits, DS_PRIOR_STRENGTH),
+        n_iter=max(f.n_iter for f in fits),
+        method=method,
+    )
 
 
 def _single_class(obs: Observations, method: str) -> AggregationResult:

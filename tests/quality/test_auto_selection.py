@@ -1,0 +1,235 @@
+"""The ``auto`` rule, Dawid-Skene's structured prior and GLAD's M-step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from expertloop.quality import _select
+from expertloop.quality import aggregation as agg
+from expertloop.quality._agg_common import Observations, prepare
+from expertloop.quality._common import ConvergenceError
+from expertloop.quality._ds import trust_confusion
+from expertloop.quality._glad import _m_step, fit_glad
+
+CANDIDATES = set(_select.CANDIDATES)
+
+
+def simulate(
+    confusions: np.ndarray, n_items: int, per_item: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Answers drawn from workers with the given confusion matrices (workers x K x K)."""
+    rng = np.random.default_rng(seed)
+    n_workers, k, _ = confusions.shape
+    truth = rng.integers(0, k, n_items)
+    workers = np.concatenate([rng.choice(n_workers, per_item, replace=False) for _ in truth])
+    items = np.repeat(np.arange(n_items), per_item)
+    cdf = confusions[workers, truth[items]].cumsum(axis=1)
+    labels = (rng.random(len(items))[:, None] > cdf).sum(axis=1).clip(0, k - 1)
+    return workers, items, labels, truth
+
+
+def biased_workers() -> np.ndarray:
+    """Honest, class-biased and spamming workers: the case Dawid-Skene is made for."""
+    honest = np.eye(3) * 0.75 + 0.25 / 3
+    biased = np.array([[0.9, 0.1, 0.0], [0.3, 0.7, 0.0], [0.1, 0.2, 0.7]])
+    other_way = np.array([[0.7, 0.2, 0.1], [0.0, 0.7, 0.3], [0.0, 0.1, 0.9]])
+    spammer = np.tile([0.8, 0.1, 0.1], (3, 1))
+    return np.stack([honest, honest, biased, biased, other_way, spammer, spammer, spammer])
+
+
+def small_obs() -> Observations:
+    workers, items, labels, _ = simulate(biased_workers(), n_items=40, per_item=4, seed=11)
+    return prepare(workers, items, labels)
+
+
+def fake(posteriors_of: str) -> _select.Fitter:
+    """A candidate fitter: the majority vote's posteriors, or their mirror image ("wrong")."""
+
+    def fit(obs: Observations) -> np.ndarray:
+        shares = obs.item_class_counts + 1e-3
+        post = shares / shares.sum(axis=1, keepdims=True)
+        return post[:, ::-1].copy() if posteriors_of == "wrong" else post
+
+    return fit
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_auto_does_about_as_well_as_dawid_skene_on_answers_from_its_model(seed: int) -> None:
+    workers, items, labels, truth = simulate(biased_workers(), n_items=400, per_item=5, seed=seed)
+    result = agg.aggregate(workers, items, labels)
+    assert set(result.method.split("+")) <= CANDIDATES
+    ds = agg.dawid_skene(workers, items, labels)
+    mv = agg.majority_vote(workers, items, labels)
+    assert (result.labels == truth).mean() >= (ds.labels == truth).mean() - 0.03
+    assert (result.labels == truth).mean() > (mv.labels == truth).mean() + 0.15
+    if seed == 2:
+        assert result.method == "dawid_skene"
+
+
+def test_auto_prefers_dawid_skene_among_equally_good_candidates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in _select.CANDIDATES:
+        monkeypatch.setitem(_select._FITTERS, name, fake("majority"))
+    selection = _select.choose_models(small_obs())
+    assert selection.chosen == ("dawid_skene",)
+    assert set(selection.agreement) == CANDIDATES
+    assert len(set(selection.agreement.values())) == 1
+
+
+def test_auto_averages_the_candidates_it_cannot_tell_apart_when_dawid_skene_is_worse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in _select.CANDIDATES:
+        monkeypatch.setitem(_select._FITTERS, name, fake("majority"))
+    monkeypatch.setitem(_select._FITTERS, "dawid_skene", fake("wrong"))
+    monkeypatch.setitem(_select._FITTERS, "glad", fake("wrong"))
+    selection = _select.choose_models(small_obs())
+    assert selection.chosen == ("one_coin_dawid_skene", "mace", "mace_fitted_prior")
+    worse = selection.agreement["mace"] - selection.agreement["dawid_skene"]
+    assert worse > 2 * selection.standard_error["dawid_skene"] > 0
+
+
+def test_a_candidate_that_does_not_converge_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    def diverge(obs: Observations) -> np.ndarray:
+        raise ConvergenceError("no", n_iter=1, delta=1.0)
+
+    monkeypatch.setitem(_select._FITTERS, "glad", diverge)
+    selection = _select.choose_models(small_obs())
+    assert "glad" not in selection.agreement
+    assert set(selection.agreement) == CANDIDATES - {"glad"}
+
+
+def test_auto_is_majority_vote_when_no_candidate_converges(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def diverge(obs: Observations) -> np.ndarray:
+        raise ConvergenceError("no", n_iter=1, delta=1.0)
+
+    for name in _select.CANDIDATES:
+        monkeypatch.setitem(_select._FITTERS, name, diverge)
+    assert _select.choose_models(small_obs()).chosen == ("majority_vote",)
+
+
+def test_an_averaged_result_is_the_mean_of_the_models_posteriors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    workers, items, labels, _ = simulate(biased_workers(), n_items=60, per_item=4, seed=2)
+    chosen = ("one_coin_dawid_skene", "glad")
+    monkeypatch.setattr(agg, "choose_models", lambda obs, seed: _select.Selection(chosen, {}, {}))
+    gold = {0: 1, 1: 0}
+    gold_row = [0.0, 1.0, 0.0]
+    result = agg.aggregate(workers, items, labels, gold=gold)
+    oc = agg.one_coin_dawid_skene(workers, items, labels, gold=gold)
+    glad = agg.glad(workers, items, labels, gold=gold)
+    assert result.method == "one_coin_dawid_skene+glad"
+    assert np.allclose(result.posteriors, (oc.posteriors + glad.posteriors) / 2)
+    assert result.posteriors[0].tolist() == gold_row
+    assert result.worker_confusion is not None
+    assert result.worker_confusion.shape == (8, 3, 3)
+    assert np.allclose(result.worker_confusion.sum(axis=2), 1.0)
+    assert np.all((result.worker_skill > 0) & (result.worker_skill < 1))
+    assert result.n_iter == max(oc.n_iter, glad.n_iter)
+
+
+def test_auto_does_not_depend_on_the_order_of_the_answers() -> None:
+    workers, items, labels, _ = simulate(biased_workers(), n_items=80, per_item=4, seed=3)
+    order = np.random.default_rng(0).permutation(len(workers))
+    a = agg.aggregate(workers, items, labels, seed=5)
+    b = agg.aggregate(workers[order], items[order], labels[order], seed=5)
+    assert a.method == b.method
+    assert np.allclose(a.posteriors, b.posteriors, atol=1e-10)
+
+
+def test_the_seed_only_draws_the_folds() -> None:
+    obs = small_obs()
+    again = _select.choose_models(obs, seed=7)
+    assert again == _select.choose_models(obs, seed=7)
+    other = _select.choose_models(obs, seed=np.random.default_rng(8))
+    assert set(other.agreement) == set(again.agreement)
+
+
+def test_paired_standard_error_treats_items_as_the_units() -> None:
+    # Two items with two answers each: per-item differences 2 and 0.
+    obs = prepare(["a", "b", "a", "b"], [1, 1, 2, 2], [0, 0, 1, 1])
+    a = np.array([1.0, 1.0, 1.0, 0.0])
+    b = np.array([0.0, 0.0, 1.0, 0.0])
+    # mean difference 0.5 = (2 + 0) / 4 answers; sd of (2, 0) is sqrt(2); sqrt(2)*sqrt(2)/4.
+    assert _select.paired_standard_error(obs, a, b) == pytest.approx(0.5)
+    assert _select.paired_standard_error(obs, a, a) == 0.0
+
+
+def test_dawid_skene_falls_back_on_a_workers_trust_and_habits_where_it_has_no_answers() -> None:
+    # With every item's class known, a worker who only saw class-0 items has no evidence
+    # about class 1: its row for class 1 is the centre of its prior, its MACE summary.
+    workers = ["a", "a", "a", "b", "b", "b", "b"]
+    items = [1, 2, 3, 1, 2, 4, 5]
+    labels = [0, 0, 1, 0, 0, 1, 1]
+    gold = {1: 0, 2: 0, 3: 0, 4: 1, 5: 1}
+    result = agg.dawid_skene(workers, items, labels, gold=gold, classes=[0, 1])
+    conf = result.worker_confusion
+    assert conf is not None
+    row = conf[0, 1]  # worker "a", true class 1
+    # MACE's form: the right label gets trust + (1 - trust) * habit, the other (1 - trust) * habit.
+    trust_plus_habit, other = row[1], row[0]
+    assert 0 < other < trust_plus_habit < 1
+    assert row.sum() == pytest.approx(1.0)
+    # Its row for class 0, where it has 3 answers (2 right, 1 wrong), follows its counts.
+    assert conf[0, 0, 0] > conf[0, 0, 1] > 0
+
+
+def test_the_structured_prior_has_the_form_of_mace() -> None:
+    trust = np.array([0.8, 0.1])
+    habits = np.array([[0.5, 0.5], [0.9, 0.1]])
+    conf = trust_confusion(trust, habits)
+    assert np.allclose(conf[0], [[0.9, 0.1], [0.1, 0.9]])
+    assert np.allclose(conf[1], [[0.91, 0.09], [0.81, 0.19]])
+
+
+def test_dawid_skene_rejects_a_non_positive_prior() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        agg.dawid_skene(["a"], [1], ["x"], prior_strength=0.0)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_glad_m_step_never_lowers_its_objective(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 300))
+    obs = prepare(rng.integers(0, 12, n), rng.integers(0, 40, n), rng.integers(0, 3, n))
+    right = rng.random(len(obs.w))
+    alpha = rng.normal(1.0, 2.0, obs.n_workers)
+    log_beta = rng.normal(0.0, 1.5, obs.n_items)
+    a_prior, b_prior = (1.0, float(rng.uniform(0.1, 4))), (0.0, float(rng.uniform(0.1, 4)))
+
+    def objective(a: np.ndarray, lb: np.ndarray) -> float:
+        x = a[obs.w] * np.exp(lb[obs.i])
+        fit = -(right * np.logaddexp(0, -x) + (1 - right) * np.logaddexp(0, x)).sum()
+        penalty = ((a - 1.0) ** 2).sum() / (2 * a_prior[1]) + (lb**2).sum() / (2 * b_prior[1])
+        return float(fit - penalty)
+
+    new_alpha, new_log_beta = _m_step(obs, right, alpha, log_beta, a_prior, b_prior)
+    assert objective(new_alpha, new_log_beta) >= objective(alpha, log_beta) - 1e-9
+
+
+def test_glad_finds_the_items_that_are_hard() -> None:
+    rng = np.random.default_rng(4)
+    n_items, per_item, n_workers = 300, 7, 12
+    alpha = rng.uniform(1.0, 2.5, n_workers)
+    beta = np.where(np.arange(n_items) % 3 == 0, 0.15, 3.0)  # every third item is hard
+    truth = rng.integers(0, 2, n_items)
+    workers = np.concatenate([rng.choice(n_workers, per_item, replace=False) for _ in truth])
+    items = np.repeat(np.arange(n_items), per_item)
+    right = rng.random(len(items)) < 1 / (1 + np.exp(-alpha[workers] * beta[items]))
+    labels = np.where(right, truth[items], 1 - truth[items])
+    fit = fit_glad(
+        prepare(workers, items, labels),
+        max_iter=500,
+        tol=1e-6,
+        alpha_prior=(1.0, 1.0),
+        log_beta_prior=(0.0, 1.0),
+    )
+    hard = np.arange(n_items) % 3 == 0
+    assert np.median(fit.beta[hard]) < np.median(fit.beta[~hard])
+    easy_right = (fit.posteriors.argmax(axis=1) == truth)[~hard].mean()
+    assert easy_right > 0.95
