@@ -101,14 +101,18 @@ def _simulated_project(env: Any) -> tuple[Any, int, dict[str, str]]:
     return manager, project, truth
 
 
-def _export(env: Any, manager: Any, project: int, output: str) -> tuple[bytes, Any]:
-    prepared = prepare_export(
+def _prepare(env: Any, manager: Any, project: int) -> Any:
+    return prepare_export(
         env.db,
         actor=manager,
         project_id=project,
         options=ExportOptions(format="preference"),
         secret_key=SECRET,
     )
+
+
+def _export(env: Any, manager: Any, project: int, output: str) -> tuple[bytes, Any]:
+    prepared = _prepare(env, manager, project)
     sink = io.BytesIO()
     write_rows(prepared.batches(), sink, output=output, schema=prepared.schema)
     return sink.getvalue(), prepared.card_stats()
@@ -154,13 +158,7 @@ def test_an_export_whose_model_fails_says_so_in_the_card_and_the_log(
     monkeypatch.setattr(consensus_module, "pairwise_consensus", never_converges)
     manager, _, project = pairwise_project(env, answer)
     with caplog.at_level(logging.WARNING, logger="expertloop.exports.consensus"):
-        prepared = prepare_export(
-            env.db,
-            actor=manager,
-            project_id=project,
-            options=ExportOptions(format="preference"),
-            secret_key=SECRET,
-        )
+        prepared = _prepare(env, manager, project)
     assert any("fell back to pairwise_vote" in r.getMessage() for r in caplog.records)
     rows = [row for batch in prepared.batches() for row in batch]
     assert rows  # the vote still gives rows
