@@ -163,8 +163,8 @@ class AnnotatorLoop:
         return user
 
 
-def _authenticate_uncached(_: Database, authenticator: TokenAuthenticator, token: str) -> User:
-    return authenticator.authenticate(token)
+def _authenticate_uncached(db: Database, authenticator: TokenAuthenticator, token: str) -> User:
+    return authenticator.authenticate(token, db=db)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

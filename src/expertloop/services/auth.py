@@ -104,12 +104,14 @@ class TokenAuthenticator:
         so async code may call it on the event loop."""
         return self._users.get(hash_token(token))
 
-    def authenticate(self, token: str) -> User:
+    def authenticate(self, token: str, *, db: Database | None = None) -> User:
+        """The token's user, from the cache or the database (``db``, default the one given
+        at construction: pass the one :meth:`Database.run` hands out on the event loop)."""
         user = self.cached(token)
         if user is not None:
             return user
         digest = hash_token(token)
-        with self._db.read() as conn:
+        with (db or self._db).read() as conn:
             user = user_store.user_by_token_hash(conn, digest, now=utcnow())
         if user is None:
             raise NotAuthenticated("invalid or expired token")
