@@ -208,3 +208,16 @@ def test_gold_needs_no_rationale_where_workers_must_give_one(env: Env) -> None:
     manager = env.user(Role.MANAGER)
     project = env.project(manager, config={"require_rationale": True})
     assert env.items(manager, project, [pairwise_item(1, gold={"choice": "A"})]) == 1
+
+
+def test_an_answer_body_over_the_limit_is_refused_and_nothing_is_stored(env: Env) -> None:
+    project, _, worker = _setup(env)
+    client = env.client(worker)  # type: ignore[arg-type]
+    lease = client.post(f"/api/v1/projects/{project}/assignments/next").json()
+    url = f"/api/v1/assignments/{lease['assignment_id']}/answer"
+    huge = {"answer": {"choice": "A", "rationale": "x" * (4 * 1024 * 1024)}}
+    response = client.post(url, json=huge)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+    stored = client.post(url, json={"answer": {"choice": "A"}})
+    assert stored.status_code == 201

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response, status
 
 from expertloop.api.deps import CurrentUser, DatabaseDep
-from expertloop.api.hot_path import answer_response, next_response
+from expertloop.api.hot_path import MAX_ANSWER_BYTES, answer_response, next_response
 from expertloop.api.schemas import AnswerPublic, AnswerSubmit, AssignmentPublic
+from expertloop.errors import PayloadTooLarge
 from expertloop.services import assignments
 
 router = APIRouter(tags=["assignments"])
@@ -42,8 +43,11 @@ async def submit_answer(
     body: AnswerSubmit,
     db: DatabaseDep,
     actor: CurrentUser,
+    request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
+    if int(request.headers.get("content-length") or 0) > MAX_ANSWER_BYTES:
+        raise PayloadTooLarge(f"an answer may be at most {MAX_ANSWER_BYTES} bytes")
     status_code, content = await answer_response(
         db, actor, assignment_id, body.answer, idempotency_key
     )
