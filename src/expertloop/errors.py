@@ -21,6 +21,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "ReviewClosed",
     "UnsupportedMediaType",
 ]
 
@@ -106,3 +107,10 @@ class AlreadyAnswered(ExpertloopError):
 
     status = 409
     code = "already_answered"
+
+
+class ReviewClosed(ExpertloopError):
+    """The review was decided already, or another reviewer holds it."""
+
+    status = 409
+    code = "review_closed"

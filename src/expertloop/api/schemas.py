@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from expertloop.domain import Project, Role, User
+from expertloop.domain import Project, Review, Role, User
 from expertloop.services.clock import iso_utc
 
 __all__ = [
@@ -20,11 +20,17 @@ __all__ = [
     "ProgressPublic",
     "ProjectCreate",
     "ProjectPublic",
+    "ReviewDecision",
+    "ReviewPublic",
+    "ReviewQueued",
+    "ReviewRequest",
+    "ReviewSummaryPublic",
     "TokenRequest",
     "TokenResponse",
     "UserCreate",
     "UserPublic",
     "UtcDatetime",
+    "WorkerReviewCounts",
     "iso_utc",
 ]
 
@@ -138,3 +144,86 @@ class ProgressPublic(BaseModel):
     answers: int
     items_complete: int
     active_leases: int
+
+
+class ReviewRequest(Strict):
+    """Exactly one of ``fraction``, ``count`` and ``answer_ids``."""
+
+    fraction: float | None = Field(None, gt=0, le=1, examples=[0.1])
+    count: int | None = Field(None, ge=1, le=10_000_000)
+    worker_id: int | None = None
+    answer_ids: list[int] | None = Field(None, min_length=1, max_length=10_000)
+
+
+class ReviewQueued(BaseModel):
+    queued: int
+
+
+class ReviewDecision(Strict):
+    outcome: Literal["accepted", "rejected", "fixed"]
+    comment: str = Field("", max_length=5000, description="Required when rejecting: why")
+    answer: dict[str, Any] | None = Field(
+        None, description="The corrected answer (canonical terms), for a fix only"
+    )
+    requeue: bool = Field(
+        True, description="On a rejection: give the item one more answer to replace it"
+    )
+
+
+class ReviewPublic(BaseModel):
+    review_id: int
+    project_id: int
+    status: Literal["pending", "accepted", "rejected", "fixed"]
+    source: Literal["sample", "request"]
+    answer_id: int
+    item_id: int
+    external_id: str | None
+    worker_id: int
+    payload: dict[str, Any]
+    answer: dict[str, Any]
+    duration_ms: int
+    answered_at: UtcDatetime
+    requested_at: UtcDatetime
+    reviewer_id: int | None
+    lease_expires_at: UtcDatetime | None
+    comment: str
+    fixed_answer: dict[str, Any] | None
+    decided_at: UtcDatetime | None
+
+    @classmethod
+    def of(cls, review: Review) -> ReviewPublic:
+        return cls(
+            review_id=review.id,
+            project_id=review.project_id,
+            status=review.status,
+            source=review.source,
+            answer_id=review.answer_id,
+            item_id=review.item_id,
+            external_id=review.external_id,
+            worker_id=review.worker_id,
+            payload=review.payload,
+            answer=review.answer,
+            duration_ms=review.duration_ms,
+            answered_at=review.answered_at,
+            requested_at=review.requested_at,
+            reviewer_id=review.reviewer_id,
+            lease_expires_at=review.lease_expires_at,
+            comment=review.comment,
+            fixed_answer=review.fixed_answer,
+            decided_at=review.decided_at,
+        )
+
+
+class WorkerReviewCounts(BaseModel):
+    worker_id: int
+    username: str
+    accepted: int
+    rejected: int
+    fixed: int
+    pending: int
+    acceptance_rate: float | None
+
+
+class ReviewSummaryPublic(BaseModel):
+    counts: dict[str, int]
+    workers: list[WorkerReviewCounts]

@@ -6,6 +6,8 @@ from expertloop.domain.models import (
     AssignmentStatus,
     ItemPublic,
     Project,
+    Review,
+    ReviewOutcome,
     Role,
     User,
 )
@@ -17,6 +19,8 @@ from expertloop.domain.policies import (
     can_manage_users,
     can_read_answers,
     can_read_project,
+    can_request_reviews,
+    can_review_answers,
 )
 
 __all__ = [
@@ -25,6 +29,8 @@ __all__ = [
     "AssignmentStatus",
     "ItemPublic",
     "Project",
+    "Review",
+    "ReviewOutcome",
     "Role",
     "User",
     "can_add_members",
@@ -34,4 +40,6 @@ __all__ = [
     "can_manage_users",
     "can_read_answers",
     "can_read_project",
+    "can_request_reviews",
+    "can_review_answers",
 ]

@@ -22,6 +22,14 @@ class AssignmentStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class ReviewOutcome(enum.StrEnum):
+    """A reviewer's decision on an answer: keep it, drop it (with a reason), or correct it."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    FIXED = "fixed"
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
@@ -68,3 +76,29 @@ class Answer:
     item_id: int
     answer: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """An answer under review, with what the reviewer needs to judge it (canonical terms:
+    the item's payload as stored, the answer as stored) and the decision once made.
+    ``status`` is ``"pending"`` or the outcome."""
+
+    id: int
+    project_id: int
+    answer_id: int
+    item_id: int
+    external_id: str | None
+    worker_id: int
+    source: str
+    status: str
+    payload: dict[str, Any]
+    answer: dict[str, Any]
+    duration_ms: int
+    answered_at: datetime
+    requested_at: datetime
+    reviewer_id: int | None
+    lease_expires_at: datetime | None
+    comment: str
+    fixed_answer: dict[str, Any] | None
+    decided_at: datetime | None

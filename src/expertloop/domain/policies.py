@@ -16,6 +16,8 @@ __all__ = [
     "can_read_answers",
     "can_read_gold",
     "can_read_project",
+    "can_request_reviews",
+    "can_review_answers",
 ]
 
 
@@ -57,3 +59,15 @@ def can_read_answers(user: User, *, is_member: bool) -> bool:
 def can_claim_items(user: User, *, is_member: bool) -> bool:
     """Any active member may work on a project's items (managers try their own tasks)."""
     return user.is_active and is_member
+
+
+def can_review_answers(user: User, *, is_member: bool) -> bool:
+    """Reviewers of the project work its review queue; its managers (and admins) may too."""
+    if user.role is Role.REVIEWER:
+        return user.is_active and is_member
+    return _manages(user, is_member=is_member)
+
+
+def can_request_reviews(user: User, *, is_member: bool) -> bool:
+    """Managers choose which answers are reviewed, and see how each worker's came out."""
+    return _manages(user, is_member=is_member)

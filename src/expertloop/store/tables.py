@@ -37,6 +37,7 @@ __all__ = [
     "Item",
     "Project",
     "ProjectMember",
+    "Review",
     "User",
 ]
 
@@ -200,6 +201,49 @@ class Answer(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     duration_ms: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Review(Base):
+    """An answer queued for review, and the reviewer's decision once made.
+
+    One per answer. While ``outcome`` is NULL the review is pending; a reviewer working on it
+    holds it until ``lease_expires_at``. ``fixed_value`` is the reviewer's corrected answer
+    (canonical terms) when the outcome is ``fixed``.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint("source IN ('sample', 'request')", name="source"),
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN ('accepted', 'rejected', 'fixed')", name="outcome"
+        ),
+        CheckConstraint(
+            "(outcome = 'fixed') = (fixed_value IS NOT NULL)", name="fixed_value_iff_fixed"
+        ),
+        Index(
+            "ix_reviews_pending",
+            "project_id",
+            "id",
+            postgresql_where=text("outcome IS NULL"),
+            sqlite_where=text("outcome IS NULL"),
+        ),
+        Index("ix_reviews_project_id_outcome", "project_id", "outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), unique=True
+    )
+    source: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    fixed_value: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AuditEvent(Base):

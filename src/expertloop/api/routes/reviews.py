@@ -1,0 +1,105 @@
+"""The review queue: managers choose answers for review, reviewers decide on them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from expertloop.api.deps import CurrentUser, DatabaseDep
+from expertloop.api.schemas import (
+    ReviewDecision,
+    ReviewPublic,
+    ReviewQueued,
+    ReviewRequest,
+    ReviewSummaryPublic,
+    WorkerReviewCounts,
+)
+from expertloop.services import reviews
+
+router = APIRouter(tags=["reviews"])
+
+
+@router.post(
+    "/projects/{project_id}/reviews",
+    status_code=status.HTTP_201_CREATED,
+    summary="Queue answers for review: a random sample, or chosen answers (managers)",
+)
+def request_reviews(
+    project_id: int, body: ReviewRequest, db: DatabaseDep, actor: CurrentUser
+) -> ReviewQueued:
+    queued = reviews.request_reviews(
+        db,
+        actor=actor,
+        project_id=project_id,
+        fraction=body.fraction,
+        count=body.count,
+        worker_id=body.worker_id,
+        answer_ids=body.answer_ids,
+    )
+    return ReviewQueued(queued=queued)
+
+
+@router.get("/projects/{project_id}/reviews", summary="Reviews, in id order (reviewers, managers)")
+def list_reviews(
+    project_id: int,
+    db: DatabaseDep,
+    actor: CurrentUser,
+    review_status: Annotated[
+        Literal["pending", "accepted", "rejected", "fixed"] | None, Query(alias="status")
+    ] = None,
+    after: Annotated[int, Query(ge=0, description="The last review id of the previous page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=reviews.MAX_LISTED)] = 100,
+) -> list[ReviewPublic]:
+    found = reviews.list_reviews(
+        db, actor=actor, project_id=project_id, status=review_status, after=after, limit=limit
+    )
+    return [ReviewPublic.of(r) for r in found]
+
+
+@router.get(
+    "/projects/{project_id}/reviews/summary",
+    summary="Reviews by outcome, overall and per worker (managers)",
+)
+def review_summary(project_id: int, db: DatabaseDep, actor: CurrentUser) -> ReviewSummaryPublic:
+    summary = reviews.review_summary(db, actor=actor, project_id=project_id)
+    return ReviewSummaryPublic(
+        counts=summary.counts, workers=[WorkerReviewCounts(**w) for w in summary.workers]
+    )
+
+
+@router.post(
+    "/projects/{project_id}/reviews/next",
+    summary="Hold the next pending review for the calling reviewer",
+    response_model=ReviewPublic,
+    responses={204: {"description": "The queue holds nothing for this reviewer"}},
+)
+def next_review(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Response | ReviewPublic:
+    review = reviews.next_review(db, actor=actor, project_id=project_id)
+    if review is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return ReviewPublic.of(review)
+
+
+@router.get("/reviews/{review_id}", summary="One review (reviewers, managers)")
+def get_review(review_id: int, db: DatabaseDep, actor: CurrentUser) -> ReviewPublic:
+    return ReviewPublic.of(reviews.get_review(db, actor=actor, review_id=review_id))
+
+
+@router.post(
+    "/reviews/{review_id}/decision",
+    summary="Accept, reject (with a reason) or fix the answer under review",
+)
+def decide_review(
+    review_id: int, body: ReviewDecision, db: DatabaseDep, actor: CurrentUser
+) -> ReviewPublic:
+    review = reviews.decide_review(
+        db,
+        actor=actor,
+        review_id=review_id,
+        outcome=body.outcome,
+        comment=body.comment,
+        answer=body.answer,
+        requeue=body.requeue,
+    )
+    return ReviewPublic.of(review)
