@@ -323,6 +323,7 @@ def test_the_summary_counts_outcomes_overall_and_per_worker(env: Env) -> None:
     page = manager.get(f"/api/v1/projects/{project}/reviews", params={"limit": 4}).json()
     rest = manager.get(f"/api/v1/projects/{project}/reviews",
                        params={"after": page[-1]["review_id"]}).json()
-    assert len(page) == 4 and len(rest) == 2
+    assert len(page) == 4
+    assert len(rest) == 2
     assert manager.get(f"/api/v1/projects/{project}/reviews",
                        params={"status": "maybe"}).status_code == 422

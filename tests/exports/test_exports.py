@@ -319,6 +319,8 @@ def test_the_card_records_the_quality_engines_numbers(env, answer, tmp_path):
     assert meta["guidelines_version"].startswith("sha256:")
     assert meta["ties_dropped"] == 1
     assert meta["rows"] == 2
+    assert meta["reviews"] == {"accepted": 0, "fixed": 0, "rejected": 0, "pending": 0}
+    assert meta["filters"]["reviewed_only"] is False
 
     loaded = datasets.load_from_disk(str(out))
     assert loaded["train"].num_rows == 2

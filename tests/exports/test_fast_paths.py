@@ -124,7 +124,7 @@ def test_pairwise_batch_rows_match_rows_item_by_item(env, answer, options):
     pc = prepared.consensus
     for records in _item_records(
         env.db, project, include_gold=options.get("include_gold", False), with_answers=False,
-        on_items=None,
+        reviews=prepared.reviews, on_items=None,
     ):
         lookup = pc.lookup(r.item_id for r in records)
         for record in records:

@@ -66,6 +66,8 @@ def card_markdown(stats: dict[str, Any]) -> str:
         ),
         "  consensus_fallbacks:" + ("" if fallbacks else " {}"),
         *(f"    {_yaml_scalar(key)}: {_yaml_scalar(value)}" for key, value in fallbacks.items()),
+        "  reviews:",
+        *(f"    {key}: {_yaml_scalar(value)}" for key, value in stats["reviews"].items()),
         "  filters:",
         *(f"    {key}: {_yaml_scalar(value)}" for key, value in stats["filters"].items()),
         "---",
@@ -85,6 +87,9 @@ def card_markdown(stats: dict[str, Any]) -> str:
         f"| consensus method | {numbers['consensus_method']} |",
         f"| estimated label noise | {_fmt(numbers['estimated_label_noise'])} |",
         f"| ties dropped | {numbers['ties_dropped']} |",
+        "| reviews (accepted / fixed / rejected / pending) | "
+        + " / ".join(str(stats["reviews"][k]) for k in ("accepted", "fixed", "rejected", "pending"))
+        + " |",
         "",
         *(
             f"Warning: the consensus of `{key}` fell back to a vote ({reason})."

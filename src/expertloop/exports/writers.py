@@ -71,6 +71,10 @@ def arrow_schema(fmt: str, *, conversational: bool) -> pa.Schema:
             ("duration_ms", pa.int64()),
             ("created_at", pa.string()),
             ("review", pa.string()),
+            ("review_comment", pa.string()),
+            ("fixed_answer", pa.string()),
+            ("reviewer", pa.string()),
+            ("reviewed_at", pa.string()),
         ]
     else:
         raise ValueError(f"unknown export format {fmt!r}")

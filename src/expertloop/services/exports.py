@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -46,6 +46,8 @@ from expertloop.services.clock import iso_utc
 from expertloop.services.projects import load_project
 from expertloop.store import Database
 from expertloop.store import exports as export_store
+from expertloop.store import reviews as review_store
+from expertloop.store.exports import ReviewScope
 from expertloop.tasks import get_task_type
 
 __all__ = [
@@ -71,6 +73,7 @@ class ExportOptions:
     min_agreement: float | None = None
     include_gold: bool = False
     criterion: str | None = None
+    reviewed_only: bool = False
 
 
 def worker_pseudonym(secret_key: str, project_id: int, worker_id: int) -> str:
@@ -107,6 +110,7 @@ class CardStats:
     consensus_fallbacks: dict[str, str]  # channel -> why its model gave way to a vote
     label_noise: float | None
     counts: dict[str, int]
+    reviews: dict[str, int]  # the project's reviews by outcome ("pending" not yet decided)
     filters: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
@@ -131,7 +135,12 @@ class _Scope:
 
 
 def _first_pass(
-    db: Database, project: Project, *, include_gold: bool, on_answers: Progress | None
+    db: Database,
+    project: Project,
+    *,
+    include_gold: bool,
+    reviews: ReviewScope,
+    on_answers: Progress | None,
 ) -> tuple[ProjectConsensus, _Scope]:
     task = get_task_type(project.task_type)
     builder = ConsensusBuilder(task, project.config)
@@ -146,11 +155,11 @@ def _first_pass(
         scope = _Scope(gold_items=set() if include_gold else set(gold))
         fields = builder.coded_fields()
         if fields is not None:
-            _first_pass_codes(conn, project.id, builder, scope, fields, on_answers)
+            _first_pass_codes(conn, project.id, builder, scope, fields, reviews, on_answers)
         else:
             loads = orjson.loads
             add = builder.add
-            for batch in export_store.iter_answer_batches(conn, project.id):
+            for batch in export_store.iter_answer_batches(conn, project.id, scope=reviews):
                 for item_id, worker_id, value in batch:
                     add(item_id, worker_id, loads(value))
                     if item_id not in scope.gold_items:
@@ -167,6 +176,7 @@ def _first_pass_codes(
     builder: ConsensusBuilder,
     scope: _Scope,
     fields: dict[str, tuple[tuple[str, ...], tuple[str | None, ...]]],
+    reviews: ReviewScope,
     on_answers: Progress | None,
 ) -> None:
     """Pass 1 where every observation is one text field of the answer: the database
@@ -175,7 +185,7 @@ def _first_pass_codes(
     keys = list(fields)
     gold = np.fromiter(scope.gold_items, dtype=np.int64, count=len(scope.gold_items))
     for batch in export_store.iter_answer_code_batches(
-        conn, project_id, [fields[k] for k in keys]
+        conn, project_id, [fields[k] for k in keys], scope=reviews
     ):
         width = 2 + len(keys)
         table = np.fromiter(
@@ -232,8 +242,12 @@ class PreparedExport:
         *,
         secret_key: str,
         n_items: int,
+        reviews: ReviewScope,
+        review_counts: dict[str, int],
     ) -> None:
         self.db = db
+        self.reviews = reviews
+        self.review_counts = review_counts
         self.project = project
         self.options = options
         self.consensus = consensus
@@ -254,6 +268,7 @@ class PreparedExport:
             self.project.id,
             include_gold=self.options.include_gold,
             with_answers=with_answers,
+            reviews=self.reviews,
             on_items=on_items,
         )
 
@@ -275,6 +290,9 @@ class PreparedExport:
             yield from self._pairwise_batches(row_options, on_items)
             return
         for records in self._records(on_items):
+            if opts.format != "raw":
+                # Items whose every answer was rejected have nothing to say (raw shows them).
+                records = [r for r in records if r.n_answers]
             lookup = pc.lookup(r.item_id for r in records)
             out: list[dict[str, Any]] = []
             for record in records:
@@ -293,7 +311,8 @@ class PreparedExport:
         the item rows (no per-item record; see :func:`pairwise_batch_rows`)."""
         with self.db.read() as conn:
             for batch in export_store.iter_item_batches(
-                conn, self.project.id, include_gold=self.options.include_gold
+                conn, self.project.id, include_gold=self.options.include_gold,
+                scope=self.reviews,
             ):
                 if on_items is not None:
                     on_items(len(batch))
@@ -321,17 +340,22 @@ class PreparedExport:
         ):
             self.counts.below_confidence += 1
             return []
+        def pseudonym(user_id: int) -> str:
+            return worker_pseudonym(self.secret_key, self.project.id, user_id)
+
         rows = []
         for answer in record.answer_rows:
+            reviewer = answer["review"]["reviewer"]
             rows.append(
                 {
                     "answer_id": answer["answer_id"],
-                    "worker": worker_pseudonym(self.secret_key, self.project.id, answer["worker"]),
+                    "worker": pseudonym(answer["worker"]),
                     "answer": answer["value_json"],
                     "payload": record.payload_json,
                     "duration_ms": answer["duration_ms"],
                     "created_at": iso_utc(answer["created_at"]),
-                    "review": None,  # no reviews exist yet
+                    **answer["review"],
+                    "reviewer": None if reviewer is None else pseudonym(reviewer),
                     "item_id": record.item_id,
                     "external_id": record.external_id,
                     "n_answers": record.n_answers,
@@ -368,11 +392,13 @@ class PreparedExport:
             consensus_fallbacks=pc.fallbacks,
             label_noise=self.label_noise,
             counts=self.counts.as_dict(),
+            reviews=self.review_counts,
             filters={
                 "min_confidence": self.options.min_confidence,
                 "min_agreement": self.options.min_agreement,
                 "include_gold": self.options.include_gold,
                 "criterion": self.options.criterion,
+                "reviewed_only": self.options.reviewed_only,
             },
         )
 
@@ -387,13 +413,20 @@ def _item_records(
     *,
     include_gold: bool,
     with_answers: bool,
+    reviews: ReviewScope,
     on_items: Progress | None,
 ) -> Iterator[list[ItemRecord]]:
+    """Items in id order, a batch at a time; ``with_answers`` reads each item's answers too.
+
+    An item's ``answers`` are those counted in ``reviews`` (a fix in place of the worker's
+    answer) and ``n_answers`` their number; ``answer_rows`` (for ``raw``) keep every answer
+    read, as the worker gave it, with its review.
+    """
     loads = orjson.loads
     with db.read() as conn:
         if not with_answers:
             for batch in export_store.iter_item_batches(
-                conn, project_id, include_gold=include_gold
+                conn, project_id, include_gold=include_gold, scope=reviews
             ):
                 records = [
                     ItemRecord(item_id, external_id, loads(payload), n_answers, row, [], payload)
@@ -405,28 +438,34 @@ def _item_records(
             return
         pending: ItemRecord | None = None
         for rows in export_store.iter_item_answer_batches(
-            conn, project_id, include_gold=include_gold
+            conn, project_id, include_gold=include_gold, scope=reviews
         ):
             records = []
-            for item_id, external_id, payload, n_answers, answer_id, worker, value, ms, at in rows:
+            for row in rows:
+                item_id, external_id, payload, _, answer_id, worker, value, ms, at = row[:9]
                 if pending is None or pending.item_id != item_id:
                     if pending is not None:
                         records.append(pending)
-                    pending = ItemRecord(item_id, external_id, loads(payload), n_answers, 0, [],
+                    pending = ItemRecord(item_id, external_id, loads(payload), 0, 0, [],
                                          payload)
-                answer = loads(value)
-                answer_row = {
-                    "answer_id": answer_id,
-                    "worker": worker,
-                    "value_json": value,
-                    "duration_ms": ms,
-                    "created_at": at,
-                }
-                pending.answers.append(answer)
-                pending.answer_rows.append(answer_row)
+                review = _review_columns(row[9:])
+                if review["review"] != "rejected":
+                    fixed = review["fixed_answer"]
+                    pending.answers.append(loads(fixed if fixed is not None else value))
+                    pending.n_answers += 1
+                pending.answer_rows.append(
+                    {
+                        "answer_id": answer_id,
+                        "worker": worker,
+                        "value_json": value,
+                        "duration_ms": ms,
+                        "created_at": at,
+                        "review": review,
+                    }
+                )
             if records:
-                for row, record in enumerate(records):
-                    record.row = row
+                for row_number, record in enumerate(records):
+                    record.row = row_number
                 if on_items is not None:
                     on_items(len(records))
                 yield records
@@ -435,6 +474,34 @@ def _item_records(
             if on_items is not None:
                 on_items(1)
             yield [pending]
+
+
+_NOT_QUEUED = {
+    "review": None,
+    "review_comment": None,
+    "fixed_answer": None,
+    "reviewer": None,
+    "reviewed_at": None,
+}
+
+
+def _review_columns(columns: Sequence[Any]) -> dict[str, Any]:
+    """An answer's review as the ``raw`` columns show it (``reviewer`` still the user id),
+    from ``(review_id, outcome, comment, fixed_value_json, reviewer_id, decided_at)``:
+    ``review`` is the outcome, ``"pending"`` while undecided, ``None`` for an answer never
+    queued."""
+    review_id, outcome, comment, fixed_json, reviewer, decided_at = columns
+    if review_id is None:
+        return _NOT_QUEUED
+    if outcome is None:
+        return {**_NOT_QUEUED, "review": "pending"}
+    return {
+        "review": outcome,
+        "review_comment": comment,
+        "fixed_answer": fixed_json,
+        "reviewer": reviewer,
+        "reviewed_at": None if decided_at is None else iso_utc(decided_at),
+    }
 
 
 def prepare_export(
@@ -452,16 +519,28 @@ def prepare_export(
     """
     with db.read() as conn:
         project = load_project(conn, actor=actor, project_id=project_id)
-        n_items = export_store.count_answered_items(
-            conn, project_id, include_gold=options.include_gold
+        _check_can_export(project, actor, include_gold=options.include_gold)
+        _validate(project, options)
+        reviews = export_store.review_scope(
+            conn, project_id, reviewed_only=options.reviewed_only
         )
-    _check_can_export(project, actor, include_gold=options.include_gold)
-    _validate(project, options)
+        review_counts = review_store.outcome_counts(conn, project_id)
+        n_items = export_store.count_answered_items(
+            conn, project_id, include_gold=options.include_gold, scope=reviews
+        )
     consensus, scope = _first_pass(
-        db, project, include_gold=options.include_gold, on_answers=on_answers
+        db, project, include_gold=options.include_gold, reviews=reviews, on_answers=on_answers
     )
     return PreparedExport(
-        db, project, options, consensus, scope, secret_key=secret_key, n_items=n_items
+        db,
+        project,
+        options,
+        consensus,
+        scope,
+        secret_key=secret_key,
+        n_items=n_items,
+        reviews=reviews,
+        review_counts=review_counts,
     )
 
 
@@ -476,6 +555,7 @@ class PreparedConsensus:
     consensus: ProjectConsensus
     include_gold: bool
     db: Database
+    reviews: ReviewScope
 
     def lines(self) -> Iterator[dict[str, Any]]:
         """One dict per answered item: item_id, external_id, n_answers, consensus,
@@ -487,8 +567,10 @@ class PreparedConsensus:
             self.project.id,
             include_gold=self.include_gold,
             with_answers=pc.free_text,
+            reviews=self.reviews,
             on_items=None,
         ):
+            records = [r for r in records if r.n_answers]
             lookup = pc.lookup(r.item_id for r in records)
             for record in records:
                 consensus, confidence, _ = consensus_of(pc, lookup, record)
@@ -508,9 +590,12 @@ def prepare_consensus(
     """Check permission and fit the consensus; :meth:`PreparedConsensus.lines` streams it."""
     with db.read() as conn:
         project = load_project(conn, actor=actor, project_id=project_id)
-    _check_can_export(project, actor, include_gold=include_gold)
-    consensus, _ = _first_pass(db, project, include_gold=include_gold, on_answers=None)
-    return PreparedConsensus(project, consensus, include_gold, db)
+        _check_can_export(project, actor, include_gold=include_gold)
+        reviews = export_store.review_scope(conn, project_id, reviewed_only=False)
+    consensus, _ = _first_pass(
+        db, project, include_gold=include_gold, reviews=reviews, on_answers=None
+    )
+    return PreparedConsensus(project, consensus, include_gold, db, reviews)
 
 
 def iter_consensus(

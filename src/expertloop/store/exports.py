@@ -7,6 +7,11 @@ million rows, SQLAlchemy's row objects cost more than the query. JSON columns co
 undecoded text (``CAST(... AS TEXT)``, a no-op on SQLite): exports decode only what they use,
 with a fast decoder, and never pay for decoding twice.
 
+Reviews change what an answer counts for (see :func:`review_scope`): a rejected answer is
+left out, a fixed one counts with the reviewer's correction, and with ``reviewed_only`` only
+accepted and fixed answers count. Where no review changes anything (the common case) the
+reads take the answers table alone.
+
 Items are read in id order along the primary key (see :func:`iter_item_batches`), and an
 item's answers follow it in worker order (the join walks the unique ``(item_id, worker_id)``
 index).
@@ -14,6 +19,7 @@ index).
 
 from __future__ import annotations
 
+import enum
 import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -21,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, TextClause, text
 
 __all__ = [
+    "ReviewScope",
     "count_answered_items",
     "count_project_answers",
     "iter_answer_batches",
@@ -28,6 +35,7 @@ __all__ = [
     "iter_gold",
     "iter_item_answer_batches",
     "iter_item_batches",
+    "review_scope",
 ]
 
 BATCH = 5000
@@ -66,27 +74,73 @@ def _driver_batches(
         cursor.close()
 
 
-_ANSWERS = text(
-    "SELECT item_id, worker_id, CAST(value AS TEXT) FROM answers "
-    "WHERE project_id = :project_id ORDER BY id"
+class ReviewScope(enum.Enum):
+    """Which answers an export counts, and as what."""
+
+    ALL = "all"  # no review changes anything: every answer, as given
+    REVIEWED = "reviewed"  # rejected answers left out, fixed ones corrected
+    ACCEPTED = "accepted"  # only accepted and fixed answers, fixed ones corrected
+
+    @property
+    def source(self) -> str:
+        """The FROM clause: answers ``a``, joined with their reviews ``r`` where needed."""
+        if self is ReviewScope.ALL:
+            return "answers a"
+        join = "JOIN" if self is ReviewScope.ACCEPTED else "LEFT JOIN"
+        return f"answers a {join} reviews r ON r.answer_id = a.id"
+
+    @property
+    def answer_value(self) -> str:
+        """The answer as it counts: the reviewer's fix in place of the worker's answer."""
+        return "a.value" if self is ReviewScope.ALL else "COALESCE(r.fixed_value, a.value)"
+
+    @property
+    def condition(self) -> str:
+        """Extra ``AND`` terms on the answers counted."""
+        if self is ReviewScope.ALL:
+            return ""
+        if self is ReviewScope.REVIEWED:
+            return " AND (r.outcome IS NULL OR r.outcome <> 'rejected')"
+        return " AND r.outcome IN ('accepted', 'fixed')"
+
+
+_CHANGING_REVIEW = text(
+    "SELECT 1 FROM reviews WHERE project_id = :project_id "
+    "AND outcome IN ('rejected', 'fixed') LIMIT 1"
 )
 
 
+def review_scope(conn: Connection, project_id: int, *, reviewed_only: bool) -> ReviewScope:
+    """The scope of an export: ``ACCEPTED`` when asked for; else ``REVIEWED`` if some review
+    rejected or fixed an answer of the project, and ``ALL`` if none did (one index probe)."""
+    if reviewed_only:
+        return ReviewScope.ACCEPTED
+    changed = conn.execute(_CHANGING_REVIEW, {"project_id": project_id}).first() is not None
+    return ReviewScope.REVIEWED if changed else ReviewScope.ALL
+
+
 def iter_answer_batches(
-    conn: Connection, project_id: int, *, batch: int = BATCH
+    conn: Connection, project_id: int, *, scope: ReviewScope = ReviewScope.ALL,
+    batch: int = BATCH,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Every answer as ``(item_id, worker_id, value_json)``, in answer id order."""
-    yield from _driver_batches(conn, _ANSWERS, {"project_id": project_id}, batch=batch)
+    """Every answer counted as ``(item_id, worker_id, value_json)``, in answer id order."""
+    query = text(
+        f"SELECT a.item_id, a.worker_id, CAST({scope.answer_value} AS TEXT) FROM {scope.source} "
+        f"WHERE a.project_id = :project_id{scope.condition} ORDER BY a.id"
+    )
+    yield from _driver_batches(conn, query, {"project_id": project_id}, batch=batch)
 
 
-def _field_sql(dialect: str, path: Sequence[str], name: str) -> tuple[str, Any]:
-    """SQL for one JSON field of ``answers.value`` as text (NULL where absent), and its
-    bound parameter."""
+def _field_sql(dialect: str, value: str, path: Sequence[str], name: str) -> tuple[str, Any]:
+    """SQL for one JSON field of the answer ``value`` (an SQL expression) as text (NULL where
+    absent), and its bound parameter."""
     if dialect == "postgresql":
-        return f"(value #>> :{name})", list(path)
+        return f"({value} #>> :{name})", list(path)
     if any('"' in key for key in path):
         raise ValueError(f"JSON key with a double quote: {path!r}")
-    return f"CAST(json_extract(value, :{name}) AS TEXT)", "$" + "".join(f'."{key}"' for key in path)
+    return f"CAST(json_extract({value}, :{name}) AS TEXT)", "$" + "".join(
+        f'."{key}"' for key in path
+    )
 
 
 def iter_answer_code_batches(
@@ -94,9 +148,10 @@ def iter_answer_code_batches(
     project_id: int,
     fields: Sequence[tuple[Sequence[str], Sequence[str | None]]],
     *,
+    scope: ReviewScope = ReviewScope.ALL,
     batch: int = CODE_BATCH,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Every answer as ``(item_id, worker_id, code_1, ...)``, in answer id order.
+    """Every answer counted as ``(item_id, worker_id, code_1, ...)``, in answer id order.
 
     Each field is a JSON path into the answer (``["choice"]``, ``["criteria", name]``) and
     the texts of its classes: its code is the position of the field's text among them, and
@@ -106,7 +161,9 @@ def iter_answer_code_batches(
     columns = []
     params: dict[str, Any] = {"project_id": project_id}
     for n, (path, texts) in enumerate(fields):
-        sql, params[f"path_{n}"] = _field_sql(conn.dialect.name, path, f"path_{n}")
+        sql, params[f"path_{n}"] = _field_sql(
+            conn.dialect.name, scope.answer_value, path, f"path_{n}"
+        )
         cases = []
         for code, value in enumerate(texts):
             if value is not None:
@@ -114,8 +171,8 @@ def iter_answer_code_batches(
                 cases.append(f" WHEN :text_{n}_{code} THEN {code}")
         columns.append(f"CASE {sql}{''.join(cases)} ELSE -1 END" if cases else "-1")
     query = text(
-        f"SELECT item_id, worker_id{''.join(', ' + c for c in columns)} FROM answers "
-        "WHERE project_id = :project_id ORDER BY id"
+        f"SELECT a.item_id, a.worker_id{''.join(', ' + c for c in columns)} "
+        f"FROM {scope.source} WHERE a.project_id = :project_id{scope.condition} ORDER BY a.id"
     )
     yield from _driver_batches(conn, query, params, batch=batch)
 
@@ -142,43 +199,80 @@ _ITEM_RANGE = text("SELECT min(id), max(id) FROM items WHERE project_id = :proje
 # external_id) index and then sorting every row by id) make both databases walk the
 # primary key: items arrive in id order, unsorted.
 _ITEMS = (
-    "SELECT i.id, i.external_id, CAST(i.payload AS TEXT), i.n_answers FROM items i "
+    "SELECT i.id, i.external_id, CAST(i.payload AS TEXT), {n_answers} FROM items i "
     "WHERE i.id BETWEEN :first AND :last AND +i.project_id = :project_id "
     "AND i.n_answers > 0{gold} ORDER BY i.id"
 )
 
 
+def _n_answers_sql(scope: ReviewScope) -> str:
+    """An item's answers counted in ``scope``: the stored count, or a count through the
+    unique ``(item_id, worker_id)`` index where reviews change it."""
+    if scope is ReviewScope.ALL:
+        return "i.n_answers"
+    return f"(SELECT count(*) FROM {scope.source} WHERE a.item_id = i.id{scope.condition})"
+
+
 def iter_item_batches(
-    conn: Connection, project_id: int, *, include_gold: bool, batch: int = BATCH
+    conn: Connection,
+    project_id: int,
+    *,
+    include_gold: bool,
+    scope: ReviewScope = ReviewScope.ALL,
+    batch: int = BATCH,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Answered items as ``(item_id, external_id, payload_json, n_answers)``, in id order."""
+    """Items with answers counted in ``scope``, as ``(item_id, external_id, payload_json,
+    n_answers)``, in id order."""
     first, last = conn.execute(_ITEM_RANGE, {"project_id": project_id}).one()
     if first is None:
         return
-    query = text(_ITEMS.format(gold="" if include_gold else _GOLD_FILTER))
+    query = text(
+        _ITEMS.format(
+            n_answers=_n_answers_sql(scope), gold="" if include_gold else _GOLD_FILTER
+        )
+    )
     params = {"project_id": project_id, "first": first, "last": last}
-    yield from _driver_batches(conn, query, params, batch=batch)
+    for rows in _driver_batches(conn, query, params, batch=batch):
+        if scope is not ReviewScope.ALL:
+            rows = [row for row in rows if row[3] > 0]
+        if rows:
+            yield rows
 
 
 _ITEM_ANSWERS = (
     "SELECT i.id, i.external_id, CAST(i.payload AS TEXT), i.n_answers, a.id, a.worker_id, "
-    "CAST(a.value AS TEXT), a.duration_ms, a.created_at "
+    "CAST(a.value AS TEXT), a.duration_ms, a.created_at, r.id, r.outcome, r.comment, "
+    "CAST(r.fixed_value AS TEXT), r.reviewer_id, r.decided_at "
     "FROM items i JOIN answers a ON a.item_id = i.id "
-    "WHERE i.project_id = :project_id{gold} ORDER BY i.id, a.worker_id"
+    "{join} reviews r ON r.answer_id = a.id "
+    "WHERE i.project_id = :project_id{accepted}{gold} ORDER BY i.id, a.worker_id"
 )
 
 
 def iter_item_answer_batches(
-    conn: Connection, project_id: int, *, include_gold: bool, batch: int = BATCH
+    conn: Connection,
+    project_id: int,
+    *,
+    include_gold: bool,
+    scope: ReviewScope = ReviewScope.ALL,
+    batch: int = BATCH,
 ) -> Iterator[Sequence[Any]]:
-    """Every answer with its item: ``(item_id, external_id, payload_json, n_answers,
-    answer_id, worker_id, value_json, duration_ms, created_at)``, by item then worker.
+    """Every answer with its item and its review: ``(item_id, external_id, payload_json,
+    n_answers, answer_id, worker_id, value_json, duration_ms, created_at, review_id, outcome,
+    comment, fixed_value_json, reviewer_id, decided_at)``, by item then worker; the review
+    columns are NULL for an answer never queued. Rejected answers are included (a ``raw`` export
+    shows them) except in the ``ACCEPTED`` scope, which reads only accepted and fixed ones.
 
     A batch may end in the middle of an item's answers; the next batch continues it.
     """
-    query = text(_ITEM_ANSWERS.format(gold="" if include_gold else _GOLD_FILTER)).columns(
-        created_at=DateTime()
-    )
+    accepted = scope is ReviewScope.ACCEPTED
+    query = text(
+        _ITEM_ANSWERS.format(
+            join="JOIN" if accepted else "LEFT JOIN",
+            accepted=ReviewScope.ACCEPTED.condition if accepted else "",
+            gold="" if include_gold else _GOLD_FILTER,
+        )
+    ).columns(created_at=DateTime(), decided_at=DateTime())
     # .columns() needs every column named; positional access below keeps them in order.
     result = conn.execution_options(yield_per=batch).execute(query, {"project_id": project_id})
     yield from result.partitions(batch)
@@ -192,7 +286,18 @@ def count_project_answers(conn: Connection, project_id: int) -> int:
     )
 
 
-def count_answered_items(conn: Connection, project_id: int, *, include_gold: bool) -> int:
+def count_answered_items(
+    conn: Connection, project_id: int, *, include_gold: bool, scope: ReviewScope = ReviewScope.ALL
+) -> int:
+    """Items with at least one answer counted in ``scope``."""
     gold = "" if include_gold else _GOLD_FILTER
-    query = text(f"SELECT count(*) FROM items i WHERE i.project_id = :p AND i.n_answers > 0{gold}")
+    if scope is ReviewScope.ALL:
+        query = text(
+            f"SELECT count(*) FROM items i WHERE i.project_id = :p AND i.n_answers > 0{gold}"
+        )
+    else:
+        query = text(
+            f"SELECT count(DISTINCT a.item_id) FROM {scope.source} JOIN items i "
+            f"ON i.id = a.item_id WHERE a.project_id = :p{scope.condition}{gold}"
+        )
     return int(conn.execute(query, {"p": project_id}).scalar_one())

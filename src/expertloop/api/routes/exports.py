@@ -36,6 +36,9 @@ def export_dataset(
     min_agreement: Annotated[float | None, Query(ge=0, le=1)] = None,
     include_gold: bool = False,
     criterion: str | None = None,
+    reviewed_only: Annotated[
+        bool, Query(description="Only answers a reviewer accepted (or fixed)")
+    ] = False,
 ) -> StreamingResponse:
     options = exports.ExportOptions(
         format=export_format,
@@ -44,6 +47,7 @@ def export_dataset(
         min_agreement=min_agreement,
         include_gold=include_gold,
         criterion=criterion,
+        reviewed_only=reviewed_only,
     )
     # Permission, options and the consensus fit happen here, before the first byte, so
     # errors still get their status code.
