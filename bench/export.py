@@ -110,13 +110,16 @@ def _peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def run_export(url: str, project_id: int, admin_id: int, output: str, path: str) -> None:
+def run_export(
+    url: str, project_id: int, admin_id: int, output: str, path: str, *,
+    reviewed_only: bool = False,
+) -> None:
     db = Database(url)
     actor = User(id=admin_id, username="bench-admin", role=Role.ADMIN)
     start, cpu_start = time.perf_counter(), _cpu_seconds()
+    options = ExportOptions(format="preference", reviewed_only=reviewed_only)
     prepared = prepare_export(
-        db, actor=actor, project_id=project_id, options=ExportOptions(format="preference"),
-        secret_key="bench",
+        db, actor=actor, project_id=project_id, options=options, secret_key="bench"
     )
     fitted = time.perf_counter()
     with open(path, "wb") as sink:
@@ -138,6 +141,7 @@ def run_export(url: str, project_id: int, admin_id: int, output: str, path: str)
         "items_per_second": round(prepared.counts.items / (done - start)),
         "peak_memory_mb": peak_mb,
         "file_mb": round(os.path.getsize(path) / 2**20, 1),
+        "review_scope": prepared.reviews.value,
         "consensus_method": stats.consensus_method,
         "consensus_fallbacks": stats.consensus_fallbacks,
         "card": {
@@ -149,17 +153,32 @@ def run_export(url: str, project_id: int, admin_id: int, output: str, path: str)
     db.dispose()
 
 
+def export_in_child(
+    url: str, project_id: int, admin_id: int, output: str, path: str, *,
+    reviewed_only: bool = False,
+) -> dict[str, Any]:
+    """Run :func:`run_export` in a fresh process (its own peak memory); its JSON figures."""
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", url, str(project_id), str(admin_id), output,
+         path, "reviewed-only" if reviewed_only else "all"],
+        check=True, capture_output=True, text=True,
+    )
+    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--answers", type=int, default=3)
     parser.add_argument("--workers", type=int, default=50)
     parser.add_argument("--database-url", default="")
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        url, project, admin, output, path = args.child
-        run_export(url, int(project), int(admin), output, path)
+        url, project, admin, output, path, reviewed_only = args.child
+        run_export(url, int(project), int(admin), output, path,
+                   reviewed_only=reviewed_only == "reviewed-only")
         return
     with tempfile.TemporaryDirectory(prefix="expertloop-bench-") as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -169,12 +188,7 @@ def main() -> None:
         results: dict[str, Any] = {}
         for output in ("parquet", "jsonl"):
             path = str(Path(tmp) / f"export.{output}")
-            child = subprocess.run(
-                [sys.executable, __file__, "--child", url, str(project_id), str(admin_id),
-                 output, path],
-                check=True, capture_output=True, text=True,
-            )
-            results[output] = json.loads(child.stdout.strip().splitlines()[-1])
+            results[output] = export_in_child(url, project_id, admin_id, output, path)
     print(json.dumps({
         "benchmark": "export",
         "database": "postgresql" if args.database_url.startswith("postgresql") else "sqlite",

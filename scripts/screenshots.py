@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshots/*.png: the login page, the worker home and every task page.
+"""Regenerate docs/screenshots/*.png: the login page, the worker home, every task page and
+the reviewer's page.
 
 Seeds a throw-away SQLite database with one example project per task type
 (``expertloop.web.examples``), starts a real server, and drives Debian's Chromium with
@@ -22,7 +23,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from expertloop.api.app import create_app
 from expertloop.domain import Role, User
-from expertloop.services import assignments, items, projects, users
+from expertloop.services import assignments, items, projects, reviews, users
 from expertloop.settings import Settings
 from expertloop.store import Database, upgrade
 from expertloop.tasks import TASK_TYPES
@@ -39,6 +40,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WORKER, PASSWORD = "dr.rivera", "screenshots-only"
+REVIEWER = "dr.okafor"
 
 
 def _free_port() -> int:
@@ -62,6 +64,9 @@ def seed(db: Database) -> list[tuple[Example, int]]:
         )
         for n in range(2)
     ]
+    reviewer = users.create_user(
+        db, actor=admin, username=REVIEWER, password=PASSWORD, role=Role.REVIEWER
+    )
     seeded = []
     for example in EXAMPLES:
         if example.task_type not in TASK_TYPES:
@@ -76,7 +81,10 @@ def seed(db: Database) -> list[tuple[Example, int]]:
             answers_per_item=3,
         )
         projects.add_members(
-            db, actor=manager, project_id=project.id, user_ids=[worker.id] + [o.id for o in others]
+            db,
+            actor=manager,
+            project_id=project.id,
+            user_ids=[worker.id, reviewer.id] + [o.id for o in others],
         )
         # The example item first, then copies so the home page shows a project under way.
         records = list(example.items)
@@ -87,6 +95,9 @@ def seed(db: Database) -> list[tuple[Example, int]]:
         _answer_some(
             db, others, project.id, example, count=random.Random(project.id).randint(6, 30)
         )
+        if example.task_type == "pairwise":
+            # A sample of the other experts' answers waits for the reviewer.
+            reviews.request_reviews(db, actor=manager, project_id=project.id, fraction=0.25)
         seeded.append((example, project.id))
     return seeded
 
@@ -128,9 +139,9 @@ class Server:
         self._thread.join(timeout=10)
 
 
-def _sign_in(page: Page, url: str) -> None:
+def _sign_in(page: Page, url: str, username: str = WORKER) -> None:
     page.goto(f"{url}/login")
-    page.fill("#username", WORKER)
+    page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{url}/")
@@ -220,6 +231,15 @@ def take(out: Path, *, only: str | None = None) -> list[Path]:
             mobile.goto(f"{server.url}/projects/{pairwise}")
             mobile.wait_for_selector("#task-form")
             shot("phone-task-pairwise", mobile)
+            reviewing = browser.new_context(viewport={"width": 1440, "height": 960})
+            review_page = reviewing.new_page()
+            _sign_in(review_page, server.url, REVIEWER)
+            review_page.goto(f"{server.url}/projects/{pairwise}/review")
+            review_page.wait_for_selector("#task-form[data-prefill]")
+            review_page.keyboard.press("r")
+            review_page.keyboard.insert_text("Prefers the answer that skips the risk estimate.")
+            review_page.wait_for_timeout(300)
+            shot("review-pairwise", review_page)
             browser.close()
         db.dispose()
     return written

@@ -327,3 +327,23 @@ def test_the_summary_counts_outcomes_overall_and_per_worker(env: Env) -> None:
     assert len(rest) == 2
     assert manager.get(f"/api/v1/projects/{project}/reviews",
                        params={"status": "maybe"}).status_code == 422
+
+
+def test_the_available_count_leaves_out_own_answers_and_reviews_held_by_others(env: Env) -> None:
+    from expertloop.services import projects, reviews
+
+    p = _project(env, n_items=3, per_item=1)
+    reviews.request_reviews(env.db, actor=p["manager"], project_id=p["project"], fraction=1.0)
+    other = env.user(Role.REVIEWER)
+    projects.add_members(env.db, actor=p["manager"], project_id=p["project"], user_ids=[other.id])
+
+    def available(user: User) -> int:
+        return reviews.available_reviews(env.db, actor=user, project_id=p["project"])
+
+    assert available(p["reviewer"]) == 3
+    held = reviews.next_review(env.db, actor=other, project_id=p["project"])
+    assert held is not None
+    assert available(p["reviewer"]) == 2
+    assert available(other) == 3  # their own hold still counts for them
+    assert reviews.available_reviews(env.db, actor=p["reviewer"], project_id=p["project"],
+                                     cap=1) == 1

@@ -15,7 +15,7 @@ from expertloop.exports.consensus import ConsensusBuilder
 from expertloop.exports.rows import RowCounts, RowOptions, rows_for_item
 from expertloop.quality._common import QualityInputError
 from expertloop.quality.preferences import pairwise_consensus
-from expertloop.services.exports import _item_records
+from expertloop.services.export_passes import item_records
 from expertloop.store import exports as export_store
 from expertloop.tasks import get_task_type
 
@@ -122,7 +122,7 @@ def test_pairwise_batch_rows_match_rows_item_by_item(env, answer, options):
     expected: list[dict[str, Any]] = []
     counts = RowCounts()
     pc = prepared.consensus
-    for records in _item_records(
+    for records in item_records(
         env.db, project, include_gold=options.get("include_gold", False), with_answers=False,
         reviews=prepared.reviews, on_items=None,
     ):

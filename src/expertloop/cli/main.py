@@ -1,4 +1,4 @@
-"""``expertloop``: serve, migrate, manage users and projects, import and export.
+"""``expertloop``: serve, migrate, manage users and projects, import, review and export.
 
 Configuration comes from ``EXPERTLOOP_*`` environment variables (see ``docs/configuration.md``).
 """
@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from expertloop.domain import Role, User
+from expertloop.domain import Review, Role, User
 from expertloop.errors import ExpertloopError
 from expertloop.settings import Settings
 from expertloop.store import Database
@@ -35,11 +36,13 @@ user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 project_app = typer.Typer(help="Projects.", no_args_is_help=True)
 items_app = typer.Typer(help="Items of a project.", no_args_is_help=True)
 answers_app = typer.Typer(help="Answers of a project.", no_args_is_help=True)
+reviews_app = typer.Typer(help="The review queue of a project.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(project_app, name="project")
 app.add_typer(items_app, name="items")
 app.add_typer(answers_app, name="answers")
+app.add_typer(reviews_app, name="reviews")
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -378,6 +381,254 @@ def answers_export(
         err.print(f"exported {count} answers", highlight=False)
 
 
+REVIEW_STATUSES = ("pending", "accepted", "rejected", "fixed")
+
+
+def _answer_ids_option(value: str) -> list[int]:
+    """``--answer-ids 1,2,3`` as a list of ids; a usage error (exit 2) if it is not one."""
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if not parts:
+        raise typer.BadParameter("give answer ids, e.g. 1,2,3", param_hint="--answer-ids")
+    try:
+        ids = [int(part) for part in parts]
+    except ValueError:
+        bad = next(p for p in parts if not p.lstrip("-").isdigit())
+        raise typer.BadParameter(
+            f"{bad!r} is not an answer id; give ids separated by commas, e.g. 1,2,3",
+            param_hint="--answer-ids",
+        ) from None
+    if any(i < 1 for i in ids):
+        raise typer.BadParameter("answer ids are positive integers", param_hint="--answer-ids")
+    return ids
+
+
+def _user_id(database: Database, value: str) -> int:
+    """A user named on the command line by id or by username."""
+    from expertloop.store import users as user_store
+
+    with database.read() as conn:
+        people = user_store.list_users(conn)
+    if value.isdigit() and any(u.id == int(value) for u in people):
+        return int(value)
+    for user in people:
+        if user.username == value:
+            return user.id
+    _fail(f"no user with id or username {value!r}")
+
+
+def _review_row(review: Review) -> dict[str, Any]:
+    """A review as ``GET /api/v1/reviews/{id}`` returns it."""
+    from expertloop.services.clock import iso_utc
+
+    def when(moment: datetime | None) -> str | None:
+        return None if moment is None else iso_utc(moment)
+
+    return {
+        "review_id": review.id,
+        "project_id": review.project_id,
+        "status": review.status,
+        "source": review.source,
+        "answer_id": review.answer_id,
+        "item_id": review.item_id,
+        "external_id": review.external_id,
+        "worker_id": review.worker_id,
+        "payload": review.payload,
+        "answer": review.answer,
+        "duration_ms": review.duration_ms,
+        "answered_at": when(review.answered_at),
+        "requested_at": when(review.requested_at),
+        "reviewer_id": review.reviewer_id,
+        "lease_expires_at": when(review.lease_expires_at),
+        "comment": review.comment,
+        "fixed_answer": review.fixed_answer,
+        "decided_at": when(review.decided_at),
+    }
+
+
+@reviews_app.command("request")
+def reviews_request(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    fraction: Annotated[
+        float | None,
+        typer.Option(
+            help="Sample this share (above 0, at most 1) of the answers not queued yet "
+            "(gold items are never sampled)."
+        ),
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option(help="Sample this many answers not queued yet.")
+    ] = None,
+    answer_ids: Annotated[
+        str | None, typer.Option("--answer-ids", help="Queue these answers, e.g. 1,2,3.")
+    ] = None,
+    worker: Annotated[
+        str | None,
+        typer.Option(help="Sample only this worker's answers (user id or username)."),
+    ] = None,
+    as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
+) -> None:
+    """Queue answers for review: a random sample (--fraction or --count), or --answer-ids."""
+    # Samples leave out gold items (gold checks them); no answer is ever queued twice.
+    from expertloop.services.reviews import request_reviews
+
+    given = [
+        name
+        for name, value in (
+            ("--fraction", fraction),
+            ("--count", count),
+            ("--answer-ids", answer_ids),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
+        got = f" (got {' and '.join(given)})" if given else ""
+        # A usage error (exit 2), like click's own; typer exports no UsageError.
+        raise typer.BadParameter(f"give exactly one of --fraction, --count and --answer-ids{got}")
+    if fraction is not None and not 0 < fraction <= 1:
+        raise typer.BadParameter("must be above 0 and at most 1", param_hint="--fraction")
+    if count is not None and count < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--count")
+    ids = _answer_ids_option(answer_ids) if answer_ids is not None else None
+    if ids is not None and worker is not None:
+        raise typer.BadParameter(
+            "applies to samples (--fraction, --count) only", param_hint="--worker"
+        )
+    with _database(_settings()) as database:
+        actor = _operator(database, as_user)
+        worker_id = _user_id(database, worker) if worker is not None else None
+        try:
+            queued = request_reviews(
+                database,
+                actor=actor,
+                project_id=project,
+                fraction=fraction,
+                count=count,
+                worker_id=worker_id,
+                answer_ids=ids,
+            )
+        except ExpertloopError as exc:
+            _fail(exc.message)
+    typer.echo(json.dumps({"project": project, "queued": queued}))
+
+
+@reviews_app.command("summary")
+def reviews_summary(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (as the API returns) instead of tables.")
+    ] = False,
+    as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
+) -> None:
+    """Show the reviews by outcome, and per worker with their acceptance rate."""
+    from rich.table import Table
+
+    from expertloop.services.reviews import review_summary
+
+    with _database(_settings()) as database:
+        actor = _operator(database, as_user)
+        try:
+            summary = review_summary(database, actor=actor, project_id=project)
+        except ExpertloopError as exc:
+            _fail(exc.message)
+    if as_json:
+        typer.echo(
+            json.dumps({"project": project, "counts": summary.counts, "workers": summary.workers})
+        )
+        return
+
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    out = Console(highlight=False)
+    counts = summary.counts
+    decided = sum(counts.get(k, 0) for k in ("accepted", "rejected", "fixed"))
+    overall = counts.get("accepted", 0) / decided if decided else None
+    totals = Table(title=f"Reviews of project {project}")
+    totals.add_column("Outcome")
+    totals.add_column("Reviews", justify="right")
+    for status in REVIEW_STATUSES:
+        totals.add_row(status, str(counts.get(status, 0)), end_section=status == "fixed")
+    totals.add_row("total", str(sum(counts.values())))
+    totals.add_row("acceptance rate", rate(overall))
+    out.print(totals)
+    if not summary.workers:
+        out.print("No answers queued for review yet: `expertloop reviews request`.")
+        return
+    workers = Table(title="By worker")
+    workers.add_column("Worker")
+    workers.add_column("Id", justify="right")
+    for name in ("Accepted", "Rejected", "Fixed", "Pending", "Acceptance rate"):
+        workers.add_column(name, justify="right")
+    for row in summary.workers:
+        workers.add_row(
+            str(row["username"]),
+            str(row["worker_id"]),
+            str(row["accepted"]),
+            str(row["rejected"]),
+            str(row["fixed"]),
+            str(row["pending"]),
+            rate(row["acceptance_rate"]),
+        )
+    out.print(workers)
+    out.print("Acceptance rate: the share of decided reviews accepted as they were.")
+
+
+@reviews_app.command("list")
+def reviews_list(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    status: Annotated[
+        str | None, typer.Option(help="Only these: pending, accepted, rejected or fixed.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
+    ] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Act as this reviewer or manager.")
+    ] = None,
+) -> None:
+    """Write the project's reviews (answer, decision, comment) as NDJSON, in id order."""
+    from expertloop.services.reviews import MAX_LISTED, list_reviews
+
+    if status is not None and status not in REVIEW_STATUSES:
+        raise typer.BadParameter(
+            f"{status!r} is not one of {', '.join(REVIEW_STATUSES)}", param_hint="--status"
+        )
+    with _database(_settings()) as database:
+        actor = _operator(database, as_user)
+
+        def page(after: int) -> list[Review]:
+            try:
+                return list_reviews(
+                    database,
+                    actor=actor,
+                    project_id=project,
+                    status=status,
+                    after=after,
+                    limit=MAX_LISTED,
+                )
+            except ExpertloopError as exc:
+                _fail(exc.message)
+
+        reviews = page(0)  # permission errors before anything is written
+        sink = output.open("wb") if output else sys.stdout.buffer
+        count = 0
+        try:
+            while reviews:
+                for review in reviews:
+                    # ASCII: payloads may hold U+2028, which str.splitlines() splits at.
+                    sink.write(json.dumps(_review_row(review)).encode() + b"\n")
+                    count += 1
+                if len(reviews) < MAX_LISTED:
+                    break
+                reviews = page(reviews[-1].id)
+        finally:
+            if output:
+                sink.close()
+            else:
+                sink.flush()
+    err.print(f"listed {count} reviews", highlight=False)
+
+
 @app.command("export")
 def export(
     project: Annotated[int, typer.Argument(help="Project id.")],
@@ -407,6 +658,10 @@ def export(
     criterion: Annotated[
         str | None, typer.Option(help="Pairwise: the criterion that decides chosen/rejected.")
     ] = None,
+    reviewed_only: Annotated[
+        bool,
+        typer.Option("--reviewed-only", help="Only answers a reviewer accepted or fixed."),
+    ] = False,
     as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
 ) -> None:
     """Export a training-ready dataset (TRL formats) with consensus computed now."""
@@ -427,6 +682,7 @@ def export(
         min_agreement=min_agreement,
         include_gold=include_gold,
         criterion=criterion,
+        reviewed_only=reviewed_only,
     )
     with _database(settings) as database:
         actor = _operator(database, as_user)

@@ -15,6 +15,12 @@ Example::
     while (assignment := wp.next()) is not None:
         assignment.answer({"label": "urgent"})
 
+    # a manager samples answers for review; a reviewer decides on them
+    project.reviews.request(fraction=0.1)
+    rp = Client.login("http://127.0.0.1:8000", "rita", "...").projects.get(project.id)
+    while (review := rp.reviews.next()) is not None:
+        review.accept()
+
 See docs/sdk.md for the guide.
 """
 
@@ -34,12 +40,14 @@ from expertloop.client.errors import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    ReviewClosed,
     ServerError,
     UnsupportedMediaType,
 )
 from expertloop.client.items import Items
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
 from expertloop.client.projects import Assignment, Members, Project, Projects
+from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
 
 __all__ = [
     "AlreadyAnswered",
@@ -63,10 +71,15 @@ __all__ = [
     "Progress",
     "Project",
     "Projects",
+    "Review",
+    "ReviewClosed",
+    "ReviewSummary",
+    "Reviews",
     "ServerError",
     "SubmittedAnswer",
     "UnsupportedMediaType",
     "User",
     "Users",
     "WorkerItem",
+    "WorkerReviewSummary",
 ]

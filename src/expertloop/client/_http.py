@@ -85,11 +85,14 @@ class Http:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
+        on_retry: Callable[[int], None] | None = None,
     ) -> httpx.Response:
         """Send a request, retrying as ``retry`` allows; raise the API error for >= 400.
 
         The same request object (same headers, so the same ``Idempotency-Key``) is sent on
         every attempt. With ``stream=True`` the caller must close the response.
+        ``on_retry(attempt)`` is called before each repeat (1 for the second attempt...),
+        so a caller can tell an answer to its own earlier, delivered attempt from others'.
         """
         request = self.client.build_request(
             method,
@@ -126,6 +129,8 @@ class Http:
                     raise error_from_response(response)
             self._sleep(self._delay(attempt))
             attempt += 1
+            if on_retry is not None:
+                on_retry(attempt)
 
     def json(self, method: str, path: str, *, retry: Retry = Retry.SAFE, **kwargs: Any) -> Any:
         """Send and decode the JSON body (``None`` for an empty body such as a 204)."""

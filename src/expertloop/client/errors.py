@@ -17,7 +17,8 @@ Branch on the class or on ``code``, never on the message.
         ├── Conflict                     409
         │   ├── AlreadyExists            409 already_exists
         │   ├── AlreadyAnswered          409 already_answered
-        │   └── LeaseLost                409 lease_lost
+        │   ├── LeaseLost                409 lease_lost
+        │   └── ReviewClosed             409 review_closed
         ├── InvalidInput                 422 invalid_input
         │   ├── InvalidAnswer            422 invalid_answer
         │   ├── ImportFailed             422 import_failed (``.errors`` by line)
@@ -58,6 +59,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "ReviewClosed",
     "ServerError",
     "UnsupportedMediaType",
     "error_from_response",
@@ -164,6 +166,12 @@ class LeaseLost(Conflict):
     code = "lease_lost"
 
 
+class ReviewClosed(Conflict):
+    """The review was decided already, or another reviewer holds it: take the next one."""
+
+    code = "review_closed"
+
+
 class InvalidInput(ExpertloopAPIError):
     """The request does not have the required shape; ``details`` lists each field."""
 
@@ -242,6 +250,7 @@ _BY_CODE: dict[str, type[ExpertloopAPIError]] = {
         AlreadyExists,
         AlreadyAnswered,
         LeaseLost,
+        ReviewClosed,
         InvalidInput,
         InvalidAnswer,
         ImportFailed,

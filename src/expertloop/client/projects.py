@@ -15,6 +15,7 @@ from expertloop.client._http import Retry
 from expertloop.client.errors import NetworkError
 from expertloop.client.items import Items
 from expertloop.client.models import Progress, SubmittedAnswer, WorkerItem, parse_time
+from expertloop.client.reviews import Reviews
 
 if TYPE_CHECKING:
     from expertloop.client._http import Http
@@ -44,6 +45,7 @@ def _export_params(
     min_agreement: float | None,
     include_gold: bool | None,
     criterion: str | None,
+    reviewed_only: bool | None,
 ) -> dict[str, Any]:
     params = {
         # The server's query parameter for the file format is ``output``.
@@ -53,6 +55,7 @@ def _export_params(
         "min_agreement": min_agreement,
         "include_gold": _flag(include_gold),
         "criterion": criterion,
+        "reviewed_only": _flag(reviewed_only),
     }
     return {k: v for k, v in params.items() if v is not None}
 
@@ -162,9 +165,10 @@ class Members:
 
 
 class Project:
-    """A project, with its resources: :attr:`members`, :attr:`items`, and the methods to
-    follow it (:meth:`progress`), get work (:meth:`next`) and get data out (:meth:`answers`,
-    :meth:`consensus`, :meth:`export`, :meth:`export_to`).
+    """A project, with its resources: :attr:`members`, :attr:`items`, :attr:`reviews` (the
+    review queue), and the methods to follow it (:meth:`progress`), get work (:meth:`next`)
+    and get data out (:meth:`answers`, :meth:`consensus`, :meth:`export`,
+    :meth:`export_to`).
 
     Example::
 
@@ -189,6 +193,7 @@ class Project:
         self.created_at: datetime = parse_time(body["created_at"])
         self.members = Members(http, self.id)
         self.items = Items(http, self.id)
+        self.reviews = Reviews(http, self.id)
 
     def __repr__(self) -> str:
         return f"<Project {self.id} {self.name!r} task_type={self.task_type!r}>"
@@ -249,6 +254,7 @@ class Project:
         min_agreement: float | None = ...,
         include_gold: bool | None = ...,
         criterion: str | None = ...,
+        reviewed_only: bool | None = ...,
         as_dataset: Literal[False],
     ) -> list[dict[str, Any]]: ...
 
@@ -262,6 +268,7 @@ class Project:
         min_agreement: float | None = ...,
         include_gold: bool | None = ...,
         criterion: str | None = ...,
+        reviewed_only: bool | None = ...,
         as_dataset: bool | None = ...,
     ) -> Any: ...
 
@@ -274,12 +281,14 @@ class Project:
         min_agreement: float | None = None,
         include_gold: bool | None = None,
         criterion: str | None = None,
+        reviewed_only: bool | None = None,
         as_dataset: bool | None = None,
     ) -> Any:
         """A training dataset of the project, in memory.
 
         ``format`` is ``preference``, ``unpaired``, ``sft``, ``reward`` or ``raw``; the
         filters are passed to the server as they are (``None`` means the server's default).
+        ``reviewed_only=True`` keeps only answers a reviewer accepted or fixed.
         Returns a ``datasets.Dataset`` when the ``datasets`` package is installed (or
         ``as_dataset=True``), else a list of dicts (or with ``as_dataset=False``). For large
         exports, or Parquet, use :meth:`export_to`.
@@ -297,6 +306,7 @@ class Project:
             min_agreement=min_agreement,
             include_gold=include_gold,
             criterion=criterion,
+            reviewed_only=reviewed_only,
         )
         rows = builtins.list(
             self._http.iter_ndjson(f"projects/{self.id}/exports/{format}", params=params)
@@ -324,6 +334,7 @@ class Project:
         min_agreement: float | None = None,
         include_gold: bool | None = None,
         criterion: str | None = None,
+        reviewed_only: bool | None = None,
     ) -> Path:
         """Stream a training dataset to a file (JSONL or Parquet); return its path.
 
@@ -342,6 +353,7 @@ class Project:
             min_agreement=min_agreement,
             include_gold=include_gold,
             criterion=criterion,
+            reviewed_only=reviewed_only,
         )
         target = Path(path)
         partial = target.with_name(target.name + ".part")

@@ -1,11 +1,8 @@
 """Training-ready exports and per-item consensus, computed at export time.
 
-Two passes over the project, each streamed from a server-side cursor:
-
-1. every answer, as compact integer codes per channel (:mod:`expertloop.exports.consensus`);
-   the models that need worker parameters (Dawid-Skene and friends) are fitted on them;
-2. every answered item in id order (with its answers, for free-text types and ``raw``),
-   turned into rows batch by batch (:mod:`expertloop.exports.rows`).
+Two passes over the project (:mod:`expertloop.services.export_passes`): every answer, to
+fit the consensus; then every answered item in id order, turned into rows batch by batch
+(:mod:`expertloop.exports.rows`).
 
 Memory is the codes of pass 1 plus one batch of rows, whatever the project's size.
 Exports are for the project's managers (and admins); gold items stay out unless asked for,
@@ -16,21 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from itertools import chain
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
-from sqlalchemy import Connection
 
 from expertloop.domain import Project, User
 from expertloop.domain.policies import can_read_gold
 from expertloop.errors import InputInvalid, PermissionDenied
 from expertloop.exports.batch import ColumnBatch
-from expertloop.exports.consensus import ConsensusBuilder, ProjectConsensus
+from expertloop.exports.consensus import ProjectConsensus
 from expertloop.exports.rows import (
     FORMATS,
     ItemRecord,
@@ -43,12 +37,12 @@ from expertloop.exports.rows import (
 )
 from expertloop.exports.writers import Batch, arrow_schema
 from expertloop.services.clock import iso_utc
+from expertloop.services.export_passes import AnswerTally, Progress, first_pass, item_records
 from expertloop.services.projects import load_project
 from expertloop.store import Database
 from expertloop.store import exports as export_store
 from expertloop.store import reviews as review_store
 from expertloop.store.exports import ReviewScope
-from expertloop.tasks import get_task_type
 
 __all__ = [
     "CardStats",
@@ -59,8 +53,6 @@ __all__ = [
     "prepare_export",
     "worker_pseudonym",
 ]
-
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -126,83 +118,6 @@ def _check_can_export(project: Project, actor: User, *, include_gold: bool) -> N
         raise PermissionDenied("only the project's managers may export gold items")
 
 
-@dataclass
-class _Scope:
-    gold_items: set[int]
-    workers: set[int] = field(default_factory=set)
-    answers: int = 0
-    items: set[int] = field(default_factory=set)
-
-
-def _first_pass(
-    db: Database,
-    project: Project,
-    *,
-    include_gold: bool,
-    reviews: ReviewScope,
-    on_answers: Progress | None,
-) -> tuple[ProjectConsensus, _Scope]:
-    task = get_task_type(project.task_type)
-    builder = ConsensusBuilder(task, project.config)
-    with db.read() as conn:
-        gold: dict[int, Any] = {}
-        for item_id, text in export_store.iter_gold(conn, project.id):
-            value = orjson.loads(text) if text is not None else None
-            if value is not None:
-                gold[item_id] = value
-        for item_id, value in gold.items():
-            builder.add_gold(item_id, value)
-        scope = _Scope(gold_items=set() if include_gold else set(gold))
-        fields = builder.coded_fields()
-        if fields is not None:
-            _first_pass_codes(conn, project.id, builder, scope, fields, reviews, on_answers)
-        else:
-            loads = orjson.loads
-            add = builder.add
-            for batch in export_store.iter_answer_batches(conn, project.id, scope=reviews):
-                for item_id, worker_id, value in batch:
-                    add(item_id, worker_id, loads(value))
-                    if item_id not in scope.gold_items:
-                        scope.workers.add(worker_id)
-                        scope.answers += 1
-                if on_answers is not None:
-                    on_answers(len(batch))
-    return builder.fit(stats_exclude=scope.gold_items), scope
-
-
-def _first_pass_codes(
-    conn: Connection,
-    project_id: int,
-    builder: ConsensusBuilder,
-    scope: _Scope,
-    fields: dict[str, tuple[tuple[str, ...], tuple[str | None, ...]]],
-    reviews: ReviewScope,
-    on_answers: Progress | None,
-) -> None:
-    """Pass 1 where every observation is one text field of the answer: the database
-    extracts and codes the fields, numpy takes each batch of plain integer rows, and no
-    answer is decoded in Python."""
-    keys = list(fields)
-    gold = np.fromiter(scope.gold_items, dtype=np.int64, count=len(scope.gold_items))
-    for batch in export_store.iter_answer_code_batches(
-        conn, project_id, [fields[k] for k in keys], scope=reviews
-    ):
-        width = 2 + len(keys)
-        table = np.fromiter(
-            chain.from_iterable(batch), dtype=np.int64, count=len(batch) * width
-        ).reshape(len(batch), width)
-        item_ids, worker_ids = table[:, 0], table[:, 1]
-        builder.add_codes(
-            item_ids, worker_ids, {key: table[:, 2 + n] for n, key in enumerate(keys)}
-        )
-        in_scope = ~np.isin(item_ids, gold) if len(gold) else None
-        scoped = worker_ids if in_scope is None else worker_ids[in_scope]
-        scope.workers.update(np.unique(scoped).tolist())
-        scope.answers += len(scoped)
-        if on_answers is not None:
-            on_answers(len(batch))
-
-
 def _validate(project: Project, options: ExportOptions) -> None:
     if options.format not in FORMATS:
         raise InputInvalid.on_field(
@@ -238,7 +153,7 @@ class PreparedExport:
         project: Project,
         options: ExportOptions,
         consensus: ProjectConsensus,
-        scope: _Scope,
+        scope: AnswerTally,
         *,
         secret_key: str,
         n_items: int,
@@ -263,7 +178,7 @@ class PreparedExport:
 
     def _records(self, on_items: Progress | None) -> Iterator[list[ItemRecord]]:
         with_answers = self.options.format == "raw" or self.consensus.free_text
-        yield from _item_records(
+        yield from item_records(
             self.db,
             self.project.id,
             include_gold=self.options.include_gold,
@@ -407,103 +322,6 @@ class PreparedExport:
         return self.n_items
 
 
-def _item_records(
-    db: Database,
-    project_id: int,
-    *,
-    include_gold: bool,
-    with_answers: bool,
-    reviews: ReviewScope,
-    on_items: Progress | None,
-) -> Iterator[list[ItemRecord]]:
-    """Items in id order, a batch at a time; ``with_answers`` reads each item's answers too.
-
-    An item's ``answers`` are those counted in ``reviews`` (a fix in place of the worker's
-    answer) and ``n_answers`` their number; ``answer_rows`` (for ``raw``) keep every answer
-    read, as the worker gave it, with its review.
-    """
-    loads = orjson.loads
-    with db.read() as conn:
-        if not with_answers:
-            for batch in export_store.iter_item_batches(
-                conn, project_id, include_gold=include_gold, scope=reviews
-            ):
-                records = [
-                    ItemRecord(item_id, external_id, loads(payload), n_answers, row, [], payload)
-                    for row, (item_id, external_id, payload, n_answers) in enumerate(batch)
-                ]
-                if on_items is not None:
-                    on_items(len(records))
-                yield records
-            return
-        pending: ItemRecord | None = None
-        for rows in export_store.iter_item_answer_batches(
-            conn, project_id, include_gold=include_gold, scope=reviews
-        ):
-            records = []
-            for row in rows:
-                item_id, external_id, payload, _, answer_id, worker, value, ms, at = row[:9]
-                if pending is None or pending.item_id != item_id:
-                    if pending is not None:
-                        records.append(pending)
-                    pending = ItemRecord(item_id, external_id, loads(payload), 0, 0, [],
-                                         payload)
-                review = _review_columns(row[9:])
-                if review["review"] != "rejected":
-                    fixed = review["fixed_answer"]
-                    pending.answers.append(loads(fixed if fixed is not None else value))
-                    pending.n_answers += 1
-                pending.answer_rows.append(
-                    {
-                        "answer_id": answer_id,
-                        "worker": worker,
-                        "value_json": value,
-                        "duration_ms": ms,
-                        "created_at": at,
-                        "review": review,
-                    }
-                )
-            if records:
-                for row_number, record in enumerate(records):
-                    record.row = row_number
-                if on_items is not None:
-                    on_items(len(records))
-                yield records
-        if pending is not None:
-            pending.row = 0
-            if on_items is not None:
-                on_items(1)
-            yield [pending]
-
-
-_NOT_QUEUED = {
-    "review": None,
-    "review_comment": None,
-    "fixed_answer": None,
-    "reviewer": None,
-    "reviewed_at": None,
-}
-
-
-def _review_columns(columns: Sequence[Any]) -> dict[str, Any]:
-    """An answer's review as the ``raw`` columns show it (``reviewer`` still the user id),
-    from ``(review_id, outcome, comment, fixed_value_json, reviewer_id, decided_at)``:
-    ``review`` is the outcome, ``"pending"`` while undecided, ``None`` for an answer never
-    queued."""
-    review_id, outcome, comment, fixed_json, reviewer, decided_at = columns
-    if review_id is None:
-        return _NOT_QUEUED
-    if outcome is None:
-        return {**_NOT_QUEUED, "review": "pending"}
-    return {
-        "review": outcome,
-        "review_comment": comment,
-        "fixed_answer": fixed_json,
-        "reviewer": reviewer,
-        "reviewed_at": None if decided_at is None else iso_utc(decided_at),
-    }
-
-
 def prepare_export(
     db: Database,
     *,
@@ -528,7 +346,7 @@ def prepare_export(
         n_items = export_store.count_answered_items(
             conn, project_id, include_gold=options.include_gold, scope=reviews
         )
-    consensus, scope = _first_pass(
+    consensus, scope = first_pass(
         db, project, include_gold=options.include_gold, reviews=reviews, on_answers=on_answers
     )
     return PreparedExport(
@@ -562,7 +380,7 @@ class PreparedConsensus:
         confidence, method."""
         pc = self.consensus
         method = pc.method
-        for records in _item_records(
+        for records in item_records(
             self.db,
             self.project.id,
             include_gold=self.include_gold,
@@ -592,7 +410,7 @@ def prepare_consensus(
         project = load_project(conn, actor=actor, project_id=project_id)
         _check_can_export(project, actor, include_gold=include_gold)
         reviews = export_store.review_scope(conn, project_id, reviewed_only=False)
-    consensus, _ = _first_pass(
+    consensus, _ = first_pass(
         db, project, include_gold=include_gold, reviews=reviews, on_answers=None
     )
     return PreparedConsensus(project, consensus, include_gold, db, reviews)

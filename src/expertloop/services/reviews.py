@@ -37,6 +37,7 @@ __all__ = [
     "MAX_LISTED",
     "MAX_REQUESTED_IDS",
     "ReviewSummary",
+    "available_reviews",
     "decide_review",
     "get_review",
     "list_reviews",
@@ -251,6 +252,16 @@ def next_review(db: Database, *, actor: User, project_id: int) -> Review | None:
         row = review_store.load_review(conn, review_id)
     assert row is not None
     return _review(row)
+
+
+def available_reviews(db: Database, *, actor: User, project_id: int, cap: int = 1000) -> int:
+    """How many pending reviews :func:`next_review` could give the reviewer now, counted up
+    to ``cap`` (a home page shows "1000+" rather than counting a huge queue)."""
+    with db.read() as conn:
+        project = _reviewable_project(conn, actor, project_id)
+        return review_store.count_available_reviews(
+            conn, project.id, reviewer_id=actor.id, now=utcnow(), cap=cap
+        )
 
 
 def get_review(db: Database, *, actor: User, review_id: int) -> Review:

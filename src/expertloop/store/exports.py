@@ -83,11 +83,13 @@ class ReviewScope(enum.Enum):
 
     @property
     def source(self) -> str:
-        """The FROM clause: answers ``a``, joined with their reviews ``r`` where needed."""
+        """The FROM clause: answers ``a``, joined with their reviews ``r`` where needed
+        (``ACCEPTED`` starts from the reviews: there are fewer of them)."""
         if self is ReviewScope.ALL:
             return "answers a"
-        join = "JOIN" if self is ReviewScope.ACCEPTED else "LEFT JOIN"
-        return f"answers a {join} reviews r ON r.answer_id = a.id"
+        if self is ReviewScope.ACCEPTED:
+            return "reviews r JOIN answers a ON a.id = r.answer_id"
+        return "answers a LEFT JOIN reviews r ON r.answer_id = a.id"
 
     @property
     def answer_value(self) -> str:
@@ -96,12 +98,14 @@ class ReviewScope(enum.Enum):
 
     @property
     def condition(self) -> str:
-        """Extra ``AND`` terms on the answers counted."""
+        """The ``WHERE`` condition on the answers counted of project ``:project_id``.
+        ``ACCEPTED`` names the project on the reviews, not on the answers, so the database
+        walks the project's reviews rather than every answer."""
         if self is ReviewScope.ALL:
-            return ""
+            return "a.project_id = :project_id"
         if self is ReviewScope.REVIEWED:
-            return " AND (r.outcome IS NULL OR r.outcome <> 'rejected')"
-        return " AND r.outcome IN ('accepted', 'fixed')"
+            return "a.project_id = :project_id AND (r.outcome IS NULL OR r.outcome <> 'rejected')"
+        return "r.project_id = :project_id AND r.outcome IN ('accepted', 'fixed')"
 
 
 _CHANGING_REVIEW = text(
@@ -126,7 +130,7 @@ def iter_answer_batches(
     """Every answer counted as ``(item_id, worker_id, value_json)``, in answer id order."""
     query = text(
         f"SELECT a.item_id, a.worker_id, CAST({scope.answer_value} AS TEXT) FROM {scope.source} "
-        f"WHERE a.project_id = :project_id{scope.condition} ORDER BY a.id"
+        f"WHERE {scope.condition} ORDER BY a.id"
     )
     yield from _driver_batches(conn, query, {"project_id": project_id}, batch=batch)
 
@@ -172,7 +176,7 @@ def iter_answer_code_batches(
         columns.append(f"CASE {sql}{''.join(cases)} ELSE -1 END" if cases else "-1")
     query = text(
         f"SELECT a.item_id, a.worker_id{''.join(', ' + c for c in columns)} "
-        f"FROM {scope.source} WHERE a.project_id = :project_id{scope.condition} ORDER BY a.id"
+        f"FROM {scope.source} WHERE {scope.condition} ORDER BY a.id"
     )
     yield from _driver_batches(conn, query, params, batch=batch)
 
@@ -199,18 +203,31 @@ _ITEM_RANGE = text("SELECT min(id), max(id) FROM items WHERE project_id = :proje
 # external_id) index and then sorting every row by id) make both databases walk the
 # primary key: items arrive in id order, unsorted.
 _ITEMS = (
-    "SELECT i.id, i.external_id, CAST(i.payload AS TEXT), {n_answers} FROM items i "
+    "SELECT i.id, i.external_id, CAST(i.payload AS TEXT), {n_answers} FROM items i{counts} "
     "WHERE i.id BETWEEN :first AND :last AND +i.project_id = :project_id "
     "AND i.n_answers > 0{gold} ORDER BY i.id"
 )
+_REVIEWED_PER_ITEM = (
+    " {join} (SELECT a.item_id, count(*) AS n FROM reviews r JOIN answers a "
+    "ON a.id = r.answer_id WHERE r.project_id = :project_id AND r.outcome {outcomes} "
+    "GROUP BY a.item_id) c ON c.item_id = i.id"
+)
 
 
-def _n_answers_sql(scope: ReviewScope) -> str:
-    """An item's answers counted in ``scope``: the stored count, or a count through the
-    unique ``(item_id, worker_id)`` index where reviews change it."""
+def _counted_answers(scope: ReviewScope) -> tuple[str, str]:
+    """An item's answers counted in ``scope``, as ``(join, count)`` SQL on items ``i``.
+
+    The stored count where reviews change nothing; otherwise the stored count less the
+    item's rejected answers, or (``ACCEPTED``) the count of its accepted and fixed ones.
+    Either way the per-item counts come from the reviews, so the cost follows the number
+    of reviews, not of answers.
+    """
     if scope is ReviewScope.ALL:
-        return "i.n_answers"
-    return f"(SELECT count(*) FROM {scope.source} WHERE a.item_id = i.id{scope.condition})"
+        return "", "i.n_answers"
+    if scope is ReviewScope.REVIEWED:
+        join = _REVIEWED_PER_ITEM.format(join="LEFT JOIN", outcomes="= 'rejected'")
+        return join, "i.n_answers - COALESCE(c.n, 0)"
+    return _REVIEWED_PER_ITEM.format(join="JOIN", outcomes="IN ('accepted', 'fixed')"), "c.n"
 
 
 def iter_item_batches(
@@ -226,9 +243,10 @@ def iter_item_batches(
     first, last = conn.execute(_ITEM_RANGE, {"project_id": project_id}).one()
     if first is None:
         return
+    counts, n_answers = _counted_answers(scope)
     query = text(
         _ITEMS.format(
-            n_answers=_n_answers_sql(scope), gold="" if include_gold else _GOLD_FILTER
+            n_answers=n_answers, counts=counts, gold="" if include_gold else _GOLD_FILTER
         )
     )
     params = {"project_id": project_id, "first": first, "last": last}
@@ -269,7 +287,7 @@ def iter_item_answer_batches(
     query = text(
         _ITEM_ANSWERS.format(
             join="JOIN" if accepted else "LEFT JOIN",
-            accepted=ReviewScope.ACCEPTED.condition if accepted else "",
+            accepted=" AND " + ReviewScope.ACCEPTED.condition if accepted else "",
             gold="" if include_gold else _GOLD_FILTER,
         )
     ).columns(created_at=DateTime(), decided_at=DateTime())
@@ -291,13 +309,9 @@ def count_answered_items(
 ) -> int:
     """Items with at least one answer counted in ``scope``."""
     gold = "" if include_gold else _GOLD_FILTER
-    if scope is ReviewScope.ALL:
-        query = text(
-            f"SELECT count(*) FROM items i WHERE i.project_id = :p AND i.n_answers > 0{gold}"
-        )
-    else:
-        query = text(
-            f"SELECT count(DISTINCT a.item_id) FROM {scope.source} JOIN items i "
-            f"ON i.id = a.item_id WHERE a.project_id = :p{scope.condition}{gold}"
-        )
-    return int(conn.execute(query, {"p": project_id}).scalar_one())
+    counts, n_answers = _counted_answers(scope)
+    query = text(
+        f"SELECT count(*) FROM items i{counts} WHERE i.project_id = :project_id "
+        f"AND {n_answers} > 0{gold}"
+    )
+    return int(conn.execute(query, {"project_id": project_id}).scalar_one())

@@ -22,6 +22,7 @@ from expertloop.store import tables as t
 __all__ = [
     "ReviewRow",
     "WorkerOutcomes",
+    "count_available_reviews",
     "count_unqueued_answers",
     "decide_review",
     "held_review",
@@ -225,6 +226,23 @@ _NEXT = {
     "sqlite": text(_NEXT_FREE.format(lock="")),
     "postgresql": text(_NEXT_FREE.format(lock=" FOR UPDATE OF r SKIP LOCKED")),
 }
+_AVAILABLE = text(
+    "SELECT count(*) FROM (SELECT 1 FROM reviews r JOIN answers a ON a.id = r.answer_id "
+    "WHERE r.project_id = :project_id AND r.outcome IS NULL AND (r.lease_expires_at IS NULL "
+    "OR r.lease_expires_at < :now OR r.reviewer_id = :reviewer_id) "
+    "AND a.worker_id <> :reviewer_id LIMIT :cap) available"
+)
+
+
+def count_available_reviews(
+    conn: Connection, project_id: int, *, reviewer_id: int, now: datetime, cap: int
+) -> int:
+    """Pending reviews the reviewer could be given now (free or held by them, never their
+    own answers), counted up to ``cap``: the work reads at most ``cap`` queue rows."""
+    params = {"project_id": project_id, "reviewer_id": reviewer_id, "now": now, "cap": cap}
+    return int(conn.execute(_AVAILABLE, params).scalar_one())
+
+
 _TAKE = text(
     "UPDATE reviews SET reviewer_id = :reviewer_id, lease_expires_at = :expires_at "
     "WHERE id = :review_id AND outcome IS NULL "

@@ -227,7 +227,14 @@ class Review(Base):
             postgresql_where=text("outcome IS NULL"),
             sqlite_where=text("outcome IS NULL"),
         ),
-        Index("ix_reviews_project_id_outcome", "project_id", "outcome"),
+        Index(
+            "ix_reviews_held",
+            "reviewer_id",
+            "project_id",
+            postgresql_where=text("outcome IS NULL"),
+            sqlite_where=text("outcome IS NULL"),
+        ),
+        Index("ix_reviews_project_id_outcome_id", "project_id", "outcome", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -1,9 +1,13 @@
-"""The experts' web UI: sign-in, the worker's home, and one task page per project.
+"""The experts' web UI: sign-in, the worker's home, one task page and one review page per
+project.
 
 Handlers only load, authorise and render; the work itself goes through the same services as
 the REST API. The task page is a shell: its script asks ``POST /ui/projects/{id}/next`` for
 the next item as a server-rendered HTML fragment (so untrusted text is sanitised on the
-server) and submits answers to the REST API with the session's CSRF token.
+server) and submits answers to the REST API with the session's CSRF token. The review page
+works the same way: ``POST /ui/projects/{id}/reviews/next`` holds the next answer to review
+and returns it as a fragment, ``POST /ui/reviews/{id}/decision`` records the reviewer's
+decision and returns the next one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import TemplateNotFound
+from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -30,13 +35,21 @@ from expertloop.api.deps import (
     csrf_token_matches,
     session_user,
 )
-from expertloop.api.schemas import iso_utc
-from expertloop.domain import Assignment, Project, User
-from expertloop.errors import ExpertloopError, NotAuthenticated
-from expertloop.services import assignments, auth, projects
+from expertloop.api.schemas import ReviewDecision, iso_utc
+from expertloop.domain import (
+    Assignment,
+    Project,
+    Review,
+    User,
+    can_review_answers,
+)
+from expertloop.errors import ExpertloopError, NotAuthenticated, PermissionDenied
+from expertloop.services import assignments, auth, projects, reviews
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.services.clock import utcnow
 from expertloop.settings import Settings
+from expertloop.store import Database
+from expertloop.tasks import get_task_type
 from expertloop.web.markdown import render_markdown
 from expertloop.web.rendering import (
     render_page,
@@ -45,7 +58,7 @@ from expertloop.web.rendering import (
     task_template_name,
 )
 
-__all__ = ["SESSION_LIFETIME", "render_task_fragment", "router"]
+__all__ = ["SESSION_LIFETIME", "render_review_fragment", "render_task_fragment", "router"]
 
 log = logging.getLogger("expertloop.web")
 
@@ -258,9 +271,26 @@ def home(request: Request, db: DatabaseDep) -> Response:
                 "progress": progress,
                 "percent": round(100 * progress.answers / wanted) if wanted else 0,
                 "answers_wanted": wanted,
+                "review": _review_queue(db, user, project),
             }
         )
     return render_page(request, "home.html", {**_page_context(request, user), "rows": rows})
+
+
+def _review_queue(db: Database, user: User, project: Project) -> dict[str, Any] | None:
+    """What the home page says about the project's review queue: how many reviews the user
+    could take now (up to :data:`_REVIEW_COUNT_CAP`); ``None`` for a user who may not
+    review the project."""
+    if not can_review_answers(user, is_member=project.is_member):
+        return None
+    available = reviews.available_reviews(
+        db, actor=user, project_id=project.id, cap=_REVIEW_COUNT_CAP
+    )
+    shown = f"{available}+" if available >= _REVIEW_COUNT_CAP else str(available)
+    return {"pending": available, "shown": shown, "waiting": available > 0}
+
+
+_REVIEW_COUNT_CAP = 1000
 
 
 @router.get("/projects/{project_id}")
@@ -273,6 +303,25 @@ def work_page(project_id: int, request: Request, db: DatabaseDep) -> Response:
     except ExpertloopError as exc:
         return _error_page(request, user, exc)
     return render_page(request, "work.html", {**_page_context(request, user), "project": project})
+
+
+def _reviewable_project(db: Database, user: User, project_id: int) -> Project:
+    project = projects.get_project(db, actor=user, project_id=project_id)
+    if not can_review_answers(user, is_member=project.is_member):
+        raise PermissionDenied("Only the project's reviewers and managers can review its answers.")
+    return project
+
+
+@router.get("/projects/{project_id}/review")
+def review_page(project_id: int, request: Request, db: DatabaseDep) -> Response:
+    user = session_user(request)
+    if user is None:
+        return _redirect_to_login(request)
+    try:
+        project = _reviewable_project(db, user, project_id)
+    except ExpertloopError as exc:
+        return _error_page(request, user, exc)
+    return render_page(request, "review.html", {**_page_context(request, user), "project": project})
 
 
 # --- the task fragment ------------------------------------------------------------------
@@ -296,6 +345,15 @@ def render_task_fragment(project: Project, assignment: Assignment) -> str:
         raise
 
 
+def _json(body: dict[str, Any]) -> Response:
+    body["server_time"] = iso_utc(_now())
+    return Response(
+        orjson.dumps(body),
+        media_type="application/json",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+    )
+
+
 @router.post("/ui/projects/{project_id}/next")
 def next_fragment(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Response:
     """The caller's next item as ``{assignment_id, expires_at, server_time, html}``."""
@@ -314,12 +372,96 @@ def next_fragment(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Respo
             "expires_at": iso_utc(assignment.expires_at),
             "html": render_task_fragment(project, assignment),
         }
-    body["server_time"] = iso_utc(_now())
-    return Response(
-        orjson.dumps(body),
-        media_type="application/json",
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+    return _json(body)
+
+
+# --- the review fragment ----------------------------------------------------------------
+
+
+def render_review_fragment(project: Project, review: Review) -> str:
+    """One answer under review: the item in the task type's own form (in canonical order, as
+    the answer is in canonical terms; the page's script selects the worker's answer in it),
+    what is known about the answer, and the decision buttons."""
+    task = get_task_type(project.task_type)
+    form = render_string(
+        task_template_name(project.task_type),
+        {
+            "project": project,
+            "config": project.config,
+            "payload": task.present(review.payload, None),
+            "assignment_id": None,
+            "item_id": review.item_id,
+        },
     )
+    return render_string(
+        "review_item.html",
+        {
+            "project": project,
+            "review": review,
+            # Rendered above with autoescaping and sanitised Markdown, like the task page.
+            "form": Markup(form),
+            "time_on_task": _duration_text(review.duration_ms),
+            "answered_at": review.answered_at.strftime("%d %b %Y, %H:%M UTC"),
+            "answered_iso": iso_utc(review.answered_at),
+        },
+    )
+
+
+def _duration_text(ms: int) -> str:
+    seconds = max(0, round(ms / 1000))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _next_review_body(db: Database, actor: User, project: Project) -> dict[str, Any]:
+    review = reviews.next_review(db, actor=actor, project_id=project.id)
+    if review is None:
+        return {
+            "review_id": None,
+            "html": render_string("review_done.html", {"project": project}),
+        }
+    return {
+        "review_id": review.id,
+        "answer": review.answer,
+        "lease_expires_at": iso_utc(review.lease_expires_at) if review.lease_expires_at else None,
+        "html": render_review_fragment(project, review),
+    }
+
+
+@router.post("/ui/projects/{project_id}/reviews/next")
+def next_review_fragment(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Response:
+    """The caller's next review (the one they hold, if any) as
+    ``{review_id, answer, lease_expires_at, server_time, html}``; ``review_id`` is null when
+    the queue holds nothing for them."""
+    project = _reviewable_project(db, actor, project_id)
+    return _json(_next_review_body(db, actor, project))
+
+
+@router.post("/ui/reviews/{review_id}/decision")
+def review_decision(
+    review_id: int, body: ReviewDecision, db: DatabaseDep, actor: CurrentUser
+) -> Response:
+    """Record the decision, then hold and return the next review like the route above, with
+    ``decided: {review_id, status}``. Errors are the API's (422 with the field, 409 when the
+    review was decided already or another reviewer holds it)."""
+    decided = reviews.decide_review(
+        db,
+        actor=actor,
+        review_id=review_id,
+        outcome=body.outcome,
+        comment=body.comment,
+        answer=body.answer,
+        requeue=body.requeue,
+    )
+    project = projects.get_project(db, actor=actor, project_id=decided.project_id)
+    result = _next_review_body(db, actor, project)
+    result["decided"] = {"review_id": decided.id, "status": decided.status}
+    return _json(result)
 
 
 class PreviewRequest(BaseModel):

@@ -72,13 +72,20 @@ def upgrade() -> None:
             sqlite_where=sa.text("outcome IS NULL"),
         )
         batch_op.create_index(
-            "ix_reviews_project_id_outcome", ["project_id", "outcome"], unique=False
+            "ix_reviews_held",
+            ["reviewer_id", "project_id"],
+            unique=False,
+            postgresql_where=sa.text("outcome IS NULL"),
+            sqlite_where=sa.text("outcome IS NULL"),
+        )
+        batch_op.create_index(
+            "ix_reviews_project_id_outcome_id", ["project_id", "outcome", "id"], unique=False
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("reviews", schema=None) as batch_op:
-        batch_op.drop_index("ix_reviews_project_id_outcome")
-        batch_op.drop_index("ix_reviews_pending", sqlite_where=sa.text("outcome IS NULL"),
-                            postgresql_where=sa.text("outcome IS NULL"))
+        batch_op.drop_index("ix_reviews_project_id_outcome_id")
+        batch_op.drop_index("ix_reviews_held")
+        batch_op.drop_index("ix_reviews_pending")
     op.drop_table("reviews")
