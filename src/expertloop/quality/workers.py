@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import beta as beta_dist
-from scipy.stats import binom
+
+# scipy.special, not scipy.stats: the same functions (beta.ppf is betaincinv, binom.cdf and
+# .sf are bdtr and bdtrc) without the ~35 MB that importing scipy.stats adds to a process.
+from scipy.special import bdtr, bdtrc, betaincinv
 
 from expertloop.quality._common import QualityInputError, as_1d, check_same_length, encode
 
@@ -130,8 +132,8 @@ def gold_accuracy(
         n_correct=k,
         raw_accuracy=k / n,
         posterior_mean=post_a / (post_a + post_b),
-        lower=np.asarray(beta_dist.ppf(tail, post_a, post_b), dtype=float),
-        upper=np.asarray(beta_dist.ppf(1 - tail, post_a, post_b), dtype=float),
+        lower=np.asarray(betaincinv(post_a, post_b, tail), dtype=float),
+        upper=np.asarray(betaincinv(post_a, post_b, 1 - tail), dtype=float),
     )
 
 
@@ -244,8 +246,8 @@ def position_bias(
     k = np.bincount(codes, picked_first.astype(float), len(ids)).round().astype(np.intp)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(n > 0, k / np.maximum(n, 1), np.nan)
-    lower = binom.cdf(k, n, 0.5)
-    upper = binom.sf(k - 1, n, 0.5)
+    lower = bdtr(k, n, 0.5)  # P(K <= k)
+    upper = bdtrc(k - 1, n, 0.5)  # P(K >= k)
     p = np.where(n > 0, np.minimum(1.0, 2.0 * np.minimum(lower, upper)), 1.0)
     return PositionBias(
         worker_ids=ids, n_decisive=n, n_first=k, share_first=share, p_value=np.asarray(p, float)
