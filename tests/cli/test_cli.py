@@ -5,26 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
+from cli_helpers import cli  # noqa: F401 - a fixture
 
 from conftest import Env, pairwise_item
-from expertloop.cli.main import app
 from expertloop.domain import Role
-
-
-@pytest.fixture
-def cli(env: Env, tmp_path: Path):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-    variables = {
-        "EXPERTLOOP_DATABASE_URL": env.backend.url,
-        "EXPERTLOOP_DATA_DIR": str(tmp_path),
-    }
-
-    def invoke(*args: str, input: str | None = None, **extra_env: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), input=input, env={**variables, **extra_env})
-
-    return invoke
 
 
 def test_db_upgrade_reports_the_revision(cli) -> None:  # type: ignore[no-untyped-def]

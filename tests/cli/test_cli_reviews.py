@@ -7,28 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from cli_helpers import cli  # noqa: F401 - a fixture
 
 from conftest import Env, pairwise_item
-from expertloop.cli.main import app
 from expertloop.domain import Role, User
 from expertloop.services import assignments, reviews
-
-
-@pytest.fixture
-def cli(env: Env, tmp_path: Path):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-    variables = {
-        "EXPERTLOOP_DATABASE_URL": env.backend.url,
-        "EXPERTLOOP_DATA_DIR": str(tmp_path),
-        # Wide enough that Rich never wraps a table cell.
-        "COLUMNS": "160",
-    }
-
-    def invoke(*args: str, **extra_env: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), env={**variables, **extra_env})
-
-    return invoke
 
 
 def _answered(env: Env, *, n_items: int = 3, per_item: int = 2) -> dict[str, Any]:
