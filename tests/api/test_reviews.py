@@ -99,9 +99,11 @@ def test_a_request_must_say_exactly_how_to_choose_answers(env: Env) -> None:
     p = _project(env)
     manager = env.client(p["manager"])
     url = f"/api/v1/projects/{p['project']}/reviews"
+    stranger = env.user()
     for body in ({}, {"fraction": 0.5, "count": 2}, {"fraction": 0}, {"fraction": 1.5},
                  {"count": 0}, {"answer_ids": []}, {"answer_ids": [1], "worker_id": 3},
-                 {"count": 1, "extra": True}):
+                 {"count": 1, "extra": True}, {"count": 1, "worker_id": stranger.id},
+                 {"count": 1, "worker_id": 999_999}):
         response = manager.post(url, json=body)
         assert response.status_code == 422, body
         assert response.json()["error"]["message"], body

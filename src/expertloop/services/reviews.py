@@ -29,6 +29,7 @@ from expertloop.scheduling import lease_expires_at
 from expertloop.services.clock import iso_utc, utcnow
 from expertloop.services.projects import load_project
 from expertloop.store import Database, audit
+from expertloop.store import projects as project_store
 from expertloop.store import reviews as review_store
 from expertloop.tasks import TaskValidationError, get_task_type
 
@@ -144,6 +145,8 @@ def request_reviews(
             )
             how: dict[str, Any] = {"answer_ids": len(wanted)}
         else:
+            if worker_id is not None:
+                _check_member(conn, project.id, worker_id)
             if count is not None:
                 size = count
             else:
@@ -170,6 +173,14 @@ def request_reviews(
             details={**how, "queued": queued},
         )
     return queued
+
+
+def _check_member(conn: Connection, project_id: int, user_id: int) -> None:
+    member = project_store.project_for_user(conn, project_id, user_id)
+    if member is None or not member.is_member:
+        raise InputInvalid.on_field(
+            "worker_id", f"user {user_id} is not a member of project {project_id}"
+        )
 
 
 @dataclass(frozen=True)
