@@ -6,15 +6,25 @@ reload keeps a draft; hostile item text stays inert; errors are shown in words.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import browser_helpers
 import pytest
+from browser_helpers import (
+    EXAMPLE,
+    Page,
+    needs_chromium,
+    no_horizontal_scroll,
+    on_sqlite,
+    phone,
+    sign_in,
+    unnamed_controls,
+)
 from sqlalchemy import update
 
-from conftest import PASSWORD, Env
+from conftest import Env
 from expertloop.domain import Role, User
 from expertloop.services import answers, assignments, projects
 from expertloop.services.clock import utcnow
@@ -22,53 +32,11 @@ from expertloop.store import tables as t
 from expertloop.tasks import TASK_TYPES, get_task_type
 from expertloop.web.examples import EXAMPLES, Example
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-# The browser tests run on SQLite only (the HTTP-level UI tests cover both databases).
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install chromium"
-)
-on_sqlite = pytest.mark.parametrize("env", ["sqlite"], indirect=True)
-
-Page = Any
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
-
-
-def sign_in(page: Page, env: Env, user: User, path: str = "/") -> None:
-    page.goto(f"{env.url}/login?next={path}")
-    page.fill("#username", user.username)
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{env.url}{path}")
+# The shared fixtures, requested by name.
+browser = browser_helpers.browser
+page = browser_helpers.page
 
 
 def open_task(page: Page, env: Env, project: int) -> int:
@@ -117,8 +85,6 @@ def type_text(page: Page, text: str) -> None:
 
 
 # --- one item of every task type, keyboard only -------------------------------------------
-
-EXAMPLE = {e.task_type: e for e in EXAMPLES}
 
 Keys = Callable[[Page], None]
 
@@ -404,25 +370,17 @@ def test_phone_width_pages_have_no_horizontal_scroll(env: Env, browser: Any) -> 
     env.items(manager, project, EXAMPLE["pairwise"].items)
     ranking = env.project(manager, members=[worker], task_type="ranking")
     env.items(manager, ranking, EXAMPLE["ranking"].items)
-    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
-    phone = context.new_page()
-    try:
-        phone.goto(f"{env.url}/login")
-        assert _no_horizontal_scroll(phone)
-        sign_in(phone, env, worker)
-        assert _no_horizontal_scroll(phone)
+    with phone(browser) as small:
+        small.goto(f"{env.url}/login")
+        assert no_horizontal_scroll(small)
+        sign_in(small, env, worker)
+        assert no_horizontal_scroll(small)
         for pid in (project, ranking):
-            phone.goto(f"{env.url}/projects/{pid}")
-            phone.wait_for_selector("#task-form")
-            assert _no_horizontal_scroll(phone), f"project {pid}"
-        phone.click("#guidelines-toggle")
-        assert _no_horizontal_scroll(phone)
-    finally:
-        context.close()
-
-
-def _no_horizontal_scroll(page: Page) -> bool:
-    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+            small.goto(f"{env.url}/projects/{pid}")
+            small.wait_for_selector("#task-form")
+            assert no_horizontal_scroll(small), f"project {pid}"
+        small.click("#guidelines-toggle")
+        assert no_horizontal_scroll(small)
 
 
 @on_sqlite
@@ -435,12 +393,4 @@ def test_every_control_has_an_accessible_name(env: Env, page: Page) -> None:
         )
         env.items(manager, project, example.items)
         open_task(page, env, project)
-        unnamed = page.evaluate(
-            """() => Array.from(document.querySelectorAll(
-                   'input:not([type=hidden]), textarea, button, select'))
-                 .filter(el => !(el.labels && el.labels.length) &&
-                               !el.getAttribute('aria-label') &&
-                               !(el.textContent || '').trim())
-                 .map(el => el.outerHTML)"""
-        )
-        assert unnamed == [], example.task_type
+        assert unnamed_controls(page) == [], example.task_type

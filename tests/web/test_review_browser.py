@@ -7,67 +7,33 @@ every task type's form; mistakes are explained next to the decision and nothing 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
+import browser_helpers
+from browser_helpers import (
+    EXAMPLE,
+    Page,
+    needs_chromium,
+    no_horizontal_scroll,
+    on_sqlite,
+    phone,
+    sign_in,
+    unnamed_controls,
+)
 from sqlalchemy import select
 
-from conftest import PASSWORD, Env, pairwise_item
+from conftest import Env, pairwise_item
 from expertloop.domain import Review, Role, User
 from expertloop.services import assignments, reviews
 from expertloop.store import tables as t
 from expertloop.tasks import get_task_type
 from expertloop.web.examples import EXAMPLES
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install chromium"
-)
-on_sqlite = pytest.mark.parametrize("env", ["sqlite"], indirect=True)
-
-Page = Any
-EXAMPLE = {e.task_type: e for e in EXAMPLES}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
-
-
-def sign_in(page: Page, env: Env, user: User, path: str = "/") -> None:
-    page.goto(f"{env.url}/login?next={path}")
-    page.fill("#username", user.username)
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{env.url}{path}")
+# The shared fixtures, requested by name.
+browser = browser_helpers.browser
+page = browser_helpers.page
 
 
 def queue(
@@ -340,15 +306,7 @@ def test_the_workers_answer_shows_exactly_in_every_task_types_form(env: Env, pag
         assert page.get_attribute("#task-form", "data-prefill") == "exact", example.task_type
         assert page.is_hidden("#stored-mismatch")
         assert page.locator("#task-form.is-locked").count() == 1
-        unnamed = page.evaluate(
-            """() => Array.from(document.querySelectorAll(
-                   'input:not([type=hidden]), textarea, button, select'))
-                 .filter(el => !(el.labels && el.labels.length) &&
-                               !el.getAttribute('aria-label') &&
-                               !(el.textContent || '').trim())
-                 .map(el => el.outerHTML)"""
-        )
-        assert unnamed == [], example.task_type
+        assert unnamed_controls(page) == [], example.task_type
 
 
 @on_sqlite
@@ -380,24 +338,20 @@ def test_scripts_in_the_item_and_the_answer_never_run(env: Env, page: Page) -> N
 @on_sqlite
 def test_the_review_page_works_at_phone_width_with_buttons(env: Env, browser: Any) -> None:
     manager, reviewer, project = queue(env, records=[pairwise_item(1), pairwise_item(2)])
-    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
-    phone = context.new_page()
-    try:
-        sign_in(phone, env, reviewer)
-        link = phone.locator(f"a[href='/projects/{project}/review']")
+    with phone(browser) as small:
+        sign_in(small, env, reviewer)
+        link = small.locator(f"a[href='/projects/{project}/review']")
         assert "waiting" in link.inner_text()
         link.click()
-        phone.wait_for_selector("#task-form[data-prefill]")
-        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-        first = int(phone.get_attribute("#review-item", "data-review-id"))
-        phone.click("[data-decide=accept]")
-        wait_for_next(phone, first)
-        second = int(phone.get_attribute("#review-item", "data-review-id"))
-        phone.click("[data-decide=reject]")
-        phone.fill("#reject-reason", "Wrong.")
-        phone.click("#reject-form [type=submit]")
-        phone.wait_for_selector("[data-review-done]")
+        small.wait_for_selector("#task-form[data-prefill]")
+        assert no_horizontal_scroll(small)
+        first = int(small.get_attribute("#review-item", "data-review-id"))
+        small.click("[data-decide=accept]")
+        wait_for_next(small, first)
+        second = int(small.get_attribute("#review-item", "data-review-id"))
+        small.click("[data-decide=reject]")
+        small.fill("#reject-reason", "Wrong.")
+        small.click("#reject-form [type=submit]")
+        small.wait_for_selector("[data-review-done]")
         assert decided(env, manager, first).status == "accepted"
         assert decided(env, manager, second).status == "rejected"
-    finally:
-        context.close()

@@ -3,8 +3,9 @@
  * The server renders each item's form as sanitised HTML; this script only moves it into the
  * page, remembers what the expert typed (localStorage, per assignment), and talks JSON to
  * the REST API with the session's CSRF token. No untrusted text is ever built into HTML
- * here: only textContent is written. The form helpers it shares with the review page
- * (reading answers, widgets, keyboard moves) are in forms.js, loaded first.
+ * here: only textContent is written. What it shares with the review page is in forms.js
+ * (reading answers, widgets, keyboard moves) and page.js (notices, drafts, the lease
+ * countdown, guidelines, common keys), both loaded first.
  */
 (function () {
   "use strict";
@@ -13,6 +14,7 @@
   if (!work) return;
 
   var F = window.expertloopForms;
+  var P = window.expertloopPage;
   var request = F.request;
   var errorOf = F.errorOf;
   var clock = F.clock;
@@ -23,7 +25,7 @@
   var isBlank = F.isBlank;
   var collectAnswer = F.collectAnswer;
   var legendOf = F.legendOf;
-  var missingRequired = F.missingRequired;
+  var markMissing = F.markMissing;
   var markErrors = F.markErrors;
 
   var projectId = work.getAttribute("data-project-id");
@@ -31,95 +33,22 @@
   var noticeEl = document.getElementById("notice");
   var timerEl = document.getElementById("timer");
   var leaseEl = document.getElementById("lease");
-  var guidelines = document.getElementById("guidelines");
-  var guidelinesToggle = document.getElementById("guidelines-toggle");
-  var guidelinesClose = document.getElementById("guidelines-close");
-
-  var DRAFT_PREFIX = "expertloop:draft:";
-  var DRAFT_MAX_AGE_MS = 14 * 24 * 3600 * 1000;
+  var guidelines = P.guidelinesPanel();
+  var drafts = P.drafts("expertloop:draft:");
+  var ticking = P.ticker(tick);
 
   var current = null; // {id, form, nav, expiresAt, startedAt}
   var busy = false;
   var skipArmedUntil = 0;
   var saveTimer = null;
-  var tickTimer = null;
-
-  // --- small helpers -------------------------------------------------------------------
-
-  function storage() {
-    try {
-      return window.localStorage;
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function draftKey(id) {
-    return DRAFT_PREFIX + id;
-  }
-
-  function readDraft(id) {
-    var store = storage();
-    if (!store) return null;
-    try {
-      return JSON.parse(store.getItem(draftKey(id)) || "null");
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function writeDraft(id, draft) {
-    var store = storage();
-    if (!store) return;
-    try {
-      store.setItem(draftKey(id), JSON.stringify(draft));
-    } catch (e) {
-      /* storage full or disabled: the form still holds the answer */
-    }
-  }
-
-  function dropDraft(id) {
-    var store = storage();
-    if (store) store.removeItem(draftKey(id));
-  }
-
-  function pruneOldDrafts() {
-    var store = storage();
-    if (!store) return;
-    var now = Date.now();
-    for (var i = store.length - 1; i >= 0; i--) {
-      var key = store.key(i);
-      if (!key || key.indexOf(DRAFT_PREFIX) !== 0) continue;
-      try {
-        var draft = JSON.parse(store.getItem(key) || "null");
-        if (!draft || now - (draft.savedAt || 0) > DRAFT_MAX_AGE_MS) store.removeItem(key);
-      } catch (e) {
-        store.removeItem(key);
-      }
-    }
-  }
 
   // --- notices -------------------------------------------------------------------------
 
-  function clearNotice() {
-    noticeEl.hidden = true;
-    noticeEl.className = "notice";
-    noticeEl.textContent = "";
-  }
-
+  var notices = P.notices(noticeEl);
+  var clearNotice = notices.clear;
   /* kind: "error" | "info" | "success"; actions: [{label, key, run}] */
-  function showNotice(kind, title, message, actions) {
-    F.showNotice(noticeEl, kind, title, message, actions);
-  }
-
-  var flashTimer = null;
-  function flash(message) {
-    showNotice("success", message, "", []);
-    clearTimeout(flashTimer);
-    flashTimer = setTimeout(function () {
-      if (noticeEl.classList.contains("notice--success")) clearNotice();
-    }, 2500);
-  }
+  var showNotice = notices.show;
+  var flash = notices.flash;
 
   // --- talking to the server -----------------------------------------------------------
 
@@ -129,21 +58,17 @@
     });
   }
 
+  var KEPT = {
+    session: "Sign in again in another tab, then come back and submit: your answer is kept here.",
+    stale: "Reload the page (your draft is kept) and submit again.",
+    server: "Your answer is kept here. Try again in a moment.",
+  };
+
   function explainFailure(status, error) {
-    var code = error.code || "";
-    if (status === 401) {
-      return {
-        title: "Your session has ended.",
-        message:
-          "Sign in again in another tab, then come back and submit: your answer is kept here.",
-      };
-    }
-    if (code === "permission_denied" && /CSRF/.test(error.message || "")) {
-      return {
-        title: "This page is out of date.",
-        message: "Reload the page (your draft is kept) and submit again.",
-      };
-    }
+    return P.explainFailure(status, error, KEPT, itemFailure);
+  }
+
+  function itemFailure(status, code, error) {
     if (code === "lease_lost") {
       return {
         title: "Your time on this item ran out.",
@@ -163,14 +88,7 @@
         details: error.details,
       };
     }
-    if (status >= 500 || status === 0) {
-      return {
-        title: "The server had a problem (" + status + ").",
-        message: "Your answer is kept here. Try again in a moment.",
-        retry: true,
-      };
-    }
-    return { title: error.message || "Something went wrong (" + status + ").", message: "" };
+    return null;
   }
 
   // --- loading items -------------------------------------------------------------------
@@ -179,7 +97,7 @@
     if (busy) return;
     busy = true;
     taskEl.setAttribute("aria-busy", "true");
-    stopTicking();
+    ticking.stop();
     request("POST", "/ui/projects/" + encodeURIComponent(projectId) + "/next")
       .then(function (response) {
         if (!response.ok) {
@@ -220,7 +138,7 @@
     }
     var form = document.getElementById("task-form");
     var offset = Date.now() - Date.parse(data.server_time);
-    var draft = readDraft(data.assignment_id);
+    var draft = drafts.read(data.assignment_id);
     current = {
       id: data.assignment_id,
       form: form,
@@ -236,7 +154,7 @@
       clearNotice();
     }
     saveDraft();
-    startTicking();
+    ticking.start();
     current.nav.start();
     window.scrollTo(0, 0);
   }
@@ -260,30 +178,22 @@
       if (action && action.getAttribute("data-action") === "skip") skip();
       if (action && action.getAttribute("data-action") === "preview") togglePreview(action);
     });
-    Array.prototype.forEach.call(form.querySelectorAll("[data-ranking]"), function (box) {
-      F.initRanking(box, function () {
-        if (current) current.nav.advanceFrom(box);
-      });
+    F.initWidgets(form, function (box) {
+      if (current) current.nav.advanceFrom(box);
     });
-    Array.prototype.forEach.call(form.querySelectorAll("[data-rubric-editor]"), F.initRubricEditor);
-    applyConditions(form);
   }
 
   function onEdit(event) {
     if (!current) return;
     applyConditions(current.form);
-    var question = event.target.closest ? event.target.closest("[data-path]") : null;
-    if (question) {
-      question.classList.remove("has-error");
-      question.removeAttribute("aria-invalid");
-    }
+    F.clearErrorAt(event.target);
     clearTimeout(saveTimer);
     saveTimer = setTimeout(saveDraft, 250);
   }
 
   function saveDraft() {
     if (!current) return;
-    writeDraft(current.id, {
+    drafts.write(current.id, {
       values: snapshot(current.form),
       startedAt: current.startedAt,
       savedAt: Date.now(),
@@ -295,12 +205,8 @@
   function submit() {
     if (!current || busy) return;
     var form = current.form;
-    var missing = missingRequired(form);
+    var missing = markMissing(form);
     if (missing.length) {
-      missing.forEach(function (q) {
-        q.classList.add("has-error");
-        q.setAttribute("aria-invalid", "true");
-      });
       showNotice(
         "error",
         "Please answer every question first.",
@@ -336,7 +242,7 @@
       .then(function (response) {
         if (response.ok) {
           done();
-          dropDraft(id);
+          drafts.drop(id);
           current = null;
           flash("Saved. Loading the next item…");
           loadNext();
@@ -369,7 +275,7 @@
   }
 
   function nextAfterLoss() {
-    if (current) dropDraft(current.id);
+    if (current) drafts.drop(current.id);
     current = null;
     clearNotice();
     loadNext();
@@ -394,7 +300,7 @@
       .then(function (response) {
         busy = false;
         if (response.ok || response.status === 409 || response.status === 404) {
-          dropDraft(id);
+          drafts.drop(id);
           current = null;
           clearNotice();
           loadNext();
@@ -413,50 +319,19 @@
 
   // --- timer and lease -----------------------------------------------------------------
 
+  var LEASE_TEXTS = {
+    ended: "Lease ended",
+    endedTitle:
+      "Your lease on this item ended. Submit anyway: it is saved unless another expert took the item.",
+    title: "Time left on your lease of this item",
+  };
+
   function tick() {
     if (!current) return;
     var now = Date.now();
     timerEl.textContent = clock(now - current.startedAt);
-    var left = current.expiresAt - now;
-    leaseEl.hidden = false;
-    if (left <= 0) {
-      leaseEl.textContent = "Lease ended";
-      leaseEl.className = "lease lease--over";
-      leaseEl.title =
-        "Your lease on this item ended. Submit anyway: it is saved unless another expert took the item.";
-    } else {
-      leaseEl.textContent = clock(left) + " left";
-      leaseEl.className = left < 120000 ? "lease lease--low" : "lease";
-      leaseEl.title = "Time left on your lease of this item";
-    }
+    P.showLease(leaseEl, current.expiresAt - now, LEASE_TEXTS);
   }
-
-  function startTicking() {
-    stopTicking();
-    tick();
-    tickTimer = setInterval(tick, 1000);
-  }
-
-  function stopTicking() {
-    if (tickTimer) clearInterval(tickTimer);
-    tickTimer = null;
-  }
-
-  // --- guidelines ----------------------------------------------------------------------
-
-  function setGuidelines(open) {
-    guidelines.hidden = !open;
-    guidelinesToggle.setAttribute("aria-expanded", open ? "true" : "false");
-    document.body.classList.toggle("guidelines-open", open);
-  }
-
-  guidelinesToggle.addEventListener("click", function () {
-    setGuidelines(guidelines.hidden);
-  });
-  guidelinesClose.addEventListener("click", function () {
-    setGuidelines(false);
-    guidelinesToggle.focus();
-  });
 
   // --- keyboard ------------------------------------------------------------------------
 
@@ -474,26 +349,7 @@
       }
       return;
     }
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (key === "?" || key === "g" || key === "G") {
-      event.preventDefault();
-      setGuidelines(guidelines.hidden);
-      return;
-    }
-    if (key === "Escape" && !guidelines.hidden) {
-      event.preventDefault();
-      setGuidelines(false);
-      return;
-    }
-    var noticeButton = noticeEl.hidden ? null : noticeEl.querySelector("[aria-keyshortcuts]");
-    if (noticeButton && key.length === 1) {
-      var wanted = noticeButton.getAttribute("aria-keyshortcuts").toLowerCase();
-      if (wanted === key.toLowerCase()) {
-        event.preventDefault();
-        noticeButton.click();
-        return;
-      }
-    }
+    if (P.commonKey(event, guidelines, [noticeEl])) return;
     if (!current) return;
     if (current.lost && (key === "n" || key === "N")) {
       event.preventDefault();
@@ -515,6 +371,6 @@
   });
 
   window.addEventListener("pagehide", saveDraft);
-  pruneOldDrafts();
+  drafts.prune();
   loadNext();
 })();

@@ -184,6 +184,17 @@
     });
   }
 
+  /* Runs the form's widgets (onRanked(box) when a ranking is complete) and its conditions. */
+  function initWidgets(form, onRanked) {
+    each(form.querySelectorAll("[data-ranking]"), function (box) {
+      initRanking(box, function () {
+        onRanked(box);
+      });
+    });
+    each(form.querySelectorAll("[data-rubric-editor]"), initRubricEditor);
+    applyConditions(form);
+  }
+
   function renderWidgets(form) {
     each(form.querySelectorAll("[data-ranking], [data-rubric-editor]"), function (box) {
       if (box.widgetRender) box.widgetRender();
@@ -380,6 +391,27 @@
     });
   }
 
+  function markError(question, bad) {
+    question.classList.toggle("has-error", bad);
+    if (bad) question.setAttribute("aria-invalid", "true");
+    else question.removeAttribute("aria-invalid");
+  }
+
+  /* Marks the required questions left unanswered and returns them (none: an empty list). */
+  function markMissing(form) {
+    var missing = missingRequired(form);
+    missing.forEach(function (q) {
+      markError(q, true);
+    });
+    return missing;
+  }
+
+  /* After an edit: the question the edited control belongs to is no longer marked wrong. */
+  function clearErrorAt(control) {
+    var question = control.closest ? control.closest("[data-path]") : null;
+    if (question) markError(question, false);
+  }
+
   function markErrors(form, details) {
     if (!Array.isArray(details)) return null;
     var firstBad = null;
@@ -388,8 +420,7 @@
       questions(form).forEach(function (question) {
         var path = JSON.parse(question.getAttribute("data-path")).join(".");
         if (field && (field === path || field.indexOf(path + ".") === 0)) {
-          question.classList.add("has-error");
-          question.setAttribute("aria-invalid", "true");
+          markError(question, true);
           if (!firstBad) firstBad = question;
         }
       });
@@ -399,8 +430,7 @@
 
   function clearErrors(form) {
     each(form.querySelectorAll(".has-error"), function (q) {
-      q.classList.remove("has-error");
-      q.removeAttribute("aria-invalid");
+      markError(q, false);
     });
   }
 
@@ -719,6 +749,7 @@
 
   window.expertloopForms = {
     applyConditions: applyConditions,
+    clearErrorAt: clearErrorAt,
     clearErrors: clearErrors,
     clock: clock,
     collectAnswer: collectAnswer,
@@ -729,10 +760,12 @@
     hasValue: hasValue,
     initRanking: initRanking,
     initRubricEditor: initRubricEditor,
+    initWidgets: initWidgets,
     isBlank: isBlank,
     isTyping: isTyping,
     legendOf: legendOf,
     markErrors: markErrors,
+    markMissing: markMissing,
     missingRequired: missingRequired,
     navigator: navigator,
     questions: questions,

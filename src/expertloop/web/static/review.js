@@ -6,7 +6,8 @@
  * corrects the answer with the same keys a worker uses. Decisions go to
  * POST /ui/reviews/{id}/decision, which answers with the next review. What the reviewer
  * types is kept per review in localStorage until the decision is stored. No untrusted text
- * is built into HTML here: only textContent is written.
+ * is built into HTML here: only textContent is written. What it shares with the task page
+ * is in forms.js and page.js, both loaded first.
  */
 (function () {
   "use strict";
@@ -15,43 +16,26 @@
   if (!page) return;
 
   var F = window.expertloopForms;
+  var P = window.expertloopPage;
   var projectId = page.getAttribute("data-project-id");
   var slot = document.getElementById("review-slot");
   var noticeEl = document.getElementById("notice");
   var leaseEl = document.getElementById("lease");
-  var guidelines = document.getElementById("guidelines");
-  var guidelinesToggle = document.getElementById("guidelines-toggle");
-  var guidelinesClose = document.getElementById("guidelines-close");
-
-  var DRAFT_PREFIX = "expertloop:review-draft:";
-  var DRAFT_MAX_AGE_MS = 14 * 24 * 3600 * 1000;
+  var guidelines = P.guidelinesPanel();
+  var drafts = P.drafts("expertloop:review-draft:");
+  var ticking = P.ticker(tick);
 
   /* {id, answer, el, form, nav, mode ("choose" | "reject" | "fix"), expiresAt, closed} */
   var current = null;
   var busy = false;
-  var tickTimer = null;
   var saveTimer = null;
 
   // --- notices -------------------------------------------------------------------------
 
-  function clearNotice() {
-    noticeEl.hidden = true;
-    noticeEl.className = "notice";
-    noticeEl.textContent = "";
-  }
-
-  function showNotice(kind, title, message, actions) {
-    F.showNotice(noticeEl, kind, title, message, actions);
-  }
-
-  var flashTimer = null;
-  function flash(message) {
-    showNotice("success", message, "", []);
-    clearTimeout(flashTimer);
-    flashTimer = setTimeout(function () {
-      if (noticeEl.classList.contains("notice--success")) clearNotice();
-    }, 2500);
-  }
+  var notices = P.notices(noticeEl);
+  var clearNotice = notices.clear;
+  var showNotice = notices.show;
+  var flash = notices.flash;
 
   /* Errors about the decision show next to it, so the reviewer sees them where they typed. */
   function decisionError(title, message, actions) {
@@ -66,20 +50,17 @@
     box.textContent = "";
   }
 
+  var KEPT = {
+    session: "Sign in again in another tab, then come back and try again: what you typed is kept.",
+    stale: "Reload the page (what you typed is kept) and decide again.",
+    server: "What you typed is kept here. Try again in a moment.",
+  };
+
   function explain(status, error) {
-    var code = error.code || "";
-    if (status === 401) {
-      return {
-        title: "Your session has ended.",
-        message: "Sign in again in another tab, then come back and try again: what you typed is kept.",
-      };
-    }
-    if (code === "permission_denied" && /CSRF/.test(error.message || "")) {
-      return {
-        title: "This page is out of date.",
-        message: "Reload the page (what you typed is kept) and decide again.",
-      };
-    }
+    return P.explainFailure(status, error, KEPT, reviewFailure);
+  }
+
+  function reviewFailure(status, code, error) {
     if (code === "review_closed") {
       return {
         title: "This review is closed.",
@@ -95,85 +76,31 @@
         details: error.details,
       };
     }
-    if (status >= 500 || status === 0) {
-      return {
-        title: "The server had a problem (" + status + ").",
-        message: "What you typed is kept here. Try again in a moment.",
-        retry: true,
-      };
-    }
-    return { title: error.message || "Something went wrong (" + status + ").", message: "" };
+    return null;
   }
 
   // --- drafts --------------------------------------------------------------------------
 
-  function storage() {
-    try {
-      return window.localStorage;
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function readDraft(id) {
-    var store = storage();
-    if (!store) return null;
-    try {
-      return JSON.parse(store.getItem(DRAFT_PREFIX + id) || "null");
-    } catch (e) {
-      return null;
-    }
-  }
-
   function saveDraft() {
-    var store = storage();
-    if (!store || !current || current.closed) return;
+    if (!current || current.closed) return;
     var reason = current.el.querySelector("#reject-reason").value;
     var note = current.el.querySelector("#fix-comment").value;
     if (current.mode === "choose" && !reason && !note) {
-      store.removeItem(DRAFT_PREFIX + current.id);
+      drafts.drop(current.id);
       return;
     }
-    try {
-      store.setItem(
-        DRAFT_PREFIX + current.id,
-        JSON.stringify({
-          mode: current.mode,
-          reason: reason,
-          note: note,
-          values: current.mode === "fix" ? F.snapshot(current.form) : null,
-          savedAt: Date.now(),
-        })
-      );
-    } catch (e) {
-      /* storage full or disabled: the page still holds what was typed */
-    }
+    drafts.write(current.id, {
+      mode: current.mode,
+      reason: reason,
+      note: note,
+      values: current.mode === "fix" ? F.snapshot(current.form) : null,
+      savedAt: Date.now(),
+    });
   }
 
   function saveSoon() {
     clearTimeout(saveTimer);
     saveTimer = setTimeout(saveDraft, 250);
-  }
-
-  function dropDraft(id) {
-    var store = storage();
-    if (store) store.removeItem(DRAFT_PREFIX + id);
-  }
-
-  function pruneOldDrafts() {
-    var store = storage();
-    if (!store) return;
-    var now = Date.now();
-    for (var i = store.length - 1; i >= 0; i--) {
-      var key = store.key(i);
-      if (!key || key.indexOf(DRAFT_PREFIX) !== 0) continue;
-      try {
-        var draft = JSON.parse(store.getItem(key) || "null");
-        if (!draft || now - (draft.savedAt || 0) > DRAFT_MAX_AGE_MS) store.removeItem(key);
-      } catch (e) {
-        store.removeItem(key);
-      }
-    }
   }
 
   // --- loading reviews -----------------------------------------------------------------
@@ -212,7 +139,7 @@
     // inline script, so markup from items or answers cannot run here.
     slot.innerHTML = data.html;
     slot.setAttribute("aria-busy", "false");
-    stopTicking();
+    ticking.stop();
     if (data.review_id === null || data.review_id === undefined) {
       current = null;
       leaseEl.hidden = true;
@@ -243,13 +170,13 @@
     F.setLocked(form, true);
     initDecision(el);
     restoreDraft();
-    startTicking();
+    ticking.start();
     window.scrollTo(0, 0);
     if (current.mode === "choose") el.querySelector("#review-title").focus({ preventScroll: true });
   }
 
   function restoreDraft() {
-    var draft = readDraft(current.id);
+    var draft = drafts.read(current.id);
     if (!draft) return;
     current.el.querySelector("#reject-reason").value = draft.reason || "";
     current.el.querySelector("#fix-comment").value = draft.note || "";
@@ -269,11 +196,7 @@
     });
     function onEdit(event) {
       F.applyConditions(form);
-      var question = event.target.closest ? event.target.closest("[data-path]") : null;
-      if (question) {
-        question.classList.remove("has-error");
-        question.removeAttribute("aria-invalid");
-      }
+      F.clearErrorAt(event.target);
       saveSoon();
     }
     form.addEventListener("input", onEdit);
@@ -286,13 +209,9 @@
         });
       }
     });
-    Array.prototype.forEach.call(form.querySelectorAll("[data-ranking]"), function (box) {
-      F.initRanking(box, function () {
-        if (current) current.nav.advanceFrom(box);
-      });
+    F.initWidgets(form, function (box) {
+      if (current) current.nav.advanceFrom(box);
     });
-    Array.prototype.forEach.call(form.querySelectorAll("[data-rubric-editor]"), F.initRubricEditor);
-    F.applyConditions(form);
   }
 
   function initDecision(el) {
@@ -378,12 +297,8 @@
   function saveFix() {
     if (!current || current.mode !== "fix") return;
     var form = current.form;
-    var missing = F.missingRequired(form);
+    var missing = F.markMissing(form);
     if (missing.length) {
-      missing.forEach(function (q) {
-        q.classList.add("has-error");
-        q.setAttribute("aria-invalid", "true");
-      });
       decisionError(
         "The fixed answer is incomplete.",
         "Missing: " + missing.map(F.legendOf).join(", ") + ".",
@@ -428,7 +343,7 @@
         if (response.ok) {
           return response.json().then(function (data) {
             done();
-            dropDraft(review.id);
+            drafts.drop(review.id);
             var status = data.decided ? data.decided.status : "decided";
             show(data);
             flash("Review #" + review.id + " " + status + ".");
@@ -440,7 +355,7 @@
           var actions = [];
           if (why.next) {
             review.closed = true;
-            dropDraft(review.id);
+            drafts.drop(review.id);
             actions.push({ label: "Next review", key: "N", run: nextAfterClosed, primary: true });
           } else if (why.retry) {
             actions.push({ label: "Try again", key: "", run: function () { decide(body); }, primary: true });
@@ -472,64 +387,22 @@
 
   // --- the hold on the review ----------------------------------------------------------
 
+  var HOLD_TEXTS = {
+    ended: "Hold ended",
+    endedTitle:
+      "This answer is no longer held for you. Decide now: it is saved unless another reviewer took it.",
+    title: "Time this answer stays held for you",
+  };
+
   function tick() {
     if (!current || current.expiresAt === null) {
       leaseEl.hidden = true;
       return;
     }
-    var left = current.expiresAt - Date.now();
-    leaseEl.hidden = false;
-    if (left <= 0) {
-      leaseEl.textContent = "Hold ended";
-      leaseEl.className = "lease lease--over";
-      leaseEl.title =
-        "This answer is no longer held for you. Decide now: it is saved unless another reviewer took it.";
-    } else {
-      leaseEl.textContent = F.clock(left) + " left";
-      leaseEl.className = left < 120000 ? "lease lease--low" : "lease";
-      leaseEl.title = "Time this answer stays held for you";
-    }
+    P.showLease(leaseEl, current.expiresAt - Date.now(), HOLD_TEXTS);
   }
-
-  function startTicking() {
-    stopTicking();
-    tick();
-    tickTimer = setInterval(tick, 1000);
-  }
-
-  function stopTicking() {
-    if (tickTimer) clearInterval(tickTimer);
-    tickTimer = null;
-  }
-
-  // --- guidelines ----------------------------------------------------------------------
-
-  function setGuidelines(open) {
-    guidelines.hidden = !open;
-    guidelinesToggle.setAttribute("aria-expanded", open ? "true" : "false");
-    document.body.classList.toggle("guidelines-open", open);
-  }
-
-  guidelinesToggle.addEventListener("click", function () {
-    setGuidelines(guidelines.hidden);
-  });
-  guidelinesClose.addEventListener("click", function () {
-    setGuidelines(false);
-    guidelinesToggle.focus();
-  });
 
   // --- keyboard ------------------------------------------------------------------------
-
-  function shortcutIn(box, key) {
-    if (!box || box.hidden) return null;
-    var buttons = box.querySelectorAll("[aria-keyshortcuts]");
-    for (var i = 0; i < buttons.length; i++) {
-      if (buttons[i].getAttribute("aria-keyshortcuts").toLowerCase() === key.toLowerCase()) {
-        return buttons[i];
-      }
-    }
-    return null;
-  }
 
   function onTextKey(event) {
     var target = event.target;
@@ -568,27 +441,8 @@
       onTextKey(event);
       return;
     }
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (key === "?" || key === "g" || key === "G") {
-      event.preventDefault();
-      setGuidelines(guidelines.hidden);
-      return;
-    }
-    if (key === "Escape" && !guidelines.hidden) {
-      event.preventDefault();
-      setGuidelines(false);
-      return;
-    }
-    if (key.length === 1) {
-      var shortcut =
-        shortcutIn(noticeEl, key) ||
-        (current ? shortcutIn(current.el.querySelector("#decision-error"), key) : null);
-      if (shortcut) {
-        event.preventDefault();
-        shortcut.click();
-        return;
-      }
-    }
+    var errorBox = current ? current.el.querySelector("#decision-error") : null;
+    if (P.commonKey(event, guidelines, [noticeEl, errorBox])) return;
     if (!current || busy || current.closed) return;
     var lower = key.toLowerCase();
     if (current.mode === "fix") {
@@ -627,6 +481,6 @@
   });
 
   window.addEventListener("pagehide", saveDraft);
-  pruneOldDrafts();
+  drafts.prune();
   loadNext();
 })();
