@@ -449,15 +449,7 @@ def review_decision(
     """Record the decision, then hold and return the next review like the route above, with
     ``decided: {review_id, status}``. Errors are the API's (422 with the field, 409 when the
     review was decided already or another reviewer holds it)."""
-    decided = reviews.decide_review(
-        db,
-        actor=actor,
-        review_id=review_id,
-        outcome=body.outcome,
-        comment=body.comment,
-        answer=body.answer,
-        requeue=body.requeue,
-    )
+    decided = reviews.decide_review(db, actor=actor, review_id=review_id, **body.model_dump())
     project = projects.get_project(db, actor=actor, project_id=decided.project_id)
     result = _next_review_body(db, actor, project)
     result["decided"] = {"review_id": decided.id, "status": decided.status}

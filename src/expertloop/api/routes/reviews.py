@@ -93,13 +93,5 @@ def get_review(review_id: int, db: DatabaseDep, actor: CurrentUser) -> ReviewPub
 def decide_review(
     review_id: int, body: ReviewDecision, db: DatabaseDep, actor: CurrentUser
 ) -> ReviewPublic:
-    review = reviews.decide_review(
-        db,
-        actor=actor,
-        review_id=review_id,
-        outcome=body.outcome,
-        comment=body.comment,
-        answer=body.answer,
-        requeue=body.requeue,
-    )
+    review = reviews.decide_review(db, actor=actor, review_id=review_id, **body.model_dump())
     return ReviewPublic.of(review)
