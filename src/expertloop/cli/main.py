@@ -10,7 +10,6 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -417,32 +416,10 @@ def _user_id(database: Database, value: str) -> int:
 
 
 def _review_row(review: Review) -> dict[str, Any]:
-    """A review as ``GET /api/v1/reviews/{id}`` returns it."""
-    from expertloop.services.clock import iso_utc
+    """A review as ``GET /api/v1/reviews/{id}`` returns it (the API's own schema)."""
+    from expertloop.api.schemas import ReviewPublic
 
-    def when(moment: datetime | None) -> str | None:
-        return None if moment is None else iso_utc(moment)
-
-    return {
-        "review_id": review.id,
-        "project_id": review.project_id,
-        "status": review.status,
-        "source": review.source,
-        "answer_id": review.answer_id,
-        "item_id": review.item_id,
-        "external_id": review.external_id,
-        "worker_id": review.worker_id,
-        "payload": review.payload,
-        "answer": review.answer,
-        "duration_ms": review.duration_ms,
-        "answered_at": when(review.answered_at),
-        "requested_at": when(review.requested_at),
-        "reviewer_id": review.reviewer_id,
-        "lease_expires_at": when(review.lease_expires_at),
-        "comment": review.comment,
-        "fixed_answer": review.fixed_answer,
-        "decided_at": when(review.decided_at),
-    }
+    return ReviewPublic.of(review).model_dump(mode="json")
 
 
 @reviews_app.command("request")

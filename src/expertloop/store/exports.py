@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, TextClause, text
 
 __all__ = [
+    "NOT_GOLD",
     "ReviewScope",
     "count_answered_items",
     "count_project_answers",
@@ -195,7 +196,9 @@ def iter_gold(conn: Connection, project_id: int) -> Iterator[tuple[int, str]]:
         yield int(row[0]), row[1]
 
 
-_GOLD_FILTER = " AND (i.gold IS NULL OR CAST(i.gold AS TEXT) = 'null')"
+# Items ``i`` without gold (a JSON column may store "no gold" as JSON null).
+NOT_GOLD = "(i.gold IS NULL OR CAST(i.gold AS TEXT) = 'null')"
+_GOLD_FILTER = " AND " + NOT_GOLD
 
 _ITEM_RANGE = text("SELECT min(id), max(id) FROM items WHERE project_id = :project_id")
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, bindparam, text
 
 from expertloop.store import tables as t
+from expertloop.store.exports import NOT_GOLD
 
 __all__ = [
     "ReviewRow",
@@ -37,7 +38,6 @@ __all__ = [
     "worker_outcomes",
 ]
 
-_NOT_GOLD = "(i.gold IS NULL OR CAST(i.gold AS TEXT) = 'null')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,7 @@ def list_reviews(
 
 _UNQUEUED = (
     "FROM answers a JOIN items i ON i.id = a.item_id "
-    "WHERE a.project_id = :project_id AND " + _NOT_GOLD + " "
+    "WHERE a.project_id = :project_id AND " + NOT_GOLD + " "
     "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.answer_id = a.id){worker}"
 )
 
