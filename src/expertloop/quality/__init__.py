@@ -10,6 +10,9 @@ A standalone library (numpy and scipy only; nothing else of expertloop, no datab
   percent agreement.
 - :mod:`~expertloop.quality.workers`: gold accuracy with shrinkage, agreement with consensus,
   spammer scores, position bias.
+- :mod:`~expertloop.quality.simulation`: crowds simulated from known worker and item models
+  (class-biased, strict and lenient, weak crowds, spammers, hard items, few answers), for
+  checking that an estimator recovers the truth.
 
 Inputs are parallel 1-D arrays of any hashable ids; iterative estimators take explicit
 seeds and raise :class:`ConvergenceError` rather than return an unconverged estimate.
@@ -40,6 +43,7 @@ from expertloop.quality.preferences import (
     crowd_bt,
     pairwise_consensus,
 )
+from expertloop.quality.simulation import SCENARIOS, SimulatedAnswers, simulate_answers
 from expertloop.quality.workers import (
     ConsensusAgreement,
     GoldAccuracy,
@@ -51,6 +55,7 @@ from expertloop.quality.workers import (
 )
 
 __all__ = [
+    "SCENARIOS",
     "AggregationResult",
     "BradleyTerryResult",
     "ConsensusAgreement",
@@ -60,6 +65,7 @@ __all__ = [
     "PairwiseConsensusResult",
     "PositionBias",
     "QualityInputError",
+    "SimulatedAnswers",
     "aggregate",
     "bradley_terry",
     "cohen_kappa",
@@ -76,6 +82,7 @@ __all__ = [
     "pairwise_consensus",
     "percent_agreement",
     "position_bias",
+    "simulate_answers",
     "spammer_score",
     "weighted_majority_vote",
 ]

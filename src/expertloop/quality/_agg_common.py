@@ -102,13 +102,6 @@ class Observations:
         )
 
     @cached_property
-    def worker_label_by_item(self) -> sp.csr_matrix:
-        """The transpose of :attr:`item_by_worker_label`, stored row-major for fast products."""
-        return _csr_of_ones(
-            self.w * self.n_classes + self.l, self.i, self.n_workers * self.n_classes, self.n_items
-        )
-
-    @cached_property
     def item_class_counts(self) -> FloatArray:
         """``(n_items, n_classes)`` number of answers of each class per item."""
         k = self.n_classes

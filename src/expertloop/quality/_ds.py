@@ -37,7 +37,9 @@ class DSFit:
 def confusion_counts(obs: Observations, posteriors: FloatArray) -> FloatArray:
     """Expected counts ``C[w, k, l]``: answers ``l`` of worker ``w`` on items of class ``k``."""
     k = obs.n_classes
-    flat = obs.worker_label_by_item @ posteriors  # (W*K_label, K_true)
+    # The transpose of the item-major matrix is a CSC view: its product walks the items in
+    # order and scatters into the small (W*K, K) result, which stays in cache.
+    flat = obs.item_by_worker_label.T @ posteriors  # (W*K_label, K_true)
     return np.ascontiguousarray(flat.reshape(obs.n_workers, k, k).transpose(0, 2, 1))
 
 

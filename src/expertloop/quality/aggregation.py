@@ -13,12 +13,15 @@ one entry per answer (ids and labels may be any hashable values), and keyword-on
 
 Each returns an :class:`AggregationResult`. All models are deterministic: the EM fits start
 from the majority vote, and a near-tie (posteriors within 1e-9) goes to the first class in
-sorted order. Each EM step is a few sparse matrix products and ``np.bincount`` calls.
+sorted order. Each accepts ``seed`` like :func:`aggregate`, so callers can treat them alike; it
+is ignored where nothing is drawn at random (every model here but ``aggregate``'s choice).
+Each EM step is a few sparse matrix products and ``np.bincount`` calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -69,6 +72,7 @@ def majority_vote(
     *,
     gold: Mapping[Any, Any] | None = None,
     classes: Sequence[Hashable] | None = None,
+    seed: int | np.random.Generator | None = None,
 ) -> AggregationResult:
     """Each item gets the label most of its answers gave.
 
@@ -80,6 +84,7 @@ def majority_vote(
     >>> r.labels.tolist(), r.posteriors.round(2).tolist()
     (['cat'], [[0.67, 0.33]])
     """
+    del seed  # deterministic: nothing is drawn at random
     obs = prepare(workers, items, labels, gold=gold, classes=classes)
     post = majority_posteriors(obs)
     return build_result(
@@ -100,6 +105,7 @@ def weighted_majority_vote(
     weights: Mapping[Any, float] | ArrayLike,
     gold: Mapping[Any, Any] | None = None,
     classes: Sequence[Hashable] | None = None,
+    seed: int | np.random.Generator | None = None,
 ) -> AggregationResult:
     """Each item gets the label with the largest sum of its workers' weights.
 
@@ -113,6 +119,7 @@ def weighted_majority_vote(
     >>> r.labels.tolist()
     [1]
     """
+    del seed  # deterministic: nothing is drawn at random
     obs = prepare(workers, items, labels, gold=gold, classes=classes)
     w = _worker_weights(obs, weights)
     post = majority_posteriors(obs, w)
@@ -153,6 +160,7 @@ def dawid_skene(
     tol: float = 1e-6,
     prior_strength: float = DS_PRIOR_STRENGTH,
     pseudo_count: float = 1.0,
+    seed: int | np.random.Generator | None = None,
 ) -> AggregationResult:
     """Dawid and Skene's confusion-matrix model, fitted by EM.
 
@@ -181,6 +189,7 @@ def dawid_skene(
     >>> r.labels.tolist()
     ['x', 'y']
     """
+    del seed  # deterministic: nothing is drawn at random
     check_iteration_options(max_iter, tol)
     if not prior_strength > 0 or not pseudo_count > 0:
         raise QualityInputError("prior_strength and pseudo_count must be positive")
@@ -210,6 +219,7 @@ def one_coin_dawid_skene(
     tol: float = 1e-6,
     prior_strength: float = 2.0,
     pseudo_count: float = 1.0,
+    seed: int | np.random.Generator | None = None,
 ) -> AggregationResult:
     """The one-coin Dawid-Skene model: one accuracy per worker, errors spread evenly.
 
@@ -224,6 +234,7 @@ def one_coin_dawid_skene(
     >>> r.labels.tolist()
     ['x']
     """
+    del seed  # deterministic: nothing is drawn at random
     check_iteration_options(max_iter, tol)
     obs = prepare(workers, items, labels, gold=gold, classes=classes)
     if obs.n_classes == 1:
@@ -252,6 +263,7 @@ def glad(
     tol: float = 1e-6,
     alpha_prior: tuple[float, float] = (1.0, 1.0),
     log_beta_prior: tuple[float, float] = (0.0, 1.0),
+    seed: int | np.random.Generator | None = None,
 ) -> AggregationResult:
     """GLAD: worker expertise times item easiness, fitted by EM.
 
@@ -271,6 +283,7 @@ def glad(
     >>> r.labels.tolist()
     [0, 1]
     """
+    del seed  # deterministic: nothing is drawn at random
     check_iteration_options(max_iter, tol)
     obs = prepare(workers, items, labels, gold=gold, classes=classes)
     if obs.n_classes == 1:
@@ -300,6 +313,7 @@ def mace(
     trust_prior: tuple[float, float] = (0.5, 0.5),
     spam_prior: float = 1.0,
     fit_prior: bool = False,
+    seed: int | np.random.Generator | None = None,
 ) -> AggregationResult:
     """MACE: each worker is either right or spamming from its own label distribution.
 
@@ -315,6 +329,7 @@ def mace(
     >>> r.labels.tolist()
     [0, 1]
     """
+    del seed  # deterministic: nothing is drawn at random
     check_iteration_options(max_iter, tol)
     obs = prepare(workers, items, labels, gold=gold, classes=classes)
     fit = fit_mace(
@@ -374,21 +389,18 @@ def aggregate(
        the scores averaged. ``seed`` draws the folds.
     3. The candidates whose score is within two standard errors of the best one (paired
        differences summed per item) are those the answers cannot tell apart from it. If
-       ``dawid_skene`` is among them, it is the answer: its confusion matrices include the
-       other worker models (but GLAD's item difficulty) as special cases, and its prior makes
-       it behave like MACE for workers with few answers. Otherwise the posteriors of the
-       models in that set that scored above ``dawid_skene`` are averaged (each fitted on all
-       answers); ``result.method`` then names them joined by ``+``, ``worker_skill`` is each
-       worker's expected share of right answers under the averaged posteriors, and
-       ``worker_confusion`` the matrices Dawid-Skene's M-step infers from them.
+       MACE with a fitted class prior (``mace_fitted_prior``) is among them, it is the
+       answer. Otherwise the posteriors of the models in that set that scored above it are
+       averaged (each fitted on all answers); ``result.method`` then names them joined by
+       ``+``, ``worker_skill`` is each worker's expected share of right answers under the
+       averaged posteriors, and ``worker_confusion`` the matrices Dawid-Skene's M-step
+       infers from them.
 
-    Gold is never looked at to choose, only used as an anchor in every fit. Why this score:
-    a held-out answer is a noisy label of the truth, and if workers spread their errors evenly
-    the chance that an answer equals an estimate is an increasing affine function of the chance
-    that the estimate is right, whichever worker model produced it. Workers' errors are not
-    that even (they favour some labels), which biases the score toward estimates that favour
-    the same labels; hence the preference for one well-regularised general model unless
-    another is clearly better. Costs ``3 x 5 x 5`` fits on 80% of the answers more than one model.
+    Gold is never looked at to choose, only used as an anchor in every fit. Why this score,
+    and why this default: :mod:`expertloop.quality._select` gives the reasoning and how it
+    was checked (simulated crowds with known truth, and leave-one-dataset-out on real data,
+    both printed by ``bench/quality.py``). Costs ``3 x 5 x 5`` fits on 80% of the answers
+    more than one model.
 
     >>> r = aggregate(["a", "b", "c"], [1, 2, 3], ["x", "y", "x"])  # one answer per item
     >>> r.method, r.labels.tolist()
@@ -399,7 +411,9 @@ def aggregate(
             raise QualityInputError(
                 f"unknown method {method!r}; use 'auto' or one of {sorted(_METHODS)}"
             )
-        return _METHODS[method](workers, items, labels, gold=gold, classes=classes, **options)
+        return _METHODS[method](
+            workers, items, labels, gold=gold, classes=classes, seed=seed, **options
+        )
     obs = prepare(workers, items, labels, gold=gold, classes=classes)
     chosen = choose_models(obs, seed=seed).chosen
     if chosen == ("majority_vote",):
@@ -408,9 +422,11 @@ def aggregate(
     for name in chosen:
         public, defaults = CANDIDATES[name]
         merged = {**defaults, **options}
-        fits.append(_METHODS[public](workers, items, labels, gold=gold, classes=classes, **merged))
+        fit = _METHODS[public]
+        fits.append(fit(workers, items, labels, gold=gold, classes=classes, seed=seed, **merged))
     if len(fits) == 1:
-        return fits[0]
+        # Name the candidate ("mace_fitted_prior"), not only the aggregator it runs.
+        return replace(fits[0], method=chosen[0])
     return _average(obs, fits, "+".join(chosen))
 
 

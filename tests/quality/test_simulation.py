@@ -1,0 +1,101 @@
+"""Simulated crowds with known truth, and what ``auto`` recovers from them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from expertloop.quality import aggregation as agg
+from expertloop.quality.simulation import SCENARIOS, simulate_answers
+
+
+def test_a_simulation_is_reproducible_from_its_seed() -> None:
+    a = simulate_answers("spammers", seed=4)
+    b = simulate_answers("spammers", seed=4)
+    c = simulate_answers("spammers", seed=5)
+    assert np.array_equal(a.labels, b.labels)
+    assert np.array_equal(a.workers, b.workers)
+    assert not (len(a.labels) == len(c.labels) and np.array_equal(a.labels, c.labels))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_item_gets_its_answers_from_distinct_workers(scenario: str) -> None:
+    sim = simulate_answers(scenario, seed=1)
+    per_item = np.bincount(sim.items, minlength=sim.n_items)
+    assert per_item.min() == per_item.max() >= 2
+    pairs = sim.items.astype(np.int64) * (sim.workers.max() + 1) + sim.workers
+    assert len(np.unique(pairs)) == len(pairs)
+    assert sim.labels.min() >= 0
+    assert sim.labels.max() < sim.n_classes
+    assert np.allclose(sim.confusion.sum(axis=2), 1.0)
+
+
+def test_unknown_scenarios_are_refused_with_the_known_ones_named() -> None:
+    with pytest.raises(ValueError, match="strict_and_lenient"):
+        simulate_answers("nope")
+
+
+def test_the_rare_class_is_rare_and_often_missed() -> None:
+    sim = simulate_answers("class_biased_rare", seed=2)
+    share = np.bincount(sim.truth, minlength=sim.n_classes) / sim.n_items
+    rare = int(np.argmin(share))
+    assert share[rare] < 0.25
+    recall = np.einsum("wkk->wk", sim.confusion)
+    assert recall[:, rare].mean() < recall.mean(axis=1).mean()
+
+
+def test_strict_and_lenient_workers_err_in_opposite_directions() -> None:
+    sim = simulate_answers("strict_and_lenient", seed=3)
+    assert sim.n_classes == 2
+    false_yes = sim.confusion[:, 0, 1]
+    missed_yes = sim.confusion[:, 1, 0]
+    strict = missed_yes > 0.3
+    lenient = false_yes > 0.25
+    assert strict.any()
+    assert lenient.any()
+    assert np.all(false_yes[strict] < 0.06)
+    assert np.all(missed_yes[lenient] < 0.11)
+
+
+def test_misleading_items_are_simulated_only_where_asked_for() -> None:
+    assert simulate_answers("symmetric", seed=0).easiness.min() >= 0.9
+    hard = simulate_answers("item_difficulty", seed=0).easiness
+    assert (hard < 0.5).mean() > 0.1
+
+
+def test_models_that_represent_class_bias_beat_those_that_cannot_on_strict_and_lenient() -> None:
+    # The regime where a symmetric worker model (one coin, GLAD) is misspecified.
+    sim = simulate_answers("strict_and_lenient", seed=7)
+    args = (sim.workers, sim.items, sim.labels)
+    ds = agg.dawid_skene(*args)
+    one_coin = agg.one_coin_dawid_skene(*args)
+    assert sim.accuracy(ds.item_ids, ds.labels) > sim.accuracy(one_coin.item_ids, one_coin.labels)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_auto_is_never_below_majority_vote_by_more_than_noise(scenario: str) -> None:
+    sim = simulate_answers(scenario, seed=100)
+    args = (sim.workers, sim.items, sim.labels)
+    auto = agg.aggregate(*args)
+    mv = agg.majority_vote(*args)
+    auto_acc = sim.accuracy(auto.item_ids, auto.labels)
+    mv_acc = sim.accuracy(mv.item_ids, mv.labels)
+    # 1.5 points: about two binomial standard errors of an accuracy near 0.9 on ~600 items.
+    assert auto_acc >= mv_acc - 0.015, (scenario, auto.method, auto_acc, mv_acc)
+
+
+def test_auto_recovers_the_truth_from_a_crowd_of_weak_workers_with_a_few_experts() -> None:
+    sim = simulate_answers("weak_crowd_few_experts", seed=100)
+    args = (sim.workers, sim.items, sim.labels)
+    auto = agg.aggregate(*args)
+    mv = agg.majority_vote(*args)
+    assert sim.accuracy(auto.item_ids, auto.labels) > sim.accuracy(mv.item_ids, mv.labels) + 0.1
+
+
+def test_every_aggregator_accepts_a_seed_like_aggregate() -> None:
+    sim = simulate_answers("symmetric", seed=6)
+    args = (sim.workers, sim.items, sim.labels)
+    for method in ("majority_vote", "dawid_skene", "one_coin_dawid_skene", "glad", "mace"):
+        direct = getattr(agg, method)(*args, seed=3)
+        via_aggregate = agg.aggregate(*args, method=method, seed=np.random.default_rng(3))
+        assert np.array_equal(direct.labels, via_aggregate.labels), method
