@@ -2,8 +2,8 @@
 
 Usage::
 
-    python bench/quality.py /work/shared/data            # accuracy + seconds per dataset
-    python bench/quality.py /work/shared/data --scale    # adds the 1,000,000-label timing
+    python bench/quality.py ../shared/data            # accuracy per dataset + generalisation
+    python bench/quality.py ../shared/data --scale    # adds the 1,000,000-label timing
 
 Prints one JSON object. crowd-kit columns appear only when crowd-kit is installed (the
 ``bench`` extra); the pairwise figures appear when ``bench/quality_pairwise.py`` exists.
@@ -60,8 +60,11 @@ class _Ours:
         self.last_model = ""
 
     def __call__(self, w: list[str], t: list[str], lab: list[str]) -> dict[str, str]:
-        fn = agg.aggregate if self.method == "auto" else getattr(agg, self.method)
-        result = fn(w, t, lab)
+        if self.method == "mace_fitted_prior":
+            result = agg.mace(w, t, lab, fit_prior=True)
+        else:
+            fn = agg.aggregate if self.method == "auto" else getattr(agg, self.method)
+            result = fn(w, t, lab)
         self.last_model = result.method
         return dict(zip(result.item_ids.tolist(), result.labels.tolist(), strict=True))
 
@@ -76,6 +79,7 @@ EXPERTLOOP_METHODS = [
     "one_coin_dawid_skene",
     "glad",
     "mace",
+    "mace_fitted_prior",
     "auto",
 ]
 
@@ -206,14 +210,15 @@ def synthetic_labels(
 
 def _measure(fn: Callable[[], float], queue: Any) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     accuracy = fn()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     queue.put(
         {
-            "accuracy": round(accuracy, 4),
+            "accuracy": round(accuracy, 5),
             "seconds": round(seconds, 3),
+            "cpu_seconds": round(cpu, 3),
             "peak_extra_mb": round((peak - before) / 1024, 1),
         }
     )
@@ -245,13 +250,14 @@ def run_scale(data_dir: Path, seed: int = 0) -> dict[str, Any]:
 
         def peer() -> float:
             df = pd.DataFrame({"worker": w, "task": i, "label": lab})
-            pred = DawidSkene(n_iter=100).fit_predict(df)
+            pred = DawidSkene().fit_predict(df)  # crowd-kit's defaults (n_iter=100, tol=1e-5)
             return float((pred.to_numpy() == truth[pred.index.to_numpy()]).mean())
 
         out["crowdkit_dawid_skene"] = _in_child(peer)
-        out["speedup"] = round(
-            out["crowdkit_dawid_skene"]["seconds"] / out["expertloop_dawid_skene"]["seconds"], 1
-        )
+        ours_run, peer_run = out["expertloop_dawid_skene"], out["crowdkit_dawid_skene"]
+        out["speedup"] = round(peer_run["seconds"] / ours_run["seconds"], 1)
+        out["speedup_cpu"] = round(peer_run["cpu_seconds"] / ours_run["cpu_seconds"], 1)
+        out["same_accuracy"] = abs(peer_run["accuracy"] - ours_run["accuracy"]) <= 1e-4
     largest = max(categorical_datasets(data_dir), key=_answer_count)
     data, gold = load_categorical(largest)
     out["largest_dataset"] = {
@@ -285,11 +291,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--scale", action="store_true", help="add the 1M-label timing")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--sim-seeds", type=int, default=4, help="simulated crowds per scenario (generalisation)"
+    )
+    parser.add_argument(
+        "--no-generalisation", action="store_true", help="skip leave-one-out and simulations"
+    )
     args = parser.parse_args(argv)
     report: dict[str, Any] = {
         "crowdkit_installed": importlib.util.find_spec("crowdkit") is not None
     }
     report.update(run_accuracy(args.data_dir))
+    if not args.no_generalisation:
+        from quality_generalisation import run_generalisation
+
+        report["generalisation"] = run_generalisation(args.data_dir, args.sim_seeds)
     pairwise = _pairwise_module()
     if pairwise is not None:
         report["pairwise"] = pairwise.run_pairwise(args.data_dir)

@@ -1,0 +1,247 @@
+"""How ``aggregate(method="auto")`` generalises: leave-one-dataset-out and simulated crowds.
+
+The ``auto`` rule has settings: which candidate is the default, and how many standard errors
+``z`` a candidate may trail the best held-out agreement by and still count as
+indistinguishable. Scoring the shipped settings on the data they were chosen with says little
+about data nobody has seen, so this module scores the *procedure* of choosing them:
+
+- **Leave one dataset out** (real data with gold): for each dataset, the settings are chosen
+  on the other datasets (by :func:`objective`), then scored on the one left out.
+- **Leave one scenario out** (:mod:`expertloop.quality.simulation`, truth known): the same
+  over the simulated regimes, several seeds each.
+- **Shipped settings**: the defaults of :mod:`expertloop.quality._select`, per dataset and per
+  scenario, against majority vote and the best single candidate.
+
+The family of settings: ``default`` any of the five candidates, ``z`` in {1, 2, 3}. The
+held-out hits are computed once per data set (the folds do not depend on the settings), so
+each setting costs only its final fits.
+
+Usage: ``python bench/quality_generalisation.py ../shared/data [--sim-seeds 4]`` prints one
+JSON object; ``bench/quality.py`` includes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from expertloop.quality import _select
+from expertloop.quality import aggregation as agg
+from expertloop.quality._agg_common import Observations, pick_labels, prepare
+from expertloop.quality.simulation import SCENARIOS, simulate_answers
+
+Z_VALUES = (1.0, 2.0, 3.0)
+SETTINGS = [(default, z) for default in _select.CANDIDATES for z in Z_VALUES]
+SHIPPED = (_select.DEFAULT, _select.Z)
+
+
+@dataclass
+class Case:
+    """One data set: each candidate's posteriors on all answers, its held-out hits, scores."""
+
+    name: str
+    obs: Observations
+    posteriors: dict[str, np.ndarray]
+    hits: dict[str, np.ndarray]
+    score: Callable[[np.ndarray], float]  # accuracy (points) of a posterior matrix
+
+    def single(self) -> dict[str, float]:
+        out = {"majority_vote": self.score(self._mv())}
+        out.update({name: self.score(p) for name, p in self.posteriors.items()})
+        return out
+
+    def _mv(self) -> np.ndarray:
+        counts = self.obs.item_class_counts
+        return counts / counts.sum(axis=1, keepdims=True)
+
+    def rule(self, default: str, z: float) -> tuple[float, str]:
+        chosen = _select.select(self.obs, self.hits, z=z, default=default).chosen
+        return self.score(np.mean([self.posteriors[c] for c in chosen], axis=0)), "+".join(chosen)
+
+
+def _fit_all(workers: Any, items: Any, labels: Any) -> dict[str, np.ndarray]:
+    out = {}
+    for name, (public, options) in _select.CANDIDATES.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[name] = np.asarray(
+                getattr(agg, public)(workers, items, labels, **options).posteriors
+            )
+    return out
+
+
+def make_case(name: str, workers: Any, items: Any, labels: Any, truth_of: Callable) -> Case:
+    obs = prepare(workers, items, labels)
+    return Case(
+        name=name,
+        obs=obs,
+        posteriors=_fit_all(workers, items, labels),
+        hits=_select.held_out_agreement(obs, seed=0),
+        score=lambda post: truth_of(obs, pick_labels(post)),
+    )
+
+
+def real_cases(data_dir: Path) -> list[Case]:
+    from quality import categorical_datasets, load_categorical  # bench/quality.py
+
+    cases = []
+    for folder in categorical_datasets(data_dir):
+        (w, t, lab), gold = load_categorical(folder)
+
+        def truth_of(obs: Observations, codes: np.ndarray, gold: dict = gold) -> float:
+            labels = dict(zip(obs.item_ids.tolist(), obs.classes[codes].tolist(), strict=True))
+            return 100 * float(np.mean([labels[k] == v for k, v in gold.items() if k in labels]))
+
+        cases.append(make_case(folder.name, w, t, lab, truth_of))
+    return cases
+
+
+def simulated_cases(seeds: int) -> list[Case]:
+    cases = []
+    for scenario in SCENARIOS:
+        for seed in range(seeds):
+            sim = simulate_answers(scenario, seed=1000 + seed)
+
+            def truth_of(obs: Observations, codes: np.ndarray, sim: Any = sim) -> float:
+                return 100 * sim.accuracy(obs.item_ids, obs.classes[codes])
+
+            cases.append(
+                make_case(f"{scenario}/{seed}", sim.workers, sim.items, sim.labels, truth_of)
+            )
+    return cases
+
+
+def table(cases: list[Case]) -> dict[str, dict[str, Any]]:
+    """Per case: the best single candidate, majority vote, and every setting's accuracy."""
+    out = {}
+    for case in cases:
+        single = case.single()
+        best = max(single.values())
+        rules = {s: case.rule(*s) for s in SETTINGS}
+        out[case.name] = {
+            "single": single,
+            "best": best,
+            "mv": single["majority_vote"],
+            "rules": rules,
+        }
+    return out
+
+
+def objective(rows: list[dict[str, Any]], setting: tuple[str, float]) -> float:
+    """Mean gap to the best single candidate, with a loss below majority vote counted thrice."""
+    gap = [r["rules"][setting][0] - r["best"] for r in rows]
+    below = [min(r["rules"][setting][0] - r["mv"], 0.0) for r in rows]
+    return float(np.mean(gap) + 2 * np.mean(below))
+
+
+def leave_one_out(rows: dict[str, dict[str, Any]], group: Callable[[str], str]) -> dict[str, Any]:
+    """Choose the setting on every group but one, score it on that one; for each group."""
+    per: dict[str, Any] = {}
+    for held in sorted({group(n) for n in rows}):
+        train = [r for n, r in rows.items() if group(n) != held]
+        setting = max(SETTINGS, key=lambda s: objective(train, s))
+        test = [r for n, r in rows.items() if group(n) == held]
+        gaps = [r["rules"][setting][0] - r["best"] for r in test]
+        vs_mv = [r["rules"][setting][0] - r["mv"] for r in test]
+        per[held] = {
+            "chose": {"default": setting[0], "z": setting[1]},
+            "gap_to_best_single_points": round(float(np.mean(gaps)), 2),
+            "vs_majority_vote_points": round(float(np.mean(vs_mv)), 2),
+            "below_majority_vote": int(sum(v < -1e-9 for v in vs_mv)),
+            "cases": len(test),
+        }
+    return {
+        "per_held_out": per,
+        "mean_gap_to_best_single_points": round(
+            float(np.mean([p["gap_to_best_single_points"] for p in per.values()])), 2
+        ),
+        "held_out_below_majority_vote": sum(p["below_majority_vote"] for p in per.values()),
+    }
+
+
+def shipped(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    per = {}
+    for name, r in rows.items():
+        acc, chose = r["rules"][SHIPPED]
+        per[name] = {
+            "auto": round(acc, 2),
+            "auto_chose": chose,
+            "majority_vote": round(r["mv"], 2),
+            "best_single": max(r["single"], key=r["single"].get),
+            "gap_to_best_single_points": round(acc - r["best"], 2),
+        }
+    gaps = [p["gap_to_best_single_points"] for p in per.values()]
+    below = [p["auto"] < p["majority_vote"] - 1e-9 for p in per.values()]
+    return {
+        "per_case": per,
+        "mean_gap_to_best_single_points": round(float(np.mean(gaps)), 2),
+        "below_majority_vote": int(sum(below)),
+        "worst_vs_majority_vote_points": round(
+            min(p["auto"] - p["majority_vote"] for p in per.values()), 2
+        ),
+    }
+
+
+def fixed_models(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Each single candidate used everywhere: how far from the best, how often below MV."""
+    out = {}
+    names = next(iter(rows.values()))["single"]
+    for m in names:
+        gaps = [r["single"][m] - r["best"] for r in rows.values()]
+        below = [r["single"][m] < r["mv"] - 1e-9 for r in rows.values()]
+        out[m] = {
+            "mean_gap_to_best_single_points": round(float(np.mean(gaps)), 2),
+            "below_majority_vote": int(sum(below)),
+        }
+    return out
+
+
+def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
+    real = table(real_cases(data_dir))
+    sims = table(simulated_cases(sim_seeds))
+    by_scenario = {}
+    for scenario in SCENARIOS:
+        part = {n: r for n, r in sims.items() if n.startswith(scenario + "/")}
+        s = shipped(part)
+        by_scenario[scenario] = {k: v for k, v in s.items() if k != "per_case"}
+    sim_summary = shipped(sims)
+    return {
+        "settings_family": {"default": list(_select.CANDIDATES), "z": list(Z_VALUES)},
+        "shipped": {"default": SHIPPED[0], "z": SHIPPED[1]},
+        "real": {
+            "shipped": shipped(real),
+            "leave_one_dataset_out": leave_one_out(real, lambda n: n),
+            "fixed_models": fixed_models(real),
+        },
+        "simulated": {
+            "seeds_per_scenario": sim_seeds,
+            "shipped_by_scenario": by_scenario,
+            "shipped_mean_gap_to_best_single_points": sim_summary["mean_gap_to_best_single_points"],
+            "shipped_below_majority_vote": sim_summary["below_majority_vote"],
+            "leave_one_scenario_out": leave_one_out(sims, lambda n: n.split("/")[0]),
+            "fixed_models": fixed_models(sims),
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--sim-seeds", type=int, default=4)
+    args = parser.parse_args(argv)
+    json.dump(run_generalisation(args.data_dir, args.sim_seeds), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    raise SystemExit(main())
