@@ -134,10 +134,12 @@ class Observations:
 
 
 def _csr_of_ones(rows: IntArray, cols: IntArray, n_rows: int, n_cols: int) -> sp.csr_matrix:
-    order = np.argsort(rows, kind="stable")
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
     data = np.ones(len(rows))
+    if len(rows) > 1 and np.all(rows[1:] >= rows[:-1]):  # answers already grouped by row
+        return sp.csr_matrix((data, cols.copy(), indptr), shape=(n_rows, n_cols))
+    order = np.argsort(rows, kind="stable")
     return sp.csr_matrix((data, cols[order], indptr), shape=(n_rows, n_cols))
 
 
@@ -228,18 +230,19 @@ def _row_max(x: FloatArray) -> FloatArray:
 
 
 def normalise_log_rows(log_x: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Posteriors from unnormalised log probabilities, and each row's log-sum-exp."""
+    """Posteriors from unnormalised log probabilities, and each row's log-sum-exp.
+
+    Works in place: ``log_x`` becomes the posteriors (the EM loops never need it again, and a
+    fresh array per iteration costs more than the arithmetic on a million answers).
+    """
     top = _row_max(log_x)
     top[~np.isfinite(top)] = 0.0
-    p = np.exp(log_x - top[:, None])
+    p = log_x
+    p -= top[:, None]
+    np.exp(p, out=p)
     total = p @ np.ones(p.shape[1])
     p /= total[:, None]
     return p, np.log(total) + top
-
-
-def softmax_rows(log_x: FloatArray) -> FloatArray:
-    """Exponentiate and normalise rows of unnormalised log probabilities (log-sum-exp)."""
-    return normalise_log_rows(log_x)[0]
 
 
 def pick_labels(posteriors: FloatArray) -> IntArray:
