@@ -59,6 +59,7 @@ __all__ = [
     "RowOptions",
     "columnar_batch_rows",
     "consensus_of",
+    "example_rows",
     "prompt_text",
     "rows_for_item",
 ]
@@ -256,16 +257,21 @@ def rows_for_item(
         if isinstance(example, Tie):
             counts.ties_dropped += 1
         elif _keep(counts, options, example):
-            rows.extend(_rows_of(options.format, options.conversational, example, item))
+            provenance = _provenance(item, example.confidence)
+            rows.extend(example_rows(options.format, example, options.conversational, provenance))
     return rows
 
 
-def _rows_of(
-    fmt: str, conv: bool, example: TrainingExample, item: ItemRecord
+def example_rows(
+    fmt: str,
+    example: TrainingExample,
+    conv: bool = True,
+    provenance: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """An example as rows of ``fmt``: a preference is one ``preference`` row or two
-    ``unpaired`` rows (chosen ``True``, then rejected ``False``)."""
-    content, provenance = example.content, _provenance(item, example.confidence)
+    """A training example as rows of ``fmt``, ending with the ``provenance`` columns: a
+    preference is one ``preference`` row or two ``unpaired`` rows (chosen ``True``, then
+    rejected ``False``); ``conv`` chooses TRL's conversational form."""
+    content, provenance = example.content, provenance or {}
     if isinstance(content, Preference):
         prompt = _prompt(content.prompt, conv)
         if fmt == "preference":

@@ -31,6 +31,8 @@ __all__ = [
     "COMPARISON_LABELS",
     "EXPORT_FORMATS",
     "TIE",
+    "AnswerAsConsensus",
+    "Certain",
     "ChannelSpec",
     "ColumnarComparison",
     "Demonstration",
@@ -217,3 +219,70 @@ class ExampleProject:
     items: list[dict[str, Any]]
     guidelines: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Certain:
+    """An :class:`Estimate` with no doubt: the posterior is all on ``best``, and every
+    answer gave it."""
+
+    best: Any
+    classes: tuple[Any, ...]
+
+    @property
+    def confidence(self) -> float:
+        return 1.0
+
+    @property
+    def agreement(self) -> float:
+        return 1.0
+
+    def probability(self, cls: Any) -> float:
+        return 1.0 if cls == self.best else 0.0
+
+    def mean(self) -> float:
+        return float(self.best)
+
+
+class AnswerAsConsensus:
+    """An item whose consensus is one (canonical) answer, held with certainty: what a task
+    type teaches from an answer, without a fitted model. The documentation's row examples
+    are made with it; ``task`` is a :class:`~expertloop.tasks.TaskType`."""
+
+    def __init__(
+        self, task: Any, payload: Mapping[str, Any], answer: Mapping[str, Any],
+        config: Mapping[str, Any],
+    ) -> None:
+        self.task = task
+        self.payload = payload
+        self.answers = [answer]
+        self.config = config
+        self._estimates: dict[str, Certain] = {}
+        self._pairs: list[tuple[int, int, Certain]] = []
+        channels = task.consensus_channels(config)
+        for obs in task.observations(answer, config=config):
+            spec = channels.get(obs.key)
+            if spec is not None and not spec.per_pair and obs.value in spec.classes:
+                self._estimates.setdefault(obs.key, Certain(obs.value, spec.classes))
+            elif obs.kind == "ranking" and any(s.per_pair for s in channels.values()):
+                tier_of = {i: t for t, tier in enumerate(obs.value) for i in tier}
+                ordered = sorted(tier_of)
+                for a, i in enumerate(ordered):
+                    for j in ordered[a + 1 :]:
+                        ti, tj = tier_of[i], tier_of[j]
+                        best = "A" if ti < tj else "B" if tj < ti else "tie"
+                        self._pairs.append((i, j, Certain(best, COMPARISON_LABELS)))
+        # In the channels' order, as the exporter gives them.
+        self._estimates = {k: self._estimates[k] for k in channels if k in self._estimates}
+
+    def estimate(self, key: str) -> Certain | None:
+        return self._estimates.get(key)
+
+    def pairs(self) -> list[tuple[int, int, Certain]]:
+        return list(self._pairs)
+
+    def consensus(self) -> ItemConsensus | None:
+        if not self.task.consensus_channels(self.config):
+            return ItemConsensus(dict(self.answers[0]), None, None)
+        value = self.task.consensus(self._estimates, self._pairs, self.config)
+        return None if value is None else ItemConsensus(value, 1.0, 1.0)
