@@ -24,8 +24,8 @@ non-blank criteria, each worth a whole number of points from 1 to 1,000::
 Observations: ``text`` ``"problem"``, ``text`` ``"solution"``, then ``score``
 ``"rubric_points"``, the rubric's total points.
 
-Consensus: the selected answer. Export: one ``problem`` row
-``{"problem", "solution", "rubric": [{"criterion", "points"}, ...]}``.
+Consensus: free text, no channel; every answer that counts is used. Export formats: ``sft``,
+one row per answer, the problem as the prompt and its solution as the reply.
 """
 
 from __future__ import annotations

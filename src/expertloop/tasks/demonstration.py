@@ -19,9 +19,8 @@ Answer: the reply, in Markdown (rendered sanitised), stored as written::
 
 Observations: ``text`` ``"response"``.
 
-Consensus: the selected answer, ``{"response": ...}``. Export: one ``sft`` row
-``{"messages": [...conversation, {"role": "assistant", "content": response}]}``, a string
-prompt becoming one ``user`` message.
+Consensus: free text, no channel; every answer that counts is used. Export formats: ``sft``,
+one row per answer, the prompt followed by the response as the assistant's reply.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ Observations: single choice -> ``class`` ``"label"`` -> the label. Multiple choi
 binary question); with ``config`` every configured label gets one, without it only the
 chosen labels (as ``"yes"``).
 
-Consensus: answer-shaped. Export: one ``classification`` row ``{"payload", "label"}``, or one
-``multilabel`` row ``{"payload", "labels"}``.
+Consensus: a class channel over the labels (multiple choice: a yes/no channel per label);
+answer-shaped, ``{"label": ...}`` or ``{"labels": [...]}``. Export formats: ``raw`` only.
 """
 
 from __future__ import annotations

@@ -32,8 +32,11 @@ criterion's choice.
 Observations: ``comparison`` ``"overall"`` -> the choice, then one ``comparison`` per
 criterion (key = criterion name), then ``text`` ``"rationale"`` when given.
 
-Consensus: ``{"choice": "A", "criteria"?: {...}}``. Export: one ``preference`` row
-``{"prompt", "chosen", "rejected"}`` from the overall choice; a tie yields no row.
+Consensus: one comparison channel per item for the overall choice (``"overall"``) and one per
+criterion, read straight from the answer's fields when exporting; the consensus is
+``{"choice": "A", "criteria"?: {...}}``. Export formats: ``preference`` (one row from the
+overall choice, or from a chosen criterion's) and ``unpaired`` (its two sides), built a
+batch at a time as columns (:attr:`columnar_comparison`); a tie yields no row.
 """
 
 from __future__ import annotations

@@ -30,10 +30,11 @@ Observations: ``ranking`` ``"overall"`` -> tuple of tiers (canonical indices), t
 ``text`` ``"rationale"`` when given.
 
 Consensus: ``{"ranking": [[...], ...]}`` in canonical indices (may hold ties even when the
-project does not allow them). Export: one ``preference`` row for every pair of responses
-in different tiers, the better-ranked one chosen: ``n`` untied responses give
-``n(n-1)/2`` rows, best-ranked pairs first (see :func:`ranking_pairs`). Tied responses
-give no row between them.
+project does not allow them), the Copeland order of the per-pair consensus: every pair of
+responses is one unit of a per-pair comparison channel. Export formats: ``preference``, one
+row for every pair whose consensus is not a tie, the better response chosen, pairs in index
+order; ``unpaired``, its two sides. (:func:`ranking_pairs` lists the pairs one ranking
+orders, best-ranked first.)
 """
 
 from __future__ import annotations

@@ -23,9 +23,10 @@ Answer: a whole-number score for every criterion, within its scale; an optional 
 Observations: one ``score`` per criterion (key = criterion name, in config order), then
 ``text`` ``"comment"`` when given.
 
-Consensus: ``{"scores": {"accuracy": 4.33, ...}}``; scores may be averages. Export: one
-``reward`` row per criterion, ``{"prompt", "completion", "criterion", "score"}``, the score on
-the criterion's own scale.
+Consensus: a class channel per criterion over the points of its scale; ``{"scores":
+{"accuracy": 4.33, ...}}``, each the posterior mean. Export formats: ``reward``, one row per
+criterion, the score on the criterion's own scale; ``unpaired``, one row, good when the mean
+over criteria of the score scaled to 0..1 is above one half (exactly one half: no row).
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ response (ignoring whitespace), checked when the item's payload is at hand::
 
 Observations: ``text`` ``"critique"``, then ``text`` ``"rewrite"``.
 
-Consensus: the selected answer, ``{"critique"?: ..., "rewrite": ...}``. Export: one
-``preference`` row with the rewrite chosen over the original response, then one ``sft`` row
-``{"messages": [...prompt, {"role": "assistant", "content": rewrite}]}``.
+Consensus: free text, no channel; every answer that counts is used. Export formats, per
+answer: ``preference``, the rewrite chosen over the original response (margin 1);
+``unpaired``, its two sides; ``sft``, the prompt followed by the rewrite.
 """
 
 from __future__ import annotations

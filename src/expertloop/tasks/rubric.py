@@ -33,8 +33,10 @@ or ``score`` (points) for points; then ``text`` ``"<criterion>.comment"`` per co
 ``config``, finally ``score`` ``"total"``.
 
 Consensus: ``{"scores": {...}}``; a pass/fail score may be a fraction (the share of graders
-who passed it) and points may be averages. Export (needs ``config``): one ``graded`` row
-``{"prompt", "completion", "score": total_score, "passed": total >= pass_threshold}``.
+who passed it: the probability of ``"pass"``) and points may be averages; a class channel
+per criterion. Export formats: ``reward``, one row with criterion ``"total"`` and
+:func:`total_score`; ``unpaired``, one row, good when the total reaches ``pass_threshold``.
+An item without a consensus on every criterion gives no row.
 """
 
 from __future__ import annotations
