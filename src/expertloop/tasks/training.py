@@ -25,7 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from expertloop.tasks.base import TaskType
 
 __all__ = [
     "COMPARISON_LABELS",
@@ -247,10 +250,13 @@ class Certain:
 class AnswerAsConsensus:
     """An item whose consensus is one (canonical) answer, held with certainty: what a task
     type teaches from an answer, without a fitted model. The documentation's row examples
-    are made with it; ``task`` is a :class:`~expertloop.tasks.TaskType`."""
+    are made with it, and the task types' tests."""
 
     def __init__(
-        self, task: Any, payload: Mapping[str, Any], answer: Mapping[str, Any],
+        self,
+        task: TaskType,
+        payload: Mapping[str, Any],
+        answer: Mapping[str, Any],
         config: Mapping[str, Any],
     ) -> None:
         self.task = task
@@ -264,7 +270,8 @@ class AnswerAsConsensus:
             spec = channels.get(obs.key)
             if spec is not None and not spec.per_pair and obs.value in spec.classes:
                 self._estimates.setdefault(obs.key, Certain(obs.value, spec.classes))
-            elif obs.kind == "ranking" and any(s.per_pair for s in channels.values()):
+            elif isinstance(obs.value, tuple) and any(s.per_pair for s in channels.values()):
+                # A ranking: one comparison per pair of responses, as the builder expands it.
                 tier_of = {i: t for t, tier in enumerate(obs.value) for i in tier}
                 ordered = sorted(tier_of)
                 for a, i in enumerate(ordered):
