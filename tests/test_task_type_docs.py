@@ -5,13 +5,19 @@ Examples are fenced ```json blocks preceded by a marker comment::
 
     <!-- example: ranking answer -->
     <!-- example: label config (multiple) -->
+    <!-- example: pairwise rows preference (chat) -->
 
-The kind is ``payload``, ``config``, ``answer``, ``gold`` or ``rows``; the optional variant
-in parentheses pairs examples of one type: an example of a variant is checked with that
-variant's payload and config where the page gives them, and with the type's plain ones
-otherwise. Answers are checked as a worker sends them (``{"answer": ...}`` to
-``POST /api/v1/assignments/{id}/answer``) on an item shown as it is; rows must be exactly
-what the task type makes of its payload with the answer taken as the consensus.
+The kind is ``payload``, ``config``, ``answer``, ``gold`` or ``rows``; rows name their export
+format. The optional variant in parentheses pairs examples of one type: an example of a
+variant is checked with that variant's payload and config where the page gives them, and
+with the type's plain ones otherwise. Answers are checked as a worker sends them
+(``{"answer": ...}`` to ``POST /api/v1/assignments/{id}/answer``) on an item shown as it is;
+rows must be exactly what the exporter writes in that format (without the provenance
+columns) with the answer taken as the item's consensus, in the conversational form where
+the example shows chat messages and the standard form otherwise.
+
+The page and the registry agree: each type's section lists exactly the export formats the
+type offers and the fields of its config.
 """
 
 from __future__ import annotations
@@ -25,14 +31,17 @@ from typing import Any
 import pytest
 
 from expertloop.errors import InputInvalid
-from expertloop.tasks import TASK_TYPES, TaskType, get_task_type, row_format
+from expertloop.exports.rows import example_rows
+from expertloop.tasks import EXPORT_FORMATS, TASK_TYPES, TaskType, get_task_type
+from expertloop.tasks.training import AnswerAsConsensus, Tie
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "task-types.md"
 KINDS = ("payload", "config", "answer", "gold", "rows")
 REQUIRED_KINDS = ("payload", "config", "answer", "rows")
 
 _EXAMPLE = re.compile(
-    r"<!--\s*example:\s*(?P<task>[\w-]+)\s+(?P<kind>\w+)(?:\s*\((?P<variant>[^)]*)\))?\s*-->"
+    r"<!--\s*example:\s*(?P<task>[\w-]+)\s+(?P<kind>\w+)(?:\s+(?P<format>\w+))?"
+    r"(?:\s*\((?P<variant>[^)]*)\))?\s*-->"
     r"\s*\n```json\n(?P<body>.*?)\n```",
     re.S,
 )
@@ -45,11 +54,13 @@ class Example:
     variant: str
     value: Any
     line: int
+    format: str = ""
 
     @property
     def label(self) -> str:
         variant = f" ({self.variant})" if self.variant else ""
-        return f"{self.task} {self.kind}{variant}, line {self.line}"
+        fmt = f" {self.format}" if self.format else ""
+        return f"{self.task} {self.kind}{fmt}{variant}, line {self.line}"
 
 
 def _text() -> str:
@@ -66,7 +77,14 @@ def _examples() -> list[Example]:
         except json.JSONDecodeError as exc:
             pytest.fail(f"docs/task-types.md line {line}: the example is not JSON: {exc}")
         found.append(
-            Example(match["task"], match["kind"], (match["variant"] or "").strip(), value, line)
+            Example(
+                match["task"],
+                match["kind"],
+                (match["variant"] or "").strip(),
+                value,
+                line,
+                match["format"] or "",
+            )
         )
     return found
 
@@ -123,7 +141,7 @@ def _of_kind(*kinds: str) -> list[Any]:
 
 
 def test_the_page_has_examples_to_check() -> None:
-    assert len(EXAMPLES) >= 4 * len(TASK_TYPES)
+    assert len(EXAMPLES) >= 4 * len(TASK_TYPES) - 1
 
 
 @pytest.mark.parametrize("name", sorted(TASK_TYPES))
@@ -136,7 +154,10 @@ def test_every_registered_task_type_has_a_section_on_the_page(name: str) -> None
 @pytest.mark.parametrize("name", sorted(TASK_TYPES))
 def test_every_task_type_has_a_payload_config_answer_and_rows_example(name: str) -> None:
     plain = {e.kind for e in EXAMPLES if e.task == name and not e.variant}
-    missing = [kind for kind in REQUIRED_KINDS if kind not in plain]
+    required = REQUIRED_KINDS if get_task_type(name).export_formats != ("raw",) else (
+        REQUIRED_KINDS[:-1]  # raw rows are the answers themselves: nothing to show
+    )
+    missing = [kind for kind in required if kind not in plain]
     assert not missing, f"docs/task-types.md has no {name} example of: {', '.join(missing)}"
 
 
@@ -151,6 +172,77 @@ def test_every_example_marker_names_a_task_type_and_a_kind() -> None:
     for example in EXAMPLES:
         assert example.task in TASK_TYPES, f"{example.label}: unknown task type"
         assert example.kind in KINDS, f"{example.label}: kind is not one of {KINDS}"
+        if example.kind == "rows":
+            offered = get_task_type(example.task).export_formats
+            assert example.format in offered, f"{example.label}: not one of {offered}"
+        else:
+            assert not example.format, f"{example.label}: only rows name a format"
+
+
+# --- each section agrees with the registry ------------------------------------------------
+
+
+def _section(name: str) -> str:
+    """The page's ``## name`` section, up to the next ``## `` heading."""
+    text = _text()
+    start = re.search(rf"^## {re.escape(name)}\s*$", text, re.M)
+    assert start is not None, f"docs/task-types.md has no '## {name}' section"
+    end = re.search(r"^## ", text[start.end() :], re.M)
+    return text[start.end() : start.end() + end.start() if end else len(text)]
+
+
+def _subsection(section: str, title: str) -> str:
+    start = re.search(rf"^### {re.escape(title)}\s*$", section, re.M)
+    assert start is not None, f"no '### {title}' subsection"
+    end = re.search(r"^### ", section[start.end() :], re.M)
+    return section[start.end() : start.end() + end.start() if end else len(section)]
+
+
+@pytest.mark.parametrize("name", sorted(TASK_TYPES))
+def test_every_section_lists_exactly_the_export_formats_its_task_type_offers(name: str) -> None:
+    found = re.findall(r"^\*\*Export formats:\*\* (.+)$", _section(name), re.M)
+    assert len(found) == 1, f"the {name} section has no (or several) '**Export formats:**' lines"
+    listed = tuple(re.findall(r"`(\w+)`", found[0]))
+    assert listed == get_task_type(name).export_formats
+
+
+@pytest.mark.parametrize("name", sorted(TASK_TYPES))
+def test_every_section_has_a_rows_example_of_every_format_but_raw(name: str) -> None:
+    shown = {e.format for e in EXAMPLES if e.task == name and e.kind == "rows" and not e.variant}
+    wanted = set(get_task_type(name).export_formats) - {"raw"}
+    assert shown == wanted, f"{name} rows examples: {sorted(shown)}, formats {sorted(wanted)}"
+
+
+def test_the_overview_table_lists_every_task_types_export_formats() -> None:
+    for name, task in TASK_TYPES.items():
+        row = re.search(rf"^\| \[`{re.escape(name)}`\]\(#{re.escape(name)}\) \|.*$", _text(),
+                        re.M)
+        assert row is not None
+        listed = tuple(re.findall(r"`(\w+)`", row[0].rsplit("|", 2)[-2]))
+        assert listed == task.export_formats, f"{name} in the overview table"
+
+
+def test_the_formats_table_lists_every_format_and_the_task_types_offering_it() -> None:
+    table = _subsection(_section("Rules shared by every task type"), "Training rows")
+    for fmt in EXPORT_FORMATS:
+        row = re.search(rf"^\| `{fmt}` \|.*$", table, re.M)
+        assert row is not None, f"the formats table has no `{fmt}` row"
+        offering = [n for n, t in TASK_TYPES.items() if fmt in t.export_formats]
+        listed = row[0].rsplit("|", 2)[-2].strip()
+        expected = "every task type" if len(offering) == len(TASK_TYPES) else ", ".join(offering)
+        assert listed == expected, f"the `{fmt}` row"
+
+
+@pytest.mark.parametrize("name", sorted(TASK_TYPES))
+def test_every_config_table_lists_exactly_the_config_fields(name: str) -> None:
+    table = _subsection(_section(name), "Config")
+    cells = re.findall(r"^\| (`[^|]+) \|", table, re.M)
+    fields = {
+        field.split("[")[0].split(".")[0]
+        for cell in cells
+        for field in re.findall(r"`([^`]+)`", cell)
+    }
+    assert fields == set(get_task_type(name).config_model.model_fields)
 
 
 def test_the_unknown_task_type_message_lists_every_task_type() -> None:
@@ -194,11 +286,18 @@ def test_every_rows_example_is_what_the_task_type_exports_for_the_example_answer
     example: Example,
 ) -> None:
     task = get_task_type(example.task)
-    rows = task.export_rows(
-        _payload(task, example.variant),
-        _canonical_answer(task, example.variant),
-        config=_config(task, example.variant),
+    config = _config(task, example.variant)
+    item = AnswerAsConsensus(
+        task, _payload(task, example.variant), _canonical_answer(task, example.variant), config
     )
     assert isinstance(example.value, list)
-    assert [row_format(row) for row in example.value] == [row_format(row) for row in rows]
+    conversational = any(
+        "messages" in row or isinstance(row.get("prompt"), list) for row in example.value
+    )
+    rows = [
+        row
+        for made in task.training_examples(example.format, item, config=config)
+        if not isinstance(made, Tie)
+        for row in example_rows(example.format, made, conversational)
+    ]
     assert _rounded(rows) == example.value

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from task_training import taught
 
-from expertloop.tasks import Observation, TaskValidationError, get_task_type, row_format
+from expertloop.tasks import Observation, TaskValidationError, get_task_type
 
 authoring = get_task_type("authoring")
 PAYLOAD = {"brief": "A hard problem on Bayesian updating.", "topic": "statistics"}
@@ -92,10 +93,7 @@ def test_observations_are_the_texts_and_the_rubric_points() -> None:
     ]
 
 
-def test_export_gives_one_problem_row() -> None:
-    rows = authoring.export_rows(PAYLOAD, ANSWER)
-    assert rows == [ANSWER]
-    assert row_format(rows[0]) == "problem"
-    with pytest.raises(TaskValidationError) as exc:
-        authoring.export_rows(PAYLOAD, {"problem": "p"})
-    assert "rubric" in _errors(exc)
+def test_the_problem_and_its_solution_make_an_sft_row_without_the_brief() -> None:
+    rows, _ = taught(authoring, PAYLOAD, ANSWER, "sft")
+    assert rows == [{"prompt": ANSWER["problem"], "completion": ANSWER["solution"]}]
+    assert authoring.export_formats == ("sft", "raw")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from task_training import taught
 
-from expertloop.tasks import Observation, TaskValidationError, get_task_type, row_format
+from expertloop.tasks import Observation, TaskValidationError, get_task_type
 
 demonstration = get_task_type("demonstration")
 CHAT = [
@@ -82,8 +83,9 @@ def test_observation_is_the_reply_text() -> None:
     ]
 
 
-def test_a_string_prompt_exports_a_user_then_assistant_conversation() -> None:
-    rows = demonstration.export_rows({"prompt": "Hi"}, {"response": "Hello!"})
+def test_a_string_prompt_makes_a_user_then_assistant_conversation() -> None:
+    rows, _ = taught(demonstration, {"prompt": "Hi"}, {"response": "Hello!"}, "sft",
+                     conversational=True)
     assert rows == [
         {
             "messages": [
@@ -92,9 +94,11 @@ def test_a_string_prompt_exports_a_user_then_assistant_conversation() -> None:
             ]
         }
     ]
-    assert row_format(rows[0]) == "sft"
+    assert demonstration.export_formats == ("sft", "raw")
+    assert demonstration.consensus_channels({}) == {}
 
 
-def test_a_conversation_exports_with_the_reply_appended() -> None:
-    rows = demonstration.export_rows({"prompt": CHAT}, {"response": "Yes, if ..."})
+def test_a_conversation_makes_an_sft_row_with_the_reply_appended() -> None:
+    rows, _ = taught(demonstration, {"prompt": CHAT}, {"response": "Yes, if ..."}, "sft",
+                     conversational=True)
     assert rows == [{"messages": [*CHAT, {"role": "assistant", "content": "Yes, if ..."}]}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from expertloop.tasks import Observation, TaskValidationError, get_task_type, row_format
+from expertloop.tasks import Observation, TaskValidationError, get_task_type
 
 label = get_task_type("label")
 SINGLE = label.validate_config({"labels": ["urgent", "routine", "not medical"]})
@@ -109,12 +109,24 @@ def test_multiple_choice_observations_are_a_yes_or_no_per_configured_label() -> 
     assert label.observations({"labels": ["spam"]}) == [Observation("class", "spam", "yes")]
 
 
-def test_export_rows_pair_the_payload_with_its_label_or_labels() -> None:
-    payload = {"text": "buy now"}
-    single = label.export_rows(payload, {"label": "routine"})
-    multi = label.export_rows(payload, {"labels": ["spam"]})
-    assert single == [{"payload": {"text": "buy now"}, "label": "routine"}]
-    assert multi == [{"payload": {"text": "buy now"}, "labels": ["spam"]}]
-    assert (row_format(single[0]), row_format(multi[0])) == ("classification", "multilabel")
-    with pytest.raises(TaskValidationError, match="no value for label or labels"):
-        label.export_rows(payload, {})
+def test_labels_are_aggregated_as_classes_but_export_only_as_raw_answers() -> None:
+    single = label.validate_config({"labels": ["urgent", "routine"]})
+    multi = label.validate_config({"labels": ["spam", "toxic"], "multiple": True})
+    assert label.export_formats == ("raw",)
+    assert label.consensus_channels(single)["label"].classes == ("urgent", "routine")
+    assert set(label.consensus_channels(multi)) == {"spam", "toxic"}
+    assert label.coded_answer_fields(single) == {"label": ("label",)}
+    assert label.coded_answer_fields(multi) is None
+
+
+def test_the_consensus_is_the_label_or_the_labels_that_won_yes() -> None:
+    from expertloop.tasks.training import AnswerAsConsensus
+
+    single = label.validate_config({"labels": ["urgent", "routine"]})
+    multi = label.validate_config({"labels": ["spam", "toxic"], "multiple": True})
+    one = AnswerAsConsensus(label, {"text": "t"}, {"label": "routine"}, single).consensus()
+    many = AnswerAsConsensus(label, {"text": "t"}, {"labels": ["spam"]}, multi).consensus()
+    assert one is not None
+    assert one.value == {"label": "routine"}
+    assert many is not None
+    assert many.value == {"labels": ["spam"]}

@@ -7,8 +7,9 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from task_training import taught
 
-from expertloop.tasks import Observation, TaskValidationError, get_task_type, row_format
+from expertloop.tasks import Observation, TaskValidationError, get_task_type
 
 pairwise = get_task_type("pairwise")
 PAYLOAD = {"prompt": "2+2?", "response_a": "4", "response_b": "5"}
@@ -130,38 +131,54 @@ def test_observations_are_the_overall_choice_then_each_criterion_then_the_ration
     ]
 
 
-def test_a_preference_for_a_exports_a_chosen_rejected_row() -> None:
-    rows = pairwise.export_rows(PAYLOAD, {"choice": "A"})
-    assert rows == [{"prompt": "2+2?", "chosen": "4", "rejected": "5"}]
-    assert row_format(rows[0]) == "preference"
+def test_a_preference_for_a_makes_a_row_with_a_chosen_and_b_rejected() -> None:
+    rows, ties = taught(pairwise, PAYLOAD, {"choice": "A"}, "preference")
+    assert rows == [{"prompt": "2+2?", "chosen": "4", "rejected": "5", "margin": 1.0}]
+    assert ties == 0
 
 
-def test_a_preference_for_b_exports_b_as_chosen() -> None:
-    assert pairwise.export_rows(PAYLOAD, {"choice": "B", "criteria": {"honesty": "A"}}) == [
-        {"prompt": "2+2?", "chosen": "5", "rejected": "4"}
+def test_a_preference_for_b_makes_b_the_chosen_response() -> None:
+    rows, _ = taught(pairwise, PAYLOAD, {"choice": "B"}, "unpaired")
+    assert rows == [
+        {"prompt": "2+2?", "completion": "5", "label": True},
+        {"prompt": "2+2?", "completion": "4", "label": False},
     ]
 
 
-def test_a_tie_exports_no_row() -> None:
-    assert pairwise.export_rows(PAYLOAD, {"choice": "tie"}) == []
+def test_a_tie_makes_no_row_and_is_counted() -> None:
+    assert taught(pairwise, PAYLOAD, {"choice": "tie"}, "preference") == ([], 1)
 
 
-def test_a_chat_prompt_exports_a_conversational_preference_row() -> None:
+def test_an_export_by_criterion_follows_that_criterions_consensus() -> None:
+    answer = {"choice": "B", "criteria": {"helpfulness": "A", "honesty": "tie"}}
+    rows, _ = taught(pairwise, PAYLOAD, answer, "preference", config=CONFIG,
+                     criterion="helpfulness")
+    assert [(r["chosen"], r["rejected"]) for r in rows] == [("4", "5")]
+    assert pairwise.export_criteria(CONFIG) == ["helpfulness", "honesty"]
+
+
+def test_a_chat_prompt_makes_a_conversational_preference_row() -> None:
     chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}]
-    rows = pairwise.export_rows({**PAYLOAD, "prompt": chat}, {"choice": "A"})
+    rows, _ = taught(pairwise, {**PAYLOAD, "prompt": chat}, {"choice": "A"}, "preference",
+                     conversational=True)
     assert rows == [
         {
             "prompt": chat,
             "chosen": [{"role": "assistant", "content": "4"}],
             "rejected": [{"role": "assistant", "content": "5"}],
+            "margin": 1.0,
         }
     ]
 
 
-@pytest.mark.parametrize("consensus", [{}, {"choice": "C"}])
-def test_a_consensus_without_a_valid_choice_cannot_be_exported(
-    consensus: dict[str, str],
-) -> None:
-    with pytest.raises(TaskValidationError) as exc:
-        pairwise.export_rows(PAYLOAD, consensus)
-    assert "choice" in _errors(exc)
+def test_pairwise_items_aggregate_a_comparison_per_criterion_and_build_rows_as_columns() -> None:
+    channels = pairwise.consensus_channels(CONFIG)
+    assert list(channels) == ["overall", "helpfulness", "honesty"]
+    assert {spec.kind for spec in channels.values()} == {"comparison"}
+    assert pairwise.coded_answer_fields(CONFIG) == {
+        "overall": ("choice",),
+        "helpfulness": ("criteria", "helpfulness"),
+        "honesty": ("criteria", "honesty"),
+    }
+    assert pairwise.columnar_comparison is not None
+    assert pairwise.columnar_comparison.channel_for(None) == "overall"

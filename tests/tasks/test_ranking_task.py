@@ -8,9 +8,11 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from task_training import taught
 
 from expertloop.tasks import Observation, TaskValidationError, get_task_type
 from expertloop.tasks.ranking import MAX_RESPONSES, ranking_pairs
+from expertloop.tasks.training import AnswerAsConsensus
 
 ranking = get_task_type("ranking")
 PAYLOAD = {
@@ -146,15 +148,26 @@ def test_pairs_go_from_each_better_tier_to_each_worse_one() -> None:
     assert ranking_pairs([[0, 1, 2]]) == []
 
 
-def test_export_makes_a_preference_row_for_every_untied_pair() -> None:
-    rows = ranking.export_rows(PAYLOAD, {"ranking": [[1], [2], [0]]})
-    assert rows == [
-        {"prompt": "Explain TCP slow start.", "chosen": "one", "rejected": "two"},
-        {"prompt": "Explain TCP slow start.", "chosen": "one", "rejected": "zero"},
-        {"prompt": "Explain TCP slow start.", "chosen": "two", "rejected": "zero"},
+def test_every_untied_pair_makes_a_preference_row_the_better_response_chosen() -> None:
+    rows, ties = taught(ranking, PAYLOAD, {"ranking": [[1], [2], [0]]}, "preference")
+    # Pairs (i, j) in index order: (0, 1), (0, 2), (1, 2).
+    assert [(r["chosen"], r["rejected"]) for r in rows] == [
+        ("one", "zero"), ("two", "zero"), ("one", "two")
     ]
-    assert ranking.export_rows(PAYLOAD, {"ranking": [[1], [0, 2]]}) == [rows[1], rows[0]]
+    assert all(r["prompt"] == "Explain TCP slow start." and r["margin"] == 1.0 for r in rows)
+    assert ties == 0
 
 
-def test_a_ranking_of_all_ties_exports_nothing() -> None:
-    assert ranking.export_rows(PAYLOAD, {"ranking": [[0, 1, 2]]}) == []
+def test_tied_responses_make_no_row_between_them() -> None:
+    rows, ties = taught(ranking, PAYLOAD, {"ranking": [[0, 1, 2]]}, "preference")
+    assert (rows, ties) == ([], 3)
+
+
+def test_a_ranking_is_aggregated_pair_by_pair_into_a_copeland_order() -> None:
+    (spec,) = ranking.consensus_channels({}).values()
+    assert spec.per_pair
+    assert spec.kind == "comparison"
+    item = AnswerAsConsensus(ranking, PAYLOAD, {"ranking": [[1], [0, 2]]}, {})
+    consensus = item.consensus()
+    assert consensus is not None
+    assert consensus.value == {"ranking": [[1], [0, 2]]}

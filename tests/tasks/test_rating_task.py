@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
+from task_training import taught
 
-from expertloop.tasks import Observation, TaskValidationError, get_task_type, row_format
+from expertloop.tasks import Observation, TaskValidationError, get_task_type
 
 rating = get_task_type("rating")
 PAYLOAD = {"prompt": "Summarise the abstract.", "response": "It shows X."}
@@ -122,26 +123,27 @@ def test_observations_are_a_score_per_criterion_then_the_comment() -> None:
     ]
 
 
-def test_export_gives_a_reward_row_per_criterion_with_the_consensus_score() -> None:
-    rows = rating.export_rows(PAYLOAD, {"scores": {"accuracy": 4.5, "clarity": 7.0}})
+def test_a_reward_row_per_criterion_holds_the_consensus_score() -> None:
+    answer = {"scores": {"accuracy": 4, "clarity": 7}}
+    rows, _ = taught(rating, PAYLOAD, answer, "reward", config=CONFIG)
     assert rows == [
-        {
-            "prompt": "Summarise the abstract.",
-            "completion": "It shows X.",
-            "criterion": "accuracy",
-            "score": 4.5,
-        },
-        {
-            "prompt": "Summarise the abstract.",
-            "completion": "It shows X.",
-            "criterion": "clarity",
-            "score": 7.0,
-        },
+        {"prompt": "Summarise the abstract.", "completion": "It shows X.",
+         "criterion": "accuracy", "score": 4.0},
+        {"prompt": "Summarise the abstract.", "completion": "It shows X.",
+         "criterion": "clarity", "score": 7.0},
     ]
-    assert {row_format(r) for r in rows} == {"reward"}
 
 
-def test_a_consensus_without_scores_cannot_be_exported() -> None:
-    with pytest.raises(TaskValidationError) as exc:
-        rating.export_rows(PAYLOAD, {})
-    assert "scores" in _errors(exc)
+def test_an_unpaired_label_says_whether_the_mean_score_is_above_the_middle_of_the_scales(
+) -> None:
+    high, _ = taught(rating, PAYLOAD, {"scores": {"accuracy": 5, "clarity": 7}}, "unpaired",
+                     config=CONFIG)
+    low, _ = taught(rating, PAYLOAD, {"scores": {"accuracy": 1, "clarity": 2}}, "unpaired",
+                    config=CONFIG)
+    assert [r["label"] for r in high + low] == [True, False]
+
+
+def test_a_rating_exactly_in_the_middle_teaches_nothing_unpaired() -> None:
+    config = {"criteria": [{"name": "accuracy"}]}
+    assert taught(rating, PAYLOAD, {"scores": {"accuracy": 3}}, "unpaired",
+                  config=config) == ([], 1)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from task_training import taught
 
-from expertloop.tasks import Observation, TaskValidationError, get_task_type, row_format
+from expertloop.tasks import Observation, TaskValidationError, get_task_type
 
 rewrite = get_task_type("rewrite")
 PAYLOAD = {"prompt": "Is ibuprofen safe in pregnancy?", "response": "Yes, always."}
@@ -77,26 +78,21 @@ def test_observations_are_the_critique_then_the_rewrite() -> None:
     ]
 
 
-def test_export_prefers_the_rewrite_over_the_original_and_adds_an_sft_example() -> None:
-    rows = rewrite.export_rows(PAYLOAD, ANSWER)
-    assert rows == [
-        {"prompt": PAYLOAD["prompt"], "chosen": ANSWER["rewrite"], "rejected": "Yes, always."},
-        {
-            "messages": [
-                {"role": "user", "content": PAYLOAD["prompt"]},
-                {"role": "assistant", "content": ANSWER["rewrite"]},
-            ]
-        },
+def test_the_rewrite_is_preferred_to_the_original_and_is_an_sft_example() -> None:
+    preference, _ = taught(rewrite, PAYLOAD, ANSWER, "preference")
+    sft, _ = taught(rewrite, PAYLOAD, ANSWER, "sft")
+    assert preference == [
+        {"prompt": "Is ibuprofen safe in pregnancy?", "chosen": "Not after 20 weeks; ask ...",
+         "rejected": "Yes, always.", "margin": 1.0}
     ]
-    assert [row_format(r) for r in rows] == ["preference", "sft"]
+    assert sft == [
+        {"prompt": "Is ibuprofen safe in pregnancy?", "completion": "Not after 20 weeks; ask ..."}
+    ]
+    assert rewrite.export_formats == ("preference", "unpaired", "sft", "raw")
 
 
-def test_a_conversation_exports_in_conversational_form() -> None:
+def test_a_conversation_makes_rows_in_conversational_form() -> None:
     chat = [{"role": "user", "content": "Hi"}]
-    rows = rewrite.export_rows({**PAYLOAD, "prompt": chat}, {"rewrite": "Hello!"})
-    assert rows[0] == {
-        "prompt": chat,
-        "chosen": [{"role": "assistant", "content": "Hello!"}],
-        "rejected": [{"role": "assistant", "content": "Yes, always."}],
-    }
-    assert rows[1] == {"messages": [*chat, {"role": "assistant", "content": "Hello!"}]}
+    rows, _ = taught(rewrite, {**PAYLOAD, "prompt": chat}, {"rewrite": "Hello!"}, "sft",
+                     conversational=True)
+    assert rows == [{"messages": [*chat, {"role": "assistant", "content": "Hello!"}]}]

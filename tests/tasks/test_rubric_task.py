@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from task_training import taught
 
-from expertloop.tasks import Observation, TaskValidationError, get_task_type, row_format
+from expertloop.tasks import Observation, TaskValidationError, get_task_type
 from expertloop.tasks.rubric import total_score
 
 rubric = get_task_type("rubric")
@@ -193,34 +194,31 @@ def test_observations_are_grades_per_criterion_comments_and_with_config_the_tota
     )
 
 
-def test_export_gives_the_total_and_whether_it_reaches_the_pass_threshold() -> None:
-    rows = rubric.export_rows(
-        PAYLOAD, {"scores": {"correct dose": True, "completeness": 1}}, config=CONFIG
-    )
-    assert rows == [
+def test_a_reward_row_holds_the_total_and_an_unpaired_row_whether_it_passes() -> None:
+    answer = {"scores": {"correct dose": True, "completeness": 1}}
+    reward, _ = taught(rubric, PAYLOAD, answer, "reward", config=CONFIG)
+    assert reward == [
         {
             "prompt": "Draft a discharge letter.",
             "completion": "Dear Dr Smith, ...",
+            "criterion": "total",
             "score": pytest.approx(7 / 9),
-            "passed": True,
         }
     ]
-    assert row_format(rows[0]) == "graded"
-    failed = rubric.export_rows(
-        PAYLOAD, {"scores": {"correct dose": False, "completeness": 3}}, config=CONFIG
-    )
-    assert failed[0]["passed"] is False
+    passed, _ = taught(rubric, PAYLOAD, answer, "unpaired", config=CONFIG)
+    failed, _ = taught(rubric, PAYLOAD, {"scores": {"correct dose": False, "completeness": 3}},
+                       "unpaired", config=CONFIG)
+    assert [r["label"] for r in passed + failed] == [True, False]
 
 
 def test_a_total_exactly_at_the_threshold_passes() -> None:
-    config = rubric.validate_config(
-        {"criteria": [{"name": "a", "kind": "points", "max_points": 10}], "pass_threshold": 0.7}
-    )
-    rows = rubric.export_rows(PAYLOAD, {"scores": {"a": 7}}, config=config)
-    assert rows[0]["passed"] is True
+    config = {"criteria": [{"name": "a", "kind": "points", "max_points": 10}],
+              "pass_threshold": 0.7}
+    rows, _ = taught(rubric, PAYLOAD, {"scores": {"a": 7}}, "unpaired", config=config)
+    assert rows[0]["label"] is True
 
 
-def test_export_needs_the_project_config() -> None:
-    with pytest.raises(TaskValidationError) as exc:
-        rubric.export_rows(PAYLOAD, {"scores": {}})
-    assert "config" in _errors(exc)
+def test_pass_fail_criteria_are_yes_no_classes_and_points_are_scales() -> None:
+    channels = rubric.consensus_channels(CONFIG)
+    assert channels["correct dose"].classes == ("fail", "pass")
+    assert channels["completeness"].classes == (0, 1, 2, 3)

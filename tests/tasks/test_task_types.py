@@ -7,15 +7,15 @@ import json
 import random
 
 import pytest
+from task_training import taught
 
 from expertloop.errors import InputInvalid
 from expertloop.tasks import (
-    ROW_FORMATS,
+    EXPORT_FORMATS,
     TASK_TYPES,
     Observation,
     TaskValidationError,
     get_task_type,
-    row_format,
 )
 
 pairwise = get_task_type("pairwise")
@@ -205,7 +205,9 @@ def test_every_task_type_validates_presents_observes_and_exports_its_sample(name
     assert found
     assert all(isinstance(o, Observation) and hash(o) is not None for o in found)
     assert {o.kind for o in found} <= {"class", "comparison", "ranking", "score", "text"}
-    rows = task.export_rows(payload, canonical, config=config)
-    assert rows
-    assert all(row_format(row) in ROW_FORMATS for row in rows)
-    assert json.loads(json.dumps(rows)) == rows
+    assert task.export_formats[-1] == "raw"
+    assert set(task.export_formats) <= set(EXPORT_FORMATS)
+    for fmt in task.export_formats[:-1]:
+        rows, _ = taught(task, payload, canonical, fmt, config=config)
+        assert rows, f"{name} makes no {fmt} row from its sample"
+        assert json.loads(json.dumps(rows)) == rows

@@ -3,8 +3,8 @@
 A :class:`ConsensusBuilder` is fed every answer of a project once (the first pass), turns each
 answer's quality observations (:meth:`TaskType.observations`) into compact integer codes per
 *channel* (one question asked of every item: a pairwise criterion, a rating criterion, one
-pair of a ranking, ...), then fits the model that fits each channel with
-:mod:`expertloop.quality`:
+pair of a ranking, ...; the task type declares them, :meth:`TaskType.consensus_channels`),
+then fits the model that fits each channel's kind with :mod:`expertloop.quality`:
 
 - ``comparison`` channels (pairwise choices; the pairs of a ranking): Dawid-Skene over
   A / tie / B with shrinkage, :func:`~expertloop.quality.preferences.pairwise_consensus`.
@@ -18,9 +18,10 @@ A fitted channel keeps, per unit (item, or item and pair), the posterior over it
 the consensus class, its probability (*confidence*) and the share of the unit's answers that
 gave the consensus class (*agreement*). 1M answers take a few MB before the fit.
 
-Ranking expansion rule: an answer ranking ``n`` responses gives one comparison per pair
-``i < j`` of responses: ``A`` when ``i`` is in a better tier, ``B`` when ``j`` is, ``tie``
-when they share a tier. The unit of pair ``(i, j)`` of item ``k`` is ``k * 81 + i * 9 + j``.
+Ranking expansion rule (a ``per_pair`` channel, fed by ``"ranking"`` observations): an
+answer ranking ``n`` responses gives one comparison per pair ``i < j`` of responses: ``A``
+when ``i`` is in a better tier, ``B`` when ``j`` is, ``tie`` when they share a tier. The
+unit of pair ``(i, j)`` of item ``k`` is ``k * 81 + i * 9 + j``.
 """
 
 from __future__ import annotations
@@ -40,21 +41,20 @@ from expertloop.quality.aggregation import aggregate, majority_vote
 from expertloop.quality.agreement import krippendorff_alpha
 from expertloop.quality.preferences import pairwise_consensus
 from expertloop.tasks import TaskType
+from expertloop.tasks.training import COMPARISON_LABELS, ChannelSpec
 
 __all__ = [
     "COMPARISON_LABELS",
     "PAIR_BASE",
     "ChannelAnswers",
+    "ChannelEstimate",
     "ChannelSpec",
     "ConsensusBuilder",
     "FittedChannel",
     "ProjectConsensus",
-    "channel_specs",
     "pair_unit",
 ]
 
-COMPARISON_LABELS = ("A", "tie", "B")
-_COMPARISON_CODE = {"A": 0, "tie": 1, "B": 2}
 PAIR_BASE = 81  # 9 responses at most: i * 9 + j < 81
 
 logger = logging.getLogger(__name__)
@@ -63,51 +63,6 @@ logger = logging.getLogger(__name__)
 def pair_unit(item_id: int, i: int, j: int) -> int:
     """The unit id of the pair ``(i, j)``, ``i < j``, of a ranking item."""
     return item_id * PAIR_BASE + i * 9 + j
-
-
-@dataclass(frozen=True)
-class ChannelSpec:
-    """One aggregated question: ``kind`` ``"comparison"`` or ``"class"``, with its classes
-    (for numeric scales, the points of the scale, in order)."""
-
-    kind: str
-    classes: tuple[Any, ...]
-
-    @property
-    def numeric(self) -> bool:
-        return all(isinstance(c, int | float) and not isinstance(c, bool) for c in self.classes)
-
-
-def channel_specs(task: TaskType, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
-    """The channels aggregated for a task type, by observation key (``"pairs"`` for rankings).
-
-    Free-text types (demonstration, rewrite, authoring) have none: their consensus is a
-    selected answer, not an aggregate.
-    """
-    name = task.name
-    if name == "pairwise":
-        keys = ["overall", *(c["name"] for c in config.get("criteria") or [])]
-        return {k: ChannelSpec("comparison", COMPARISON_LABELS) for k in keys}
-    if name == "ranking":
-        return {"pairs": ChannelSpec("comparison", COMPARISON_LABELS)}
-    if name == "rating":
-        return {
-            c["name"]: ChannelSpec("class", tuple(range(c.get("min", 1), c.get("max", 5) + 1)))
-            for c in config["criteria"]
-        }
-    if name == "rubric":
-        specs = {}
-        for c in config["criteria"]:
-            if c["kind"] == "pass_fail":
-                specs[c["name"]] = ChannelSpec("class", ("fail", "pass"))
-            else:
-                specs[c["name"]] = ChannelSpec("class", tuple(range(c["max_points"] + 1)))
-        return specs
-    if name == "label":
-        if config.get("multiple"):
-            return {label: ChannelSpec("class", ("no", "yes")) for label in config["labels"]}
-        return {"label": ChannelSpec("class", tuple(config["labels"]))}
-    return {}
 
 
 class _Codes:
@@ -157,6 +112,40 @@ class FittedChannel:
         values = np.asarray(self.spec.classes, dtype=np.float64)
         return float(self.posteriors[index] @ values)
 
+    def at(self, index: int) -> ChannelEstimate:
+        """The consensus of the unit at ``index``, as the task types read it."""
+        return ChannelEstimate(self, index)
+
+
+class ChannelEstimate:
+    """One unit of a fitted channel: the :class:`~expertloop.tasks.training.Estimate` a
+    task type reads to make an item's consensus and training examples."""
+
+    __slots__ = ("_best", "channel", "index")
+
+    def __init__(self, channel: FittedChannel, index: int) -> None:
+        self.channel = channel
+        self.index = index
+        self._best = int(channel.best[index])
+
+    @property
+    def best(self) -> Any:
+        return self.channel.spec.classes[self._best]
+
+    @property
+    def confidence(self) -> float:
+        return float(self.channel.posteriors[self.index, self._best])
+
+    @property
+    def agreement(self) -> float:
+        return float(self.channel.agreement[self.index])
+
+    def probability(self, cls: Any) -> float:
+        return float(self.channel.posteriors[self.index, self.channel.spec.classes.index(cls)])
+
+    def mean(self) -> float:
+        return self.channel.mean_value(self.index)
+
 
 class ConsensusBuilder:
     """Collects a project's answers (first pass), then fits every channel (:meth:`fit`)."""
@@ -164,7 +153,7 @@ class ConsensusBuilder:
     def __init__(self, task: TaskType, config: Mapping[str, Any]) -> None:
         self.task = task
         self.config = config
-        self.specs = channel_specs(task, config)
+        self.specs = task.consensus_channels(config)
         self._codes = {key: _Codes() for key in self.specs}
         self._class_code = {
             key: {c: n for n, c in enumerate(spec.classes)} for key, spec in self.specs.items()
@@ -172,21 +161,17 @@ class ConsensusBuilder:
         self._gold: dict[str, dict[int, int]] = {key: {} for key in self.specs}
         self.n_answers = 0
         self.workers: set[int] = set()
+        # The channel a ranking's pairs go to, if the task type has one.
+        self._pairs = next((k for k, spec in self.specs.items() if spec.per_pair), None)
 
     def field_paths(self) -> dict[str, tuple[str, ...]] | None:
-        """The JSON path of each channel's observation, where every channel is one field of
-        the answer (pairwise ``choice`` and ``criteria``, a single ``label``); ``None`` for
-        the other task types (feed them with :meth:`add`)."""
-        name = self.task.name
-        if name == "pairwise":
-            if any('"' in key for key in self.specs):
-                return None  # a JSON path cannot quote it on SQLite: decode instead
-            return {
-                key: ("choice",) if key == "overall" else ("criteria", key) for key in self.specs
-            }
-        if name == "label" and not self.config.get("multiple"):
-            return {"label": ("label",)}
-        return None
+        """The JSON path of each channel's observation, where the task type says every
+        channel is one field of the answer (:meth:`TaskType.coded_answer_fields`); ``None``
+        otherwise (feed the answers with :meth:`add`)."""
+        paths = self.task.coded_answer_fields(self.config)
+        if paths is not None and any('"' in part for path in paths.values() for part in path):
+            return None  # a JSON path cannot quote it on SQLite: decode instead
+        return paths
 
     def coded_fields(self) -> dict[str, tuple[tuple[str, ...], tuple[str | None, ...]]] | None:
         """Each channel's JSON path (:meth:`field_paths`) and the text of each of its classes
@@ -225,7 +210,8 @@ class ConsensusBuilder:
             return
         for obs in self.task.observations(answer, config=self.config):
             if obs.kind == "ranking":
-                self._add_ranking(item_id, worker_id, obs.value)  # type: ignore[arg-type]
+                if self._pairs is not None:
+                    self._add_ranking(item_id, worker_id, obs.value)  # type: ignore[arg-type]
                 continue
             codes = self._codes.get(obs.key)
             if codes is None:
@@ -239,7 +225,8 @@ class ConsensusBuilder:
 
     def _add_ranking(self, item_id: int, worker_id: int, tiers: Sequence[Sequence[int]]) -> None:
         tier_of = {i: t for t, tier in enumerate(tiers) for i in tier}
-        codes = self._codes["pairs"]
+        assert self._pairs is not None
+        codes = self._codes[self._pairs]
         ordered = sorted(tier_of)
         for a, i in enumerate(ordered):
             for j in ordered[a + 1 :]:
@@ -415,7 +402,10 @@ class ProjectConsensus:
         if self._alphas is None:
             self._alphas = {
                 key: _scoped_alpha(
-                    self.specs[key], self.answers[key], self.stats_exclude, pairs=key == "pairs"
+                    self.specs[key],
+                    self.answers[key],
+                    self.stats_exclude,
+                    pairs=self.specs[key].per_pair,
                 )
                 for key in self.channels
             }
@@ -455,10 +445,13 @@ class ItemLookup:
         self.pc = pc
         self.item_ids = item_ids
         self._pos: dict[str, NDArray[np.intp]] = {}
+        self.pairs_channel: FittedChannel | None = None
+        for channel in pc.channels.values():
+            if channel.spec.per_pair:
+                self.pairs_channel = channel
         for key, channel in pc.channels.items():
-            if key == "pairs":
-                continue
-            self._pos[key] = channel.positions(item_ids)
+            if not channel.spec.per_pair:
+                self._pos[key] = channel.positions(item_ids)
 
     def index(self, key: str, row: int) -> int:
         """Position in channel ``key`` of the batch's ``row``-th item, or -1."""
@@ -466,8 +459,8 @@ class ItemLookup:
         return -1 if pos is None else int(pos[row])
 
     def pairs(self, item_id: int) -> list[tuple[int, int, int]]:
-        """``(i, j, index)`` of the fitted pairs of a ranking item."""
-        channel = self.pc.channels.get("pairs")
+        """``(i, j, index)`` of the fitted pairs of a ranking item (its per-pair channel)."""
+        channel = self.pairs_channel
         if channel is None:
             return []
         start = int(np.searchsorted(channel.units, item_id * PAIR_BASE))

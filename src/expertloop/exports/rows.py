@@ -1,29 +1,24 @@
 """Training rows from an item's payload and its fitted consensus, for every export format.
 
-Formats (TRL's dataset formats; conversational by default, ``conversational=False`` for plain
-strings):
+The task type says what an item teaches (:meth:`TaskType.training_examples`: preferences,
+verdicts, scores, demonstrations, each with the confidence of its consensus); this module
+filters them and writes them in TRL's dataset formats, conversational by default
+(``conversational=False`` for plain strings):
 
-- ``preference``: ``prompt``, ``chosen``, ``rejected``, ``margin``. Pairwise items give one
-  row (the consensus of the overall choice, or of ``criterion``); ranking items one row per
-  pair of responses whose pair consensus is not a tie (see :mod:`.consensus` for the
-  expansion rule), the better one chosen; rewrites one row per answer, the rewrite chosen
-  over the original. ``margin`` is ``P(chosen better) - P(rejected better)`` under the
-  consensus model (in ``(0, 1]``; ``1.0`` for an expert's rewrite). Ties give no row and
-  are counted.
-- ``unpaired`` (KTO): ``prompt``, ``completion``, ``label`` (bool). From preference rows
-  (chosen ``True``, rejected ``False``), rubric verdicts (``passed``), or ratings (the mean
-  over criteria of the aggregated score, normalised to 0..1: above 0.5 ``True``, below
-  ``False``, exactly 0.5 dropped as a tie).
+- ``preference``: ``prompt``, ``chosen``, ``rejected``, ``margin`` (``P(chosen better) -
+  P(rejected better)`` under the consensus model, in ``(0, 1]``), one row per preference.
+- ``unpaired`` (KTO): ``prompt``, ``completion``, ``label`` (bool): two rows per preference
+  (chosen ``True``, rejected ``False``), one per verdict.
 - ``sft``: ``messages`` (conversational) or ``prompt`` + ``completion`` (standard), one row
-  per answer of demonstration, rewrite and authoring items (problem -> solution).
-- ``reward``: ``prompt``, ``completion``, ``criterion``, ``score``: a rating's aggregated
-  score per criterion (posterior mean, on the criterion's scale), or a rubric's total
-  (criterion ``"total"``, 0..1).
-- ``raw``: every answer, with a worker pseudonym, timing and review outcome.
+  per demonstration.
+- ``reward``: ``prompt``, ``completion``, ``criterion``, ``score``, one row per score.
+- ``raw``: every answer, with a worker pseudonym, timing and review outcome (written by
+  :mod:`expertloop.services.exports` for every task type).
 
-Every row ends with the provenance columns ``item_id``, ``external_id``, ``n_answers`` and
-``confidence`` (the posterior probability of the consensus the row comes from; ``None`` for
-free text, which has no model).
+Ties give no row and are counted. Every row ends with the provenance columns ``item_id``,
+``external_id``, ``n_answers`` and ``confidence`` (the posterior probability of the
+consensus the row comes from; ``None`` for free text, which has no model). Which task type
+offers which format is in ``docs/task-types.md``, checked against the registry.
 """
 
 from __future__ import annotations
@@ -37,40 +32,40 @@ import orjson
 from numpy.typing import NDArray
 
 from expertloop.exports.batch import Column, ColumnBatch, Messages
-from expertloop.exports.consensus import FittedChannel, ItemLookup, ProjectConsensus
+from expertloop.exports.consensus import (
+    ChannelEstimate,
+    FittedChannel,
+    ItemLookup,
+    ProjectConsensus,
+)
 from expertloop.tasks.base import chat_messages
-from expertloop.tasks.rubric import total_score
+from expertloop.tasks.training import (
+    EXPORT_FORMATS,
+    ColumnarComparison,
+    Demonstration,
+    ItemConsensus,
+    Preference,
+    Score,
+    Tie,
+    TrainingExample,
+    Verdict,
+)
 
 __all__ = [
     "FORMATS",
     "PROVENANCE",
     "ItemRecord",
     "RowCounts",
+    "RowOptions",
+    "columnar_batch_rows",
     "consensus_of",
-    "formats_for",
-    "pairwise_batch_rows",
+    "example_rows",
     "prompt_text",
     "rows_for_item",
 ]
 
-FORMATS = ("preference", "unpaired", "sft", "reward", "raw")
+FORMATS = EXPORT_FORMATS
 PROVENANCE = ("item_id", "external_id", "n_answers", "confidence")
-
-_FORMATS_BY_TASK: dict[str, tuple[str, ...]] = {
-    "pairwise": ("preference", "unpaired", "raw"),
-    "ranking": ("preference", "unpaired", "raw"),
-    "rating": ("unpaired", "reward", "raw"),
-    "rubric": ("unpaired", "reward", "raw"),
-    "label": ("raw",),
-    "demonstration": ("sft", "raw"),
-    "rewrite": ("preference", "unpaired", "sft", "raw"),
-    "authoring": ("sft", "raw"),
-}
-
-
-def formats_for(task_type: str) -> tuple[str, ...]:
-    """The export formats a task type can produce."""
-    return _FORMATS_BY_TASK.get(task_type, ("raw",))
 
 
 @dataclass
@@ -118,10 +113,6 @@ def _completion(text: str, conversational: bool) -> Any:
     return [{"role": "assistant", "content": text}] if conversational else text
 
 
-def _response_texts(payload: Mapping[str, Any]) -> list[str]:
-    return [r if isinstance(r, str) else str(r["text"]) for r in payload["responses"]]
-
-
 # --- consensus, answer-shaped ---------------------------------------------------------------
 
 
@@ -135,84 +126,74 @@ def _channel_at(
     return None if index < 0 else (channel, index)
 
 
+class _Item:
+    """One item as a task type reads it (:class:`~expertloop.tasks.training.ItemView`)."""
+
+    __slots__ = ("_consensus", "_consensus_known", "item", "lookup", "pc")
+
+    def __init__(self, pc: ProjectConsensus, lookup: ItemLookup, item: ItemRecord) -> None:
+        self.pc = pc
+        self.lookup = lookup
+        self.item = item
+        self._consensus: ItemConsensus | None = None
+        self._consensus_known = False
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        return self.item.payload
+
+    @property
+    def answers(self) -> Sequence[Mapping[str, Any]]:
+        return self.item.answers
+
+    def estimate(self, key: str) -> ChannelEstimate | None:
+        at = _channel_at(self.pc, self.lookup, key, self.item.row)
+        return None if at is None else at[0].at(at[1])
+
+    def pairs(self) -> list[tuple[int, int, ChannelEstimate]]:
+        channel = self.lookup.pairs_channel
+        if channel is None:
+            return []
+        return [(i, j, channel.at(index)) for i, j, index in self.lookup.pairs(self.item.item_id)]
+
+    def consensus(self) -> ItemConsensus | None:
+        if not self._consensus_known:
+            value, confidence, agreement = consensus_of(self.pc, self.lookup, self.item)
+            self._consensus = (
+                None if value is None else ItemConsensus(value, confidence, agreement)
+            )
+            self._consensus_known = True
+        return self._consensus
+
+
 def consensus_of(
     pc: ProjectConsensus, lookup: ItemLookup, item: ItemRecord
 ) -> tuple[dict[str, Any] | None, float | None, float | None]:
-    """``(consensus, confidence, agreement)`` of an item, the consensus answer-shaped.
+    """``(consensus, confidence, agreement)`` of an item, the consensus answer-shaped
+    (:meth:`TaskType.consensus`).
 
     Confidence is the posterior probability of the consensus (the mean over channels when
     an item has several: criteria, labels, pairs); agreement the share of answers giving
     the consensus, likewise averaged. Free text: the earliest answer, both ``None``.
     """
-    name = pc.task.name
     if pc.free_text:
         return (dict(item.answers[0]) if item.answers else None), None, None
-    confidences: list[float] = []
-    agreements: list[float] = []
-
-    def note(channel: FittedChannel, index: int) -> None:
-        confidences.append(float(channel.confidence[index]))
-        agreements.append(float(channel.agreement[index]))
-
-    consensus: dict[str, Any] = {}
-    if name == "ranking":
-        pairs = lookup.pairs(item.item_id)
-        if not pairs:
-            return None, None, None
-        channel = pc.channels["pairs"]
-        score: dict[int, int] = {}
-        for i, j, index in pairs:
-            note(channel, index)
-            best = int(channel.best[index])
-            score.setdefault(i, 0)
-            score.setdefault(j, 0)
-            if best == 0:
-                score[i] += 1
-                score[j] -= 1
-            elif best == 2:
-                score[j] += 1
-                score[i] -= 1
-        # Copeland: order by pair wins minus pair losses; equal scores share a tier.
-        levels = sorted(set(score.values()), reverse=True)
-        consensus["ranking"] = [sorted(r for r, s in score.items() if s == lv) for lv in levels]
-    else:
-        found: dict[str, tuple[FittedChannel, int]] = {}
-        for key in pc.specs:
-            at = _channel_at(pc, lookup, key, item.row)
-            if at is not None:
-                found[key] = at
-                note(*at)
-        if not found:
-            return None, None, None
-        if name == "pairwise":
-            if "overall" not in found:
-                return None, None, None
-            channel, index = found["overall"]
-            consensus["choice"] = channel.spec.classes[int(channel.best[index])]
-            criteria = {
-                k: c.spec.classes[int(c.best[i])] for k, (c, i) in found.items() if k != "overall"
-            }
-            if criteria:
-                consensus["criteria"] = criteria
-        elif name == "rating":
-            consensus["scores"] = {k: c.mean_value(i) for k, (c, i) in found.items()}
-        elif name == "rubric":
-            scores: dict[str, Any] = {}
-            for k, (c, i) in found.items():
-                if c.spec.classes == ("fail", "pass"):
-                    scores[k] = float(c.posteriors[i, 1])  # the share of belief in "pass"
-                else:
-                    scores[k] = c.mean_value(i)
-            consensus["scores"] = scores
-        elif name == "label":
-            if pc.config.get("multiple"):
-                consensus["labels"] = [
-                    k for k, (c, i) in found.items() if c.spec.classes[int(c.best[i])] == "yes"
-                ]
-            else:
-                channel, index = found["label"]
-                consensus["label"] = channel.spec.classes[int(channel.best[index])]
-    return consensus, float(np.mean(confidences)), float(np.mean(agreements))
+    view = _Item(pc, lookup, item)
+    estimates: dict[str, ChannelEstimate] = {}
+    for key in pc.specs:
+        estimate = view.estimate(key)
+        if estimate is not None:
+            estimates[key] = estimate
+    pairs = view.pairs()
+    if not estimates and not pairs:
+        return None, None, None
+    consensus = pc.task.consensus(estimates, pairs, pc.config)
+    if consensus is None:
+        return None, None, None
+    found = [*estimates.values(), *(estimate for _, _, estimate in pairs)]
+    confidence = float(np.mean([e.confidence for e in found]))
+    agreement = float(np.mean([e.agreement for e in found]))
+    return consensus, confidence, agreement
 
 
 # --- rows -----------------------------------------------------------------------------------
@@ -236,9 +217,15 @@ def _provenance(item: ItemRecord, confidence: float | None) -> dict[str, Any]:
     }
 
 
-def _keep(
-    counts: RowCounts, options: RowOptions, confidence: float | None, agreement: float | None
-) -> bool:
+def _keep(counts: RowCounts, options: RowOptions, example: TrainingExample) -> bool:
+    """Whether an example passes the confidence and agreement filters (counting it where
+    not). A selected free-text answer has no model, so any filter leaves it out."""
+    confidence, agreement = example.confidence, example.agreement
+    if confidence is None and agreement is None:
+        if options.min_confidence is not None or options.min_agreement is not None:
+            counts.below_confidence += 1
+            return False
+        return True
     if options.min_confidence is not None and (
         confidence is None or confidence < options.min_confidence
     ):
@@ -252,57 +239,6 @@ def _keep(
     return True
 
 
-def _preference_candidates(
-    pc: ProjectConsensus, lookup: ItemLookup, item: ItemRecord, options: RowOptions,
-    counts: RowCounts,
-) -> list[tuple[Any, str, str, float, float | None, float | None]]:
-    """``(prompt, chosen, rejected, margin, confidence, agreement)`` before filters."""
-    name = pc.task.name
-    payload = item.payload
-    out: list[tuple[Any, str, str, float, float | None, float | None]] = []
-    if name == "pairwise":
-        at = _channel_at(pc, lookup, options.criterion or "overall", item.row)
-        if at is None:
-            return out
-        channel, index = at
-        post = channel.posteriors[index]
-        best = int(channel.best[index])
-        if best == 1:
-            counts.ties_dropped += 1
-            return out
-        a, b = str(payload["response_a"]), str(payload["response_b"])
-        chosen, rejected = (a, b) if best == 0 else (b, a)
-        margin = float(abs(post[0] - post[2]))
-        out.append(
-            (payload["prompt"], chosen, rejected, margin, float(post[best]),
-             float(channel.agreement[index]))
-        )
-    elif name == "ranking":
-        pairs = pc.channels.get("pairs")
-        if pairs is None:
-            return out
-        channel = pairs
-        texts = _response_texts(payload)
-        for i, j, index in lookup.pairs(item.item_id):
-            best = int(channel.best[index])
-            if best == 1:
-                counts.ties_dropped += 1
-                continue
-            post = channel.posteriors[index]
-            better, worse = (i, j) if best == 0 else (j, i)
-            out.append(
-                (payload["prompt"], texts[better], texts[worse], float(abs(post[0] - post[2])),
-                 float(post[best]), float(channel.agreement[index]))
-            )
-    elif name == "rewrite":
-        for answer in item.answers:
-            out.append(
-                (payload["prompt"], str(answer["rewrite"]), str(payload["response"]), 1.0,
-                 None, None)
-            )
-    return out
-
-
 def rows_for_item(
     pc: ProjectConsensus,
     lookup: ItemLookup,
@@ -310,137 +246,99 @@ def rows_for_item(
     options: RowOptions,
     counts: RowCounts,
 ) -> list[dict[str, Any]]:
-    """The rows of one item in ``options.format`` (never ``raw``: see the service)."""
-    fmt, conv = options.format, options.conversational
+    """The rows of one item in ``options.format`` (never ``raw``: see the service): the
+    task type's training examples (:meth:`TaskType.training_examples`), ties counted,
+    filtered, then written in the format."""
     rows: list[dict[str, Any]] = []
-    name = pc.task.name
-    if fmt in ("preference", "unpaired") and name in ("pairwise", "ranking", "rewrite"):
-        for prompt, chosen, rejected, margin, conf, agree in _preference_candidates(
-            pc, lookup, item, options, counts
-        ):
-            if name != "rewrite" and not _keep(counts, options, conf, agree):
-                continue
-            if name == "rewrite" and (
-                options.min_confidence is not None or options.min_agreement is not None
-            ):
-                counts.below_confidence += 1
-                continue
-            if fmt == "preference":
-                rows.append(
-                    {
-                        "prompt": _prompt(prompt, conv),
-                        "chosen": _completion(chosen, conv),
-                        "rejected": _completion(rejected, conv),
-                        "margin": margin,
-                        **_provenance(item, conf),
-                    }
-                )
-            else:
-                for completion, label in ((chosen, True), (rejected, False)):
-                    rows.append(
-                        {
-                            "prompt": _prompt(prompt, conv),
-                            "completion": _completion(completion, conv),
-                            "label": label,
-                            **_provenance(item, conf),
-                        }
-                    )
-        return rows
-    if fmt == "sft":
-        for answer in item.answers:
-            if options.min_confidence is not None or options.min_agreement is not None:
-                counts.below_confidence += 1
-                continue
-            if name == "authoring":
-                question: Any = str(answer["problem"])
-                reply = str(answer["solution"])
-            else:
-                question = item.payload["prompt"]
-                reply = str(answer["response"] if name == "demonstration" else answer["rewrite"])
-            if conv:
-                reply_message = {"role": "assistant", "content": reply}
-                row: dict[str, Any] = {"messages": [*chat_messages(question), reply_message]}
-            else:
-                row = {"prompt": prompt_text(question), "completion": reply}
-            rows.append({**row, **_provenance(item, None)})
-        return rows
-    consensus, confidence, agreement = consensus_of(pc, lookup, item)
-    if consensus is None:
-        return rows
-    prompt, completion = item.payload["prompt"], str(item.payload["response"])
-    if fmt == "reward":
-        if name == "rating":
-            for key, score in consensus["scores"].items():
-                at = _channel_at(pc, lookup, key, item.row)
-                assert at is not None
-                channel, index = at
-                conf = float(channel.confidence[index])
-                if not _keep(counts, options, conf, float(channel.agreement[index])):
-                    continue
-                rows.append(
-                    {
-                        "prompt": _prompt(prompt, conv),
-                        "completion": _completion(completion, conv),
-                        "criterion": key,
-                        "score": float(score),
-                        **_provenance(item, conf),
-                    }
-                )
-        elif name == "rubric" and _complete_rubric(pc, consensus) and _keep(
-            counts, options, confidence, agreement
-        ):
-            rows.append(
-                {
-                    "prompt": _prompt(prompt, conv),
-                    "completion": _completion(completion, conv),
-                    "criterion": "total",
-                    "score": total_score(consensus, pc.config),
-                    **_provenance(item, confidence),
-                }
-            )
-        return rows
-    if fmt == "unpaired":
-        if name == "rubric":
-            if not _complete_rubric(pc, consensus):
-                return rows
-            total = total_score(consensus, pc.config)
-            label = total >= float(pc.config.get("pass_threshold", 0.5)) - 1e-9
-        else:  # rating
-            fractions = []
-            for criterion in pc.config["criteria"]:
-                if criterion["name"] in consensus["scores"]:
-                    low, high = criterion.get("min", 1), criterion.get("max", 5)
-                    value = consensus["scores"][criterion["name"]]
-                    fractions.append((value - low) / (high - low))
-            mean = float(np.mean(fractions))
-            if abs(mean - 0.5) < 1e-9:
-                counts.ties_dropped += 1
-                return rows
-            label = mean > 0.5
-        if _keep(counts, options, confidence, agreement):
-            rows.append(
-                {
-                    "prompt": _prompt(prompt, conv),
-                    "completion": _completion(completion, conv),
-                    "label": bool(label),
-                    **_provenance(item, confidence),
-                }
-            )
+    examples = pc.task.training_examples(
+        options.format, _Item(pc, lookup, item), config=pc.config, criterion=options.criterion
+    )
+    for example in examples:
+        if isinstance(example, Tie):
+            counts.ties_dropped += 1
+        elif _keep(counts, options, example):
+            provenance = _provenance(item, example.confidence)
+            rows.extend(example_rows(options.format, example, options.conversational, provenance))
     return rows
 
 
-def pairwise_batch_rows(
+def example_rows(
+    fmt: str,
+    example: TrainingExample,
+    conv: bool = True,
+    provenance: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """A training example as rows of ``fmt``, ending with the ``provenance`` columns: a
+    preference is one ``preference`` row or two ``unpaired`` rows (chosen ``True``, then
+    rejected ``False``); ``conv`` chooses TRL's conversational form."""
+    content, provenance = example.content, provenance or {}
+    if isinstance(content, Preference):
+        prompt = _prompt(content.prompt, conv)
+        if fmt == "preference":
+            return [
+                {
+                    "prompt": prompt,
+                    "chosen": _completion(content.chosen, conv),
+                    "rejected": _completion(content.rejected, conv),
+                    "margin": content.margin,
+                    **provenance,
+                }
+            ]
+        if fmt == "unpaired":
+            return [
+                {
+                    "prompt": _prompt(content.prompt, conv),
+                    "completion": _completion(completion, conv),
+                    "label": label,
+                    **provenance,
+                }
+                for completion, label in ((content.chosen, True), (content.rejected, False))
+            ]
+    elif isinstance(content, Verdict) and fmt == "unpaired":
+        return [
+            {
+                "prompt": _prompt(content.prompt, conv),
+                "completion": _completion(content.completion, conv),
+                "label": bool(content.label),
+                **provenance,
+            }
+        ]
+    elif isinstance(content, Score) and fmt == "reward":
+        return [
+            {
+                "prompt": _prompt(content.prompt, conv),
+                "completion": _completion(content.completion, conv),
+                "criterion": content.criterion,
+                "score": content.score,
+                **provenance,
+            }
+        ]
+    elif isinstance(content, Demonstration) and fmt == "sft":
+        if conv:
+            reply = {"role": "assistant", "content": content.reply}
+            return [{"messages": [*chat_messages(content.prompt), reply], **provenance}]
+        return [
+            {"prompt": prompt_text(content.prompt), "completion": content.reply, **provenance}
+        ]
+    raise TypeError(f"a {type(content).__name__} makes no {fmt} row")
+
+
+def columnar_batch_rows(
     pc: ProjectConsensus,
     items: Sequence[Sequence[Any]],
     options: RowOptions,
     counts: RowCounts,
 ) -> ColumnBatch:
-    """The ``preference`` or ``unpaired`` rows of a batch of pairwise items, given as
+    """The ``preference`` or ``unpaired`` rows of a batch of items of a task type that
+    declares a :attr:`~expertloop.tasks.TaskType.columnar_comparison`, given as
     ``(item_id, external_id, payload_json, n_answers)``: the same rows, in the same order,
     and the same counts as :func:`rows_for_item` item by item, with the consensus looked up
     and filtered with numpy for the whole batch, only the kept items' payloads decoded, and
     the rows built as columns (no dict per row)."""
-    channel = pc.channels.get(options.criterion or "overall")
+    columnar = pc.task.columnar_comparison
+    if columnar is None:
+        raise ValueError(f"{pc.task.name} items have no columnar preference rows")
+    channel = pc.channels.get(columnar.channel_for(options.criterion))
     if channel is None or not items:
         return ColumnBatch({})
     item_col, external_col, payload_col, n_answers_col = zip(*items, strict=True)
@@ -465,8 +363,8 @@ def pairwise_batch_rows(
         counts.below_agreement += int(low.sum())
         keep &= ~low
     index = np.flatnonzero(keep)
-    prompts, chosen, rejected = _pairwise_texts(
-        [payload_col[k] for k in index.tolist()], (best[index] == 0).tolist()
+    prompts, chosen, rejected = _comparison_texts(
+        [payload_col[k] for k in index.tolist()], (best[index] == 0).tolist(), columnar
     )
     conv = options.conversational
     provenance: dict[str, NDArray[Any] | list[Any]] = {
@@ -497,16 +395,17 @@ def pairwise_batch_rows(
     )
 
 
-def _pairwise_texts(
-    payloads: Sequence[str], a_wins: Sequence[bool]
+def _comparison_texts(
+    payloads: Sequence[str], a_wins: Sequence[bool], fields: ColumnarComparison
 ) -> tuple[list[Any], list[str], list[str]]:
-    """Prompts, chosen and rejected responses from pairwise payloads (JSON text)."""
+    """Prompts, chosen and rejected responses from payloads (JSON text) whose ``fields``
+    the task type names."""
     decoded = list(map(orjson.loads, payloads))
-    a = [str(p["response_a"]) for p in decoded]
-    b = [str(p["response_b"]) for p in decoded]
+    a = [str(p[fields.first]) for p in decoded]
+    b = [str(p[fields.second]) for p in decoded]
     chosen = [x if first else y for x, y, first in zip(a, b, a_wins, strict=True)]
     rejected = [y if first else x for x, y, first in zip(a, b, a_wins, strict=True)]
-    return [p["prompt"] for p in decoded], chosen, rejected
+    return [p[fields.prompt] for p in decoded], chosen, rejected
 
 
 def _prompt_column(prompts: Sequence[Any], conversational: bool) -> Column:
@@ -526,7 +425,3 @@ def _twice(column: NDArray[Any] | list[Any]) -> NDArray[Any] | list[Any]:
     if isinstance(column, np.ndarray):
         return np.repeat(column, 2)
     return [value for value in column for _ in (0, 1)]
-
-
-def _complete_rubric(pc: ProjectConsensus, consensus: Mapping[str, Any]) -> bool:
-    return all(c["name"] in consensus["scores"] for c in pc.config["criteria"])

@@ -30,9 +30,8 @@ from expertloop.exports.rows import (
     ItemRecord,
     RowCounts,
     RowOptions,
+    columnar_batch_rows,
     consensus_of,
-    formats_for,
-    pairwise_batch_rows,
     rows_for_item,
 )
 from expertloop.exports.writers import Batch, arrow_schema
@@ -43,6 +42,7 @@ from expertloop.store import Database
 from expertloop.store import exports as export_store
 from expertloop.store import reviews as review_store
 from expertloop.store.exports import ReviewScope
+from expertloop.tasks import get_task_type
 
 __all__ = [
     "CardStats",
@@ -123,7 +123,8 @@ def _validate(project: Project, options: ExportOptions) -> None:
         raise InputInvalid.on_field(
             "format", f"unknown export format {options.format!r}; use one of {', '.join(FORMATS)}"
         )
-    allowed = formats_for(project.task_type)
+    task = get_task_type(project.task_type)
+    allowed = task.export_formats
     if options.format not in allowed:
         raise InputInvalid.on_field(
             "format",
@@ -135,8 +136,8 @@ def _validate(project: Project, options: ExportOptions) -> None:
         if value is not None and not 0.0 <= value <= 1.0:
             raise InputInvalid.on_field(name, f"{name} must be between 0 and 1")
     if options.criterion is not None:
-        names = [c["name"] for c in project.config.get("criteria") or []]
-        if project.task_type != "pairwise" or options.criterion not in names:
+        names = task.export_criteria(project.config)
+        if options.criterion not in names:
             raise InputInvalid.on_field(
                 "criterion",
                 f"{options.criterion!r} is not a criterion of this project"
@@ -188,10 +189,10 @@ class PreparedExport:
         )
 
     def batches(self, on_items: Progress | None = None) -> Iterator[Batch]:
-        """The rows, one batch per batch of items (a :class:`ColumnBatch` for pairwise
-        preference and unpaired rows, a list of row dicts otherwise; either iterates as row
-        dicts). Counts and the noise estimate accumulate in ``self.counts`` as the batches
-        are consumed."""
+        """The rows, one batch per batch of items (a :class:`ColumnBatch` for preference and
+        unpaired rows of a task type with a columnar comparison, a list of row dicts
+        otherwise; either iterates as row dicts). Counts and the noise estimate accumulate
+        in ``self.counts`` as the batches are consumed."""
         opts = self.options
         row_options = RowOptions(
             format=opts.format,
@@ -201,8 +202,8 @@ class PreparedExport:
             criterion=opts.criterion,
         )
         pc = self.consensus
-        if pc.task.name == "pairwise" and opts.format in ("preference", "unpaired"):
-            yield from self._pairwise_batches(row_options, on_items)
+        if pc.task.columnar_comparison is not None and opts.format in ("preference", "unpaired"):
+            yield from self._columnar_batches(row_options, on_items)
             return
         for records in self._records(on_items):
             if opts.format != "raw":
@@ -219,11 +220,11 @@ class PreparedExport:
             self._tally(out)
             yield out
 
-    def _pairwise_batches(
+    def _columnar_batches(
         self, row_options: RowOptions, on_items: Progress | None
     ) -> Iterator[ColumnBatch]:
-        """Pairwise preference / unpaired rows, a batch of items at a time, straight from
-        the item rows (no per-item record; see :func:`pairwise_batch_rows`)."""
+        """Preference / unpaired rows, a batch of items at a time, straight from the item
+        rows (no per-item record; see :func:`columnar_batch_rows`)."""
         with self.db.read() as conn:
             for batch in export_store.iter_item_batches(
                 conn, self.project.id, include_gold=self.options.include_gold,
@@ -232,7 +233,7 @@ class PreparedExport:
                 if on_items is not None:
                     on_items(len(batch))
                 self.counts.items += len(batch)
-                out = pairwise_batch_rows(self.consensus, batch, row_options, self.counts)
+                out = columnar_batch_rows(self.consensus, batch, row_options, self.counts)
                 self._tally(out)
                 yield out
 

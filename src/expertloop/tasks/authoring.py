@@ -24,13 +24,13 @@ non-blank criteria, each worth a whole number of points from 1 to 1,000::
 Observations: ``text`` ``"problem"``, ``text`` ``"solution"``, then ``score``
 ``"rubric_points"``, the rubric's total points.
 
-Consensus: the selected answer. Export: one ``problem`` row
-``{"problem", "solution", "rubric": [{"criterion", "points"}, ...]}``.
+Consensus: free text, no channel; every answer that counts is used. Export formats: ``sft``,
+one row per answer, the problem as the prompt and its solution as the reply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
@@ -40,7 +40,13 @@ from expertloop.tasks.base import (
     Observation,
     StrictModel,
     TaskType,
-    consensus_field,
+)
+from expertloop.tasks.training import (
+    Demonstration,
+    ExampleProject,
+    ItemView,
+    Tie,
+    TrainingExample,
 )
 
 __all__ = ["TASK", "AuthoringAnswer", "AuthoringConfig", "AuthoringPayload", "RubricItem"]
@@ -132,23 +138,48 @@ class Authoring(TaskType):
             Observation("score", "rubric_points", sum(int(i["points"]) for i in answer["rubric"])),
         ]
 
-    def export_rows(
+    export_formats = ("sft", "raw")
+
+    def training_examples(
         self,
-        payload: Mapping[str, Any],
-        consensus: Mapping[str, Any],
+        format: str,
+        item: ItemView,
         *,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        rubric = consensus_field(consensus, "rubric")
-        return [
+        config: Mapping[str, Any],
+        criterion: str | None = None,
+    ) -> Iterator[TrainingExample | Tie]:
+        # The problem is the prompt and its solution the reply; the brief is not in it.
+        for answer in item.answers:
+            yield TrainingExample(Demonstration(str(answer["problem"]), str(answer["solution"])))
+
+    example = ExampleProject(
+        task_type="authoring",
+        name="Author statistics problems",
+        config={"min_rubric_items": 2, "max_rubric_items": 6},
+        guidelines="Problems must have one checkable final answer.",
+        items=[
             {
-                "problem": consensus_field(consensus, "problem"),
-                "solution": consensus_field(consensus, "solution"),
+                "external_id": "stats-1",
+                "payload": {
+                    "brief": "A graduate-level problem on **Bayesian updating** with a "
+                    "clinical test, whose answer is a single probability.",
+                    "topic": "statistics",
+                    "difficulty": "hard",
+                },
+            }
+        ],
+        extra={
+            "answer": {
+                "problem": "A test has sensitivity 0.9 and specificity 0.95; prevalence "
+                "is 1%. What is P(disease | positive)?",
+                "solution": "By Bayes: 0.009 / (0.009 + 0.0495) = 0.154.",
                 "rubric": [
-                    {"criterion": item["criterion"], "points": item["points"]} for item in rubric
+                    {"criterion": "Sets up Bayes' theorem", "points": 2},
+                    {"criterion": "Final answer 0.154", "points": 3},
                 ],
             }
-        ]
+        },
+    )
 
 
 TASK = Authoring()

@@ -18,7 +18,7 @@ Three shapes of the same answer
   pairwise, ``{"scores": {"accuracy": 4.33}}`` for rating: numbers may be averages, so not
   whole). For free-text types (demonstration, rewrite, authoring) the consensus is the one
   answer selected (e.g. accepted in review). Optional fields such as rationales or comments
-  may be absent. :meth:`TaskType.export_rows` turns it into training rows.
+  may be absent. :meth:`TaskType.consensus` builds it from the fitted channels.
 
 Quality observations
 --------------------
@@ -27,25 +27,41 @@ quality engine can aggregate without knowing the task type: group by ``(kind, ke
 feed class and comparison values to label aggregation, scores to numeric agreement,
 rankings to preference models, texts to duplicate checks.
 
-Export rows
------------
-Every row is a plain JSON-ready dict in one of the :data:`ROW_FORMATS` (told apart by their
-keys with :func:`row_format`), so an exporter can write each format to its own file.
+Consensus and training data
+---------------------------
+A task type also owns everything the exporter needs to know about it, in the vocabulary of
+:mod:`expertloop.tasks.training`: which channels are aggregated per item
+(:meth:`TaskType.consensus_channels`), what their fit says about an item
+(:meth:`TaskType.consensus`), which training formats it offers
+(:attr:`TaskType.export_formats`) and what each holds for an item
+(:meth:`TaskType.training_examples`), plus the capabilities that let the exporter take a
+faster path (:meth:`TaskType.coded_answer_fields`, :attr:`TaskType.columnar_comparison`)
+and its :attr:`TaskType.example` project. Nothing outside ``tasks/`` asks for a task type
+by name.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from expertloop.tasks.training import (
+    ChannelSpec,
+    ColumnarComparison,
+    Estimate,
+    ExampleProject,
+    ItemView,
+    Tie,
+    TrainingExample,
+)
+
 M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
-    "ROW_FORMATS",
     "ChatMessage",
     "FieldError",
     "Observation",
@@ -54,7 +70,6 @@ __all__ = [
     "StrictModel",
     "TaskType",
     "TaskValidationError",
-    "row_format",
     "validate_model",
 ]
 
@@ -83,37 +98,6 @@ class Observation:
     kind: ObservationKind
     key: str
     value: ObservationValue
-
-
-ROW_FORMATS: dict[str, frozenset[str]] = {
-    "preference": frozenset({"prompt", "chosen", "rejected"}),
-    "sft": frozenset({"messages"}),
-    "reward": frozenset({"prompt", "completion", "criterion", "score"}),
-    "graded": frozenset({"prompt", "completion", "score", "passed"}),
-    "problem": frozenset({"problem", "solution", "rubric"}),
-    "classification": frozenset({"payload", "label"}),
-    "multilabel": frozenset({"payload", "labels"}),
-}
-"""The shapes of export rows, by name, and the keys that make each one.
-
-- ``preference``: TRL's preference format. ``prompt`` is a string with string ``chosen`` and
-  ``rejected``, or a list of chat messages with ``chosen``/``rejected`` each a one-message
-  list ``[{"role": "assistant", "content": ...}]`` (TRL's conversational form).
-- ``sft``: ``{"messages": [...chat messages, ending with the assistant's reply]}``.
-- ``reward``: a score of one completion on one criterion, on the project's scale.
-- ``graded``: a completion's rubric score, normalised to 0..1, and whether it passed.
-- ``problem``: an authored problem, its reference solution and rubric.
-- ``classification`` / ``multilabel``: an item's payload and its label(s).
-"""
-
-
-def row_format(row: Mapping[str, Any]) -> str:
-    """The name in :data:`ROW_FORMATS` of an export row, told by its keys."""
-    keys = frozenset(row)
-    for name, required in ROW_FORMATS.items():
-        if keys == required:
-            return name
-    raise ValueError(f"not an export row of a known format: keys {sorted(keys)}")
 
 
 class StrictModel(BaseModel):
@@ -274,19 +258,57 @@ class TaskType:
         """
         raise NotImplementedError
 
-    def export_rows(
-        self,
-        payload: Mapping[str, Any],
-        consensus: Mapping[str, Any],
-        *,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Training rows (see :data:`ROW_FORMATS`) from an item's payload and consensus.
+    # --- consensus and training data (see :mod:`expertloop.tasks.training`) --------------
 
-        May be empty: a tied preference teaches nothing. Types that need the project
-        config (rubric) raise :class:`TaskValidationError` without it.
-        """
-        raise NotImplementedError
+    export_formats: ClassVar[tuple[str, ...]] = ("raw",)
+    """The training formats the type offers, in order, from :data:`EXPORT_FORMATS`; every
+    type offers ``raw`` (last)."""
+
+    columnar_comparison: ClassVar[ColumnarComparison | None] = None
+    """Set where ``preference`` / ``unpaired`` rows may be built a batch at a time."""
+
+    example: ClassVar[ExampleProject]
+    """A small realistic project of this type, for screenshots, demos and browser tests."""
+
+    def consensus_channels(self, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
+        """The channels aggregated per item, by observation key, in a stable order (the
+        first is the primary one). Free-text types have none: their consensus is a
+        selected answer."""
+        return {}
+
+    def coded_answer_fields(self, config: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
+        """The JSON path in the answer of each channel's observation, where every channel is
+        one text field of the answer whose value is the class (so the database can code
+        answers without decoding them); ``None`` otherwise."""
+        return None
+
+    def export_criteria(self, config: Mapping[str, Any]) -> list[str]:
+        """The criteria an export may select instead of the primary channel (``[]``: none)."""
+        return []
+
+    def consensus(
+        self,
+        estimates: Mapping[str, Estimate],
+        pairs: Sequence[tuple[int, int, Estimate]],
+        config: Mapping[str, Any],
+    ) -> dict[str, Any] | None:
+        """An item's answer-shaped consensus from its estimates on the channels where it has
+        answers (in :meth:`consensus_channels` order) and on its pairs; ``None`` where they
+        do not make one. Free-text types are never asked: their consensus is the earliest
+        answer that counts."""
+        return None
+
+    def training_examples(
+        self,
+        format: str,
+        item: ItemView,
+        *,
+        config: Mapping[str, Any],
+        criterion: str | None = None,
+    ) -> Iterator[TrainingExample | Tie]:
+        """What an item teaches in ``format`` (one of :attr:`export_formats` but ``raw``,
+        which the exporter writes itself), before any confidence or agreement filter."""
+        return iter(())
 
 
 # --- helpers shared by task modules ------------------------------------------------------
@@ -297,25 +319,6 @@ def chat_messages(prompt: str | list[Any]) -> list[dict[str, str]]:
     if isinstance(prompt, str):
         return [{"role": "user", "content": prompt}]
     return [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt]
-
-
-def preference_row(prompt: str | list[Any], chosen: str, rejected: str) -> dict[str, Any]:
-    """A ``preference`` row in TRL's standard or conversational form, following ``prompt``."""
-    if isinstance(prompt, str):
-        return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
-    return {
-        "prompt": chat_messages(prompt),
-        "chosen": [{"role": "assistant", "content": chosen}],
-        "rejected": [{"role": "assistant", "content": rejected}],
-    }
-
-
-def require_config(config: Mapping[str, Any] | None, task: str) -> Mapping[str, Any]:
-    if config is None:
-        raise TaskValidationError(
-            [FieldError("config", f"{task} export rows need the project's config")]
-        )
-    return config
 
 
 def consensus_field(consensus: Mapping[str, Any], field: str) -> Any:

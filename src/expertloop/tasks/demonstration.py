@@ -19,14 +19,13 @@ Answer: the reply, in Markdown (rendered sanitised), stored as written::
 
 Observations: ``text`` ``"response"``.
 
-Consensus: the selected answer, ``{"response": ...}``. Export: one ``sft`` row
-``{"messages": [...conversation, {"role": "assistant", "content": response}]}``, a string
-prompt becoming one ``user`` message.
+Consensus: free text, no channel; every answer that counts is used. Export formats: ``sft``,
+one row per answer, the prompt followed by the response as the assistant's reply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -38,8 +37,13 @@ from expertloop.tasks.base import (
     Prompt,
     StrictModel,
     TaskType,
-    chat_messages,
-    consensus_field,
+)
+from expertloop.tasks.training import Demonstration as Reply
+from expertloop.tasks.training import (
+    ExampleProject,
+    ItemView,
+    Tie,
+    TrainingExample,
 )
 
 __all__ = ["TASK", "DemonstrationAnswer", "DemonstrationConfig", "DemonstrationPayload"]
@@ -108,16 +112,47 @@ class Demonstration(TaskType):
     ) -> list[Observation]:
         return [Observation("text", "response", str(answer["response"]))]
 
-    def export_rows(
+    export_formats = ("sft", "raw")
+
+    def training_examples(
         self,
-        payload: Mapping[str, Any],
-        consensus: Mapping[str, Any],
+        format: str,
+        item: ItemView,
         *,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        response = str(consensus_field(consensus, "response"))
-        reply = {"role": "assistant", "content": response}
-        return [{"messages": [*chat_messages(payload["prompt"]), reply]}]
+        config: Mapping[str, Any],
+        criterion: str | None = None,
+    ) -> Iterator[TrainingExample | Tie]:
+        for answer in item.answers:
+            yield TrainingExample(Reply(item.payload["prompt"], str(answer["response"])))
+
+    example = ExampleProject(
+        task_type="demonstration",
+        name="Write model replies: tax questions",
+        config={"min_length": 20},
+        guidelines="Write the reply a careful, qualified adviser would send. Say when the "
+        "person should see a professional.",
+        items=[
+            {
+                "external_id": "tax-1",
+                "payload": {
+                    "prompt": [
+                        {"role": "system", "content": "You are a UK tax adviser."},
+                        {
+                            "role": "user",
+                            "content": "I work from home two days a week as an employee. "
+                            "Can I claim anything for it?",
+                        },
+                    ]
+                },
+            }
+        ],
+        extra={
+            "answer": {
+                "response": "Yes, if your employer requires you to work from home you can "
+                "claim tax relief of £6 a week without receipts."
+            }
+        },
+    )
 
 
 TASK = Demonstration()

@@ -25,13 +25,13 @@ Observations: single choice -> ``class`` ``"label"`` -> the label. Multiple choi
 binary question); with ``config`` every configured label gets one, without it only the
 chosen labels (as ``"yes"``).
 
-Consensus: answer-shaped. Export: one ``classification`` row ``{"payload", "label"}``, or one
-``multilabel`` row ``{"payload", "labels"}``.
+Consensus: a class channel over the labels (multiple choice: a yes/no channel per label);
+answer-shaped, ``{"label": ...}`` or ``{"labels": [...]}``. Export formats: ``raw`` only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -41,7 +41,11 @@ from expertloop.tasks.base import (
     Observation,
     StrictModel,
     TaskType,
-    TaskValidationError,
+)
+from expertloop.tasks.training import (
+    ChannelSpec,
+    Estimate,
+    ExampleProject,
 )
 
 __all__ = ["TASK", "LabelAnswer", "LabelConfig", "LabelPayload"]
@@ -175,20 +179,43 @@ class Label(TaskType):
             for label in config["labels"]
         ]
 
-    def export_rows(
+    def consensus_channels(self, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
+        if config.get("multiple"):
+            return {label: ChannelSpec("class", ("no", "yes")) for label in config["labels"]}
+        return {"label": ChannelSpec("class", tuple(config["labels"]))}
+
+    def coded_answer_fields(self, config: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
+        # Multiple choice asks one yes/no question per label of a list: not one field each.
+        return None if config.get("multiple") else {"label": ("label",)}
+
+    def consensus(
         self,
-        payload: Mapping[str, Any],
-        consensus: Mapping[str, Any],
-        *,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        if "label" in consensus:
-            return [{"payload": dict(payload), "label": consensus["label"]}]
-        if "labels" in consensus:
-            return [{"payload": dict(payload), "labels": list(consensus["labels"])}]
-        raise TaskValidationError(
-            [FieldError("label", "the consensus has no value for label or labels")]
-        )
+        estimates: Mapping[str, Estimate],
+        pairs: Sequence[tuple[int, int, Estimate]],
+        config: Mapping[str, Any],
+    ) -> dict[str, Any] | None:
+        if config.get("multiple"):
+            return {"labels": [k for k, e in estimates.items() if e.best == "yes"]}
+        return {"label": estimates["label"].best}
+
+    example = ExampleProject(
+        task_type="label",
+        name="Triage inbox: route each message",
+        config={"labels": ["Urgent", "Routine", "Administrative", "Not medical"]},
+        guidelines="Route each patient message to the queue that should answer it. "
+        "**Urgent** means a clinician should see it today.",
+        items=[
+            {
+                "external_id": "msg-1",
+                "payload": {
+                    "message": "I've had a tight chest for about 20 minutes and my left arm "
+                    "feels heavy. Should I wait for my appointment on Thursday?",
+                    "channel": "patient portal",
+                },
+            }
+        ],
+        extra={"answer": {"label": "Urgent"}},
+    )
 
 
 TASK = Label()

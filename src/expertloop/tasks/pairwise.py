@@ -32,14 +32,17 @@ criterion's choice.
 Observations: ``comparison`` ``"overall"`` -> the choice, then one ``comparison`` per
 criterion (key = criterion name), then ``text`` ``"rationale"`` when given.
 
-Consensus: ``{"choice": "A", "criteria"?: {...}}``. Export: one ``preference`` row
-``{"prompt", "chosen", "rejected"}`` from the overall choice; a tie yields no row.
+Consensus: one comparison channel per item for the overall choice (``"overall"``) and one per
+criterion, read straight from the answer's fields when exporting; the consensus is
+``{"choice": "A", "criteria"?: {...}}``. Export formats: ``preference`` (one row from the
+overall choice, or from a chosen criterion's) and ``unpaired`` (its two sides), built a
+batch at a time as columns (:attr:`columnar_comparison`); a tie yields no row.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -50,9 +53,18 @@ from expertloop.tasks.base import (
     Prompt,
     StrictModel,
     TaskType,
-    TaskValidationError,
-    consensus_field,
-    preference_row,
+)
+from expertloop.tasks.training import (
+    COMPARISON_LABELS,
+    TIE,
+    ChannelSpec,
+    ColumnarComparison,
+    Estimate,
+    ExampleProject,
+    ItemView,
+    Preference,
+    Tie,
+    TrainingExample,
 )
 
 __all__ = ["TASK", "PairwiseAnswer", "PairwiseConfig", "PairwiseCriterion", "PairwisePayload"]
@@ -114,6 +126,45 @@ class PairwiseAnswer(StrictModel):
 
 def criterion_names(config: Mapping[str, Any]) -> list[str]:
     return [c["name"] for c in config.get("criteria") or []]
+
+
+# The example project (:attr:`TaskType.example`): a clinical judgement, as experts see it.
+
+_GUIDE = """\
+# How to judge
+
+Read the prompt first, then every response in full.
+
+1. **Correctness first.** A wrong or unsafe answer loses, however well written.
+2. **Then helpfulness:** does it answer what was asked, completely and directly?
+3. **Then clarity:** concise, well organised, no padding.
+
+> When two answers are equally good, say so: a tie is a real answer.
+
+| Key | Does |
+|-----|------|
+| `G` | shows or hides these guidelines |
+| `S` | skips an item you cannot judge |
+"""
+
+_STATIN_PROMPT = (
+    "A 62-year-old with an LDL of 4.1 mmol/L asks whether they should start a statin. "
+    "They have no history of heart disease. What should a GP tell them?"
+)
+_STATIN_A = """\
+It depends on their **overall 10-year cardiovascular risk**, not the LDL alone:
+
+1. Estimate risk with a validated tool (QRISK3 in the UK, PCE in the US).
+2. If the risk is **10% or more**, offer atorvastatin 20 mg and lifestyle advice.
+3. Below that, focus on diet, activity and smoking, and reassess in 5 years.
+
+Check lipids, ALT and HbA1c before starting; recheck lipids at 3 months.
+"""
+_STATIN_B = """\
+Yes. Anyone with an LDL over 4 should start a high-dose statin straight away, since
+cholesterol is the main cause of heart attacks. Side effects are rare and not worth
+discussing.
+"""
 
 
 class Pairwise(TaskType):
@@ -213,21 +264,79 @@ class Pairwise(TaskType):
             found.append(Observation("text", "rationale", str(answer["rationale"])))
         return found
 
-    def export_rows(
+    export_formats = ("preference", "unpaired", "raw")
+    columnar_comparison = ColumnarComparison(
+        channel="overall", prompt="prompt", first="response_a", second="response_b"
+    )
+
+    def consensus_channels(self, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
+        keys = ["overall", *(c["name"] for c in config.get("criteria") or [])]
+        return {k: ChannelSpec("comparison", COMPARISON_LABELS) for k in keys}
+
+    def coded_answer_fields(self, config: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+        return {
+            key: ("choice",) if key == "overall" else ("criteria", key)
+            for key in self.consensus_channels(config)
+        }
+
+    def export_criteria(self, config: Mapping[str, Any]) -> list[str]:
+        return [c["name"] for c in config.get("criteria") or []]
+
+    def consensus(
         self,
-        payload: Mapping[str, Any],
-        consensus: Mapping[str, Any],
+        estimates: Mapping[str, Estimate],
+        pairs: Sequence[tuple[int, int, Estimate]],
+        config: Mapping[str, Any],
+    ) -> dict[str, Any] | None:
+        overall = estimates.get("overall")
+        if overall is None:
+            return None
+        consensus: dict[str, Any] = {"choice": overall.best}
+        criteria = {k: e.best for k, e in estimates.items() if k != "overall"}
+        if criteria:
+            consensus["criteria"] = criteria
+        return consensus
+
+    def training_examples(
+        self,
+        format: str,
+        item: ItemView,
         *,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        choice = consensus_field(consensus, "choice")
-        if choice not in _SWAPPED:
-            raise TaskValidationError([FieldError("choice", "must be 'A', 'B' or 'tie'")])
-        if choice == "tie":
-            return []
-        a, b = payload["response_a"], payload["response_b"]
-        chosen, rejected = (a, b) if choice == "A" else (b, a)
-        return [preference_row(payload["prompt"], chosen, rejected)]
+        config: Mapping[str, Any],
+        criterion: str | None = None,
+    ) -> Iterator[TrainingExample | Tie]:
+        estimate = item.estimate(criterion or "overall")
+        if estimate is None:
+            return
+        if estimate.best == "tie":
+            yield TIE
+            return
+        a, b = str(item.payload["response_a"]), str(item.payload["response_b"])
+        chosen, rejected = (a, b) if estimate.best == "A" else (b, a)
+        margin = abs(estimate.probability("A") - estimate.probability("B"))
+        yield TrainingExample(
+            Preference(item.payload["prompt"], chosen, rejected, margin),
+            estimate.confidence,
+            estimate.agreement,
+        )
+
+    example = ExampleProject(
+        task_type="pairwise",
+        name="Clinical answers: which is better?",
+        config={"require_rationale": False},
+        guidelines=_GUIDE,
+        items=[
+            {
+                "external_id": "statin-1",
+                "payload": {
+                    "prompt": _STATIN_PROMPT,
+                    "response_a": _STATIN_A,
+                    "response_b": _STATIN_B,
+                },
+            }
+        ],
+        extra={"answer": {"choice": "A", "strength": 3}},
+    )
 
 
 TASK = Pairwise()

@@ -30,17 +30,18 @@ Observations: ``ranking`` ``"overall"`` -> tuple of tiers (canonical indices), t
 ``text`` ``"rationale"`` when given.
 
 Consensus: ``{"ranking": [[...], ...]}`` in canonical indices (may hold ties even when the
-project does not allow them). Export: one ``preference`` row for every pair of responses
-in different tiers, the better-ranked one chosen: ``n`` untied responses give
-``n(n-1)/2`` rows, best-ranked pairs first (see :func:`ranking_pairs`). Tied responses
-give no row between them.
+project does not allow them), the Copeland order of the per-pair consensus: every pair of
+responses is one unit of a per-pair comparison channel. Export formats: ``preference``, one
+row for every pair whose consensus is not a tie, the better response chosen, pairs in index
+order; ``unpaired``, its two sides. (:func:`ranking_pairs` lists the pairs one ranking
+orders, best-ranked first.)
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
@@ -52,8 +53,17 @@ from expertloop.tasks.base import (
     StrictModel,
     TaskType,
     TaskValidationError,
-    consensus_field,
-    preference_row,
+)
+from expertloop.tasks.training import (
+    COMPARISON_LABELS,
+    TIE,
+    ChannelSpec,
+    Estimate,
+    ExampleProject,
+    ItemView,
+    Preference,
+    Tie,
+    TrainingExample,
 )
 
 __all__ = [
@@ -240,19 +250,81 @@ class Ranking(TaskType):
             found.append(Observation("text", "rationale", str(answer["rationale"])))
         return found
 
-    def export_rows(
+    export_formats = ("preference", "unpaired", "raw")
+
+    def consensus_channels(self, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
+        return {"pairs": ChannelSpec("comparison", COMPARISON_LABELS, per_pair=True)}
+
+    def consensus(
         self,
-        payload: Mapping[str, Any],
-        consensus: Mapping[str, Any],
+        estimates: Mapping[str, Estimate],
+        pairs: Sequence[tuple[int, int, Estimate]],
+        config: Mapping[str, Any],
+    ) -> dict[str, Any] | None:
+        if not pairs:
+            return None
+        score: dict[int, int] = {}
+        for i, j, estimate in pairs:
+            score.setdefault(i, 0)
+            score.setdefault(j, 0)
+            if estimate.best == "A":
+                score[i] += 1
+                score[j] -= 1
+            elif estimate.best == "B":
+                score[j] += 1
+                score[i] -= 1
+        # Copeland: order by pair wins minus pair losses; equal scores share a tier.
+        levels = sorted(set(score.values()), reverse=True)
+        return {"ranking": [sorted(r for r, s in score.items() if s == lv) for lv in levels]}
+
+    def training_examples(
+        self,
+        format: str,
+        item: ItemView,
         *,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        tiers = consensus_field(consensus, "ranking")
-        texts = _texts(payload)
-        return [
-            preference_row(payload["prompt"], texts[better], texts[worse])
-            for better, worse in ranking_pairs(tiers)
-        ]
+        config: Mapping[str, Any],
+        criterion: str | None = None,
+    ) -> Iterator[TrainingExample | Tie]:
+        texts = _texts(item.payload)
+        for i, j, estimate in item.pairs():
+            if estimate.best == "tie":
+                yield TIE
+                continue
+            better, worse = (i, j) if estimate.best == "A" else (j, i)
+            margin = abs(estimate.probability("A") - estimate.probability("B"))
+            yield TrainingExample(
+                Preference(item.payload["prompt"], texts[better], texts[worse], margin),
+                estimate.confidence,
+                estimate.agreement,
+            )
+
+    example = ExampleProject(
+        task_type="ranking",
+        name="Rank explanations of TCP slow start",
+        config={"allow_ties": False},
+        guidelines="Rank from the explanation you would most like a junior engineer to "
+        "read to the one you would least like them to read.",
+        items=[
+            {
+                "external_id": "tcp-1",
+                "payload": {
+                    "prompt": "Explain TCP slow start in a short paragraph.",
+                    "responses": [
+                        "TCP slow start grows the congestion window **exponentially**: it "
+                        "starts small (a few segments) and adds one segment per ACK, so "
+                        "the window doubles every round trip until it reaches `ssthresh` "
+                        "or sees loss.",
+                        "Slow start means TCP sends slowly at first to be polite.",
+                        "The sender begins with a small congestion window and increases "
+                        "it for each acknowledged segment. After a loss it halves "
+                        "`ssthresh` and restarts, which keeps new flows from flooding "
+                        "the network.",
+                    ],
+                },
+            }
+        ],
+        extra={"answer": {"ranking": [[0], [2], [1]]}},
+    )
 
 
 TASK = Ranking()

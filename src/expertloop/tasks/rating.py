@@ -23,16 +23,18 @@ Answer: a whole-number score for every criterion, within its scale; an optional 
 Observations: one ``score`` per criterion (key = criterion name, in config order), then
 ``text`` ``"comment"`` when given.
 
-Consensus: ``{"scores": {"accuracy": 4.33, ...}}``; scores may be averages. Export: one
-``reward`` row per criterion, ``{"prompt", "completion", "criterion", "score"}``, the score on
-the criterion's own scale.
+Consensus: a class channel per criterion over the points of its scale; ``{"scores":
+{"accuracy": 4.33, ...}}``, each the posterior mean. Export formats: ``reward``, one row per
+criterion, the score on the criterion's own scale; ``unpaired``, one row, good when the mean
+over criteria of the score scaled to 0..1 is above one half (exactly one half: no row).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from expertloop.tasks.base import (
@@ -41,7 +43,17 @@ from expertloop.tasks.base import (
     Prompt,
     StrictModel,
     TaskType,
-    consensus_field,
+)
+from expertloop.tasks.training import (
+    TIE,
+    ChannelSpec,
+    Estimate,
+    ExampleProject,
+    ItemView,
+    Score,
+    Tie,
+    TrainingExample,
+    Verdict,
 )
 
 __all__ = ["TASK", "RatingAnswer", "RatingConfig", "RatingCriterion", "RatingPayload"]
@@ -164,23 +176,93 @@ class Rating(TaskType):
             found.append(Observation("text", "comment", str(answer["comment"])))
         return found
 
-    def export_rows(
+    export_formats = ("unpaired", "reward", "raw")
+
+    def consensus_channels(self, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
+        return {
+            c["name"]: ChannelSpec("class", tuple(range(c.get("min", 1), c.get("max", 5) + 1)))
+            for c in config["criteria"]
+        }
+
+    def consensus(
         self,
-        payload: Mapping[str, Any],
-        consensus: Mapping[str, Any],
+        estimates: Mapping[str, Estimate],
+        pairs: Sequence[tuple[int, int, Estimate]],
+        config: Mapping[str, Any],
+    ) -> dict[str, Any] | None:
+        return {"scores": {k: e.mean() for k, e in estimates.items()}}
+
+    def training_examples(
+        self,
+        format: str,
+        item: ItemView,
         *,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        scores: Mapping[str, float] = consensus_field(consensus, "scores")
-        return [
+        config: Mapping[str, Any],
+        criterion: str | None = None,
+    ) -> Iterator[TrainingExample | Tie]:
+        consensus = item.consensus()
+        if consensus is None:
+            return
+        scores = consensus.value["scores"]
+        prompt, completion = item.payload["prompt"], str(item.payload["response"])
+        if format == "reward":
+            # One row per criterion, each as sure as its own channel.
+            for key, score in scores.items():
+                estimate = item.estimate(key)
+                assert estimate is not None
+                yield TrainingExample(
+                    Score(prompt, completion, key, float(score)),
+                    estimate.confidence,
+                    estimate.agreement,
+                )
+            return
+        # unpaired: good when the mean over criteria of the score, normalised to 0..1, is
+        # above the middle of the scale; exactly the middle teaches nothing.
+        fractions = []
+        for c in config["criteria"]:
+            if c["name"] in scores:
+                low, high = c.get("min", 1), c.get("max", 5)
+                fractions.append((scores[c["name"]] - low) / (high - low))
+        mean = float(np.mean(fractions))
+        if abs(mean - 0.5) < 1e-9:
+            yield TIE
+            return
+        yield TrainingExample(
+            Verdict(prompt, completion, mean > 0.5), consensus.confidence, consensus.agreement
+        )
+
+    example = ExampleProject(
+        task_type="rating",
+        name="Rate abstract summaries",
+        config={
+            "criteria": [
+                {
+                    "name": "accuracy",
+                    "description": "Is every claim supported by the abstract?",
+                    "min": 1,
+                    "max": 5,
+                    "anchors": {"1": "mostly wrong", "3": "minor errors", "5": "exact"},
+                },
+                {"name": "clarity", "min": 1, "max": 5},
+            ],
+            "require_comment": False,
+        },
+        guidelines="Score each summary against the abstract it summarises.",
+        items=[
             {
-                "prompt": payload["prompt"],
-                "completion": payload["response"],
-                "criterion": name,
-                "score": score,
+                "external_id": "abs-1",
+                "payload": {
+                    "prompt": "Summarise for a clinician: *A randomised trial of 1,204 "
+                    "adults found that a 12-week walking programme lowered systolic "
+                    "blood pressure by 4.1 mmHg (95% CI 2.8-5.4) compared with usual "
+                    "care.*",
+                    "response": "In a large randomised trial, 12 weeks of walking lowered "
+                    "systolic blood pressure by about **4 mmHg** versus usual care.",
+                },
             }
-            for name, score in scores.items()
-        ]
+        ],
+        extra={"answer": {"scores": {"accuracy": 5, "clarity": 4}}},
+    )
 
 
 TASK = Rating()

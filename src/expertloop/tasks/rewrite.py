@@ -18,14 +18,14 @@ response (ignoring whitespace), checked when the item's payload is at hand::
 
 Observations: ``text`` ``"critique"``, then ``text`` ``"rewrite"``.
 
-Consensus: the selected answer, ``{"critique"?: ..., "rewrite": ...}``. Export: one
-``preference`` row with the rewrite chosen over the original response, then one ``sft`` row
-``{"messages": [...prompt, {"role": "assistant", "content": rewrite}]}``.
+Consensus: free text, no channel; every answer that counts is used. Export formats, per
+answer: ``preference``, the rewrite chosen over the original response (margin 1);
+``unpaired``, its two sides; ``sft``, the prompt followed by the rewrite.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,10 +36,15 @@ from expertloop.tasks.base import (
     Prompt,
     StrictModel,
     TaskType,
-    chat_messages,
-    consensus_field,
-    preference_row,
     same_text,
+)
+from expertloop.tasks.training import (
+    Demonstration,
+    ExampleProject,
+    ItemView,
+    Preference,
+    Tie,
+    TrainingExample,
 )
 
 __all__ = ["TASK", "RewriteAnswer", "RewriteConfig", "RewritePayload"]
@@ -106,19 +111,47 @@ class Rewrite(TaskType):
         found.append(Observation("text", "rewrite", str(answer["rewrite"])))
         return found
 
-    def export_rows(
+    export_formats = ("preference", "unpaired", "sft", "raw")
+
+    def training_examples(
         self,
-        payload: Mapping[str, Any],
-        consensus: Mapping[str, Any],
+        format: str,
+        item: ItemView,
         *,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        rewrite = str(consensus_field(consensus, "rewrite"))
-        prompt = payload["prompt"]
-        return [
-            preference_row(prompt, rewrite, str(payload["response"])),
-            {"messages": [*chat_messages(prompt), {"role": "assistant", "content": rewrite}]},
-        ]
+        config: Mapping[str, Any],
+        criterion: str | None = None,
+    ) -> Iterator[TrainingExample | Tie]:
+        prompt = item.payload["prompt"]
+        for answer in item.answers:
+            rewrite = str(answer["rewrite"])
+            if format == "sft":
+                yield TrainingExample(Demonstration(prompt, rewrite))
+            else:
+                # An expert's rewrite is preferred to the original outright: margin 1.
+                original = str(item.payload["response"])
+                yield TrainingExample(Preference(prompt, rewrite, original, 1.0))
+
+    example = ExampleProject(
+        task_type="rewrite",
+        name="Fix medication answers",
+        config={"min_critique_length": 10},
+        guidelines="Critique first, then rewrite. Keep what was right.",
+        items=[
+            {
+                "external_id": "ibu-1",
+                "payload": {
+                    "prompt": "Is ibuprofen safe in pregnancy?",
+                    "response": "Yes, ibuprofen is safe throughout pregnancy.",
+                },
+            }
+        ],
+        extra={
+            "answer": {
+                "critique": "Wrong after 20 weeks: NSAIDs carry fetal risks.",
+                "rewrite": "Not after 20 weeks. Paracetamol is preferred; ask a midwife.",
+            }
+        },
+    )
 
 
 TASK = Rewrite()

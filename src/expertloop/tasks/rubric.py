@@ -33,14 +33,16 @@ or ``score`` (points) for points; then ``text`` ``"<criterion>.comment"`` per co
 ``config``, finally ``score`` ``"total"``.
 
 Consensus: ``{"scores": {...}}``; a pass/fail score may be a fraction (the share of graders
-who passed it) and points may be averages. Export (needs ``config``): one ``graded`` row
-``{"prompt", "completion", "score": total_score, "passed": total >= pass_threshold}``.
+who passed it: the probability of ``"pass"``) and points may be averages; a class channel
+per criterion. Export formats: ``reward``, one row with criterion ``"total"`` and
+:func:`total_score`; ``unpaired``, one row, good when the total reaches ``pass_threshold``.
+An item without a consensus on every criterion gives no row.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -62,7 +64,16 @@ from expertloop.tasks.base import (
     TaskType,
     TaskValidationError,
     consensus_field,
-    require_config,
+)
+from expertloop.tasks.training import (
+    ChannelSpec,
+    Estimate,
+    ExampleProject,
+    ItemView,
+    Score,
+    Tie,
+    TrainingExample,
+    Verdict,
 )
 
 __all__ = [
@@ -260,24 +271,90 @@ class Rubric(TaskType):
             found.append(Observation("score", "total", total_score(answer, config)))
         return found
 
-    def export_rows(
+    export_formats = ("unpaired", "reward", "raw")
+
+    def consensus_channels(self, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
+        specs = {}
+        for c in config["criteria"]:
+            if c["kind"] == "pass_fail":
+                specs[c["name"]] = ChannelSpec("class", ("fail", "pass"))
+            else:
+                specs[c["name"]] = ChannelSpec("class", tuple(range(c["max_points"] + 1)))
+        return specs
+
+    def consensus(
         self,
-        payload: Mapping[str, Any],
-        consensus: Mapping[str, Any],
+        estimates: Mapping[str, Estimate],
+        pairs: Sequence[tuple[int, int, Estimate]],
+        config: Mapping[str, Any],
+    ) -> dict[str, Any] | None:
+        scores: dict[str, Any] = {}
+        pass_fail = {c["name"] for c in config["criteria"] if c["kind"] == "pass_fail"}
+        for k, e in estimates.items():
+            # A pass/fail grade is the share of belief in "pass"; points their posterior mean.
+            scores[k] = e.probability("pass") if k in pass_fail else e.mean()
+        return {"scores": scores}
+
+    def training_examples(
+        self,
+        format: str,
+        item: ItemView,
         *,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        config = require_config(config, "rubric")
-        score = total_score(consensus, config)
-        return [
+        config: Mapping[str, Any],
+        criterion: str | None = None,
+    ) -> Iterator[TrainingExample | Tie]:
+        consensus = item.consensus()
+        if consensus is None or any(
+            c["name"] not in consensus.value["scores"] for c in config["criteria"]
+        ):
+            return  # a total needs every criterion
+        total = total_score(consensus.value, config)
+        prompt, completion = item.payload["prompt"], str(item.payload["response"])
+        if format == "reward":
+            content: Score | Verdict = Score(prompt, completion, "total", total)
+        else:
+            # Tolerance: a total of exactly the threshold must not fail by rounding.
+            passed = total >= float(config.get("pass_threshold", 0.5)) - 1e-9
+            content = Verdict(prompt, completion, passed)
+        yield TrainingExample(content, consensus.confidence, consensus.agreement)
+
+    example = ExampleProject(
+        task_type="rubric",
+        name="Grade discharge letters",
+        config={
+            "criteria": [
+                {
+                    "name": "correct dose",
+                    "description": "States apixaban 5 mg twice daily.",
+                    "kind": "pass_fail",
+                    "weight": 2,
+                },
+                {
+                    "name": "completeness",
+                    "description": "Diagnosis, medication changes, follow-up.",
+                    "kind": "points",
+                    "max_points": 3,
+                    "anchors": {"0": "misses most", "3": "covers every item"},
+                },
+            ],
+            "pass_threshold": 0.7,
+        },
+        guidelines="Grade against the rubric only; do not reward style.",
+        items=[
             {
-                "prompt": payload["prompt"],
-                "completion": payload["response"],
-                "score": score,
-                # Tolerance: a total of exactly the threshold must not fail by rounding.
-                "passed": score >= float(config.get("pass_threshold", 0.5)) - 1e-9,
+                "external_id": "letter-1",
+                "payload": {
+                    "prompt": "Draft a discharge letter to the GP for a patient admitted "
+                    "with new atrial fibrillation, started on apixaban.",
+                    "response": "Dear Dr Okafor,\n\nMr Patel (72) was admitted with new "
+                    "**atrial fibrillation**. He was started on *apixaban 5 mg twice "
+                    "daily* and bisoprolol 2.5 mg once daily.\n\n- Please check renal "
+                    "function in 4 weeks.\n- Cardiology clinic in 6 weeks.",
+                },
             }
-        ]
+        ],
+        extra={"answer": {"scores": {"correct dose": True, "completeness": 3}}},
+    )
 
 
 TASK = Rubric()
