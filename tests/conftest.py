@@ -29,7 +29,7 @@ import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from expertloop.api.app import create_app
+from expertloop.app import create_app
 from expertloop.domain import Role, User
 from expertloop.services.auth import hash_password, hash_token
 from expertloop.services.clock import utcnow

@@ -227,7 +227,7 @@ def test_an_import_larger_than_the_limit_gets_413_and_stores_nothing(
     env: Env, tmp_path: object
 ) -> None:
     from conftest import ServerThread
-    from expertloop.api.app import create_app
+    from expertloop.app import create_app
     from expertloop.settings import Settings
 
     manager = env.user(Role.MANAGER)

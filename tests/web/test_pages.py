@@ -8,12 +8,12 @@ import httpx
 import pytest
 
 from conftest import PASSWORD, Env, pairwise_item
-from expertloop.api.deps import SESSION_COOKIE, csrf_token_for
 from expertloop.domain import Role, User
 from expertloop.settings import Settings
 from expertloop.tasks import TASK_TYPES
 from expertloop.web import TEMPLATES_DIR, render_markdown, task_template_name
 from expertloop.web.examples import EXAMPLES
+from expertloop.web.sessions import SESSION_COOKIE, csrf_token_for
 
 SECRET = Settings().secret_key  # the test server runs with the default development key
 

@@ -123,7 +123,7 @@ def serve(
     ] = False,
 ) -> None:
     """Upgrade the database schema, then run the HTTP server (API and docs at /docs)."""
-    from expertloop.api.server import ServerOptions, run_server
+    from expertloop.server import ServerOptions, run_server
 
     settings = _settings()
     with _database(settings) as database:

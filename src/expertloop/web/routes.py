@@ -27,14 +27,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from expertloop.api.deps import (
-    SESSION_COOKIE,
-    CurrentUser,
-    DatabaseDep,
-    csrf_token_for,
-    csrf_token_matches,
-    session_user,
-)
+from expertloop.api.deps import CurrentUser, DatabaseDep
 from expertloop.api.schemas import ReviewDecision, iso_utc
 from expertloop.domain import (
     Assignment,
@@ -56,6 +49,12 @@ from expertloop.web.rendering import (
     render_string,
     security_headers,
     task_template_name,
+)
+from expertloop.web.sessions import (
+    SESSION_COOKIE,
+    csrf_token_for,
+    csrf_token_matches,
+    session_user,
 )
 
 __all__ = ["SESSION_LIFETIME", "render_review_fragment", "render_task_fragment", "router"]
