@@ -109,3 +109,10 @@ def test_the_api_does_not_import_the_web_ui() -> None:
     assert [
         where for importer, imported, where in IMPORTS if (importer, imported) == ("api", "web")
     ] == []
+
+
+def test_the_cli_reaches_the_database_only_through_services() -> None:
+    reaching = [
+        where for importer, imported, where in IMPORTS if (importer, imported) == ("cli", "store")
+    ]
+    assert reaching == []
