@@ -30,9 +30,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from expertloop.app import create_app
+from expertloop.clock import FakeClock
 from expertloop.domain import Role, User
 from expertloop.services.auth import hash_password, hash_token
-from expertloop.services.clock import utcnow
 from expertloop.settings import Settings
 from expertloop.store import Database, upgrade
 from expertloop.store import users as user_store
@@ -201,14 +201,14 @@ class Env:
                 username=username or f"{Role(role).value}-{secrets.token_hex(4)}",
                 password_hash=_FAST_PASSWORD_HASH,
                 role=Role(role),
-                now=utcnow(),
+                now=self.db.clock.now(),
             )
 
     def token_for(self, user: User) -> str:
         token = "el_test_" + secrets.token_urlsafe(24)
         with self.db.write() as conn:
             user_store.insert_token(
-                conn, user_id=user.id, token_hash=hash_token(token), name="test", now=utcnow()
+                conn, user_id=user.id, token_hash=hash_token(token), name="test", now=self.db.clock.now()
             )
         return token
 
@@ -269,3 +269,18 @@ def env(request: pytest.FixtureRequest, backends: dict[str, Backend]) -> Iterato
         for client in environment.clients:
             client.close()
         backend.truncate()
+
+
+@pytest.fixture
+def clock(env: Env) -> Iterator[FakeClock]:
+    """A clock that stands still until the test advances it, read by the services (and the
+    test server, whose services read the same database) for the length of the test: a
+    test waits for a lease or a cache to run out by ``clock.advance(seconds)``, not by
+    sleeping."""
+    fake = FakeClock()
+    real = env.db.clock
+    env.db.clock = fake
+    try:
+        yield fake
+    finally:
+        env.db.clock = real

@@ -3,7 +3,7 @@
     quality < tasks, domain < store < scheduling, jobs, llm, exports < services
     < api, web < app factory < server < cli, client (SDK)
 
-``errors`` and ``settings`` are shared leaves that every layer but ``quality`` may use.
+``errors``, ``settings`` and ``clock`` are shared leaves that every layer but ``quality`` may use.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ RANKS = {
     "__init__": 0,  # the version string
     "quality": 0,
     "errors": 1,
+    "clock": 1,
     "settings": 1,
     "tasks": 2,
     "domain": 2,

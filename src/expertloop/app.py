@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from expertloop import __version__
 from expertloop.api import install_api
+from expertloop.clock import SYSTEM_CLOCK, Clock
 from expertloop.services.assignments import ClaimableProjects
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.services.leases import LeaseSweeper
@@ -39,21 +40,37 @@ PARTS: tuple[Install, ...] = (
 )
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
     """Build the app. The database schema must already be migrated (``expertloop db upgrade``;
     ``expertloop serve`` does it before starting). A ``database`` given here is the caller's
-    to dispose of; one the app opens itself is closed when it stops."""
+    to dispose of; one the app opens itself is closed when it stops.
+
+    ``clock`` is where the app reads the time (default the machine's; tests pass a
+    :class:`~expertloop.clock.FakeClock`). The database carries it to the services, so a
+    given ``database`` brings its own clock and ``clock`` must then be left out.
+    """
     settings = settings or Settings()
+    if database is not None and clock is not None and clock is not database.clock:
+        raise ValueError(
+            "give the clock to the Database, whose services read it: Database(clock=...)"
+        )
     db = database or Database(
         settings.resolved_database_url,
         pool_size=settings.db_pool_size,
         sqlite_synchronous=settings.sqlite_synchronous,
+        clock=clock or SYSTEM_CLOCK,
     )
     runtime = Runtime(
         settings=settings,
         database=db,
+        clock=db.clock,
         authenticator=TokenAuthenticator(db, ttl_seconds=settings.auth_cache_seconds),
-        claimable=ClaimableProjects(settings.auth_cache_seconds),
+        claimable=ClaimableProjects(settings.auth_cache_seconds, clock=db.clock),
         background=[LeaseSweeper(db, interval_seconds=settings.lease_sweep_seconds)],
     )
 

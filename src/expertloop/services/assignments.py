@@ -19,7 +19,6 @@ from expertloop.domain import Assignment, ItemPublic, Project, User, can_claim_i
 from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
 from expertloop.scheduling import lease_expires_at
 from expertloop.services.caching import ExpiringCache
-from expertloop.services.clock import utcnow
 from expertloop.services.projects import load_project
 from expertloop.store import Database, claims
 from expertloop.store import answers as answer_store
@@ -55,7 +54,7 @@ def next_assignment(
     project's items (projects do not change once created, and memberships are not
     withdrawn), which saves a read on every request.
     """
-    now = utcnow()
+    now = db.clock.now()
     with db.statements() as conn:
         project = _claimable_project(conn, actor, project_id, claimable)
         task = get_task_type(project.task_type)
@@ -148,7 +147,7 @@ def submit_answer(
     ended and its slot went to another worker, ``AlreadyAnswered`` (409) when an answer is
     stored under a different key.
     """
-    now = utcnow()
+    now = db.clock.now()
     try:
         with db.statements() as conn:
             target = answer_store.answer_target(conn, assignment_id)
@@ -237,6 +236,6 @@ def release_assignment(db: Database, *, actor: User, assignment_id: int) -> None
         if target is None or target.worker_id != actor.id:
             raise NotFound(f"assignment {assignment_id} not found")
         if not claims.release_lease(
-            conn, assignment_id=assignment_id, worker_id=actor.id, now=utcnow()
+            conn, assignment_id=assignment_id, worker_id=actor.id, now=db.clock.now()
         ):
             raise LeaseLost(f"assignment {assignment_id} is no longer active ({target.status})")

@@ -15,7 +15,6 @@ from expertloop.domain import (
     can_read_project,
 )
 from expertloop.errors import InputInvalid, NotFound, PermissionDenied
-from expertloop.services.clock import utcnow
 from expertloop.store import Database, audit
 from expertloop.store import items as item_store
 from expertloop.store import projects as project_store
@@ -68,7 +67,7 @@ def create_project(
             f"invalid config for task type {task_type!r}: {exc.prefixed('config')}",
             details=[e.to_dict() for e in errors],
         ) from None
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         project = project_store.create_project(
             conn,
@@ -106,7 +105,7 @@ def list_projects(db: Database, *, actor: User) -> list[Project]:
 
 
 def add_members(db: Database, *, actor: User, project_id: int, user_ids: Sequence[int]) -> None:
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         project = load_project(conn, actor=actor, project_id=project_id)
         if not can_add_members(actor, is_member=project.is_member):
@@ -129,4 +128,4 @@ def add_members(db: Database, *, actor: User, project_id: int, user_ids: Sequenc
 def project_progress(db: Database, *, actor: User, project_id: int) -> item_store.Progress:
     with db.read() as conn:
         load_project(conn, actor=actor, project_id=project_id)
-        return item_store.project_progress(conn, project_id, now=utcnow())
+        return item_store.project_progress(conn, project_id, now=db.clock.now())

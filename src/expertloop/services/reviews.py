@@ -26,7 +26,7 @@ from expertloop.errors import (
     ReviewClosed,
 )
 from expertloop.scheduling import lease_expires_at
-from expertloop.services.clock import iso_utc, utcnow
+from expertloop.services.clock import iso_utc
 from expertloop.services.projects import load_project
 from expertloop.store import Database, audit
 from expertloop.store import projects as project_store
@@ -128,7 +128,7 @@ def request_reviews(
             )
         if worker_id is not None:
             raise InputInvalid.on_field("worker_id", "worker_id applies to samples only")
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         project = _managed_project(conn, actor, project_id)
         if answer_ids is not None:
@@ -246,7 +246,7 @@ def next_review(db: Database, *, actor: User, project_id: int) -> Review | None:
     """The reviewer's next pending review in the project, held for them for the project's
     lease time; the one they already hold if any (a reload gets it back); ``None`` when the
     queue holds nothing for them (their own answers are never given to them)."""
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         project = _reviewable_project(conn, actor, project_id)
         review_id = review_store.held_review(conn, project.id, actor.id, now)
@@ -271,7 +271,7 @@ def available_reviews(db: Database, *, actor: User, project_id: int, cap: int = 
     with db.read() as conn:
         project = _reviewable_project(conn, actor, project_id)
         return review_store.count_available_reviews(
-            conn, project.id, reviewer_id=actor.id, now=utcnow(), cap=cap
+            conn, project.id, reviewer_id=actor.id, now=db.clock.now(), cap=cap
         )
 
 
@@ -332,7 +332,7 @@ def decide_review(
         raise InputInvalid.on_field("answer", "only a fix carries an answer")
     if decision is ReviewOutcome.FIXED and answer is None:
         raise InputInvalid.on_field("answer", "a fix needs the corrected answer")
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         row, project = _load(conn, actor, review_id)
         if row.worker_id == actor.id:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from expertloop.clock import Clock
 from expertloop.services.assignments import ClaimableProjects
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.settings import Settings
@@ -30,11 +31,13 @@ class Background(Protocol):
 
 @dataclass
 class Runtime:
-    """What the app's parts share: settings, the database, the process's caches, and the
-    background work to start with the app (started in order, stopped in reverse)."""
+    """What the app's parts share: settings, the database and its clock (where the time
+    comes from), the process's caches, and the background work to start with the app
+    (started in order, stopped in reverse)."""
 
     settings: Settings
     database: Database
+    clock: Clock
     authenticator: TokenAuthenticator
     claimable: ClaimableProjects
     background: list[Background] = field(default_factory=list)
