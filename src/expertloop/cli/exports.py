@@ -11,6 +11,7 @@ import typer
 from rich.progress import Progress
 
 from expertloop.cli.common import database, err, fail, operator, progress_columns, settings
+from expertloop.domain import ExportFile
 from expertloop.errors import ExpertloopError
 
 __all__ = ["export", "register"]
@@ -56,7 +57,7 @@ def export(
     from expertloop.exports.writers import write_rows
     from expertloop.services.exports import ExportOptions, count_answers, prepare_export
 
-    if to not in ("jsonl", "parquet", "hub"):
+    if to not in tuple(ExportFile):
         fail(f"--to must be jsonl, parquet or hub, not {to!r}")
     if to != "jsonl" and output is None:
         fail(f"--to {to} needs --output")

@@ -11,14 +11,14 @@ import typer
 from rich.console import Console
 
 from expertloop.cli.common import database, err, fail, operator, settings, user_id
-from expertloop.domain import Review
+from expertloop.domain import Review, ReviewOutcome, ReviewStatus
 from expertloop.errors import ExpertloopError
 
 __all__ = ["REVIEW_STATUSES", "group", "register"]
 
 group = typer.Typer(help="The review queue of a project.", no_args_is_help=True)
 
-REVIEW_STATUSES = ("pending", "accepted", "rejected", "fixed")
+REVIEW_STATUSES = tuple(status.value for status in ReviewStatus)
 
 
 def _answer_ids_option(value: str) -> list[int]:
@@ -142,13 +142,13 @@ def reviews_summary(
 
     out = Console(highlight=False)
     counts = summary.counts
-    decided = sum(counts.get(k, 0) for k in ("accepted", "rejected", "fixed"))
-    overall = counts.get("accepted", 0) / decided if decided else None
+    decided = sum(counts.get(k.value, 0) for k in ReviewOutcome)
+    overall = counts.get(ReviewOutcome.ACCEPTED.value, 0) / decided if decided else None
     totals = Table(title=f"Reviews of project {project}")
     totals.add_column("Outcome")
     totals.add_column("Reviews", justify="right")
     for status in REVIEW_STATUSES:
-        totals.add_row(status, str(counts.get(status, 0)), end_section=status == "fixed")
+        totals.add_row(status, str(counts.get(status, 0)), end_section=status == ReviewStatus.FIXED)
     totals.add_row("total", str(sum(counts.values())))
     totals.add_row("acceptance rate", rate(overall))
     out.print(totals)

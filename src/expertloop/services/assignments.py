@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from expertloop.domain import Assignment, ItemPublic, Project, User, can_claim_items
+from expertloop.domain import (
+    Assignment,
+    AssignmentStatus,
+    ItemPublic,
+    Project,
+    User,
+    can_claim_items,
+)
 from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
 from expertloop.scheduling import lease_expires_at
 from expertloop.services.caching import ExpiringCache
@@ -154,7 +161,7 @@ def submit_answer(
             if target is None or target.worker_id != actor.id:
                 raise NotFound(f"assignment {assignment_id} not found")
             task = get_task_type(target.task_type)
-            if target.status == "answered":
+            if target.status == AssignmentStatus.ANSWERED:
                 return _replay(conn, target, task, idempotency_key)
             try:
                 shown_payload = task.present(target.payload, target.presentation)
@@ -165,7 +172,7 @@ def submit_answer(
                 raise AnswerInvalid(
                     f"invalid answer: {exc}", details=[e.to_dict() for e in errors]
                 ) from None
-            if target.status == "leased":
+            if target.status == AssignmentStatus.LEASED:
                 stored = answer_store.answer_live_lease(
                     conn, target=target, value=canonical, idempotency_key=idempotency_key, now=now
                 )
@@ -208,7 +215,7 @@ def _replay(
     """Answer a retry with what is stored, or say why the submission cannot be taken."""
     stored = answer_store.answer_for_assignment(conn, target.assignment_id)
     if stored is None:
-        if lost and target.status == "released":
+        if lost and target.status == AssignmentStatus.RELEASED:
             raise LeaseLost("you gave this item back (skipped it); it cannot be answered now")
         if lost:
             raise LeaseLost(

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from expertloop.domain import Project, User
+from expertloop.domain import ExportFormat, Project, User
 from expertloop.domain.policies import can_read_gold
 from expertloop.errors import InputInvalid, PermissionDenied
 from expertloop.exports.batch import ColumnBatch
@@ -201,7 +201,8 @@ class PreparedExport:
             criterion=opts.criterion,
         )
         pc = self.consensus
-        if pc.task.name == "pairwise" and opts.format in ("preference", "unpaired"):
+        paired = opts.format in (ExportFormat.PREFERENCE, ExportFormat.UNPAIRED)
+        if pc.task.name == "pairwise" and paired:
             yield from self._pairwise_batches(row_options, on_items)
             return
         for records in self._records(on_items):

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from expertloop.domain import (
     Project,
+    Role,
     User,
     can_add_members,
     can_create_projects,
@@ -101,7 +102,7 @@ def get_project(db: Database, *, actor: User, project_id: int) -> Project:
 
 def list_projects(db: Database, *, actor: User) -> list[Project]:
     with db.read() as conn:
-        return project_store.list_projects(conn, actor.id, all_projects=actor.role == "admin")
+        return project_store.list_projects(conn, actor.id, all_projects=actor.role is Role.ADMIN)
 
 
 def add_members(db: Database, *, actor: User, project_id: int, user_ids: Sequence[int]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from expertloop.domain import Project, Review, ReviewOutcome, User
+from expertloop.domain import Project, Review, ReviewOutcome, ReviewSource, ReviewStatus, User
 from expertloop.domain.policies import can_request_reviews, can_review_answers
 from expertloop.errors import (
     AnswerInvalid,
@@ -60,8 +60,8 @@ def _review(row: review_store.ReviewRow) -> Review:
         item_id=row.item_id,
         external_id=row.external_id,
         worker_id=row.worker_id,
-        source=row.source,
-        status=row.outcome or "pending",
+        source=ReviewSource(row.source),
+        status=ReviewStatus(row.outcome or ReviewStatus.PENDING),
         payload=row.payload,
         answer=row.answer,
         duration_ms=row.duration_ms,
@@ -224,7 +224,7 @@ def list_reviews(
 ) -> list[Review]:
     """The project's reviews in id order (page with ``after``, the last id seen); ``status``
     ``"pending"`` or an outcome narrows them."""
-    allowed = ("pending", *(o.value for o in ReviewOutcome))
+    allowed = tuple(ReviewStatus)
     if status is not None and status not in allowed:
         raise InputInvalid.on_field(
             "status", f"unknown status {status!r}; use one of {', '.join(allowed)}"
