@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from sqlalchemy import text
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, backends, clock, env, pairwise_item  # noqa: F401 (fixtures)
 from expertloop.clock import FakeClock
 from expertloop.domain import Role
 from expertloop.errors import AlreadyAnswered
@@ -234,7 +234,7 @@ def test_non_members_cannot_take_items_or_read_answers(env: Env) -> None:
 def test_an_import_larger_than_the_limit_gets_413_and_stores_nothing(
     env: Env, tmp_path: object
 ) -> None:
-    from conftest import ServerThread
+    from db_fixtures import ServerThread
     from expertloop.app import create_app
     from expertloop.settings import Settings
 

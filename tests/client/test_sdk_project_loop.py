@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD, Env
+from db_fixtures import PASSWORD, Env
 from expertloop.client import Client, ImportFailed, LeaseLost, Project, User
 from expertloop.domain import Role
 

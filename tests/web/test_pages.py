@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from conftest import PASSWORD, Env, pairwise_item
+from db_fixtures import PASSWORD, Env, pairwise_item
 from expertloop.domain import Role, User
 from expertloop.settings import Settings
 from expertloop.tasks import TASK_TYPES

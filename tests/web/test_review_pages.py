@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from conftest import PASSWORD, Env, pairwise_item
+from db_fixtures import PASSWORD, Env, pairwise_item
 from expertloop.domain import Role, User
 from expertloop.services import assignments, reviews
 from expertloop.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, pairwise_item
 from expertloop.clock import FakeClock
 from expertloop.domain import Role
 from expertloop.errors import NotFound
