@@ -21,7 +21,7 @@ from typing import Any
 import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
-from expertloop.api.app import create_app
+from expertloop.app import create_app
 from expertloop.domain import Role, User
 from expertloop.services import assignments, items, projects, reviews, users
 from expertloop.settings import Settings

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from conftest import Env, free_port, pairwise_item
+from db_fixtures import Env, backends, env, free_port, pairwise_item  # noqa: F401 (fixtures)
 from expertloop.domain import Role
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import typer.main
 
-from expertloop.api.app import create_app
+from expertloop.app import create_app
 from expertloop.cli.main import app as cli_app
 from expertloop.settings import Settings
 from expertloop.tasks import get_task_type

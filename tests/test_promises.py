@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from sqlalchemy import text
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, backends, clock, env, pairwise_item  # noqa: F401 (fixtures)
+from expertloop.clock import FakeClock
 from expertloop.domain import Role
 from expertloop.errors import AlreadyAnswered
 from expertloop.services.assignments import next_assignment, submit_answer
@@ -104,14 +105,16 @@ def test_one_worker_asking_in_parallel_never_gets_an_item_twice(env: Env) -> Non
     assert _invariant_violations(env)["duplicates"] == 0
 
 
-def test_an_abandoned_lease_expires_and_the_item_is_offered_again(env: Env) -> None:
+def test_an_abandoned_lease_expires_and_the_item_is_offered_again(
+    env: Env, clock: FakeClock
+) -> None:
     manager, slow, quick = env.user(Role.MANAGER), env.user(), env.user()
     project = env.project(manager, members=[slow, quick], answers_per_item=1, lease_seconds=1)
     env.items(manager, project, [pairwise_item(1)])
     lease = next_assignment(env.db, actor=slow, project_id=project)
     assert lease is not None
     assert next_assignment(env.db, actor=quick, project_id=project) is None
-    time.sleep(1.3)
+    clock.advance(1.3)
     # Without waiting for the sweeper: the empty pool triggers a sweep of the project.
     again = next_assignment(env.db, actor=quick, project_id=project)
     assert again is not None
@@ -119,7 +122,9 @@ def test_an_abandoned_lease_expires_and_the_item_is_offered_again(env: Env) -> N
     assert _invariant_violations(env)["over_collected"] == 0
 
 
-def test_the_background_sweeper_returns_expired_leases_to_the_pool(env: Env) -> None:
+def test_the_background_sweeper_returns_expired_leases_to_the_pool(
+    env: Env, clock: FakeClock
+) -> None:
     manager, worker = env.user(Role.MANAGER), env.user()
     project = env.project(manager, members=[worker], answers_per_item=2, lease_seconds=1)
     env.items(manager, project, [pairwise_item(1)])
@@ -127,6 +132,7 @@ def test_the_background_sweeper_returns_expired_leases_to_the_pool(env: Env) -> 
     client.post(f"/api/v1/projects/{project}/assignments/next")
     admin = env.client(manager)
     assert admin.get(f"/api/v1/projects/{project}/progress").json()["active_leases"] == 1
+    clock.advance(1.3)  # the test server sweeps every 0.2 s
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         with env.db.read() as conn:
@@ -138,7 +144,9 @@ def test_the_background_sweeper_returns_expired_leases_to_the_pool(env: Env) -> 
     assert _invariant_violations(env)["counter_drift"] == 0
 
 
-def test_a_late_answer_is_kept_while_a_slot_is_free_and_refused_once_it_is_taken(env: Env) -> None:
+def test_a_late_answer_is_kept_while_a_slot_is_free_and_refused_once_it_is_taken(
+    env: Env, clock: FakeClock
+) -> None:
     manager = env.user(Role.MANAGER)
     late, other, third = env.user(), env.user(), env.user()
     project = env.project(
@@ -147,7 +155,7 @@ def test_a_late_answer_is_kept_while_a_slot_is_free_and_refused_once_it_is_taken
     env.items(manager, project, [pairwise_item(1), pairwise_item(2)])
     first = next_assignment(env.db, actor=late, project_id=project)
     assert first is not None
-    time.sleep(1.3)
+    clock.advance(1.3)
     from expertloop.services.leases import expire_leases
 
     expire_leases(env.db)
@@ -157,7 +165,7 @@ def test_a_late_answer_is_kept_while_a_slot_is_free_and_refused_once_it_is_taken
 
     second = next_assignment(env.db, actor=late, project_id=project)
     assert second is not None
-    time.sleep(1.3)
+    clock.advance(1.3)
     expire_leases(env.db)
     taken = next_assignment(env.db, actor=other, project_id=project)
     assert taken is not None
@@ -226,8 +234,8 @@ def test_non_members_cannot_take_items_or_read_answers(env: Env) -> None:
 def test_an_import_larger_than_the_limit_gets_413_and_stores_nothing(
     env: Env, tmp_path: object
 ) -> None:
-    from conftest import ServerThread
-    from expertloop.api.app import create_app
+    from db_fixtures import ServerThread
+    from expertloop.app import create_app
     from expertloop.settings import Settings
 
     manager = env.user(Role.MANAGER)

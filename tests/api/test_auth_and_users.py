@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import PASSWORD, Env
+from db_fixtures import PASSWORD, Env
 from expertloop.domain import Role
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, pairwise_item
 from expertloop.domain import Role
 
 NDJSON = {"Content-Type": "application/x-ndjson"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, pairwise_item
 from expertloop.domain import Role
 
 

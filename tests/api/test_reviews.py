@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, pairwise_item
 from expertloop.domain import Role, User
 from expertloop.services import assignments
 

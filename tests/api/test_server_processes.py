@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from conftest import Env, free_port
+from db_fixtures import Env, free_port
 
 
 def _serve(

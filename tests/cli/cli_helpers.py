@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import Env
+from db_fixtures import Env
 from expertloop.cli.main import app
 
 

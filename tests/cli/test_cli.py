@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cli_helpers import cli  # noqa: F401 - a fixture
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, pairwise_item
 from expertloop.domain import Role
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from cli_helpers import cli  # noqa: F401 - a fixture
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, pairwise_item
 from expertloop.domain import Role, User
 from expertloop.services import assignments, reviews
 

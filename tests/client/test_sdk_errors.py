@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Env
+from db_fixtures import Env
 from expertloop.client import (
     AlreadyAnswered,
     AlreadyExists,

@@ -7,10 +7,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import PASSWORD, Env
+from db_fixtures import PASSWORD, Env
 from expertloop.client import Client, ImportFailed, LeaseLost, Project, User
 from expertloop.domain import Role
 
@@ -32,13 +31,6 @@ def connect(env: Env) -> Iterator[Connect]:
     yield make
     for client in clients:
         client.close()
-
-
-def _route_exists(env: Env, prefix: str) -> bool:
-    """Whether the server has a route starting with ``prefix`` (the exports and consensus
-    endpoints were added in parallel with the SDK)."""
-    paths = httpx.get(f"{env.url}/openapi.json").json()["paths"]
-    return any(path.startswith(prefix) for path in paths)
 
 
 def _run_workers(workers: list[Project]) -> Counter[int]:
@@ -209,8 +201,6 @@ def _finished_pairwise_project(env: Env, connect: Connect) -> Project:
 
 
 def test_consensus_lists_one_row_per_item(env: Env, connect: Connect) -> None:
-    if not _route_exists(env, "/api/v1/projects/{project_id}/consensus"):
-        pytest.skip("GET /api/v1/projects/{id}/consensus is not on the server yet")
     project = _finished_pairwise_project(env, connect)
     rows = project.consensus()
     assert sorted(r["external_id"] for r in rows) == ["p-0", "p-1", "p-2"]
@@ -221,8 +211,6 @@ def test_consensus_lists_one_row_per_item(env: Env, connect: Connect) -> None:
 def test_a_preference_export_comes_back_in_memory_and_as_a_file(
     env: Env, connect: Connect, tmp_path: Path
 ) -> None:
-    if not _route_exists(env, "/api/v1/projects/{project_id}/exports/"):
-        pytest.skip("GET /api/v1/projects/{id}/exports/{format} is not on the server yet")
     project = _finished_pairwise_project(env, connect)
     rows = project.export("preference", as_dataset=False, standard=True)
     assert len(rows) == 3
@@ -235,18 +223,14 @@ def test_a_preference_export_comes_back_in_memory_and_as_a_file(
 
     parquet = project.export_to(tmp_path / "prefs.parquet", "preference", file_format="parquet")
     assert parquet.read_bytes()[:4] == b"PAR1"
-    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow.parquet as pq
+
     assert pq.read_table(parquet).num_rows == 3
 
 
 def test_label_studio_tasks_and_argilla_records_are_imported_by_their_source(
     env: Env, connect: Connect
 ) -> None:
-    operation = httpx.get(f"{env.url}/openapi.json").json()["paths"][
-        "/api/v1/projects/{project_id}/items"
-    ]["post"]
-    if "source" not in {p["name"] for p in operation.get("parameters", [])}:
-        pytest.skip("POST /api/v1/projects/{id}/items?source= is not on the server yet")
     project = connect(env.user(Role.MANAGER)).projects.create(
         "Moved over", "label", config={"labels": LABELS}
     )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from conftest import Env
+from db_fixtures import Env
 from expertloop.client import Client, NetworkError, NotFound
 from expertloop.domain import Role
 

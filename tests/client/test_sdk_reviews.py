@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Env
+from db_fixtures import Env
 from expertloop.client import (
     Client,
     Conflict,

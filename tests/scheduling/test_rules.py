@@ -1,17 +1,12 @@
-"""The next-item rules as pure functions, and the database obeying them."""
+"""The next-item rules as pure functions (``tests/store/test_claims.py`` checks that the
+database obeys them)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from conftest import Env, pairwise_item
-from expertloop.domain import Role
 from expertloop.scheduling import ItemState, claim_order_key, is_eligible, pick_next_item
 from expertloop.scheduling.rules import lease_expires_at
-from expertloop.services.assignments import next_assignment, submit_answer
 
 
 def test_items_closest_to_completion_come_first_then_priority_then_age() -> None:
@@ -35,43 +30,3 @@ def test_full_items_and_items_the_worker_had_are_not_eligible() -> None:
 
 def test_a_lease_expires_after_the_lease_time() -> None:
     assert lease_expires_at(datetime(2026, 1, 1), 90) == datetime(2026, 1, 1, 0, 1, 30)
-
-
-@settings(
-    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    priorities=st.lists(st.integers(-2, 2), min_size=3, max_size=8),
-    answered=st.lists(st.integers(0, 7), max_size=6),
-)
-def test_the_database_hands_out_exactly_the_item_the_rules_pick(
-    env: Env, priorities: list[int], answered: list[int]
-) -> None:
-    env.backend.truncate()  # each example starts from an empty database
-    manager = env.user(Role.MANAGER)
-    others = [env.user() for _ in range(2)]
-    worker = env.user()
-    project = env.project(manager, members=[*others, worker], answers_per_item=3)
-    env.items(manager, project, [pairwise_item(n, priority=p) for n, p in enumerate(priorities)])
-    # Other workers answer some items, so items differ in how close they are to completion.
-    for n, other in enumerate(others):
-        for _ in answered[n::2]:
-            lease = next_assignment(env.db, actor=other, project_id=project)
-            if lease is not None:
-                submit_answer(env.db, actor=other, assignment_id=lease.id, answer={"choice": "A"})
-    from sqlalchemy import select
-
-    from expertloop.store import tables as t
-
-    with env.db.read() as conn:
-        rows = conn.execute(
-            select(t.Item.id, t.Item.priority, t.Item.target, t.Item.n_answers).where(
-                t.Item.project_id == project
-            )
-        ).all()
-    states = [ItemState(r.id, r.priority, r.target, r.n_answers, 0) for r in rows]
-    expected = pick_next_item(states, worker_items=set())
-    lease = next_assignment(env.db, actor=worker, project_id=project)
-    assert expected is not None
-    assert lease is not None
-    assert lease.item.id == expected.id

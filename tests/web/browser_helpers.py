@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD, Env
+from db_fixtures import PASSWORD, Env
 from expertloop.domain import User
 from expertloop.web.examples import EXAMPLES
 

@@ -24,7 +24,7 @@ from browser_helpers import (
 )
 from sqlalchemy import update
 
-from conftest import Env
+from db_fixtures import Env
 from expertloop.domain import Role, User
 from expertloop.services import answers, assignments, projects
 from expertloop.services.clock import utcnow

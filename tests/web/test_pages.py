@@ -7,13 +7,15 @@ import re
 import httpx
 import pytest
 
-from conftest import PASSWORD, Env, pairwise_item
-from expertloop.api.deps import SESSION_COOKIE, csrf_token_for
+from db_fixtures import PASSWORD, Env, pairwise_item
+from expertloop.clock import FakeClock
 from expertloop.domain import Role, User
 from expertloop.settings import Settings
 from expertloop.tasks import TASK_TYPES
 from expertloop.web import TEMPLATES_DIR, render_markdown, task_template_name
 from expertloop.web.examples import EXAMPLES
+from expertloop.web.routes import SESSION_LIFETIME
+from expertloop.web.sessions import SESSION_COOKIE, csrf_token_for
 
 SECRET = Settings().secret_key  # the test server runs with the default development key
 
@@ -60,6 +62,16 @@ def test_signing_in_sets_an_httponly_samesite_session_cookie_and_redirects_home(
     home = client.get("/")
     assert home.status_code == 200
     assert worker.username in home.text
+
+
+def test_a_session_ends_when_its_lifetime_has_passed(env: Env, clock: FakeClock) -> None:
+    client, _ = _signed_in(env, env.user())
+    clock.advance(SESSION_LIFETIME.total_seconds() - 60)
+    assert client.get("/").status_code == 200
+    clock.advance(120)
+    expired = client.get("/")
+    assert expired.status_code == 303
+    assert expired.headers["location"].startswith("/login")
 
 
 def test_a_wrong_password_shows_an_error_and_sets_no_session(env: Env) -> None:

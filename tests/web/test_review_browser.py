@@ -22,7 +22,7 @@ from browser_helpers import (
 )
 from sqlalchemy import select
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, pairwise_item
 from expertloop.domain import Review, Role, User
 from expertloop.services import assignments, reviews
 from expertloop.store import tables as t

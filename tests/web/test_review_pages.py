@@ -10,14 +10,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from conftest import PASSWORD, Env, pairwise_item
-from expertloop.api.deps import SESSION_COOKIE, csrf_token_for
+from db_fixtures import PASSWORD, Env, pairwise_item
 from expertloop.domain import Role, User
 from expertloop.services import assignments, reviews
 from expertloop.settings import Settings
 from expertloop.store import tables as t
 from expertloop.tasks import get_task_type
 from expertloop.web.examples import EXAMPLES
+from expertloop.web.sessions import SESSION_COOKIE, csrf_token_for
 
 SECRET = Settings().secret_key  # the test server runs with the default development key
 

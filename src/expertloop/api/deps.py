@@ -1,42 +1,38 @@
 """Dependencies shared by the handlers: the database, the settings and the caller.
 
-Callers authenticate in one of two ways. Programs send ``Authorization: Bearer <token>``.
-The web UI holds a session token in an HttpOnly cookie; because a browser sends that cookie
-with requests other sites make too, every unsafe request authenticated by the cookie must
-also carry the session's CSRF token (``X-CSRF-Token`` header, or a ``csrf_token`` form
-field checked by the web handlers), which only pages of this origin can read.
+Programs authenticate with ``Authorization: Bearer <token>``. A request without that header
+is offered to the app's other credentials, in order (``app.state.extra_credentials``, filled
+by the app factory): the web UI registers its browser session there, with its CSRF check,
+so this layer needs to know nothing about cookies or pages.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from expertloop.domain import User
-from expertloop.errors import NotAuthenticated, PermissionDenied
+from expertloop.errors import NotAuthenticated
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.settings import Settings
 from expertloop.store import Database
 
 __all__ = [
-    "CSRF_HEADER",
-    "SAFE_METHODS",
-    "SESSION_COOKIE",
+    "Credential",
     "CurrentUser",
     "DatabaseDep",
     "SettingsDep",
-    "csrf_token_for",
-    "csrf_token_matches",
-    "session_user",
 ]
 
-SESSION_COOKIE = "expertloop_session"
-CSRF_HEADER = "X-CSRF-Token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+Credential = Callable[[Request], Awaitable[User | None]]
+"""Another way to authenticate an API request: the caller, ``None`` when the request does
+not carry this kind of credential, or an :class:`~expertloop.errors.ExpertloopError` when it
+carries a bad one."""
+
+_MISSING = "missing credentials: send 'Authorization: Bearer <token>'"
 
 
 async def _database(request: Request) -> Database:
@@ -45,31 +41,6 @@ async def _database(request: Request) -> Database:
 
 async def _settings(request: Request) -> Settings:
     return request.app.state.settings
-
-
-def csrf_token_for(secret_key: str, session_token: str) -> str:
-    """The CSRF token of a session: an HMAC of its token, so nothing extra is stored."""
-    return hmac.new(
-        secret_key.encode(), b"csrf:" + session_token.encode(), hashlib.sha256
-    ).hexdigest()
-
-
-def csrf_token_matches(secret_key: str, session_token: str, candidate: str | None) -> bool:
-    if not candidate:
-        return False
-    return hmac.compare_digest(csrf_token_for(secret_key, session_token), candidate)
-
-
-def session_user(request: Request) -> User | None:
-    """The user of the request's session cookie, or ``None`` (no CSRF check: read-only use)."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    authenticator: TokenAuthenticator = request.app.state.authenticator
-    try:
-        return authenticator.authenticate(token)
-    except NotAuthenticated:
-        return None
 
 
 async def _authenticate(request: Request, token: str) -> User:
@@ -87,22 +58,14 @@ async def _current_user(request: Request) -> User:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthenticated("missing credentials: send 'Authorization: Bearer <token>'")
+            raise NotAuthenticated(_MISSING)
         return await _authenticate(request, token.strip())
-    session = request.cookies.get(SESSION_COOKIE)
-    if not session:
-        raise NotAuthenticated("missing credentials: send 'Authorization: Bearer <token>'")
-    user = await _authenticate(request, session)
-    if request.method not in SAFE_METHODS:
-        settings: Settings = request.app.state.settings
-        if not csrf_token_matches(
-            settings.secret_key, session, request.headers.get(CSRF_HEADER)
-        ):
-            raise PermissionDenied(
-                f"missing or wrong CSRF token: send the page's token in {CSRF_HEADER}",
-                details={"field": CSRF_HEADER},
-            )
-    return user
+    credentials: tuple[Credential, ...] = getattr(request.app.state, "extra_credentials", ())
+    for credential in credentials:
+        user = await credential(request)
+        if user is not None:
+            return user
+    raise NotAuthenticated(_MISSING)
 
 
 DatabaseDep = Annotated[Database, Depends(_database)]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from expertloop.domain import Project, Review, Role, User
+from expertloop.domain import Project, Review, ReviewOutcome, ReviewSource, ReviewStatus, Role, User
 from expertloop.services.clock import iso_utc
 
 __all__ = [
@@ -160,7 +160,7 @@ class ReviewQueued(BaseModel):
 
 
 class ReviewDecision(Strict):
-    outcome: Literal["accepted", "rejected", "fixed"]
+    outcome: ReviewOutcome
     comment: str = Field("", max_length=5000, description="Required when rejecting: why")
     answer: dict[str, Any] | None = Field(
         None, description="The corrected answer (canonical terms), for a fix only"
@@ -173,8 +173,8 @@ class ReviewDecision(Strict):
 class ReviewPublic(BaseModel):
     review_id: int
     project_id: int
-    status: Literal["pending", "accepted", "rejected", "fixed"]
-    source: Literal["sample", "request"]
+    status: ReviewStatus
+    source: ReviewSource
     answer_id: int
     item_id: int
     external_id: str | None

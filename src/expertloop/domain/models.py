@@ -16,6 +16,8 @@ class Role(enum.StrEnum):
 
 
 class AssignmentStatus(enum.StrEnum):
+    """Where a lease of an item to a worker stands: held, answered, given back, or run out."""
+
     LEASED = "leased"
     ANSWERED = "answered"
     RELEASED = "released"
@@ -28,6 +30,41 @@ class ReviewOutcome(enum.StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     FIXED = "fixed"
+
+
+class ReviewStatus(enum.StrEnum):
+    """Where a review stands: waiting for a decision, or the outcome of one."""
+
+    PENDING = "pending"
+    ACCEPTED = ReviewOutcome.ACCEPTED.value
+    REJECTED = ReviewOutcome.REJECTED.value
+    FIXED = ReviewOutcome.FIXED.value
+
+
+class ReviewSource(enum.StrEnum):
+    """How an answer came to be reviewed: drawn in a random sample, or chosen by id."""
+
+    SAMPLE = "sample"
+    REQUEST = "request"
+
+
+class ExportFormat(enum.StrEnum):
+    """The training-ready datasets an export writes (TRL's formats, and the raw answers)."""
+
+    PREFERENCE = "preference"
+    UNPAIRED = "unpaired"
+    SFT = "sft"
+    REWARD = "reward"
+    RAW = "raw"
+
+
+class ExportFile(enum.StrEnum):
+    """What an export is written as: a file (JSON lines, Parquet) or a saved Hugging Face
+    ``DatasetDict`` with its card (the CLI only: it writes a directory)."""
+
+    JSONL = "jsonl"
+    PARQUET = "parquet"
+    HUB = "hub"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +127,8 @@ class Review:
     item_id: int
     external_id: str | None
     worker_id: int
-    source: str
-    status: str
+    source: ReviewSource
+    status: ReviewStatus
     payload: dict[str, Any]
     answer: dict[str, Any]
     duration_ms: int

@@ -15,11 +15,17 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from expertloop.domain import Assignment, ItemPublic, Project, User, can_claim_items
+from expertloop.domain import (
+    Assignment,
+    AssignmentStatus,
+    ItemPublic,
+    Project,
+    User,
+    can_claim_items,
+)
 from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
 from expertloop.scheduling import lease_expires_at
 from expertloop.services.caching import ExpiringCache
-from expertloop.services.clock import utcnow
 from expertloop.services.projects import load_project
 from expertloop.store import Database, claims
 from expertloop.store import answers as answer_store
@@ -55,7 +61,7 @@ def next_assignment(
     project's items (projects do not change once created, and memberships are not
     withdrawn), which saves a read on every request.
     """
-    now = utcnow()
+    now = db.clock.now()
     with db.statements() as conn:
         project = _claimable_project(conn, actor, project_id, claimable)
         task = get_task_type(project.task_type)
@@ -148,14 +154,14 @@ def submit_answer(
     ended and its slot went to another worker, ``AlreadyAnswered`` (409) when an answer is
     stored under a different key.
     """
-    now = utcnow()
+    now = db.clock.now()
     try:
         with db.statements() as conn:
             target = answer_store.answer_target(conn, assignment_id)
             if target is None or target.worker_id != actor.id:
                 raise NotFound(f"assignment {assignment_id} not found")
             task = get_task_type(target.task_type)
-            if target.status == "answered":
+            if target.status == AssignmentStatus.ANSWERED:
                 return _replay(conn, target, task, idempotency_key)
             try:
                 shown_payload = task.present(target.payload, target.presentation)
@@ -166,7 +172,7 @@ def submit_answer(
                 raise AnswerInvalid(
                     f"invalid answer: {exc}", details=[e.to_dict() for e in errors]
                 ) from None
-            if target.status == "leased":
+            if target.status == AssignmentStatus.LEASED:
                 stored = answer_store.answer_live_lease(
                     conn, target=target, value=canonical, idempotency_key=idempotency_key, now=now
                 )
@@ -209,7 +215,7 @@ def _replay(
     """Answer a retry with what is stored, or say why the submission cannot be taken."""
     stored = answer_store.answer_for_assignment(conn, target.assignment_id)
     if stored is None:
-        if lost and target.status == "released":
+        if lost and target.status == AssignmentStatus.RELEASED:
             raise LeaseLost("you gave this item back (skipped it); it cannot be answered now")
         if lost:
             raise LeaseLost(
@@ -237,6 +243,6 @@ def release_assignment(db: Database, *, actor: User, assignment_id: int) -> None
         if target is None or target.worker_id != actor.id:
             raise NotFound(f"assignment {assignment_id} not found")
         if not claims.release_lease(
-            conn, assignment_id=assignment_id, worker_id=actor.id, now=utcnow()
+            conn, assignment_id=assignment_id, worker_id=actor.id, now=db.clock.now()
         ):
             raise LeaseLost(f"assignment {assignment_id} is no longer active ({target.status})")

@@ -12,7 +12,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from expertloop.domain import User
 from expertloop.errors import NotAuthenticated
 from expertloop.services.caching import ExpiringCache
-from expertloop.services.clock import utcnow
 from expertloop.store import Database
 from expertloop.store import users as user_store
 
@@ -69,7 +68,7 @@ def issue_token(
     if not credentials.user.is_active:
         raise NotAuthenticated("this account is suspended")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         user_store.insert_token(
             conn,
@@ -85,7 +84,7 @@ def issue_token(
 def revoke_token(db: Database, token: str) -> bool:
     """Revoke a token (a web logout); ``False`` if it was unknown or already revoked."""
     with db.write() as conn:
-        return user_store.revoke_token(conn, hash_token(token), now=utcnow())
+        return user_store.revoke_token(conn, hash_token(token), now=db.clock.now())
 
 
 class TokenAuthenticator:
@@ -97,7 +96,9 @@ class TokenAuthenticator:
 
     def __init__(self, db: Database, *, ttl_seconds: float, max_entries: int = 100_000) -> None:
         self._db = db
-        self._users: ExpiringCache[str, User] = ExpiringCache(ttl_seconds, max_entries=max_entries)
+        self._users: ExpiringCache[str, User] = ExpiringCache(
+            ttl_seconds, max_entries=max_entries, clock=db.clock
+        )
 
     def cached(self, token: str) -> User | None:
         """The token's user if this process verified it recently; never touches the database,
@@ -111,8 +112,9 @@ class TokenAuthenticator:
         if user is not None:
             return user
         digest = hash_token(token)
-        with (db or self._db).read() as conn:
-            user = user_store.user_by_token_hash(conn, digest, now=utcnow())
+        db = db or self._db
+        with db.read() as conn:
+            user = user_store.user_by_token_hash(conn, digest, now=db.clock.now())
         if user is None:
             raise NotAuthenticated("invalid or expired token")
         self._users.put(digest, user)

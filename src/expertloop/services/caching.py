@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Hashable
 from typing import Generic, TypeVar
+
+from expertloop.clock import SYSTEM_CLOCK, Clock
 
 __all__ = ["ExpiringCache"]
 
@@ -21,10 +22,13 @@ class ExpiringCache(Generic[K, V]):
     together (a workforce starting at once) are not all looked up again in one instant.
     At ``max_entries`` the cache starts afresh rather than tracking recency: the entries
     are cheap to look up again. Safe to use from threads and from the event loop (no call
-    blocks for longer than a dictionary operation).
+    blocks for longer than a dictionary operation). Time is ``clock.monotonic()``.
     """
 
-    def __init__(self, ttl_seconds: float, *, max_entries: int = 100_000) -> None:
+    def __init__(
+        self, ttl_seconds: float, *, max_entries: int = 100_000, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self._monotonic = clock.monotonic
         self._ttl = ttl_seconds
         self._max_entries = max_entries
         self._entries: dict[K, tuple[V, float]] = {}
@@ -32,14 +36,14 @@ class ExpiringCache(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         entry = self._entries.get(key)
-        if entry is not None and entry[1] > time.monotonic():
+        if entry is not None and entry[1] > self._monotonic():
             return entry[0]
         return None
 
     def put(self, key: K, value: V) -> None:
         if self._ttl <= 0:
             return
-        expires = time.monotonic() + self._ttl * random.uniform(0.75, 1.0)
+        expires = self._monotonic() + self._ttl * random.uniform(0.75, 1.0)
         with self._lock:
             if len(self._entries) >= self._max_entries:
                 self._entries.clear()

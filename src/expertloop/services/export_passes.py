@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 from sqlalchemy import Connection
 
-from expertloop.domain import Project
+from expertloop.domain import Project, ReviewStatus
 from expertloop.exports.consensus import ConsensusBuilder, ProjectConsensus
 from expertloop.exports.rows import ItemRecord
 from expertloop.services.clock import iso_utc
@@ -153,7 +153,7 @@ def item_records(
                     pending = ItemRecord(item_id, external_id, loads(payload), 0, 0, [],
                                          payload)
                 review = _review_columns(row[9:])
-                if review["review"] != "rejected":
+                if review["review"] != ReviewStatus.REJECTED:
                     fixed = review["fixed_answer"]
                     pending.answers.append(loads(fixed if fixed is not None else value))
                     pending.n_answers += 1
@@ -198,7 +198,7 @@ def _review_columns(columns: Sequence[Any]) -> dict[str, Any]:
     if review_id is None:
         return _NOT_QUEUED
     if outcome is None:
-        return {**_NOT_QUEUED, "review": "pending"}
+        return {**_NOT_QUEUED, "review": ReviewStatus.PENDING.value}
     return {
         "review": outcome,
         "review_comment": comment,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from expertloop.domain import Project, User
+from expertloop.domain import ExportFormat, Project, User
 from expertloop.domain.policies import can_read_gold
 from expertloop.errors import InputInvalid, PermissionDenied
 from expertloop.exports.batch import ColumnBatch
@@ -202,7 +202,8 @@ class PreparedExport:
             criterion=opts.criterion,
         )
         pc = self.consensus
-        if pc.task.columnar_comparison is not None and opts.format in ("preference", "unpaired"):
+        paired = opts.format in (ExportFormat.PREFERENCE, ExportFormat.UNPAIRED)
+        if pc.task.columnar_comparison is not None and paired:
             yield from self._columnar_batches(row_options, on_items)
             return
         for records in self._records(on_items):

@@ -9,7 +9,6 @@ from pydantic import Field
 
 from expertloop.domain import Project, User, can_import_items
 from expertloop.errors import ImportFailed, PermissionDenied
-from expertloop.services.clock import utcnow
 from expertloop.services.item_sources import ParseProblem
 from expertloop.services.projects import load_project
 from expertloop.store import Database, audit
@@ -113,7 +112,7 @@ def import_items(
         raise ImportFailed(f"{source}: no items found", details={"errors": [], "total_errors": 0})
     if on_validated is not None:
         on_validated(len(items))
-    now = utcnow()
+    now = db.clock.now()
     try:
         with db.write() as conn:
             taken = item_store.insert_items(

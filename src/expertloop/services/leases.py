@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from expertloop.services.clock import utcnow
 from expertloop.store import Database, claims
 
 __all__ = ["LeaseSweeper", "expire_leases"]
@@ -18,7 +17,7 @@ def expire_leases(db: Database) -> int:
     total = 0
     while True:
         with db.write() as conn:
-            expired = claims.expire_leases(conn, now=utcnow(), limit=1000)
+            expired = claims.expire_leases(conn, now=db.clock.now(), limit=1000)
         total += expired
         if expired < 1000:
             return total

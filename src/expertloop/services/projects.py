@@ -9,13 +9,13 @@ from sqlalchemy import Connection
 
 from expertloop.domain import (
     Project,
+    Role,
     User,
     can_add_members,
     can_create_projects,
     can_read_project,
 )
 from expertloop.errors import InputInvalid, NotFound, PermissionDenied
-from expertloop.services.clock import utcnow
 from expertloop.store import Database, audit
 from expertloop.store import items as item_store
 from expertloop.store import projects as project_store
@@ -68,7 +68,7 @@ def create_project(
             f"invalid config for task type {task_type!r}: {exc.prefixed('config')}",
             details=[e.to_dict() for e in errors],
         ) from None
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         project = project_store.create_project(
             conn,
@@ -102,11 +102,11 @@ def get_project(db: Database, *, actor: User, project_id: int) -> Project:
 
 def list_projects(db: Database, *, actor: User) -> list[Project]:
     with db.read() as conn:
-        return project_store.list_projects(conn, actor.id, all_projects=actor.role == "admin")
+        return project_store.list_projects(conn, actor.id, all_projects=actor.role is Role.ADMIN)
 
 
 def add_members(db: Database, *, actor: User, project_id: int, user_ids: Sequence[int]) -> None:
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         project = load_project(conn, actor=actor, project_id=project_id)
         if not can_add_members(actor, is_member=project.is_member):
@@ -129,4 +129,4 @@ def add_members(db: Database, *, actor: User, project_id: int, user_ids: Sequenc
 def project_progress(db: Database, *, actor: User, project_id: int) -> item_store.Progress:
     with db.read() as conn:
         load_project(conn, actor=actor, project_id=project_id)
-        return item_store.project_progress(conn, project_id, now=utcnow())
+        return item_store.project_progress(conn, project_id, now=db.clock.now())

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from expertloop.domain import Project, Review, ReviewOutcome, User
+from expertloop.domain import Project, Review, ReviewOutcome, ReviewSource, ReviewStatus, User
 from expertloop.domain.policies import can_request_reviews, can_review_answers
 from expertloop.errors import (
     AnswerInvalid,
@@ -26,7 +26,7 @@ from expertloop.errors import (
     ReviewClosed,
 )
 from expertloop.scheduling import lease_expires_at
-from expertloop.services.clock import iso_utc, utcnow
+from expertloop.services.clock import iso_utc
 from expertloop.services.projects import load_project
 from expertloop.store import Database, audit
 from expertloop.store import projects as project_store
@@ -60,8 +60,8 @@ def _review(row: review_store.ReviewRow) -> Review:
         item_id=row.item_id,
         external_id=row.external_id,
         worker_id=row.worker_id,
-        source=row.source,
-        status=row.outcome or "pending",
+        source=ReviewSource(row.source),
+        status=ReviewStatus(row.outcome or ReviewStatus.PENDING),
         payload=row.payload,
         answer=row.answer,
         duration_ms=row.duration_ms,
@@ -128,7 +128,7 @@ def request_reviews(
             )
         if worker_id is not None:
             raise InputInvalid.on_field("worker_id", "worker_id applies to samples only")
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         project = _managed_project(conn, actor, project_id)
         if answer_ids is not None:
@@ -224,7 +224,7 @@ def list_reviews(
 ) -> list[Review]:
     """The project's reviews in id order (page with ``after``, the last id seen); ``status``
     ``"pending"`` or an outcome narrows them."""
-    allowed = ("pending", *(o.value for o in ReviewOutcome))
+    allowed = tuple(ReviewStatus)
     if status is not None and status not in allowed:
         raise InputInvalid.on_field(
             "status", f"unknown status {status!r}; use one of {', '.join(allowed)}"
@@ -246,7 +246,7 @@ def next_review(db: Database, *, actor: User, project_id: int) -> Review | None:
     """The reviewer's next pending review in the project, held for them for the project's
     lease time; the one they already hold if any (a reload gets it back); ``None`` when the
     queue holds nothing for them (their own answers are never given to them)."""
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         project = _reviewable_project(conn, actor, project_id)
         review_id = review_store.held_review(conn, project.id, actor.id, now)
@@ -271,7 +271,7 @@ def available_reviews(db: Database, *, actor: User, project_id: int, cap: int = 
     with db.read() as conn:
         project = _reviewable_project(conn, actor, project_id)
         return review_store.count_available_reviews(
-            conn, project.id, reviewer_id=actor.id, now=utcnow(), cap=cap
+            conn, project.id, reviewer_id=actor.id, now=db.clock.now(), cap=cap
         )
 
 
@@ -332,7 +332,7 @@ def decide_review(
         raise InputInvalid.on_field("answer", "only a fix carries an answer")
     if decision is ReviewOutcome.FIXED and answer is None:
         raise InputInvalid.on_field("answer", "a fix needs the corrected answer")
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         row, project = _load(conn, actor, review_id)
         if row.worker_id == actor.id:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from expertloop.domain import Role, User, can_manage_users
 from expertloop.errors import InputInvalid, PermissionDenied
 from expertloop.services.auth import hash_password
-from expertloop.services.clock import utcnow
 from expertloop.store import Database, audit
 from expertloop.store import users as user_store
 
@@ -28,7 +27,7 @@ def create_user(
             "password", f"password must be at least {MIN_PASSWORD_LENGTH} characters"
         )
     password_hash = hash_password(password)
-    now = utcnow()
+    now = db.clock.now()
     with db.write() as conn:
         user = user_store.create_user(
             conn, username=username, password_hash=password_hash, role=role, now=now
@@ -43,8 +42,10 @@ def create_user(
     return user
 
 
-def list_users(db: Database, *, actor: User) -> list[User]:
-    if not can_manage_users(actor):
+def list_users(db: Database, *, actor: User | None) -> list[User]:
+    """Every account, in id order. ``actor=None`` is the operator at the command line, who
+    holds the database itself and picks accounts by name."""
+    if actor is not None and not can_manage_users(actor):
         raise PermissionDenied("only admins can list users")
     with db.read() as conn:
         return user_store.list_users(conn)

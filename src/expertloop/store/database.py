@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import greenlet_spawn
 
+from expertloop.clock import SYSTEM_CLOCK, Clock
+
 __all__ = ["Database"]
 
 P = ParamSpec("P")
@@ -38,11 +40,18 @@ class Database:
     _autocommit_engine: Engine
     _write_lock: threading.Lock | None
     _on_loop: Database | None
+    _clock: Clock
 
     def __init__(
-        self, url: str, *, pool_size: int = 20, sqlite_synchronous: str = "NORMAL"
+        self,
+        url: str,
+        *,
+        pool_size: int = 20,
+        sqlite_synchronous: str = "NORMAL",
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._set_up(url, pool_size)
+        self._clock = clock
         if self.dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
         if self.is_sqlite:
@@ -58,6 +67,7 @@ class Database:
             self.engine = self.read_engine = create_engine(url, **_postgres_pool(pool_size))
             self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
             self._on_loop = _EventLoopDatabase(url, pool_size)
+            self._on_loop._clock = clock
 
     def _set_up(self, url: str, pool_size: int) -> None:
         self.url = make_url(url)
@@ -68,6 +78,18 @@ class Database:
         self._slots_by_loop: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Semaphore
         ] = weakref.WeakKeyDictionary()
+
+    @property
+    def clock(self) -> Clock:
+        """Where the services that take this database read the time: the app's clock (a
+        test's :class:`~expertloop.clock.FakeClock` to move time without sleeping)."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        if self._on_loop is not None:
+            self._on_loop._clock = clock
 
     @property
     def is_sqlite(self) -> bool:

@@ -26,6 +26,9 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, TextClause, text
 
+from expertloop.domain import ReviewOutcome
+from expertloop.store.tables import sql_values
+
 __all__ = [
     "NOT_GOLD",
     "ReviewScope",
@@ -75,6 +78,11 @@ def _driver_batches(
         cursor.close()
 
 
+# The outcomes an export drops, and those it keeps, as SQL.
+_REJECTED = sql_values([ReviewOutcome.REJECTED])
+_KEPT = sql_values([ReviewOutcome.ACCEPTED, ReviewOutcome.FIXED])
+
+
 class ReviewScope(enum.Enum):
     """Which answers an export counts, and as what."""
 
@@ -105,13 +113,13 @@ class ReviewScope(enum.Enum):
         if self is ReviewScope.ALL:
             return "a.project_id = :project_id"
         if self is ReviewScope.REVIEWED:
-            return "a.project_id = :project_id AND (r.outcome IS NULL OR r.outcome <> 'rejected')"
-        return "r.project_id = :project_id AND r.outcome IN ('accepted', 'fixed')"
+            return f"a.project_id = :project_id AND (r.outcome IS NULL OR r.outcome <> {_REJECTED})"
+        return f"r.project_id = :project_id AND r.outcome IN ({_KEPT})"
 
 
 _CHANGING_REVIEW = text(
     "SELECT 1 FROM reviews WHERE project_id = :project_id "
-    "AND outcome IN ('rejected', 'fixed') LIMIT 1"
+    f"AND outcome IN ({sql_values([ReviewOutcome.REJECTED, ReviewOutcome.FIXED])}) LIMIT 1"
 )
 
 
@@ -228,9 +236,9 @@ def _counted_answers(scope: ReviewScope) -> tuple[str, str]:
     if scope is ReviewScope.ALL:
         return "", "i.n_answers"
     if scope is ReviewScope.REVIEWED:
-        join = _REVIEWED_PER_ITEM.format(join="LEFT JOIN", outcomes="= 'rejected'")
+        join = _REVIEWED_PER_ITEM.format(join="LEFT JOIN", outcomes=f"= {_REJECTED}")
         return join, "i.n_answers - COALESCE(c.n, 0)"
-    return _REVIEWED_PER_ITEM.format(join="JOIN", outcomes="IN ('accepted', 'fixed')"), "c.n"
+    return _REVIEWED_PER_ITEM.format(join="JOIN", outcomes=f"IN ({_KEPT})"), "c.n"
 
 
 def iter_item_batches(

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
+from expertloop.domain import AssignmentStatus
 from expertloop.store import tables as t
 from expertloop.store.dialects import insert_ignoring_conflicts
 
@@ -73,7 +74,7 @@ def project_progress(conn: Connection, project_id: int, *, now: datetime) -> Pro
     ).one()
     leases = conn.execute(
         select(func.count()).where(
-            t.Assignment.status == "leased",
+            t.Assignment.status == AssignmentStatus.LEASED,
             t.Assignment.project_id == project_id,
             t.Assignment.expires_at > now,
         )

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, bindparam, text
 
+from expertloop.domain import ReviewOutcome, ReviewSource, ReviewStatus
 from expertloop.store import tables as t
 from expertloop.store.exports import NOT_GOLD
 
@@ -96,11 +97,11 @@ def load_review(conn: Connection, review_id: int) -> ReviewRow | None:
 _LIST = {
     status: _review_query(
         "WHERE r.project_id = :project_id AND r.id > :after"
-        + ("" if status is None else " AND r.outcome IS NULL" if status == "pending"
+        + ("" if status is None else " AND r.outcome IS NULL" if status == ReviewStatus.PENDING
            else " AND r.outcome = :status")
         + " ORDER BY r.id LIMIT :limit"
     )
-    for status in (None, "pending", "decided")
+    for status in (None, ReviewStatus.PENDING, "decided")
 }
 
 
@@ -109,7 +110,7 @@ def list_reviews(
 ) -> list[ReviewRow]:
     """The project's reviews in id order after id ``after``: all of them (``status`` None),
     the pending ones (``"pending"``), or those of one outcome."""
-    query = _LIST[status if status in (None, "pending") else "decided"]
+    query = _LIST[status if status in (None, ReviewStatus.PENDING) else "decided"]
     params = {"project_id": project_id, "after": after, "limit": limit, "status": status}
     return [ReviewRow(*row) for row in conn.execute(query, params)]
 
@@ -148,7 +149,7 @@ def queue_sample(
     items' answers are checked against gold, not sampled); returns how many were queued."""
     query = text(
         "INSERT INTO reviews (project_id, answer_id, source, requested_by, requested_at, "
-        "comment) SELECT a.project_id, a.id, 'sample', :requested_by, :now, '' "
+        f"comment) SELECT a.project_id, a.id, '{ReviewSource.SAMPLE}', :requested_by, :now, '' "
         + _unqueued(worker_id)
         + " ORDER BY random() LIMIT :size ON CONFLICT DO NOTHING"
     )
@@ -175,7 +176,7 @@ def project_answer_ids(conn: Connection, project_id: int, answer_ids: Sequence[i
 
 _QUEUE_GIVEN = text(
     "INSERT INTO reviews (project_id, answer_id, source, requested_by, requested_at, comment) "
-    "SELECT project_id, id, 'request', :requested_by, :now, '' FROM answers a "
+    f"SELECT project_id, id, '{ReviewSource.REQUEST}', :requested_by, :now, '' FROM answers a "
     "WHERE project_id = :project_id AND id IN :answer_ids "
     "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.answer_id = a.id) ON CONFLICT DO NOTHING"
 ).bindparams(bindparam("answer_ids", expanding=True))
@@ -329,9 +330,9 @@ _OUTCOMES = text(
 
 def outcome_counts(conn: Connection, project_id: int) -> dict[str, int]:
     """Reviews by outcome, with ``pending`` for those not decided yet; every key present."""
-    counts = {"pending": 0, "accepted": 0, "rejected": 0, "fixed": 0}
+    counts = dict.fromkeys((status.value for status in ReviewStatus), 0)
     for outcome, n in conn.execute(_OUTCOMES, {"project_id": project_id}):
-        counts[outcome or "pending"] = int(n)
+        counts[outcome or ReviewStatus.PENDING.value] = int(n)
     return counts
 
 
@@ -347,9 +348,9 @@ class WorkerOutcomes:
 
 _BY_WORKER = text(
     "SELECT a.worker_id, u.username, "
-    "sum(CASE WHEN r.outcome = 'accepted' THEN 1 ELSE 0 END), "
-    "sum(CASE WHEN r.outcome = 'rejected' THEN 1 ELSE 0 END), "
-    "sum(CASE WHEN r.outcome = 'fixed' THEN 1 ELSE 0 END), "
+    f"sum(CASE WHEN r.outcome = '{ReviewOutcome.ACCEPTED}' THEN 1 ELSE 0 END), "
+    f"sum(CASE WHEN r.outcome = '{ReviewOutcome.REJECTED}' THEN 1 ELSE 0 END), "
+    f"sum(CASE WHEN r.outcome = '{ReviewOutcome.FIXED}' THEN 1 ELSE 0 END), "
     "sum(CASE WHEN r.outcome IS NULL THEN 1 ELSE 0 END) "
     "FROM reviews r JOIN answers a ON a.id = r.answer_id JOIN users u ON u.id = a.worker_id "
     "WHERE r.project_id = :project_id GROUP BY a.worker_id, u.username ORDER BY a.worker_id"

@@ -7,6 +7,8 @@ enum checks. Times are naive UTC.
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from expertloop.domain import AssignmentStatus, ReviewOutcome, ReviewSource, Role
+
 __all__ = [
     "Answer",
     "ApiToken",
@@ -39,6 +43,7 @@ __all__ = [
     "ProjectMember",
     "Review",
     "User",
+    "sql_values",
 ]
 
 NAMING = {
@@ -48,6 +53,12 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+def sql_values(members: Iterable[enum.StrEnum]) -> str:
+    """An enum's values as a SQL list, for the CHECK constraint that keeps a column to them
+    (``'a', 'b'``): the enum in ``domain/`` is the one list, the database enforces it."""
+    return ", ".join(f"'{member.value}'" for member in members)
+
 
 Json = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
@@ -61,7 +72,7 @@ class Base(DeclarativeBase):
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'manager', 'reviewer', 'worker')", name="role"),
+        CheckConstraint(f"role IN ({sql_values(Role)})", name="role"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -147,25 +158,29 @@ class Item(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+# The live leases: what the partial indexes over assignments cover.
+_LIVE = f"status = '{AssignmentStatus.LEASED}'"
+
+
 class Assignment(Base):
     """A lease of an item to a worker. A worker gets at most one per item, ever."""
 
     __tablename__ = "assignments"
     __table_args__ = (
-        CheckConstraint("status IN ('leased', 'answered', 'released', 'expired')", name="status"),
+        CheckConstraint(f"status IN ({sql_values(AssignmentStatus)})", name="status"),
         UniqueConstraint("item_id", "worker_id"),
         Index(
             "ix_assignments_live_by_worker",
             "worker_id",
             "project_id",
-            postgresql_where=text("status = 'leased'"),
-            sqlite_where=text("status = 'leased'"),
+            postgresql_where=text(_LIVE),
+            sqlite_where=text(_LIVE),
         ),
         Index(
             "ix_assignments_live_by_expiry",
             "expires_at",
-            postgresql_where=text("status = 'leased'"),
-            sqlite_where=text("status = 'leased'"),
+            postgresql_where=text(_LIVE),
+            sqlite_where=text(_LIVE),
         ),
     )
 
@@ -213,12 +228,13 @@ class Review(Base):
 
     __tablename__ = "reviews"
     __table_args__ = (
-        CheckConstraint("source IN ('sample', 'request')", name="source"),
+        CheckConstraint(f"source IN ({sql_values(ReviewSource)})", name="source"),
         CheckConstraint(
-            "outcome IS NULL OR outcome IN ('accepted', 'rejected', 'fixed')", name="outcome"
+            f"outcome IS NULL OR outcome IN ({sql_values(ReviewOutcome)})", name="outcome"
         ),
         CheckConstraint(
-            "(outcome = 'fixed') = (fixed_value IS NOT NULL)", name="fixed_value_iff_fixed"
+            f"(outcome = '{ReviewOutcome.FIXED}') = (fixed_value IS NOT NULL)",
+            name="fixed_value_iff_fixed",
         ),
         Index(
             "ix_reviews_pending",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from expertloop.services.runtime import Runtime
 from expertloop.web.markdown import render_markdown
 from expertloop.web.rendering import STATIC_DIR, TEMPLATES_DIR, task_template_name
 from expertloop.web.routes import router
+from expertloop.web.sessions import browser_session_user
 
 __all__ = [
     "STATIC_DIR",
@@ -19,7 +21,9 @@ __all__ = [
 ]
 
 
-def install_web_ui(app: FastAPI) -> None:
-    """Mount the UI's pages and its static files (CSS, JavaScript) on ``app``."""
+def install_web_ui(app: FastAPI, _runtime: Runtime) -> None:
+    """Mount the UI's pages and its static files (CSS, JavaScript) on ``app``, and let the
+    REST API accept the browser session (with its CSRF token) that the pages' scripts use."""
+    app.state.extra_credentials = (*app.state.extra_credentials, browser_session_user)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

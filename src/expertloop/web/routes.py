@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -27,14 +27,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from expertloop.api.deps import (
-    SESSION_COOKIE,
-    CurrentUser,
-    DatabaseDep,
-    csrf_token_for,
-    csrf_token_matches,
-    session_user,
-)
+from expertloop.api.deps import CurrentUser, DatabaseDep
 from expertloop.api.schemas import ReviewDecision, iso_utc
 from expertloop.domain import (
     Assignment,
@@ -46,7 +39,6 @@ from expertloop.domain import (
 from expertloop.errors import ExpertloopError, NotAuthenticated, PermissionDenied
 from expertloop.services import assignments, auth, projects, reviews
 from expertloop.services.auth import TokenAuthenticator
-from expertloop.services.clock import utcnow
 from expertloop.settings import Settings
 from expertloop.store import Database
 from expertloop.tasks import get_task_type
@@ -56,6 +48,12 @@ from expertloop.web.rendering import (
     render_string,
     security_headers,
     task_template_name,
+)
+from expertloop.web.sessions import (
+    SESSION_COOKIE,
+    csrf_token_for,
+    csrf_token_matches,
+    session_user,
 )
 
 __all__ = ["SESSION_LIFETIME", "render_review_fragment", "render_task_fragment", "router"]
@@ -345,8 +343,9 @@ def render_task_fragment(project: Project, assignment: Assignment) -> str:
         raise
 
 
-def _json(body: dict[str, Any]) -> Response:
-    body["server_time"] = iso_utc(_now())
+def _json(body: dict[str, Any], db: Database) -> Response:
+    # The pages' countdowns compare lease expiries with the server's time, not the browser's.
+    body["server_time"] = iso_utc(db.clock.now())
     return Response(
         orjson.dumps(body),
         media_type="application/json",
@@ -372,7 +371,7 @@ def next_fragment(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Respo
             "expires_at": iso_utc(assignment.expires_at),
             "html": render_task_fragment(project, assignment),
         }
-    return _json(body)
+    return _json(body, db)
 
 
 # --- the review fragment ----------------------------------------------------------------
@@ -439,7 +438,7 @@ def next_review_fragment(project_id: int, db: DatabaseDep, actor: CurrentUser) -
     ``{review_id, answer, lease_expires_at, server_time, html}``; ``review_id`` is null when
     the queue holds nothing for them."""
     project = _reviewable_project(db, actor, project_id)
-    return _json(_next_review_body(db, actor, project))
+    return _json(_next_review_body(db, actor, project), db)
 
 
 @router.post("/ui/reviews/{review_id}/decision")
@@ -453,7 +452,7 @@ def review_decision(
     project = projects.get_project(db, actor=actor, project_id=decided.project_id)
     result = _next_review_body(db, actor, project)
     result["decided"] = {"review_id": decided.id, "status": decided.status}
-    return _json(result)
+    return _json(result, db)
 
 
 class PreviewRequest(BaseModel):
@@ -471,6 +470,3 @@ def preview(body: PreviewRequest, _actor: CurrentUser) -> Response:
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
     )
 
-
-def _now() -> datetime:
-    return utcnow()

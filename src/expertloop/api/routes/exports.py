@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
+from expertloop.domain import ExportFormat
 from expertloop.exports.writers import jsonl_chunks, parquet_chunks
 from expertloop.services import exports
 
@@ -26,7 +27,7 @@ PARQUET_TYPE = "application/vnd.apache.parquet"
 )
 def export_dataset(
     project_id: int,
-    export_format: Literal["preference", "unpaired", "sft", "reward", "raw"],
+    export_format: ExportFormat,
     db: DatabaseDep,
     settings: SettingsDep,
     actor: CurrentUser,
@@ -41,7 +42,7 @@ def export_dataset(
     ] = False,
 ) -> StreamingResponse:
     options = exports.ExportOptions(
-        format=export_format,
+        format=export_format.value,
         conversational=not standard,
         min_confidence=min_confidence,
         min_agreement=min_agreement,

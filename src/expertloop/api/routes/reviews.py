@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -15,6 +15,7 @@ from expertloop.api.schemas import (
     ReviewSummaryPublic,
     WorkerReviewCounts,
 )
+from expertloop.domain import ReviewStatus
 from expertloop.services import reviews
 
 router = APIRouter(tags=["reviews"])
@@ -46,7 +47,7 @@ def list_reviews(
     db: DatabaseDep,
     actor: CurrentUser,
     review_status: Annotated[
-        Literal["pending", "accepted", "rejected", "fixed"] | None, Query(alias="status")
+        ReviewStatus | None, Query(alias="status")
     ] = None,
     after: Annotated[int, Query(ge=0, description="The last review id of the previous page")] = 0,
     limit: Annotated[int, Query(ge=1, le=reviews.MAX_LISTED)] = 100,

@@ -29,7 +29,7 @@ __all__ = ["ServerOptions", "run_server"]
 
 log = logging.getLogger("expertloop.server")
 
-APP = "expertloop.api.app:create_app"
+APP = "expertloop.app:create_app"
 # uvicorn's exit code when a server cannot start (for example, the port is taken).
 _STARTUP_FAILURE = 3
 

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from conftest import Env
+from db_fixtures import Env
 from expertloop.store import Database, upgrade
 from expertloop.store.migrate import alembic_config, current_revision, head_revision
 from expertloop.store.tables import Base

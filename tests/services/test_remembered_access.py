@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, pairwise_item
+from expertloop.clock import FakeClock
 from expertloop.domain import Role
 from expertloop.errors import NotFound
 from expertloop.services import assignments
@@ -14,10 +13,12 @@ from expertloop.services.caching import ExpiringCache
 
 
 def test_an_entry_is_kept_for_the_ttl_and_then_forgotten() -> None:
-    cache: ExpiringCache[str, int] = ExpiringCache(0.2)
+    clock = FakeClock()
+    cache: ExpiringCache[str, int] = ExpiringCache(60, clock=clock)
     cache.put("a", 1)
+    clock.advance(44)  # expiries are spread over the last quarter of the period
     assert cache.get("a") == 1
-    time.sleep(0.25)
+    clock.advance(16.5)
     assert cache.get("a") is None
 
 

@@ -1,0 +1,27 @@
+"""The REST API v1 (JSON): thin handlers over the services, and the annotator loop's fast path."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from expertloop.api.errors import install_error_handlers
+from expertloop.api.hot_path import AnnotatorLoop
+from expertloop.api.routes import assignments, auth, exports, health, projects, reviews, users
+from expertloop.services.runtime import Runtime
+
+__all__ = ["install_api"]
+
+
+def install_api(app: FastAPI, runtime: Runtime) -> None:
+    """Add the API's error handlers, the annotator loop and the ``/api/v1`` routes to ``app``."""
+    install_error_handlers(app)
+    app.add_middleware(
+        AnnotatorLoop,
+        database=runtime.database,
+        authenticator=runtime.authenticator,
+        claimable=runtime.claimable,
+    )
+    # Routes are matched in order: the annotator loop, the hot path, comes first.
+    for module in (assignments, auth, users, projects, reviews, exports):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(health.router)

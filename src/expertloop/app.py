@@ -1,0 +1,109 @@
+"""The application factory: ``create_app(settings)`` builds a complete, isolated app.
+
+It sits above ``api/`` and ``web/``: it builds the shared :class:`Runtime` (database,
+caches, background work) and hands it to each part in :data:`PARTS`, which adds its
+routers, pages, middleware and background work. A new feature adds its installer to
+:data:`PARTS`; nothing else here changes.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from expertloop import __version__
+from expertloop.api import install_api
+from expertloop.clock import SYSTEM_CLOCK, Clock
+from expertloop.services.assignments import ClaimableProjects
+from expertloop.services.auth import TokenAuthenticator
+from expertloop.services.leases import LeaseSweeper
+from expertloop.services.runtime import Background, Runtime
+from expertloop.settings import Settings
+from expertloop.store import Database
+from expertloop.web import install_web_ui
+
+__all__ = ["PARTS", "Install", "create_app"]
+
+log = logging.getLogger("expertloop")
+
+Install = Callable[[FastAPI, Runtime], None]
+
+# In order: routes are matched in the order they are added, and the REST API (with the
+# annotator loop, the hot path) comes first.
+PARTS: tuple[Install, ...] = (
+    install_api,
+    install_web_ui,
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the app. The database schema must already be migrated (``expertloop db upgrade``;
+    ``expertloop serve`` does it before starting). A ``database`` given here is the caller's
+    to dispose of; one the app opens itself is closed when it stops.
+
+    ``clock`` is where the app reads the time (default the machine's; tests pass a
+    :class:`~expertloop.clock.FakeClock`). The database carries it to the services, so a
+    given ``database`` brings its own clock and ``clock`` must then be left out.
+    """
+    settings = settings or Settings()
+    if database is not None and clock is not None and clock is not database.clock:
+        raise ValueError(
+            "give the clock to the Database, whose services read it: Database(clock=...)"
+        )
+    db = database or Database(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        clock=clock or SYSTEM_CLOCK,
+    )
+    runtime = Runtime(
+        settings=settings,
+        database=db,
+        clock=db.clock,
+        authenticator=TokenAuthenticator(db, ttl_seconds=settings.auth_cache_seconds),
+        claimable=ClaimableProjects(settings.auth_cache_seconds, clock=db.clock),
+        background=[LeaseSweeper(db, interval_seconds=settings.lease_sweep_seconds)],
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The long-lived objects of a started app (routes, schemas, SQL, templates) go to
+        # the permanent generation, so full collections do not walk them mid-request.
+        gc.collect()
+        gc.freeze()
+        started: list[Background] = []
+        try:
+            for work in runtime.background:
+                work.start()
+                started.append(work)
+            yield
+        finally:
+            for work in reversed(started):
+                work.stop()
+            if database is None:
+                await db.dispose_async()
+
+    app = FastAPI(
+        title="expertloop",
+        version=__version__,
+        description="Expert human feedback for AI training: REST API v1.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = db
+    app.state.runtime = runtime
+    app.state.authenticator = runtime.authenticator
+    app.state.claimable_projects = runtime.claimable
+    app.state.extra_credentials = ()
+    for install in PARTS:
+        install(app, runtime)
+    return app

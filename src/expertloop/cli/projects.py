@@ -1,0 +1,104 @@
+"""``expertloop project``: creating, listing and staffing projects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from expertloop.cli.common import database, fail, json_option, operator, settings
+from expertloop.errors import ExpertloopError
+from expertloop.tasks import TASK_TYPES
+
+__all__ = ["group", "register"]
+
+group = typer.Typer(help="Projects.", no_args_is_help=True)
+
+
+@group.command("create")
+def project_create(
+    name: Annotated[str, typer.Argument(help="Project name.")],
+    task_type: Annotated[str, typer.Option(help=f"One of: {', '.join(sorted(TASK_TYPES))}.")],
+    config: Annotated[
+        str | None, typer.Option(help='Task config as JSON, e.g. \'{"labels": ["yes", "no"]}\'.')
+    ] = None,
+    guidelines: Annotated[
+        Path | None, typer.Option(help="Markdown file with the guidelines.", exists=True)
+    ] = None,
+    answers_per_item: Annotated[int, typer.Option(min=1, max=100)] = 3,
+    lease_seconds: Annotated[int, typer.Option(min=10, max=7 * 24 * 3600)] = 600,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Act as this manager (default: first admin).")
+    ] = None,
+) -> None:
+    """Create a project and print it as JSON."""
+    from expertloop.services.projects import create_project
+
+    with database(settings()) as db:
+        actor = operator(db, as_user)
+        try:
+            project = create_project(
+                db,
+                actor=actor,
+                name=name,
+                task_type=task_type,
+                config=json_option(config, "--config"),
+                guidelines=guidelines.read_text(encoding="utf-8") if guidelines else "",
+                answers_per_item=answers_per_item,
+                lease_seconds=lease_seconds,
+            )
+        except ExpertloopError as exc:
+            fail(exc.message)
+        typer.echo(json.dumps({"id": project.id, "name": project.name, "task_type": task_type}))
+
+
+@group.command("list")
+def project_list(
+    as_user: Annotated[str | None, typer.Option("--as", help="List as this user.")] = None,
+) -> None:
+    """Print the projects (one JSON object per line) with their progress."""
+    from expertloop.services.projects import list_projects, project_progress
+
+    with database(settings()) as db:
+        actor = operator(db, as_user)
+        for project in list_projects(db, actor=actor):
+            counts = project_progress(db, actor=actor, project_id=project.id)
+            row = {
+                "id": project.id,
+                "name": project.name,
+                "task_type": project.task_type,
+                "answers_per_item": project.answers_per_item,
+                "items": counts.items,
+                "items_complete": counts.items_complete,
+                "answers": counts.answers,
+            }
+            typer.echo(json.dumps(row))
+
+
+@group.command("add-members")
+def project_add_members(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    usernames: Annotated[list[str], typer.Argument(help="Users to add.")],
+    as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
+) -> None:
+    """Add users (by username) to a project, so they can work on it."""
+    from expertloop.services.projects import add_members
+    from expertloop.services.users import list_users
+
+    with database(settings()) as db:
+        actor = operator(db, as_user)
+        ids = {u.username: u.id for u in list_users(db, actor=None)}
+        unknown = [name for name in usernames if name not in ids]
+        if unknown:
+            fail(f"no such users: {', '.join(unknown)}")
+        try:
+            add_members(db, actor=actor, project_id=project, user_ids=[ids[n] for n in usernames])
+        except ExpertloopError as exc:
+            fail(exc.message)
+    typer.echo(json.dumps({"project": project, "added": usernames}))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group, name="project")
