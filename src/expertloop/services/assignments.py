@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from expertloop.domain import Assignment, ItemPublic, Project, User, can_claim_items
 from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
-from expertloop.scheduling import lease_expires_at
+from expertloop.scheduling import RULES, lease_expires_at
 from expertloop.services.caching import ExpiringCache
 from expertloop.services.clock import utcnow
 from expertloop.services.projects import load_project
@@ -105,6 +105,7 @@ def _lease_next(
     def claim() -> claims.Lease | None:
         return claims.lease_next_item(
             conn,
+            RULES.claim_query,
             project_id=project.id,
             worker_id=actor.id,
             presentation=task.new_presentation(rng),
