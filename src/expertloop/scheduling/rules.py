@@ -143,7 +143,7 @@ class RuleSet:
     def __init__(self, *, eligibility: Iterable[Eligibility], order: Iterable[OrderTerm]) -> None:
         self.eligibility = tuple(eligibility)
         self.order = tuple(order)
-        names = [r.name for r in (*self.eligibility, *self.order)]
+        names = [r.name for r in self.eligibility] + [o.name for o in self.order]
         if len(set(names)) != len(names):
             raise ValueError(f"rule names must be unique: {names}")
         self._claim_query: ClaimQuery | None = None

@@ -34,7 +34,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Alias,
     ColumnElement,
     Connection,
     DateTime,
@@ -49,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from expertloop.store import tables as t
 from expertloop.store.driver import DriverStatement
@@ -92,8 +92,8 @@ class ClaimScope:
     refers to it through ``store.tables`` in a correlated ``EXISTS``.
     """
 
-    item: Alias
-    assignments: Alias
+    item: NamedFromClause
+    assignments: NamedFromClause
     worker_id: ColumnElement[int]
     project_id: ColumnElement[int]
     now: ColumnElement[datetime]
@@ -108,7 +108,7 @@ SCOPE = ClaimScope(
 )
 
 _POSTGRES = postgresql.dialect()  # type: ignore[no-untyped-call]
-_SQLITE = sqlite.dialect()  # type: ignore[no-untyped-call]
+_SQLITE = sqlite.dialect()
 
 # The worker's live lease in the project if it holds one, otherwise the best eligible item
 # ({candidate}: locked, skipping rows other workers hold), a slot taken, a lease inserted.
