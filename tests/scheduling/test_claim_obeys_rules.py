@@ -8,7 +8,7 @@ expiry that no sweeper has reclaimed yet (they still hold their slot).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,10 +18,13 @@ from conftest import Env, pairwise_item
 from expertloop.domain import Role
 from expertloop.scheduling import RULES, Eligibility, ItemState, RuleSet, WorkerState
 from expertloop.services.assignments import next_assignment
+from expertloop.services.clock import utcnow
 from expertloop.store import claims
 from expertloop.store import tables as t
 
-NOW = datetime(2026, 6, 1, 12, 0, 0)
+# The claims' "now": a day ahead, so no lease of a generated state is past its expiry in
+# real time, and a lease sweeper running beside the tests (a test server's) leaves it alone.
+NOW = utcnow().replace(microsecond=0) + timedelta(days=1)
 # What became of one worker's assignment on one item: none, ended, or a lease that is
 # live ("live") or past its expiry but not swept ("lapsed").
 FATES = (None, "answered", "released", "expired", "live", "lapsed")
