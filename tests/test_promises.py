@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from db_fixtures import Env, backends, clock, env, pairwise_item  # noqa: F401 (fixtures)
 from expertloop.clock import FakeClock
 from expertloop.domain import Role
-from expertloop.errors import AlreadyAnswered
-from expertloop.services.assignments import next_assignment, submit_answer
+from expertloop.errors import AlreadyAnswered, LeaseLost
+from expertloop.services.assignments import next_assignment, release_assignment, submit_answer
+from expertloop.services.clock import utcnow
 from expertloop.services.projects import add_members
+from expertloop.store import claims
+
+# Rounds of the parallel-loop stress test; EXPERTLOOP_STRESS_REPEAT=50 for a long run.
+STRESS_REPEAT = int(os.environ.get("EXPERTLOOP_STRESS_REPEAT", "3"))
+# Items the stressed worker has answered already (see the stress test).
+_ANSWERED = 1000
 
 
 def _invariant_violations(env: Env) -> dict[str, int]:
@@ -103,6 +113,83 @@ def test_one_worker_asking_in_parallel_never_gets_an_item_twice(env: Env) -> Non
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(grab_and_answer, range(40)))
     assert _invariant_violations(env)["duplicates"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(1, STRESS_REPEAT + 1))
+def test_parallel_asking_answering_skipping_and_sweeping_never_deadlock(
+    env: Env, round_: int
+) -> None:
+    """One worker asks, answers and skips in many threads at once while a sweeper expires
+    every lease as soon as it is made. Every statement that locks an item row and an
+    assignment row locks the item first, so none waits on another in a cycle (PostgreSQL
+    would abort one with DeadlockDetected: a 500 for a client)."""
+    manager, worker, other = env.user(Role.MANAGER), env.user(), env.user()
+    project = env.project(manager, members=[worker, other], answers_per_item=3)
+    env.items(manager, project, [pairwise_item(n) for n in range(_ANSWERED + 40)])
+    # The worker answered most items already, and they still have open slots, so they come
+    # first in the claim order: each claim walks past them before it finds a new item,
+    # which widens the race between a claim and the worker's other requests.
+    value = "CAST(:value AS jsonb)" if env.backend.name == "postgresql" else ":value"
+    with env.db.write() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO assignments (project_id, item_id, worker_id, status, leased_at, "
+                "expires_at, finished_at) SELECT project_id, id, :worker, 'answered', "
+                "created_at, created_at, created_at FROM items WHERE project_id = :project "
+                "ORDER BY id LIMIT :answered"
+            ),
+            {"worker": worker.id, "project": project, "answered": _ANSWERED},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO answers (project_id, item_id, worker_id, assignment_id, value, "
+                f"duration_ms, created_at) SELECT project_id, item_id, worker_id, id, {value}, "
+                "1000, finished_at FROM assignments"
+            ),
+            {"value": json.dumps({"choice": "A"})},
+        )
+        conn.execute(
+            text(
+                "UPDATE items SET n_answers = 1, open_slots = open_slots - 1 "
+                "WHERE id IN (SELECT item_id FROM assignments)"
+            )
+        )
+    done = threading.Event()
+
+    def sweep() -> int:
+        # Expires every live lease, as if its time ran out: answers race with the sweeper.
+        sweeps = 0
+        while not done.wait(0.002):
+            with env.db.write() as conn:
+                claims.expire_leases(conn, now=utcnow() + timedelta(hours=1), project_id=project)
+            sweeps += 1
+        return sweeps
+
+    def loop(n: int) -> str:
+        actor = other if n % 16 == 0 else worker
+        lease = next_assignment(env.db, actor=actor, project_id=project)
+        if lease is None:
+            return "none"
+        try:
+            if n % 13 == 0:
+                release_assignment(env.db, actor=actor, assignment_id=lease.id)
+                return "released"
+            # Parallel calls may get the same held lease; only one answer to it is taken.
+            submit_answer(env.db, actor=actor, assignment_id=lease.id, answer={"choice": "A"})
+        except (AlreadyAnswered, LeaseLost):
+            return "refused"
+        return "answered"
+
+    with ThreadPoolExecutor(max_workers=1) as sweeper, ThreadPoolExecutor(8) as pool:
+        sweeps = sweeper.submit(sweep)
+        try:
+            outcomes = Counter(pool.map(loop, range(80)))
+        finally:
+            done.set()
+        assert sweeps.result() > 0
+    assert outcomes["answered"] > 0, outcomes
+    assert _invariant_violations(env) == {"duplicates": 0, "over_collected": 0, "counter_drift": 0}
 
 
 def test_an_abandoned_lease_expires_and_the_item_is_offered_again(

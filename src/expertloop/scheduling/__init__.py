@@ -1,15 +1,36 @@
-"""Which item a worker gets next: the rules as pure functions.
+"""Which item a worker gets next: the rules, declared once as data.
 
-``store/claims.py`` implements these rules in SQL (an index range scan) and the tests check
-that the database picks exactly what :func:`pick_next_item` picks.
+Each rule in :mod:`expertloop.scheduling.rules` carries its SQL (a Core expression the claim
+query is built from) and its pure Python meaning; ``store/claims.py`` supplies the atomic
+claim around them, and the tests check the database picks exactly what the rules pick.
 """
 
 from expertloop.scheduling.rules import (
+    CLOSEST_TO_COMPLETION,
+    HAS_OPEN_SLOT,
+    HIGHEST_PRIORITY,
+    NEW_TO_WORKER,
+    OLDEST_FIRST,
+    RULES,
+    Eligibility,
     ItemState,
-    claim_order_key,
-    is_eligible,
+    OrderTerm,
+    RuleSet,
+    WorkerState,
     lease_expires_at,
-    pick_next_item,
 )
 
-__all__ = ["ItemState", "claim_order_key", "is_eligible", "lease_expires_at", "pick_next_item"]
+__all__ = [
+    "CLOSEST_TO_COMPLETION",
+    "HAS_OPEN_SLOT",
+    "HIGHEST_PRIORITY",
+    "NEW_TO_WORKER",
+    "OLDEST_FIRST",
+    "RULES",
+    "Eligibility",
+    "ItemState",
+    "OrderTerm",
+    "RuleSet",
+    "WorkerState",
+    "lease_expires_at",
+]

@@ -24,7 +24,7 @@ from expertloop.domain import (
     can_claim_items,
 )
 from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
-from expertloop.scheduling import lease_expires_at
+from expertloop.scheduling import RULES, lease_expires_at
 from expertloop.services.caching import ExpiringCache
 from expertloop.services.projects import load_project
 from expertloop.store import Database, claims
@@ -111,6 +111,7 @@ def _lease_next(
     def claim() -> claims.Lease | None:
         return claims.lease_next_item(
             conn,
+            RULES.claim_query,
             project_id=project.id,
             worker_id=actor.id,
             presentation=task.new_presentation(rng),
@@ -118,13 +119,21 @@ def _lease_next(
             expires_at=lease_expires_at(now, project.lease_seconds),
         )
 
-    try:
-        return claim()
-    except IntegrityError:
-        # PostgreSQL: two concurrent requests of one worker raced for the same item; the
-        # unique (item, worker) constraint refused the second statement, which changed
-        # nothing. (SQLite serialises writers, so it cannot happen there.) Try once more.
-        return claim()
+    for _ in range(_CLAIM_ATTEMPTS - 1):
+        try:
+            return claim()
+        except IntegrityError:
+            # PostgreSQL: two concurrent requests of one worker raced for the same item
+            # (the claim's snapshot began before the other's lease was committed); the
+            # unique (item, worker) constraint refused this statement, which changed
+            # nothing. SQLite serialises writers, so it cannot happen there. The next
+            # attempt sees the other lease; only another such race can refuse it again.
+            continue
+    return claim()
+
+
+# A worker racing their own parallel requests more often than this in a row is not a person.
+_CLAIM_ATTEMPTS = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, DateTime, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from expertloop.store import tables as t
+from expertloop.store.claims import lock_items
 from expertloop.store.driver import DriverStatement
 
 __all__ = [
@@ -119,13 +120,21 @@ _INSERT = {
     "postgresql": text(_INSERT_SQL.format(value="CAST(:value AS jsonb)")),
 }
 # PostgreSQL does the whole common case (a live lease becomes an answer) in one statement.
+# It locks the item row before it changes the assignment, the lock order of every statement
+# that touches both (see claims.py): ``finished`` joins ``item``, so no assignment row is
+# changed before the item's lock is held.
 _PG_ANSWER_LIVE = DriverStatement(
     text(
         f"""
-    WITH finished AS (
+    WITH item AS MATERIALIZED (
+      SELECT id FROM items WHERE id = :item_id FOR NO KEY UPDATE
+    ),
+    finished AS (
       UPDATE assignments SET status = 'answered', finished_at = :now
-      WHERE id = :assignment_id AND status = 'leased'
-      RETURNING item_id
+      FROM item
+      WHERE assignments.id = :assignment_id AND assignments.item_id = item.id
+        AND assignments.status = 'leased'
+      RETURNING assignments.item_id
     ),
     counted AS (
       UPDATE items SET n_answers = items.n_answers + 1
@@ -193,9 +202,11 @@ def answer_ended_lease(
     An expired lease can still be answered while the item has an open slot; once the slot
     went to another worker the answer is refused, so the item is never over-collected. A
     released lease (a skip) is never answered. Raises :class:`DuplicateAnswer` on a
-    collision with a stored answer. On ``None`` or an exception the caller rolls back.
+    collision with a stored answer. On ``None`` or an exception the caller rolls back. Run
+    in a write transaction.
     """
     params = _answer_params(target, value, idempotency_key, now)
+    lock_items(conn, [target.item_id])  # the item before the assignment (see claims.py)
     if conn.execute(_FINISH_LIVE, params).rowcount == 1:
         conn.execute(_COUNT_ANSWER, params)  # it became live again? only a racing retry
     elif (

@@ -5,30 +5,63 @@ its target. ``items.open_slots`` holds target - answers - live leases; a claim t
 only while the item's row is locked, and every path that ends a lease gives the slot back
 exactly once (status changes are conditional on ``status = 'leased'``).
 
-On PostgreSQL the claim is one statement: pick the best eligible item with
-``FOR UPDATE SKIP LOCKED`` (so concurrent workers never wait on each other), take a slot, and
-insert the assignment. On SQLite the caller holds the write lock (``BEGIN IMMEDIATE``), so the
-same steps run as plain statements.
+Which item is eligible and which comes first is not decided here: ``scheduling/`` declares
+the rules, each as a condition or an order term over :data:`SCOPE`, and builds one
+:class:`ClaimQuery` from them. This module supplies the mechanism around the rules: the
+worker's held lease first, the row lock, the slot, the assignment.
+
+On PostgreSQL the claim is one statement, prepared once: pick the best eligible item with
+``FOR NO KEY UPDATE SKIP LOCKED`` (so concurrent workers never wait on each other), take a
+slot, and insert the assignment. On SQLite the caller holds the write lock (``BEGIN
+IMMEDIATE``), so the same steps run as plain statements.
+
+Lock order (PostgreSQL): every statement or transaction that locks both an item row and an
+assignment row locks the item first (:func:`lock_items`, in id order), here and in
+``answers.py``. The claim must: while it holds the item, inserting the assignment checks the
+unique (item, worker) index, and that check waits for any open transaction that changed a
+row with the same key. A writer of assignments that took the assignment first and the item
+second would close a cycle with it (``DeadlockDetected``, a 500 for the client).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Integer,
+    Select,
+    bindparam,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from expertloop.store import tables as t
 from expertloop.store.driver import DriverStatement
 
 __all__ = [
+    "SCOPE",
+    "ClaimQuery",
+    "ClaimScope",
     "Lease",
     "expire_leases",
     "held_lease",
     "lease_next_item",
+    "lock_items",
     "release_lease",
 ]
 
@@ -42,30 +75,52 @@ class Lease:
     expires_at: datetime
 
 
-_ELIGIBLE = """
-    FROM items i
-    WHERE i.project_id = :project_id AND i.open_slots > 0
-      AND NOT EXISTS (
-        SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.worker_id = :worker_id
-      )
-    ORDER BY i.open_slots, i.priority DESC, i.id
-    LIMIT 1
-"""
+def _param(name: str, type_: Any) -> ColumnElement[Any]:
+    # Rendered as ``:name`` into the claim's SQL text, where it becomes a bind parameter;
+    # constants in rules render as literals, so the planner sees ``open_slots > 0`` and can
+    # use the partial claim-order index even in a generic prepared plan.
+    return literal_column(f":{name}", type_)
 
-# One statement: the worker's live lease in the project if it holds one, otherwise the best
-# eligible item, locked (skipping rows other workers hold), a slot taken, a lease inserted.
-_PG_LEASE_NEXT = DriverStatement(
-    text(
-        f"""
+
+@dataclass(frozen=True, slots=True)
+class ClaimScope:
+    """What claim rules are written over.
+
+    ``item`` is the candidate item row (``items`` as ``i``); ``assignments`` is for
+    correlated subqueries (``a``); ``worker_id``, ``project_id`` and ``now`` (naive UTC)
+    are the claim's parameters. A rule that needs another table (skills, exams, budgets)
+    refers to it through ``store.tables`` in a correlated ``EXISTS``.
+    """
+
+    item: NamedFromClause
+    assignments: NamedFromClause
+    worker_id: ColumnElement[int]
+    project_id: ColumnElement[int]
+    now: ColumnElement[datetime]
+
+
+SCOPE = ClaimScope(
+    item=t.Item.__table__.alias("i"),
+    assignments=t.Assignment.__table__.alias("a"),
+    worker_id=_param("worker_id", Integer()),
+    project_id=_param("project_id", Integer()),
+    now=_param("now", DateTime()),
+)
+
+_POSTGRES = postgresql.dialect()  # type: ignore[no-untyped-call]
+_SQLITE = sqlite.dialect()
+
+# The worker's live lease in the project if it holds one, otherwise the best eligible item
+# ({candidate}: locked, skipping rows other workers hold), a slot taken, a lease inserted.
+_PG_TEMPLATE = """
     WITH held AS (
       SELECT a.id, a.item_id, a.presentation, a.expires_at FROM assignments a
       WHERE a.worker_id = :worker_id AND a.project_id = :project_id
         AND a.status = 'leased' AND a.expires_at > :now
       ORDER BY a.id LIMIT 1
     ),
-    candidate AS (
-      SELECT i.id {_ELIGIBLE.replace("WHERE ", "WHERE NOT EXISTS (SELECT 1 FROM held) AND ", 1)}
-      FOR UPDATE OF i SKIP LOCKED
+    candidate AS MATERIALIZED (
+      {candidate}
     ),
     taken AS (
       UPDATE items SET open_slots = items.open_slots - 1
@@ -86,17 +141,56 @@ _PG_LEASE_NEXT = DriverStatement(
     UNION ALL
     SELECT held.id, held.item_id, i.payload, held.presentation, held.expires_at
     FROM held JOIN items i ON i.id = held.item_id
-    """
-    )
-)
+"""
 
-_SQLITE_PICK = text(f"SELECT i.id, i.payload {_ELIGIBLE}")
-_TAKE_SLOT = text("UPDATE items SET open_slots = open_slots - 1 WHERE id = :item_id")
-_INSERT_LEASE = insert(t.Assignment).returning(t.Assignment.id)
+
+class ClaimQuery:
+    """The claim of the next item, built once from eligibility conditions and an order.
+
+    ``eligible`` are boolean expressions over :data:`SCOPE` that all must hold; ``order_by``
+    are expressions over :data:`SCOPE` (with ``.desc()`` where wanted), best first. Items are
+    always restricted to the claim's project. For the claim to stay an index range scan the
+    order should follow ``ix_items_claim_order`` (see ``tables.py``). ``sql`` holds the SQL
+    of each dialect, for reading and for ``EXPLAIN``.
+    """
+
+    __slots__ = ("_postgres", "_sqlite", "sql")
+
+    def __init__(
+        self,
+        *,
+        eligible: Sequence[ColumnElement[bool]],
+        order_by: Sequence[ColumnElement[Any]],
+    ) -> None:
+        item = SCOPE.item
+        pick = (
+            select(item.c.id, item.c.payload)
+            .where(item.c.project_id == SCOPE.project_id, *eligible)
+            .order_by(*order_by)
+            .limit(1)
+        )
+        candidate = (
+            pick.with_only_columns(item.c.id)
+            .where(text("NOT EXISTS (SELECT 1 FROM held)"))
+            .with_for_update(of=item, skip_locked=True, key_share=True)
+        )
+        pg_sql = _PG_TEMPLATE.format(candidate=_render(candidate, _POSTGRES))
+        sqlite_sql = _render(pick, _SQLITE)
+        self.sql = {"postgresql": pg_sql, "sqlite": sqlite_sql}
+        self._postgres = DriverStatement(text(pg_sql))
+        sqlite_query = text(sqlite_sql)
+        if re.search(r"(?<![:\w]):now\b", sqlite_sql):  # typed, so SQLite stores it as text
+            sqlite_query = sqlite_query.bindparams(bindparam("now", type_=DateTime()))
+        self._sqlite = sqlite_query.columns(id=Integer(), payload=t.Json)
+
+
+def _render(query: Select[Any], dialect: Dialect) -> str:
+    return str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def lease_next_item(
     conn: Connection,
+    query: ClaimQuery,
     *,
     project_id: int,
     worker_id: int,
@@ -106,13 +200,12 @@ def lease_next_item(
 ) -> Lease | None:
     """The worker's live lease in the project, or a new lease on the best eligible item.
 
-    Eligible: in the project, an open slot, and never assigned to this worker before. Best:
-    fewest open slots (closest to completion), then highest priority, then oldest. ``None``
-    when nothing is eligible. On PostgreSQL this is one statement, atomic by itself.
+    Eligible and best are what ``query`` says (see ``scheduling/``). ``None`` when nothing
+    is eligible. On PostgreSQL this is one statement, atomic by itself.
     """
     params = {"project_id": project_id, "worker_id": worker_id, "now": now}
     if conn.dialect.name == "postgresql":
-        row = _PG_LEASE_NEXT.first(
+        row = query._postgres.first(
             conn,
             {
                 **params,
@@ -125,7 +218,7 @@ def lease_next_item(
     held = held_lease(conn, project_id=project_id, worker_id=worker_id, now=now)
     if held is not None:
         return held
-    picked = conn.execute(_SQLITE_PICK, params).first()
+    picked = conn.execute(query._sqlite, params).first()
     if picked is None:
         return None
     conn.execute(_TAKE_SLOT, {"item_id": picked.id})
@@ -143,6 +236,10 @@ def lease_next_item(
     ).scalar_one()
     payload = picked.payload if isinstance(picked.payload, dict) else json.loads(picked.payload)
     return Lease(assignment_id, picked.id, payload, presentation, expires_at)
+
+
+_TAKE_SLOT = text("UPDATE items SET open_slots = open_slots - 1 WHERE id = :item_id")
+_INSERT_LEASE = insert(t.Assignment).returning(t.Assignment.id)
 
 
 _HELD = (
@@ -175,19 +272,59 @@ def held_lease(conn: Connection, *, project_id: int, worker_id: int, now: dateti
     return Lease(row.id, row.item_id, row.payload, row.presentation, row.expires_at)
 
 
+_LOCK_ITEMS = (
+    select(t.Item.id)
+    .where(t.Item.id.in_(bindparam("item_ids", expanding=True)))
+    .order_by(t.Item.id)
+    .with_for_update(key_share=True)
+)
+_LOCK_FREE_ITEMS = _LOCK_ITEMS.with_for_update(key_share=True, skip_locked=True)
+
+
+def lock_items(
+    conn: Connection, item_ids: Collection[int], *, skip_locked: bool = False
+) -> set[int]:
+    """Lock the items' rows, in id order, before touching any of their assignments.
+
+    Returns the ids locked: all of them, unless ``skip_locked``, which leaves out rows that
+    another transaction holds instead of waiting for them. On SQLite the caller's write
+    transaction already excludes every other writer, so nothing needs locking.
+    """
+    if conn.dialect.name != "postgresql" or not item_ids:
+        return set(item_ids)
+    query = _LOCK_FREE_ITEMS if skip_locked else _LOCK_ITEMS
+    return set(conn.execute(query, {"item_ids": sorted(item_ids)}).scalars())
+
+
+_LEASE_ITEM = select(t.Assignment.item_id).where(
+    t.Assignment.id == bindparam("assignment_id"),
+    t.Assignment.worker_id == bindparam("owner_id"),
+    t.Assignment.status == "leased",
+)
+_RELEASE = (
+    update(t.Assignment)
+    .where(
+        t.Assignment.id == bindparam("assignment_id"),
+        t.Assignment.worker_id == bindparam("owner_id"),
+        t.Assignment.status == "leased",
+    )
+    .values(status="released", finished_at=bindparam("now"))
+    .returning(t.Assignment.item_id)
+)
+
+
 def release_lease(conn: Connection, *, assignment_id: int, worker_id: int, now: datetime) -> bool:
-    """End a live lease early and give its slot back; ``False`` if it was not live."""
-    item_id = conn.execute(
-        update(t.Assignment)
-        .where(
-            t.Assignment.id == assignment_id,
-            t.Assignment.worker_id == worker_id,
-            t.Assignment.status == "leased",
-        )
-        .values(status="released", finished_at=now)
-        .returning(t.Assignment.item_id)
-    ).scalar()
+    """End a live lease early and give its slot back; ``False`` if it was not live.
+
+    Run in a write transaction: the item is locked before the lease (see the lock order).
+    """
+    params = {"assignment_id": assignment_id, "owner_id": worker_id, "now": now}
+    item_id = conn.execute(_LEASE_ITEM, params).scalar()
     if item_id is None:
+        return False
+    lock_items(conn, [item_id])
+    # Conditional on the status: the lease may have ended while we waited for the item.
+    if conn.execute(_RELEASE, params).scalar() is None:
         return False
     _give_back_slots(conn, Counter({item_id: 1}))
     return True
@@ -198,26 +335,43 @@ def expire_leases(
 ) -> int:
     """Mark up to ``limit`` leases past their expiry as expired and reopen their slots.
 
-    Safe to run from many processes at once: on PostgreSQL each takes different rows.
+    Run in a write transaction. Safe to run from many processes at once: on PostgreSQL the
+    sweep locks the items of the leases due first, skipping those another transaction
+    holds (their leases wait for the next sweep), so sweepers take different rows and never
+    wait for a claim or an answer.
     """
     query = (
         select(t.Assignment.id, t.Assignment.item_id)
         .where(t.Assignment.status == "leased", t.Assignment.expires_at <= now)
         .order_by(t.Assignment.expires_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
     if project_id is not None:
         query = query.where(t.Assignment.project_id == project_id)
-    expired = conn.execute(query).all()
-    if not expired:
+    due = conn.execute(query).all()
+    if not due:
         return 0
-    conn.execute(
-        update(t.Assignment)
-        .where(t.Assignment.id.in_([r.id for r in expired]), t.Assignment.status == "leased")
-        .values(status="expired", finished_at=now)
+    locked = lock_items(conn, {r.item_id for r in due}, skip_locked=True)
+    ids = [r.id for r in due if r.item_id in locked]
+    if not ids:
+        return 0
+    # Conditional on the status: a lease answered or released meanwhile stays as it is.
+    expired = (
+        conn.execute(
+            update(t.Assignment)
+            .where(
+                t.Assignment.id.in_(ids),
+                t.Assignment.status == "leased",
+                t.Assignment.expires_at <= now,
+            )
+            .values(status="expired", finished_at=now)
+            .returning(t.Assignment.item_id)
+        )
+        .scalars()
+        .all()
     )
-    _give_back_slots(conn, Counter(r.item_id for r in expired))
+    if expired:
+        _give_back_slots(conn, Counter(expired))
     return len(expired)
 
 
@@ -225,6 +379,6 @@ _GIVE_BACK = text("UPDATE items SET open_slots = open_slots + :n WHERE id = :ite
 
 
 def _give_back_slots(conn: Connection, per_item: Counter[int]) -> None:
-    # Sorted so that concurrent sweepers lock items in one order and cannot deadlock.
+    # The rows are locked already (lock_items); sorted all the same, in the same order.
     rows = [{"item_id": item, "n": n} for item, n in sorted(per_item.items())]
     conn.execute(_GIVE_BACK, rows)
