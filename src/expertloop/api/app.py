@@ -12,10 +12,20 @@ from fastapi import FastAPI
 from expertloop import __version__
 from expertloop.api.errors import install_error_handlers
 from expertloop.api.hot_path import AnnotatorLoop
-from expertloop.api.routes import assignments, auth, exports, health, projects, reviews, users
+from expertloop.api.routes import (
+    assignments,
+    auth,
+    exports,
+    health,
+    jobs,
+    projects,
+    reviews,
+    users,
+)
+from expertloop.jobs import JobRunner
 from expertloop.services.assignments import ClaimableProjects
 from expertloop.services.auth import TokenAuthenticator
-from expertloop.services.leases import LeaseSweeper
+from expertloop.services.jobs import load_job_kinds
 from expertloop.settings import Settings
 from expertloop.store import Database
 from expertloop.web import install_web_ui
@@ -34,7 +44,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         pool_size=settings.db_pool_size,
         sqlite_synchronous=settings.sqlite_synchronous,
     )
-    sweeper = LeaseSweeper(db, interval_seconds=settings.lease_sweep_seconds)
+    # Background jobs (exports, consensus snapshots, the lease sweep) run on threads here.
+    runner = JobRunner(db, settings, threads=settings.job_workers, kinds=load_job_kinds())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -42,11 +53,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         # the permanent generation, so full collections do not walk them mid-request.
         gc.collect()
         gc.freeze()
-        sweeper.start()
+        runner.start()
         try:
             yield
         finally:
-            sweeper.stop()
+            runner.stop()
             if database is None:
                 await db.dispose_async()
 
@@ -58,6 +69,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.settings = settings
     app.state.database = db
+    app.state.job_runner = runner
     app.state.authenticator = TokenAuthenticator(db, ttl_seconds=settings.auth_cache_seconds)
     install_error_handlers(app)
     app.state.claimable_projects = ClaimableProjects(settings.auth_cache_seconds)
@@ -68,7 +80,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         claimable=app.state.claimable_projects,
     )
     # Routes are matched in order: the annotator loop, the hot path, comes first.
-    for module in (assignments, auth, users, projects, reviews, exports):
+    for module in (assignments, auth, users, projects, reviews, exports, jobs):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     install_web_ui(app)
