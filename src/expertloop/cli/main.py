@@ -718,5 +718,10 @@ def export(
     err.print(json.dumps(summary), highlight=False)
 
 
+from expertloop.cli.jobs import jobs_app, worker  # noqa: E402 - after the helpers it uses
+
+app.add_typer(jobs_app, name="jobs")
+app.command("worker")(worker)
+
 if __name__ == "__main__":  # pragma: no cover
     app()
