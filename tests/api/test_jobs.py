@@ -61,7 +61,8 @@ def test_an_export_job_answers_202_then_serves_the_same_file_as_the_stream_and_a
     assert file.content == streamed.content
     card = client.get(f"/api/v1/exports/{job['id']}/card")
     assert card.status_code == 200
-    assert "expertloop:" in card.text and "consensus_method" in card.text
+    assert "expertloop:" in card.text
+    assert "consensus_method" in card.text
 
 
 def test_export_jobs_and_their_files_are_for_the_projects_managers_only(env: Env) -> None:
