@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         description="How often projects are checked for answers or review decisions newer "
         "than their consensus snapshot (a refresh job is queued for those).",
     )
+    consensus_inline_max_items: int = Field(
+        20_000,
+        ge=0,
+        description="A project with at most this many answered items whose consensus "
+        "snapshot is missing or stale is refitted when its consensus is asked for; a larger "
+        "one is served from its snapshot while a refresh job runs.",
+    )
     auth_cache_seconds: float = Field(
         5.0,
         ge=0,

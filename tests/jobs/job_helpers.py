@@ -61,3 +61,25 @@ def answered_project(env: Env, n_items: int, *, n_workers: int = 12) -> tuple[Us
     with env.db.write() as conn:
         conn.execute(update(t.Project).where(t.Project.id == project).values(lease_seconds=600))
     return manager, project
+
+
+def answer_all(env: Env, project: int, workers: list[User], choice: str = "A") -> None:
+    """Each worker answers every item it can get, through the real services."""
+    from expertloop.services.assignments import next_assignment, submit_answer
+
+    for worker in workers:
+        while assignment := next_assignment(env.db, actor=worker, project_id=project):
+            submit_answer(
+                env.db, actor=worker, assignment_id=assignment.id, answer={"choice": choice}
+            )
+
+
+def small_project(env: Env, n_items: int = 4) -> tuple[User, list[User], int]:
+    """A pairwise project of ``n_items`` items, two answers each wanted, nothing answered."""
+    from conftest import pairwise_item
+
+    manager = env.user(Role.MANAGER)
+    workers = [env.user(Role.WORKER) for _ in range(3)]
+    project = env.project(manager, members=workers, answers_per_item=2)
+    env.items(manager, project, [pairwise_item(k) for k in range(n_items)])
+    return manager, workers, project

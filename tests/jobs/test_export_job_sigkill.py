@@ -16,16 +16,38 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import Env
+import pytest
+from job_helpers import answered_project
+
+from conftest import BACKENDS, Backend, Env, _create_postgres_database, _drop_postgres_database
 from expertloop.services.export_jobs import export_job_directory, start_export_job
 from expertloop.services.exports import ExportOptions
 from expertloop.settings import Settings
+from expertloop.store import Database, upgrade
 from expertloop.store import jobs as job_store
 from expertloop.store.jobs import JobRow
-from job_helpers import answered_project
 
 N_ITEMS = 25_000
 EXPERTLOOP = str(Path(sys.executable).with_name("expertloop"))
+
+
+@pytest.fixture(params=BACKENDS)
+def own_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A database of its own: the shared test server's job runner must not take the job."""
+    tmp = tmp_path_factory.mktemp(f"sigkill-{request.param}")
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'jobs.db'}"
+    else:
+        name, url = _create_postgres_database(tmp)
+    database = Database(url, pool_size=4)
+    try:
+        upgrade(database)
+        yield Env(Backend(request.param, url, tmp, database))
+    finally:
+        database.dispose()
+        if name is not None:
+            _drop_postgres_database(name)
 
 
 def _worker(env: Env, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -61,8 +83,9 @@ def _poll(env: Env, job_id: int, done: object, *, timeout: float = 90.0) -> JobR
 
 
 def test_an_export_job_killed_mid_way_finishes_once_on_another_worker(
-    env: Env, tmp_path: Path
+    own_env: Env, tmp_path: Path
 ) -> None:
+    env = own_env
     manager, project = answered_project(env, N_ITEMS)
     options = ExportOptions(format="preference")
     job = start_export_job(env.db, actor=manager, project_id=project, options=options,
@@ -78,7 +101,8 @@ def test_an_export_job_killed_mid_way_finishes_once_on_another_worker(
     assert running.status == "running", "the export finished before the kill: make it bigger"
     killed = _job(env, job.id)
     assert killed.status == "running"
-    assert killed.progress_total is not None and killed.progress_done < killed.progress_total
+    assert killed.progress_total is not None
+    assert killed.progress_done < killed.progress_total
 
     second = _worker(env, tmp_path, tmp_path / "second.log")
     try:
@@ -96,7 +120,8 @@ def test_an_export_job_killed_mid_way_finishes_once_on_another_worker(
 
     settings = Settings(data_dir=tmp_path)
     directory = export_job_directory(settings, job.id)
-    assert finished.result is not None and clean.result is not None
+    assert finished.result is not None
+    assert clean.result is not None
     assert sorted(p.name for p in directory.iterdir()) == sorted(
         [finished.result["file"], "README.md"]
     )

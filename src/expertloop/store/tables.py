@@ -350,6 +350,7 @@ class ConsensusSnapshot(Base):
     last_answer_id: Mapped[int] = mapped_column(BigInteger)
     decided_reviews: Mapped[int] = mapped_column(BigInteger)
     n_items: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
     method: Mapped[str] = mapped_column(String(100))
     agreement: Mapped[dict[str, Any]] = mapped_column(Json)
     fallbacks: Mapped[dict[str, Any]] = mapped_column(Json)

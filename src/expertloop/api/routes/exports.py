@@ -7,12 +7,14 @@ from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from expertloop.api.routes.jobs import JobPublic, job_public
+from expertloop.api.schemas import iso_utc
 from expertloop.exports.writers import jsonl_chunks, parquet_chunks
+from expertloop.services import consensus as consensus_snapshots
 from expertloop.services import export_jobs, exports
 
 router = APIRouter(tags=["exports"])
@@ -147,19 +149,45 @@ def export_card(
 
 @router.get(
     "/projects/{project_id}/consensus",
-    summary="Each answered item's consensus as NDJSON (managers)",
+    summary="Each answered item's consensus as NDJSON, from the project's snapshot (managers)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}}},
+    responses={
+        200: {"content": {"application/x-ndjson": {}}},
+        202: {"model": JobPublic, "description": "No snapshot yet: this job computes it"},
+    },
 )
 def consensus(
-    project_id: int, db: DatabaseDep, actor: CurrentUser, include_gold: bool = False
-) -> StreamingResponse:
-    prepared = exports.prepare_consensus(
-        db, actor=actor, project_id=project_id, include_gold=include_gold
+    project_id: int,
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    actor: CurrentUser,
+    include_gold: bool = False,
+) -> Response:
+    view = consensus_snapshots.read_consensus(
+        db,
+        actor=actor,
+        project_id=project_id,
+        include_gold=include_gold,
+        inline_max_items=settings.consensus_inline_max_items,
     )
+    if view.job is not None:
+        request.app.state.job_runner.wake()
+    if view.snapshot is None:
+        assert view.job is not None
+        return JSONResponse(
+            job_public(view.job).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
+        )
+    headers = {
+        "X-Consensus-Computed-At": iso_utc(view.snapshot.computed_at),
+        "X-Consensus-Stale": "true" if view.stale else "false",
+        "X-Consensus-Answers-Behind": str(view.answers_behind),
+    }
+    if view.job is not None:
+        headers["X-Consensus-Refresh-Job"] = str(view.job.id)
 
     def lines() -> Iterator[bytes]:
-        for line in prepared.lines():
+        for line in view.lines():
             yield orjson.dumps(line) + b"\n"
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+    return StreamingResponse(lines(), media_type="application/x-ndjson", headers=headers)

@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.Column("last_answer_id", sa.BigInteger(), nullable=False),
         sa.Column("decided_reviews", sa.BigInteger(), nullable=False),
         sa.Column("n_items", sa.BigInteger(), nullable=False),
+        sa.Column("duration_ms", sa.BigInteger(), nullable=False),
         sa.Column("method", sa.String(length=100), nullable=False),
         sa.Column("agreement", _JSON, nullable=False),
         sa.Column("fallbacks", _JSON, nullable=False),
