@@ -162,7 +162,7 @@ def run_refresh(context: JobContext) -> dict[str, Any]:
         context.job.project_id,
         include_gold=bool(context.params.get("include_gold", False)),
         on_answers=context.advance,
-        on_items=lambda n: context.check(),
+        on_items=context.advance,
     )
 
 
