@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from cli_helpers import cli  # noqa: F401 - a fixture
+
 from conftest import Env
 from expertloop.domain import Role
 from expertloop.services.clock import utcnow
