@@ -115,7 +115,7 @@ def refresh_snapshot(
     batch: list[dict[str, Any]] = []
     for line in prepared.lines():
         batch.append(line)
-        if len(batch) == snapshot_store.BATCH:
+        if len(batch) == snapshot_store.WRITE_BATCH:
             n_items += _write(db, project_id, include_gold, generation, batch, on_items)
             batch = []
     n_items += _write(db, project_id, include_gold, generation, batch, on_items)
@@ -135,7 +135,7 @@ def refresh_snapshot(
             deleted = snapshot_store.delete_generations(
                 conn, project_id, include_gold, **cleanup
             )
-        if deleted < snapshot_store.BATCH:
+        if deleted < snapshot_store.WRITE_BATCH:
             break
     return {"skipped": False, "switched": switched, "generation": generation,
             "items": n_items,

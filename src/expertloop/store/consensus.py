@@ -21,6 +21,8 @@ from expertloop.store import tables as t
 from expertloop.store.dialects import insert_ignoring_conflicts
 
 __all__ = [
+    "BATCH",
+    "WRITE_BATCH",
     "Fingerprint",
     "SnapshotRow",
     "answers_behind",
@@ -35,6 +37,9 @@ __all__ = [
 ]
 
 BATCH = 5000
+# Lines written per transaction by a refresh: small, so that on SQLite the annotator loop
+# never waits long behind a refresh for the write lock.
+WRITE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +214,7 @@ def delete_generations(
     *,
     below: int | None = None,
     only: int | None = None,
-    limit: int = BATCH,
+    limit: int = WRITE_BATCH,
 ) -> int:
     """Delete up to ``limit`` rows of the project's generations numbered below ``below``, or
     of generation ``only``."""
