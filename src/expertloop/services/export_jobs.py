@@ -152,7 +152,15 @@ def run_export_job(context: JobContext) -> dict[str, Any]:
     for leftover in directory.glob(".tmp-*"):  # from an attempt that was killed
         leftover.unlink(missing_ok=True)
 
-    context.set_total(count_answers(db, job.project_id))
+    # Progress: every answer (the consensus fit), then every answered item (the rows).
+    with db.read() as conn:
+        scope = export_store.review_scope(
+            conn, job.project_id, reviewed_only=options.reviewed_only
+        )
+        n_items = export_store.count_answered_items(
+            conn, job.project_id, include_gold=options.include_gold, scope=scope
+        )
+    context.set_total(count_answers(db, job.project_id) + n_items)
     prepared = prepare_export(
         db,
         actor=actor,
@@ -161,7 +169,6 @@ def run_export_job(context: JobContext) -> dict[str, Any]:
         secret_key=settings.secret_key,
         on_answers=context.advance,
     )
-    context.set_total((context.total or 0) + prepared.n_items)
     name = f"project-{job.project_id}-{options.format}.{output}"
     token = uuid.uuid4().hex
     data_tmp = directory / f".tmp-{token}-{name}"
