@@ -1,5 +1,6 @@
-"""An export job survives a SIGKILL of its worker: another worker finishes it, once, and the
-file is byte for byte the file of an uninterrupted run.
+"""``expertloop worker`` processes: several take distinct jobs, and an export job survives a
+SIGKILL of its worker (another worker finishes it, once, and the file is byte for byte the
+file of an uninterrupted run).
 
 The project has ``N_ITEMS`` answered items (three answers each) and the export job threshold
 is set below it, so the streaming route refuses it and it runs as a job: the real threshold
@@ -132,3 +133,28 @@ def test_an_export_job_killed_mid_way_finishes_once_on_another_worker(
     assert (directory / "README.md").read_text() == (
         export_job_directory(settings, clean.id) / "README.md"
     ).read_text()
+
+
+def test_several_worker_processes_take_distinct_jobs_and_run_each_once(
+    own_env: Env, tmp_path: Path
+) -> None:
+    env = own_env
+    manager, project = answered_project(env, 200)
+    jobs = [
+        start_export_job(env.db, actor=manager, project_id=project,
+                         options=ExportOptions(format="preference"), output="jsonl")
+        for _ in range(12)
+    ]
+    workers = [_worker(env, tmp_path, tmp_path / f"worker-{k}.log") for k in range(3)]
+    try:
+        done = [
+            _poll(env, job.id, lambda j: j.status not in ("queued", "running"))
+            for job in jobs
+        ]
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=30)
+    assert [(j.status, j.attempts) for j in done] == [("succeeded", 1)] * len(jobs)
+    assert len({j.result["sha256"] for j in done if j.result}) == 1
