@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         description="Delay before a failed job's second attempt; it doubles with each "
         "further attempt (at most an hour).",
     )
+    job_retention_days: float = Field(
+        7.0,
+        gt=0,
+        description="Finished jobs (except exports) are deleted this many days after they "
+        "finished.",
+    )
     export_job_threshold_items: int = Field(
         100_000,
         ge=0,

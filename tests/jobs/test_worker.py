@@ -9,8 +9,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from conftest import Env
 from expertloop.jobs import JobContext, JobKind, Worker, backoff_seconds
 from expertloop.services.clock import utcnow
@@ -249,22 +247,71 @@ def test_a_periodic_kind_stays_queued_once_and_repeats_after_each_run(
     assert len(runs) == 2
 
 
-@pytest.mark.parametrize("seconds", [0.3])
-def test_the_runner_sweeps_expired_item_leases_as_a_job(
-    env: Env, tmp_path: Path, seconds: float
+def test_the_runner_returns_expired_item_leases_to_the_pool_as_a_periodic_job(
+    env: Env, tmp_path: Path
 ) -> None:
+    from sqlalchemy import text
+
+    from conftest import pairwise_item
+    from expertloop.domain import Role
     from expertloop.jobs import JobRunner
+    from expertloop.services.assignments import next_assignment
     from expertloop.services.jobs import load_job_kinds
 
+    manager, worker = env.user(Role.MANAGER), env.user(Role.WORKER)
+    project = env.project(manager, members=[worker])
+    env.items(manager, project, [pairwise_item(1)])
+    assignment = next_assignment(env.db, actor=worker, project_id=project)
+    assert assignment is not None
+    with env.db.write() as conn:
+        conn.execute(
+            text("UPDATE assignments SET expires_at = :past WHERE id = :a"),
+            {"past": utcnow() - timedelta(seconds=1), "a": assignment.id},
+        )
+
+    def status() -> str:
+        with env.db.read() as conn:
+            return str(conn.execute(
+                text("SELECT status FROM assignments WHERE id = :a"), {"a": assignment.id}
+            ).scalar_one())
+
     kinds = {"leases.expire": load_job_kinds()["leases.expire"]}
-    runner = JobRunner(env.db, _settings(tmp_path, lease_sweep_seconds=seconds), kinds=kinds)
+    runner = JobRunner(env.db, _settings(tmp_path, lease_sweep_seconds=0.1), kinds=kinds)
     runner.start()
     try:
-        _wait_for(lambda: _swept_runs(env) >= 2)
+        _wait_for(lambda: status() == "expired")
     finally:
         runner.stop()
-
-
-def _swept_runs(env: Env) -> int:
     with env.db.read() as conn:
-        return len(job_store.list_jobs(conn, kind="leases.expire", status="succeeded"))
+        rows = job_store.list_jobs(conn, kind="leases.expire")
+    assert len(rows) == 1  # one row, queued again after each run
+    assert rows[0].status in ("queued", "running")
+
+
+def test_finished_jobs_are_pruned_after_the_retention_but_exports_are_kept(
+    env: Env, tmp_path: Path
+) -> None:
+    from expertloop.services.jobs import PRUNE_KIND, load_job_kinds
+
+    old = utcnow() - timedelta(days=8)
+    ids = {}
+    for kind in ("consensus.refresh", "export.dataset", "test.recent"):
+        with env.db.write() as conn:
+            job, _ = job_store.enqueue_job(conn, kind=kind, params={}, now=old)
+            claimed = job_store.claim_next_job(
+                conn, kinds=[kind], owner="w", now=old, lease_seconds=5
+            )
+            assert claimed is not None
+            finished_at = utcnow() if kind == "test.recent" else old
+            job_store.finish_job(conn, job.id, owner="w", now=finished_at, result=None,
+                                 done=0, total=None)
+        ids[kind] = job.id
+    clock = Clock()
+    worker = Worker(env.db, _settings(tmp_path),
+                    kinds={PRUNE_KIND: load_job_kinds()[PRUNE_KIND]}, clock=clock)
+    with env.db.write() as conn:
+        job_store.enqueue_job(conn, kind=PRUNE_KIND, params={}, now=clock.now)
+    assert worker.run_one() is not None
+    with env.db.read() as conn:
+        left = {job.id for job in job_store.list_jobs(conn)} & set(ids.values())
+    assert left == {ids["export.dataset"], ids["test.recent"]}

@@ -146,15 +146,15 @@ class Worker:
     ) -> None:
         now = self.clock()
         with self.database.write() as conn:
-            finished = job_store.finish_job(
-                conn, job.id, owner=self.owner, now=now, result=result,
-                done=context.done, total=context.total,
-            )
-            if finished and kind.every is not None:
-                job_store.enqueue_job(
-                    conn, kind=kind.name, params={}, now=now, dedupe_key=kind.name,
-                    max_attempts=kind.max_attempts,
+            if kind.every is not None and job.dedupe_key == kind.name:
+                finished = job_store.reschedule_job(
+                    conn, job.id, owner=self.owner, now=now, result=result,
                     run_after=now + timedelta(seconds=kind.every(self.settings)),
+                )
+            else:
+                finished = job_store.finish_job(
+                    conn, job.id, owner=self.owner, now=now, result=result,
+                    done=context.done, total=context.total,
                 )
         if not finished:
             log.warning("job %d finished after it stopped being ours; result dropped", job.id)

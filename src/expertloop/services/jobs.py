@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from datetime import timedelta
 from typing import Any
 
 from expertloop.domain import Role, User
 from expertloop.domain.policies import can_read_gold
 from expertloop.errors import InputInvalid, NotFound
-from expertloop.jobs import JobKind, job_kinds
+from expertloop.jobs import JobContext, JobKind, job_kind, job_kinds
 from expertloop.services.clock import utcnow
 from expertloop.services.projects import load_project
 from expertloop.store import Database
@@ -23,13 +24,19 @@ from expertloop.store import projects as project_store
 from expertloop.store.jobs import JOB_STATUSES, JobRow
 
 __all__ = [
+    "PRUNE_KIND",
     "JobRow",
     "cancel_job",
     "get_job",
     "list_jobs",
     "load_job_kinds",
+    "prune_finished_jobs",
     "queue_job",
 ]
+
+PRUNE_KIND = "jobs.prune"
+# Jobs whose output people download are kept: deleting one is deleting its files' record.
+_KEPT_KINDS = ("export.dataset",)
 
 
 def load_job_kinds() -> dict[str, JobKind]:
@@ -139,3 +146,18 @@ def cancel_job(db: Database, *, actor: User, job_id: int) -> JobRow:
         job = job_store.cancel_job(conn, job_id, now=utcnow())
     assert job is not None  # jobs are not deleted
     return job
+
+
+@job_kind(PRUNE_KIND, max_attempts=1, every=lambda _settings: 3600.0)
+def prune_finished_jobs(context: JobContext) -> dict[str, Any]:
+    """Hourly: delete jobs that finished more than ``job_retention_days`` ago (consensus
+    refreshes would otherwise pile up), except export jobs."""
+    cutoff = utcnow() - timedelta(days=context.settings.job_retention_days)
+    deleted = 0
+    while True:
+        with context.database.write() as conn:
+            batch = job_store.prune_jobs(conn, finished_before=cutoff, keep_kinds=_KEPT_KINDS)
+        deleted += batch
+        context.advance(batch)
+        if batch < 1000:
+            return {"deleted": deleted}

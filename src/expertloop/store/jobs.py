@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, DateTime, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from expertloop.store import tables as t
@@ -34,6 +34,8 @@ __all__ = [
     "live_dedupe_keys",
     "load_job",
     "next_due_time",
+    "prune_jobs",
+    "reschedule_job",
     "retry_job",
 ]
 
@@ -242,6 +244,45 @@ def finish_job(
         )
     )
     return changed.rowcount == 1
+
+
+def reschedule_job(
+    conn: Connection,
+    job_id: int,
+    *,
+    owner: str,
+    now: datetime,
+    run_after: datetime,
+    result: dict[str, Any] | None,
+) -> bool:
+    """Queue ``owner``'s finished periodic job again for ``run_after``, keeping its last
+    result: a periodic kind is one row, not one row per run."""
+    changed = conn.execute(
+        update(t.Job)
+        .where(_owned(job_id, owner))
+        .values(status="queued", result=result, error=None, attempts=0, lease_owner=None,
+                lease_expires_at=None, run_after=run_after, finished_at=now)
+    )
+    return changed.rowcount == 1
+
+
+def prune_jobs(
+    conn: Connection, *, finished_before: datetime, keep_kinds: Sequence[str], limit: int = 1000
+) -> int:
+    """Delete up to ``limit`` jobs that finished before ``finished_before`` (not ``keep_kinds``)."""
+    doomed = (
+        select(t.Job.id)
+        .where(
+            t.Job.status.in_(("succeeded", "failed", "cancelled")),
+            t.Job.finished_at < finished_before,
+            t.Job.kind.not_in(list(keep_kinds)),
+        )
+        .limit(limit)
+    )
+    ids = list(conn.execute(doomed).scalars())
+    if not ids:
+        return 0
+    return int(conn.execute(delete(t.Job).where(t.Job.id.in_(ids))).rowcount)
 
 
 def retry_job(
