@@ -78,12 +78,14 @@ def answer_all(env: Env, project: int, workers: list[User], choice: str = "A") -
             )
 
 
-def small_project(env: Env, n_items: int = 4) -> tuple[User, list[User], int]:
-    """A pairwise project of ``n_items`` items, two answers each wanted, nothing answered."""
+def small_project(
+    env: Env, n_items: int = 4, *, answers_per_item: int = 2
+) -> tuple[User, list[User], int]:
+    """A pairwise project of ``n_items`` items and three workers, nothing answered yet."""
     from conftest import pairwise_item
 
     manager = env.user(Role.MANAGER)
     workers = [env.user(Role.WORKER) for _ in range(3)]
-    project = env.project(manager, members=workers, answers_per_item=2)
+    project = env.project(manager, members=workers, answers_per_item=answers_per_item)
     env.items(manager, project, [pairwise_item(k) for k in range(n_items)])
     return manager, workers, project

@@ -88,7 +88,7 @@ def test_a_refresh_stores_the_consensus_and_skips_the_refit_when_nothing_arrived
 def test_new_answers_make_the_watcher_queue_one_refresh_which_replaces_the_snapshot(
     env: Env, tmp_path: Path
 ) -> None:
-    manager, workers, project = small_project(env)
+    manager, workers, project = small_project(env, answers_per_item=3)
     answer_all(env, project, workers[:1], "A")
     consensus.refresh_snapshot(env.db, project, include_gold=False)
     assert consensus.queue_stale_refreshes(env.db)["queued"] == 0
@@ -109,13 +109,37 @@ def test_new_answers_make_the_watcher_queue_one_refresh_which_replaces_the_snaps
     assert _lines(env, project) == {
         line["item_id"]: line for line in iter_consensus(env.db, actor=manager, project_id=project)
     }
-    answer_all(env, project, workers[2:3], "A")
-    consensus.refresh_snapshot(env.db, project, include_gold=False)
-    consensus.refresh_snapshot(env.db, project, include_gold=False)
     with env.db.read() as conn:
-        current = snapshot_store.load_snapshot(conn, project, False)
-    assert current is not None
-    assert _generations(env, project) <= {current.generation, current.generation - 1}
+        before = snapshot_store.load_snapshot(conn, project, False)
+    assert before is not None
+    answer_all(env, project, workers[2:3], "A")
+    fresh = consensus.refresh_snapshot(env.db, project, include_gold=False)
+    assert fresh["switched"] is True
+    assert consensus.refresh_snapshot(env.db, project, include_gold=False)["skipped"] is True
+    # The replaced generation stays for readers still streaming it; older ones are gone.
+    assert _generations(env, project) == {before.generation, fresh["generation"]}
+
+
+def test_a_refresh_that_loses_a_race_to_a_newer_one_leaves_the_newer_snapshot(
+    env: Env,
+) -> None:
+    manager, workers, project = small_project(env)
+    answer_all(env, project, workers[:2])
+    newer = consensus.refresh_snapshot(env.db, project, include_gold=False)
+    with env.db.write() as conn:
+        snapshot = snapshot_store.load_snapshot(conn, project, False)
+        assert snapshot is not None
+        older = newer["generation"] - 10
+        snapshot_store.write_lines(conn, project, False, older, [{"item_id": 1}])
+        switched = snapshot_store.switch_snapshot(
+            conn, project_id=project, include_gold=False, generation=older,
+            computed_at=snapshot.computed_at, seen=snapshot.fingerprint, n_items=1,
+            duration_ms=1, method="stale", agreement={}, fallbacks={},
+        )
+    assert switched == (False, newer["generation"])
+    assert _lines(env, project) == {
+        line["item_id"]: line for line in iter_consensus(env.db, actor=manager, project_id=project)
+    }
 
 
 def test_the_watcher_paces_refreshes_by_how_long_the_last_one_took(

@@ -110,7 +110,9 @@ def refresh_snapshot(
     )
     prepared = PreparedConsensus(project, consensus, include_gold, db, reviews)
     with db.write() as conn:
-        generation = snapshot_store.next_generation(conn, project_id, include_gold)
+        generation = snapshot_store.next_generation(
+            conn, project_id, include_gold, now_us=time.time_ns() // 1000
+        )
     n_items = 0
     batch: list[dict[str, Any]] = []
     for line in prepared.lines():
@@ -121,15 +123,19 @@ def refresh_snapshot(
     n_items += _write(db, project_id, include_gold, generation, batch, on_items)
     duration_ms = int((time.monotonic() - started) * 1000)
     with db.write() as conn:
-        switched = snapshot_store.switch_snapshot(
+        switched, previous = snapshot_store.switch_snapshot(
             conn, project_id=project_id, include_gold=include_gold, generation=generation,
             computed_at=utcnow(), seen=seen, n_items=n_items, duration_ms=duration_ms,
             method=consensus.method, agreement=consensus.alphas(),
             fallbacks=consensus.fallbacks,
         )
     # The generation just replaced stays one more round, for readers still streaming it;
-    # older ones go. A refresh that lost a race to a newer one removes its own rows.
-    cleanup = {"below": generation - 1} if switched else {"only": generation}
+    # older ones (and those of refreshes that died half-way) go. A refresh that lost a race
+    # to a newer one removes its own rows.
+    if switched:
+        cleanup = {"below": previous if previous is not None else generation}
+    else:
+        cleanup = {"only": generation}
     while True:
         with db.write() as conn:
             deleted = snapshot_store.delete_generations(

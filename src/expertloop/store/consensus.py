@@ -156,9 +156,9 @@ def switch_snapshot(
     method: str,
     agreement: dict[str, Any],
     fallbacks: dict[str, Any],
-) -> bool:
-    """Make ``generation`` the project's snapshot, unless a newer generation already is (two
-    refreshes raced); whether it switched."""
+) -> tuple[bool, int | None]:
+    """Make ``generation`` the project's snapshot unless a newer one already is (two
+    refreshes raced): ``(switched, the generation current before)``."""
     values = {
         "generation": generation,
         "computed_at": computed_at,
@@ -171,32 +171,39 @@ def switch_snapshot(
         "fallbacks": fallbacks,
     }
     snapshot = t.ConsensusSnapshot
-    newer = conn.execute(
-        update(snapshot)
-        .where(
-            snapshot.project_id == project_id,
-            snapshot.include_gold == include_gold,
-            snapshot.generation < generation,
-        )
-        .values(**values)
-    )
-    if newer.rowcount == 1:
-        return True
-    if load_snapshot(conn, project_id, include_gold) is not None:
-        return False
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(snapshot).values(project_id=project_id, include_gold=include_gold,
-                                        **values)
+    for _ in range(5):  # lost a race to another switch: look again
+        current = load_snapshot(conn, project_id, include_gold)
+        if current is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(snapshot).values(
+                            project_id=project_id, include_gold=include_gold, **values
+                        )
+                    )
+            except IntegrityError:
+                continue
+            return True, None
+        if current.generation >= generation:
+            return False, current.generation
+        changed = conn.execute(
+            update(snapshot)
+            .where(
+                snapshot.project_id == project_id,
+                snapshot.include_gold == include_gold,
+                snapshot.generation == current.generation,
             )
-    except IntegrityError:
-        return False
-    return True
+            .values(**values)
+        )
+        if changed.rowcount == 1:
+            return True, current.generation
+    return False, None
 
 
-def next_generation(conn: Connection, project_id: int, include_gold: bool) -> int:
-    """A generation number no row of the project's snapshot uses yet."""
+def next_generation(conn: Connection, project_id: int, include_gold: bool, *, now_us: int) -> int:
+    """A new generation number: the time in microseconds (``now_us``), so that refreshes
+    started in different processes get different numbers and a later one a larger number,
+    and at least one more than any generation the project's snapshot has used."""
     top = conn.execute(
         select(func.max(t.ConsensusItem.generation)).where(
             t.ConsensusItem.project_id == project_id,
@@ -204,7 +211,7 @@ def next_generation(conn: Connection, project_id: int, include_gold: bool) -> in
         )
     ).scalar()
     current = load_snapshot(conn, project_id, include_gold)
-    return max(int(top or 0), current.generation if current else 0) + 1
+    return max(now_us, int(top or 0) + 1, (current.generation + 1) if current else 0)
 
 
 def delete_generations(

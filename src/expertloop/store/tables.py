@@ -345,7 +345,7 @@ class ConsensusSnapshot(Base):
         ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
     )
     include_gold: Mapped[bool] = mapped_column(Boolean, primary_key=True)
-    generation: Mapped[int] = mapped_column(Integer)
+    generation: Mapped[int] = mapped_column(BigInteger)
     computed_at: Mapped[datetime] = mapped_column(DateTime)
     last_answer_id: Mapped[int] = mapped_column(BigInteger)
     decided_reviews: Mapped[int] = mapped_column(BigInteger)
@@ -365,6 +365,6 @@ class ConsensusItem(Base):
         ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
     )
     include_gold: Mapped[bool] = mapped_column(Boolean, primary_key=True)
-    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     item_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     line: Mapped[dict[str, Any]] = mapped_column(Json)

@@ -85,7 +85,7 @@ def upgrade() -> None:
         "consensus_snapshots",
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("include_gold", sa.Boolean(), nullable=False),
-        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.BigInteger(), nullable=False),
         sa.Column("computed_at", sa.DateTime(), nullable=False),
         sa.Column("last_answer_id", sa.BigInteger(), nullable=False),
         sa.Column("decided_reviews", sa.BigInteger(), nullable=False),
@@ -106,7 +106,7 @@ def upgrade() -> None:
         "consensus_items",
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("include_gold", sa.Boolean(), nullable=False),
-        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.BigInteger(), nullable=False),
         sa.Column("item_id", _BIG_ID, nullable=False),
         sa.Column("line", _JSON, nullable=False),
         sa.ForeignKeyConstraint(
