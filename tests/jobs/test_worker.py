@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import Env
 from expertloop.jobs import JobContext, JobKind, Worker, backoff_seconds
 from expertloop.services.clock import utcnow
@@ -315,3 +317,23 @@ def test_finished_jobs_are_pruned_after_the_retention_but_exports_are_kept(
     with env.db.read() as conn:
         left = {job.id for job in job_store.list_jobs(conn)} & set(ids.values())
     assert left == {ids["export.dataset"], ids["test.recent"]}
+
+
+def test_a_job_kind_cannot_be_registered_twice_by_different_handlers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from expertloop.jobs import job_kind, job_kinds, registry
+
+    monkeypatch.setattr(registry, "_KINDS", {})  # leave the real registry alone
+
+    def first(context: JobContext) -> None:
+        return None
+
+    def second(context: JobContext) -> None:
+        return None
+
+    job_kind("test.registered-once")(first)
+    job_kind("test.registered-once")(first)  # the same function again: fine
+    with pytest.raises(ValueError, match="already registered"):
+        job_kind("test.registered-once")(second)
+    assert job_kinds()["test.registered-once"].handler is first

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from expertloop.errors import ExpertloopError
+from expertloop.services.clock import iso_utc
 from expertloop.store.jobs import JobRow
 
 __all__ = ["jobs_app", "worker"]
@@ -24,14 +26,13 @@ jobs_app = typer.Typer(help="Background jobs (exports, consensus refreshes).", n
 
 
 def _job_json(job: JobRow) -> dict[str, Any]:
+    """The job as the API shows it: no lease owner (the workers' business), times in UTC."""
     out: dict[str, Any] = {}
     for name in JobRow.__slots__:
         if name in ("lease_owner", "lease_expires_at", "dedupe_key"):
             continue
         value = getattr(job, name)
-        out[name] = value.isoformat(timespec="milliseconds") + "Z" if hasattr(
-            value, "isoformat"
-        ) else value
+        out[name] = iso_utc(value) if isinstance(value, datetime) else value
     return out
 
 

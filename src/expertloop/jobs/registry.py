@@ -98,14 +98,19 @@ def job_kind(
 
     def register(handler: Handler) -> Handler:
         existing = _KINDS.get(name)
-        if existing is not None and existing.handler is not handler:
-            qualified = f"{handler.__module__}.{handler.__qualname__}"
-            if qualified != f"{existing.handler.__module__}.{existing.handler.__qualname__}":
-                raise ValueError(f"job kind {name!r} is already registered")
+        # The same function registering again (its module reloaded) is fine; another is not.
+        if existing is not None and _qualified(existing.handler) != _qualified(handler):
+            raise ValueError(
+                f"job kind {name!r} is already registered by {_qualified(existing.handler)}"
+            )
         _KINDS[name] = JobKind(name, handler, max_attempts, every)
         return handler
 
     return register
+
+
+def _qualified(handler: Handler) -> str:
+    return f"{handler.__module__}.{handler.__qualname__}"
 
 
 def job_kinds() -> dict[str, JobKind]:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from expertloop.domain import User
+from expertloop.domain import Project, User
 from expertloop.domain.policies import can_read_gold
 from expertloop.errors import (
     InputInvalid,
@@ -61,11 +61,12 @@ def export_job_directory(settings: Settings, job_id: int) -> Path:
     return settings.data_dir / "exports" / f"job-{job_id}"
 
 
-def _check_manager(db: Database, actor: User, project_id: int) -> None:
+def _check_manager(db: Database, actor: User, project_id: int) -> Project:
     with db.read() as conn:
         project = load_project(conn, actor=actor, project_id=project_id)
-        if not can_read_gold(actor, is_member=project.is_member):
-            raise PermissionDenied("only the project's managers can export it")
+    if not can_read_gold(actor, is_member=project.is_member):
+        raise PermissionDenied("only the project's managers can export it")
+    return project
 
 
 def start_export_job(
@@ -76,9 +77,7 @@ def start_export_job(
     the same message the streaming route would give)."""
     if output not in OUTPUT_TYPES:
         raise InputInvalid.on_field("output", f"output must be jsonl or parquet, not {output!r}")
-    _check_manager(db, actor, project_id)
-    with db.read() as conn:
-        task_type = load_project(conn, actor=actor, project_id=project_id).task_type
+    task_type = _check_manager(db, actor, project_id).task_type
     if options.format not in FORMATS or options.format not in formats_for(task_type):
         raise InputInvalid.on_field(
             "format",
