@@ -2,10 +2,13 @@
 SIGKILL of its worker (another worker finishes it, once, and the file is byte for byte the
 file of an uninterrupted run).
 
-The project has ``N_ITEMS`` answered items (three answers each) and the export job threshold
-is set below it, so the streaming route refuses it and it runs as a job: the real threshold
-(100,000 items) would take this test well past 30 s on a shared machine to build the data,
-and exporting 100k items is the same code path as exporting 25k.
+The killed export has ``N_ITEMS`` answered items (three answers each), queued through the
+job route, which takes projects of any size. A project above the real threshold (100,000
+items, beyond which the streaming route refuses and only the job route exports) would take
+this test well past 30 s on a shared machine just to build; the job's code path is the same
+at 25k items. The refusal above the threshold is tested with a threshold of 2 items
+(``tests/api/test_jobs.py``). Each worker process runs on a database of its own, so the
+shared test server's in-process job runner cannot take the job.
 """
 
 from __future__ import annotations
