@@ -18,9 +18,10 @@ from fastapi import FastAPI
 from expertloop import __version__
 from expertloop.api import install_api
 from expertloop.clock import SYSTEM_CLOCK, Clock
+from expertloop.jobs import JobRunner
 from expertloop.services.assignments import ClaimableProjects
 from expertloop.services.auth import TokenAuthenticator
-from expertloop.services.leases import LeaseSweeper
+from expertloop.services.jobs import load_job_kinds
 from expertloop.services.runtime import Background, Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
@@ -71,8 +72,11 @@ def create_app(
         clock=db.clock,
         authenticator=TokenAuthenticator(db, ttl_seconds=settings.auth_cache_seconds),
         claimable=ClaimableProjects(settings.auth_cache_seconds, clock=db.clock),
-        background=[LeaseSweeper(db, interval_seconds=settings.lease_sweep_seconds)],
     )
+    # Background jobs (exports, consensus snapshots, the lease sweep) run on threads here;
+    # ``job_workers=0`` leaves them to ``expertloop worker`` processes.
+    job_runner = JobRunner(db, settings, threads=settings.job_workers, kinds=load_job_kinds())
+    runtime.background.append(job_runner)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -101,6 +105,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     app.state.runtime = runtime
+    app.state.job_runner = job_runner
     app.state.authenticator = runtime.authenticator
     app.state.claimable_projects = runtime.claimable
     app.state.extra_credentials = ()

@@ -16,12 +16,14 @@ __all__ = [
     "ExpertloopError",
     "ImportFailed",
     "InputInvalid",
+    "JobNotFinished",
     "LeaseLost",
     "NotAuthenticated",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
     "ReviewClosed",
+    "TooLargeToStream",
     "UnsupportedMediaType",
 ]
 
@@ -114,3 +116,17 @@ class ReviewClosed(ExpertloopError):
 
     status = 409
     code = "review_closed"
+
+
+class TooLargeToStream(ExpertloopError):
+    """The request would stream too much at once; run it as a job instead."""
+
+    status = 409
+    code = "too_large_to_stream"
+
+
+class JobNotFinished(ExpertloopError):
+    """What was asked for is the output of a job that has not finished (or failed)."""
+
+    status = 409
+    code = "job_not_finished"

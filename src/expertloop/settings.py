@@ -50,6 +50,52 @@ class Settings(BaseSettings):
     lease_sweep_seconds: float = Field(
         5.0, gt=0, description="How often expired leases are returned to the pool."
     )
+    job_workers: int = Field(
+        1,
+        ge=0,
+        description="Job worker threads each server process runs (0: none; run "
+        "`expertloop worker` processes instead).",
+    )
+    job_poll_seconds: float = Field(
+        1.0, gt=0, description="How often an idle job worker looks for due jobs."
+    )
+    job_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a job stays with its worker without a heartbeat (workers "
+        "heartbeat every third of it); a killed worker's job is run again after it.",
+    )
+    job_retry_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Delay before a failed job's second attempt; it doubles with each "
+        "further attempt (at most an hour).",
+    )
+    job_retention_days: float = Field(
+        7.0,
+        gt=0,
+        description="Finished jobs (except exports) are deleted this many days after they "
+        "finished.",
+    )
+    export_job_threshold_items: int = Field(
+        100_000,
+        ge=0,
+        description="Projects with more answered items than this export only as jobs "
+        "(`POST .../exports`); the streaming export route answers 409 for them.",
+    )
+    consensus_refresh_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often projects are checked for answers or review decisions newer "
+        "than their consensus snapshot (a refresh job is queued for those).",
+    )
+    consensus_inline_max_items: int = Field(
+        20_000,
+        ge=0,
+        description="A project with at most this many answered items whose consensus "
+        "snapshot is missing or stale is refitted when its consensus is asked for; a larger "
+        "one is served from its snapshot while a refresh job runs.",
+    )
     auth_cache_seconds: float = Field(
         5.0,
         ge=0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from expertloop.cli import answers, db, exports, items, projects, reviews, serve, users
+from expertloop.cli import answers, db, exports, items, jobs, projects, reviews, serve, users
 
 __all__ = ["COMMANDS", "app"]
 
@@ -23,6 +23,7 @@ COMMANDS = (
     answers,
     reviews,
     exports,
+    jobs,
 )
 
 app = typer.Typer(

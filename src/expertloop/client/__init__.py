@@ -46,7 +46,14 @@ from expertloop.client.errors import (
 )
 from expertloop.client.items import Items
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
-from expertloop.client.projects import Assignment, Members, Project, Projects
+from expertloop.client.projects import (
+    Assignment,
+    ExportedFiles,
+    JobFailed,
+    Members,
+    Project,
+    Projects,
+)
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
 
 __all__ = [
@@ -57,10 +64,12 @@ __all__ = [
     "Conflict",
     "ExpertloopAPIError",
     "ExpertloopClientError",
+    "ExportedFiles",
     "ImportFailed",
     "InvalidAnswer",
     "InvalidInput",
     "Items",
+    "JobFailed",
     "LeaseLost",
     "Members",
     "NetworkError",

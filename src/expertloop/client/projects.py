@@ -5,14 +5,16 @@ from __future__ import annotations
 import builtins
 import importlib
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 from expertloop.client._http import Retry
-from expertloop.client.errors import NetworkError
+from expertloop.client.errors import ExpertloopClientError, NetworkError
 from expertloop.client.items import Items
 from expertloop.client.models import Progress, SubmittedAnswer, WorkerItem, parse_time
 from expertloop.client.reviews import Reviews
@@ -20,7 +22,16 @@ from expertloop.client.reviews import Reviews
 if TYPE_CHECKING:
     from expertloop.client._http import Http
 
-__all__ = ["EXPORT_FORMATS", "Assignment", "HasId", "Members", "Project", "Projects"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "Assignment",
+    "ExportedFiles",
+    "HasId",
+    "JobFailed",
+    "Members",
+    "Project",
+    "Projects",
+]
 
 #: The dataset formats of ``GET /api/v1/projects/{id}/exports/{format}``.
 EXPORT_FORMATS = ("preference", "unpaired", "sft", "reward", "raw")
@@ -364,6 +375,86 @@ class Project:
         finally:
             partial.unlink(missing_ok=True)
         return target
+
+
+    def export_job(
+        self,
+        directory: str | os.PathLike[str],
+        format: str = "preference",
+        *,
+        file_format: Literal["jsonl", "parquet"] = "jsonl",
+        standard: bool = False,
+        min_confidence: float | None = None,
+        min_agreement: float | None = None,
+        include_gold: bool = False,
+        criterion: str | None = None,
+        reviewed_only: bool = False,
+        timeout: float = 3600.0,
+        poll_seconds: float = 1.0,
+    ) -> ExportedFiles:
+        """Export on the server as a background job, wait for it, and download the dataset
+        file and its Hugging Face dataset card (``README.md``) into ``directory``.
+
+        For projects of any size (large ones export only this way). Raises
+        :class:`JobFailed` if the job fails or is cancelled, and
+        ``TimeoutError`` after ``timeout`` seconds (the job keeps running on the server).
+
+        Example::
+
+            files = project.export_job("prefs", "preference", file_format="parquet")
+            datasets.load_dataset("parquet", data_files=str(files.path))
+        """
+        _check_format(format)
+        body = {
+            "format": format,
+            "output": file_format,
+            "standard": standard,
+            "min_confidence": min_confidence,
+            "min_agreement": min_agreement,
+            "include_gold": include_gold,
+            "criterion": criterion,
+            "reviewed_only": reviewed_only,
+        }
+        job = self._http.json(
+            "POST", f"projects/{self.id}/exports", json_body=body, retry=Retry.UNSENT
+        )
+        deadline = time.monotonic() + timeout
+        while job["status"] in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"export job {job['id']} did not finish in {timeout} s")
+            time.sleep(poll_seconds)
+            job = self._http.json("GET", f"jobs/{job['id']}")
+        if job["status"] != "succeeded":
+            raise JobFailed(
+                f"export job {job['id']} {job['status']}: {job.get('error') or ''}".strip()
+            )
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for part, name in (("file", job["result"]["file"]), ("card", "README.md")):
+            path = target / name
+            partial = path.with_name(path.name + ".part")
+            try:
+                with partial.open("wb") as sink:
+                    self._http.download(f"exports/{job['id']}/{part}", sink)
+                partial.replace(path)
+            finally:
+                partial.unlink(missing_ok=True)
+            paths.append(path)
+        return ExportedFiles(path=paths[0], card=paths[1], job=job)
+
+
+@dataclass(frozen=True)
+class ExportedFiles:
+    """What :meth:`Project.export_job` downloaded: the dataset file, its card, the job."""
+
+    path: Path
+    card: Path
+    job: dict[str, Any]
+
+
+class JobFailed(ExpertloopClientError):
+    """A server-side job failed or was cancelled."""
 
 
 class Projects:

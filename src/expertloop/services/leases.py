@@ -1,13 +1,19 @@
-"""Returning abandoned items to the pool: a background sweeper of expired leases."""
+"""Returning abandoned items to the pool: the periodic ``leases.expire`` job.
+
+The sweep is a job kind that repeats every ``lease_sweep_seconds`` (see ``docs/jobs.md``):
+the job runners keep exactly one queued under a dedupe key, so with many server processes
+on PostgreSQL one process sweeps at a time instead of every process on its own timer.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
+from typing import Any
 
+from expertloop.jobs import JobContext, job_kind
 from expertloop.store import Database, claims
 
-__all__ = ["LeaseSweeper", "expire_leases"]
+__all__ = ["expire_leases", "sweep_leases"]
 
 log = logging.getLogger("expertloop.leases")
 
@@ -23,32 +29,11 @@ def expire_leases(db: Database) -> int:
             return total
 
 
-class LeaseSweeper:
-    """Runs :func:`expire_leases` every ``interval_seconds`` on a daemon thread.
-
-    Every server process runs one; on PostgreSQL they take disjoint rows (SKIP LOCKED).
-    """
-
-    def __init__(self, db: Database, *, interval_seconds: float) -> None:
-        self._db = db
-        self._interval = interval_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="lease-sweeper", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                if expired := expire_leases(self._db):
-                    log.info("returned %d expired leases to the pool", expired)
-            except Exception:  # keep sweeping after a transient database error
-                log.exception("lease sweep failed")
+@job_kind("leases.expire", max_attempts=1, every=lambda settings: settings.lease_sweep_seconds)
+def sweep_leases(context: JobContext) -> dict[str, Any]:
+    """The periodic sweep: expire leases past their time. Idempotent: a lease expires once."""
+    expired = expire_leases(context.database)
+    if expired:
+        log.info("returned %d expired leases to the pool", expired)
+    context.advance(expired)
+    return {"expired": expired}

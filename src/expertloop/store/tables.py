@@ -38,7 +38,10 @@ __all__ = [
     "Assignment",
     "AuditEvent",
     "Base",
+    "ConsensusItem",
+    "ConsensusSnapshot",
     "Item",
+    "Job",
     "Project",
     "ProjectMember",
     "Review",
@@ -280,3 +283,104 @@ class AuditEvent(Base):
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
     details: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class Job(Base):
+    """A unit of background work (see ``expertloop.jobs``).
+
+    A ``queued`` job runs once ``run_after`` has passed; a ``running`` one belongs to
+    ``lease_owner`` until ``lease_expires_at``, after which any worker may claim it again (its
+    worker died). ``dedupe_key`` is unique among queued and running jobs, so work such as
+    "refresh the consensus of project 7" is queued once however often it is asked for.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')", name="status"
+        ),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        CheckConstraint("max_attempts >= 1", name="max_attempts_positive"),
+        Index(
+            "ix_jobs_queued",
+            "run_after",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_jobs_running_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+        Index(
+            "uq_jobs_dedupe_key_live",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
+        Index("ix_jobs_project_id_id", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(Json)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    run_after: Mapped[datetime] = mapped_column(DateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    progress_done: Mapped[int] = mapped_column(BigInteger)
+    progress_total: Mapped[int | None] = mapped_column(BigInteger)
+    result: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ConsensusSnapshot(Base):
+    """A project's consensus as last computed by a ``consensus.refresh`` job.
+
+    ``generation`` names the rows of ``consensus_items`` that make up the snapshot: a refresh
+    writes a new generation beside the current one in short transactions, then switches this
+    row to it, so readers never see half a snapshot and SQLite's write lock is never held for
+    long. ``last_answer_id`` and ``decided_reviews`` say which answers and review decisions
+    the snapshot has seen; when both are unchanged a refresh skips the refit.
+    """
+
+    __tablename__ = "consensus_snapshots"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    include_gold: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    computed_at: Mapped[datetime] = mapped_column(DateTime)
+    last_answer_id: Mapped[int] = mapped_column(BigInteger)
+    decided_reviews: Mapped[int] = mapped_column(BigInteger)
+    n_items: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(100))
+    agreement: Mapped[dict[str, Any]] = mapped_column(Json)
+    fallbacks: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class ConsensusItem(Base):
+    """One answered item's consensus in one generation of a project's snapshot."""
+
+    __tablename__ = "consensus_items"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    include_gold: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line: Mapped[dict[str, Any]] = mapped_column(Json)

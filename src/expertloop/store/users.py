@@ -19,6 +19,7 @@ __all__ = [
     "insert_token",
     "list_users",
     "revoke_token",
+    "user_by_id",
     "user_by_token_hash",
 ]
 
@@ -63,6 +64,11 @@ def credentials_by_username(conn: Connection, username: str) -> Credentials | No
         select(*_USER_COLUMNS, t.User.password_hash).where(t.User.username == username)
     ).first()
     return None if row is None else Credentials(_user(row), row.password_hash)
+
+
+def user_by_id(conn: Connection, user_id: int) -> User | None:
+    row = conn.execute(select(*_USER_COLUMNS).where(t.User.id == user_id)).first()
+    return None if row is None else _user(row)
 
 
 def list_users(conn: Connection) -> list[User]:

@@ -6,13 +6,17 @@ from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
+from expertloop.api.routes.jobs import JobPublic, job_public
+from expertloop.api.schemas import iso_utc
 from expertloop.domain import ExportFormat
 from expertloop.exports.writers import jsonl_chunks, parquet_chunks
-from expertloop.services import exports
+from expertloop.services import consensus as consensus_snapshots
+from expertloop.services import export_jobs, exports
 
 router = APIRouter(tags=["exports"])
 
@@ -50,6 +54,16 @@ def export_dataset(
         criterion=criterion,
         reviewed_only=reviewed_only,
     )
+    # Large projects export as jobs (POST .../exports): a stream that takes minutes dies
+    # with its connection, and ties up a server thread meanwhile.
+    export_jobs.check_streamable(
+        db,
+        actor=actor,
+        project_id=project_id,
+        include_gold=include_gold,
+        reviewed_only=reviewed_only,
+        threshold=settings.export_job_threshold_items,
+    )
     # Permission, options and the consensus fit happen here, before the first byte, so
     # errors still get their status code.
     prepared = exports.prepare_export(
@@ -65,21 +79,116 @@ def export_dataset(
     )
 
 
+class ExportRequest(BaseModel):
+    """The options of ``GET .../exports/{format}``, as a body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["preference", "unpaired", "sft", "reward", "raw"]
+    output: Literal["jsonl", "parquet"] = "jsonl"
+    standard: bool = Field(False, description="Plain strings, not chat messages")
+    min_confidence: float | None = Field(None, ge=0, le=1)
+    min_agreement: float | None = Field(None, ge=0, le=1)
+    include_gold: bool = False
+    criterion: str | None = None
+    reviewed_only: bool = Field(False, description="Only answers a reviewer accepted (or fixed)")
+
+
+@router.post(
+    "/projects/{project_id}/exports",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Start an export job; download its file and card when it has finished (managers)",
+)
+def start_export(
+    project_id: int, body: ExportRequest, request: Request, db: DatabaseDep, actor: CurrentUser
+) -> JobPublic:
+    options = exports.ExportOptions(
+        format=body.format,
+        conversational=not body.standard,
+        min_confidence=body.min_confidence,
+        min_agreement=body.min_agreement,
+        include_gold=body.include_gold,
+        criterion=body.criterion,
+        reviewed_only=body.reviewed_only,
+    )
+    job = export_jobs.start_export_job(
+        db, actor=actor, project_id=project_id, options=options, output=body.output
+    )
+    request.app.state.job_runner.wake()
+    return job_public(job)
+
+
+@router.get(
+    "/exports/{job_id}/file",
+    summary="The dataset file of a finished export job (managers)",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/x-ndjson": {}, PARQUET_TYPE: {}}}},
+)
+def export_file(
+    job_id: int, db: DatabaseDep, settings: SettingsDep, actor: CurrentUser
+) -> FileResponse:
+    found = export_jobs.export_download(
+        db, actor=actor, job_id=job_id, settings=settings, part="file"
+    )
+    return FileResponse(found.path, media_type=found.media_type, filename=found.filename)
+
+
+@router.get(
+    "/exports/{job_id}/card",
+    summary="The Hugging Face dataset card (README.md) of a finished export job (managers)",
+    response_class=FileResponse,
+    responses={200: {"content": {"text/markdown": {}}}},
+)
+def export_card(
+    job_id: int, db: DatabaseDep, settings: SettingsDep, actor: CurrentUser
+) -> FileResponse:
+    found = export_jobs.export_download(
+        db, actor=actor, job_id=job_id, settings=settings, part="card"
+    )
+    return FileResponse(found.path, media_type=found.media_type, filename=found.filename)
+
+
 @router.get(
     "/projects/{project_id}/consensus",
-    summary="Each answered item's consensus as NDJSON (managers)",
+    summary="Each answered item's consensus as NDJSON, from the project's snapshot (managers)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}}},
+    responses={
+        200: {"content": {"application/x-ndjson": {}}},
+        202: {"model": JobPublic, "description": "No snapshot yet: this job computes it"},
+    },
 )
 def consensus(
-    project_id: int, db: DatabaseDep, actor: CurrentUser, include_gold: bool = False
-) -> StreamingResponse:
-    prepared = exports.prepare_consensus(
-        db, actor=actor, project_id=project_id, include_gold=include_gold
+    project_id: int,
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    actor: CurrentUser,
+    include_gold: bool = False,
+) -> Response:
+    view = consensus_snapshots.read_consensus(
+        db,
+        actor=actor,
+        project_id=project_id,
+        include_gold=include_gold,
+        inline_max_items=settings.consensus_inline_max_items,
     )
+    if view.job is not None:
+        request.app.state.job_runner.wake()
+    if view.snapshot is None:
+        assert view.job is not None
+        return JSONResponse(
+            job_public(view.job).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
+        )
+    headers = {
+        "X-Consensus-Computed-At": iso_utc(view.snapshot.computed_at),
+        "X-Consensus-Stale": "true" if view.stale else "false",
+        "X-Consensus-Answers-Behind": str(view.answers_behind),
+    }
+    if view.job is not None:
+        headers["X-Consensus-Refresh-Job"] = str(view.job.id)
 
     def lines() -> Iterator[bytes]:
-        for line in prepared.lines():
+        for line in view.lines():
             yield orjson.dumps(line) + b"\n"
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+    return StreamingResponse(lines(), media_type="application/x-ndjson", headers=headers)
