@@ -22,6 +22,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "ReviewClosed",
+    "TooManyAttempts",
     "UnsupportedMediaType",
 ]
 
@@ -114,3 +115,15 @@ class ReviewClosed(ExpertloopError):
 
     status = 409
     code = "review_closed"
+
+
+class TooManyAttempts(ExpertloopError):
+    """Too many failed sign-ins for a username or from an address; try after ``retry_after``
+    seconds (the API sends it as ``Retry-After``)."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

@@ -6,7 +6,17 @@ from fastapi import FastAPI
 
 from expertloop.api.errors import install_error_handlers
 from expertloop.api.hot_path import AnnotatorLoop
-from expertloop.api.routes import assignments, auth, exports, health, projects, reviews, users
+from expertloop.api.routes import (
+    access,
+    assignments,
+    audit,
+    auth,
+    exports,
+    health,
+    projects,
+    reviews,
+    users,
+)
 from expertloop.services.runtime import Runtime
 
 __all__ = ["install_api"]
@@ -22,6 +32,6 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         claimable=runtime.claimable,
     )
     # Routes are matched in order: the annotator loop, the hot path, comes first.
-    for module in (assignments, auth, users, projects, reviews, exports):
+    for module in (assignments, auth, access, users, projects, reviews, exports, audit):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)

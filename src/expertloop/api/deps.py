@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from expertloop.domain import User
 from expertloop.errors import NotAuthenticated
 from expertloop.services.auth import TokenAuthenticator
+from expertloop.services.runtime import Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
 
@@ -24,7 +25,10 @@ __all__ = [
     "Credential",
     "CurrentUser",
     "DatabaseDep",
+    "RuntimeDep",
     "SettingsDep",
+    "bearer_token",
+    "client_address",
 ]
 
 Credential = Callable[[Request], Awaitable[User | None]]
@@ -41,6 +45,23 @@ async def _database(request: Request) -> Database:
 
 async def _settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+async def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of the request's ``Authorization: Bearer`` header, if it has one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy, run uvicorn with
+    ``--forwarded-allow-ips`` so this is the client's, not the proxy's)."""
+    return request.client.host if request.client else "unknown"
 
 
 async def _authenticate(request: Request, token: str) -> User:
@@ -70,4 +91,5 @@ async def _current_user(request: Request) -> User:
 
 DatabaseDep = Annotated[Database, Depends(_database)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 CurrentUser = Annotated[User, Depends(_current_user)]

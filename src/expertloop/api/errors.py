@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from expertloop.errors import ExpertloopError, InputInvalid
+from expertloop.errors import ExpertloopError, InputInvalid, TooManyAttempts
 
 __all__ = ["error_body", "install_error_handlers", "invalid_input"]
 
@@ -41,8 +41,10 @@ def invalid_input(errors: Sequence[Any]) -> InputInvalid:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ExpertloopError)
     async def _expected(_: Request, exc: ExpertloopError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        if isinstance(exc, TooManyAttempts):
+            headers["Retry-After"] = str(exc.retry_after)
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
