@@ -20,6 +20,7 @@ from expertloop.api import install_api
 from expertloop.clock import SYSTEM_CLOCK, Clock
 from expertloop.services.assignments import ClaimableProjects
 from expertloop.services.auth import TokenAuthenticator
+from expertloop.services.demo import demo_accounts_open
 from expertloop.services.leases import LeaseSweeper
 from expertloop.services.runtime import Background, Runtime
 from expertloop.settings import Settings
@@ -78,6 +79,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # The long-lived objects of a started app (routes, schemas, SQL, templates) go to
         # the permanent generation, so full collections do not walk them mid-request.
+        if settings.is_production:
+            _warn_about_demo_accounts(db)
         gc.collect()
         gc.freeze()
         started: list[Background] = []
@@ -107,3 +110,13 @@ def create_app(
     for install in PARTS:
         install(app, runtime)
     return app
+
+
+def _warn_about_demo_accounts(db: Database) -> None:
+    open_accounts = demo_accounts_open(db)
+    if open_accounts:
+        log.warning(
+            "production server with demo accounts that sign in with their published demo "
+            "passwords: %s; suspend them or change their passwords",
+            ", ".join(open_accounts),
+        )

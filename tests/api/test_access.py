@@ -10,9 +10,9 @@ import httpx
 from fastapi.testclient import TestClient
 
 from db_fixtures import PASSWORD, Env, pairwise_item
+from expertloop.api.schemas import iso_utc
 from expertloop.app import create_app
 from expertloop.clock import FakeClock
-from expertloop.api.schemas import iso_utc
 from expertloop.domain import Role, User
 from expertloop.settings import Settings
 from expertloop.store import Database
@@ -67,7 +67,8 @@ def test_an_api_token_works_until_its_lifetime_has_passed(env: Env, clock: FakeC
     token = _sign_in(env, "tess").json()["token"]
     client = env.client()
     listed = client.get("/api/v1/auth/tokens", headers=_bearer(token)).json()
-    assert len(listed) == 1 and listed[0]["name"] == "api"
+    assert len(listed) == 1
+    assert listed[0]["name"] == "api"
     assert listed[0]["expires_at"] == iso_utc(clock.now() + timedelta(days=30))
     clock.advance(29 * 86400)
     assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 200
@@ -117,7 +118,8 @@ def test_a_suspended_worker_gets_nothing_and_its_leases_go_back_to_the_pool(env:
     assert client.post(f"/api/v1/projects/{project}/assignments/next").status_code == 200
     assert _open_slots(env.db, project) == 1
     suspended = env.client(admin).post(f"/api/v1/users/{worker.id}/suspend")
-    assert suspended.status_code == 200 and suspended.json()["is_active"] is False
+    assert suspended.status_code == 200
+    assert suspended.json()["is_active"] is False
     assert _live_leases(env.db, worker.id) == 0
     assert _open_slots(env.db, project) == 2
     assert client.post(f"/api/v1/projects/{project}/assignments/next").status_code == 401
@@ -255,3 +257,31 @@ def test_suspension_and_removal_hold_on_the_annotator_loop_at_once_despite_the_c
     assert suspended.status_code == 200
     assert client.post(nxt, headers=_bearer(token)).status_code == 401
     assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 401
+
+
+def test_admins_read_the_audit_log_with_who_what_when_and_before_after(env: Env) -> None:
+    admin, manager, worker = env.user(Role.ADMIN), env.user(Role.MANAGER), env.user()
+    project = env.project(manager, members=[worker])
+    env.client(manager).delete(f"/api/v1/projects/{project}/members/{worker.id}")
+    env.client(admin).post(f"/api/v1/users/{worker.id}/suspend")
+    client = env.client(admin)
+    events = client.get("/api/v1/audit").json()
+    assert [e["action"] for e in events] == [
+        "project.created",
+        "project.members_added",
+        "project.member_removed",
+        "user.suspended",
+    ]
+    removed = events[2]
+    assert removed["actor"] == manager.username
+    assert removed["project_id"] == project
+    assert (removed["before"], removed["after"]) == ({"member": True}, {"member": False})
+    assert removed["at"].endswith("Z")
+    page = client.get("/api/v1/audit", params={"after": events[1]["id"], "limit": 1}).json()
+    assert [e["action"] for e in page] == ["project.member_removed"]
+    by_actor = client.get("/api/v1/audit", params={"actor_id": admin.id}).json()
+    assert [e["action"] for e in by_actor] == ["user.suspended"]
+    assert env.client(manager).get("/api/v1/audit").status_code == 403
+    bad = client.get("/api/v1/audit", params={"limit": 0})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"][0]["field"] == "limit"

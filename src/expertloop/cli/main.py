@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import typer
 
-from expertloop.cli import answers, db, exports, items, projects, reviews, serve, users
+from expertloop.cli import (
+    access,
+    answers,
+    audit,
+    db,
+    exports,
+    items,
+    projects,
+    reviews,
+    serve,
+    users,
+)
 
 __all__ = ["COMMANDS", "app"]
 
@@ -18,11 +29,13 @@ COMMANDS = (
     serve,
     db,
     users,
+    access,
     projects,
     items,
     answers,
     reviews,
     exports,
+    audit,
 )
 
 app = typer.Typer(
