@@ -100,6 +100,10 @@ def create_app(
         version=__version__,
         description="Expert human feedback for AI training: REST API v1.",
         lifespan=lifespan,
+        # /docs is served by the API with Swagger UI's files from this server (no CDN);
+        # ReDoc would load from a CDN, so it is off.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = db

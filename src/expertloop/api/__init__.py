@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from expertloop.api.errors import install_error_handlers
 from expertloop.api.hot_path import AnnotatorLoop
+from expertloop.api.openapi import install_contract
 from expertloop.api.routes import (
     access,
     assignments,
@@ -35,3 +36,4 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
     for module in (assignments, auth, access, users, projects, reviews, exports, audit):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
+    install_contract(app)

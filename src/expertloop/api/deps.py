@@ -27,6 +27,7 @@ __all__ = [
     "DatabaseDep",
     "RuntimeDep",
     "SettingsDep",
+    "authenticated_caller",
     "bearer_token",
     "client_address",
 ]
@@ -74,7 +75,9 @@ async def _authenticate(request: Request, token: str) -> User:
     return user
 
 
-async def _current_user(request: Request) -> User:
+async def authenticated_caller(request: Request) -> User:
+    """The caller (the dependency behind :data:`CurrentUser`; the OpenAPI documentation
+    looks for it to list 401 and 403)."""
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -92,4 +95,4 @@ async def _current_user(request: Request) -> User:
 DatabaseDep = Annotated[Database, Depends(_database)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
-CurrentUser = Annotated[User, Depends(_current_user)]
+CurrentUser = Annotated[User, Depends(authenticated_caller)]

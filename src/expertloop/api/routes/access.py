@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from expertloop.api.access_schemas import PasswordChange, TokenPublic
 from expertloop.api.deps import CurrentUser, DatabaseDep, RuntimeDep, bearer_token
+from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import UserPublic
 from expertloop.errors import InputInvalid
 from expertloop.services import access, auth
@@ -39,6 +40,7 @@ def revoke_token(
     tags=["auth"],
     status_code=_NO_CONTENT,
     summary="Revoke the token that authenticates this request (sign out a program)",
+    responses=error_responses(422),
 )
 def revoke_this_token(
     request: Request, db: DatabaseDep, runtime: RuntimeDep, _actor: CurrentUser

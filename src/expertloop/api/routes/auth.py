@@ -5,13 +5,18 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 
 from expertloop.api.deps import CurrentUser, DatabaseDep, RuntimeDep, client_address
+from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import TokenRequest, TokenResponse, UserPublic
 from expertloop.services import auth
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/token", summary="Exchange a username and password for an API token")
+@router.post(
+    "/auth/token",
+    summary="Exchange a username and password for an API token",
+    responses=error_responses(401, 429),
+)
 def create_token(
     body: TokenRequest, request: Request, db: DatabaseDep, runtime: RuntimeDep
 ) -> TokenResponse:
