@@ -69,3 +69,19 @@ def test_the_sign_in_form_refuses_a_username_after_ten_failures_until_the_window
     assert int(_sign_in(client, worker.username, PASSWORD).headers["retry-after"]) == 300
     clock.advance(301)
     assert _sign_in(client, worker.username, PASSWORD).status_code == 303
+
+
+def test_a_suspended_users_session_goes_back_to_the_sign_in_page(env: Env) -> None:
+    from expertloop.services.access import suspend_user
+
+    worker = env.user()
+    client = _browser(env)
+    assert _sign_in(client, worker.username, PASSWORD).status_code == 303
+    assert client.get("/").status_code == 200
+    suspend_user(env.db, actor=None, user_id=worker.id)
+    page = client.get("/")
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/login")
+    again = _sign_in(client, worker.username, PASSWORD)
+    assert again.status_code == 401
+    assert "Wrong username or password, or the account is suspended." in again.text
