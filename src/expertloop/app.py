@@ -21,6 +21,7 @@ from expertloop.clock import SYSTEM_CLOCK, Clock
 from expertloop.jobs import JobRunner
 from expertloop.services.assignments import ClaimableProjects
 from expertloop.services.auth import TokenAuthenticator
+from expertloop.services.demo import demo_accounts_open
 from expertloop.services.jobs import load_job_kinds
 from expertloop.services.runtime import Background, Runtime
 from expertloop.settings import Settings
@@ -82,6 +83,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # The long-lived objects of a started app (routes, schemas, SQL, templates) go to
         # the permanent generation, so full collections do not walk them mid-request.
+        if settings.is_production:
+            _warn_about_demo_accounts(db)
         gc.collect()
         gc.freeze()
         started: list[Background] = []
@@ -101,6 +104,10 @@ def create_app(
         version=__version__,
         description="Expert human feedback for AI training: REST API v1.",
         lifespan=lifespan,
+        # /docs is served by the API with Swagger UI's files from this server (no CDN);
+        # ReDoc would load from a CDN, so it is off.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = db
@@ -112,3 +119,13 @@ def create_app(
     for install in PARTS:
         install(app, runtime)
     return app
+
+
+def _warn_about_demo_accounts(db: Database) -> None:
+    open_accounts = demo_accounts_open(db)
+    if open_accounts:
+        log.warning(
+            "production server with demo accounts that sign in with their published demo "
+            "passwords: %s; suspend them or change their passwords",
+            ", ".join(open_accounts),
+        )

@@ -24,6 +24,7 @@ __all__ = [
     "PermissionDenied",
     "ReviewClosed",
     "TooLargeToStream",
+    "TooManyAttempts",
     "UnsupportedMediaType",
 ]
 
@@ -130,3 +131,13 @@ class JobNotFinished(ExpertloopError):
 
     status = 409
     code = "job_not_finished"
+class TooManyAttempts(ExpertloopError):
+    """Too many failed sign-ins for a username or from an address; try after ``retry_after``
+    seconds (the API sends it as ``Retry-After``)."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_SECRET_KEY", "Settings"]
+__all__ = ["DEFAULT_SECRET_KEY", "MIN_PRODUCTION_SECRET_BYTES", "Settings"]
 
 DEFAULT_SECRET_KEY = "development-only-secret-change-me"
+MIN_PRODUCTION_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -23,7 +24,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EXPERTLOOP_", extra="ignore")
 
     environment: Literal["development", "production"] = Field(
-        "development", description="`production` refuses the default secret key."
+        "development",
+        description="`production` refuses to start with the default secret key, a secret key "
+        "shorter than 32 bytes, or `serve --demo`, and warns when demo accounts exist.",
     )
     data_dir: Path = Field(
         Path("./expertloop-data"), description="Where the SQLite database and files live."
@@ -33,7 +36,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; empty means a SQLite file `expertloop.db` in the data "
         "directory. PostgreSQL: `postgresql+psycopg://user:password@host:5432/dbname`.",
     )
-    secret_key: str = Field(DEFAULT_SECRET_KEY, description="Signs sessions and CSRF tokens.")
+    secret_key: str = Field(
+        DEFAULT_SECRET_KEY,
+        description="Signs CSRF tokens and keys the worker pseudonyms in exports (changing it "
+        "changes them). At least 32 random bytes in production, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`.",
+    )
     db_pool_size: int = Field(
         32,
         ge=1,
@@ -101,7 +109,27 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a process trusts what it verified about a caller (their API "
         "token; that they may take items from a project) before asking the database again "
-        "(0 disables the cache). A revoked token stops working within this time.",
+        "(0 disables the cache). A token revoked, a user suspended or a member removed "
+        "through one process is refused by that process at once, by the others within "
+        "this time.",
+    )
+    token_lifetime_days: float = Field(
+        30.0, gt=0, description="How long an API token from `POST /api/v1/auth/token` works."
+    )
+    signin_max_failures_per_username: int = Field(
+        10,
+        ge=1,
+        description="Failed sign-ins for one username within the window after which further "
+        "attempts get 429 with `Retry-After` (API and web form).",
+    )
+    signin_max_failures_per_address: int = Field(
+        50,
+        ge=1,
+        description="Failed sign-ins from one client address within the window after which "
+        "further attempts from it get 429.",
+    )
+    signin_window_seconds: float = Field(
+        900.0, gt=0, description="The sliding window over which failed sign-ins are counted."
     )
     max_import_bytes: int = Field(
         256 * 1024 * 1024, gt=0, description="Largest accepted item-import request body."
@@ -109,13 +137,25 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEFAULT_SECRET_KEY:
+    def _refuse_weak_secret_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if self.secret_key == DEFAULT_SECRET_KEY:
             raise ValueError(
                 "EXPERTLOOP_SECRET_KEY must be set to a random value when "
                 "EXPERTLOOP_ENVIRONMENT=production"
             )
+        if len(self.secret_key.encode()) < MIN_PRODUCTION_SECRET_BYTES:
+            raise ValueError(
+                f"EXPERTLOOP_SECRET_KEY must be at least {MIN_PRODUCTION_SECRET_BYTES} bytes "
+                "when EXPERTLOOP_ENVIRONMENT=production (it keys the worker pseudonyms "
+                "in exports, so a short key lets anyone reverse them)"
+            )
         return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from db_fixtures import PASSWORD, Env
 from expertloop.domain import Role
+from expertloop.services.auth import SIGN_IN_FAILED
 
 
 def _error(response: object) -> dict[str, object]:
@@ -28,7 +29,7 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_401(env: Env) -> None
     wrong = client.post("/api/v1/auth/token", json={"username": "maria", "password": "nope-nope"})
     unknown = client.post("/api/v1/auth/token", json={"username": "ghost", "password": "x"})
     assert wrong.status_code == unknown.status_code == 401
-    assert _error(wrong)["message"] == _error(unknown)["message"] == "wrong username or password"
+    assert _error(wrong)["message"] == _error(unknown)["message"] == SIGN_IN_FAILED
 
 
 def test_requests_without_a_valid_token_are_refused(env: Env) -> None:

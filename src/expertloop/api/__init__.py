@@ -6,8 +6,11 @@ from fastapi import FastAPI
 
 from expertloop.api.errors import install_error_handlers
 from expertloop.api.hot_path import AnnotatorLoop
+from expertloop.api.openapi import install_contract
 from expertloop.api.routes import (
+    access,
     assignments,
+    audit,
     auth,
     exports,
     health,
@@ -31,6 +34,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         claimable=runtime.claimable,
     )
     # Routes are matched in order: the annotator loop, the hot path, comes first.
-    for module in (assignments, auth, users, projects, reviews, exports, jobs):
+    for module in (assignments, auth, access, users, projects, reviews, exports, jobs, audit):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
+    install_contract(app)

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from expertloop.domain import User
 from expertloop.errors import NotAuthenticated
 from expertloop.services.auth import TokenAuthenticator
+from expertloop.services.runtime import Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
 
@@ -24,7 +25,11 @@ __all__ = [
     "Credential",
     "CurrentUser",
     "DatabaseDep",
+    "RuntimeDep",
     "SettingsDep",
+    "authenticated_caller",
+    "bearer_token",
+    "client_address",
 ]
 
 Credential = Callable[[Request], Awaitable[User | None]]
@@ -43,6 +48,23 @@ async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+async def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of the request's ``Authorization: Bearer`` header, if it has one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy, run uvicorn with
+    ``--forwarded-allow-ips`` so this is the client's, not the proxy's)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def _authenticate(request: Request, token: str) -> User:
     """On the event loop when the token is cached (the hot path); in a worker thread when the
     database must be asked, so a look-up never stalls other requests."""
@@ -53,7 +75,9 @@ async def _authenticate(request: Request, token: str) -> User:
     return user
 
 
-async def _current_user(request: Request) -> User:
+async def authenticated_caller(request: Request) -> User:
+    """The caller (the dependency behind :data:`CurrentUser`; the OpenAPI documentation
+    looks for it to list 401 and 403)."""
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -70,4 +94,5 @@ async def _current_user(request: Request) -> User:
 
 DatabaseDep = Annotated[Database, Depends(_database)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
-CurrentUser = Annotated[User, Depends(_current_user)]
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+CurrentUser = Annotated[User, Depends(authenticated_caller)]

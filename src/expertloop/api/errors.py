@@ -9,11 +9,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
-from expertloop.errors import ExpertloopError, InputInvalid
+from expertloop.errors import ExpertloopError, InputInvalid, TooManyAttempts
 
-__all__ = ["error_body", "install_error_handlers", "invalid_input"]
+__all__ = ["allowed_methods", "error_body", "install_error_handlers", "invalid_input"]
 
 log = logging.getLogger("expertloop.api")
 
@@ -38,21 +40,40 @@ def invalid_input(errors: Sequence[Any]) -> InputInvalid:
     return InputInvalid(message, details=details)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at the request's path. Starlette names only
+    those of the first route whose path matches, so a path served by several routes (``POST``
+    and ``DELETE /auth/token``) would get a wrong ``Allow``."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        path_format, route_methods = route.path_format, route.methods
+        if path_format and route_methods and compile_path(path_format)[0].match(path):
+            methods |= route_methods
+    order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ExpertloopError)
     async def _expected(_: Request, exc: ExpertloopError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        if isinstance(exc, TooManyAttempts):
+            headers["Retry-After"] = str(exc.retry_after)
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(invalid_input(exc.errors()).to_dict(), status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
         )
 
     @app.exception_handler(Exception)

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 import typer
 
-from expertloop.cli import answers, db, exports, items, jobs, projects, reviews, serve, users
+from expertloop.cli import (
+    access,
+    answers,
+    audit,
+    db,
+    exports,
+    items,
+    jobs,
+    projects,
+    reviews,
+    serve,
+    users,
+)
 
 __all__ = ["COMMANDS", "app"]
 
@@ -18,12 +30,14 @@ COMMANDS = (
     serve,
     db,
     users,
+    access,
     projects,
     items,
     answers,
     reviews,
     exports,
     jobs,
+    audit,
 )
 
 app = typer.Typer(

@@ -29,6 +29,11 @@ def serve(
     from expertloop.server import ServerOptions, run_server
 
     config = settings()
+    if demo and config.is_production:
+        fail(
+            "--demo is refused when EXPERTLOOP_ENVIRONMENT=production: its accounts have "
+            "published passwords"
+        )
     with database(config) as db:
         if workers > 1 and db.is_sqlite:
             fail("SQLite serves one process; use PostgreSQL for --workers > 1")

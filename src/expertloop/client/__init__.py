@@ -24,6 +24,7 @@ Example::
 See docs/sdk.md for the guide.
 """
 
+from expertloop.client.access import AuditEvent, AuditLog, TokenInfo, Tokens
 from expertloop.client.client import Client, Users
 from expertloop.client.errors import (
     AlreadyAnswered,
@@ -42,6 +43,7 @@ from expertloop.client.errors import (
     PermissionDenied,
     ReviewClosed,
     ServerError,
+    TooManyAttempts,
     UnsupportedMediaType,
 )
 from expertloop.client.items import Items
@@ -60,6 +62,8 @@ __all__ = [
     "AlreadyAnswered",
     "AlreadyExists",
     "Assignment",
+    "AuditEvent",
+    "AuditLog",
     "Client",
     "Conflict",
     "ExpertloopAPIError",
@@ -86,6 +90,9 @@ __all__ = [
     "Reviews",
     "ServerError",
     "SubmittedAnswer",
+    "TokenInfo",
+    "Tokens",
+    "TooManyAttempts",
     "UnsupportedMediaType",
     "User",
     "Users",

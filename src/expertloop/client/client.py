@@ -10,6 +10,7 @@ from typing import Any, Self
 import httpx
 
 from expertloop.client._http import Http, Retry
+from expertloop.client.access import AuditLog, Tokens
 from expertloop.client.models import User
 from expertloop.client.projects import Projects
 
@@ -42,6 +43,21 @@ class Users:
     def list(self) -> builtins.list[User]:
         """Every account."""
         return [User.from_json(body) for body in self._http.json("GET", "users")]
+
+    def suspend(self, user: int | User) -> User:
+        """Suspend an account: its tokens stop working and its leases end (admins).
+
+        Example::
+
+            client.users.suspend(alice)   # alice.is_active is now False on the server
+        """
+        user_id = user if isinstance(user, int) else user.id
+        return User.from_json(self._http.json("POST", f"users/{user_id}/suspend"))
+
+    def reactivate(self, user: int | User) -> User:
+        """Let a suspended account sign in and work again (admins)."""
+        user_id = user if isinstance(user, int) else user.id
+        return User.from_json(self._http.json("POST", f"users/{user_id}/reactivate"))
 
 
 class Client:
@@ -96,6 +112,8 @@ class Client:
         )
         self.users = Users(self._http)
         self.projects = Projects(self._http)
+        self.tokens = Tokens(self._http)
+        self.audit = AuditLog(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:
@@ -140,6 +158,20 @@ class Client:
     def me(self) -> User:
         """The user this client is authenticated as."""
         return User.from_json(self._http.json("GET", "me"))
+
+    def logout(self) -> None:
+        """Revoke the token this client sends; it cannot be used again (nor this client)."""
+        self._http.json("DELETE", "auth/token", retry=Retry.UNSENT)
+
+    def change_password(self, current_password: str, new_password: str) -> None:
+        """Change this user's password. Their other tokens and web sessions are revoked;
+        this client's token keeps working."""
+        self._http.json(
+            "POST",
+            "me/password",
+            retry=Retry.UNSENT,
+            json_body={"current_password": current_password, "new_password": new_password},
+        )
 
     def health(self) -> dict[str, Any]:
         """The server's health check (no token needed): ``{"status", "database"}``."""

@@ -61,6 +61,7 @@ __all__ = [
     "PermissionDenied",
     "ReviewClosed",
     "ServerError",
+    "TooManyAttempts",
     "UnsupportedMediaType",
     "error_from_response",
 ]
@@ -234,6 +235,17 @@ class UnsupportedMediaType(InvalidInput):
     code = "unsupported_media_type"
 
 
+class TooManyAttempts(ExpertloopAPIError):
+    """Too many failed sign-ins for this username or from this address (429).
+
+    ``retry_after`` is how many seconds the server asked to wait (its ``Retry-After``).
+    """
+
+    status = 429
+    code = "too_many_attempts"
+    retry_after: int | None = None
+
+
 class ServerError(ExpertloopAPIError):
     """The server failed (5xx); its log has the traceback."""
 
@@ -256,6 +268,7 @@ _BY_CODE: dict[str, type[ExpertloopAPIError]] = {
         ImportFailed,
         PayloadTooLarge,
         UnsupportedMediaType,
+        TooManyAttempts,
         ServerError,
     )
 }
@@ -267,6 +280,7 @@ _BY_STATUS: dict[int, type[ExpertloopAPIError]] = {
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
     422: InvalidInput,
+    429: TooManyAttempts,
 }
 
 
@@ -293,4 +307,8 @@ def error_from_response(response: httpx.Response) -> ExpertloopAPIError:
     cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else ExpertloopAPIError
-    return cls(message, status=status, code=code, details=details)
+    error_object = cls(message, status=status, code=code, details=details)
+    if isinstance(error_object, TooManyAttempts):
+        retry_after = response.headers.get("Retry-After", "")
+        error_object.retry_after = int(retry_after) if retry_after.isdigit() else None
+    return error_object

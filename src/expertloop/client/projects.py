@@ -174,6 +174,13 @@ class Members:
         )
         return list(body["added"])
 
+    def remove(self, user: int | HasId) -> None:
+        """Take a user out of the project: they see it no more, get no items from it, and
+        their leases in it end. Raises :class:`~expertloop.client.NotFound` if they were
+        not a member."""
+        user_id = user if isinstance(user, int) else int(user.id)
+        self._http.json("DELETE", f"projects/{self.project_id}/members/{user_id}")
+
 
 class Project:
     """A project, with its resources: :attr:`members`, :attr:`items`, :attr:`reviews` (the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from expertloop.clock import SYSTEM_CLOCK, Clock
@@ -52,3 +52,12 @@ class ExpiringCache(Generic[K, V]):
     def forget(self, key: K) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+    def forget_where(self, matches: Callable[[K, V], bool]) -> int:
+        """Drop every entry for which ``matches(key, value)``; how many. A scan of the whole
+        cache: for rare events (a user suspended), not for the hot path."""
+        with self._lock:
+            doomed = [k for k, (v, _) in self._entries.items() if matches(k, v)]
+            for key in doomed:
+                del self._entries[key]
+        return len(doomed)

@@ -12,7 +12,7 @@ from expertloop.services import items, projects, users
 from expertloop.store import Database
 from expertloop.store import users as user_store
 
-__all__ = ["DEMO_ACCOUNTS", "DemoSeed", "seed_demo"]
+__all__ = ["DEMO_ACCOUNTS", "DemoSeed", "demo_accounts_open", "seed_demo"]
 
 DEMO_PROJECT = "Demo: which answer is better?"
 # Demo accounts only exist on a demo database; their passwords are printed at start.
@@ -82,6 +82,24 @@ def seed_demo(db: Database) -> DemoSeed:
         source="demo_pairwise.jsonl",
     )
     return DemoSeed(project, created=True)
+
+
+def demo_accounts_open(db: Database) -> list[str]:
+    """The active accounts that still sign in with a demo password printed in the docs:
+    anyone can use them, so a production server warns about them at start."""
+    from expertloop.services.auth import verify_password
+
+    names = {name: password for name, _, password in DEMO_ACCOUNTS}
+    with db.read() as conn:
+        found = [
+            c
+            for name in names
+            if (c := user_store.credentials_by_username(conn, name)) is not None
+            and c.user.is_active
+        ]
+    return [
+        c.user.username for c in found if verify_password(c.password_hash, names[c.user.username])
+    ]
 
 
 def _ensure_accounts(db: Database) -> dict[str, User]:

@@ -9,11 +9,13 @@ name it without importing the factory above them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from expertloop.clock import Clock
+from expertloop.services.access import AccessCaches
 from expertloop.services.assignments import ClaimableProjects
-from expertloop.services.auth import TokenAuthenticator
+from expertloop.services.auth import SignInLimits, TokenAuthenticator
 from expertloop.settings import Settings
 from expertloop.store import Database
 
@@ -41,3 +43,16 @@ class Runtime:
     authenticator: TokenAuthenticator
     claimable: ClaimableProjects
     background: list[Background] = field(default_factory=list)
+
+    @property
+    def access_caches(self) -> AccessCaches:
+        """The caches to drop entries from when someone's access is cut off."""
+        return AccessCaches(self.authenticator, self.claimable)
+
+    @property
+    def signin_limits(self) -> SignInLimits:
+        return SignInLimits(
+            per_username=self.settings.signin_max_failures_per_username,
+            per_address=self.settings.signin_max_failures_per_address,
+            window=timedelta(seconds=self.settings.signin_window_seconds),
+        )

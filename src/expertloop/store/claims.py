@@ -63,6 +63,7 @@ __all__ = [
     "lease_next_item",
     "lock_items",
     "release_lease",
+    "release_worker_leases",
 ]
 
 
@@ -382,3 +383,25 @@ def _give_back_slots(conn: Connection, per_item: Counter[int]) -> None:
     # The rows are locked already (lock_items); sorted all the same, in the same order.
     rows = [{"item_id": item, "n": n} for item, n in sorted(per_item.items())]
     conn.execute(_GIVE_BACK, rows)
+
+
+def release_worker_leases(
+    conn: Connection, *, worker_id: int, now: datetime, project_id: int | None = None
+) -> int:
+    """End every live lease of a worker (in one project, or all) and give the slots back: a
+    suspended worker, or one removed from a project, holds nothing. How many were released."""
+    stmt = update(t.Assignment).where(
+        t.Assignment.worker_id == worker_id, t.Assignment.status == "leased"
+    )
+    if project_id is not None:
+        stmt = stmt.where(t.Assignment.project_id == project_id)
+    items = (
+        conn.execute(
+            stmt.values(status="released", finished_at=now).returning(t.Assignment.item_id)
+        )
+        .scalars()
+        .all()
+    )
+    if items:
+        _give_back_slots(conn, Counter(items))
+    return len(items)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, and_, exists, insert, select, text
+from sqlalchemy import Connection, DateTime, and_, delete, exists, insert, select, text
 
 from expertloop.domain import Project
 from expertloop.store import tables as t
@@ -19,6 +19,7 @@ __all__ = [
     "existing_user_ids",
     "list_projects",
     "project_for_user",
+    "remove_member",
 ]
 
 _PROJECT_COLUMNS = (
@@ -135,3 +136,13 @@ def add_members(
     rows = [{"project_id": project_id, "user_id": u, "added_at": now} for u in user_ids]
     if rows:
         conn.execute(insert_ignoring_conflicts(conn, t.ProjectMember), rows)
+
+
+def remove_member(conn: Connection, project_id: int, user_id: int) -> bool:
+    """Take the user out of the project; ``False`` if they were not a member."""
+    result = conn.execute(
+        delete(t.ProjectMember).where(
+            t.ProjectMember.project_id == project_id, t.ProjectMember.user_id == user_id
+        )
+    )
+    return bool(result.rowcount)

@@ -42,6 +42,7 @@ __all__ = [
     "ConsensusSnapshot",
     "Item",
     "Job",
+    "LoginFailure",
     "Project",
     "ProjectMember",
     "Review",
@@ -283,6 +284,27 @@ class AuditEvent(Base):
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
     details: Mapped[dict[str, Any]] = mapped_column(Json)
+    # What the action changed, as it was and as it became (NULL where nothing existed before
+    # or after, e.g. a creation or a removal).
+    before: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    after: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+class LoginFailure(Base):
+    """A failed sign-in, kept for the throttling window: the database (not a process's memory)
+    counts them, so every server process sees the same attempts."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+        Index("ix_login_failures_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    username: Mapped[str] = mapped_column(String(150))
+    address: Mapped[str] = mapped_column(String(64))
 
 
 class Job(Base):

@@ -14,11 +14,19 @@ from expertloop.store import tables as t
 
 __all__ = [
     "Credentials",
+    "TokenInfo",
+    "TokenOwner",
     "create_user",
     "credentials_by_username",
     "insert_token",
+    "list_tokens",
     "list_users",
     "revoke_token",
+    "revoke_token_by_id",
+    "revoke_user_tokens",
+    "set_active",
+    "set_password_hash",
+    "token_owner",
     "user_by_id",
     "user_by_token_hash",
 ]
@@ -105,10 +113,102 @@ def revoke_token(conn: Connection, token_hash: str, *, now: datetime) -> bool:
     return bool(result.rowcount)
 
 
-def user_by_token_hash(conn: Connection, token_hash: str, *, now: datetime) -> User | None:
-    """The active user owning an unrevoked, unexpired token with this hash."""
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What a token's owner may see of it: never the token, nor its hash."""
+
+    id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenOwner:
+    user: User
+    token_id: int
+    expires_at: datetime | None
+
+
+def user_by_id(conn: Connection, user_id: int) -> User | None:
+    row = conn.execute(select(*_USER_COLUMNS).where(t.User.id == user_id)).first()
+    return None if row is None else _user(row)
+
+
+def set_active(conn: Connection, user_id: int, *, active: bool) -> User | None:
+    """Suspend (``active=False``) or reactivate an account; ``None`` if there is none."""
     row = conn.execute(
-        select(*_USER_COLUMNS, t.ApiToken.expires_at)
+        update(t.User)
+        .where(t.User.id == user_id)
+        .values(is_active=active)
+        .returning(*_USER_COLUMNS)
+    ).first()
+    return None if row is None else _user(row)
+
+
+def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> None:
+    conn.execute(update(t.User).where(t.User.id == user_id).values(password_hash=password_hash))
+
+
+def list_tokens(conn: Connection, user_id: int, *, now: datetime) -> list[TokenInfo]:
+    """The user's tokens that still work (unrevoked, unexpired), oldest first."""
+    rows = conn.execute(
+        select(
+            t.ApiToken.id,
+            t.ApiToken.name,
+            t.ApiToken.created_at,
+            t.ApiToken.expires_at,
+            t.ApiToken.revoked_at,
+        )
+        .where(
+            t.ApiToken.user_id == user_id,
+            t.ApiToken.revoked_at.is_(None),
+            (t.ApiToken.expires_at.is_(None)) | (t.ApiToken.expires_at > now),
+        )
+        .order_by(t.ApiToken.id)
+    )
+    return [TokenInfo(r.id, r.name, r.created_at, r.expires_at, r.revoked_at) for r in rows]
+
+
+def revoke_token_by_id(
+    conn: Connection, token_id: int, *, user_id: int, now: datetime
+) -> str | None:
+    """Revoke the user's live token with this id; its hash (to drop it from caches), or
+    ``None`` if the user has no such live token."""
+    digest = conn.execute(
+        update(t.ApiToken)
+        .where(
+            t.ApiToken.id == token_id,
+            t.ApiToken.user_id == user_id,
+            t.ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+        .returning(t.ApiToken.token_hash)
+    ).scalar()
+    return None if digest is None else str(digest)
+
+
+def revoke_user_tokens(
+    conn: Connection, user_id: int, *, now: datetime, keep_hash: str | None = None
+) -> list[str]:
+    """Revoke every live token of the user except the one with ``keep_hash``; their hashes."""
+    stmt = update(t.ApiToken).where(t.ApiToken.user_id == user_id, t.ApiToken.revoked_at.is_(None))
+    if keep_hash is not None:
+        stmt = stmt.where(t.ApiToken.token_hash != keep_hash)
+    return [
+        str(h)
+        for h in conn.execute(
+            stmt.values(revoked_at=now).returning(t.ApiToken.token_hash)
+        ).scalars()
+    ]
+
+
+def token_owner(conn: Connection, token_hash: str, *, now: datetime) -> TokenOwner | None:
+    """The active user owning an unrevoked, unexpired token with this hash, with the
+    token's id and expiry."""
+    row = conn.execute(
+        select(*_USER_COLUMNS, t.ApiToken.id.label("token_id"), t.ApiToken.expires_at)
         .join(t.ApiToken, t.ApiToken.user_id == t.User.id)
         .where(t.ApiToken.token_hash == token_hash, t.ApiToken.revoked_at.is_(None))
     ).first()
@@ -116,4 +216,10 @@ def user_by_token_hash(conn: Connection, token_hash: str, *, now: datetime) -> U
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
-    return _user(row)
+    return TokenOwner(_user(row), row.token_id, row.expires_at)
+
+
+def user_by_token_hash(conn: Connection, token_hash: str, *, now: datetime) -> User | None:
+    """The active user owning an unrevoked, unexpired token with this hash."""
+    owner = token_owner(conn, token_hash, now=now)
+    return None if owner is None else owner.user

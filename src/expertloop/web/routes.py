@@ -36,9 +36,10 @@ from expertloop.domain import (
     User,
     can_review_answers,
 )
-from expertloop.errors import ExpertloopError, NotAuthenticated, PermissionDenied
+from expertloop.errors import ExpertloopError, NotAuthenticated, PermissionDenied, TooManyAttempts
 from expertloop.services import assignments, auth, projects, reviews
 from expertloop.services.auth import TokenAuthenticator
+from expertloop.services.runtime import Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
 from expertloop.tasks import get_task_type
@@ -193,7 +194,8 @@ async def login(request: Request) -> Response:
             error="Enter your username and your password.",
             status_code=400,
         )
-    db = request.app.state.database
+    runtime: Runtime = request.app.state.runtime
+    db = runtime.database
     try:
         token = await run_in_threadpool(
             lambda: auth.issue_token(
@@ -202,8 +204,20 @@ async def login(request: Request) -> Response:
                 password=password,
                 name=SESSION_NAME,
                 lifetime=SESSION_LIFETIME,
+                address=request.client.host if request.client else "unknown",
+                limits=runtime.signin_limits,
             )
         )
+    except TooManyAttempts as exc:
+        refused = _login_response(
+            request,
+            next_path=next_path,
+            username=username,
+            error=f"Too many failed sign-ins. Try again in {_wait_text(exc.retry_after)}.",
+            status_code=429,
+        )
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     except NotAuthenticated as exc:
         message = exc.message[:1].upper() + exc.message[1:] + "."
         return _login_response(
@@ -221,6 +235,13 @@ async def login(request: Request) -> Response:
     )
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
+
+
+def _wait_text(seconds: int) -> str:
+    minutes = -(-seconds // 60)
+    if seconds < 60:
+        return f"{seconds} seconds"
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 @router.post("/logout")

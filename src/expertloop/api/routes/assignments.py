@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 
 from expertloop.api.deps import CurrentUser, DatabaseDep
 from expertloop.api.hot_path import MAX_ANSWER_BYTES, answer_response, next_response
+from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import AnswerPublic, AnswerSubmit, AssignmentPublic
 from expertloop.errors import PayloadTooLarge
 from expertloop.services import assignments
@@ -36,7 +37,10 @@ async def next_assignment(
     summary="Submit the answer to an assignment (idempotent with Idempotency-Key)",
     response_model=AnswerPublic,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "A replay: the answer stored by an earlier request"}},
+    responses={
+        200: {"description": "A replay: the answer stored by an earlier request"},
+        **error_responses(409, 413),
+    },
 )
 async def submit_answer(
     assignment_id: int,
@@ -57,6 +61,7 @@ async def submit_answer(
 @router.post(
     "/assignments/{assignment_id}/release",
     summary="Give the item back (skip); it will not be offered to you again",
+    responses=error_responses(409),
     status_code=status.HTTP_204_NO_CONTENT,
 )
 def release(assignment_id: int, db: DatabaseDep, actor: CurrentUser) -> Response:

@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
+from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import (
     ImportResult,
     MembersAdd,
@@ -73,6 +74,7 @@ _IMPORT_BODY = {
     "/projects/{project_id}/items",
     status_code=status.HTTP_201_CREATED,
     summary="Import items: a JSON array or NDJSON, all or nothing",
+    responses=error_responses(413, 415),
     openapi_extra=_IMPORT_BODY,
 )
 async def import_items(

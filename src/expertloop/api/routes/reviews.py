@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from expertloop.api.deps import CurrentUser, DatabaseDep
+from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import (
     ReviewDecision,
     ReviewPublic,
@@ -90,6 +91,7 @@ def get_review(review_id: int, db: DatabaseDep, actor: CurrentUser) -> ReviewPub
 @router.post(
     "/reviews/{review_id}/decision",
     summary="Accept, reject (with a reason) or fix the answer under review",
+    responses=error_responses(409),
 )
 def decide_review(
     review_id: int, body: ReviewDecision, db: DatabaseDep, actor: CurrentUser
