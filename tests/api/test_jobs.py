@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import Env, pairwise_item
+from db_fixtures import Env, pairwise_item
 from expertloop.app import create_app
 from expertloop.client import Client
 from expertloop.domain import Role, User

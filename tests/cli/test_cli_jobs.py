@@ -6,7 +6,7 @@ import json
 
 from cli_helpers import cli  # noqa: F401 - a fixture
 
-from conftest import Env
+from db_fixtures import Env
 from expertloop.domain import Role
 from expertloop.services.clock import utcnow
 from expertloop.store import jobs as job_store

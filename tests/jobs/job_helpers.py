@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text
 
-from conftest import Env
+from db_fixtures import Env
 from expertloop.domain import Role, User
 from expertloop.store import tables as t
 
@@ -82,7 +82,7 @@ def small_project(
     env: Env, n_items: int = 4, *, answers_per_item: int = 2
 ) -> tuple[User, list[User], int]:
     """A pairwise project of ``n_items`` items and three workers, nothing answered yet."""
-    from conftest import pairwise_item
+    from db_fixtures import pairwise_item
 
     manager = env.user(Role.MANAGER)
     workers = [env.user(Role.WORKER) for _ in range(3)]

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from job_helpers import answer_all, small_project
 
-from conftest import Env
+from db_fixtures import Env
 from expertloop.app import create_app
 from expertloop.jobs import Worker
 from expertloop.services import consensus

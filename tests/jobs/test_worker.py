@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Env
+from db_fixtures import Env
 from expertloop.jobs import JobContext, JobKind, Worker, backoff_seconds
 from expertloop.services.clock import utcnow
 from expertloop.settings import Settings
@@ -254,7 +254,7 @@ def test_the_runner_returns_expired_item_leases_to_the_pool_as_a_periodic_job(
 ) -> None:
     from sqlalchemy import text
 
-    from conftest import pairwise_item
+    from db_fixtures import pairwise_item
     from expertloop.domain import Role
     from expertloop.jobs import JobRunner
     from expertloop.services.assignments import next_assignment

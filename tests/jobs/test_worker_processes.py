@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from job_helpers import answered_project
 
-from conftest import BACKENDS, Backend, Env, _create_postgres_database, _drop_postgres_database
+from db_fixtures import BACKENDS, Backend, Env, _create_postgres_database, _drop_postgres_database
 from expertloop.services.export_jobs import export_job_directory, start_export_job
 from expertloop.services.exports import ExportOptions
 from expertloop.settings import Settings
