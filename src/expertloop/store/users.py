@@ -131,11 +131,6 @@ class TokenOwner:
     expires_at: datetime | None
 
 
-def user_by_id(conn: Connection, user_id: int) -> User | None:
-    row = conn.execute(select(*_USER_COLUMNS).where(t.User.id == user_id)).first()
-    return None if row is None else _user(row)
-
-
 def set_active(conn: Connection, user_id: int, *, active: bool) -> User | None:
     """Suspend (``active=False``) or reactivate an account; ``None`` if there is none."""
     row = conn.execute(
