@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from expertloop.domain import Assignment, ItemPublic, Project, User, can_claim_items
+from expertloop.domain.safe_json import json_problem
 from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
 from expertloop.scheduling import lease_expires_at
 from expertloop.services.caching import ExpiringCache
@@ -148,6 +149,11 @@ def submit_answer(
     ended and its slot went to another worker, ``AlreadyAnswered`` (409) when an answer is
     stored under a different key.
     """
+    problem = json_problem(answer, path="answer")
+    if problem is not None:
+        raise AnswerInvalid(
+            f"invalid answer: {problem.field}: {problem.message}", details=[problem.to_dict()]
+        )
     now = utcnow()
     try:
         with db.statements() as conn:

@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 from pydantic import Field
 
 from expertloop.domain import Project, User, can_import_items
+from expertloop.domain.safe_json import json_problem
 from expertloop.errors import ImportFailed, PermissionDenied
 from expertloop.services.clock import utcnow
 from expertloop.services.item_sources import ParseProblem
@@ -45,6 +46,12 @@ def validate_items(
     for line, record in records:
         if isinstance(record, ParseProblem):
             fail(line, "", record.message)
+            continue
+        # Before the schemas: a value every reader can serve (depth, safe integers, finite
+        # numbers, valid Unicode, no NUL), or the line is refused with the field's path.
+        problem = json_problem(record)
+        if problem is not None:
+            fail(line, problem.field, problem.message)
             continue
         try:
             item = validate_model(ItemIn, record)
