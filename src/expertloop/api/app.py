@@ -13,6 +13,7 @@ from expertloop import __version__
 from expertloop.api.errors import install_error_handlers
 from expertloop.api.hot_path import AnnotatorLoop
 from expertloop.api.routes import assignments, auth, exports, health, projects, reviews, users
+from expertloop.api.routes import items as item_routes
 from expertloop.services.assignments import ClaimableProjects
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.services.leases import LeaseSweeper
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         claimable=app.state.claimable_projects,
     )
     # Routes are matched in order: the annotator loop, the hot path, comes first.
-    for module in (assignments, auth, users, projects, reviews, exports):
+    for module in (assignments, auth, users, projects, reviews, exports, item_routes):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     install_web_ui(app)

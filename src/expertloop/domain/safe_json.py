@@ -18,15 +18,28 @@ and NaN; browsers round integers beyond 2**53. So a value is *safe* when:
 :func:`json_problem` returns the first problem with its path (``payload.messages.3.content``,
 the dotted form validation errors use), or ``None``. It is pure and cheap: the common case,
 a short ASCII string, costs two C-level scans.
+
+Readers of what is already stored use :func:`loads_stored`, which decodes whatever an older
+version let in (SQLite kept ``NaN`` and lone surrogates as text) instead of failing mid-export.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "JsonProblem", "json_problem"]
+import orjson
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "JsonProblem",
+    "json_problem",
+    "loads_stored",
+    "servable",
+]
 
 MAX_DEPTH = 64
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -103,3 +116,50 @@ def _check(value: Any, path: str, depth: int) -> JsonProblem | None:
     if value is None or kind is bool:
         return None
     return JsonProblem(path, f"{kind.__name__} is not a JSON value")
+
+
+def loads_stored(text: str | bytes) -> Any:
+    """Decode stored JSON text. orjson first (fast, and right for everything the checks
+    above let in); text it refuses, written before those checks existed, is decoded by the
+    lenient standard library and repaired: NaN and Infinity become ``null``, lone
+    surrogates U+FFFD, integers beyond 64 bits strings. Never raises for text that
+    :func:`json.dumps` wrote."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _repaired(json.loads(text), 0)
+
+
+def servable(value: Any) -> Any:
+    """``value`` if it can be sent as JSON, else a repaired copy (as :func:`loads_stored`
+    repairs, and containers nested deeper than 200 levels cut to ``null``): for readers of
+    values stored before the checks at the door, so one bad row never fails a response."""
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return _repaired(value, 0)
+    return value
+
+
+_CUT_DEPTH = 200
+
+
+def _repaired(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if kind is str:
+        if value.isascii():
+            return value
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if kind is dict:
+        if depth >= _CUT_DEPTH:
+            return None
+        return {_repaired(str(k), 0): _repaired(v, depth + 1) for k, v in value.items()}
+    if kind is list:
+        if depth >= _CUT_DEPTH:
+            return None
+        return [_repaired(v, depth + 1) for v in value]
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int and not -(2**63) <= value < 2**64:
+        return str(value)
+    return value

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from expertloop.domain import Project, Review, ReviewOutcome, User
 from expertloop.domain.policies import can_request_reviews, can_review_answers
-from expertloop.domain.safe_json import json_problem
+from expertloop.domain.safe_json import json_problem, servable
 from expertloop.errors import (
     AnswerInvalid,
     InputInvalid,
@@ -63,7 +63,7 @@ def _review(row: review_store.ReviewRow) -> Review:
         worker_id=row.worker_id,
         source=row.source,
         status=row.outcome or "pending",
-        payload=row.payload,
+        payload=servable(row.payload),
         answer=row.answer,
         duration_ms=row.duration_ms,
         answered_at=row.answered_at,

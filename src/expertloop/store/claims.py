@@ -44,7 +44,7 @@ class Lease:
 
 _ELIGIBLE = """
     FROM items i
-    WHERE i.project_id = :project_id AND i.open_slots > 0
+    WHERE i.project_id = :project_id AND i.open_slots > 0 AND i.disabled_at IS NULL
       AND NOT EXISTS (
         SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.worker_id = :worker_id
       )
