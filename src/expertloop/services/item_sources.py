@@ -122,7 +122,7 @@ def parse_csv(text: str) -> Iterator[Parsed]:
         if reader.fieldnames is None:
             return
     except csv.Error as exc:
-        yield reader.line_num or 1, _csv_problem(exc)
+        yield reader.line_num + 1, _csv_problem(exc)
         return
     while True:
         try:
@@ -131,8 +131,8 @@ def parse_csv(text: str) -> Iterator[Parsed]:
             return
         except csv.Error as exc:
             # The reader cannot resume inside a broken row: report it and stop (the import
-            # is refused whole anyway).
-            yield reader.line_num, _csv_problem(exc)
+            # is refused whole anyway). ``line_num`` counts the lines read before it.
+            yield reader.line_num + 1, _csv_problem(exc)
             return
         line = reader.line_num
         if None in row:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
+from expertloop.api.schemas import SmallId
 from expertloop.exports.writers import jsonl_chunks, parquet_chunks
 from expertloop.services import exports
 
@@ -25,7 +26,7 @@ PARQUET_TYPE = "application/vnd.apache.parquet"
     responses={200: {"content": {"application/x-ndjson": {}, PARQUET_TYPE: {}}}},
 )
 def export_dataset(
-    project_id: int,
+    project_id: SmallId,
     export_format: Literal["preference", "unpaired", "sft", "reward", "raw"],
     db: DatabaseDep,
     settings: SettingsDep,
@@ -71,7 +72,7 @@ def export_dataset(
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
 def consensus(
-    project_id: int, db: DatabaseDep, actor: CurrentUser, include_gold: bool = False
+    project_id: SmallId, db: DatabaseDep, actor: CurrentUser, include_gold: bool = False
 ) -> StreamingResponse:
     prepared = exports.prepare_consensus(
         db, actor=actor, project_id=project_id, include_gold=include_gold
