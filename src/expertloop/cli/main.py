@@ -718,5 +718,7 @@ def export(
     err.print(json.dumps(summary), highlight=False)
 
 
+from expertloop.cli import items_admin as _items_admin  # noqa: E402, F401  (its commands)
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -44,7 +44,7 @@ from expertloop.client.errors import (
     ServerError,
     UnsupportedMediaType,
 )
-from expertloop.client.items import Items
+from expertloop.client.items import Items, ItemState
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
 from expertloop.client.projects import Assignment, Members, Project, Projects
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
@@ -60,6 +60,7 @@ __all__ = [
     "ImportFailed",
     "InvalidAnswer",
     "InvalidInput",
+    "ItemState",
     "Items",
     "LeaseLost",
     "Members",
