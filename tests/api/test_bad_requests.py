@@ -12,6 +12,8 @@ from project_health import assert_project_still_works
 
 from conftest import Env, pairwise_item
 from expertloop.domain import Role
+from expertloop.errors import NotAuthenticated
+from expertloop.services import auth
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 CSV = {"Content-Type": "text/csv"}
@@ -183,3 +185,22 @@ def test_a_worker_posting_an_import_is_refused_before_the_server_reads_the_body(
         reply = sock.recv(65536).decode("latin-1")
     assert reply.startswith("HTTP/1.1 403"), reply
     assert time.monotonic() - started < 5
+
+
+def test_a_nul_character_in_a_sign_in_or_a_query_string_is_4xx(env: Env) -> None:
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager)
+    anonymous = env.client()
+    signed_in = anonymous.post("/api/v1/auth/token", json={"username": "a\x00b", "password": "x"})
+    assert signed_in.status_code in (401, 422), signed_in.text
+    with pytest.raises(NotAuthenticated):  # the web sign-in form goes this way
+        auth.issue_token(env.db, username="a\x00b", password="x")
+    client = env.client(manager)
+    for path, params in (
+        (f"/api/v1/projects/{project}/exports/raw", {"criterion": "a\x00"}),
+        (f"/api/v1/projects/{project}/items", {"source": "a\x00"}),
+    ):
+        response = client.request(
+            "POST" if path.endswith("items") else "GET", path, params=params, json=[]
+        )
+        assert 400 <= response.status_code < 500, (path, response.text)

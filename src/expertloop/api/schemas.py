@@ -58,7 +58,8 @@ class Strict(BaseModel):
 
 
 class TokenRequest(Strict):
-    username: str = Field(min_length=1, max_length=150)
+    # No NUL: PostgreSQL text cannot hold it, so the look-up would fail rather than miss.
+    username: str = Field(min_length=1, max_length=150, pattern=r"^[^\x00]*$")
     password: str = Field(min_length=1, max_length=1000)
 
 
