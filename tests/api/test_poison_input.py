@@ -187,3 +187,35 @@ def test_a_poisoned_project_config_or_guidelines_is_refused_naming_the_field(
             assert response.status_code == 422, response.text
             assert response.json()["error"]["details"][0]["field"] == field
     assert client.get("/api/v1/projects").json() == []
+
+
+@pytest.mark.parametrize("poison", ["NaN", "a NUL character", "an integer beyond 2**53"])
+def test_a_poisoned_review_fix_or_comment_is_refused_naming_the_field(
+    env: Env, poison: str
+) -> None:
+    manager, worker = env.user(Role.MANAGER), env.user()
+    project = env.project(manager, members=[worker], answers_per_item=1)
+    env.items(manager, project, [pairwise_item(1)])
+    client = env.client(worker)
+    lease = client.post(f"/api/v1/projects/{project}/assignments/next").json()
+    client.post(
+        f"/api/v1/assignments/{lease['assignment_id']}/answer", json={"answer": {"choice": "A"}}
+    )
+    admin = env.client(manager)
+    admin.post(f"/api/v1/projects/{project}/reviews", json={"fraction": 1.0})
+    review = admin.post(f"/api/v1/projects/{project}/reviews/next").json()
+    text, fragment = POISONS[poison]
+    url = f"/api/v1/reviews/{review['review_id']}/decision"
+    fixed = '{"outcome": "fixed", "answer": {"choice": "B", "rationale": ' + text + "}}"
+    response = admin.post(url, content=fixed, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    detail = response.json()["error"]["details"][0]
+    assert detail["field"] == "answer.rationale"
+    assert fragment in detail["message"]
+    if text.startswith('"'):
+        rejected = '{"outcome": "rejected", "comment": ' + text + "}"
+        response = admin.post(url, content=rejected, headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"][0]["field"] == "comment"
+    assert admin.post(url, json={"outcome": "accepted"}).status_code == 200
+    assert_project_still_works(env, manager, project)

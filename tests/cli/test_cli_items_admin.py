@@ -37,3 +37,25 @@ def test_a_manager_disables_enables_and_deletes_an_item_from_the_cli(cli, env: E
     missing = cli("items", "show", "999999", "--as", "mona")
     assert missing.exit_code == 1
     assert "item 999999 not found" in missing.stderr
+
+
+def test_an_import_file_with_invalid_utf8_or_poison_is_refused_by_line(  # type: ignore[no-untyped-def]
+    cli, env: Env, tmp_path
+) -> None:
+    manager = env.user(Role.MANAGER, "mo")
+    project = env.project(manager)
+    csv_file = tmp_path / "items.csv"
+    csv_file.write_bytes(b"prompt,response_a,response_b\nq,a,b\nq,caf\xe9,b\n")
+    refused = cli("items", "import", str(csv_file), "--project", str(project), "--as", "mo")
+    assert refused.exit_code == 1
+    assert "line 3: invalid UTF-8" in refused.stderr
+    jsonl = tmp_path / "items.jsonl"
+    jsonl.write_text(
+        '{"payload": {"prompt": "q", "response_a": "a", "response_b": "b", "n": NaN}}\n'
+    )
+    refused = cli("items", "import", str(jsonl), "--project", str(project), "--as", "mo")
+    assert refused.exit_code == 1
+    assert "line 1: payload.n: nan is not a finite number" in refused.stderr
+    csv_file.write_bytes(b"prompt,response_a,response_b\nq,a,b\n")
+    imported = cli("items", "import", str(csv_file), "--project", str(project), "--as", "mo")
+    assert imported.exit_code == 0, imported.output
