@@ -30,6 +30,20 @@ def test_invalid_utf8_in_a_json_body_is_422(env: Env) -> None:
     assert response.json()["error"]["code"] == "invalid_input"
     assert "UTF-8" in response.json()["error"]["message"]
     assert client.get("/api/v1/projects").json() == []
+    # The annotator loop's own parser (bearer-token answers) says the same with a 422.
+    worker = env.user()
+    project = env.project(manager, members=[worker])
+    env.items(manager, project, [pairwise_item(1)])
+    working = env.client(worker)
+    lease = working.post(f"/api/v1/projects/{project}/assignments/next").json()
+    answer = working.post(
+        f"/api/v1/assignments/{lease['assignment_id']}/answer",
+        content=b'{"answer": {"choice": "A", "rationale": "\xff"}}',
+        headers=JSON,
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"][0]["field"] == "body"
+    assert_project_still_works(env, manager, project)
 
 
 @pytest.mark.parametrize("kind", ["ndjson", "csv", "json"])
