@@ -68,6 +68,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer to a body json.loads cannot decode at all (invalid UTF-8,
+            # random bytes): a 422 like every other unreadable body.
+            error = InputInvalid.on_field(
+                "body", "the body is not valid JSON: it must be UTF-8 encoded JSON"
+            )
+            return JSONResponse(error.to_dict(), status_code=422)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:

@@ -47,7 +47,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Generous for long written answers (demonstrations, authored problems), small for a server.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
-_NEXT = re.compile(r"/api/v1/projects/([0-9]{1,18})/assignments/next")
+# Ids the hot path serves itself: every project id up to 9 digits (< 2**31) and assignment
+# id up to 18 (< 2**63). Longer ones go to the app's routes, which refuse those out of range
+# with 422 naming the parameter.
+_NEXT = re.compile(r"/api/v1/projects/([0-9]{1,9})/assignments/next")
 _ANSWER = re.compile(r"/api/v1/assignments/([0-9]{1,18})/answer")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 

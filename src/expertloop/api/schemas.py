@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from expertloop.domain import Project, Review, ReviewOutcome, ReviewSource, ReviewStatus, Role, User
 from expertloop.services.clock import iso_utc
 
 __all__ = [
+    "MAX_ID",
+    "MAX_SMALL_ID",
     "AnswerPublic",
     "AnswerSubmit",
     "AssignmentPublic",
+    "Id",
     "ImportResult",
+    "ItemDisable",
     "ItemForWorker",
+    "ItemStatePublic",
     "MembersAdd",
     "ProgressPublic",
     "ProjectCreate",
@@ -25,6 +31,7 @@ __all__ = [
     "ReviewQueued",
     "ReviewRequest",
     "ReviewSummaryPublic",
+    "SmallId",
     "TokenRequest",
     "TokenResponse",
     "UserCreate",
@@ -37,13 +44,22 @@ __all__ = [
 
 UtcDatetime = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]
 
+MAX_ID = 2**63 - 1
+MAX_SMALL_ID = 2**31 - 1
+#: A row id in a path, query or body: items, assignments, answers and reviews have 64-bit
+#: ids. Out of range is a 422 naming the parameter, never a database error.
+Id = Annotated[int, Interval(ge=1, le=MAX_ID)]
+#: The id of a user or a project: 32-bit INTEGER columns on PostgreSQL.
+SmallId = Annotated[int, Interval(ge=1, le=MAX_SMALL_ID)]
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class TokenRequest(Strict):
-    username: str = Field(min_length=1, max_length=150)
+    # No NUL: PostgreSQL text cannot hold it, so the look-up would fail rather than miss.
+    username: str = Field(min_length=1, max_length=150, pattern=r"^[^\x00]*$")
     password: str = Field(min_length=1, max_length=1000)
 
 
@@ -105,7 +121,7 @@ class ProjectPublic(BaseModel):
 
 
 class MembersAdd(Strict):
-    user_ids: list[int] = Field(min_length=1, max_length=10_000)
+    user_ids: list[SmallId] = Field(min_length=1, max_length=10_000)
 
 
 class ImportResult(BaseModel):
@@ -151,8 +167,8 @@ class ReviewRequest(Strict):
 
     fraction: float | None = Field(None, gt=0, le=1, examples=[0.1])
     count: int | None = Field(None, ge=1, le=10_000_000)
-    worker_id: int | None = None
-    answer_ids: list[int] | None = Field(None, min_length=1, max_length=10_000)
+    worker_id: SmallId | None = None
+    answer_ids: list[Id] | None = Field(None, min_length=1, max_length=10_000)
 
 
 class ReviewQueued(BaseModel):
@@ -227,3 +243,24 @@ class WorkerReviewCounts(BaseModel):
 class ReviewSummaryPublic(BaseModel):
     counts: dict[str, int]
     workers: list[WorkerReviewCounts]
+
+
+class ItemStatePublic(BaseModel):
+    """An item's state for its managers (no payload: that may be what cannot be served)."""
+
+    id: int
+    project_id: int
+    external_id: str | None
+    priority: int
+    target: int
+    n_answers: int
+    open_slots: int
+    created_at: UtcDatetime
+    status: Literal["active", "disabled", "deleted"]
+    disabled_at: UtcDatetime | None
+    disabled_reason: str | None
+    deleted_at: UtcDatetime | None
+
+
+class ItemDisable(Strict):
+    reason: str = Field("", max_length=2000, description="Why; shown to managers")

@@ -32,7 +32,7 @@ def items_import(
 ) -> None:
     """Import items from a file: all of them, or none if any line is invalid."""
     from expertloop.services.interchange import SOURCES, foreign_records
-    from expertloop.services.item_sources import parse_csv, parse_ndjson
+    from expertloop.services.item_sources import parse_csv_bytes, parse_ndjson
     from expertloop.services.items import import_items
 
     if source is not None and source not in SOURCES:
@@ -50,7 +50,7 @@ def items_import(
                     progress.update(reading, completed=size)
                     return
                 if file.suffix.lower() == ".csv":
-                    yield from parse_csv(file.read_text(encoding="utf-8-sig"))
+                    yield from parse_csv_bytes(file.read_bytes())
                     progress.update(reading, completed=size)
                     return
                 with file.open("rb") as handle:

@@ -46,7 +46,7 @@ from expertloop.client.errors import (
     TooManyAttempts,
     UnsupportedMediaType,
 )
-from expertloop.client.items import Items
+from expertloop.client.items import Items, ItemState
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
 from expertloop.client.projects import (
     Assignment,
@@ -72,6 +72,7 @@ __all__ = [
     "ImportFailed",
     "InvalidAnswer",
     "InvalidInput",
+    "ItemState",
     "Items",
     "JobFailed",
     "LeaseLost",

@@ -12,16 +12,25 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from expertloop.client._http import Retry
 from expertloop.client.errors import ExpertloopAPIError, ImportFailed
+from expertloop.client.models import parse_time
 
 if TYPE_CHECKING:
     from expertloop.client._http import Http
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "ITEM_FIELDS", "Items", "ProgressCallback", "item_from_record"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "ITEM_FIELDS",
+    "ItemState",
+    "Items",
+    "ProgressCallback",
+    "item_from_record",
+]
 
 DEFAULT_CHUNK_SIZE = 10_000
 #: The fields of an item besides its payload; in a flat record every other key is payload.
@@ -116,12 +125,73 @@ def _records(source: Any, chunk_size: int) -> Iterator[Any]:
         yield from source
 
 
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """An item's state as its managers see it (``GET /api/v1/items/{id}``; no payload).
+
+    ``status`` is ``"active"``, ``"disabled"`` (never handed out; ``disabled_reason`` says
+    why) or ``"deleted"`` (disabled for good; its answers are kept).
+    """
+
+    id: int
+    project_id: int
+    external_id: str | None
+    status: str
+    priority: int
+    target: int
+    n_answers: int
+    open_slots: int
+    created_at: datetime
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    deleted_at: datetime | None
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> ItemState:
+        def time(name: str) -> datetime | None:
+            value = body.get(name)
+            return None if value is None else parse_time(value)
+
+        return cls(
+            id=body["id"],
+            project_id=body["project_id"],
+            external_id=body.get("external_id"),
+            status=body["status"],
+            priority=body["priority"],
+            target=body["target"],
+            n_answers=body["n_answers"],
+            open_slots=body["open_slots"],
+            created_at=parse_time(body["created_at"]),
+            disabled_at=time("disabled_at"),
+            disabled_reason=body.get("disabled_reason"),
+            deleted_at=time("deleted_at"),
+        )
+
+
 class Items:
     """The items of one project (``project.items``)."""
 
     def __init__(self, http: Http, project_id: int) -> None:
         self._http = http
         self.project_id = project_id
+
+    def get(self, item_id: int) -> ItemState:
+        """An item's state (managers of its project)."""
+        return ItemState.from_json(self._http.json("GET", f"items/{item_id}"))
+
+    def disable(self, item_id: int, *, reason: str = "") -> ItemState:
+        """Stop handing the item out: its live leases end, its answers stay. Idempotent."""
+        body = self._http.json("POST", f"items/{item_id}/disable", json_body={"reason": reason})
+        return ItemState.from_json(body)
+
+    def enable(self, item_id: int) -> ItemState:
+        """Hand a disabled item out again (a deleted one cannot be:
+        :class:`~expertloop.client.InvalidInput`). Idempotent."""
+        return ItemState.from_json(self._http.json("POST", f"items/{item_id}/enable"))
+
+    def delete(self, item_id: int) -> ItemState:
+        """Delete the item for good; its row and answers are kept for audit. Idempotent."""
+        return ItemState.from_json(self._http.json("DELETE", f"items/{item_id}"))
 
     def add(
         self,

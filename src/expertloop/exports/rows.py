@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import orjson
 from numpy.typing import NDArray
 
+from expertloop.domain.safe_json import loads_stored
 from expertloop.exports.batch import Column, ColumnBatch, Messages
 from expertloop.exports.consensus import (
     ChannelEstimate,
@@ -400,7 +400,7 @@ def _comparison_texts(
 ) -> tuple[list[Any], list[str], list[str]]:
     """Prompts, chosen and rejected responses from payloads (JSON text) whose ``fields``
     the task type names."""
-    decoded = list(map(orjson.loads, payloads))
+    decoded = list(map(loads_stored, payloads))
     a = [str(p[fields.first]) for p in decoded]
     b = [str(p[fields.second]) for p in decoded]
     chosen = [x if first else y for x, y, first in zip(a, b, a_wins, strict=True)]

@@ -28,6 +28,7 @@ __all__ = [
     "CLOSEST_TO_COMPLETION",
     "HAS_OPEN_SLOT",
     "HIGHEST_PRIORITY",
+    "IN_SERVICE",
     "NEW_TO_WORKER",
     "OLDEST_FIRST",
     "RULES",
@@ -50,6 +51,7 @@ class ItemState:
     target: int
     answers: int
     live_leases: int
+    disabled: bool = False
 
     @property
     def open_slots(self) -> int:
@@ -96,6 +98,14 @@ HAS_OPEN_SLOT = Eligibility(
     "over-collected.",
     sql=lambda s: s.item.c.open_slots > 0,
     admits=lambda item, _: item.open_slots > 0,
+)
+
+IN_SERVICE = Eligibility(
+    name="in_service",
+    doc="A manager has not disabled or deleted the item (nor has the server, finding that its "
+    "stored payload cannot be served).",
+    sql=lambda s: s.item.c.disabled_at.is_(None),
+    admits=lambda item, _: not item.disabled,
 )
 
 NEW_TO_WORKER = Eligibility(
@@ -176,7 +186,7 @@ class RuleSet:
 
 
 RULES = RuleSet(
-    eligibility=(HAS_OPEN_SLOT, NEW_TO_WORKER),
+    eligibility=(HAS_OPEN_SLOT, IN_SERVICE, NEW_TO_WORKER),
     order=(CLOSEST_TO_COMPLETION, HIGHEST_PRIORITY, OLDEST_FIRST),
 )
 """The rules every claim follows."""

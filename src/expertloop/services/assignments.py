@@ -7,11 +7,13 @@ write transaction. Nothing here reads more than a few rows, whatever the project
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -23,9 +25,11 @@ from expertloop.domain import (
     User,
     can_claim_items,
 )
+from expertloop.domain.safe_json import json_problem
 from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
 from expertloop.scheduling import RULES, lease_expires_at
 from expertloop.services.caching import ExpiringCache
+from expertloop.services.item_admin import disable_unservable_item
 from expertloop.services.projects import load_project
 from expertloop.store import Database, claims
 from expertloop.store import answers as answer_store
@@ -40,6 +44,10 @@ __all__ = [
 ]
 
 _rng = random.Random()
+log = logging.getLogger("expertloop.services")
+
+# Items in a row that may turn out unservable before ``next`` gives up for this request.
+MAX_UNSERVABLE_SKIPS = 20
 
 
 # (project id, worker id) -> the project, for workers known to be allowed to claim its items.
@@ -66,23 +74,46 @@ def next_assignment(
         project = _claimable_project(conn, actor, project_id, claimable)
         task = get_task_type(project.task_type)
         lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
-    if lease is None:
-        # An empty pool may only look empty: reclaim this project's expired leases before
-        # telling the worker there is nothing left.
-        with db.write() as conn:
-            swept = claims.expire_leases(conn, now=now, project_id=project.id)
-        if swept:
+    for _ in range(MAX_UNSERVABLE_SKIPS):
+        if lease is None:
+            # An empty pool may only look empty: reclaim this project's expired leases
+            # before telling the worker there is nothing left.
+            with db.write() as conn:
+                swept = claims.expire_leases(conn, now=now, project_id=project.id)
+            if not swept:
+                return None
             with db.statements() as conn:
                 lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
-    if lease is None:
-        return None
-    return Assignment(
-        id=lease.assignment_id,
-        project_id=project.id,
-        item=ItemPublic(lease.item_id, task.present(lease.payload, lease.presentation)),
-        expires_at=lease.expires_at,
-        task_type=project.task_type,
-    )
+            if lease is None:
+                return None
+        shown, problem = _servable(task, lease)
+        if problem is None:
+            return Assignment(
+                id=lease.assignment_id,
+                project_id=project.id,
+                item=ItemPublic(lease.item_id, shown),
+                expires_at=lease.expires_at,
+                task_type=project.task_type,
+            )
+        # Stored before the checks at the door existed, or by a bug: disabling it ends the
+        # lease and flags the item with the reason, and the worker gets the next item
+        # instead of an error on every call until the lease ends.
+        log.warning("item %d cannot be served, disabled: %s", lease.item_id, problem)
+        disable_unservable_item(db, item_id=lease.item_id, project_id=project.id, why=problem)
+        with db.statements() as conn:
+            lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
+    return None
+
+
+def _servable(task: TaskType, lease: claims.Lease) -> tuple[dict[str, Any], str | None]:
+    """The payload as shown, and why it cannot be sent (``None`` when it can): the same
+    encoder as the responses, so what passes here is what the worker receives."""
+    try:
+        shown = task.present(lease.payload, lease.presentation)
+        orjson.dumps(shown)
+    except Exception as exc:  # anything a stored payload can make a reader raise
+        return {}, f"{type(exc).__name__}: {exc}"
+    return shown, None
 
 
 def _claimable_project(
@@ -163,6 +194,11 @@ def submit_answer(
     ended and its slot went to another worker, ``AlreadyAnswered`` (409) when an answer is
     stored under a different key.
     """
+    problem = json_problem(answer, path="answer")
+    if problem is not None:
+        raise AnswerInvalid(
+            f"invalid answer: {problem.field}: {problem.message}", details=[problem.to_dict()]
+        )
     now = db.clock.now()
     try:
         with db.statements() as conn:

@@ -112,7 +112,9 @@ def issue_token(
     if limits is not None:
         _check_throttle(db, limits, username=username, address=address)
     with db.read() as conn:
-        credentials = user_store.credentials_by_username(conn, username)
+        # No user name holds NUL (and PostgreSQL text cannot: the look-up would fail).
+        known = "\x00" not in username
+        credentials = user_store.credentials_by_username(conn, username) if known else None
     if credentials is None:
         verify_password(_DUMMY_HASH, password)
         accepted = False

@@ -15,10 +15,10 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-import orjson
 from sqlalchemy import Connection
 
 from expertloop.domain import Project, ReviewStatus
+from expertloop.domain.safe_json import loads_stored
 from expertloop.exports.consensus import ConsensusBuilder, ProjectConsensus
 from expertloop.exports.rows import ItemRecord
 from expertloop.services.clock import iso_utc
@@ -55,7 +55,7 @@ def first_pass(
     with db.read() as conn:
         gold: dict[int, Any] = {}
         for item_id, text in export_store.iter_gold(conn, project.id):
-            value = orjson.loads(text) if text is not None else None
+            value = loads_stored(text) if text is not None else None
             if value is not None:
                 gold[item_id] = value
         for item_id, value in gold.items():
@@ -65,7 +65,7 @@ def first_pass(
         if fields is not None:
             _first_pass_codes(conn, project.id, builder, scope, fields, reviews, on_answers)
         else:
-            loads = orjson.loads
+            loads = loads_stored
             add = builder.add
             for batch in export_store.iter_answer_batches(conn, project.id, scope=reviews):
                 for item_id, worker_id, value in batch:
@@ -126,7 +126,7 @@ def item_records(
     answer) and ``n_answers`` their number; ``answer_rows`` (for ``raw``) keep every answer
     read, as the worker gave it, with its review.
     """
-    loads = orjson.loads
+    loads = loads_stored
     with db.read() as conn:
         if not with_answers:
             for batch in export_store.iter_item_batches(

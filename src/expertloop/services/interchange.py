@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from expertloop.services.item_sources import ParseProblem
+from expertloop.services.item_sources import ParseProblem, loads_json, utf8_problem
 
 __all__ = ["SOURCES", "foreign_records"]
 
@@ -28,13 +28,23 @@ Parsed = tuple[int, Any]
 
 def _records(body: bytes | str) -> Iterator[Parsed]:
     """A JSON array, an object holding ``records``/``tasks``, or one JSON object per line."""
-    text = body.decode("utf-8-sig") if isinstance(body, bytes) else body
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            yield utf8_problem(body, exc)
+            return
+    else:
+        text = body
     stripped = text.lstrip()
     if stripped.startswith("[") or (stripped.startswith("{") and "\n{" not in stripped.strip()):
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except json.JSONDecodeError as exc:
             yield exc.lineno, ParseProblem(f"invalid JSON at column {exc.colno}: {exc.msg}")
+            return
+        except ValueError as exc:
+            yield 1, ParseProblem(str(exc))
             return
         if isinstance(data, dict):
             for key in ("records", "tasks", "items"):
@@ -54,9 +64,11 @@ def _records(body: bytes | str) -> Iterator[Parsed]:
             continue
         number += 1
         try:
-            yield number, json.loads(line)
+            yield number, loads_json(line)
         except json.JSONDecodeError as exc:
             yield number, ParseProblem(f"invalid JSON at column {exc.colno}: {exc.msg}")
+        except ValueError as exc:
+            yield number, ParseProblem(str(exc))
 
 
 def _external_id(value: Any) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 from pydantic import Field
 
 from expertloop.domain import Project, User, can_import_items
+from expertloop.domain.safe_json import json_problem
 from expertloop.errors import ImportFailed, PermissionDenied
 from expertloop.services.item_sources import ParseProblem
 from expertloop.services.projects import load_project
@@ -16,7 +17,7 @@ from expertloop.store import items as item_store
 from expertloop.tasks import TaskValidationError, get_task_type
 from expertloop.tasks.base import StrictModel, validate_model
 
-__all__ = ["ItemIn", "import_items", "validate_items"]
+__all__ = ["ItemIn", "check_can_import", "import_items", "validate_items"]
 
 MAX_REPORTED_ERRORS = 100
 
@@ -44,6 +45,12 @@ def validate_items(
     for line, record in records:
         if isinstance(record, ParseProblem):
             fail(line, "", record.message)
+            continue
+        # Before the schemas: a value every reader can serve (depth, safe integers, finite
+        # numbers, valid Unicode, no NUL), or the line is refused with the field's path.
+        problem = json_problem(record)
+        if problem is not None:
+            fail(line, problem.field, problem.message)
             continue
         try:
             item = validate_model(ItemIn, record)
@@ -87,6 +94,17 @@ def validate_items(
     return items, lines, errors
 
 
+def check_can_import(db: Database, *, actor: User, project_id: int) -> Project:
+    """The project if ``actor`` may import into it; ``NotFound`` or ``PermissionDenied``
+    otherwise. The API calls it before reading an import's body, so nobody else makes the
+    server receive up to ``max_import_bytes``."""
+    with db.read() as conn:
+        project = load_project(conn, actor=actor, project_id=project_id)
+    if not can_import_items(actor, is_member=project.is_member):
+        raise PermissionDenied("only the project's managers can import items")
+    return project
+
+
 def import_items(
     db: Database,
     *,
@@ -101,10 +119,7 @@ def import_items(
     Raises :class:`ImportFailed` whose details list up to 100 errors as
     ``{"line", "field", "message"}``.
     """
-    with db.read() as conn:
-        project = load_project(conn, actor=actor, project_id=project_id)
-    if not can_import_items(actor, is_member=project.is_member):
-        raise PermissionDenied("only the project's managers can import items")
+    project = check_can_import(db, actor=actor, project_id=project_id)
     items, lines, errors = validate_items(project, records)
     if errors:
         _reject(errors, source)

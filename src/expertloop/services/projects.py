@@ -15,6 +15,7 @@ from expertloop.domain import (
     can_create_projects,
     can_read_project,
 )
+from expertloop.domain.safe_json import json_problem
 from expertloop.errors import InputInvalid, NotFound, PermissionDenied
 from expertloop.store import Database, audit
 from expertloop.store import items as item_store
@@ -59,6 +60,9 @@ def create_project(
             "lease_seconds",
             f"lease_seconds must be {MIN_LEASE_SECONDS} to {MAX_LEASE_SECONDS} (7 days)",
         )
+    problem = json_problem({"name": name, "config": config, "guidelines": guidelines})
+    if problem is not None:
+        raise InputInvalid(f"{problem.field}: {problem.message}", details=[problem.to_dict()])
     task = get_task_type(task_type)
     try:
         normalised = task.validate_config(config)

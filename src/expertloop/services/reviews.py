@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from expertloop.domain import Project, Review, ReviewOutcome, ReviewSource, ReviewStatus, User
 from expertloop.domain.policies import can_request_reviews, can_review_answers
+from expertloop.domain.safe_json import json_problem, servable
 from expertloop.errors import (
     AnswerInvalid,
     InputInvalid,
@@ -62,7 +63,7 @@ def _review(row: review_store.ReviewRow) -> Review:
         worker_id=row.worker_id,
         source=ReviewSource(row.source),
         status=ReviewStatus(row.outcome or ReviewStatus.PENDING),
-        payload=row.payload,
+        payload=servable(row.payload),
         answer=row.answer,
         duration_ms=row.duration_ms,
         answered_at=row.answered_at,
@@ -332,6 +333,9 @@ def decide_review(
         raise InputInvalid.on_field("answer", "only a fix carries an answer")
     if decision is ReviewOutcome.FIXED and answer is None:
         raise InputInvalid.on_field("answer", "a fix needs the corrected answer")
+    problem = json_problem({"comment": comment, "answer": answer})
+    if problem is not None:
+        raise InputInvalid(f"{problem.field}: {problem.message}", details=[problem.to_dict()])
     now = db.clock.now()
     with db.write() as conn:
         row, project = _load(conn, actor, review_id)

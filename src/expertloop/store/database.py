@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import select
 import sqlite3
 import threading
 import weakref
@@ -22,6 +23,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import greenlet_spawn
@@ -65,6 +67,7 @@ class Database:
             )
         else:
             self.engine = self.read_engine = create_engine(url, **_postgres_pool(pool_size))
+            _refuse_dropped_connections(self.engine)
             self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
             self._on_loop = _EventLoopDatabase(url, pool_size)
             self._on_loop._clock = clock
@@ -185,6 +188,7 @@ class _EventLoopDatabase(Database):
         engine = create_async_engine(
             url, isolation_level="AUTOCOMMIT", **_postgres_pool(pool_size)
         ).sync_engine
+        _refuse_dropped_connections(engine)
         self.engine = self.read_engine = self._autocommit_engine = engine
 
     @contextmanager
@@ -219,6 +223,32 @@ def _postgres_pool(pool_size: int) -> dict[str, Any]:
         "pool_recycle": 3600,
         "connect_args": {"prepare_threshold": 1},
     }
+
+
+def _refuse_dropped_connections(engine: Engine) -> None:
+    """Check each pooled PostgreSQL connection as it is checked out, without a round trip.
+
+    An idle connection has nothing to read. When the server drops it (a restart,
+    ``pg_terminate_backend``, an idle timeout) it sends an error and closes the socket, so
+    the socket turns readable: such a connection is discarded and the pool connects anew
+    (SQLAlchemy retries a checkout that raises :class:`DisconnectionError`), instead of
+    failing the request's first statement. ``pool_pre_ping`` would cost a round trip on
+    every checkout, which on the annotator loop is as much as the work itself; a zero-timeout
+    ``poll`` costs a system call. (A connection whose peer vanished without a word still
+    fails once; ``pool_recycle`` bounds how long such a connection can linger.)
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_conn, "driver_connection", dbapi_conn)
+        try:
+            fd = driver.fileno()
+        except Exception:  # closed already
+            raise DisconnectionError("connection closed") from None
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        if poller.poll(0):
+            raise DisconnectionError("the server closed the connection while it was idle")
 
 
 def _sqlite_engine(url: str, *, begin: str, sync: str, pool_size: int) -> Engine:

@@ -7,13 +7,39 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, select, update
 
 from expertloop.domain import AssignmentStatus
 from expertloop.store import tables as t
 from expertloop.store.dialects import insert_ignoring_conflicts
 
-__all__ = ["Progress", "insert_items", "project_progress"]
+__all__ = [
+    "ItemState",
+    "Progress",
+    "delete_item",
+    "disable_item",
+    "enable_item",
+    "insert_items",
+    "item_state",
+    "project_progress",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """An item's bookkeeping, without its payload (which may be what cannot be served)."""
+
+    id: int
+    project_id: int
+    external_id: str | None
+    priority: int
+    target: int
+    n_answers: int
+    open_slots: int
+    created_at: datetime
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    deleted_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +111,87 @@ def project_progress(conn: Connection, project_id: int, *, now: datetime) -> Pro
         items_complete=int(items[2]),
         active_leases=int(leases),
     )
+
+
+_STATE_COLUMNS = (
+    t.Item.id,
+    t.Item.project_id,
+    t.Item.external_id,
+    t.Item.priority,
+    t.Item.target,
+    t.Item.n_answers,
+    t.Item.open_slots,
+    t.Item.created_at,
+    t.Item.disabled_at,
+    t.Item.disabled_reason,
+    t.Item.deleted_at,
+)
+
+
+def item_state(conn: Connection, item_id: int) -> ItemState | None:
+    row = conn.execute(select(*_STATE_COLUMNS).where(t.Item.id == item_id)).first()
+    return None if row is None else ItemState(*row)
+
+
+def _end_live_leases(conn: Connection, item_id: int, now: datetime) -> int:
+    """Release the item's live leases without giving their slots back (the caller sets
+    ``open_slots`` itself). A worker holding one gets 409 lease_lost on submit."""
+    return conn.execute(
+        update(t.Assignment)
+        .where(t.Assignment.item_id == item_id, t.Assignment.status == "leased")
+        .values(status="released", finished_at=now)
+    ).rowcount
+
+
+def disable_item(conn: Connection, item_id: int, *, reason: str, now: datetime) -> bool:
+    """Take the item out of the pool: no open slots, its live leases ended, the reason kept.
+
+    ``False`` when it was disabled already (the first reason stays). Its answers stay.
+    """
+    done = conn.execute(
+        update(t.Item)
+        .where(t.Item.id == item_id, t.Item.disabled_at.is_(None))
+        .values(disabled_at=now, disabled_reason=reason, open_slots=0)
+    ).rowcount
+    if done:
+        _end_live_leases(conn, item_id, now)
+    return bool(done)
+
+
+def enable_item(conn: Connection, item_id: int) -> bool:
+    """Put a disabled (not deleted) item back in the pool with the slots it still lacks.
+
+    A disabled item holds no live leases (disabling ended them, and none are granted while
+    disabled), so its open slots are ``target - n_answers``.
+    """
+    missing = t.Item.target - t.Item.n_answers
+    done = conn.execute(
+        update(t.Item)
+        .where(
+            t.Item.id == item_id, t.Item.disabled_at.is_not(None), t.Item.deleted_at.is_(None)
+        )
+        .values(
+            disabled_at=None,
+            disabled_reason=None,
+            open_slots=case((missing > 0, missing), else_=0),
+        )
+    ).rowcount
+    return bool(done)
+
+
+def delete_item(conn: Connection, item_id: int, *, now: datetime) -> bool:
+    """Delete an item for good but keep its row and answers (for audit): disabled, marked
+    deleted, never enabled again. ``False`` when it was deleted already."""
+    done = conn.execute(
+        update(t.Item)
+        .where(t.Item.id == item_id, t.Item.deleted_at.is_(None))
+        .values(
+            deleted_at=now,
+            disabled_at=func.coalesce(t.Item.disabled_at, now),
+            disabled_reason=func.coalesce(t.Item.disabled_reason, "deleted"),
+            open_slots=0,
+        )
+    ).rowcount
+    if done:
+        _end_live_leases(conn, item_id, now)
+    return bool(done)

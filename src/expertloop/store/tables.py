@@ -160,6 +160,11 @@ class Item(Base):
     n_answers: Mapped[int] = mapped_column(Integer, default=0)
     open_slots: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # A disabled item is never claimed (and holds no open slots); a deleted one is also
+    # disabled for good. Both keep their answers, for audit.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 # The live leases: what the partial indexes over assignments cover.

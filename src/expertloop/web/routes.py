@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from expertloop.api.deps import CurrentUser, DatabaseDep
-from expertloop.api.schemas import ReviewDecision, iso_utc
+from expertloop.api.schemas import Id, ReviewDecision, SmallId, iso_utc
 from expertloop.domain import (
     Assignment,
     Project,
@@ -313,7 +313,7 @@ _REVIEW_COUNT_CAP = 1000
 
 
 @router.get("/projects/{project_id}")
-def work_page(project_id: int, request: Request, db: DatabaseDep) -> Response:
+def work_page(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     user = session_user(request)
     if user is None:
         return _redirect_to_login(request)
@@ -332,7 +332,7 @@ def _reviewable_project(db: Database, user: User, project_id: int) -> Project:
 
 
 @router.get("/projects/{project_id}/review")
-def review_page(project_id: int, request: Request, db: DatabaseDep) -> Response:
+def review_page(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     user = session_user(request)
     if user is None:
         return _redirect_to_login(request)
@@ -375,7 +375,7 @@ def _json(body: dict[str, Any], db: Database) -> Response:
 
 
 @router.post("/ui/projects/{project_id}/next")
-def next_fragment(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Response:
+def next_fragment(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> Response:
     """The caller's next item as ``{assignment_id, expires_at, server_time, html}``."""
     project = projects.get_project(db, actor=actor, project_id=project_id)
     assignment = assignments.next_assignment(db, actor=actor, project_id=project_id)
@@ -454,7 +454,7 @@ def _next_review_body(db: Database, actor: User, project: Project) -> dict[str, 
 
 
 @router.post("/ui/projects/{project_id}/reviews/next")
-def next_review_fragment(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Response:
+def next_review_fragment(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> Response:
     """The caller's next review (the one they hold, if any) as
     ``{review_id, answer, lease_expires_at, server_time, html}``; ``review_id`` is null when
     the queue holds nothing for them."""
@@ -464,7 +464,7 @@ def next_review_fragment(project_id: int, db: DatabaseDep, actor: CurrentUser) -
 
 @router.post("/ui/reviews/{review_id}/decision")
 def review_decision(
-    review_id: int, body: ReviewDecision, db: DatabaseDep, actor: CurrentUser
+    review_id: Id, body: ReviewDecision, db: DatabaseDep, actor: CurrentUser
 ) -> Response:
     """Record the decision, then hold and return the next review like the route above, with
     ``decided: {review_id, status}``. Errors are the API's (422 with the field, 409 when the

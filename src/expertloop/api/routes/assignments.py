@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 from expertloop.api.deps import CurrentUser, DatabaseDep
 from expertloop.api.hot_path import MAX_ANSWER_BYTES, answer_response, next_response
 from expertloop.api.openapi import error_responses
-from expertloop.api.schemas import AnswerPublic, AnswerSubmit, AssignmentPublic
+from expertloop.api.schemas import AnswerPublic, AnswerSubmit, AssignmentPublic, Id, SmallId
 from expertloop.errors import PayloadTooLarge
 from expertloop.services import assignments
 
@@ -25,7 +25,7 @@ router = APIRouter(tags=["assignments"])
     responses={204: {"description": "Nothing is left for this worker"}},
 )
 async def next_assignment(
-    project_id: int, request: Request, db: DatabaseDep, actor: CurrentUser
+    project_id: SmallId, request: Request, db: DatabaseDep, actor: CurrentUser
 ) -> Response:
     claimable = request.app.state.claimable_projects
     status_code, body = await next_response(db, actor, project_id, claimable)
@@ -43,7 +43,7 @@ async def next_assignment(
     },
 )
 async def submit_answer(
-    assignment_id: int,
+    assignment_id: Id,
     body: AnswerSubmit,
     db: DatabaseDep,
     actor: CurrentUser,
@@ -64,7 +64,7 @@ async def submit_answer(
     responses=error_responses(409),
     status_code=status.HTTP_204_NO_CONTENT,
 )
-def release(assignment_id: int, db: DatabaseDep, actor: CurrentUser) -> Response:
+def release(assignment_id: Id, db: DatabaseDep, actor: CurrentUser) -> Response:
     assignments.release_assignment(db, actor=actor, assignment_id=assignment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

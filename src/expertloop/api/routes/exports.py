@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from expertloop.api.routes.jobs import JobPublic, job_public
-from expertloop.api.schemas import iso_utc
+from expertloop.api.schemas import SmallId, iso_utc
 from expertloop.domain import ExportFormat
 from expertloop.exports.writers import jsonl_chunks, parquet_chunks
 from expertloop.services import consensus as consensus_snapshots
@@ -30,7 +30,7 @@ PARQUET_TYPE = "application/vnd.apache.parquet"
     responses={200: {"content": {"application/x-ndjson": {}, PARQUET_TYPE: {}}}},
 )
 def export_dataset(
-    project_id: int,
+    project_id: SmallId,
     export_format: ExportFormat,
     db: DatabaseDep,
     settings: SettingsDep,
@@ -158,7 +158,7 @@ def export_card(
     },
 )
 def consensus(
-    project_id: int,
+    project_id: SmallId,
     request: Request,
     db: DatabaseDep,
     settings: SettingsDep,

@@ -14,6 +14,7 @@ from expertloop.api.schemas import (
     ProgressPublic,
     ProjectCreate,
     ProjectPublic,
+    SmallId,
 )
 from expertloop.errors import InputInvalid, PayloadTooLarge
 from expertloop.services import answers, items, projects
@@ -36,13 +37,13 @@ def list_projects(db: DatabaseDep, actor: CurrentUser) -> list[ProjectPublic]:
 
 
 @router.get("/projects/{project_id}", summary="One project")
-def get_project(project_id: int, db: DatabaseDep, actor: CurrentUser) -> ProjectPublic:
+def get_project(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> ProjectPublic:
     return ProjectPublic.of(projects.get_project(db, actor=actor, project_id=project_id))
 
 
 @router.post("/projects/{project_id}/members", summary="Add users to a project (manager)")
 def add_members(
-    project_id: int, body: MembersAdd, db: DatabaseDep, actor: CurrentUser
+    project_id: SmallId, body: MembersAdd, db: DatabaseDep, actor: CurrentUser
 ) -> dict[str, list[int]]:
     projects.add_members(db, actor=actor, project_id=project_id, user_ids=body.user_ids)
     return {"added": sorted(set(body.user_ids))}
@@ -78,7 +79,7 @@ _IMPORT_BODY = {
     openapi_extra=_IMPORT_BODY,
 )
 async def import_items(
-    project_id: int,
+    project_id: SmallId,
     request: Request,
     db: DatabaseDep,
     settings: SettingsDep,
@@ -89,6 +90,10 @@ async def import_items(
         raise InputInvalid.on_field(
             "source", f"unknown source {source!r}; use one of {', '.join(SOURCES)}"
         )
+    # Permission first: nobody but the project's managers makes the server take the body.
+    await run_in_threadpool(
+        lambda: items.check_can_import(db, actor=actor, project_id=project_id)
+    )
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
@@ -108,7 +113,7 @@ async def import_items(
 
 
 @router.get("/projects/{project_id}/progress", summary="Counts of items, answers and leases")
-def progress(project_id: int, db: DatabaseDep, actor: CurrentUser) -> ProgressPublic:
+def progress(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> ProgressPublic:
     counts = projects.project_progress(db, actor=actor, project_id=project_id)
     return ProgressPublic(
         items=counts.items,
@@ -124,7 +129,7 @@ def progress(project_id: int, db: DatabaseDep, actor: CurrentUser) -> ProgressPu
     response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
-def export_answers(project_id: int, db: DatabaseDep, actor: CurrentUser) -> StreamingResponse:
+def export_answers(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> StreamingResponse:
     rows = answers.iter_answers(db, actor=actor, project_id=project_id)
 
     def lines() -> Iterator[bytes]:

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Query, Response, status
 from expertloop.api.deps import CurrentUser, DatabaseDep
 from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import (
+    MAX_ID,
+    Id,
     ReviewDecision,
     ReviewPublic,
     ReviewQueued,
     ReviewRequest,
     ReviewSummaryPublic,
+    SmallId,
     WorkerReviewCounts,
 )
 from expertloop.domain import ReviewStatus
@@ -28,7 +31,7 @@ router = APIRouter(tags=["reviews"])
     summary="Queue answers for review: a random sample, or chosen answers (managers)",
 )
 def request_reviews(
-    project_id: int, body: ReviewRequest, db: DatabaseDep, actor: CurrentUser
+    project_id: SmallId, body: ReviewRequest, db: DatabaseDep, actor: CurrentUser
 ) -> ReviewQueued:
     queued = reviews.request_reviews(
         db,
@@ -44,13 +47,15 @@ def request_reviews(
 
 @router.get("/projects/{project_id}/reviews", summary="Reviews, in id order (reviewers, managers)")
 def list_reviews(
-    project_id: int,
+    project_id: SmallId,
     db: DatabaseDep,
     actor: CurrentUser,
     review_status: Annotated[
         ReviewStatus | None, Query(alias="status")
     ] = None,
-    after: Annotated[int, Query(ge=0, description="The last review id of the previous page")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="The last review id of the previous page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=reviews.MAX_LISTED)] = 100,
 ) -> list[ReviewPublic]:
     found = reviews.list_reviews(
@@ -63,7 +68,7 @@ def list_reviews(
     "/projects/{project_id}/reviews/summary",
     summary="Reviews by outcome, overall and per worker (managers)",
 )
-def review_summary(project_id: int, db: DatabaseDep, actor: CurrentUser) -> ReviewSummaryPublic:
+def review_summary(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> ReviewSummaryPublic:
     summary = reviews.review_summary(db, actor=actor, project_id=project_id)
     return ReviewSummaryPublic(
         counts=summary.counts, workers=[WorkerReviewCounts(**w) for w in summary.workers]
@@ -76,7 +81,9 @@ def review_summary(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Revi
     response_model=ReviewPublic,
     responses={204: {"description": "The queue holds nothing for this reviewer"}},
 )
-def next_review(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Response | ReviewPublic:
+def next_review(
+    project_id: SmallId, db: DatabaseDep, actor: CurrentUser
+) -> Response | ReviewPublic:
     review = reviews.next_review(db, actor=actor, project_id=project_id)
     if review is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -84,7 +91,7 @@ def next_review(project_id: int, db: DatabaseDep, actor: CurrentUser) -> Respons
 
 
 @router.get("/reviews/{review_id}", summary="One review (reviewers, managers)")
-def get_review(review_id: int, db: DatabaseDep, actor: CurrentUser) -> ReviewPublic:
+def get_review(review_id: Id, db: DatabaseDep, actor: CurrentUser) -> ReviewPublic:
     return ReviewPublic.of(reviews.get_review(db, actor=actor, review_id=review_id))
 
 
@@ -94,7 +101,7 @@ def get_review(review_id: int, db: DatabaseDep, actor: CurrentUser) -> ReviewPub
     responses=error_responses(409),
 )
 def decide_review(
-    review_id: int, body: ReviewDecision, db: DatabaseDep, actor: CurrentUser
+    review_id: Id, body: ReviewDecision, db: DatabaseDep, actor: CurrentUser
 ) -> ReviewPublic:
     review = reviews.decide_review(db, actor=actor, review_id=review_id, **body.model_dump())
     return ReviewPublic.of(review)
