@@ -204,6 +204,20 @@ def fixed_models(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def every_setting(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Each setting of the family on every case: mean gap, how often and how far below MV."""
+    out = {}
+    for setting in SETTINGS:
+        gaps = [r["rules"][setting][0] - r["best"] for r in rows.values()]
+        vs_mv = [r["rules"][setting][0] - r["mv"] for r in rows.values()]
+        out[f"{setting[0]},z={setting[1]:g}"] = {
+            "mean_gap_to_best_single_points": round(float(np.mean(gaps)), 2),
+            "below_majority_vote": int(sum(v < -1e-9 for v in vs_mv)),
+            "worst_vs_majority_vote_points": round(min(vs_mv), 2),
+        }
+    return out
+
+
 def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
     real = table(real_cases(data_dir))
     sims = table(simulated_cases(sim_seeds))
@@ -220,6 +234,7 @@ def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
             "shipped": shipped(real),
             "leave_one_dataset_out": leave_one_out(real, lambda n: n),
             "fixed_models": fixed_models(real),
+            "every_setting": every_setting(real),
         },
         "simulated": {
             "seeds_per_scenario": sim_seeds,
@@ -228,6 +243,7 @@ def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
             "shipped_below_majority_vote": sim_summary["below_majority_vote"],
             "leave_one_scenario_out": leave_one_out(sims, lambda n: n.split("/")[0]),
             "fixed_models": fixed_models(sims),
+            "every_setting": every_setting(sims),
         },
     }
 

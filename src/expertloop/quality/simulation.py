@@ -140,17 +140,26 @@ def _easy_items(rng: np.random.Generator, n_items: int) -> FloatArray:
     return np.asarray(rng.uniform(0.9, 1.0, n_items))
 
 
+def _one_coin_design(
+    rng: np.random.Generator,
+    sizes: tuple[int, int, int, int],
+    accuracy: FloatArray,
+    *,
+    easiness: FloatArray | None = None,
+) -> _Design:
+    """Workers of the given accuracies whose errors spread evenly, classes drawn around
+    uniform shares, items easy unless ``easiness`` says otherwise."""
+    k, n_items, n_workers, per_item = sizes
+    prior = rng.dirichlet(np.full(k, 5.0))
+    if easiness is None:
+        easiness = _easy_items(rng, n_items)
+    return _Design(n_items, n_workers, per_item, prior, _symmetric(accuracy, k), easiness)
+
+
 def _scenario_symmetric(rng: np.random.Generator) -> _Design:
     k, n_items, n_workers, per_item = _sizes(rng)
     accuracy = rng.uniform(max(0.55, 1.5 / k), 0.95, n_workers)
-    return _Design(
-        n_items,
-        n_workers,
-        per_item,
-        rng.dirichlet(np.full(k, 5.0)),
-        _symmetric(accuracy, k),
-        _easy_items(rng, n_items),
-    )
+    return _one_coin_design(rng, (k, n_items, n_workers, per_item), accuracy)
 
 
 def _scenario_class_biased_rare(rng: np.random.Generator) -> _Design:
@@ -196,14 +205,7 @@ def _scenario_weak_crowd_few_experts(rng: np.random.Generator) -> _Design:
     accuracy = chance + rng.uniform(0.05, 0.2, n_workers) * (1 - chance)
     experts = rng.random(n_workers) < rng.uniform(0.05, 0.15)
     accuracy[experts] = rng.uniform(0.85, 0.97, int(experts.sum()))
-    return _Design(
-        n_items,
-        n_workers,
-        per_item,
-        rng.dirichlet(np.full(k, 5.0)),
-        _symmetric(accuracy, k),
-        _easy_items(rng, n_items),
-    )
+    return _one_coin_design(rng, (k, n_items, n_workers, per_item), accuracy)
 
 
 def _scenario_spammers(rng: np.random.Generator) -> _Design:
@@ -232,27 +234,13 @@ def _scenario_item_difficulty(rng: np.random.Generator) -> _Design:
     k, n_items, n_workers, per_item = _sizes(rng)
     accuracy = rng.uniform(max(0.65, 1.5 / k), 0.95, n_workers)
     easiness = rng.beta(2.0, rng.uniform(0.4, 1.2), n_items)
-    return _Design(
-        n_items,
-        n_workers,
-        per_item,
-        rng.dirichlet(np.full(k, 5.0)),
-        _symmetric(accuracy, k),
-        easiness,
-    )
+    return _one_coin_design(rng, (k, n_items, n_workers, per_item), accuracy, easiness=easiness)
 
 
 def _scenario_few_answers(rng: np.random.Generator) -> _Design:
     k, n_items, n_workers, per_item = _sizes(rng, few_answers=True)
     accuracy = rng.uniform(max(0.55, 1.5 / k), 0.95, n_workers)
-    return _Design(
-        n_items,
-        n_workers,
-        per_item,
-        rng.dirichlet(np.full(k, 5.0)),
-        _symmetric(accuracy, k),
-        _easy_items(rng, n_items),
-    )
+    return _one_coin_design(rng, (k, n_items, n_workers, per_item), accuracy)
 
 
 _SCENARIOS: dict[str, Callable[[np.random.Generator], _Design]] = {
