@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,7 @@ from expertloop.exports.writers import Batch, arrow_schema
 from expertloop.services.clock import iso_utc
 from expertloop.services.export_passes import AnswerTally, Progress, first_pass, item_records
 from expertloop.services.projects import load_project
-from expertloop.store import Database
+from expertloop.store import Database, audit
 from expertloop.store import exports as export_store
 from expertloop.store import reviews as review_store
 from expertloop.store.exports import ReviewScope
@@ -347,6 +347,16 @@ def prepare_export(
         review_counts = review_store.outcome_counts(conn, project_id)
         n_items = export_store.count_answered_items(
             conn, project_id, include_gold=options.include_gold, scope=reviews
+        )
+    now = db.clock.now()
+    with db.write() as conn:  # who took which data out, whichever way (API, job, CLI)
+        audit.record_event(
+            conn,
+            action="project.exported",
+            actor_id=actor.id,
+            now=now,
+            project_id=project_id,
+            details={"options": asdict(options), "items": n_items},
         )
     consensus, scope = first_pass(
         db, project, include_gold=options.include_gold, reviews=reviews, on_answers=on_answers

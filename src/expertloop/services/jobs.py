@@ -17,7 +17,7 @@ from expertloop.domain.policies import can_read_gold
 from expertloop.errors import InputInvalid, NotFound
 from expertloop.jobs import JobContext, JobKind, job_kind, job_kinds
 from expertloop.services.projects import load_project
-from expertloop.store import Database
+from expertloop.store import Database, audit
 from expertloop.store import jobs as job_store
 from expertloop.store import projects as project_store
 from expertloop.store.jobs import JOB_STATUSES, JobRow
@@ -140,10 +140,21 @@ def list_jobs(
 
 def cancel_job(db: Database, *, actor: User, job_id: int) -> JobRow:
     """Cancel a queued or running job; a running one stops at its next heartbeat."""
-    get_job(db, actor=actor, job_id=job_id)
+    before = get_job(db, actor=actor, job_id=job_id)
+    now = db.clock.now()
     with db.write() as conn:
-        job = job_store.cancel_job(conn, job_id, now=db.clock.now())
-    assert job is not None  # jobs are not deleted
+        job = job_store.cancel_job(conn, job_id, now=now)
+        assert job is not None  # jobs are not deleted
+        audit.record_event(
+            conn,
+            action="job.cancelled",
+            actor_id=actor.id,
+            now=now,
+            project_id=job.project_id,
+            details={"job_id": job_id, "kind": job.kind},
+            before={"status": before.status},
+            after={"status": job.status},
+        )
     return job
 
 
