@@ -29,7 +29,7 @@ its score on any one collection: on simulated crowds with known truth
 data (``bench/quality.py`` prints both). With four crowds per regime, Dawid-Skene as a fixed
 choice fell below majority vote on 13 of 28 (many weak workers, few answers per item, strict
 and lenient judges) and MACE with a fitted prior on 5; with Dawid-Skene as the default the
-rule fell far below majority vote (up to 8 points) where strict and lenient workers err in
+rule fell far below majority vote (7.5 points at worst) where strict and lenient workers err in
 opposite directions, the pattern in which the previous rule failed on unseen data.
 
 Folds are drawn per item, so every item keeps most of its answers in each training set.
