@@ -80,6 +80,10 @@ class Backend:
                 database_url=self.url,
                 lease_sweep_seconds=0.2,
                 auth_cache_seconds=0,
+                # The shared server runs the jobs its tests ask of it, not the periodic
+                # consensus watcher or pruning, which would act on other tests' data;
+                # their tests run them directly.
+                job_kinds="leases.expire,export.dataset,consensus.refresh",
             )
             self._server = ServerThread(create_app(settings, database=self.database))
             self._server.start()

@@ -22,7 +22,7 @@ from expertloop.jobs import JobRunner
 from expertloop.services.assignments import ClaimableProjects
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.services.demo import demo_accounts_open
-from expertloop.services.jobs import load_job_kinds
+from expertloop.services.jobs import chosen_job_kinds
 from expertloop.services.runtime import Background, Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
@@ -76,7 +76,9 @@ def create_app(
     )
     # Background jobs (exports, consensus snapshots, the lease sweep) run on threads here;
     # ``job_workers=0`` leaves them to ``expertloop worker`` processes.
-    job_runner = JobRunner(db, settings, threads=settings.job_workers, kinds=load_job_kinds())
+    job_runner = JobRunner(
+        db, settings, threads=settings.job_workers, kinds=chosen_job_kinds(settings)
+    )
     runtime.background.append(job_runner)
 
     @asynccontextmanager

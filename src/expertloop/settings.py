@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="Job worker threads each server process runs (0: none; run "
         "`expertloop worker` processes instead).",
     )
+    job_kinds: str = Field(
+        "",
+        description="Comma-separated job kinds this process's job workers run (empty: all), "
+        "e.g. to keep exports on dedicated `expertloop worker` hosts.",
+    )
     job_poll_seconds: float = Field(
         1.0, gt=0, description="How often an idle job worker looks for due jobs."
     )

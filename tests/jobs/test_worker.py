@@ -337,3 +337,13 @@ def test_a_job_kind_cannot_be_registered_twice_by_different_handlers(
     with pytest.raises(ValueError, match="already registered"):
         job_kind("test.registered-once")(second)
     assert job_kinds()["test.registered-once"].handler is first
+
+
+def test_a_process_runs_only_the_job_kinds_its_settings_name(tmp_path: Path) -> None:
+    from expertloop.services.jobs import chosen_job_kinds, load_job_kinds
+
+    assert chosen_job_kinds(_settings(tmp_path)) == load_job_kinds()
+    some = chosen_job_kinds(_settings(tmp_path, job_kinds=" export.dataset , leases.expire"))
+    assert list(some) == ["export.dataset", "leases.expire"]
+    with pytest.raises(ValueError, match="unknown job kinds \\['nope'\\]"):
+        chosen_job_kinds(_settings(tmp_path, job_kinds="export.dataset,nope"))

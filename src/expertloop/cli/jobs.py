@@ -106,7 +106,7 @@ def worker(
 ) -> None:
     """Run background job workers until stopped (Ctrl-C or SIGTERM)."""
     from expertloop.jobs import JobRunner
-    from expertloop.services.jobs import load_job_kinds
+    from expertloop.services.jobs import chosen_job_kinds
 
     settings = _settings()
     stop = threading.Event()
@@ -117,7 +117,10 @@ def worker(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with _database(settings) as database:
-        kinds = load_job_kinds()
+        try:
+            kinds = chosen_job_kinds(settings)
+        except ValueError as exc:
+            _fail(str(exc))
         runner = JobRunner(database, settings, threads=threads, kinds=kinds)
         runner.start()
         err.print(

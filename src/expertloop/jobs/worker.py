@@ -61,10 +61,15 @@ class Worker:
         self.database = database
         self.settings = settings
         self.kinds = kinds if kinds is not None else job_kinds()
-        # The database's clock unless told otherwise: tests move a fake one.
-        self.clock = clock or database.clock.now
+        self._clock = clock
         self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._periodic = {n: k for n, k in self.kinds.items() if k.every is not None}
+
+    def clock(self) -> datetime:
+        """Now: from ``clock`` if one was given, else from the database's clock as it is at
+        this moment (read each time, so a test that swaps in a fake clock moves every
+        runner already started on that database, such as a shared test server's)."""
+        return self._clock() if self._clock is not None else self.database.clock.now()
 
     # --- one step ------------------------------------------------------------------------
 

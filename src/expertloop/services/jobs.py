@@ -17,6 +17,7 @@ from expertloop.domain.policies import can_read_gold
 from expertloop.errors import InputInvalid, NotFound
 from expertloop.jobs import JobContext, JobKind, job_kind, job_kinds
 from expertloop.services.projects import load_project
+from expertloop.settings import Settings
 from expertloop.store import Database, audit
 from expertloop.store import jobs as job_store
 from expertloop.store import projects as project_store
@@ -26,6 +27,7 @@ __all__ = [
     "PRUNE_KIND",
     "JobRow",
     "cancel_job",
+    "chosen_job_kinds",
     "get_job",
     "list_jobs",
     "load_job_kinds",
@@ -49,6 +51,21 @@ def load_job_kinds() -> dict[str, JobKind]:
     for module in pkgutil.iter_modules(services.__path__):
         importlib.import_module(f"expertloop.services.{module.name}")
     return job_kinds()
+
+
+def chosen_job_kinds(settings: Settings) -> dict[str, JobKind]:
+    """The kinds this process's job workers run: ``settings.job_kinds`` (comma-separated),
+    or every registered kind when it is empty. An unknown name is a configuration error."""
+    kinds = load_job_kinds()
+    wanted = [name.strip() for name in settings.job_kinds.split(",") if name.strip()]
+    if not wanted:
+        return kinds
+    unknown = sorted(set(wanted) - set(kinds))
+    if unknown:
+        raise ValueError(
+            f"EXPERTLOOP_JOB_KINDS names unknown job kinds {unknown}; known: {sorted(kinds)}"
+        )
+    return {name: kinds[name] for name in wanted}
 
 
 def queue_job(
