@@ -145,8 +145,10 @@ class Item(Base):
             "open_slots",
             text("priority DESC"),
             "id",
-            postgresql_where=text("open_slots > 0"),
-            sqlite_where=text("open_slots > 0"),
+            # Exactly the items a claim may take (scheduling rules HAS_OPEN_SLOT and
+            # IN_SERVICE), so the claim walks it in order without filtering.
+            postgresql_where=text("open_slots > 0 AND disabled_at IS NULL"),
+            sqlite_where=text("open_slots > 0 AND disabled_at IS NULL"),
         ),
     )
 
