@@ -5,7 +5,7 @@
 Kendall tau per query. ``run_bt_scale(seed)``: one million synthetic comparisons among 10,000
 entities, expertloop's :func:`bradley_terry` timed against choix's estimators.
 
-Usage: ``python bench/quality_pairwise.py /work/shared/data [--scale]`` prints one JSON object.
+Usage: ``python bench/quality_pairwise.py ../shared/data [--scale]`` prints one JSON object.
 
 On fitting per query or globally: items are (query, candidate) pairs and every comparison is
 within one query, so the comparison graph falls into one component per query. The strengths
@@ -284,7 +284,7 @@ def run_bt_scale(seed: int = 0, n_entities: int = 10_000, n_comparisons: int = 1
 
 def main(argv: list[str]) -> None:
     args = [a for a in argv if not a.startswith("--")]
-    data_dir = Path(args[0]) if args else Path("/work/shared/data")
+    data_dir = Path(args[0]) if args else Path(__file__).resolve().parents[2] / "shared" / "data"
     report: dict[str, Any] = {"pairwise": run_pairwise(data_dir)}
     if "--scale" in argv:
         report["bt_scale"] = run_bt_scale()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from expertloop.api.access_schemas import PasswordChange, TokenPublic
 from expertloop.api.deps import CurrentUser, DatabaseDep, RuntimeDep, bearer_token
 from expertloop.api.openapi import error_responses
-from expertloop.api.schemas import UserPublic
+from expertloop.api.schemas import Id, SmallId, UserPublic
 from expertloop.errors import InputInvalid
 from expertloop.services import access, auth
 
@@ -29,7 +29,7 @@ def list_tokens(db: DatabaseDep, actor: CurrentUser) -> list[TokenPublic]:
     summary="Revoke one of the caller's tokens",
 )
 def revoke_token(
-    token_id: int, db: DatabaseDep, runtime: RuntimeDep, actor: CurrentUser
+    token_id: Id, db: DatabaseDep, runtime: RuntimeDep, actor: CurrentUser
 ) -> Response:
     access.revoke_token_by_id(db, actor=actor, token_id=token_id, caches=runtime.access_caches)
     return Response(status_code=_NO_CONTENT)
@@ -85,7 +85,7 @@ def change_password(
     summary="Suspend an account (admin): it can no longer sign in or work; its leases end",
 )
 def suspend_user(
-    user_id: int, db: DatabaseDep, runtime: RuntimeDep, actor: CurrentUser
+    user_id: SmallId, db: DatabaseDep, runtime: RuntimeDep, actor: CurrentUser
 ) -> UserPublic:
     user = access.suspend_user(db, actor=actor, user_id=user_id, caches=runtime.access_caches)
     return UserPublic.of(user)
@@ -95,7 +95,7 @@ def suspend_user(
     "/users/{user_id}/reactivate", tags=["users"], summary="Reactivate a suspended account (admin)"
 )
 def reactivate_user(
-    user_id: int, db: DatabaseDep, runtime: RuntimeDep, actor: CurrentUser
+    user_id: SmallId, db: DatabaseDep, runtime: RuntimeDep, actor: CurrentUser
 ) -> UserPublic:
     user = access.reactivate_user(db, actor=actor, user_id=user_id, caches=runtime.access_caches)
     return UserPublic.of(user)
@@ -108,7 +108,7 @@ def reactivate_user(
     summary="Remove a member from a project (manager); their leases in it end",
 )
 def remove_member(
-    project_id: int, user_id: int, db: DatabaseDep, runtime: RuntimeDep, actor: CurrentUser
+    project_id: SmallId, user_id: SmallId, db: DatabaseDep, runtime: RuntimeDep, actor: CurrentUser
 ) -> Response:
     access.remove_member(
         db, actor=actor, project_id=project_id, user_id=user_id, caches=runtime.access_caches

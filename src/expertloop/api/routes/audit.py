@@ -6,23 +6,22 @@ from fastapi import APIRouter, Query
 
 from expertloop.api.access_schemas import AuditEventPublic
 from expertloop.api.deps import CurrentUser, DatabaseDep
+from expertloop.api.schemas import MAX_ID, SmallId
 from expertloop.services import audit
 from expertloop.services.audit import MAX_PAGE
 
 router = APIRouter(tags=["audit"])
-
-_MAX_ID = 2**63 - 1
 
 
 @router.get("/audit", summary="The audit log of managers' and admins' actions (admin)")
 def list_audit_events(
     db: DatabaseDep,
     actor: CurrentUser,
-    after: Annotated[int, Query(ge=0, le=_MAX_ID, description="Events after this id.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Events after this id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     action: Annotated[str | None, Query(max_length=100)] = None,
-    actor_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    project_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    actor_id: SmallId | None = None,
+    project_id: SmallId | None = None,
 ) -> list[AuditEventPublic]:
     events = audit.list_events(
         db,

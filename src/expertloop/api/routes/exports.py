@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from expertloop.api.routes.jobs import JobPublic, job_public
-from expertloop.api.schemas import SmallId, iso_utc
+from expertloop.api.schemas import Id, SmallId, iso_utc
 from expertloop.domain import ExportFormat
 from expertloop.exports.writers import jsonl_chunks, parquet_chunks
 from expertloop.services import consensus as consensus_snapshots
@@ -100,7 +100,11 @@ class ExportRequest(BaseModel):
     summary="Start an export job; download its file and card when it has finished (managers)",
 )
 def start_export(
-    project_id: int, body: ExportRequest, request: Request, db: DatabaseDep, actor: CurrentUser
+    project_id: SmallId,
+    body: ExportRequest,
+    request: Request,
+    db: DatabaseDep,
+    actor: CurrentUser,
 ) -> JobPublic:
     options = exports.ExportOptions(
         format=body.format,
@@ -125,7 +129,7 @@ def start_export(
     responses={200: {"content": {"application/x-ndjson": {}, PARQUET_TYPE: {}}}},
 )
 def export_file(
-    job_id: int, db: DatabaseDep, settings: SettingsDep, actor: CurrentUser
+    job_id: Id, db: DatabaseDep, settings: SettingsDep, actor: CurrentUser
 ) -> FileResponse:
     found = export_jobs.export_download(
         db, actor=actor, job_id=job_id, settings=settings, part="file"
@@ -140,7 +144,7 @@ def export_file(
     responses={200: {"content": {"text/markdown": {}}}},
 )
 def export_card(
-    job_id: int, db: DatabaseDep, settings: SettingsDep, actor: CurrentUser
+    job_id: Id, db: DatabaseDep, settings: SettingsDep, actor: CurrentUser
 ) -> FileResponse:
     found = export_jobs.export_download(
         db, actor=actor, job_id=job_id, settings=settings, part="card"

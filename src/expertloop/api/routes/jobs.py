@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from expertloop.api.deps import CurrentUser, DatabaseDep
-from expertloop.api.schemas import UtcDatetime
+from expertloop.api.schemas import Id, SmallId, UtcDatetime
 from expertloop.services import jobs
-from expertloop.store.jobs import JobRow
+from expertloop.services.jobs import JobRow
 
 router = APIRouter(tags=["jobs"])
 
@@ -52,8 +52,8 @@ def list_jobs(
         Query(alias="status"),
     ] = None,
     kind: str | None = None,
-    project_id: int | None = None,
-    before_id: Annotated[int | None, Query(description="Page back from this job id")] = None,
+    project_id: SmallId | None = None,
+    before_id: Annotated[Id | None, Query(description="Page back from this job id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[JobPublic]:
     found = jobs.list_jobs(
@@ -64,10 +64,10 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="A job's status, progress and result")
-def get_job(job_id: int, db: DatabaseDep, actor: CurrentUser) -> JobPublic:
+def get_job(job_id: Id, db: DatabaseDep, actor: CurrentUser) -> JobPublic:
     return job_public(jobs.get_job(db, actor=actor, job_id=job_id))
 
 
 @router.post("/jobs/{job_id}/cancel", summary="Cancel a queued or running job")
-def cancel_job(job_id: int, db: DatabaseDep, actor: CurrentUser) -> JobPublic:
+def cancel_job(job_id: Id, db: DatabaseDep, actor: CurrentUser) -> JobPublic:
     return job_public(jobs.cancel_job(db, actor=actor, job_id=job_id))
