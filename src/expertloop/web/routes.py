@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from jinja2 import TemplateNotFound
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,15 +44,14 @@ from expertloop.settings import Settings
 from expertloop.store import Database
 from expertloop.tasks import get_task_type
 from expertloop.web.markdown import render_markdown
+from expertloop.web.pages import error_page, page_context, redirect, redirect_to_login
 from expertloop.web.rendering import (
     render_page,
     render_string,
-    security_headers,
     task_template_name,
 )
 from expertloop.web.sessions import (
     SESSION_COOKIE,
-    csrf_token_for,
     csrf_token_matches,
     session_user,
 )
@@ -86,43 +85,6 @@ def _safe_next(target: str | None) -> str:
 
 def _login_csrf(secret_key: str, nonce: str) -> str:
     return hmac.new(secret_key.encode(), b"login:" + nonce.encode(), hashlib.sha256).hexdigest()
-
-
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303, headers=security_headers())
-
-
-def _redirect_to_login(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return _redirect(f"/login?next={_quote(target)}")
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="/")
-
-
-def _page_context(request: Request, user: User | None) -> dict[str, Any]:
-    token = request.cookies.get(SESSION_COOKIE)
-    csrf = csrf_token_for(_settings(request).secret_key, token) if user and token else ""
-    return {"user": user, "csrf_token": csrf}
-
-
-def _error_page(request: Request, user: User | None, exc: ExpertloopError) -> HTMLResponse:
-    return render_page(
-        request,
-        "error.html",
-        {
-            **_page_context(request, user),
-            "title": _ERROR_TITLES.get(exc.status, "Error"),
-            "message": exc.message,
-        },
-        status_code=exc.status,
-    )
-
-
-_ERROR_TITLES = {403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Invalid request"}
 
 
 # --- signing in and out -----------------------------------------------------------------
@@ -164,7 +126,7 @@ def _login_response(
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> Response:
     if session_user(request) is not None:
-        return _redirect(_safe_next(next))
+        return redirect(_safe_next(next))
     return _login_response(request, next_path=_safe_next(next))
 
 
@@ -223,7 +185,7 @@ async def login(request: Request) -> Response:
         return _login_response(
             request, next_path=next_path, username=username, error=message, status_code=401
         )
-    response = _redirect(next_path)
+    response = redirect(next_path)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -267,7 +229,7 @@ async def logout(request: Request) -> Response:
         await run_in_threadpool(lambda: auth.revoke_token(db, token))
         authenticator: TokenAuthenticator = request.app.state.authenticator
         authenticator.forget(token)
-    response = _redirect("/login")
+    response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -279,7 +241,7 @@ async def logout(request: Request) -> Response:
 def home(request: Request, db: DatabaseDep) -> Response:
     user = session_user(request)
     if user is None:
-        return _redirect_to_login(request)
+        return redirect_to_login(request)
     rows = []
     for project in projects.list_projects(db, actor=user):
         progress = projects.project_progress(db, actor=user, project_id=project.id)
@@ -293,7 +255,7 @@ def home(request: Request, db: DatabaseDep) -> Response:
                 "review": _review_queue(db, user, project),
             }
         )
-    return render_page(request, "home.html", {**_page_context(request, user), "rows": rows})
+    return render_page(request, "home.html", {**page_context(request, user), "rows": rows})
 
 
 def _review_queue(db: Database, user: User, project: Project) -> dict[str, Any] | None:
@@ -316,12 +278,12 @@ _REVIEW_COUNT_CAP = 1000
 def work_page(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     user = session_user(request)
     if user is None:
-        return _redirect_to_login(request)
+        return redirect_to_login(request)
     try:
         project = projects.get_project(db, actor=user, project_id=project_id)
     except ExpertloopError as exc:
-        return _error_page(request, user, exc)
-    return render_page(request, "work.html", {**_page_context(request, user), "project": project})
+        return error_page(request, user, exc)
+    return render_page(request, "work.html", {**page_context(request, user), "project": project})
 
 
 def _reviewable_project(db: Database, user: User, project_id: int) -> Project:
@@ -335,12 +297,12 @@ def _reviewable_project(db: Database, user: User, project_id: int) -> Project:
 def review_page(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     user = session_user(request)
     if user is None:
-        return _redirect_to_login(request)
+        return redirect_to_login(request)
     try:
         project = _reviewable_project(db, user, project_id)
     except ExpertloopError as exc:
-        return _error_page(request, user, exc)
-    return render_page(request, "review.html", {**_page_context(request, user), "project": project})
+        return error_page(request, user, exc)
+    return render_page(request, "review.html", {**page_context(request, user), "project": project})
 
 
 # --- the task fragment ------------------------------------------------------------------
@@ -490,4 +452,3 @@ def preview(body: PreviewRequest, _actor: CurrentUser) -> Response:
         media_type="application/json",
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
     )
-
