@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from expertloop.domain import Project, Review, ReviewOutcome, ReviewSource, ReviewStatus, Role, User
 from expertloop.services.clock import iso_utc
+from expertloop.tasks import get_task_type
 
 __all__ = [
     "MAX_ID",
@@ -104,10 +105,14 @@ class ProjectPublic(BaseModel):
     lease_seconds: int
     created_by: int | None
     created_at: UtcDatetime
+    export_formats: list[str] = Field(
+        description="The training formats this project's task type exports (see docs/exports.md)"
+    )
 
     @classmethod
     def of(cls, project: Project) -> ProjectPublic:
         return cls(
+            export_formats=list(get_task_type(project.task_type).export_formats),
             id=project.id,
             name=project.name,
             task_type=project.task_type,
@@ -121,7 +126,18 @@ class ProjectPublic(BaseModel):
 
 
 class MembersAdd(Strict):
-    user_ids: list[SmallId] = Field(min_length=1, max_length=10_000)
+    """Users to add, by id, by username, or both (at least one user in all)."""
+
+    user_ids: list[SmallId] = Field(default_factory=list, max_length=10_000)
+    usernames: list[Annotated[str, Field(min_length=1, max_length=150)]] = Field(
+        default_factory=list, max_length=10_000
+    )
+
+    @model_validator(mode="after")
+    def _someone(self) -> MembersAdd:
+        if not self.user_ids and not self.usernames:
+            raise ValueError("name at least one user in user_ids or usernames")
+        return self
 
 
 class ImportResult(BaseModel):

@@ -85,16 +85,11 @@ def project_add_members(
 ) -> None:
     """Add users (by username) to a project, so they can work on it."""
     from expertloop.services.projects import add_members
-    from expertloop.services.users import list_users
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        ids = {u.username: u.id for u in list_users(db, actor=None)}
-        unknown = [name for name in usernames if name not in ids]
-        if unknown:
-            fail(f"no such users: {', '.join(unknown)}")
         try:
-            add_members(db, actor=actor, project_id=project, user_ids=[ids[n] for n in usernames])
+            add_members(db, actor=actor, project_id=project, usernames=usernames)
         except ExpertloopError as exc:
             fail(exc.message)
     typer.echo(json.dumps({"project": project, "added": usernames}))

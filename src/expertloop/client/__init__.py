@@ -24,6 +24,7 @@ Example::
 See docs/sdk.md for the guide.
 """
 
+from expertloop.client import answers
 from expertloop.client.access import AuditEvent, AuditLog, TokenInfo, Tokens
 from expertloop.client.client import Client, Users
 from expertloop.client.errors import (
@@ -99,4 +100,5 @@ __all__ = [
     "Users",
     "WorkerItem",
     "WorkerReviewSummary",
+    "answers",
 ]

@@ -155,22 +155,27 @@ class Members:
         self._http = http
         self.project_id = project_id
 
-    def add(self, users: int | HasId | Iterable[int | HasId]) -> list[int]:
-        """Add users (ids, or objects with an ``id`` such as :class:`User`) to the project;
-        return the ids added.
+    def add(self, users: int | str | HasId | Iterable[int | str | HasId]) -> list[int]:
+        """Add users to the project, named by id, by username, or by an object with an
+        ``id`` such as :class:`User`; return the ids added.
 
-        Adding a member again is not an error. Unknown ids raise
-        :class:`~expertloop.client.InvalidInput` and nothing is added.
+        Adding a member again is not an error. An unknown id or username raises
+        :class:`~expertloop.client.InvalidInput` naming it, and nobody is added.
 
         Example::
 
             alice = client.users.create("alice", "correct-horse-9", role="worker")
-            project.members.add([alice, 7])
+            project.members.add([alice, "bob", 7])
         """
-        many = list(users) if isinstance(users, Iterable) else [users]
-        ids = [u if isinstance(u, int) else int(u.id) for u in many]
+        many: list[int | str | HasId] = (
+            list(users) if isinstance(users, Iterable) and not isinstance(users, str) else [users]
+        )
+        ids = [u if isinstance(u, int) else int(u.id) for u in many if not isinstance(u, str)]
+        names = [u for u in many if isinstance(u, str)]
         body = self._http.json(
-            "POST", f"projects/{self.project_id}/members", json_body={"user_ids": ids}
+            "POST",
+            f"projects/{self.project_id}/members",
+            json_body={"user_ids": ids, "usernames": names},
         )
         return list(body["added"])
 
@@ -209,6 +214,8 @@ class Project:
         self.lease_seconds: int = body["lease_seconds"]
         self.created_by: int | None = body.get("created_by")
         self.created_at: datetime = parse_time(body["created_at"])
+        #: The training formats this project exports (:meth:`export`'s ``format``).
+        self.export_formats: tuple[str, ...] = tuple(body.get("export_formats", ()))
         self.members = Members(http, self.id)
         self.items = Items(http, self.id)
         self.reviews = Reviews(http, self.id)
@@ -336,7 +343,8 @@ class Project:
         except ImportError:
             if as_dataset:
                 raise ImportError(
-                    "as_dataset=True needs the datasets package: pip install 'expertloop[hub]'"
+                    "as_dataset=True needs the datasets package: pip install datasets "
+                    "(or the extras expertloop[hub] / expertloop-client[datasets])"
                 ) from None
             return rows
         return datasets.Dataset.from_list(rows)

@@ -109,25 +109,44 @@ def list_projects(db: Database, *, actor: User) -> list[Project]:
         return project_store.list_projects(conn, actor.id, all_projects=actor.role is Role.ADMIN)
 
 
-def add_members(db: Database, *, actor: User, project_id: int, user_ids: Sequence[int]) -> None:
+def add_members(
+    db: Database,
+    *,
+    actor: User,
+    project_id: int,
+    user_ids: Sequence[int] = (),
+    usernames: Sequence[str] = (),
+) -> list[int]:
+    """Add users, named by id or by username, to the project; return the ids added (sorted).
+
+    Unknown ids or usernames are an error naming them, and then nobody is added."""
     now = db.clock.now()
     with db.write() as conn:
         project = load_project(conn, actor=actor, project_id=project_id)
         if not can_add_members(actor, is_member=project.is_member):
             raise PermissionDenied("only the project's managers can add members")
-        wanted = sorted(set(user_ids))
-        missing = sorted(set(wanted) - project_store.existing_user_ids(conn, wanted))
-        if missing:
-            raise InputInvalid.on_field("user_ids", f"no such users: {missing}")
-        project_store.add_members(conn, project_id, wanted, now=now)
+        wanted = set(user_ids)
+        if user_ids:
+            missing = sorted(wanted - project_store.existing_user_ids(conn, sorted(wanted)))
+            if missing:
+                raise InputInvalid.on_field("user_ids", f"no such users: {missing}")
+        if usernames:
+            found = project_store.user_ids_by_username(conn, sorted(set(usernames)))
+            unknown = sorted(set(usernames) - set(found))
+            if unknown:
+                raise InputInvalid.on_field("usernames", f"no such users: {', '.join(unknown)}")
+            wanted |= set(found.values())
+        added = sorted(wanted)
+        project_store.add_members(conn, project_id, added, now=now)
         audit.record_event(
             conn,
             action="project.members_added",
             actor_id=actor.id,
             project_id=project_id,
             now=now,
-            details={"user_ids": wanted},
+            details={"user_ids": added},
         )
+    return added
 
 
 def project_progress(db: Database, *, actor: User, project_id: int) -> item_store.Progress:

@@ -130,6 +130,14 @@ def existing_user_ids(conn: Connection, user_ids: Sequence[int]) -> set[int]:
     return {r.id for r in rows}
 
 
+def user_ids_by_username(conn: Connection, usernames: Sequence[str]) -> dict[str, int]:
+    """The ids of those of ``usernames`` that exist, by username."""
+    rows = conn.execute(
+        select(t.User.username, t.User.id).where(t.User.username.in_(list(usernames)))
+    )
+    return {r.username: r.id for r in rows}
+
+
 def add_members(
     conn: Connection, project_id: int, user_ids: Iterable[int], *, now: datetime
 ) -> None:

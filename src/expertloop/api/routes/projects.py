@@ -45,8 +45,10 @@ def get_project(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> Pro
 def add_members(
     project_id: SmallId, body: MembersAdd, db: DatabaseDep, actor: CurrentUser
 ) -> dict[str, list[int]]:
-    projects.add_members(db, actor=actor, project_id=project_id, user_ids=body.user_ids)
-    return {"added": sorted(set(body.user_ids))}
+    added = projects.add_members(
+        db, actor=actor, project_id=project_id, user_ids=body.user_ids, usernames=body.usernames
+    )
+    return {"added": added}
 
 
 _IMPORT_BODY = {
