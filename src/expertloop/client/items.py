@@ -34,7 +34,7 @@ __all__ = [
 
 DEFAULT_CHUNK_SIZE = 10_000
 #: The fields of an item besides its payload; in a flat record every other key is payload.
-ITEM_FIELDS = ("external_id", "gold", "priority")
+ITEM_FIELDS = ("external_id", "gold", "priority", "metadata", "answers", "suggestions")
 # Well under the server's default EXPERTLOOP_MAX_IMPORT_BYTES (256 MiB).
 MAX_CHUNK_BYTES = 64 * 1024 * 1024
 
@@ -60,8 +60,8 @@ def item_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """The API item for one record.
 
     A record with a ``payload`` key is an item already (``payload``, and optionally
-    ``external_id``, ``gold``, ``priority``). Otherwise it is flat: ``external_id``,
-    ``gold`` and ``priority`` are item fields and every other key is a payload field.
+    ``external_id``, ``gold``, ``priority``, ``metadata``, ``answers``, ``suggestions``).
+    Otherwise it is flat: those are item fields and every other key is a payload field.
     Missing values (``None``, NaN) of the item fields are left out.
 
     >>> item_from_record({"text": "Chest pain", "external_id": "t-1", "gold": None})
@@ -217,10 +217,18 @@ class Items:
         the failed chunk) stay imported, and nothing after it is sent. To resume, fix the
         records and add ``records[exc.imported:]``.
 
+        An item may bring answers given elsewhere (``"answers": [{"annotator": "7",
+        "value": {...}, "created_at": ..., "duration_ms": ...}]``, stored as answers by the
+        imported annotator ``import:7``), model suggestions (``"suggestions": [{"agent",
+        "value", "score"}]``) and ``metadata`` workers never see; such an item needs an
+        ``external_id``.
+
         With ``source="label-studio"`` or ``source="argilla"``, records are that tool's
-        records, sent as they are for the server to convert: Label Studio tasks
-        (``{"id", "data": {...}}``, ``data`` becomes the payload) or Argilla records
-        (``{"id", "fields": {...}, "metadata": {...}}``, ``fields`` becomes the payload).
+        records, sent as they are for the server to convert, labels included: Label Studio
+        tasks (``data`` becomes the payload, annotations answers, predictions suggestions,
+        a ground-truth annotation the gold) or Argilla records (``fields`` the payload,
+        ``metadata`` the item's metadata, submitted responses answers, suggestions
+        suggestions; the Hugging Face form of an Argilla dataset works too).
 
         Example::
 
@@ -263,6 +271,19 @@ class Items:
             if progress is not None:
                 progress(imported, total)
         return imported
+
+    def export_to(self, tool: Literal["label-studio", "argilla"]) -> list[dict[str, Any]]:
+        """The project's items with their answers, gold and suggestions in ``tool``'s import
+        format (managers): Label Studio tasks or Argilla 2.x records, ready to import there
+        (or back here with ``add(records, source=tool)``).
+
+        Example::
+
+            tasks = project.items.export_to("label-studio")
+            json.dump(tasks, open("for-label-studio.json", "w"))
+        """
+        body = self._http.json("GET", f"projects/{self.project_id}/interchange/{tool}")
+        return list(body)
 
     def _send(self, body: bytes, *, first: int, imported: int, source: str | None) -> int:
         try:

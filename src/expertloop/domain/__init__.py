@@ -13,6 +13,7 @@ from expertloop.domain.models import (
     ReviewSource,
     ReviewStatus,
     Role,
+    SuggestionSource,
     User,
 )
 from expertloop.domain.policies import (
@@ -40,6 +41,7 @@ __all__ = [
     "ReviewSource",
     "ReviewStatus",
     "Role",
+    "SuggestionSource",
     "User",
     "can_add_members",
     "can_claim_items",

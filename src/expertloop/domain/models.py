@@ -67,6 +67,16 @@ class ExportFile(enum.StrEnum):
     HUB = "hub"
 
 
+class SuggestionSource(enum.StrEnum):
+    """Where a model's suggestion about an item came from: another tool's prediction
+    (Label Studio) or suggestion (Argilla), or an expertloop JSON file, imported with the
+    item. It also names the imported annotator accounts (``<source>:<annotator>``)."""
+
+    LABEL_STUDIO = "label-studio"
+    ARGILLA = "argilla"
+    IMPORT = "import"
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int

@@ -30,6 +30,7 @@ __all__ = [
     "parse_json_array",
     "parse_ndjson",
     "records_from_bytes",
+    "sniff_format",
     "utf8_problem",
 ]
 
@@ -200,6 +201,18 @@ def parse_csv_bytes(body: bytes) -> Iterator[Parsed]:
         yield utf8_problem(body, exc)
         return
     yield from parse_csv(text)
+
+
+def sniff_format(head: bytes) -> str:
+    """``"json"`` (an array), ``"ndjson"`` (objects, one per line) or ``"csv"`` (a header
+    row), told by a file's first bytes rather than its name: its first character that is not
+    white space (after a byte order mark) is ``[``, ``{``, or anything else."""
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"["):
+        return "json"
+    if text.startswith(b"{"):
+        return "ndjson"
+    return "csv"
 
 
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/ndjson")

@@ -2,24 +2,61 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from expertloop.domain import Project, User, can_import_items
+from expertloop.domain import Project, SuggestionSource, User, can_import_items
 from expertloop.domain.safe_json import json_problem
 from expertloop.errors import ImportFailed, PermissionDenied
 from expertloop.services.item_sources import ParseProblem
 from expertloop.services.projects import load_project
 from expertloop.store import Database, audit
+from expertloop.store import imported_labels as label_store
 from expertloop.store import items as item_store
 from expertloop.tasks import TaskValidationError, get_task_type
 from expertloop.tasks.base import StrictModel, validate_model
 
-__all__ = ["ItemIn", "check_can_import", "import_items", "validate_items"]
+__all__ = [
+    "AnswerIn",
+    "ItemIn",
+    "SuggestionIn",
+    "check_can_import",
+    "import_items",
+    "validate_items",
+]
 
 MAX_REPORTED_ERRORS = 100
+
+
+class AnswerIn(StrictModel):
+    """An answer given elsewhere, imported with its item: by whom (``annotator``: their id
+    or name in the other tool), what (``value``: the task type's answer, or the other
+    tool's named values), when, how long it took, and its id there (``ref``)."""
+
+    annotator: str = Field(min_length=1, max_length=100)
+    value: dict[str, Any]
+    created_at: datetime | None = None
+    duration_ms: int | None = Field(None, ge=0, le=2**53 - 1)
+    ref: str | None = Field(None, min_length=1, max_length=150)
+
+
+class SuggestionIn(StrictModel):
+    """What a model said about the item (a prediction, a suggestion): never an answer."""
+
+    agent: str = Field(min_length=1, max_length=255)
+    value: dict[str, Any]
+    score: float | None = None
+
+    @field_validator("score")
+    @classmethod
+    def _finite(cls, score: float | None) -> float | None:
+        if score is not None and not math.isfinite(score):
+            raise ValueError("score must be a finite number")
+        return score
 
 
 class ItemIn(StrictModel):
@@ -27,6 +64,11 @@ class ItemIn(StrictModel):
     payload: dict[str, Any]
     gold: dict[str, Any] | None = None
     priority: int = Field(0, ge=-1_000_000_000, le=1_000_000_000)
+    metadata: dict[str, Any] | None = Field(
+        None, description="Kept with the item for managers and exports; never shown to workers"
+    )
+    answers: list[AnswerIn] = Field(default_factory=list, max_length=1000)
+    suggestions: list[SuggestionIn] = Field(default_factory=list, max_length=100)
 
 
 def validate_items(
@@ -72,6 +114,11 @@ def validate_items(
                 for err in exc.prefixed("gold").errors:
                     fail(line, err.field, err.message)
                 continue
+        labels = _validate_labels(task, project, item, payload)
+        if isinstance(labels, list):
+            for field, message in labels:
+                fail(line, field, message)
+            continue
         if item.external_id is not None:
             if item.external_id in seen:
                 fail(
@@ -89,9 +136,65 @@ def validate_items(
                 "payload": payload,
                 "gold": gold,
                 "priority": item.priority,
+                "meta": item.metadata,
+                **labels,
             }
         )
     return items, lines, errors
+
+
+def _validate_labels(
+    task: Any, project: Project, item: ItemIn, payload: dict[str, Any]
+) -> dict[str, Any] | list[tuple[str, str]]:
+    """The item's imported answers and suggestions in canonical terms, or its problems as
+    ``(field, message)`` pairs."""
+    if not item.answers and not item.suggestions:
+        return {}
+    problems: list[tuple[str, str]] = []
+    if item.external_id is None:
+        problems.append(("external_id", "an item imported with answers or suggestions needs one"))
+
+    def canonical(value: dict[str, Any], where: str) -> dict[str, Any] | None:
+        try:
+            answer = task.answer_from_fields(value, project.config)
+            return dict(task.validate_gold(answer, project.config, payload=payload))
+        except TaskValidationError as exc:
+            problems.extend((e.field, e.message) for e in exc.prefixed(where).errors)
+            return None
+
+    answers = []
+    annotators: dict[str, int] = {}
+    for n, answer in enumerate(item.answers):
+        if answer.annotator in annotators:
+            problems.append(
+                (
+                    f"answers.{n}.annotator",
+                    f"{answer.annotator!r} already answered this item "
+                    f"(answers.{annotators[answer.annotator]})",
+                )
+            )
+            continue
+        annotators[answer.annotator] = n
+        value = canonical(answer.value, f"answers.{n}.value")
+        created = answer.created_at
+        if created is not None and created.tzinfo is not None:
+            created = created.astimezone(UTC).replace(tzinfo=None)
+        answers.append(
+            {
+                "annotator": answer.annotator,
+                "value": value,
+                "created_at": created,
+                "duration_ms": answer.duration_ms or 0,
+                "ref": answer.ref,
+            }
+        )
+    suggestions = []
+    for n, suggestion in enumerate(item.suggestions):
+        value = canonical(suggestion.value, f"suggestions.{n}.value")
+        suggestions.append({"agent": suggestion.agent, "value": value, "score": suggestion.score})
+    if problems:
+        return problems
+    return {"answers": answers, "suggestions": suggestions}
 
 
 def check_can_import(db: Database, *, actor: User, project_id: int) -> Project:
@@ -112,9 +215,14 @@ def import_items(
     project_id: int,
     records: Iterable[tuple[int, Any]],
     source: str = "request body",
+    origin: SuggestionSource = SuggestionSource.IMPORT,
     on_validated: Callable[[int], None] | None = None,
 ) -> int:
     """Validate every record, then store them all in one transaction, or none of them.
+
+    Answers imported with an item belong to imported annotator accounts named
+    ``<origin>:<annotator>`` (inactive: nobody signs in as them); suggestions keep
+    ``origin`` as their source.
 
     Raises :class:`ImportFailed` whose details list up to 100 errors as
     ``{"line", "field", "message"}``.
@@ -135,6 +243,7 @@ def import_items(
             )
             if taken:
                 raise _ExternalIdsTaken(taken)
+            _store_labels(conn, project.id, items, origin=origin, now=now)
             audit.record_event(
                 conn,
                 action="items.imported",
@@ -156,6 +265,53 @@ def import_items(
         ]
         _reject(errors, source)
     return len(items)
+
+
+def _store_labels(
+    conn: Any, project_id: int, items: list[dict[str, Any]], *, origin: str, now: datetime
+) -> None:
+    labelled = [i for i in items if i.get("answers") or i.get("suggestions")]
+    if not labelled:
+        return
+    ids = label_store.item_ids_by_external_id(
+        conn, project_id, [i["external_id"] for i in labelled]
+    )
+    annotators = label_store.ensure_annotators(
+        conn, [f"{origin}:{a['annotator']}" for i in labelled for a in i["answers"]], now=now
+    )
+    label_store.insert_answers(
+        conn,
+        project_id,
+        [
+            label_store.ImportedAnswer(
+                item_id=ids[i["external_id"]],
+                worker_id=annotators[f"{origin}:{a['annotator']}"],
+                value=a["value"],
+                created_at=a["created_at"] or now,
+                duration_ms=a["duration_ms"],
+                # Per project: the same file may be imported into two projects.
+                key=f"{origin}:{project_id}:{a['ref']}" if a["ref"] else None,
+            )
+            for i in labelled
+            for a in i["answers"]
+        ],
+    )
+    label_store.insert_suggestions(
+        conn,
+        project_id,
+        [
+            label_store.ImportedSuggestion(
+                item_id=ids[i["external_id"]],
+                source=origin,
+                agent=s["agent"],
+                value=s["value"],
+                score=s["score"],
+            )
+            for i in labelled
+            for s in i["suggestions"]
+        ],
+        now=now,
+    )
 
 
 class _ExternalIdsTaken(Exception):

@@ -58,7 +58,8 @@ def insert_items(
     target: int,
     now: datetime,
 ) -> set[str]:
-    """Insert validated items (dicts with external_id, payload, gold, priority).
+    """Insert validated items (dicts with external_id, payload, gold, priority, and
+    optionally meta).
 
     Returns the external ids that already existed in the project: those rows were not
     inserted, and the caller rolls back to keep the import all-or-nothing. The unique index
@@ -70,6 +71,7 @@ def insert_items(
             "external_id": item.get("external_id"),
             "payload": item["payload"],
             "gold": item.get("gold"),
+            "meta": item.get("meta"),
             "priority": item.get("priority", 0),
             "target": target,
             "n_answers": 0,

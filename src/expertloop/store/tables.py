@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -30,7 +31,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from expertloop.domain import AssignmentStatus, ReviewOutcome, ReviewSource, Role
+from expertloop.domain import (
+    AssignmentStatus,
+    ReviewOutcome,
+    ReviewSource,
+    Role,
+    SuggestionSource,
+)
 
 __all__ = [
     "Answer",
@@ -167,6 +174,9 @@ class Item(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # What the item's source said about it (another tool's metadata): for managers and
+    # exports, never shown to workers (it may unblind a comparison).
+    meta: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
 # The live leases: what the partial indexes over assignments cover.
@@ -278,6 +288,26 @@ class Review(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     fixed_value: Mapped[dict[str, Any] | None] = mapped_column(Json)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Suggestion(Base):
+    """What a model (another tool's prediction or suggestion, later an LLM judge) said about
+    an item, in canonical answer terms. Never an answer, never shown to workers."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        CheckConstraint(f"source IN ({sql_values(SuggestionSource)})", name="source"),
+        Index("ix_suggestions_item_id", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(32))
+    agent: Mapped[str] = mapped_column(String(255))
+    value: Mapped[dict[str, Any]] = mapped_column(Json)
+    score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class AuditEvent(Base):

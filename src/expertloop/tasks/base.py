@@ -310,6 +310,27 @@ class TaskType:
         which the exporter writes itself), before any confidence or agreement filter."""
         return iter(())
 
+    # --- other tools' answers (Label Studio, Argilla) -----------------------------------
+
+    payload_aliases: ClassVar[dict[str, str]] = {}
+    """Other tools' names for payload fields, renamed on import (``{"answer1": "response_a"}``
+    for Label Studio's pairwise template)."""
+
+    def answer_from_fields(
+        self, fields: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A canonical answer from another tool's named values (``{question: value}``: a
+        Label Studio annotation's results or an Argilla record's responses by one user),
+        before validation. By default the names are the answer's own fields."""
+        return dict(fields)
+
+    def answer_to_fields(
+        self, answer: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The inverse of :meth:`answer_from_fields`: a canonical answer as named values for
+        another tool (one question per field)."""
+        return {k: v for k, v in answer.items() if v is not None}
+
 
 # --- helpers shared by task modules ------------------------------------------------------
 

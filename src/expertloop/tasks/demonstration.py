@@ -154,5 +154,14 @@ class Demonstration(TaskType):
         },
     )
 
+    def answer_from_fields(
+        self, fields: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The one text question, whatever its name in the other tool."""
+        if "response" not in fields and len(fields) == 1:
+            (text,) = fields.values()
+            return {"response": text}
+        return dict(fields)
+
 
 TASK = Demonstration()

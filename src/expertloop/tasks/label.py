@@ -217,5 +217,23 @@ class Label(TaskType):
         extra={"answer": {"label": "Urgent"}},
     )
 
+    def answer_from_fields(
+        self, fields: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Any one question holding the label (a string) or labels (a list), whatever its
+        name in the other tool."""
+        if "label" in fields or "labels" in fields:
+            return dict(fields)
+        if len(fields) == 1:
+            (value,) = fields.values()
+            if isinstance(value, list):
+                return (
+                    {"labels": value}
+                    if config.get("multiple")
+                    else ({"label": value[0]} if len(value) == 1 else {"labels": value})
+                )
+            return {"label": value}
+        return dict(fields)
+
 
 TASK = Label()

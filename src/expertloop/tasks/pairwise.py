@@ -71,6 +71,8 @@ __all__ = ["TASK", "PairwiseAnswer", "PairwiseConfig", "PairwiseCriterion", "Pai
 
 Choice = Literal["A", "B", "tie"]
 _SWAPPED: dict[str, str] = {"A": "B", "B": "A", "tie": "tie"}
+# Other tools' names for a choice (Label Studio's pairwise "selected").
+_FOREIGN_CHOICES = {"left": "A", "right": "B", "answer1": "A", "answer2": "B", "tie": "tie"}
 
 
 class PairwisePayload(BaseModel):
@@ -337,6 +339,33 @@ class Pairwise(TaskType):
         ],
         extra={"answer": {"choice": "A", "strength": 3}},
     )
+
+    # Label Studio's pairwise template names the responses answer1/answer2 and stores the
+    # choice as {"selected": "left" | "right"}.
+    payload_aliases: ClassVar[dict[str, str]] = {
+        "answer1": "response_a",
+        "answer2": "response_b",
+    }
+
+    def answer_from_fields(
+        self, fields: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        answer = dict(fields)
+        selected = answer.pop("selected", None)
+        if selected is not None and "choice" not in answer:
+            answer["choice"] = _FOREIGN_CHOICES.get(str(selected).lower(), selected)
+        return answer
+
+    def answer_to_fields(
+        self, answer: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        fields = {k: v for k, v in answer.items() if v is not None and k != "choice"}
+        choice = answer.get("choice")
+        if choice in ("A", "B"):
+            fields["selected"] = "left" if choice == "A" else "right"
+        elif choice is not None:
+            fields["choice"] = choice
+        return fields
 
 
 TASK = Pairwise()

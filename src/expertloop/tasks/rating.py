@@ -264,5 +264,28 @@ class Rating(TaskType):
         extra={"answer": {"scores": {"accuracy": 5, "clarity": 4}}},
     )
 
+    def answer_from_fields(
+        self, fields: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """One question per criterion (named as the criterion), and an optional
+        ``comment``."""
+        if "scores" in fields:
+            return dict(fields)
+        answer: dict[str, Any] = {"scores": {}}
+        for name, value in fields.items():
+            if name == "comment":
+                answer["comment"] = value
+            else:
+                answer["scores"][name] = value
+        return answer
+
+    def answer_to_fields(
+        self, answer: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        fields = dict(answer.get("scores") or {})
+        if answer.get("comment") is not None:
+            fields["comment"] = answer["comment"]
+        return fields
+
 
 TASK = Rating()

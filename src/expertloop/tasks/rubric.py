@@ -356,5 +356,34 @@ class Rubric(TaskType):
         extra={"answer": {"scores": {"correct dose": True, "completeness": 3}}},
     )
 
+    def answer_from_fields(
+        self, fields: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """One question per criterion; a pass/fail criterion may say ``"pass"``/``"fail"``
+        (or yes/no)."""
+        if "scores" in fields:
+            return dict(fields)
+        verdicts = {
+            "pass": True,
+            "yes": True,
+            "true": True,
+            "fail": False,
+            "no": False,
+            "false": False,
+        }
+        scores = {
+            name: verdicts.get(value.lower(), value) if isinstance(value, str) else value
+            for name, value in fields.items()
+        }
+        return {"scores": scores}
+
+    def answer_to_fields(
+        self, answer: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            name: ("pass" if value else "fail") if isinstance(value, bool) else value
+            for name, value in (answer.get("scores") or {}).items()
+        }
+
 
 TASK = Rubric()

@@ -16,6 +16,7 @@ from expertloop.api.schemas import (
     ProjectPublic,
     SmallId,
 )
+from expertloop.domain import SuggestionSource
 from expertloop.errors import InputInvalid, PayloadTooLarge
 from expertloop.services import answers, items, projects
 from expertloop.services.interchange import SOURCES, foreign_records
@@ -93,7 +94,7 @@ async def import_items(
             "source", f"unknown source {source!r}; use one of {', '.join(SOURCES)}"
         )
     # Permission first: nobody but the project's managers makes the server take the body.
-    await run_in_threadpool(
+    project = await run_in_threadpool(
         lambda: items.check_can_import(db, actor=actor, project_id=project_id)
     )
     body = bytearray()
@@ -105,11 +106,14 @@ async def import_items(
                 "(EXPERTLOOP_MAX_IMPORT_BYTES); split the import"
             )
     if source is not None:  # another tool's export: Label Studio tasks, Argilla records
-        records = foreign_records(bytes(body), source=source)
+        records = foreign_records(bytes(body), source=source, project=project)
     else:
         records = records_from_bytes(bytes(body), content_type=request.headers.get("content-type"))
+    origin = SuggestionSource(source) if source is not None else SuggestionSource.IMPORT
     count = await run_in_threadpool(
-        lambda: items.import_items(db, actor=actor, project_id=project_id, records=records)
+        lambda: items.import_items(
+            db, actor=actor, project_id=project_id, records=records, origin=origin
+        )
     )
     return ImportResult(count=count)
 
