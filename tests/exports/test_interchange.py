@@ -379,3 +379,21 @@ def test_the_cli_tells_json_from_ndjson_by_content_and_exports_to_a_tool(env, tm
     result = CliRunner().invoke(app, ["items", "export", "--project", str(project), "--to", "prodigy", "--as", manager.username])
     assert result.exit_code != 0
     assert "label-studio, argilla" in result.output
+
+
+def test_imported_answers_count_in_consensus_and_training_exports(env):
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager, answers_per_item=2)
+    agree = json.loads(json.dumps(LS_PAIRWISE[0]))
+    agree["annotations"][1]["result"][0]["value"]["selected"] = "left"
+    _import(env, manager, project, [agree], "label-studio")
+    client = env.client(manager)
+    rows = client.get(f"/api/v1/projects/{project}/exports/preference", params={"standard": True})
+    assert rows.status_code == 200, rows.text
+    (row,) = [json.loads(line) for line in rows.text.splitlines()]
+    assert (row["chosen"], row["rejected"]) == ("a1", "b1")
+    raw = client.get(f"/api/v1/projects/{project}/exports/raw")
+    assert raw.status_code == 200, raw.text
+    answers = [json.loads(line) for line in raw.text.splitlines()]
+    assert sorted(json.loads(a["answer"])["choice"] for a in answers) == ["A", "A"]
+    assert len({a["worker"] for a in answers}) == 2

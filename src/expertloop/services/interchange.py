@@ -30,6 +30,7 @@ naming the field, for :func:`expertloop.services.items.import_items` (all or not
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -124,15 +125,29 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 # --- Label Studio --------------------------------------------------------------------------
 
-# The value key of each Label Studio result type this importer reads.
-_LS_VALUE_KEYS = {
-    "choices": "choices",
-    "rating": "rating",
-    "number": "number",
-    "textarea": "text",
-    "pairwise": "selected",
-    "ranker": "ranker",
-    "taxonomy": "taxonomy",
+
+class LabelStudioResult(enum.StrEnum):
+    """The Label Studio result types this importer reads (Label Studio's vocabulary: a
+    ``rating`` control, not the rating task type)."""
+
+    CHOICES = "choices"
+    RATING = "rating"
+    NUMBER = "number"
+    TEXTAREA = "textarea"
+    PAIRWISE = "pairwise"
+    RANKER = "ranker"
+    TAXONOMY = "taxonomy"
+
+
+# The key of each result type's value that holds what was chosen, rated or written.
+_LS_VALUE_KEYS: dict[str, str] = {
+    LabelStudioResult.CHOICES: "choices",
+    LabelStudioResult.RATING: "rating",
+    LabelStudioResult.NUMBER: "number",
+    LabelStudioResult.TEXTAREA: "text",
+    LabelStudioResult.PAIRWISE: "selected",
+    LabelStudioResult.RANKER: "ranker",
+    LabelStudioResult.TAXONOMY: "taxonomy",
 }
 
 
@@ -153,12 +168,12 @@ def _ls_fields(results: Any, field: str) -> dict[str, Any]:
         value = _object(result.get("value"), f"{where}.value").get(key)
         if value is None:
             raise _Problem(f"field {where}.value.{key}: missing")
-        if kind == "choices" and isinstance(value, list) and len(value) == 1:
+        if kind == LabelStudioResult.CHOICES and isinstance(value, list) and len(value) == 1:
             value = value[0]
-        if kind == "textarea" and isinstance(value, list):
+        if kind == LabelStudioResult.TEXTAREA and isinstance(value, list):
             value = "\n".join(str(v) for v in value)
         # The pairwise control's value is its choice whatever the control is called.
-        name = "selected" if kind == "pairwise" else result.get("from_name")
+        name = "selected" if kind == LabelStudioResult.PAIRWISE else result.get("from_name")
         if not isinstance(name, str) or not name:
             raise _Problem(f"field {where}.from_name: missing")
         fields[name] = value
@@ -221,21 +236,21 @@ def _label_studio(task: Any, kind: TaskType, config: Mapping[str, Any]) -> dict[
 def _ls_result(name: str, value: Any) -> dict[str, Any]:
     """One Label Studio result for a named value, typed by what the value looks like."""
     if name == "selected" and value in ("left", "right"):
-        kind, body = "pairwise", {"selected": value}
+        kind, body = LabelStudioResult.PAIRWISE, {"selected": value}
     elif isinstance(value, bool) or (isinstance(value, str) and len(value) <= 100):
         kind, body = (
-            "choices",
+            LabelStudioResult.CHOICES,
             {"choices": [str(value).lower() if isinstance(value, bool) else value]},
         )
     elif isinstance(value, int | float):
-        kind, body = "rating", {"rating": value}
+        kind, body = LabelStudioResult.RATING, {"rating": value}
     elif isinstance(value, str):
-        kind, body = "textarea", {"text": [value]}
+        kind, body = LabelStudioResult.TEXTAREA, {"text": [value]}
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-        kind, body = "choices", {"choices": value}
+        kind, body = LabelStudioResult.CHOICES, {"choices": value}
     else:
-        kind, body = "textarea", {"text": [json.dumps(value, ensure_ascii=False)]}
-    return {"from_name": name, "to_name": "item", "type": kind, "value": body}
+        kind, body = LabelStudioResult.TEXTAREA, {"text": [json.dumps(value, ensure_ascii=False)]}
+    return {"from_name": name, "to_name": "item", "type": kind.value, "value": body}
 
 
 def to_label_studio(
