@@ -198,11 +198,10 @@ def existing_external_ids(
     found: set[str] = set()
     for start in range(0, len(external_ids), 1000):
         chunk = list(external_ids[start : start + 1000])
-        found.update(
-            conn.execute(
-                select(t.Item.external_id).where(
-                    t.Item.project_id == project_id, t.Item.external_id.in_(chunk)
-                )
-            ).scalars()
+        rows = conn.execute(
+            select(t.Item.external_id).where(
+                t.Item.project_id == project_id, t.Item.external_id.in_(chunk)
+            )
         )
+        found.update(r.external_id for r in rows if r.external_id is not None)
     return found
