@@ -425,3 +425,16 @@ def test_an_export_format_the_task_type_does_not_offer_is_refused_on_the_page(en
     )
     assert response.status_code == 422
     assert "exports as" in response.text
+
+
+def test_the_console_ops_pages_carry_the_strict_csp_and_no_inline_script_or_style(
+    env: Env,
+) -> None:
+    manager, _, project = _setup(env)
+    client, _ = _signed_in(env.url, manager, env)
+    for page in ("import", "exports", "reviews"):
+        response = client.get(f"/manage/projects/{project}/{page}")
+        assert response.status_code == 200
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert "<style" not in response.text and " style=" not in response.text
+        assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", response.text) == []
