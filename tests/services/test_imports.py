@@ -92,7 +92,9 @@ def test_an_import_job_that_crashes_mid_way_resumes_without_storing_an_item_twic
     assert prompts == sorted(f"Question {n}?" for n in range(10))
     with env.db.read() as conn:
         row = import_store.load_import(conn, import_id)
-    assert row is not None and row.status == "succeeded" and row.items_done == 10
+    assert row is not None
+    assert row.status == "succeeded"
+    assert row.items_done == 10
     assert not imports._job_file(settings, import_id).exists()
     # Run once more (its success was lost): nothing changes.
     imports.run_import_job(_context(env, settings, import_id, crash_at=None))
@@ -107,7 +109,9 @@ def test_an_import_job_stores_nothing_when_any_line_is_invalid(env: Env, tmp_pat
         imports.run_import_job(_context(env, settings, import_id, crash_at=None))
     with env.db.read() as conn:
         row = import_store.load_import(conn, import_id)
-    assert row is not None and row.status == "rejected" and row.total_errors >= 1
+    assert row is not None
+    assert row.status == "rejected"
+    assert row.total_errors >= 1
     assert _payload_prompts(env, project) == []
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from db_fixtures import PASSWORD, Env, ServerThread, pairwise_item
 from expertloop.domain import Role, User
-from expertloop.services import assignments, reviews
+from expertloop.services import assignments, projects, reviews
 from expertloop.settings import Settings
 from expertloop.store import tables as t
 from expertloop.web.sessions import SESSION_COOKIE, csrf_token_for
@@ -76,7 +76,7 @@ def _setup(env: Env) -> tuple[User, User, int]:
 def test_a_worker_of_the_project_gets_403_on_every_console_ops_page_and_endpoint(
     env: Env,
 ) -> None:
-    manager, worker, project = _setup(env)
+    _manager, worker, project = _setup(env)
     client, csrf = _signed_in(env.url, worker, env)
     pages = ("import", "exports", "reviews")
     for page in pages:
@@ -133,7 +133,8 @@ def test_a_file_with_errors_lists_them_by_line_and_field_stores_nothing_then_the
     assert "Nothing was imported: 1 problem found" in page.text
     row = re.search(r'<table class="ops-table" id="import-errors">.*?</table>', page.text, re.S)
     assert row is not None
-    assert ">3</td>" in row.group(0) and "payload.response_b" in row.group(0)
+    assert ">3</td>" in row.group(0)
+    assert "payload.response_b" in row.group(0)
     assert _items(env, project) == 0
 
     fixed = _upload(client, csrf, project, _ndjson(records))
@@ -141,7 +142,8 @@ def test_a_file_with_errors_lists_them_by_line_and_field_stores_nothing_then_the
     assert "Imported 5 items" in page.text
     assert _items(env, project) == 5
     history = client.get(f"/manage/projects/{project}/import").text
-    assert history.count("status--rejected") == 1 and history.count("status--succeeded") == 1
+    assert history.count("status--rejected") == 1
+    assert history.count("status--succeeded") == 1
 
 
 def test_json_and_json_lines_are_told_apart_by_content_not_by_the_file_name(env: Env) -> None:
@@ -204,7 +206,8 @@ def test_bytes_that_are_not_utf8_are_listed_on_their_line(env: Env) -> None:
     body = b"external_id,prompt,response_a,response_b\nx1,Caf\xe9?,a,b\n"
     response = _upload(client, csrf, project, body, name="latin1.csv")
     page = client.get(response.headers["location"]).text
-    assert "invalid UTF-8 at column" in page and "save the file as UTF-8" in page
+    assert "invalid UTF-8 at column" in page
+    assert "save the file as UTF-8" in page
     assert ">2</td>" in page
     assert _items(env, project) == 0
 
@@ -284,7 +287,8 @@ def test_the_import_api_answers_202_with_a_job_and_imports_every_item(env: Env) 
     response = api.post(f"/api/v1/projects/{project}/imports?filename=big.jsonl", content=body)
     assert response.status_code == 202, response.text
     started = response.json()
-    assert started["job_id"] is not None and started["format"] == "ndjson"
+    assert started["job_id"] is not None
+    assert started["format"] == "ndjson"
     done = _finished_import(api, project, started["id"])
     assert done["status"] == "succeeded"
     assert done["items_done"] == done["items_total"] == 2500
@@ -306,7 +310,8 @@ def test_an_import_job_refuses_a_file_with_errors_whole_and_lists_them(env: Env)
     assert done["errors"][0]["line"] == 1201
     assert _items(env, project) == 0
     job = api.get(f"/api/v1/jobs/{done['job_id']}").json()
-    assert job["status"] == "failed" and "line 1201" in job["error"]
+    assert job["status"] == "failed"
+    assert "line 1201" in job["error"]
 
 
 def test_another_projects_import_is_not_found_through_this_project(env: Env) -> None:
@@ -343,14 +348,12 @@ def test_a_manager_queues_a_sample_from_the_page_and_sees_per_worker_outcomes(en
     page = client.get(response.headers["location"]).text
     assert "4 answers queued for review" in page
     reviewer = env.user(Role.REVIEWER)
-    env.project  # the reviewer joins the project through the service
-    from expertloop.services import projects
-
     projects.add_members(env.db, actor=manager, project_id=project, user_ids=[reviewer.id])
     outcomes = ["accepted", "accepted", "accepted", "rejected"]
     for outcome in outcomes:
         held = reviews.next_review(env.db, actor=reviewer, project_id=project)
-        assert held is not None and held.worker_id == worker.id
+        assert held is not None
+        assert held.worker_id == worker.id
         reviews.decide_review(
             env.db, actor=reviewer, review_id=held.id, outcome=outcome,
             comment="wrong" if outcome == "rejected" else "",
@@ -366,7 +369,8 @@ def test_a_manager_queues_a_sample_from_the_page_and_sees_per_worker_outcomes(en
     assert cells[5] == "28%–95%"
     assert other.username not in table.group(0)
     queue = client.get(f"/manage/projects/{project}/reviews?status=rejected").text
-    assert queue.count("status--rejected") == 1 and "wrong" in queue
+    assert queue.count("status--rejected") == 1
+    assert "wrong" in queue
 
 
 def test_a_sample_share_out_of_range_is_explained_and_queues_nothing(env: Env) -> None:
@@ -413,7 +417,8 @@ def test_the_exports_page_offers_the_task_types_formats_and_starts_a_job_with_do
     assert client.get(f"/api/v1/exports/{job_id}/card").status_code == 200
     history = re.search(r'id="export-history">.*?</table>', page, re.S)
     assert history is not None
-    assert manager.username in history.group(0) and "confidence ≥ 0.5" in history.group(0)
+    assert manager.username in history.group(0)
+    assert "confidence ≥ 0.5" in history.group(0)
 
 
 def test_an_export_format_the_task_type_does_not_offer_is_refused_on_the_page(env: Env) -> None:
@@ -436,5 +441,28 @@ def test_the_console_ops_pages_carry_the_strict_csp_and_no_inline_script_or_styl
         response = client.get(f"/manage/projects/{project}/{page}")
         assert response.status_code == 200
         assert "script-src 'self'" in response.headers["content-security-policy"]
-        assert "<style" not in response.text and " style=" not in response.text
+        assert "<style" not in response.text
+        assert " style=" not in response.text
         assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", response.text) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "field", "message"),
+    [
+        (b"", "", "file", "is empty"),
+        ("[1]".encode("utf-16"), "", "file", "encoded as UTF-16"),
+        (b"GIF89a\x01\x00", "", "format", "cannot tell the format"),
+        (b"[]", "?format=yaml", "format", "Input should be"),
+    ],
+)
+def test_the_import_api_refuses_an_unreadable_file_with_422_naming_the_field(
+    env: Env, body: bytes, query: str, field: str, message: str
+) -> None:
+    manager, _, project = _setup(env)
+    api = env.client(manager)
+    response = api.post(f"/api/v1/projects/{project}/imports{query}", content=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert message in json.dumps(error)
+    assert field in json.dumps(error["details"])
+    assert api.get(f"/api/v1/projects/{project}/imports").json() == []
