@@ -1,5 +1,5 @@
-"""Regenerate docs/screenshots/*.png: the login page, the worker home, every task page and
-the reviewer's page.
+"""Regenerate docs/screenshots/*.png: the login page, the worker home, every task page, the
+reviewer's page, and the manager's import, reviews and exports pages.
 
 Seeds a throw-away SQLite database with one example project per task type
 (``expertloop.web.examples``), starts a real server, and drives Debian's Chromium with
@@ -98,6 +98,7 @@ def seed(db: Database) -> list[tuple[Example, int]]:
         if example.task_type == "pairwise":
             # A sample of the other experts' answers waits for the reviewer.
             reviews.request_reviews(db, actor=manager, project_id=project.id, fraction=0.25)
+            _decide_some(db, reviewer, project.id)
         seeded.append((example, project.id))
     return seeded
 
@@ -115,6 +116,72 @@ def _answer_some(
             if lease is None:
                 break
             assignments.submit_answer(db, actor=worker, assignment_id=lease.id, answer=answer)
+
+
+def _decide_some(db: Database, reviewer: User, project_id: int) -> None:
+    """Decisions on most of the sample (a few left for the review page's picture), so the
+    manager's reviews page has outcomes per worker."""
+    outcomes = ["accepted", "accepted", "rejected", "accepted", "accepted", "accepted",
+                "rejected", "accepted", "accepted"]
+    pending = len(reviews.list_reviews(db, actor=reviewer, project_id=project_id,
+                                       status="pending"))
+    for outcome in outcomes[: max(pending - 2, 0)]:
+        held = reviews.next_review(db, actor=reviewer, project_id=project_id)
+        if held is None:
+            return
+        reviews.decide_review(
+            db, actor=reviewer, review_id=held.id, outcome=outcome,
+            comment="The chosen answer misses the dose adjustment." if outcome == "rejected"
+            else "",
+        )
+
+
+# A file with three mistakes, for the import page's picture of a refused file.
+_BROKEN_IMPORT = [
+    {"external_id": "statins-101", "payload": {"prompt": "Is 20 mg atorvastatin a high dose?",
+     "response_a": "No, it is moderate intensity.", "response_b": "Yes."}},
+    {"external_id": "statins-102", "payload": {"prompt": "Grapefruit and simvastatin?",
+     "response_a": "Avoid large amounts."}},
+    {"external_id": "statins-103", "payload": {"prompt": "Statins in pregnancy?",
+     "response_a": "Usually stopped.", "response_b": "Safe."}, "priority": "high"},
+    {"external_id": "statins-101", "payload": {"prompt": "Repeat", "response_a": "a",
+     "response_b": "b"}},
+]
+
+
+def _manager_pages(browser: Any, url: str, project_id: int, shot: Any) -> None:
+    """The manager's console: an import refused with its problems, the reviews page, a
+    finished export."""
+    import json
+
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
+    page = context.new_page()
+    target = f"/manage/projects/{project_id}/import"
+    page.goto(f"{url}/login?next={target}")
+    page.fill("#username", "manager")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}{target}")
+    body = "".join(json.dumps(r) + "\n" for r in _BROKEN_IMPORT).encode()
+    page.set_input_files(
+        "#import-file",
+        files=[{"name": "statins-batch-2.jsonl", "mimeType": "application/json", "buffer": body}],
+    )
+    page.click("form.ops-form button[type=submit]")
+    page.wait_for_selector("#import-errors")
+    page.locator("#import-result").scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
+    shot("manager-import", page)
+    page.goto(f"{url}/manage/projects/{project_id}/reviews")
+    page.wait_for_selector("#worker-outcomes")
+    shot("manager-reviews", page)
+    page.goto(f"{url}/manage/projects/{project_id}/exports")
+    page.check("input[name=format][value=preference]")
+    page.fill("#export-min-confidence", "0.7")
+    page.click("form.ops-form button[type=submit]")
+    page.wait_for_selector("#download-file", timeout=60_000)
+    shot("manager-exports", page)
+    context.close()
 
 
 class Server:
@@ -240,6 +307,8 @@ def take(out: Path, *, only: str | None = None) -> list[Path]:
             review_page.keyboard.insert_text("Prefers the answer that skips the risk estimate.")
             review_page.wait_for_timeout(300)
             shot("review-pairwise", review_page)
+            if not only or "manager" in only:
+                _manager_pages(browser, server.url, pairwise, shot)
             browser.close()
         db.dispose()
     return written

@@ -83,7 +83,7 @@ class Backend:
                 # The shared server runs the jobs its tests ask of it, not the periodic
                 # consensus watcher or pruning, which would act on other tests' data;
                 # their tests run them directly.
-                job_kinds="leases.expire,export.dataset,consensus.refresh",
+                job_kinds="leases.expire,export.dataset,consensus.refresh,items.import",
             )
             self._server = ServerThread(create_app(settings, database=self.database))
             self._server.start()

@@ -26,7 +26,7 @@ from expertloop.services.jobs import chosen_job_kinds
 from expertloop.services.runtime import Background, Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
-from expertloop.web import install_web_ui
+from expertloop.web import console_exports, console_import, console_reviews, install_web_ui
 
 __all__ = ["PARTS", "Install", "create_app"]
 
@@ -39,6 +39,9 @@ Install = Callable[[FastAPI, Runtime], None]
 PARTS: tuple[Install, ...] = (
     install_api,
     install_web_ui,
+    console_import.install,
+    console_exports.install,
+    console_reviews.install,
 )
 
 

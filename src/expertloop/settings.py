@@ -139,6 +139,19 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(
         256 * 1024 * 1024, gt=0, description="Largest accepted item-import request body."
     )
+    import_job_threshold_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=0,
+        description="An item file uploaded on the console's import page that is larger than "
+        "this is validated and stored by a background job (with progress) instead of within "
+        "the request.",
+    )
+    import_job_threshold_rows: int = Field(
+        5000,
+        ge=0,
+        description="An item file uploaded on the console's import page with more records "
+        "than this is imported by a background job, like a large one.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @model_validator(mode="after")

@@ -109,3 +109,24 @@ def test_position_bias_leaves_out_ties() -> None:
     assert r.share_first[0] == 0.5
     assert np.isnan(r.share_first[1])
     assert r.p_value.tolist() == [1.0, 1.0]
+
+
+def test_beta_interval_matches_the_gold_accuracy_posterior_for_the_same_counts() -> None:
+    from expertloop.quality.workers import beta_interval
+
+    gold = gold_accuracy(["u"] * 4 + ["v"] * 2, ["a", "a", "a", "b", "a", "b"], ["a"] * 6)
+    interval = beta_interval(gold.n_correct, gold.n_answers)
+    assert np.allclose(interval.mean, gold.posterior_mean)
+    assert np.allclose(interval.lower, gold.lower)
+    assert np.allclose(interval.upper, gold.upper)
+    # 3 of 4 accepted: Beta(4, 2), mean 2/3, 95% interval about 0.28 to 0.95.
+    three_of_four = beta_interval([3], [4])
+    assert round(float(three_of_four.lower[0]), 2) == 0.28
+    assert round(float(three_of_four.upper[0]), 2) == 0.95
+
+
+def test_beta_interval_refuses_more_successes_than_trials() -> None:
+    from expertloop.quality.workers import beta_interval
+
+    with pytest.raises(QualityInputError):
+        beta_interval([3], [2])

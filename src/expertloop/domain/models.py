@@ -77,6 +77,28 @@ class SuggestionSource(enum.StrEnum):
     IMPORT = "import"
 
 
+class ImportFormat(enum.StrEnum):
+    """What an uploaded item file holds: a JSON array, one JSON object per line, CSV with a
+    header row, Label Studio tasks or Argilla records."""
+
+    JSON = "json"
+    NDJSON = "ndjson"
+    CSV = "csv"
+    LABEL_STUDIO = "label-studio"
+    ARGILLA = "argilla"
+
+
+class ImportStatus(enum.StrEnum):
+    """Where an import of a file stands: waiting for its job, storing its items, every item
+    stored, refused (invalid lines; nothing stored), or stopped by an error."""
+
+    QUEUED = "queued"
+    IMPORTING = "importing"
+    SUCCEEDED = "succeeded"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int

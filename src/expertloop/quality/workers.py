@@ -19,9 +19,11 @@ from scipy.special import bdtr, bdtrc, betaincinv
 from expertloop.quality._common import QualityInputError, as_1d, check_same_length, encode
 
 __all__ = [
+    "BetaInterval",
     "ConsensusAgreement",
     "GoldAccuracy",
     "PositionBias",
+    "beta_interval",
     "consensus_agreement",
     "gold_accuracy",
     "position_bias",
@@ -111,11 +113,7 @@ def gold_accuracy(
         >>> float(r.posterior_mean[0])
         0.75
     """
-    a, b = prior
-    if not (a > 0 and b > 0):
-        raise QualityInputError("prior must be two positive numbers (Beta a, b)")
-    if not 0 < credible_mass < 1:
-        raise QualityInputError("credible_mass must be in (0, 1)")
+    _check_prior(prior, credible_mass)
     wk = as_1d(workers, "workers")
     an = as_1d(answers, "answers")
     tr = as_1d(truths, "truths")
@@ -124,14 +122,64 @@ def gold_accuracy(
     correct = np.asarray(an == tr, dtype=float).reshape(-1)
     n = np.bincount(codes, minlength=len(ids))
     k = np.bincount(codes, correct, len(ids)).round().astype(np.intp)
-    tail = (1 - credible_mass) / 2
-    post_a, post_b = a + k, b + n - k
+    interval = beta_interval(k, n, prior=prior, credible_mass=credible_mass)
     return GoldAccuracy(
         worker_ids=ids,
         n_answers=n.astype(np.intp),
         n_correct=k,
         raw_accuracy=k / n,
-        posterior_mean=post_a / (post_a + post_b),
+        posterior_mean=interval.mean,
+        lower=interval.lower,
+        upper=interval.upper,
+    )
+
+
+def _check_prior(prior: tuple[float, float], credible_mass: float) -> None:
+    a, b = prior
+    if not (a > 0 and b > 0):
+        raise QualityInputError("prior must be two positive numbers (Beta a, b)")
+    if not 0 < credible_mass < 1:
+        raise QualityInputError("credible_mass must be in (0, 1)")
+
+
+@dataclass(frozen=True, eq=False)
+class BetaInterval:
+    """The Beta posterior of a rate from counts: its mean and equal-tailed credible
+    interval, one entry per count."""
+
+    mean: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+
+
+def beta_interval(
+    successes: ArrayLike,
+    trials: ArrayLike,
+    *,
+    prior: tuple[float, float] = (1.0, 1.0),
+    credible_mass: float = 0.95,
+) -> BetaInterval:
+    """A rate's posterior from ``successes`` out of ``trials`` (arrays of counts): the
+    Beta-binomial model of :func:`gold_accuracy`, ``Beta(a + k, b + n - k)``, for any rate
+    counted elsewhere (answers a reviewer accepted, gold answers right).
+
+    Example:
+        >>> r = beta_interval([2], [2])
+        >>> float(r.mean[0])
+        0.75
+    """
+    _check_prior(prior, credible_mass)
+    k = np.asarray(successes, dtype=float).reshape(-1)
+    n = np.asarray(trials, dtype=float).reshape(-1)
+    if k.shape != n.shape:
+        raise QualityInputError("successes and trials must have the same length")
+    if np.any(k < 0) or np.any(k > n):
+        raise QualityInputError("successes must be between 0 and trials")
+    a, b = prior
+    tail = (1 - credible_mass) / 2
+    post_a, post_b = a + k, b + n - k
+    return BetaInterval(
+        mean=post_a / (post_a + post_b),
         lower=np.asarray(betaincinv(post_a, post_b, tail), dtype=float),
         upper=np.asarray(betaincinv(post_a, post_b, 1 - tail), dtype=float),
     )

@@ -26,6 +26,7 @@ __all__ = [
     "SuggestionIn",
     "check_can_import",
     "import_items",
+    "store_labels",
     "validate_items",
 ]
 
@@ -243,7 +244,7 @@ def import_items(
             )
             if taken:
                 raise _ExternalIdsTaken(taken)
-            _store_labels(conn, project.id, items, origin=origin, now=now)
+            store_labels(conn, project.id, items, origin=origin, now=now)
             audit.record_event(
                 conn,
                 action="items.imported",
@@ -267,9 +268,11 @@ def import_items(
     return len(items)
 
 
-def _store_labels(
+def store_labels(
     conn: Any, project_id: int, items: list[dict[str, Any]], *, origin: str, now: datetime
 ) -> None:
+    """Store the answers and suggestions that validated items brought (see :class:`ItemIn`),
+    in the transaction that inserted the items."""
     labelled = [i for i in items if i.get("answers") or i.get("suggestions")]
     if not labelled:
         return

@@ -26,12 +26,14 @@ from expertloop.errors import (
     PermissionDenied,
     ReviewClosed,
 )
+from expertloop.quality.workers import beta_interval
 from expertloop.scheduling import lease_expires_at
 from expertloop.services.clock import iso_utc
 from expertloop.services.projects import load_project
 from expertloop.store import Database, audit
 from expertloop.store import projects as project_store
 from expertloop.store import reviews as review_store
+from expertloop.store import users as user_store
 from expertloop.tasks import TaskValidationError, get_task_type
 
 __all__ = [
@@ -39,13 +41,17 @@ __all__ = [
     "MAX_LISTED",
     "MAX_REQUESTED_IDS",
     "ReviewSummary",
+    "WorkerOutcome",
     "available_reviews",
     "decide_review",
     "get_review",
     "list_reviews",
     "next_review",
     "request_reviews",
+    "review_queue",
     "review_summary",
+    "sample_candidates",
+    "worker_outcomes",
 ]
 
 MAX_COMMENT_CHARS = 5000
@@ -214,6 +220,65 @@ def review_summary(db: Database, *, actor: User, project_id: int) -> ReviewSumma
     return ReviewSummary(counts, workers)
 
 
+@dataclass(frozen=True)
+class WorkerOutcome:
+    """How one worker's reviewed answers came out, and the acceptance rate's Beta posterior
+    (uniform prior): its mean and 95% credible interval, ``None`` before any decision."""
+
+    worker_id: int
+    username: str
+    accepted: int
+    rejected: int
+    fixed: int
+    pending: int
+    acceptance_rate: float | None
+    acceptance_mean: float | None
+    acceptance_lower: float | None
+    acceptance_upper: float | None
+
+    @property
+    def decided(self) -> int:
+        return self.accepted + self.rejected + self.fixed
+
+
+def worker_outcomes(
+    db: Database, *, actor: User, project_id: int
+) -> tuple[dict[str, int], list[WorkerOutcome]]:
+    """Reviews by status, and per worker with the acceptance rate's interval
+    (:func:`expertloop.quality.workers.beta_interval`); one grouped query over the project's
+    reviews (``ix_reviews_project_id_outcome_id``), answers joined by primary key."""
+    summary = review_summary(db, actor=actor, project_id=project_id)
+    decided = [w["accepted"] + w["rejected"] + w["fixed"] for w in summary.workers]
+    interval = beta_interval([w["accepted"] for w in summary.workers], decided)
+    found = []
+    for index, w in enumerate(summary.workers):
+        has = decided[index] > 0
+        found.append(
+            WorkerOutcome(
+                worker_id=w["worker_id"],
+                username=w["username"],
+                accepted=w["accepted"],
+                rejected=w["rejected"],
+                fixed=w["fixed"],
+                pending=w["pending"],
+                acceptance_rate=w["acceptance_rate"],
+                acceptance_mean=float(interval.mean[index]) if has else None,
+                acceptance_lower=float(interval.lower[index]) if has else None,
+                acceptance_upper=float(interval.upper[index]) if has else None,
+            )
+        )
+    return summary.counts, found
+
+
+def sample_candidates(
+    db: Database, *, actor: User, project_id: int
+) -> list[review_store.Candidate]:
+    """The members whose answers a manager may sample (the form's worker choice)."""
+    with db.read() as conn:
+        project = _managed_project(conn, actor, project_id)
+        return review_store.sample_candidates(conn, project.id)
+
+
 def list_reviews(
     db: Database,
     *,
@@ -238,6 +303,27 @@ def list_reviews(
             conn, project.id, status=status, after=after, limit=limit
         )
     return [_review(row) for row in rows]
+
+
+def review_queue(
+    db: Database,
+    *,
+    actor: User,
+    project_id: int,
+    status: str | None = None,
+    after: int = 0,
+    limit: int = 50,
+) -> tuple[list[Review], dict[int, str]]:
+    """A page of the project's reviews (as :func:`list_reviews`) for its managers, with the
+    usernames of the workers and reviewers in it."""
+    found = list_reviews(
+        db, actor=actor, project_id=project_id, status=status, after=after, limit=limit
+    )
+    ids = [r.worker_id for r in found] + [r.reviewer_id for r in found if r.reviewer_id]
+    with db.read() as conn:
+        _managed_project(conn, actor, project_id)
+        names = user_store.usernames(conn, ids)
+    return found, names
 
 
 # --- reviewers: the queue ----------------------------------------------------------------

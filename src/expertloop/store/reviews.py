@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, bindparam, text
 
-from expertloop.domain import ReviewOutcome, ReviewSource, ReviewStatus
+from expertloop.domain import ReviewOutcome, ReviewSource, ReviewStatus, Role
 from expertloop.store import tables as t
 from expertloop.store.exports import NOT_GOLD
 
@@ -363,3 +363,25 @@ def worker_outcomes(conn: Connection, project_id: int) -> list[WorkerOutcomes]:
         WorkerOutcomes(int(w), name, int(acc), int(rej), int(fix), int(pend))
         for w, name, acc, rej, fix, pend in conn.execute(_BY_WORKER, {"project_id": project_id})
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    user_id: int
+    username: str
+    role: str
+
+
+def sample_candidates(conn: Connection, project_id: int) -> list[Candidate]:
+    """The project's members whose answers a manager may sample for review (workers and
+    reviewers), by username: the members index, not the answers."""
+    rows = conn.execute(
+        text(
+            "SELECT u.id, u.username, u.role FROM project_members m JOIN users u "
+            "ON u.id = m.user_id WHERE m.project_id = :project_id "
+            f"AND u.role IN ('{Role.WORKER}', '{Role.REVIEWER}') ORDER BY u.username"
+        ),
+        {"project_id": project_id},
+    )
+    return [Candidate(int(i), name, role) for i, name, role in rows]
+

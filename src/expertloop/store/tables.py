@@ -33,6 +33,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from expertloop.domain import (
     AssignmentStatus,
+    ImportFormat,
+    ImportStatus,
     ReviewOutcome,
     ReviewSource,
     Role,
@@ -48,6 +50,7 @@ __all__ = [
     "ConsensusItem",
     "ConsensusSnapshot",
     "Item",
+    "ItemImport",
     "Job",
     "LoginFailure",
     "Project",
@@ -443,3 +446,38 @@ class ConsensusItem(Base):
     generation: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     item_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     line: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class ItemImport(Base):
+    """An uploaded file of items and how its import went (see ``services/imports.py``).
+
+    ``items_done`` counts the items stored so far; a background import writes it in the
+    same transaction as each batch of items, so a job run again after a crash resumes after
+    the last stored batch instead of storing it twice. ``errors`` keeps the first problems
+    (line, field, message) of a refused file; ``total_errors`` counts them all.
+    """
+
+    __tablename__ = "item_imports"
+    __table_args__ = (
+        CheckConstraint(f"format IN ({sql_values(ImportFormat)})", name="format"),
+        CheckConstraint(f"status IN ({sql_values(ImportStatus)})", name="status"),
+        CheckConstraint("items_done >= 0", name="items_done_nonnegative"),
+        CheckConstraint("total_errors >= 0", name="total_errors_nonnegative"),
+        Index("ix_item_imports_project_id_id", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    items_total: Mapped[int | None] = mapped_column(BigInteger)
+    items_done: Mapped[int] = mapped_column(BigInteger)
+    total_errors: Mapped[int] = mapped_column(BigInteger)
+    errors: Mapped[list[Any] | None] = mapped_column(Json)
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +30,7 @@ __all__ = [
     "token_owner",
     "user_by_id",
     "user_by_token_hash",
+    "usernames",
 ]
 
 
@@ -218,3 +220,12 @@ def user_by_token_hash(conn: Connection, token_hash: str, *, now: datetime) -> U
     """The active user owning an unrevoked, unexpired token with this hash."""
     owner = token_owner(conn, token_hash, now=now)
     return None if owner is None else owner.user
+
+
+def usernames(conn: Connection, user_ids: Sequence[int]) -> dict[int, str]:
+    """The usernames of these users (by primary key)."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(select(t.User.id, t.User.username).where(t.User.id.in_(wanted)))
+    return {int(i): name for i, name in rows}
