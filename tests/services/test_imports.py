@@ -145,3 +145,32 @@ def test_a_file_that_cannot_be_read_is_refused_naming_the_field(
     with pytest.raises(InputInvalid, match=message) as caught:
         imports.detect_format(head, filename="f.dat")
     assert caught.value.details[0]["field"] == field
+
+
+def _answers(env: Env, project: int) -> list[tuple[str, str]]:
+    with env.db.read() as conn:
+        rows = conn.execute(
+            select(t.Item.external_id, t.User.username)
+            .select_from(t.Answer)
+            .join(t.Item, t.Item.id == t.Answer.item_id)
+            .join(t.User, t.User.id == t.Answer.worker_id)
+            .where(t.Answer.project_id == project)
+        )
+        return sorted((r[0], r[1]) for r in rows)
+
+
+def test_an_import_job_keeps_the_answers_a_file_brings_once_across_a_crash(
+    env: Env, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "BATCH", 2)
+    settings = Settings(data_dir=tmp_path)
+    records = [
+        {**pairwise_item(n), "answers": [{"annotator": "7", "value": {"choice": "A"}, "ref": f"a{n}"}]}
+        for n in range(5)
+    ]
+    body = "".join(json.dumps(r) + "\n" for r in records).encode()
+    project, import_id = _queued_import(env, settings, body)
+    with pytest.raises(JobInterrupted):
+        imports.run_import_job(_context(env, settings, import_id, crash_at=3))
+    imports.run_import_job(_context(env, settings, import_id, crash_at=None))
+    assert _answers(env, project) == [(f"item-{n}", "import:7") for n in range(5)]
