@@ -43,7 +43,7 @@ def test_a_rubric_exports_its_total_as_a_reward_row_and_its_verdict_as_an_unpair
     env, answer
 ):
     manager, project = _rubric_project(env, answer)
-    rows, prepared = export_rows(env, manager, project, format="reward", conversational=False)
+    rows, prepared = export_rows(env, manager, project, format="scores", conversational=False)
     by_id = {r["external_id"]: r for r in rows}
     assert {r["criterion"] for r in rows} == {"total"}
     assert by_id["good"]["score"] > 0.9

@@ -34,7 +34,16 @@ __all__ = [
 ]
 
 #: The dataset formats of ``GET /api/v1/projects/{id}/exports/{format}``.
-EXPORT_FORMATS = ("preference", "unpaired", "sft", "reward", "raw")
+EXPORT_FORMATS = (
+    "preference",
+    "unpaired",
+    "sft",
+    "reward",
+    "scores",
+    "classification",
+    "rubric_rl",
+    "raw",
+)
 
 
 class HasId(Protocol):

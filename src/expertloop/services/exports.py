@@ -30,6 +30,7 @@ from expertloop.exports.rows import (
     ItemRecord,
     RowCounts,
     RowOptions,
+    ScorePairs,
     columnar_batch_rows,
     consensus_of,
     rows_for_item,
@@ -173,8 +174,12 @@ class PreparedExport:
         self.counts = RowCounts()
         self._noise_sum = 0.0
         self._noise_n = 0
+        classes = consensus.task.class_names(project.config)
         self.schema: pa.Schema = arrow_schema(
-            options.format, conversational=options.conversational
+            options.format,
+            conversational=options.conversational,
+            class_names=None if classes is None else classes[0],
+            multi_label=bool(classes and classes[1]),
         )
 
     def _records(self, on_items: Progress | None) -> Iterator[list[ItemRecord]]:
@@ -202,10 +207,15 @@ class PreparedExport:
             criterion=opts.criterion,
         )
         pc = self.consensus
-        paired = opts.format in (ExportFormat.PREFERENCE, ExportFormat.UNPAIRED)
+        paired = opts.format in (
+            ExportFormat.PREFERENCE,
+            ExportFormat.UNPAIRED,
+            ExportFormat.REWARD,
+        )
         if pc.task.columnar_comparison is not None and paired:
             yield from self._columnar_batches(row_options, on_items)
             return
+        pairs = ScorePairs() if opts.format == ExportFormat.REWARD else None
         for records in self._records(on_items):
             if opts.format != "raw":
                 # Items whose every answer was rejected have nothing to say (raw shows them).
@@ -217,7 +227,13 @@ class PreparedExport:
                 if opts.format == "raw":
                     out.extend(self._raw_rows(lookup, record))
                 else:
-                    out.extend(rows_for_item(pc, lookup, record, row_options, self.counts))
+                    out.extend(
+                        rows_for_item(pc, lookup, record, row_options, self.counts, pairs)
+                    )
+            self._tally(out)
+            yield out
+        if pairs is not None:  # responses to one prompt, paired once all are read
+            out = pairs.rows(opts.conversational, self.counts)
             self._tally(out)
             yield out
 

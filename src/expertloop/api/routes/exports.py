@@ -84,7 +84,7 @@ class ExportRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["preference", "unpaired", "sft", "reward", "raw"]
+    format: ExportFormat
     output: Literal["jsonl", "parquet"] = "jsonl"
     standard: bool = Field(False, description="Plain strings, not chat messages")
     min_confidence: float | None = Field(None, ge=0, le=1)
