@@ -105,7 +105,7 @@ def test_a_standard_preference_export_uses_plain_strings(env, answer):
     by_id = {row["external_id"]: row for row in rows}
     assert by_id["a"]["prompt"] == "Q a?"
     assert by_id["a"]["chosen"] == "good a"
-    assert by_id["b"]["prompt"] == "system: Be brief.\n\nuser: Q b?"
+    assert by_id["b"]["prompt"] == "system: Be brief.\n\nuser: Q b?\n\nassistant: "
     assert all(isinstance(row[k], str) for row in rows for k in ("prompt", "chosen", "rejected"))
 
 

@@ -128,7 +128,8 @@ def test_a_simulated_export_fits_the_model_and_beats_the_vote(env):
 
     rows = [orjson.loads(line) for line in jsonl.splitlines()]
     assert pq.read_table(io.BytesIO(parquet)).to_pylist() == rows
-    assert len(rows) + stats.counts["ties_dropped"] == N_ITEMS == stats.counts["items"]
+    kept_or_counted = len(rows) + stats.counts["ties_dropped"] + stats.counts["below_chance"]
+    assert kept_or_counted == N_ITEMS == stats.counts["items"]
     right = sum(row["chosen"][0]["content"][0] == truth[row["external_id"]].lower() for row in rows)
     vote = pairwise_consensus(*_answers(env, project), worker_reliability={})
     voted = np.mean([truth[e] == c for e, c in zip(vote.item_ids, vote.choice, strict=True)])

@@ -68,7 +68,7 @@ def test_a_rubric_consensus_gives_pass_fail_as_a_probability_and_points_as_a_mea
     assert good["complete"] == pytest.approx(3, abs=0.3)
 
 
-def test_a_label_project_exports_raw_answers_and_its_consensus_only(env, answer):
+def test_a_label_project_exports_classification_rows_raw_answers_and_its_consensus(env, answer):
     manager = env.user(Role.MANAGER)
     workers = [env.user(Role.WORKER) for _ in range(3)]
     project = env.project(
@@ -80,8 +80,11 @@ def test_a_label_project_exports_raw_answers_and_its_consensus_only(env, answer)
     assert len(rows) == 3
     (line,) = iter_consensus(env.db, actor=manager, project_id=project)
     assert line["consensus"] == {"label": "urgent"}
-    for fmt in ("preference", "unpaired", "sft", "reward"):
-        with pytest.raises(InputInvalid, match="exports as raw, not"):
+    (row,) = export_rows(env, manager, project, format="classification")[0]
+    assert row["text"] == "chest pain"
+    assert row["label"] == 0
+    for fmt in ("preference", "unpaired", "sft", "reward", "scores", "rubric_rl"):
+        with pytest.raises(InputInvalid, match="exports as classification, raw, not"):
             export_rows(env, manager, project, format=fmt)
 
 

@@ -121,7 +121,8 @@ def arrow_schema(
     else:
         raise ValueError(f"unknown export format {fmt!r}")
     schema = pa.schema(columns + provenance)
-    features = hf_features(schema, class_names=class_names)
+    classes = {} if class_names is None else {columns[1][0]: list(class_names)}
+    features = hf_features(schema, class_columns=classes)
     return schema.with_metadata(
         {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
     )
@@ -136,19 +137,22 @@ def _feature(dtype: pa.DataType) -> dict[str, Any]:
     return {"dtype": names[dtype], "_type": "Value"}
 
 
-def hf_features(schema: pa.Schema, *, class_names: Sequence[str] | None = None) -> dict[str, Any]:
+def hf_features(
+    schema: pa.Schema, *, class_columns: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
     """The Hugging Face ``Features`` of a schema, as ``Features.to_dict()`` writes them
-    (``datasets`` 4 or newer): a ``classification`` label a ``ClassLabel`` of
-    ``class_names``, several labels a list of them."""
+    (``datasets`` 4 or newer); each of ``class_columns`` (an integer column, or a list of
+    integers) a ``ClassLabel`` of the names given, or a list of them."""
     features: dict[str, Any] = {}
     for field in schema:
-        if class_names is not None and field.name in ("label", "labels"):
-            label = {"names": list(class_names), "_type": "ClassLabel"}
-            features[field.name] = (
-                {"feature": label, "_type": "List"} if field.name == "labels" else label
-            )
-        else:
+        names = (class_columns or {}).get(field.name)
+        if names is None:
             features[field.name] = _feature(field.type)
+            continue
+        label = {"names": list(names), "_type": "ClassLabel"}
+        features[field.name] = (
+            {"feature": label, "_type": "List"} if pa.types.is_list(field.type) else label
+        )
     return features
 
 
