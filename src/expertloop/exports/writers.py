@@ -132,8 +132,14 @@ def _feature(dtype: pa.DataType) -> dict[str, Any]:
     if pa.types.is_list(dtype):
         return {"feature": _feature(dtype.value_type), "_type": "List"}
     if pa.types.is_struct(dtype):
-        return {dtype.field(i).name: _feature(dtype.field(i).type) for i in range(dtype.num_fields)}
-    names = {pa.string(): "string", pa.int64(): "int64", pa.float64(): "float64", pa.bool_(): "bool"}
+        fields = [dtype.field(i) for i in range(dtype.num_fields)]
+        return {field.name: _feature(field.type) for field in fields}
+    names = {
+        pa.string(): "string",
+        pa.int64(): "int64",
+        pa.float64(): "float64",
+        pa.bool_(): "bool",
+    }
     return {"dtype": names[dtype], "_type": "Value"}
 
 
@@ -162,7 +168,8 @@ def _yaml_feature(name: str | None, feature: Mapping[str, Any]) -> dict[str, Any
     if kind == "Value":
         out["dtype"] = feature["dtype"]
     elif kind == "ClassLabel":
-        out["dtype"] = {"class_label": {"names": {str(n): v for n, v in enumerate(feature["names"])}}}
+        names = {str(n): v for n, v in enumerate(feature["names"])}
+        out["dtype"] = {"class_label": {"names": names}}
     elif kind == "List":
         inner = feature["feature"]
         if "_type" not in inner:  # a list of structs
