@@ -364,7 +364,9 @@ class Project:
 
     def _card(self, format: str, params: Mapping[str, Any]) -> str:
         response = self._http.send(
-            "GET", f"projects/{self.id}/exports/{format}/card", params=dict(params),
+            "GET",
+            f"projects/{self.id}/exports/{format}/card",
+            params=dict(params),
             retry=Retry.SAFE,
         )
         return str(response.text)
