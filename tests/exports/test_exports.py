@@ -14,7 +14,7 @@ from export_helpers import answer  # noqa: F401 - a fixture
 
 from expertloop.domain import Role
 from expertloop.errors import InputInvalid, PermissionDenied
-from expertloop.exports.hub import save_dataset_dict
+from expertloop.exports.hub import HUB_DATA_FILES, save_dataset_dict
 from expertloop.exports.writers import write_rows
 from expertloop.quality.agreement import krippendorff_alpha
 from expertloop.quality.preferences import pairwise_consensus
@@ -277,9 +277,8 @@ def test_the_card_records_the_quality_engines_numbers(env, answer, tmp_path):
     parquet = tmp_path / "train.parquet"
     with parquet.open("wb") as sink:
         write_rows(prepared.batches(), sink, output="parquet", schema=prepared.schema)
-    stats = prepared.card_stats().as_dict()
     out = tmp_path / "hub"
-    save_dataset_dict(parquet, out, stats)
+    save_dataset_dict(parquet, out, prepared.card(HUB_DATA_FILES))
 
     # Independently: the same answers through expertloop.quality.
     from sqlalchemy import text
