@@ -107,7 +107,8 @@ class _Handler(BaseHTTPRequestHandler):
             assert lines[0]["key"] == "header"
             for line in lines[1:]:
                 value = line["value"]
-                assert line["key"] == "file" and value["encoding"] == "base64"
+                assert line["key"] == "file"
+                assert value["encoding"] == "base64"
                 self.state.files[repo][value["path"]] = base64.b64decode(value["content"])
             host = f"http://{self.headers['Host']}"
             self._send(200, {"commitUrl": f"{host}/datasets/{repo}/commit/abc123", "commitOid": "abc123"})
@@ -154,7 +155,7 @@ def test_an_export_and_its_card_are_pushed_to_a_private_dataset_repository(env, 
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["configs"][0]["data_files"][0]["path"] == "data/train-*.parquet"
     assert meta["license"] == "cc-by-4.0"
-    assert meta["dataset_info"]["splits"][0]["num_examples"] == table.num_rows
+    assert meta["expertloop"]["rows"] == table.num_rows
     assert "abc123" in result.output  # the commit's URL is in the summary
     posts = [c for c in state.calls if c.startswith("POST")]
     assert posts == ["POST /api/repos/create", "POST /api/validate-yaml",
@@ -167,7 +168,8 @@ def test_a_push_with_a_bad_token_fails_and_says_so(env, answer, hub, monkeypatch
     manager, project = pairwise_project(env, answer)
     result = _push(env, monkeypatch, url, manager, project, token="hf_wrong")
     assert result.exit_code != 0
-    assert "401" in result.output and "HF_TOKEN" in result.output
+    assert "401" in result.output
+    assert "HF_TOKEN" in result.output
     assert state.files == {}
 
 

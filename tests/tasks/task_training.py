@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from expertloop.exports.rows import example_rows
-from expertloop.tasks.training import Score
 from expertloop.tasks import TaskType
-from expertloop.tasks.training import AnswerAsConsensus, Tie
+from expertloop.tasks.training import AnswerAsConsensus, Score, Tie
 
 
 def taught(

@@ -218,6 +218,9 @@ def _usage(stats: Mapping[str, Any], features: Mapping[str, Any]) -> list[str]:
             lines += [
                 "model = AutoModelForSequenceClassification.from_pretrained(",
                 f'    name, num_labels={len(names)}, problem_type="multi_label_classification")',
+                "# the positions as a multi-hot vector (a list of floats first: a map",
+                "# that writes floats into a ClassLabel column gets them cast back)",
+                'ds = ds.cast_column("labels", datasets.List(datasets.Value("float32")))',
                 "ds = ds.map(lambda r: {\"labels\": [float(i in r[\"labels\"])",
                 f"                        for i in range({len(names)})]}})",
             ]
@@ -319,7 +322,6 @@ def card_markdown(
         "dataset_info:",
         "  config_name: default",
         f"  features: {_json(yaml_features(features))}",
-        f"  splits: {_json([{'name': 'train', 'num_examples': rows}])}",
         "expertloop:",
         *(f"  {key}: {_json(value)}" for key, value in numbers.items()),
         f"  krippendorff_alpha_by_channel: {_json(stats['agreement_by_channel'])}",
