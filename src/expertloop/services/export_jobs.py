@@ -32,7 +32,12 @@ from expertloop.errors import (
 from expertloop.exports.rows import FORMATS
 from expertloop.exports.writers import write_rows
 from expertloop.jobs import JobContext, PermanentJobError, job_kind
-from expertloop.services.exports import ExportOptions, count_answers, prepare_export
+from expertloop.services.exports import (
+    ExportOptions,
+    count_answers,
+    prepare_export,
+    validate_card_fields,
+)
 from expertloop.services.jobs import get_job, queue_job
 from expertloop.services.projects import load_project
 from expertloop.settings import Settings
@@ -85,6 +90,7 @@ def start_export_job(
             f"a {task_type} project exports as {', '.join(offered)}, not "
             f"{options.format}",
         )
+    validate_card_fields(options)
     job, _ = queue_job(
         db,
         kind=EXPORT_KIND,

@@ -54,6 +54,7 @@ __all__ = [
     "iter_consensus",
     "prepare_consensus",
     "prepare_export",
+    "validate_card_fields",
     "worker_pseudonym",
 ]
 
@@ -143,7 +144,7 @@ def _validate(project: Project, options: ExportOptions) -> None:
         value = getattr(options, name)
         if value is not None and not 0.0 <= value <= 1.0:
             raise InputInvalid.on_field(name, f"{name} must be between 0 and 1")
-    _validate_card_fields(options)
+    validate_card_fields(options)
     if options.criterion is not None:
         names = task.export_criteria(project.config)
         if options.criterion not in names:
@@ -157,7 +158,9 @@ def _validate(project: Project, options: ExportOptions) -> None:
 _CARD_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$")
 
 
-def _validate_card_fields(options: ExportOptions) -> None:
+def validate_card_fields(options: ExportOptions) -> None:
+    """Refuse a card licence or language that is not a plain identifier (they go into the
+    card's YAML)."""
     if options.license is not None and not _CARD_WORD.match(options.license):
         raise InputInvalid.on_field(
             "license", "a licence is an identifier such as apache-2.0, cc-by-4.0 or other"
