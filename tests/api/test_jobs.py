@@ -143,6 +143,7 @@ def test_the_sdk_exports_through_a_job_and_downloads_file_and_card(
             tmp_path / "out", "preference", file_format=file_format, poll_seconds=0.05
         )
     assert files.job["status"] == "succeeded"
-    assert files.path.read_bytes().count(b"\n") == 6
+    # The workers' choices split at random (shown order): rows as many as the job counted.
+    assert files.path.read_bytes().count(b"\n") == files.job["result"]["rows"] > 0
     assert files.card.name == "README.md"
     assert "expertloop:" in files.card.read_text()

@@ -122,7 +122,7 @@ def test_a_label_project_exports_classlabels_that_datasets_types(env, answer, tm
         out.mkdir()
         with (out / "data.parquet").open("wb") as sink:
             write_rows(prepared.batches(), sink, output="parquet", schema=prepared.schema)
-        loaded = datasets.load_dataset("parquet", data_files=str(out / "data.parquet"), cache_dir=str(tmp_path / "c"))["train"]
+        loaded = datasets.load_dataset("parquet", data_files=str(out / "data.parquet"), cache_dir=str(tmp_path / f"c-{multiple}"))["train"]
         if multiple:
             feature = loaded.features["labels"]
             assert isinstance(feature, datasets.List)
@@ -178,12 +178,14 @@ def test_every_format_has_one_schema_whatever_the_file_type(env, answer, tmp_pat
                 return _prepared(env, case.manager, case.project_id, format=case.format, conversational=conversational)
 
             dirs = _write_all(prepared_of, tmp_path / f"{n}-{conversational}")
-            cache = str(tmp_path / "cache")
+            # A cache per load: datasets may take two folders' files of one name, size
+            # and second for the same data.
+            cache = tmp_path / f"cache-{n}-{conversational}"
             loaded = {
-                "jsonl": datasets.load_dataset(str(dirs["jsonl"]), cache_dir=cache)["train"],
-                "parquet": datasets.load_dataset(str(dirs["parquet"]), cache_dir=cache)["train"],
+                "jsonl": datasets.load_dataset(str(dirs["jsonl"]), cache_dir=str(cache / "j"))["train"],
+                "parquet": datasets.load_dataset(str(dirs["parquet"]), cache_dir=str(cache / "p"))["train"],
                 "hub": datasets.load_from_disk(str(dirs["hub"]))["train"],
-                "hub (card)": datasets.load_dataset(str(dirs["hub"]), cache_dir=cache)["train"],
+                "hub (card)": datasets.load_dataset(str(dirs["hub"]), cache_dir=str(cache / "h"))["train"],
             }
             label = f"{case.format} (conversational={conversational})"
             features = {name: ds.features for name, ds in loaded.items()}
@@ -194,7 +196,7 @@ def test_every_format_has_one_schema_whatever_the_file_type(env, answer, tmp_pat
             both = datasets.concatenate_datasets(list(loaded.values()))
             assert both.num_rows == 4 * loaded["jsonl"].num_rows
             # Without the card, JSON lines still give int64 answer counts.
-            plain = datasets.load_dataset("json", data_files=str(dirs["jsonl"] / "data.jsonl"), cache_dir=cache)["train"]
+            plain = datasets.load_dataset("json", data_files=str(dirs["jsonl"] / "data.jsonl"), cache_dir=str(cache / "plain"))["train"]
             assert plain.features["n_answers"] == datasets.Value("int64")
             assert pq.read_schema(dirs["parquet"] / "data.parquet").field("n_answers").type == "int64"
 

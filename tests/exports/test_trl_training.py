@@ -233,7 +233,7 @@ def test_every_export_format_trains_one_step_with_the_trainer_its_card_names(sql
     for n, case in enumerate(cases):
         folder = tmp_path / f"{n}-{case.format}"
         card = _export(sqlite_env, case, folder)
-        ds = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "cache"))["train"]
+        ds = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / f"cache-{n}"))["train"]
         assert ds.num_rows >= 2, case.format
         exported.append((case.format, card, ds))
     tokenizer = _tokenizer([ds for _, _, ds in exported])
