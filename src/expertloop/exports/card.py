@@ -64,8 +64,7 @@ COLUMN_DOCS: dict[str, str] = {
     "of two scored responses, the difference of their scores on a 0..1 scale. Not named "
     "`margin`, which RewardTrainer would take as a required reward gap",
     "completion": "the reply (one assistant message, or a string)",
-    "label": "KTO: `true` for a desirable reply, `false` for an undesirable one; "
-    "classification: the consensus label (a `ClassLabel`: its position in the label set)",
+    "label": "`true` for a desirable reply, `false` for an undesirable one",
     "labels": "the consensus labels, a list of `ClassLabel` s (multi-label)",
     "messages": "the conversation, the expert's reply last",
     "criterion": "what the score measures (a rating criterion, or `total` for a rubric)",
@@ -86,17 +85,34 @@ COLUMN_DOCS: dict[str, str] = {
     "fixed_answer": "the reviewer's corrected answer (JSON text)",
     "reviewer": "the reviewer's pseudonym",
     "reviewed_at": "when it was reviewed",
-    "item_id": "provenance: the item's id in expertloop (for a pair of two responses, the "
-    "chosen one's item)",
+    "item_id": "provenance: the item's id in expertloop",
     "external_id": "provenance: the item's id in your own data",
     "rejected_item_id": "provenance: the item of the rejected response (the same item for "
     "a pair from one comparison)",
     "rejected_external_id": "provenance: that item's id in your own data",
-    "n_answers": "provenance: the answers that count on the item (the fewer of the two items "
-    "of a pair)",
+    "n_answers": "provenance: the answers that count on the item",
     "confidence": "provenance: the posterior probability of the consensus the row comes from "
-    "(the lower of the two for a pair of responses; null for free text, which has no model)",
+    "(null for free text, which has no model)",
 }
+
+_FORMAT_COLUMN_DOCS: dict[str, dict[str, str]] = {
+    "classification": {
+        "label": "the consensus label, a `ClassLabel` (its position in the label set; "
+        "`int2str` gives the name)",
+    },
+    "reward": {
+        "item_id": "provenance: the chosen response's item",
+        "external_id": "provenance: that item's id in your own data",
+        "n_answers": "provenance: the answers that count on the item (the fewer of the two "
+        "items of a pair of responses)",
+        "confidence": "provenance: the posterior probability of the consensus the row comes "
+        "from (for a pair of two scored responses, the lower of the two)",
+    },
+}
+
+
+def _column_doc(fmt: str, name: str) -> str:
+    return _FORMAT_COLUMN_DOCS.get(fmt, {}).get(name) or COLUMN_DOCS.get(name, "")
 
 _SIZES = (
     (1_000, "n<1K"),
@@ -170,19 +186,27 @@ def _usage(stats: Mapping[str, Any], features: Mapping[str, Any]) -> list[str]:
             f"Label balance: {good} desirable (`label: true`), {bad} undesirable (`false`).",
         ]
         if good and bad:
-            # KTO's authors advise desirable_weight * n_desirable / (undesirable_weight *
-            # n_undesirable) between 1 and 4/3: weigh the rarer side up to that.
-            if good >= bad:
+            # TRL's KTO advice: desirable_weight * n_desirable / (undesirable_weight *
+            # n_undesirable) between 1 and 4/3; weigh the rarer side up to that.
+            ratio = good / bad
+            lines.append("")
+            if 1 <= ratio <= 4 / 3:
+                lines.append(
+                    "TRL advises `desirable_weight * n_desirable / (undesirable_weight * "
+                    "n_undesirable)` between 1 and 4/3: here it is "
+                    f"{ratio:.3f} with the default weights, which suit it."
+                )
+            elif ratio > 4 / 3:
                 lines.append(
                     "TRL advises `desirable_weight * n_desirable / (undesirable_weight * "
                     "n_undesirable)` between 1 and 4/3: e.g. `KTOConfig(desirable_weight=1.0, "
-                    f"undesirable_weight={good / bad:.3f})`."
+                    f"undesirable_weight={ratio:.3f})`."
                 )
             else:
                 lines.append(
                     "TRL advises `desirable_weight * n_desirable / (undesirable_weight * "
                     "n_undesirable)` between 1 and 4/3: e.g. `KTOConfig(desirable_weight="
-                    f"{bad / good:.3f}, undesirable_weight=1.0)`."
+                    f"{1 / ratio:.3f}, undesirable_weight=1.0)`."
                 )
         return [*lines, ""]
     if fmt == "sft":
@@ -371,7 +395,7 @@ def card_markdown(
         "| column | type | meaning |",
         "|---|---|---|",
         *(
-            f"| `{name}` | {_type_name(feature)} | {COLUMN_DOCS.get(name, '')} |"
+            f"| `{name}` | {_type_name(feature)} | {_column_doc(fmt, name)} |"
             for name, feature in features.items()
         ),
         "",
