@@ -33,7 +33,7 @@ import pytest
 from expertloop.errors import InputInvalid
 from expertloop.exports.rows import example_rows
 from expertloop.tasks import EXPORT_FORMATS, TASK_TYPES, TaskType, get_task_type
-from expertloop.tasks.training import AnswerAsConsensus, Tie
+from expertloop.tasks.training import AnswerAsConsensus, Score, Tie
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "task-types.md"
 KINDS = ("payload", "config", "answer", "gold", "rows")
@@ -298,6 +298,17 @@ def test_every_rows_example_is_what_the_task_type_exports_for_the_example_answer
         row
         for made in task.training_examples(example.format, item, config=config)
         if not isinstance(made, Tie)
-        for row in example_rows(example.format, made, conversational)
+        for row in _rows(example.format, made, conversational)
     ]
     assert _rounded(rows) == example.value
+
+
+def _rows(fmt: str, made: Any, conversational: bool) -> list[dict[str, Any]]:
+    """The rows of one training example; in ``reward``, a response's score (the exporter
+    pairs it with the other responses to the same prompt) as ``prompt``, ``completion``
+    and ``score``."""
+    content = made.content
+    if fmt == "reward" and isinstance(content, Score):
+        return [{"prompt": content.prompt, "completion": content.completion,
+                 "score": content.score}]
+    return example_rows(fmt, made, conversational)

@@ -117,7 +117,7 @@ def test_exports_send_their_filters_and_come_back_as_rows_or_a_dataset() -> None
             project.export("preference", min_confidence=0.8, standard=True, as_dataset=False)
             == rows
         )
-        exported = project.export("preference")
+        exported = project.export("preference", card=False)
     params = dict(server.requests[1].url.params)
     assert params == {"output": "jsonl", "standard": "true", "min_confidence": "0.8"}
     try:
@@ -142,7 +142,8 @@ def test_export_to_streams_the_file_and_leaves_no_partial_file_on_error(tmp_path
     with _client(server) as client:
         project = client.projects.get(3)
         path = project.export_to(
-            tmp_path / "sft.parquet", "sft", file_format="parquet", include_gold=False
+            tmp_path / "sft.parquet", "sft", file_format="parquet", include_gold=False,
+            card=False,
         )
         assert path.read_bytes() == parquet
         assert dict(server.requests[-1].url.params) == {

@@ -21,6 +21,11 @@ def answer(env: Any) -> Answerer:
 
     Each worker takes items until none is left and answers the one given for them (by
     their position in ``workers``), translated into the terms they were shown."""
+    return answerer(env)
+
+
+def answerer(env: Any) -> Answerer:
+    """The ``answer`` fixture's function, for an ``env`` made without the fixture."""
 
     def run(project_id: int, workers: list[User], plan: dict[str, list[dict[str, Any]]]) -> None:
         with env.db.read() as conn:

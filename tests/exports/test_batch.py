@@ -28,7 +28,7 @@ def _conversational_batch() -> ColumnBatch:
             "prompt": Messages.of_prompts(PROMPTS),
             "chosen": Messages.single("assistant", ["yes", "no", "perhaps"]),
             "rejected": Messages.single("assistant", ["", "x" * 300, "a,b"]),
-            "margin": np.array([0.5, 1.0, 1e-5]),
+            "preference_strength": np.array([0.5, 1.0, 1e-5]),
             "item_id": np.array([1, 2, 3], dtype=np.int64),
             "external_id": ["a", None, "c"],
             "n_answers": np.array([3, 1, 2], dtype=np.int64),
@@ -54,7 +54,7 @@ def test_a_column_batch_iterates_as_the_row_dicts_it_holds():
         "prompt",
         "chosen",
         "rejected",
-        "margin",
+        "preference_strength",
         "item_id",
         "external_id",
         "n_answers",
@@ -123,7 +123,7 @@ def test_empty_batches_write_nothing_and_unequal_columns_are_refused():
     assert len(empty) == 0
     assert empty.jsonl() == b""
     assert list(jsonl_chunks([empty, []])) == []
-    assert ColumnBatch({"margin": np.array([])}).jsonl() == b""
+    assert ColumnBatch({"preference_strength": np.array([])}).jsonl() == b""
     with pytest.raises(ValueError, match="unequal"):
         ColumnBatch({"a": [1, 2], "b": [1]})
 

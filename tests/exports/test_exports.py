@@ -14,7 +14,7 @@ from export_helpers import answer  # noqa: F401 - a fixture
 
 from expertloop.domain import Role
 from expertloop.errors import InputInvalid, PermissionDenied
-from expertloop.exports.hub import save_dataset_dict
+from expertloop.exports.hub import HUB_DATA_FILES, save_dataset_dict
 from expertloop.exports.writers import write_rows
 from expertloop.quality.agreement import krippendorff_alpha
 from expertloop.quality.preferences import pairwise_consensus
@@ -92,9 +92,9 @@ def test_a_conversational_preference_export_has_trls_shape_and_drops_ties(env, a
     assert b["prompt"][0] == {"role": "system", "content": "Be brief."}
     assert b["chosen"] == [{"role": "assistant", "content": "good b"}]
     for row in rows:
-        assert set(row) == {"prompt", "chosen", "rejected", "margin", "item_id", "external_id", "n_answers", "confidence"}
+        assert set(row) == {"prompt", "chosen", "rejected", "preference_strength", "item_id", "external_id", "n_answers", "confidence"}
         assert row["n_answers"] == 3
-        assert 0 < row["margin"] <= 1
+        assert 0 < row["preference_strength"] <= 1
         assert 0.5 < row["confidence"] <= 1
     assert a["confidence"] > b["confidence"]  # unanimous beats two against one
 
@@ -105,7 +105,7 @@ def test_a_standard_preference_export_uses_plain_strings(env, answer):
     by_id = {row["external_id"]: row for row in rows}
     assert by_id["a"]["prompt"] == "Q a?"
     assert by_id["a"]["chosen"] == "good a"
-    assert by_id["b"]["prompt"] == "system: Be brief.\n\nuser: Q b?"
+    assert by_id["b"]["prompt"] == "system: Be brief.\n\nuser: Q b?\n\nassistant: "
     assert all(isinstance(row[k], str) for row in rows for k in ("prompt", "chosen", "rejected"))
 
 
@@ -231,7 +231,7 @@ def test_demonstrations_and_rewrites_become_sft_and_preference_rows(env, answer)
     env.items(manager, rewrite, [{"external_id": "w", "payload": {"prompt": "Dose?", "response": "10 g"}}])
     answer(rewrite, workers, {"w": [{"critique": "Too much.", "rewrite": "10 mg"}]})
     rows, _ = export_rows(env, manager, rewrite, format="preference", conversational=False)
-    assert [(r["chosen"], r["rejected"], r["margin"]) for r in rows] == [("10 mg", "10 g", 1.0)]
+    assert [(r["chosen"], r["rejected"], r["preference_strength"]) for r in rows] == [("10 mg", "10 g", 1.0)]
 
 
 def test_ratings_become_reward_and_unpaired_rows(env, answer):
@@ -255,7 +255,7 @@ def test_ratings_become_reward_and_unpaired_rows(env, answer):
             "lo": [{"scores": {"accuracy": 1}}, {"scores": {"accuracy": 1}}, {"scores": {"accuracy": 2}}],
         },
     )
-    rows, _ = export_rows(env, manager, project, format="reward", conversational=False)
+    rows, _ = export_rows(env, manager, project, format="scores", conversational=False)
     by_id = {r["external_id"]: r for r in rows}
     assert by_id["hi"]["criterion"] == "accuracy"
     assert by_id["hi"]["score"] == pytest.approx(5.0, abs=0.2)
@@ -277,9 +277,8 @@ def test_the_card_records_the_quality_engines_numbers(env, answer, tmp_path):
     parquet = tmp_path / "train.parquet"
     with parquet.open("wb") as sink:
         write_rows(prepared.batches(), sink, output="parquet", schema=prepared.schema)
-    stats = prepared.card_stats().as_dict()
     out = tmp_path / "hub"
-    save_dataset_dict(parquet, out, stats)
+    save_dataset_dict(parquet, out, prepared.card(HUB_DATA_FILES))
 
     # Independently: the same answers through expertloop.quality.
     from sqlalchemy import text
@@ -324,7 +323,7 @@ def test_the_card_records_the_quality_engines_numbers(env, answer, tmp_path):
 
     loaded = datasets.load_from_disk(str(out))
     assert loaded["train"].num_rows == 2
-    assert set(loaded["train"].column_names) >= {"prompt", "chosen", "rejected", "margin", "item_id", "external_id", "n_answers", "confidence"}
+    assert set(loaded["train"].column_names) >= {"prompt", "chosen", "rejected", "preference_strength", "item_id", "external_id", "n_answers", "confidence"}
     again = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
     assert again["train"].num_rows == 2
     assert again["train"][0]["chosen"][0]["role"] == "assistant"

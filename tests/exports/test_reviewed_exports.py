@@ -173,7 +173,7 @@ def test_ratings_read_answer_by_answer_follow_reviews_too(env, answer):
     for worker in workers:
         _review(env, manager, reviewer, project, ids["r", worker.id], "fixed",
                 answer={"scores": {"accuracy": 5}})
-    rows, prepared = export_rows(env, manager, project, format="reward", conversational=False)
+    rows, prepared = export_rows(env, manager, project, format="scores", conversational=False)
     (row,) = rows
     assert row["score"] > 4.5
     assert prepared.consensus.n_answers == 3

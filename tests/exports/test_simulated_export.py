@@ -19,7 +19,6 @@ from test_exports import SECRET, pairwise_project
 
 from expertloop.domain import Role
 from expertloop.exports import consensus as consensus_module
-from expertloop.exports.hub import card_markdown
 from expertloop.exports.writers import write_rows
 from expertloop.quality._common import ConvergenceError
 from expertloop.quality.preferences import pairwise_consensus
@@ -128,7 +127,8 @@ def test_a_simulated_export_fits_the_model_and_beats_the_vote(env):
 
     rows = [orjson.loads(line) for line in jsonl.splitlines()]
     assert pq.read_table(io.BytesIO(parquet)).to_pylist() == rows
-    assert len(rows) + stats.counts["ties_dropped"] == N_ITEMS == stats.counts["items"]
+    kept_or_counted = len(rows) + stats.counts["ties_dropped"] + stats.counts["below_chance"]
+    assert kept_or_counted == N_ITEMS == stats.counts["items"]
     right = sum(row["chosen"][0]["content"][0] == truth[row["external_id"]].lower() for row in rows)
     vote = pairwise_consensus(*_answers(env, project), worker_reliability={})
     voted = np.mean([truth[e] == c for e, c in zip(vote.item_ids, vote.choice, strict=True)])
@@ -165,8 +165,8 @@ def test_an_export_whose_model_fails_says_so_in_the_card_and_the_log(
     stats = prepared.card_stats()
     assert stats.consensus_method == "pairwise_vote"
     assert stats.consensus_fallbacks == {"overall": "did not converge (simulated)"}
-    card = card_markdown(stats.as_dict())
-    assert 'consensus_fallbacks:\n    "overall": "did not converge (simulated)"' in card
+    card = prepared.card("data.jsonl")
+    assert '  consensus_fallbacks: {"overall": "did not converge (simulated)"}\n' in card
     assert "fell back to a vote" in card
 
 
@@ -179,7 +179,7 @@ def test_a_card_without_fallbacks_says_so(env, answer):
         options=ExportOptions(format="preference"),
         secret_key=SECRET,
     )
-    card = card_markdown(prepared.card_stats().as_dict())
+    card = prepared.card("data.jsonl")
     assert "  consensus_fallbacks: {}\n" in card
     assert "fell back" not in card
 

@@ -43,7 +43,7 @@ def test_a_rubric_exports_its_total_as_a_reward_row_and_its_verdict_as_an_unpair
     env, answer
 ):
     manager, project = _rubric_project(env, answer)
-    rows, prepared = export_rows(env, manager, project, format="reward", conversational=False)
+    rows, prepared = export_rows(env, manager, project, format="scores", conversational=False)
     by_id = {r["external_id"]: r for r in rows}
     assert {r["criterion"] for r in rows} == {"total"}
     assert by_id["good"]["score"] > 0.9
@@ -68,7 +68,7 @@ def test_a_rubric_consensus_gives_pass_fail_as_a_probability_and_points_as_a_mea
     assert good["complete"] == pytest.approx(3, abs=0.3)
 
 
-def test_a_label_project_exports_raw_answers_and_its_consensus_only(env, answer):
+def test_a_label_project_exports_classification_rows_raw_answers_and_its_consensus(env, answer):
     manager = env.user(Role.MANAGER)
     workers = [env.user(Role.WORKER) for _ in range(3)]
     project = env.project(
@@ -80,8 +80,11 @@ def test_a_label_project_exports_raw_answers_and_its_consensus_only(env, answer)
     assert len(rows) == 3
     (line,) = iter_consensus(env.db, actor=manager, project_id=project)
     assert line["consensus"] == {"label": "urgent"}
-    for fmt in ("preference", "unpaired", "sft", "reward"):
-        with pytest.raises(InputInvalid, match="exports as raw, not"):
+    (row,) = export_rows(env, manager, project, format="classification")[0]
+    assert row["text"] == "chest pain"
+    assert row["label"] == 0
+    for fmt in ("preference", "unpaired", "sft", "reward", "scores", "rubric_rl"):
+        with pytest.raises(InputInvalid, match="exports as classification, raw, not"):
             export_rows(env, manager, project, format=fmt)
 
 

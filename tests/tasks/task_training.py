@@ -7,7 +7,7 @@ from typing import Any
 
 from expertloop.exports.rows import example_rows
 from expertloop.tasks import TaskType
-from expertloop.tasks.training import AnswerAsConsensus, Tie
+from expertloop.tasks.training import AnswerAsConsensus, Score, Tie
 
 
 def taught(
@@ -29,6 +29,11 @@ def taught(
     for example in task.training_examples(fmt, item, config=config, criterion=criterion):
         if isinstance(example, Tie):
             ties += 1
+        elif fmt == "reward" and isinstance(example.content, Score):
+            # A response's score, paired by the exporter with other responses' to the prompt.
+            content = example.content
+            rows.append({"prompt": content.prompt, "completion": content.completion,
+                         "score": content.score})
         else:
             rows.extend(example_rows(fmt, example, conversational))
     return rows, ties

@@ -96,4 +96,4 @@ def test_observations_are_the_texts_and_the_rubric_points() -> None:
 def test_the_problem_and_its_solution_make_an_sft_row_without_the_brief() -> None:
     rows, _ = taught(authoring, PAYLOAD, ANSWER, "sft")
     assert rows == [{"prompt": ANSWER["problem"], "completion": ANSWER["solution"]}]
-    assert authoring.export_formats == ("sft", "raw")
+    assert authoring.export_formats == ("rubric_rl", "sft", "raw")

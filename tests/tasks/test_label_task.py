@@ -109,10 +109,12 @@ def test_multiple_choice_observations_are_a_yes_or_no_per_configured_label() -> 
     assert label.observations({"labels": ["spam"]}) == [Observation("class", "spam", "yes")]
 
 
-def test_labels_are_aggregated_as_classes_but_export_only_as_raw_answers() -> None:
+def test_labels_are_aggregated_as_classes_and_export_as_classification() -> None:
     single = label.validate_config({"labels": ["urgent", "routine"]})
     multi = label.validate_config({"labels": ["spam", "toxic"], "multiple": True})
-    assert label.export_formats == ("raw",)
+    assert label.export_formats == ("classification", "raw")
+    assert label.class_names(single) == (("urgent", "routine"), False)
+    assert label.class_names(multi) == (("spam", "toxic"), True)
     assert label.consensus_channels(single)["label"].classes == ("urgent", "routine")
     assert set(label.consensus_channels(multi)) == {"spam", "toxic"}
     assert label.coded_answer_fields(single) == {"label": ("label",)}
@@ -130,3 +132,16 @@ def test_the_consensus_is_the_label_or_the_labels_that_won_yes() -> None:
     assert one.value == {"label": "routine"}
     assert many is not None
     assert many.value == {"labels": ["spam"]}
+
+
+def test_a_classification_row_is_the_payloads_text_and_the_label_positions() -> None:
+    from task_training import taught
+
+    single = {"labels": ["urgent", "routine"]}
+    rows, _ = taught(label, {"text": "chest pain", "source": "x"}, {"label": "routine"},
+                     "classification", config=single)
+    assert rows == [{"text": "chest pain", "label": 1}]
+    multi = {"labels": ["spam", "toxic", "off-topic"], "multiple": True, "min_choices": 0}
+    rows, _ = taught(label, {"message": "buy now", "channel": "dm"}, {"labels": ["off-topic", "spam"]},
+                     "classification", config=multi)
+    assert rows == [{"text": "message: buy now\nchannel: dm", "labels": [0, 2]}]

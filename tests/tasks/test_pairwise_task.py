@@ -133,7 +133,7 @@ def test_observations_are_the_overall_choice_then_each_criterion_then_the_ration
 
 def test_a_preference_for_a_makes_a_row_with_a_chosen_and_b_rejected() -> None:
     rows, ties = taught(pairwise, PAYLOAD, {"choice": "A"}, "preference")
-    assert rows == [{"prompt": "2+2?", "chosen": "4", "rejected": "5", "margin": 1.0}]
+    assert rows == [{"prompt": "2+2?", "chosen": "4", "rejected": "5", "preference_strength": 1.0}]
     assert ties == 0
 
 
@@ -166,7 +166,7 @@ def test_a_chat_prompt_makes_a_conversational_preference_row() -> None:
             "prompt": chat,
             "chosen": [{"role": "assistant", "content": "4"}],
             "rejected": [{"role": "assistant", "content": "5"}],
-            "margin": 1.0,
+            "preference_strength": 1.0,
         }
     ]
 

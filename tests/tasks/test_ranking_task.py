@@ -154,7 +154,7 @@ def test_every_untied_pair_makes_a_preference_row_the_better_response_chosen() -
     assert [(r["chosen"], r["rejected"]) for r in rows] == [
         ("one", "zero"), ("two", "zero"), ("one", "two")
     ]
-    assert all(r["prompt"] == "Explain TCP slow start." and r["margin"] == 1.0 for r in rows)
+    assert all(r["prompt"] == "Explain TCP slow start." and r["preference_strength"] == 1.0 for r in rows)
     assert ties == 0
 
 

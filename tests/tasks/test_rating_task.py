@@ -125,7 +125,7 @@ def test_observations_are_a_score_per_criterion_then_the_comment() -> None:
 
 def test_a_reward_row_per_criterion_holds_the_consensus_score() -> None:
     answer = {"scores": {"accuracy": 4, "clarity": 7}}
-    rows, _ = taught(rating, PAYLOAD, answer, "reward", config=CONFIG)
+    rows, _ = taught(rating, PAYLOAD, answer, "scores", config=CONFIG)
     assert rows == [
         {"prompt": "Summarise the abstract.", "completion": "It shows X.",
          "criterion": "accuracy", "score": 4.0},

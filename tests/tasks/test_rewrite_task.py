@@ -83,12 +83,12 @@ def test_the_rewrite_is_preferred_to_the_original_and_is_an_sft_example() -> Non
     sft, _ = taught(rewrite, PAYLOAD, ANSWER, "sft")
     assert preference == [
         {"prompt": "Is ibuprofen safe in pregnancy?", "chosen": "Not after 20 weeks; ask ...",
-         "rejected": "Yes, always.", "margin": 1.0}
+         "rejected": "Yes, always.", "preference_strength": 1.0}
     ]
     assert sft == [
         {"prompt": "Is ibuprofen safe in pregnancy?", "completion": "Not after 20 weeks; ask ..."}
     ]
-    assert rewrite.export_formats == ("preference", "unpaired", "sft", "raw")
+    assert rewrite.export_formats == ("preference", "unpaired", "reward", "sft", "raw")
 
 
 def test_a_conversation_makes_rows_in_conversational_form() -> None:

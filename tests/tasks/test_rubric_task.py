@@ -196,7 +196,7 @@ def test_observations_are_grades_per_criterion_comments_and_with_config_the_tota
 
 def test_a_reward_row_holds_the_total_and_an_unpaired_row_whether_it_passes() -> None:
     answer = {"scores": {"correct dose": True, "completeness": 1}}
-    reward, _ = taught(rubric, PAYLOAD, answer, "reward", config=CONFIG)
+    reward, _ = taught(rubric, PAYLOAD, answer, "scores", config=CONFIG)
     assert reward == [
         {
             "prompt": "Draft a discharge letter.",

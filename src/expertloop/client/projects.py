@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import json
 import os
 import time
 import uuid
@@ -34,7 +35,16 @@ __all__ = [
 ]
 
 #: The dataset formats of ``GET /api/v1/projects/{id}/exports/{format}``.
-EXPORT_FORMATS = ("preference", "unpaired", "sft", "reward", "raw")
+EXPORT_FORMATS = (
+    "preference",
+    "unpaired",
+    "sft",
+    "reward",
+    "scores",
+    "classification",
+    "rubric_rl",
+    "raw",
+)
 
 
 class HasId(Protocol):
@@ -281,6 +291,7 @@ class Project:
         criterion: str | None = ...,
         reviewed_only: bool | None = ...,
         as_dataset: Literal[False],
+        card: bool = ...,
     ) -> list[dict[str, Any]]: ...
 
     @overload
@@ -295,6 +306,7 @@ class Project:
         criterion: str | None = ...,
         reviewed_only: bool | None = ...,
         as_dataset: bool | None = ...,
+        card: bool = ...,
     ) -> Any: ...
 
     def export(
@@ -308,15 +320,19 @@ class Project:
         criterion: str | None = None,
         reviewed_only: bool | None = None,
         as_dataset: bool | None = None,
+        card: bool = True,
     ) -> Any:
         """A training dataset of the project, in memory.
 
-        ``format`` is ``preference``, ``unpaired``, ``sft``, ``reward`` or ``raw``; the
-        filters are passed to the server as they are (``None`` means the server's default).
-        ``reviewed_only=True`` keeps only answers a reviewer accepted or fixed.
+        ``format`` is one of :data:`EXPORT_FORMATS`; the filters are passed to the server
+        as they are (``None`` means the server's default). ``reviewed_only=True`` keeps
+        only answers a reviewer accepted or fixed.
         Returns a ``datasets.Dataset`` when the ``datasets`` package is installed (or
-        ``as_dataset=True``), else a list of dicts (or with ``as_dataset=False``). For large
-        exports, or Parquet, use :meth:`export_to`.
+        ``as_dataset=True``), else a list of dicts (or with ``as_dataset=False``). The
+        dataset is typed by the export's card (``ClassLabel`` labels, the same features
+        as the Parquet file), whose text is in ``ds.info.description``; ``card=False``
+        skips the card (the server runs the export once more for it). For large exports,
+        or Parquet, use :meth:`export_to`.
 
         Example::
 
@@ -347,7 +363,58 @@ class Project:
                     "(or the extras expertloop[hub] / expertloop-client[datasets])"
                 ) from None
             return rows
-        return datasets.Dataset.from_list(rows)
+        if not card:
+            return datasets.Dataset.from_list(rows)
+        text = self._card(format, params)
+        features = datasets.Features._from_yaml_list(card_features(text))
+        info = datasets.DatasetInfo(description=text, features=features)
+        return datasets.Dataset.from_list(rows, features=features, info=info)
+
+    def _card(self, format: str, params: Mapping[str, Any]) -> str:
+        response = self._http.send(
+            "GET",
+            f"projects/{self.id}/exports/{format}/card",
+            params=dict(params),
+            retry=Retry.SAFE,
+        )
+        return str(response.text)
+
+    def export_card(
+        self,
+        format: str = "preference",
+        *,
+        standard: bool | None = None,
+        min_confidence: float | None = None,
+        min_agreement: float | None = None,
+        include_gold: bool | None = None,
+        criterion: str | None = None,
+        reviewed_only: bool | None = None,
+        license: str | None = None,
+        language: Iterable[str] = (),
+    ) -> str:
+        """The dataset card (``README.md``: trainer, columns, quality numbers) of the export
+        the same options give. The server runs the export to count its rows.
+
+        Example::
+
+            Path("README.md").write_text(project.export_card("unpaired", license="cc-by-4.0"))
+        """
+        _check_format(format)
+        params: dict[str, Any] = _export_params(
+            file_format="jsonl",
+            standard=standard,
+            min_confidence=min_confidence,
+            min_agreement=min_agreement,
+            include_gold=include_gold,
+            criterion=criterion,
+            reviewed_only=reviewed_only,
+        )
+        if license is not None:
+            params["license"] = license
+        codes = builtins.list(language)
+        if codes:
+            params["language"] = codes
+        return self._card(format, params)
 
     def export_to(
         self,
@@ -361,11 +428,14 @@ class Project:
         include_gold: bool | None = None,
         criterion: str | None = None,
         reviewed_only: bool | None = None,
+        card: bool = True,
     ) -> Path:
         """Stream a training dataset to a file (JSONL or Parquet); return its path.
 
         The file is written next to ``path`` under a temporary name and renamed when
-        complete, so ``path`` never holds half an export.
+        complete, so ``path`` never holds half an export. Its dataset card goes beside it,
+        as ``<stem>.README.md`` (``card=False``: no card; the server runs the export once
+        more for it).
 
         Example::
 
@@ -389,6 +459,13 @@ class Project:
             partial.replace(target)
         finally:
             partial.unlink(missing_ok=True)
+        if card:
+            text = self._card(format, params)
+            # The card names the file beside it as the split's data.
+            text = text.replace(
+                f'path: "project-{self.id}-{format}.{file_format}"', f'path: "{target.name}"', 1
+            )
+            target.with_name(target.stem + ".README.md").write_text(text, encoding="utf-8")
         return target
 
 
@@ -466,6 +543,16 @@ class ExportedFiles:
     path: Path
     card: Path
     job: dict[str, Any]
+
+
+def card_features(card: str) -> list[dict[str, Any]]:
+    """The ``dataset_info.features`` of an expertloop dataset card (written as one line of
+    JSON, which is YAML), in the form ``datasets.Features._from_yaml_list`` reads."""
+    for line in card.splitlines():
+        if line.startswith("  features: "):
+            features: list[dict[str, Any]] = json.loads(line.removeprefix("  features: "))
+            return features
+    raise ValueError("the card has no dataset_info features")
 
 
 class JobFailed(ExpertloopClientError):

@@ -55,6 +55,9 @@ class ExportFormat(enum.StrEnum):
     UNPAIRED = "unpaired"
     SFT = "sft"
     REWARD = "reward"
+    SCORES = "scores"
+    CLASSIFICATION = "classification"
+    RUBRIC_RL = "rubric_rl"
     RAW = "raw"
 
 

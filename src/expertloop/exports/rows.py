@@ -1,21 +1,28 @@
 """Training rows from an item's payload and its fitted consensus, for every export format.
 
 The task type says what an item teaches (:meth:`TaskType.training_examples`: preferences,
-verdicts, scores, demonstrations, each with the confidence of its consensus); this module
-filters them and writes them in TRL's dataset formats, conversational by default
-(``conversational=False`` for plain strings):
+verdicts, scores, demonstrations, labelled texts, authored problems, each with the
+confidence of its consensus); this module filters them and writes them in TRL's dataset
+formats, conversational by default (``conversational=False`` for plain strings):
 
-- ``preference``: ``prompt``, ``chosen``, ``rejected``, ``margin`` (``P(chosen better) -
-  P(rejected better)`` under the consensus model, in ``(0, 1]``), one row per preference.
+- ``preference`` (DPO): ``prompt``, ``chosen``, ``rejected``, ``preference_strength``
+  (``P(chosen better) - P(rejected better)`` under the consensus model, in ``(0, 1]``; not
+  named ``margin``, which TRL's RewardTrainer would take as a required reward gap).
+- ``reward`` (RewardTrainer): the same columns, from a preference, or from two responses to
+  the same prompt whose scores differ (:class:`ScorePairs`), with the rejected response's
+  item in ``rejected_item_id`` and ``rejected_external_id``.
 - ``unpaired`` (KTO): ``prompt``, ``completion``, ``label`` (bool): two rows per preference
   (chosen ``True``, rejected ``False``), one per verdict.
-- ``sft``: ``messages`` (conversational) or ``prompt`` + ``completion`` (standard), one row
-  per demonstration.
-- ``reward``: ``prompt``, ``completion``, ``criterion``, ``score``, one row per score.
+- ``sft``: ``messages`` (conversational) or ``prompt`` + ``completion`` (standard).
+- ``scores``: ``prompt``, ``completion``, ``criterion``, ``score``, one row per score.
+- ``classification``: ``text`` and ``label`` (or ``labels``), positions in the labels.
+- ``rubric_rl``: ``prompt``, ``solution``, ``rubric``.
 - ``raw``: every answer, with a worker pseudonym, timing and review outcome (written by
   :mod:`expertloop.services.exports` for every task type).
 
-Ties give no row and are counted. Every row ends with the provenance columns ``item_id``,
+Ties give no row and are counted. Without an explicit ``min_confidence``, a row whose
+confidence is not above its ``chance`` (a guess's) is dropped and counted
+(``below_chance``). Every row ends with the provenance columns ``item_id``,
 ``external_id``, ``n_answers`` and ``confidence`` (the posterior probability of the
 consensus the row comes from; ``None`` for free text, which has no model). Which task type
 offers which format is in ``docs/task-types.md``, checked against the registry.
@@ -28,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from expertloop.domain.safe_json import loads_stored
@@ -41,10 +49,12 @@ from expertloop.exports.consensus import (
 from expertloop.tasks.base import chat_messages
 from expertloop.tasks.training import (
     EXPORT_FORMATS,
+    Classified,
     ColumnarComparison,
     Demonstration,
     ItemConsensus,
     Preference,
+    Problem,
     Score,
     Tie,
     TrainingExample,
@@ -57,6 +67,7 @@ __all__ = [
     "ItemRecord",
     "RowCounts",
     "RowOptions",
+    "ScorePairs",
     "columnar_batch_rows",
     "consensus_of",
     "example_rows",
@@ -88,21 +99,26 @@ class RowCounts:
     ties_dropped: int = 0
     below_confidence: int = 0
     below_agreement: int = 0
+    below_chance: int = 0
     items: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
 
 
+ASSISTANT_CUE = "\n\nassistant: "
+"""What ends the standard (plain string) form of a chat prompt, so that the completion
+follows as the assistant's turn."""
+
+
 def prompt_text(prompt: str | Sequence[Any]) -> str:
-    """A prompt as one string: a lone user message is its content; a longer conversation is
-    ``role: content`` blocks separated by blank lines."""
+    """A prompt as one string: a string as it is; a conversation as ``role: content``
+    blocks separated by blank lines, ending with the assistant's cue
+    (:data:`ASSISTANT_CUE`), so a completion appended to it reads as the reply."""
     if isinstance(prompt, str):
         return prompt
     messages = chat_messages(list(prompt))
-    if len(messages) == 1 and messages[0]["role"] == "user":
-        return messages[0]["content"]
-    return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages)
+    return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + ASSISTANT_CUE
 
 
 def _prompt(prompt: Any, conversational: bool) -> Any:
@@ -208,7 +224,16 @@ class RowOptions:
     criterion: str | None = None
 
 
-def _provenance(item: ItemRecord, confidence: float | None) -> dict[str, Any]:
+def _provenance(item: ItemRecord, confidence: float | None, fmt: str) -> dict[str, Any]:
+    if fmt == "reward":  # a pair of one item: the rejected response is the same item's
+        return {
+            "item_id": item.item_id,
+            "external_id": item.external_id,
+            "rejected_item_id": item.item_id,
+            "rejected_external_id": item.external_id,
+            "n_answers": item.n_answers,
+            "confidence": confidence,
+        }
     return {
         "item_id": item.item_id,
         "external_id": item.external_id,
@@ -236,7 +261,19 @@ def _keep(counts: RowCounts, options: RowOptions, example: TrainingExample) -> b
     ):
         counts.below_agreement += 1
         return False
+    if (
+        options.min_confidence is None
+        and example.chance is not None
+        and confidence is not None
+        and confidence <= example.chance + CHANCE_TOLERANCE
+    ):
+        counts.below_chance += 1
+        return False
     return True
+
+
+CHANCE_TOLERANCE = 1e-9
+"""A confidence this close to chance is no better than chance."""
 
 
 def rows_for_item(
@@ -245,10 +282,12 @@ def rows_for_item(
     item: ItemRecord,
     options: RowOptions,
     counts: RowCounts,
+    pairs: ScorePairs | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of one item in ``options.format`` (never ``raw``: see the service): the
     task type's training examples (:meth:`TaskType.training_examples`), ties counted,
-    filtered, then written in the format."""
+    filtered, then written in the format. A score in ``reward`` goes to ``pairs``, to be
+    paired with the other responses to its prompt once every item is read."""
     rows: list[dict[str, Any]] = []
     examples = pc.task.training_examples(
         options.format, _Item(pc, lookup, item), config=pc.config, criterion=options.criterion
@@ -257,9 +296,90 @@ def rows_for_item(
         if isinstance(example, Tie):
             counts.ties_dropped += 1
         elif _keep(counts, options, example):
-            provenance = _provenance(item, example.confidence)
+            if options.format == "reward" and isinstance(example.content, Score):
+                if pairs is None:
+                    raise ValueError("reward scores need a ScorePairs to be paired in")
+                pairs.add(example, item)
+                continue
+            provenance = _provenance(item, example.confidence, options.format)
             rows.extend(example_rows(options.format, example, options.conversational, provenance))
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    score: float
+    completion: str
+    item_id: int
+    external_id: str | None
+    n_answers: int
+    confidence: float | None
+
+
+PAIR_NEIGHBOURS = 16
+"""In ``reward``, a response is paired with at most this many responses ranked just below
+it (every pair, up to 17 responses to one prompt)."""
+
+
+class ScorePairs:
+    """The scored responses of an export (``reward``), grouped by prompt; :meth:`rows` pairs
+    the responses to each prompt once every item has been read.
+
+    Holds every kept response's text until then: memory grows with the project (rating and
+    rubric projects), unlike the other formats' batch at a time."""
+
+    def __init__(self) -> None:
+        self._prompts: dict[bytes, Any] = {}
+        self._groups: dict[bytes, list[_Scored]] = {}
+
+    def add(self, example: TrainingExample, item: ItemRecord) -> None:
+        content = example.content
+        assert isinstance(content, Score)
+        key = orjson.dumps(content.prompt, option=orjson.OPT_SORT_KEYS)
+        self._prompts.setdefault(key, content.prompt)
+        self._groups.setdefault(key, []).append(
+            _Scored(
+                content.score,
+                content.completion,
+                item.item_id,
+                item.external_id,
+                item.n_answers,
+                example.confidence,
+            )
+        )
+
+    def rows(self, conversational: bool, counts: RowCounts) -> list[dict[str, Any]]:
+        """One row per pair of responses to a prompt whose scores differ, the higher chosen,
+        ``preference_strength`` the difference (scores on 0..1), ``confidence`` the lower of
+        the two responses'; pairs of equal scores (or texts) are counted as ties."""
+        rows: list[dict[str, Any]] = []
+        for key, group in self._groups.items():
+            prompt = _prompt(self._prompts[key], conversational)
+            ranked = sorted(group, key=lambda s: (-s.score, s.item_id))
+            for n, better in enumerate(ranked):
+                for worse in ranked[n + 1 : n + 1 + PAIR_NEIGHBOURS]:
+                    gap = better.score - worse.score
+                    if gap <= CHANCE_TOLERANCE or better.completion == worse.completion:
+                        counts.ties_dropped += 1
+                        continue
+                    known = [c for c in (better.confidence, worse.confidence) if c is not None]
+                    rows.append(
+                        {
+                            "prompt": prompt,
+                            "chosen": _completion(better.completion, conversational),
+                            "rejected": _completion(worse.completion, conversational),
+                            "preference_strength": min(1.0, gap),
+                            "item_id": better.item_id,
+                            "external_id": better.external_id,
+                            "rejected_item_id": worse.item_id,
+                            "rejected_external_id": worse.external_id,
+                            "n_answers": min(better.n_answers, worse.n_answers),
+                            "confidence": min(known) if known else None,
+                        }
+                    )
+        self._groups.clear()
+        self._prompts.clear()
+        return rows
 
 
 def example_rows(
@@ -269,18 +389,18 @@ def example_rows(
     provenance: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """A training example as rows of ``fmt``, ending with the ``provenance`` columns: a
-    preference is one ``preference`` row or two ``unpaired`` rows (chosen ``True``, then
-    rejected ``False``); ``conv`` chooses TRL's conversational form."""
+    preference is one ``preference`` or ``reward`` row or two ``unpaired`` rows (chosen
+    ``True``, then rejected ``False``); ``conv`` chooses TRL's conversational form."""
     content, provenance = example.content, provenance or {}
     if isinstance(content, Preference):
         prompt = _prompt(content.prompt, conv)
-        if fmt == "preference":
+        if fmt in ("preference", "reward"):
             return [
                 {
                     "prompt": prompt,
                     "chosen": _completion(content.chosen, conv),
                     "rejected": _completion(content.rejected, conv),
-                    "margin": content.margin,
+                    "preference_strength": content.strength,
                     **provenance,
                 }
             ]
@@ -303,7 +423,7 @@ def example_rows(
                 **provenance,
             }
         ]
-    elif isinstance(content, Score) and fmt == "reward":
+    elif isinstance(content, Score) and fmt == "scores":
         return [
             {
                 "prompt": _prompt(content.prompt, conv),
@@ -319,6 +439,19 @@ def example_rows(
             return [{"messages": [*chat_messages(content.prompt), reply], **provenance}]
         return [
             {"prompt": prompt_text(content.prompt), "completion": content.reply, **provenance}
+        ]
+    elif isinstance(content, Classified) and fmt == "classification":
+        if isinstance(content.label, tuple):
+            return [{"text": content.text, "labels": list(content.label), **provenance}]
+        return [{"text": content.text, "label": content.label, **provenance}]
+    elif isinstance(content, Problem) and fmt == "rubric_rl":
+        return [
+            {
+                "prompt": _prompt(content.prompt, conv),
+                "solution": content.solution,
+                "rubric": [dict(r) for r in content.rubric],
+                **provenance,
+            }
         ]
     raise TypeError(f"a {type(content).__name__} makes no {fmt} row")
 
@@ -362,6 +495,11 @@ def columnar_batch_rows(
         low = keep & (agreement < options.min_agreement)
         counts.below_agreement += int(low.sum())
         keep &= ~low
+    if options.min_confidence is None:
+        # "Chosen is better" against "it is not": a consensus must beat a coin.
+        low = keep & (confidence <= 0.5 + CHANCE_TOLERANCE)
+        counts.below_chance += int(low.sum())
+        keep &= ~low
     index = np.flatnonzero(keep)
     prompts, chosen, rejected = _comparison_texts(
         [payload_col[k] for k in index.tolist()], (best[index] == 0).tolist(), columnar
@@ -373,13 +511,22 @@ def columnar_batch_rows(
         "n_answers": np.asarray(n_answers_col, dtype=np.int64)[index],
         "confidence": confidence[index],
     }
-    if options.format == "preference":
+    if options.format in ("preference", "reward"):
+        if options.format == "reward":
+            provenance = {
+                "item_id": provenance["item_id"],
+                "external_id": provenance["external_id"],
+                "rejected_item_id": provenance["item_id"],
+                "rejected_external_id": provenance["external_id"],
+                "n_answers": provenance["n_answers"],
+                "confidence": provenance["confidence"],
+            }
         return ColumnBatch(
             {
                 "prompt": _prompt_column(prompts, conv),
                 "chosen": _completion_column(chosen, conv),
                 "rejected": _completion_column(rejected, conv),
-                "margin": np.abs(post[index, 0] - post[index, 2]),
+                "preference_strength": np.abs(post[index, 0] - post[index, 2]),
                 **provenance,
             }
         )

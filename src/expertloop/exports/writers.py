@@ -8,6 +8,7 @@ every Parquet row group has the same columns and types whatever the batch holds,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
@@ -21,11 +22,14 @@ __all__ = [
     "OUTPUTS",
     "Batch",
     "arrow_schema",
+    "hf_features",
     "jsonl_bytes",
     "jsonl_chunks",
     "parquet_chunks",
     "record_batch",
+    "schema_features",
     "write_rows",
+    "yaml_features",
 ]
 
 OUTPUTS = ("jsonl", "parquet")
@@ -33,20 +37,53 @@ OUTPUTS = ("jsonl", "parquet")
 Batch = ColumnBatch | Sequence[Mapping[str, Any]]
 
 _MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+_RUBRIC = pa.list_(pa.struct([("criterion", pa.string()), ("points", pa.int64())]))
 _PROVENANCE = [
     ("item_id", pa.int64()),
     ("external_id", pa.string()),
-    ("n_answers", pa.int32()),
+    ("n_answers", pa.int64()),
+    ("confidence", pa.float64()),
+]
+# A reward pair may join two items (two responses to one prompt): the rejected one's ids.
+_PAIR_PROVENANCE = [
+    ("item_id", pa.int64()),
+    ("external_id", pa.string()),
+    ("rejected_item_id", pa.int64()),
+    ("rejected_external_id", pa.string()),
+    ("n_answers", pa.int64()),
     ("confidence", pa.float64()),
 ]
 
 
-def arrow_schema(fmt: str, *, conversational: bool) -> pa.Schema:
-    """The columns of an export format, provenance last."""
+def arrow_schema(
+    fmt: str,
+    *,
+    conversational: bool,
+    class_names: Sequence[str] | None = None,
+    multi_label: bool = False,
+) -> pa.Schema:
+    """The columns of an export format, provenance last: one schema per format (and, for
+    ``classification``, per label set), whatever the file type. The Hugging Face features
+    ride in the schema's metadata (``huggingface``), so ``datasets`` types a Parquet file's
+    labels as ``ClassLabel`` s."""
     text = _MESSAGES if conversational else pa.string()
+    provenance = _PROVENANCE
     columns: list[tuple[str, pa.DataType]]
     if fmt == "preference":
-        columns = [("prompt", text), ("chosen", text), ("rejected", text), ("margin", pa.float64())]
+        columns = [
+            ("prompt", text),
+            ("chosen", text),
+            ("rejected", text),
+            ("preference_strength", pa.float64()),
+        ]
+    elif fmt == "reward":
+        columns = [
+            ("prompt", text),
+            ("chosen", text),
+            ("rejected", text),
+            ("preference_strength", pa.float64()),
+        ]
+        provenance = _PAIR_PROVENANCE
     elif fmt == "unpaired":
         columns = [("prompt", text), ("completion", text), ("label", pa.bool_())]
     elif fmt == "sft":
@@ -55,13 +92,18 @@ def arrow_schema(fmt: str, *, conversational: bool) -> pa.Schema:
             if conversational
             else [("prompt", pa.string()), ("completion", pa.string())]
         )
-    elif fmt == "reward":
+    elif fmt == "scores":
         columns = [
             ("prompt", text),
             ("completion", text),
             ("criterion", pa.string()),
             ("score", pa.float64()),
         ]
+    elif fmt == "classification":
+        label = ("labels", pa.list_(pa.int64())) if multi_label else ("label", pa.int64())
+        columns = [("text", pa.string()), label]
+    elif fmt == "rubric_rl":
+        columns = [("prompt", text), ("solution", pa.string()), ("rubric", _RUBRIC)]
     elif fmt == "raw":
         columns = [
             ("answer_id", pa.int64()),
@@ -78,7 +120,78 @@ def arrow_schema(fmt: str, *, conversational: bool) -> pa.Schema:
         ]
     else:
         raise ValueError(f"unknown export format {fmt!r}")
-    return pa.schema(columns + _PROVENANCE)
+    schema = pa.schema(columns + provenance)
+    classes = {} if class_names is None else {columns[1][0]: list(class_names)}
+    features = hf_features(schema, class_columns=classes)
+    return schema.with_metadata(
+        {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
+    )
+
+
+def _feature(dtype: pa.DataType) -> dict[str, Any]:
+    if pa.types.is_list(dtype):
+        return {"feature": _feature(dtype.value_type), "_type": "List"}
+    if pa.types.is_struct(dtype):
+        fields = [dtype.field(i) for i in range(dtype.num_fields)]
+        return {field.name: _feature(field.type) for field in fields}
+    names = {
+        pa.string(): "string",
+        pa.int64(): "int64",
+        pa.float64(): "float64",
+        pa.bool_(): "bool",
+    }
+    return {"dtype": names[dtype], "_type": "Value"}
+
+
+def hf_features(
+    schema: pa.Schema, *, class_columns: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """The Hugging Face ``Features`` of a schema, as ``Features.to_dict()`` writes them
+    (``datasets`` 4 or newer); each of ``class_columns`` (an integer column, or a list of
+    integers) a ``ClassLabel`` of the names given, or a list of them."""
+    features: dict[str, Any] = {}
+    for field in schema:
+        names = (class_columns or {}).get(field.name)
+        if names is None:
+            features[field.name] = _feature(field.type)
+            continue
+        label = {"names": list(names), "_type": "ClassLabel"}
+        features[field.name] = (
+            {"feature": label, "_type": "List"} if pa.types.is_list(field.type) else label
+        )
+    return features
+
+
+def _yaml_feature(name: str | None, feature: Mapping[str, Any]) -> dict[str, Any]:
+    kind = feature.get("_type")
+    out: dict[str, Any] = {} if name is None else {"name": name}
+    if kind == "Value":
+        out["dtype"] = feature["dtype"]
+    elif kind == "ClassLabel":
+        names = {str(n): v for n, v in enumerate(feature["names"])}
+        out["dtype"] = {"class_label": {"names": names}}
+    elif kind == "List":
+        inner = feature["feature"]
+        if "_type" not in inner:  # a list of structs
+            out["list"] = [_yaml_feature(k, v) for k, v in inner.items()]
+        else:
+            element = _yaml_feature(None, inner)
+            out["list"] = element.get("dtype", element)
+    else:  # a struct
+        out["struct"] = [_yaml_feature(k, v) for k, v in feature.items()]
+    return out
+
+
+def yaml_features(features: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Features in the form a dataset card's ``dataset_info.features`` lists them."""
+    return [_yaml_feature(name, feature) for name, feature in features.items()]
+
+
+def schema_features(schema: pa.Schema) -> dict[str, Any]:
+    """The Hugging Face features an export's schema carries (see :func:`arrow_schema`)."""
+    meta = json.loads((schema.metadata or {})[b"huggingface"])
+    features: dict[str, Any] = meta["info"]["features"]
+    return features
 
 
 def record_batch(rows: Batch, schema: pa.Schema) -> pa.RecordBatch:

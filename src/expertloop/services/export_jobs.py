@@ -3,7 +3,7 @@
 ``POST /api/v1/projects/{id}/exports`` queues an ``export.dataset`` job; a worker runs the
 export (:func:`expertloop.services.exports.prepare_export`, unchanged) into
 ``data_dir/exports/job-<id>/``: the dataset file and its Hugging Face dataset card
-(``README.md``, :func:`expertloop.exports.hub.card_markdown`). Both are written to
+(``README.md``, :func:`expertloop.exports.card.card_markdown`). Both are written to
 temporary names and renamed into place, so a job killed half-way and run again by another
 worker leaves the same two complete files, once.
 
@@ -29,11 +29,15 @@ from expertloop.errors import (
     PermissionDenied,
     TooLargeToStream,
 )
-from expertloop.exports.hub import card_markdown
 from expertloop.exports.rows import FORMATS
 from expertloop.exports.writers import write_rows
 from expertloop.jobs import JobContext, PermanentJobError, job_kind
-from expertloop.services.exports import ExportOptions, count_answers, prepare_export
+from expertloop.services.exports import (
+    ExportOptions,
+    count_answers,
+    prepare_export,
+    validate_card_fields,
+)
 from expertloop.services.jobs import get_job, queue_job
 from expertloop.services.projects import load_project
 from expertloop.settings import Settings
@@ -86,6 +90,7 @@ def start_export_job(
             f"a {task_type} project exports as {', '.join(offered)}, not "
             f"{options.format}",
         )
+    validate_card_fields(options)
     job, _ = queue_job(
         db,
         kind=EXPORT_KIND,
@@ -146,7 +151,9 @@ def run_export_job(context: JobContext) -> dict[str, Any]:
         actor = user_store.user_by_id(conn, job.created_by)
     if actor is None or not actor.is_active:
         raise PermanentJobError("the account that started this export is gone or disabled")
-    options = ExportOptions(**job.params["options"])
+    params = dict(job.params["options"])
+    params["language"] = tuple(params.get("language") or ())
+    options = ExportOptions(**params)
     output = job.params["output"]
     directory = export_job_directory(settings, job.id)
     directory.mkdir(parents=True, exist_ok=True)
@@ -179,7 +186,7 @@ def run_export_job(context: JobContext) -> dict[str, Any]:
         data_tmp, lambda sink: write_rows(batches, sink, output=output, schema=prepared.schema)
     )
     stats = prepared.card_stats().as_dict()
-    card_tmp.write_text(card_markdown(stats), encoding="utf-8")
+    card_tmp.write_text(prepared.card(name), encoding="utf-8")
     context.check()  # cancelled at the last moment: leave no file behind
     os.replace(data_tmp, directory / name)
     os.replace(card_tmp, directory / CARD_NAME)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -24,17 +25,19 @@ from expertloop.domain import ExportFormat, Project, User
 from expertloop.domain.policies import can_read_gold
 from expertloop.errors import InputInvalid, PermissionDenied
 from expertloop.exports.batch import ColumnBatch
+from expertloop.exports.card import card_markdown
 from expertloop.exports.consensus import ProjectConsensus
 from expertloop.exports.rows import (
     FORMATS,
     ItemRecord,
     RowCounts,
     RowOptions,
+    ScorePairs,
     columnar_batch_rows,
     consensus_of,
     rows_for_item,
 )
-from expertloop.exports.writers import Batch, arrow_schema
+from expertloop.exports.writers import Batch, arrow_schema, schema_features
 from expertloop.services.clock import iso_utc
 from expertloop.services.export_passes import AnswerTally, Progress, first_pass, item_records
 from expertloop.services.projects import load_project
@@ -51,6 +54,7 @@ __all__ = [
     "iter_consensus",
     "prepare_consensus",
     "prepare_export",
+    "validate_card_fields",
     "worker_pseudonym",
 ]
 
@@ -66,6 +70,10 @@ class ExportOptions:
     include_gold: bool = False
     criterion: str | None = None
     reviewed_only: bool = False
+    # For the dataset card only: the data's licence (an SPDX id or a Hub licence name) and
+    # languages (ISO 639-1 codes).
+    license: str | None = None
+    language: tuple[str, ...] = ()
 
 
 def worker_pseudonym(secret_key: str, project_id: int, worker_id: int) -> str:
@@ -104,6 +112,7 @@ class CardStats:
     counts: dict[str, int]
     reviews: dict[str, int]  # the project's reviews by outcome ("pending" not yet decided)
     filters: dict[str, Any]
+    label_counts: dict[str, int]  # unpaired: "true"/"false"; classification: per label
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -135,6 +144,7 @@ def _validate(project: Project, options: ExportOptions) -> None:
         value = getattr(options, name)
         if value is not None and not 0.0 <= value <= 1.0:
             raise InputInvalid.on_field(name, f"{name} must be between 0 and 1")
+    validate_card_fields(options)
     if options.criterion is not None:
         names = task.export_criteria(project.config)
         if options.criterion not in names:
@@ -143,6 +153,21 @@ def _validate(project: Project, options: ExportOptions) -> None:
                 f"{options.criterion!r} is not a criterion of this project"
                 + (f"; use one of {', '.join(names)}" if names else ""),
             )
+
+
+_CARD_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$")
+
+
+def validate_card_fields(options: ExportOptions) -> None:
+    """Refuse a card licence or language that is not a plain identifier (they go into the
+    card's YAML)."""
+    if options.license is not None and not _CARD_WORD.match(options.license):
+        raise InputInvalid.on_field(
+            "license", "a licence is an identifier such as apache-2.0, cc-by-4.0 or other"
+        )
+    for code in options.language:
+        if not _CARD_WORD.match(code):
+            raise InputInvalid.on_field("language", f"{code!r} is not a language code (e.g. en)")
 
 
 class PreparedExport:
@@ -173,8 +198,13 @@ class PreparedExport:
         self.counts = RowCounts()
         self._noise_sum = 0.0
         self._noise_n = 0
+        self.label_counts: dict[str, int] = {}
+        classes = consensus.task.class_names(project.config)
         self.schema: pa.Schema = arrow_schema(
-            options.format, conversational=options.conversational
+            options.format,
+            conversational=options.conversational,
+            class_names=None if classes is None else classes[0],
+            multi_label=bool(classes and classes[1]),
         )
 
     def _records(self, on_items: Progress | None) -> Iterator[list[ItemRecord]]:
@@ -202,10 +232,15 @@ class PreparedExport:
             criterion=opts.criterion,
         )
         pc = self.consensus
-        paired = opts.format in (ExportFormat.PREFERENCE, ExportFormat.UNPAIRED)
+        paired = opts.format in (
+            ExportFormat.PREFERENCE,
+            ExportFormat.UNPAIRED,
+            ExportFormat.REWARD,
+        )
         if pc.task.columnar_comparison is not None and paired:
             yield from self._columnar_batches(row_options, on_items)
             return
+        pairs = ScorePairs() if opts.format == ExportFormat.REWARD else None
         for records in self._records(on_items):
             if opts.format != "raw":
                 # Items whose every answer was rejected have nothing to say (raw shows them).
@@ -217,7 +252,13 @@ class PreparedExport:
                 if opts.format == "raw":
                     out.extend(self._raw_rows(lookup, record))
                 else:
-                    out.extend(rows_for_item(pc, lookup, record, row_options, self.counts))
+                    out.extend(
+                        rows_for_item(pc, lookup, record, row_options, self.counts, pairs)
+                    )
+            self._tally(out)
+            yield out
+        if pairs is not None:  # responses to one prompt, paired once all are read
+            out = pairs.rows(opts.conversational, self.counts)
             self._tally(out)
             yield out
 
@@ -248,6 +289,24 @@ class PreparedExport:
         self._noise_sum += float((1.0 - confidence[known]).sum())
         self._noise_n += int(known.sum())
         self.counts.rows += len(out)
+        fmt = self.options.format
+        if fmt == ExportFormat.UNPAIRED and len(out):
+            labels = out.values("label") if isinstance(out, ColumnBatch) else [
+                row["label"] for row in out
+            ]
+            good = sum(1 for label in labels if label)
+            self._count("true", good)
+            self._count("false", len(labels) - good)
+        elif fmt == ExportFormat.CLASSIFICATION:
+            classes = self.consensus.task.class_names(self.project.config)
+            assert classes is not None
+            names = classes[0]
+            for row in out:
+                for n in row["labels"] if "labels" in row else [row["label"]]:
+                    self._count(names[n], 1)
+
+    def _count(self, key: str, n: int) -> None:
+        self.label_counts[key] = self.label_counts.get(key, 0) + n
 
     def _raw_rows(self, lookup: Any, record: ItemRecord) -> list[dict[str, Any]]:
         _, confidence, agreement = consensus_of(self.consensus, lookup, record)
@@ -317,6 +376,18 @@ class PreparedExport:
                 "criterion": self.options.criterion,
                 "reviewed_only": self.options.reviewed_only,
             },
+            label_counts=dict(self.label_counts),
+        )
+
+    def card(self, data_files: str) -> str:
+        """The dataset card (``README.md``) of this export, once its rows are written:
+        ``data_files`` is the path of the data file (or a glob) next to the card."""
+        return card_markdown(
+            self.card_stats().as_dict(),
+            features=schema_features(self.schema),
+            data_files=data_files,
+            license=self.options.license,
+            language=self.options.language,
         )
 
     @property

@@ -24,8 +24,10 @@ non-blank criteria, each worth a whole number of points from 1 to 1,000::
 Observations: ``text`` ``"problem"``, ``text`` ``"solution"``, then ``score``
 ``"rubric_points"``, the rubric's total points.
 
-Consensus: free text, no channel; every answer that counts is used. Export formats: ``sft``,
-one row per answer, the problem as the prompt and its solution as the reply.
+Consensus: free text, no channel; every answer that counts is used. Export formats, one row
+per answer: ``rubric_rl``, the problem as the prompt with its reference solution and rubric
+(for RL with a rubric-based reward); ``sft``, the problem as the prompt and its solution as
+the reply.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from expertloop.tasks.training import (
     Demonstration,
     ExampleProject,
     ItemView,
+    Problem,
     Tie,
     TrainingExample,
 )
@@ -138,7 +141,7 @@ class Authoring(TaskType):
             Observation("score", "rubric_points", sum(int(i["points"]) for i in answer["rubric"])),
         ]
 
-    export_formats = ("sft", "raw")
+    export_formats = ("rubric_rl", "sft", "raw")
 
     def training_examples(
         self,
@@ -148,9 +151,17 @@ class Authoring(TaskType):
         config: Mapping[str, Any],
         criterion: str | None = None,
     ) -> Iterator[TrainingExample | Tie]:
-        # The problem is the prompt and its solution the reply; the brief is not in it.
+        # The problem is the prompt; the brief is not in it.
         for answer in item.answers:
-            yield TrainingExample(Demonstration(str(answer["problem"]), str(answer["solution"])))
+            problem, solution = str(answer["problem"]), str(answer["solution"])
+            if format == "rubric_rl":
+                rubric = tuple(
+                    {"criterion": str(r["criterion"]), "points": int(r["points"])}
+                    for r in answer["rubric"]
+                )
+                yield TrainingExample(Problem(problem, solution, rubric))
+            else:
+                yield TrainingExample(Demonstration(problem, solution))
 
     example = ExampleProject(
         task_type="authoring",

@@ -282,6 +282,11 @@ class TaskType:
         answers without decoding them); ``None`` otherwise."""
         return None
 
+    def class_names(self, config: Mapping[str, Any]) -> tuple[tuple[str, ...], bool] | None:
+        """For a type offering ``classification``: its labels, in order (a row's label is a
+        position in them), and whether an item may have several; ``None`` otherwise."""
+        return None
+
     def export_criteria(self, config: Mapping[str, Any]) -> list[str]:
         """The criteria an export may select instead of the primary channel (``[]``: none)."""
         return []

@@ -26,12 +26,14 @@ binary question); with ``config`` every configured label gets one, without it on
 chosen labels (as ``"yes"``).
 
 Consensus: a class channel over the labels (multiple choice: a yes/no channel per label);
-answer-shaped, ``{"label": ...}`` or ``{"labels": [...]}``. Export formats: ``raw`` only.
+answer-shaped, ``{"label": ...}`` or ``{"labels": [...]}``. Export formats:
+``classification``, one row per item, the payload's text (:func:`payload_text`) with the
+consensus label, or labels, as positions in the config's labels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -44,11 +46,29 @@ from expertloop.tasks.base import (
 )
 from expertloop.tasks.training import (
     ChannelSpec,
+    Classified,
     Estimate,
     ExampleProject,
+    ItemView,
+    Tie,
+    TrainingExample,
+    chance_of,
 )
 
-__all__ = ["TASK", "LabelAnswer", "LabelConfig", "LabelPayload"]
+__all__ = ["TASK", "LabelAnswer", "LabelConfig", "LabelPayload", "payload_text"]
+
+
+def payload_text(payload: Mapping[str, Any]) -> str:
+    """The text a classifier reads of an item: the payload's ``text`` field where it has
+    one; else its only text field; else its text fields as ``name: value`` lines, in the
+    payload's order (other values, numbers or lists, are left out)."""
+    text = payload.get("text")
+    if isinstance(text, str):
+        return text
+    fields = [(k, v) for k, v in payload.items() if isinstance(v, str)]
+    if len(fields) == 1:
+        return fields[0][1]
+    return "\n".join(f"{k}: {v}" for k, v in fields)
 
 
 class LabelConfig(StrictModel):
@@ -197,6 +217,40 @@ class Label(TaskType):
         if config.get("multiple"):
             return {"labels": [k for k, e in estimates.items() if e.best == "yes"]}
         return {"label": estimates["label"].best}
+
+    export_formats = ("classification", "raw")
+
+    def class_names(self, config: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
+        return tuple(config["labels"]), bool(config.get("multiple"))
+
+    def training_examples(
+        self,
+        format: str,
+        item: ItemView,
+        *,
+        config: Mapping[str, Any],
+        criterion: str | None = None,
+    ) -> Iterator[TrainingExample | Tie]:
+        consensus = item.consensus()
+        if consensus is None:
+            return
+        labels = list(config["labels"])
+        specs = self.consensus_channels(config)
+        if config.get("multiple"):
+            if len(specs) != sum(item.estimate(k) is not None for k in specs):
+                return  # a label nobody was asked about (the labels changed): no verdict
+            chosen = set(consensus.value["labels"])
+            label: int | tuple[int, ...] = tuple(
+                n for n, name in enumerate(labels) if name in chosen
+            )
+        else:
+            label = labels.index(consensus.value["label"])
+        yield TrainingExample(
+            Classified(payload_text(item.payload), label),
+            consensus.confidence,
+            consensus.agreement,
+            chance=chance_of(*specs.values()),
+        )
 
     example = ExampleProject(
         task_type="label",

@@ -266,7 +266,7 @@ class Pairwise(TaskType):
             found.append(Observation("text", "rationale", str(answer["rationale"])))
         return found
 
-    export_formats = ("preference", "unpaired", "raw")
+    export_formats = ("preference", "unpaired", "reward", "raw")
     columnar_comparison = ColumnarComparison(
         channel="overall", prompt="prompt", first="response_a", second="response_b"
     )
@@ -315,11 +315,12 @@ class Pairwise(TaskType):
             return
         a, b = str(item.payload["response_a"]), str(item.payload["response_b"])
         chosen, rejected = (a, b) if estimate.best == "A" else (b, a)
-        margin = abs(estimate.probability("A") - estimate.probability("B"))
+        strength = abs(estimate.probability("A") - estimate.probability("B"))
         yield TrainingExample(
-            Preference(item.payload["prompt"], chosen, rejected, margin),
+            Preference(item.payload["prompt"], chosen, rejected, strength),
             estimate.confidence,
             estimate.agreement,
+            chance=0.5,  # "chosen is better" against "it is not"
         )
 
     example = ExampleProject(

@@ -250,7 +250,7 @@ class Ranking(TaskType):
             found.append(Observation("text", "rationale", str(answer["rationale"])))
         return found
 
-    export_formats = ("preference", "unpaired", "raw")
+    export_formats = ("preference", "unpaired", "reward", "raw")
 
     def consensus_channels(self, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
         return {"pairs": ChannelSpec("comparison", COMPARISON_LABELS, per_pair=True)}
@@ -291,11 +291,12 @@ class Ranking(TaskType):
                 yield TIE
                 continue
             better, worse = (i, j) if estimate.best == "A" else (j, i)
-            margin = abs(estimate.probability("A") - estimate.probability("B"))
+            strength = abs(estimate.probability("A") - estimate.probability("B"))
             yield TrainingExample(
-                Preference(item.payload["prompt"], texts[better], texts[worse], margin),
+                Preference(item.payload["prompt"], texts[better], texts[worse], strength),
                 estimate.confidence,
                 estimate.agreement,
+                chance=0.5,
             )
 
     example = ExampleProject(

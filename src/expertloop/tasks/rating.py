@@ -24,9 +24,11 @@ Observations: one ``score`` per criterion (key = criterion name, in config order
 ``text`` ``"comment"`` when given.
 
 Consensus: a class channel per criterion over the points of its scale; ``{"scores":
-{"accuracy": 4.33, ...}}``, each the posterior mean. Export formats: ``reward``, one row per
-criterion, the score on the criterion's own scale; ``unpaired``, one row, good when the mean
-over criteria of the score scaled to 0..1 is above one half (exactly one half: no row).
+{"accuracy": 4.33, ...}}``, each the posterior mean. Export formats: ``scores``, one row per
+criterion, the score on the criterion's own scale; ``reward``, the responses to the same
+prompt paired by their mean over criteria of the score scaled to 0..1 (or by one criterion,
+``criterion=``), the higher chosen; ``unpaired``, one row, good when that mean is above one
+half (exactly one half: no row).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from expertloop.tasks.training import (
     Tie,
     TrainingExample,
     Verdict,
+    chance_of,
 )
 
 __all__ = ["TASK", "RatingAnswer", "RatingConfig", "RatingCriterion", "RatingPayload"]
@@ -176,13 +179,16 @@ class Rating(TaskType):
             found.append(Observation("text", "comment", str(answer["comment"])))
         return found
 
-    export_formats = ("unpaired", "reward", "raw")
+    export_formats = ("unpaired", "reward", "scores", "raw")
 
     def consensus_channels(self, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
         return {
             c["name"]: ChannelSpec("class", tuple(range(c.get("min", 1), c.get("max", 5) + 1)))
             for c in config["criteria"]
         }
+
+    def export_criteria(self, config: Mapping[str, Any]) -> list[str]:
+        return [c["name"] for c in config["criteria"]]
 
     def consensus(
         self,
@@ -205,9 +211,14 @@ class Rating(TaskType):
             return
         scores = consensus.value["scores"]
         prompt, completion = item.payload["prompt"], str(item.payload["response"])
-        if format == "reward":
-            # One row per criterion, each as sure as its own channel.
+        specs = self.consensus_channels(config)
+        if format == "scores":
+            # One row per criterion (or the one asked for), each as sure as its own channel.
+            # No default confidence filter: the score is a posterior mean, which already
+            # weighs the doubt (a filter would keep the clear-cut items and skew the scores).
             for key, score in scores.items():
+                if criterion is not None and key != criterion:
+                    continue
                 estimate = item.estimate(key)
                 assert estimate is not None
                 yield TrainingExample(
@@ -216,19 +227,39 @@ class Rating(TaskType):
                     estimate.agreement,
                 )
             return
-        # unpaired: good when the mean over criteria of the score, normalised to 0..1, is
-        # above the middle of the scale; exactly the middle teaches nothing.
+        # reward and unpaired: the score normalised to 0..1 (the mean over criteria, or the
+        # criterion asked for).
         fractions = []
+        used = []
         for c in config["criteria"]:
-            if c["name"] in scores:
+            name = c["name"]
+            if name in scores and (criterion is None or name == criterion):
                 low, high = c.get("min", 1), c.get("max", 5)
-                fractions.append((scores[c["name"]] - low) / (high - low))
+                fractions.append((scores[name] - low) / (high - low))
+                used.append(name)
+        if not fractions:
+            return
         mean = float(np.mean(fractions))
+        estimates = [item.estimate(name) for name in used]
+        confidence = float(np.mean([e.confidence for e in estimates if e is not None]))
+        agreement = float(np.mean([e.agreement for e in estimates if e is not None]))
+        chance = chance_of(*(specs[name] for name in used))
+        if format == "reward":
+            # Paired by the exporter with the other responses to the same prompt.
+            yield TrainingExample(
+                Score(prompt, completion, criterion or "overall", mean),
+                confidence,
+                agreement,
+                chance=chance,
+            )
+            return
+        # unpaired: good when the normalised score is above the middle of the scale;
+        # exactly the middle teaches nothing.
         if abs(mean - 0.5) < 1e-9:
             yield TIE
             return
         yield TrainingExample(
-            Verdict(prompt, completion, mean > 0.5), consensus.confidence, consensus.agreement
+            Verdict(prompt, completion, mean > 0.5), confidence, agreement, chance=chance
         )
 
     example = ExampleProject(

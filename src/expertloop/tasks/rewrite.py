@@ -111,7 +111,7 @@ class Rewrite(TaskType):
         found.append(Observation("text", "rewrite", str(answer["rewrite"])))
         return found
 
-    export_formats = ("preference", "unpaired", "sft", "raw")
+    export_formats = ("preference", "unpaired", "reward", "sft", "raw")
 
     def training_examples(
         self,
@@ -127,7 +127,7 @@ class Rewrite(TaskType):
             if format == "sft":
                 yield TrainingExample(Demonstration(prompt, rewrite))
             else:
-                # An expert's rewrite is preferred to the original outright: margin 1.
+                # An expert's rewrite is preferred to the original outright: strength 1.
                 original = str(item.payload["response"])
                 yield TrainingExample(Preference(prompt, rewrite, original, 1.0))
 

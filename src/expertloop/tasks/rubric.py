@@ -34,8 +34,9 @@ or ``score`` (points) for points; then ``text`` ``"<criterion>.comment"`` per co
 
 Consensus: ``{"scores": {...}}``; a pass/fail score may be a fraction (the share of graders
 who passed it: the probability of ``"pass"``) and points may be averages; a class channel
-per criterion. Export formats: ``reward``, one row with criterion ``"total"`` and
-:func:`total_score`; ``unpaired``, one row, good when the total reaches ``pass_threshold``.
+per criterion. Export formats: ``scores``, one row with criterion ``"total"`` and
+:func:`total_score`; ``reward``, the responses to the same prompt paired by their total, the
+higher chosen; ``unpaired``, one row, good when the total reaches ``pass_threshold``.
 An item without a consensus on every criterion gives no row.
 """
 
@@ -74,6 +75,7 @@ from expertloop.tasks.training import (
     Tie,
     TrainingExample,
     Verdict,
+    chance_of,
 )
 
 __all__ = [
@@ -271,7 +273,7 @@ class Rubric(TaskType):
             found.append(Observation("score", "total", total_score(answer, config)))
         return found
 
-    export_formats = ("unpaired", "reward", "raw")
+    export_formats = ("unpaired", "reward", "scores", "raw")
 
     def consensus_channels(self, config: Mapping[str, Any]) -> dict[str, ChannelSpec]:
         specs = {}
@@ -310,13 +312,17 @@ class Rubric(TaskType):
             return  # a total needs every criterion
         total = total_score(consensus.value, config)
         prompt, completion = item.payload["prompt"], str(item.payload["response"])
-        if format == "reward":
+        # A guess at each criterion's grade: what a consensus must beat (not for ``scores``,
+        # whose total is made of posterior means, which already weigh the doubt).
+        specs = self.consensus_channels(config).values()
+        chance = None if format == "scores" else chance_of(*specs)
+        if format in ("scores", "reward"):
             content: Score | Verdict = Score(prompt, completion, "total", total)
         else:
             # Tolerance: a total of exactly the threshold must not fail by rounding.
             passed = total >= float(config.get("pass_threshold", 0.5)) - 1e-9
             content = Verdict(prompt, completion, passed)
-        yield TrainingExample(content, consensus.confidence, consensus.agreement)
+        yield TrainingExample(content, consensus.confidence, consensus.agreement, chance=chance)
 
     example = ExampleProject(
         task_type="rubric",

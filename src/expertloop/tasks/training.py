@@ -14,9 +14,11 @@ builder (:mod:`expertloop.exports`) never ask for a task type by name:
   :data:`EXPORT_FORMATS` (``raw`` is offered by every type).
 - *What does each format hold for an item?* :meth:`TaskType.training_examples` yields the
   :class:`TrainingExample` s of an item (a :class:`Preference`, a :class:`Verdict`, a
-  :class:`Score` or a :class:`Demonstration`, each with the confidence and agreement of the
-  consensus it comes from), or :data:`TIE` where a comparison taught nothing. The exporter
-  filters them and writes them as rows of the format.
+  :class:`Score`, a :class:`Demonstration`, a :class:`Classified` text or an authored
+  :class:`Problem`, each with the confidence and agreement of the consensus it comes from
+  and the confidence a guess would have, its ``chance``), or :data:`TIE` where a comparison
+  taught nothing. The exporter filters them and writes them as rows of the format; in
+  ``reward`` it pairs the :class:`Score` s of responses to the same prompt.
 
 Nothing here knows a database, numpy arrays or a file format.
 """
@@ -37,6 +39,7 @@ __all__ = [
     "AnswerAsConsensus",
     "Certain",
     "ChannelSpec",
+    "Classified",
     "ColumnarComparison",
     "Demonstration",
     "Estimate",
@@ -44,17 +47,39 @@ __all__ = [
     "ItemConsensus",
     "ItemView",
     "Preference",
+    "Problem",
     "Score",
     "Tie",
     "TrainingExample",
     "Verdict",
+    "chance_of",
 ]
 
-EXPORT_FORMATS: Final = ("preference", "unpaired", "sft", "reward", "raw")
+EXPORT_FORMATS: Final = (
+    "preference",
+    "unpaired",
+    "sft",
+    "reward",
+    "scores",
+    "classification",
+    "rubric_rl",
+    "raw",
+)
 """Every training format an export can be written in, in the order they are listed to users.
 
-``raw`` (every answer as given) is offered by every task type; the others only by the task
-types whose :attr:`TaskType.export_formats` name them."""
+- ``preference``: prompt, chosen, rejected (DPO).
+- ``unpaired``: prompt, completion, bool label (KTO).
+- ``sft``: a conversation, or a prompt and its completion (SFT).
+- ``reward``: chosen / rejected pairs (RewardTrainer): a preference as it is, or two
+  responses to the same prompt whose scores differ.
+- ``scores``: one score per response (a regression reward model).
+- ``classification``: a text and its label(s) (a sequence-classification head).
+- ``rubric_rl``: an authored problem with its reference solution and rubric (RL with a
+  rubric-based reward, e.g. GRPO with a reward function reading them).
+- ``raw``: every answer as given, offered by every task type.
+
+The others are offered only by the task types whose :attr:`TaskType.export_formats` name
+them."""
 
 COMPARISON_LABELS: Final = ("A", "tie", "B")
 """The classes of a comparison channel, in the order of its posterior columns."""
@@ -133,14 +158,14 @@ class ItemView(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Preference:
-    """``chosen`` is better than ``rejected`` as a reply to ``prompt``; ``margin`` is
-    ``P(chosen better) - P(rejected better)``. Makes ``preference`` rows and, one per
-    side, ``unpaired`` rows."""
+    """``chosen`` is better than ``rejected`` as a reply to ``prompt``; ``strength`` is
+    ``P(chosen better) - P(rejected better)``, in (0, 1]. Makes ``preference`` and
+    ``reward`` rows and, one per side, ``unpaired`` rows."""
 
     prompt: Any
     chosen: str
     rejected: str
-    margin: float
+    strength: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +179,8 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """``completion`` scores ``score`` on ``criterion``: a ``reward`` row."""
+    """``completion`` scores ``score`` on ``criterion``: a ``scores`` row; in ``reward``,
+    the exporter pairs the scores (on a 0..1 scale there) of responses to the same prompt."""
 
     prompt: Any
     completion: str
@@ -171,14 +197,44 @@ class Demonstration:
 
 
 @dataclass(frozen=True, slots=True)
+class Classified:
+    """``text`` has the label at position ``label`` of the task type's
+    :meth:`~TaskType.class_names` (or, multi-label, the labels at the positions ``label``
+    lists): a ``classification`` row."""
+
+    text: str
+    label: int | tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An authored problem (``prompt``), its reference ``solution`` and its ``rubric``
+    (``{"criterion", "points"}`` dicts): a ``rubric_rl`` row."""
+
+    prompt: Any
+    solution: str
+    rubric: tuple[Mapping[str, Any], ...]
+
+
+Content = Preference | Verdict | Score | Demonstration | Classified | Problem
+
+
+@dataclass(frozen=True, slots=True)
 class TrainingExample:
     """One thing an item teaches, with the confidence and agreement of the consensus it
     comes from (both ``None`` for a selected free-text answer, which any confidence or
-    agreement filter leaves out)."""
+    agreement filter leaves out).
 
-    content: Preference | Verdict | Score | Demonstration
+    ``chance`` is the confidence a guess would have for what the row asserts (``0.5`` for
+    "chosen is better", ``1/k`` for one of ``k`` labels or points); without an explicit
+    minimum confidence, the exporter drops a row whose confidence is not above it: its
+    consensus is no better than a guess. ``None``: no such default filter (a posterior mean
+    score, free text)."""
+
+    content: Content
     confidence: float | None = None
     agreement: float | None = None
+    chance: float | None = None
 
 
 class Tie:
@@ -191,6 +247,12 @@ class Tie:
 
 
 TIE: Final = Tie()
+
+
+def chance_of(*specs: ChannelSpec) -> float:
+    """The mean, over channels, of the confidence a uniform guess has (``1/k`` of ``k``
+    classes): what a row's confidence (the mean over the same channels) must beat."""
+    return sum(1.0 / len(spec.classes) for spec in specs) / len(specs)
 
 
 @dataclass(frozen=True)

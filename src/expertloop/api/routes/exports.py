@@ -54,21 +54,7 @@ def export_dataset(
         criterion=criterion,
         reviewed_only=reviewed_only,
     )
-    # Large projects export as jobs (POST .../exports): a stream that takes minutes dies
-    # with its connection, and ties up a server thread meanwhile.
-    export_jobs.check_streamable(
-        db,
-        actor=actor,
-        project_id=project_id,
-        include_gold=include_gold,
-        reviewed_only=reviewed_only,
-        threshold=settings.export_job_threshold_items,
-    )
-    # Permission, options and the consensus fit happen here, before the first byte, so
-    # errors still get their status code.
-    prepared = exports.prepare_export(
-        db, actor=actor, project_id=project_id, options=options, secret_key=settings.secret_key
-    )
+    prepared = _prepare(db, settings, actor, project_id, options)
     filename = f"project-{project_id}-{export_format}.{output}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if output == "parquet":
@@ -79,12 +65,88 @@ def export_dataset(
     )
 
 
+def _prepare(
+    db: DatabaseDep,
+    settings: SettingsDep,
+    actor: CurrentUser,
+    project_id: int,
+    options: exports.ExportOptions,
+) -> exports.PreparedExport:
+    # Large projects export as jobs (POST .../exports): a stream that takes minutes dies
+    # with its connection, and ties up a server thread meanwhile.
+    export_jobs.check_streamable(
+        db,
+        actor=actor,
+        project_id=project_id,
+        include_gold=options.include_gold,
+        reviewed_only=options.reviewed_only,
+        threshold=settings.export_job_threshold_items,
+    )
+    # Permission, options and the consensus fit happen here, before the first byte, so
+    # errors still get their status code.
+    return exports.prepare_export(
+        db, actor=actor, project_id=project_id, options=options, secret_key=settings.secret_key
+    )
+
+
+@router.get(
+    "/projects/{project_id}/exports/{export_format}/card",
+    summary="The dataset card (README.md) of the export the same options stream (managers)",
+    response_class=Response,
+    responses={200: {"content": {"text/markdown": {}}}},
+)
+def export_dataset_card(
+    project_id: SmallId,
+    export_format: ExportFormat,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    actor: CurrentUser,
+    output: Literal["jsonl", "parquet"] = "jsonl",
+    standard: Annotated[bool, Query(description="Plain strings, not chat messages")] = False,
+    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    min_agreement: Annotated[float | None, Query(ge=0, le=1)] = None,
+    include_gold: bool = False,
+    criterion: str | None = None,
+    reviewed_only: Annotated[
+        bool, Query(description="Only answers a reviewer accepted (or fixed)")
+    ] = False,
+    license: Annotated[
+        str | None, Query(max_length=64, description="The card's licence (default other)")
+    ] = None,
+    language: Annotated[
+        list[str] | None, Query(max_length=50, description="The card's language codes")
+    ] = None,
+) -> Response:
+    """Runs the export without sending its rows (its numbers need them all), so it costs
+    what the export costs."""
+    options = exports.ExportOptions(
+        format=export_format.value,
+        conversational=not standard,
+        min_confidence=min_confidence,
+        min_agreement=min_agreement,
+        include_gold=include_gold,
+        criterion=criterion,
+        reviewed_only=reviewed_only,
+        license=license,
+        language=tuple(language or ()),
+    )
+    prepared = _prepare(db, settings, actor, project_id, options)
+    for _ in prepared.batches():
+        pass
+    filename = f"project-{project_id}-{export_format}.{output}"
+    return Response(
+        prepared.card(filename),
+        media_type="text/markdown",
+        headers={"Content-Disposition": 'attachment; filename="README.md"'},
+    )
+
+
 class ExportRequest(BaseModel):
     """The options of ``GET .../exports/{format}``, as a body."""
 
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["preference", "unpaired", "sft", "reward", "raw"]
+    format: ExportFormat
     output: Literal["jsonl", "parquet"] = "jsonl"
     standard: bool = Field(False, description="Plain strings, not chat messages")
     min_confidence: float | None = Field(None, ge=0, le=1)
@@ -92,6 +154,10 @@ class ExportRequest(BaseModel):
     include_gold: bool = False
     criterion: str | None = None
     reviewed_only: bool = Field(False, description="Only answers a reviewer accepted (or fixed)")
+    license: str | None = Field(None, max_length=64, description="The card's licence")
+    language: list[str] = Field(
+        default_factory=list, max_length=50, description="The card's language codes"
+    )
 
 
 @router.post(
@@ -114,6 +180,8 @@ def start_export(
         include_gold=body.include_gold,
         criterion=body.criterion,
         reviewed_only=body.reviewed_only,
+        license=body.license,
+        language=tuple(body.language),
     )
     job = export_jobs.start_export_job(
         db, actor=actor, project_id=project_id, options=options, output=body.output
