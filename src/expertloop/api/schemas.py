@@ -6,9 +6,18 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
-from expertloop.domain import Project, Review, ReviewOutcome, ReviewSource, ReviewStatus, Role, User
+from expertloop.domain import (
+    GuidelinesVersion,
+    Project,
+    Review,
+    ReviewOutcome,
+    ReviewSource,
+    ReviewStatus,
+    Role,
+    User,
+)
 from expertloop.services.clock import iso_utc
 
 __all__ = [
@@ -17,15 +26,19 @@ __all__ = [
     "AnswerPublic",
     "AnswerSubmit",
     "AssignmentPublic",
+    "GuidelinesHistory",
+    "GuidelinesVersionPublic",
     "Id",
     "ImportResult",
     "ItemDisable",
     "ItemForWorker",
     "ItemStatePublic",
+    "MemberPublic",
     "MembersAdd",
     "ProgressPublic",
     "ProjectCreate",
     "ProjectPublic",
+    "ProjectUpdate",
     "ReviewDecision",
     "ReviewPublic",
     "ReviewQueued",
@@ -35,6 +48,8 @@ __all__ = [
     "TokenRequest",
     "TokenResponse",
     "UserCreate",
+    "UserDirectoryEntry",
+    "UserDirectoryPage",
     "UserPublic",
     "UtcDatetime",
     "WorkerReviewCounts",
@@ -104,6 +119,9 @@ class ProjectPublic(BaseModel):
     lease_seconds: int
     created_by: int | None
     created_at: UtcDatetime
+    guidelines_version: int
+    archived: bool
+    archived_at: UtcDatetime | None
 
     @classmethod
     def of(cls, project: Project) -> ProjectPublic:
@@ -117,7 +135,79 @@ class ProjectPublic(BaseModel):
             lease_seconds=project.lease_seconds,
             created_by=project.created_by,
             created_at=project.created_at,
+            guidelines_version=project.guidelines_version,
+            archived=project.is_archived,
+            archived_at=project.archived_at,
         )
+
+
+class ProjectUpdate(Strict):
+    """The settings to change; fields left out stay as they are. Each has the limits of
+    :class:`ProjectCreate`. New guidelines become a new version."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    config: dict[str, Any] | None = None
+    guidelines: str | None = Field(None, max_length=200_000, description="Markdown.")
+    answers_per_item: int | None = Field(
+        None, ge=1, le=100, description="For items imported from now on"
+    )
+    lease_seconds: int | None = Field(None, ge=10, le=7 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ProjectUpdate:
+        nulls = sorted(k for k in self.model_fields_set if getattr(self, k) is None)
+        if nulls:
+            raise ValueError(f"{nulls[0]} must not be null: leave it out to keep it as it is")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the request set."""
+        return {k: getattr(self, k) for k in sorted(self.model_fields_set)}
+
+
+class GuidelinesVersionPublic(BaseModel):
+    version: int
+    text: str
+    created_at: UtcDatetime
+    created_by: int | None
+    created_by_username: str | None
+
+    @classmethod
+    def of(cls, version: GuidelinesVersion) -> GuidelinesVersionPublic:
+        return cls(
+            version=version.version,
+            text=version.text,
+            created_at=version.created_at,
+            created_by=version.created_by,
+            created_by_username=version.created_by_name,
+        )
+
+
+class GuidelinesHistory(BaseModel):
+    project_id: int
+    current_version: int
+    versions: list[GuidelinesVersionPublic] = Field(description="Newest first")
+
+
+class MemberPublic(BaseModel):
+    user_id: int
+    username: str
+    role: Role
+    is_active: bool
+    added_at: UtcDatetime
+
+
+class UserDirectoryEntry(UserPublic):
+    projects: list[int] = Field(
+        description="Projects the user is a member of (for a manager: among the manager's own)"
+    )
+
+
+class UserDirectoryPage(BaseModel):
+    users: list[UserDirectoryEntry]
+    next_after: str | None = Field(
+        description="Pass as ``after`` for the next page; null on the last page"
+    )
 
 
 class MembersAdd(Strict):
@@ -153,6 +243,9 @@ class AnswerPublic(BaseModel):
     item_id: int
     answer: dict[str, Any]
     created_at: UtcDatetime
+    guidelines_version: int = Field(
+        description="The project's guidelines version when the item was leased to the worker"
+    )
 
 
 class ProgressPublic(BaseModel):

@@ -6,6 +6,7 @@ from expertloop.domain.models import (
     AssignmentStatus,
     ExportFile,
     ExportFormat,
+    GuidelinesVersion,
     ItemPublic,
     Project,
     Review,
@@ -19,12 +20,14 @@ from expertloop.domain.policies import (
     can_add_members,
     can_claim_items,
     can_create_projects,
+    can_edit_project,
     can_import_items,
     can_manage_users,
     can_read_answers,
     can_read_project,
     can_request_reviews,
     can_review_answers,
+    can_search_users,
 )
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "AssignmentStatus",
     "ExportFile",
     "ExportFormat",
+    "GuidelinesVersion",
     "ItemPublic",
     "Project",
     "Review",
@@ -44,10 +48,12 @@ __all__ = [
     "can_add_members",
     "can_claim_items",
     "can_create_projects",
+    "can_edit_project",
     "can_import_items",
     "can_manage_users",
     "can_read_answers",
     "can_read_project",
     "can_request_reviews",
     "can_review_answers",
+    "can_search_users",
 ]

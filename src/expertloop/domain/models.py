@@ -87,6 +87,12 @@ class Project:
     created_by: int | None
     created_at: datetime
     is_member: bool = False
+    guidelines_version: int = 1
+    archived_at: datetime | None = None
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,18 @@ class Answer:
     item_id: int
     answer: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GuidelinesVersion:
+    """One version of a project's guidelines, as written by ``created_by``."""
+
+    project_id: int
+    version: int
+    text: str
+    created_at: datetime
+    created_by: int | None
+    created_by_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
