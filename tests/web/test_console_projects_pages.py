@@ -57,9 +57,7 @@ def test_a_worker_or_reviewer_can_open_no_console_page(env: Env, role: Role) -> 
         assert response.status_code == 403, path
         assert "text/html" in response.headers["content-type"]
         assert "for project managers and admins" in response.text
-    refused = client.post(
-        f"/manage/projects/{project}/archive", data={"csrf_token": csrf}
-    )
+    refused = client.post(f"/manage/projects/{project}/archive", data={"csrf_token": csrf})
     assert refused.status_code == 403
     assert not projects.get_project(env.db, actor=manager, project_id=project).is_archived
     # ...and the worker's home has no link to the console.
@@ -76,8 +74,9 @@ def test_a_visitor_who_is_not_signed_in_is_sent_to_sign_in_and_back(env: Env) ->
 
 def test_a_manager_sees_only_their_own_projects_and_cannot_open_anothers(env: Env) -> None:
     alice, bob = env.user(Role.MANAGER, "alice"), env.user(Role.MANAGER, "bob")
-    mine = projects.create_project(env.db, actor=alice, name="Alice's triage", task_type="label",
-                                   config={"labels": ["a", "b"]})
+    mine = projects.create_project(
+        env.db, actor=alice, name="Alice's triage", task_type="label", config={"labels": ["a", "b"]}
+    )
     theirs = projects.create_project(env.db, actor=bob, name="Bob's ranking", task_type="ranking")
     client, _ = _signed_in(env, alice)
     home = client.get("/manage")
@@ -102,7 +101,8 @@ def test_the_project_list_shows_progress_and_archived_projects_apart(env: Env) -
     active, _, archived = page.partition('id="archived-heading"')
     assert f'href="/manage/projects/{running}"' in active
     assert "0 / 4" in active
-    assert "Old study" in archived and "Old study" not in active
+    assert "Old study" in archived
+    assert "Old study" not in active
     assert 'href="/manage/projects/new"' in page
 
 
@@ -114,7 +114,7 @@ def test_creating_a_project_from_the_form_stores_its_settings_and_config(env: En
     # The config form is filled with the task type's example, and the preview renders it.
     assert 'name="config.labels"' in form.text
     assert "Urgent" in form.text
-    assert 'data-preview' in form.text
+    assert "data-preview" in form.text
     created = client.post(
         "/manage/projects/new",
         data={
@@ -132,7 +132,10 @@ def test_creating_a_project_from_the_form_stores_its_settings_and_config(env: En
     project_id = int(created.headers["location"].split("/")[3])
     project = projects.get_project(env.db, actor=manager, project_id=project_id)
     assert (project.name, project.task_type, project.answers_per_item, project.lease_seconds) == (
-        "Inbox triage", "label", 2, 900
+        "Inbox triage",
+        "label",
+        2,
+        900,
     )
     assert project.config["labels"] == ["Urgent", "Routine"]
     assert project.config["multiple"] is True
@@ -159,9 +162,9 @@ def test_the_create_form_shows_each_error_next_to_its_field_and_keeps_what_was_t
     assert refused.status_code == 422
     page = refused.text
     assert 'value="Keep this name"' in page
-    answers_field = page[page.index('data-field="answers_per_item"'):]
+    answers_field = page[page.index('data-field="answers_per_item"') :]
     assert "greater than or equal to 1" in answers_field[: answers_field.index("</div>")]
-    labels_field = page[page.index('data-field="config.labels"'):]
+    labels_field = page[page.index('data-field="config.labels"') :]
     assert "at least 2 items" in labels_field[: labels_field.index("</div>")]
     assert projects.list_projects(env.db, actor=manager) == []
 
@@ -177,7 +180,9 @@ def test_the_preview_renders_the_example_item_with_the_config_being_typed(env: E
     )
     assert shown.status_code == 200
     html = shown.json()["html"]
-    assert "Spam" in html and "Ham" in html and "Urgent" not in html
+    assert "Spam" in html
+    assert "Ham" in html
+    assert "Urgent" not in html
     bad = client.post(
         "/ui/manage/preview",
         json={"task_type": "label", "fields": {"config.labels": "Spam"}},
@@ -186,11 +191,14 @@ def test_the_preview_renders_the_example_item_with_the_config_being_typed(env: E
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["field"] == "config.labels"
     worker_client, worker_csrf = _signed_in(env, env.user())
-    assert worker_client.post(
-        "/ui/manage/preview",
-        json={"task_type": "label", "fields": {}},
-        headers={"X-CSRF-Token": worker_csrf},
-    ).status_code == 403
+    assert (
+        worker_client.post(
+            "/ui/manage/preview",
+            json={"task_type": "label", "fields": {}},
+            headers={"X-CSRF-Token": worker_csrf},
+        ).status_code
+        == 403
+    )
 
 
 def test_saving_new_guidelines_on_the_settings_page_adds_a_version_shown_with_its_diff(
@@ -198,8 +206,12 @@ def test_saving_new_guidelines_on_the_settings_page_adds_a_version_shown_with_it
 ) -> None:
     manager = env.user(Role.MANAGER)
     project = projects.create_project(
-        env.db, actor=manager, name="Study", task_type="label",
-        config={"labels": ["yes", "no"]}, guidelines="Say yes or no.",
+        env.db,
+        actor=manager,
+        name="Study",
+        task_type="label",
+        config={"labels": ["yes", "no"]},
+        guidelines="Say yes or no.",
     )
     client, csrf = _signed_in(env, manager)
     saved = client.post(
@@ -218,7 +230,8 @@ def test_saving_new_guidelines_on_the_settings_page_adds_a_version_shown_with_it
     assert after.name == "Study, round 2"
     assert after.guidelines_version == 2
     page = client.get(f"/manage/projects/{project.id}/settings").text
-    assert "Version 2" in page and "Version 1" in page
+    assert "Version 2" in page
+    assert "Version 1" in page
     assert '<span class="console-diff__add">+ When unsure, say no.</span>' in page
 
 
@@ -244,9 +257,12 @@ def test_archiving_from_the_settings_page_stops_the_items_and_unarchiving_restar
     project = env.project(manager, members=[worker])
     env.items(manager, project, [pairwise_item(1)])
     client, csrf = _signed_in(env, manager)
-    assert client.post(
-        f"/manage/projects/{project}/archive", data={"csrf_token": csrf}
-    ).headers["location"] == f"/manage/projects/{project}/settings?archived=1"
+    assert (
+        client.post(f"/manage/projects/{project}/archive", data={"csrf_token": csrf}).headers[
+            "location"
+        ]
+        == f"/manage/projects/{project}/settings?archived=1"
+    )
     api = env.client(worker)
     assert api.post(f"/api/v1/projects/{project}/assignments/next").status_code == 204
     assert "This project is archived" in client.get(f"/manage/projects/{project}/settings").text
@@ -266,8 +282,11 @@ def test_members_are_added_by_username_and_removed_from_the_members_page(env: En
     assert added.status_code == 303
     page = client.get(added.headers["location"]).text
     assert "Added Wanda.Expert." in page
-    wanda = next(m for m in projects.list_members(env.db, actor=manager, project_id=project)
-                 if m.username == "Wanda.Expert")
+    wanda = next(
+        m
+        for m in projects.list_members(env.db, actor=manager, project_id=project)
+        if m.username == "Wanda.Expert"
+    )
     unknown = client.post(
         f"/manage/projects/{project}/members", data={"csrf_token": csrf, "username": "nobody"}
     )
@@ -290,6 +309,7 @@ def test_the_people_directory_searches_by_username_prefix_a_page_at_a_time(env: 
     client, _ = _signed_in(env, manager)
     first = client.get("/manage/people?q=EXPERT")
     assert first.status_code == 200
+
     def rows(html: str) -> list[str]:
         return re.findall(r'<th scope="row">([^<]+)</th>', html)
 
@@ -333,10 +353,16 @@ def test_an_admin_creates_suspends_and_reactivates_accounts_from_the_people_page
     suspended = client.post(f"/manage/people/{user_id}/suspend", data={"csrf_token": csrf})
     assert suspended.status_code == 303
     assert "suspended" in client.get(suspended.headers["location"]).text
-    assert env.client().post(
-        "/api/v1/auth/token", json={"username": "new.expert", "password": "long-enough"}
-    ).status_code == 401
+    assert (
+        env.client()
+        .post("/api/v1/auth/token", json={"username": "new.expert", "password": "long-enough"})
+        .status_code
+        == 401
+    )
     client.post(f"/manage/people/{user_id}/reactivate", data={"csrf_token": csrf})
-    assert env.client().post(
-        "/api/v1/auth/token", json={"username": "new.expert", "password": "long-enough"}
-    ).status_code == 200
+    assert (
+        env.client()
+        .post("/api/v1/auth/token", json={"username": "new.expert", "password": "long-enough"})
+        .status_code
+        == 200
+    )

@@ -12,8 +12,8 @@ filled with its example item and the config being typed.
 from __future__ import annotations
 
 import difflib
-from datetime import datetime
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
