@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from expertloop.domain import (
     GuidelinesVersion,
@@ -153,12 +153,13 @@ class ProjectUpdate(Strict):
     )
     lease_seconds: int | None = Field(None, ge=10, le=7 * 24 * 3600)
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> ProjectUpdate:
-        nulls = sorted(k for k in self.model_fields_set if getattr(self, k) is None)
-        if nulls:
-            raise ValueError(f"{nulls[0]} must not be null: leave it out to keep it as it is")
-        return self
+    @field_validator("*")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Called only for the fields the request sets: null is not a setting's value.
+        if value is None:
+            raise ValueError("must not be null: leave the field out to keep it as it is")
+        return value
 
     def changes(self) -> dict[str, Any]:
         """The fields the request set."""
