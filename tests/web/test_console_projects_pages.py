@@ -366,3 +366,16 @@ def test_an_admin_creates_suspends_and_reactivates_accounts_from_the_people_page
         .status_code
         == 200
     )
+
+
+def test_the_new_project_form_of_every_task_type_shows_its_example_in_the_preview(
+    env: Env,
+) -> None:
+    from expertloop.tasks import TASK_TYPES
+
+    client, _ = _signed_in(env, env.user(Role.MANAGER))
+    for task_type in sorted(TASK_TYPES):
+        page = client.get(f"/manage/projects/new?task_type={task_type}")
+        assert page.status_code == 200, task_type
+        preview = page.text[page.text.index("data-preview aria-live") :]
+        assert f'data-task-type="{task_type}"' in preview, task_type
