@@ -132,6 +132,10 @@ def test_an_answer_records_the_guidelines_version_of_its_lease_not_of_its_submis
             select(t.Answer.guidelines_version).order_by(t.Answer.id)
         ).scalars().all()
     assert stored == [1, 2]
+    # Reviewers see it too.
+    assert as_manager.post(f"/api/v1/projects/{project}/reviews", json={"fraction": 1}).status_code == 201
+    reviewed = as_manager.get(f"/api/v1/projects/{project}/reviews").json()
+    assert sorted(r["guidelines_version"] for r in reviewed) == [1, 2]
 
 
 def test_an_archived_project_hands_out_nothing_but_takes_the_answer_to_a_held_lease(

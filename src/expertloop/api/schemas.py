@@ -299,6 +299,9 @@ class ReviewPublic(BaseModel):
     comment: str
     fixed_answer: dict[str, Any] | None
     decided_at: UtcDatetime | None
+    guidelines_version: int = Field(
+        description="The guidelines version the answer was given under"
+    )
 
     @classmethod
     def of(cls, review: Review) -> ReviewPublic:
@@ -321,6 +324,7 @@ class ReviewPublic(BaseModel):
             comment=review.comment,
             fixed_answer=review.fixed_answer,
             decided_at=review.decided_at,
+            guidelines_version=review.guidelines_version,
         )
 
 

@@ -157,3 +157,4 @@ class Review:
     comment: str
     fixed_answer: dict[str, Any] | None
     decided_at: datetime | None
+    guidelines_version: int = 1
