@@ -26,7 +26,7 @@ from expertloop.services.jobs import chosen_job_kinds
 from expertloop.services.runtime import Background, Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
-from expertloop.web import install_console_projects, install_web_ui
+from expertloop.web import install_console_people, install_console_projects, install_web_ui
 
 __all__ = ["PARTS", "Install", "create_app"]
 
@@ -40,6 +40,7 @@ PARTS: tuple[Install, ...] = (
     install_api,
     install_web_ui,
     install_console_projects,
+    install_console_people,
 )
 
 

@@ -218,8 +218,8 @@ def update_project(
     with db.write() as conn:
         project = _editable_project(conn, actor, project_id)
         values = {field: EDITABLE[field](project, value) for field, value in changes.items()}
-        values = {k: v for k, v in values.items() if getattr(project, k) != v}
-        before = {k: getattr(project, k) for k in values}
+        values = {k: v for k, v in values.items() if getattr(project, k, None) != v}
+        before = {k: getattr(project, k, None) for k in values}
         after = dict(values)
         if "guidelines" in values:
             version = project.guidelines_version + 1

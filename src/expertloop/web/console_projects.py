@@ -1,6 +1,6 @@
-"""The manager's console, its project and people pages: the project list (``/manage``),
-creating a project with a live preview, settings with the guidelines' versions and
-archiving, members, and the user directory (``/manage/people``).
+"""The manager's console, its project pages: the project list (``/manage``), creating a
+project with a live preview, settings with the guidelines' versions and archiving, and
+members. The user directory (``/manage/people``) is in ``web/console_people.py``.
 
 Handlers load, authorise (through the services, which apply ``domain/policies.py``) and
 render; forms post back to the same page with the session's CSRF token, and errors are
@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData
 
 from expertloop.api.deps import CurrentUser, DatabaseDep
-from expertloop.api.schemas import ProjectCreate, ProjectUpdate, SmallId, UserCreate
-from expertloop.domain import Project, Role, User, can_create_projects, can_manage_users
+from expertloop.api.schemas import ProjectCreate, ProjectUpdate, SmallId
+from expertloop.domain import Project, Role, User, can_create_projects
 from expertloop.domain.models import GuidelinesVersion
 from expertloop.errors import ExpertloopError, InputInvalid, NotFound, PermissionDenied
 from expertloop.services import access, projects, users
@@ -51,7 +51,7 @@ from expertloop.web.pages import (
 from expertloop.web.rendering import render_page, render_string, task_template_name
 from expertloop.web.sessions import session_user
 
-__all__ = ["install_console_projects", "router"]
+__all__ = ["DIRECTORY_PAGE", "Refused", "console_user", "install_console_projects", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,24 +62,27 @@ DIRECTORY_PAGE = 50
 
 
 def install_console_projects(app: FastAPI, runtime: Runtime) -> None:
+    """The console's project pages."""
     app.state.console_progress = ExpiringCache[tuple[int, datetime], Progress](
         PROGRESS_SECONDS, clock=runtime.clock
     )
     app.include_router(router)
 
 
-class _Refused(Exception):
+class Refused(Exception):
+    """A console page refused: ``response`` is what to send instead (sign in, or 403)."""
+
     def __init__(self, response: Response) -> None:
         self.response = response
 
 
-def _console_user(request: Request) -> User:
+def console_user(request: Request) -> User:
     """The signed-in manager or admin; anyone else is sent to sign in or refused (403)."""
     user = session_user(request)
     if user is None:
-        raise _Refused(redirect_to_login(request))
+        raise Refused(redirect_to_login(request))
     if not can_create_projects(user):
-        raise _Refused(
+        raise Refused(
             error_page(
                 request,
                 user,
@@ -121,8 +124,8 @@ def _task_types() -> list[dict[str, str]]:
 @router.get("/manage")
 def console_home(request: Request, db: DatabaseDep) -> Response:
     try:
-        user = _console_user(request)
-    except _Refused as refused:
+        user = console_user(request)
+    except Refused as refused:
         return refused.response
     active: list[dict[str, Any]] = []
     archived: list[dict[str, Any]] = []
@@ -191,8 +194,8 @@ def _chosen_task(name: str | None) -> TaskType:
 @router.get("/manage/projects/new")
 def new_project_form(request: Request, task_type: str | None = None) -> Response:
     try:
-        user = _console_user(request)
-    except _Refused as refused:
+        user = console_user(request)
+    except Refused as refused:
         return refused.response
     task = _chosen_task(task_type)
     example = task.example
@@ -208,8 +211,8 @@ def new_project_form(request: Request, task_type: str | None = None) -> Response
 @router.post("/manage/projects/new")
 async def create_project(request: Request, db: DatabaseDep) -> Response:
     try:
-        user = _console_user(request)
-    except _Refused as refused:
+        user = console_user(request)
+    except Refused as refused:
         return refused.response
     form = await request.form()
     try:
@@ -400,9 +403,9 @@ _NOTICES = {
 @router.get("/manage/projects/{project_id}/settings")
 def settings_form(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     try:
-        user = _console_user(request)
+        user = console_user(request)
         project = _manageable(db, user, project_id)
-    except _Refused as refused:
+    except Refused as refused:
         return refused.response
     except ExpertloopError as exc:
         return error_page(request, session_user(request), exc)
@@ -413,11 +416,11 @@ def settings_form(project_id: SmallId, request: Request, db: DatabaseDep) -> Res
 @router.post("/manage/projects/{project_id}/settings")
 async def save_settings(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     try:
-        user = _console_user(request)
+        user = console_user(request)
         project = _manageable(db, user, project_id)
         form = await request.form()
         check_form_csrf(request, form)
-    except _Refused as refused:
+    except Refused as refused:
         return refused.response
     except ExpertloopError as exc:
         return error_page(request, session_user(request), exc)
@@ -456,7 +459,7 @@ async def save_settings(project_id: SmallId, request: Request, db: DatabaseDep) 
 
 async def _archiving(request: Request, db: Database, project_id: int, archive: bool) -> Response:
     try:
-        user = _console_user(request)
+        user = console_user(request)
         _manageable(db, user, project_id)
         check_form_csrf(request, await request.form())
         change = projects.archive_project if archive else projects.unarchive_project
@@ -466,7 +469,7 @@ async def _archiving(request: Request, db: Database, project_id: int, archive: b
             project_id=project_id,
             claimable=request.app.state.claimable_projects,
         )
-    except _Refused as refused:
+    except Refused as refused:
         return refused.response
     except ExpertloopError as exc:
         return error_page(request, session_user(request), exc)
@@ -518,9 +521,9 @@ def _members_page(
 @router.get("/manage/projects/{project_id}/members")
 def members_page(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     try:
-        user = _console_user(request)
+        user = console_user(request)
         project = _manageable(db, user, project_id)
-    except _Refused as refused:
+    except Refused as refused:
         return refused.response
     except ExpertloopError as exc:
         return error_page(request, session_user(request), exc)
@@ -535,11 +538,11 @@ def members_page(project_id: SmallId, request: Request, db: DatabaseDep) -> Resp
 @router.post("/manage/projects/{project_id}/members")
 async def add_member(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     try:
-        user = _console_user(request)
+        user = console_user(request)
         project = _manageable(db, user, project_id)
         form = await request.form()
         check_form_csrf(request, form)
-    except _Refused as refused:
+    except Refused as refused:
         return refused.response
     except ExpertloopError as exc:
         return error_page(request, session_user(request), exc)
@@ -567,7 +570,7 @@ async def remove_member(
     project_id: SmallId, user_id: SmallId, request: Request, db: DatabaseDep
 ) -> Response:
     try:
-        user = _console_user(request)
+        user = console_user(request)
         _manageable(db, user, project_id)
         check_form_csrf(request, await request.form())
         members = {
@@ -581,126 +584,9 @@ async def remove_member(
             user_id=user_id,
             caches=request.app.state.runtime.access_caches,
         )
-    except _Refused as refused:
+    except Refused as refused:
         return refused.response
     except ExpertloopError as exc:
         return error_page(request, session_user(request), exc)
     gone = urlencode({"removed": members.get(user_id, str(user_id))})
     return redirect(f"/manage/projects/{project_id}/members?{gone}")
-
-
-# --- people -------------------------------------------------------------------------------
-
-
-def _people_page(
-    request: Request,
-    db: Database,
-    user: User,
-    *,
-    form: Mapping[str, Any] | None = None,
-    errors: Mapping[str, str] | None = None,
-    notice: str = "",
-    status_code: int = 200,
-) -> Response:
-    q = request.query_params.get("q", "")[:150].replace("\x00", "")
-    after = request.query_params.get("after")
-    after = after[:150].replace("\x00", "") if after else None
-    page = users.search_users(db, actor=user, q=q, after=after, limit=DIRECTORY_PAGE)
-    return render_page(
-        request,
-        "console/people.html",
-        {
-            **page_context(request, user),
-            "tab": "people",
-            "q": q,
-            "after": after,
-            "page": page,
-            "can_manage": can_manage_users(user),
-            "roles": [r.value for r in Role],
-            "form": form or {"username": "", "role": Role.WORKER.value},
-            "errors": errors or {},
-            "notice": notice,
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/manage/people")
-def people(request: Request, db: DatabaseDep) -> Response:
-    try:
-        user = _console_user(request)
-    except _Refused as refused:
-        return refused.response
-    notice = ""
-    for key, text in (
-        ("created", "Account {} created: give them the password you chose."),
-        ("suspended", "{} suspended: they can no longer sign in, and their leases ended."),
-        ("reactivated", "{} reactivated."),
-    ):
-        if request.query_params.get(key):
-            notice = text.format(request.query_params[key])
-    return _people_page(request, db, user, notice=notice)
-
-
-@router.post("/manage/people")
-async def create_account(request: Request, db: DatabaseDep) -> Response:
-    try:
-        user = _console_user(request)
-        form = await request.form()
-        check_form_csrf(request, form)
-    except _Refused as refused:
-        return refused.response
-    except ExpertloopError as exc:
-        return error_page(request, session_user(request), exc)
-    values = {
-        "username": str(form.get("username") or "").strip(),
-        "password": str(form.get("password") or ""),
-        "role": str(form.get("role") or ""),
-    }
-    shown = {"username": values["username"], "role": values["role"]}
-    errors = validate_schema(UserCreate, values)
-    if not errors:
-        try:
-            created = users.create_user(
-                db,
-                actor=user,
-                username=values["username"],
-                password=values["password"],
-                role=Role(values["role"]),
-            )
-        except ExpertloopError as exc:
-            if exc.status == 403:
-                return error_page(request, user, exc)
-            errors = errors_by_field(exc)
-            if "form" in errors:
-                errors = {"username": errors["form"]}
-        else:
-            query = urlencode({"created": created.username, "q": created.username})
-            return redirect(f"/manage/people?{query}")
-    return _people_page(request, db, user, form=shown, errors=errors, status_code=422)
-
-
-async def _set_active(request: Request, db: Database, user_id: int, active: bool) -> Response:
-    try:
-        user = _console_user(request)
-        check_form_csrf(request, await request.form())
-        change = access.reactivate_user if active else access.suspend_user
-        changed = change(
-            db, actor=user, user_id=user_id, caches=request.app.state.runtime.access_caches
-        )
-    except _Refused as refused:
-        return refused.response
-    except ExpertloopError as exc:
-        return error_page(request, session_user(request), exc)
-    done = "reactivated" if active else "suspended"
-    return redirect(f"/manage/people?{urlencode({done: changed.username, 'q': changed.username})}")
-
-
-@router.post("/manage/people/{user_id}/suspend")
-async def suspend(user_id: SmallId, request: Request, db: DatabaseDep) -> Response:
-    return await _set_active(request, db, user_id, False)
-
-
-@router.post("/manage/people/{user_id}/reactivate")
-async def reactivate(user_id: SmallId, request: Request, db: DatabaseDep) -> Response:
-    return await _set_active(request, db, user_id, True)
