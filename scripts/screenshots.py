@@ -221,7 +221,12 @@ def _console_shots(
     page.wait_for_selector("[data-preview] form")
     shot("manager-settings", page)
     page.set_viewport_size({"width": 1440, "height": 960})
-    page.goto(f"{url}/manage/people?q=e")
+    context.close()
+    # An admin's directory: everyone, with account creation and suspension.
+    context = browser.new_context(viewport={"width": 1440, "height": 1100})
+    page = context.new_page()
+    _sign_in(page, url, "admin")
+    page.goto(f"{url}/manage/people")
     shot("manager-people", page)
     context.close()
 

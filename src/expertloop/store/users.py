@@ -99,12 +99,13 @@ def search_users(
     query = select(*_USER_COLUMNS).order_by(key, t.User.username).limit(limit)
     prefix = prefix.lower()
     if prefix:
-        # The range lets the index find the rows; LIKE keeps exactly the prefix.
-        query = query.where(
-            key >= prefix,
-            key < prefix[:-1] + chr(ord(prefix[-1]) + 1),
-            key.like(_like_escaped(prefix) + "%", escape="\\"),
-        )
+        # The index finds the first row at or after the prefix and the walk goes on in
+        # order; LIKE keeps exactly the prefix. The end of the range is given only where
+        # strings sort byte by byte (SQLite): under a linguistic collation (PostgreSQL's
+        # en_US...) punctuation sorts out of byte order, and a bound could miss names.
+        query = query.where(key >= prefix, key.like(_like_escaped(prefix) + "%", escape="\\"))
+        if conn.dialect.name == "sqlite":
+            query = query.where(key < prefix[:-1] + chr(ord(prefix[-1]) + 1))
     if after is not None:
         query = query.where(
             or_(key > after.lower(), and_(key == after.lower(), t.User.username > after))
