@@ -1,5 +1,5 @@
 """Regenerate docs/screenshots/*.png: the login page, the worker home, every task page, the
-reviewer's page, and the manager's import, reviews and exports pages.
+reviewer's page and the manager's console.
 
 Seeds a throw-away SQLite database with one example project per task type
 (``expertloop.web.examples``), starts a real server, and drives Debian's Chromium with
@@ -250,6 +250,54 @@ def _prepare_task(page: Page, task_type: str) -> None:
         page.fill("[data-rubric-rows] input[type=number]", "2")
 
 
+def _console_shots(
+    browser: Any, url: str, db: Database, seeded: list[tuple[Example, int]], shot: Any
+) -> None:
+    """The manager's console: projects (one archived), a new project with its preview,
+    settings with a guidelines version history, and the people directory."""
+    manager = users.search_users(
+        db, actor=User(0, "screenshots", Role.ADMIN), q="manager", limit=1
+    ).users[0]
+    pairwise = next(pid for ex, pid in seeded if ex.task_type == "pairwise")
+    current = projects.get_project(db, actor=manager, project_id=pairwise).guidelines
+    projects.update_project(
+        db,
+        actor=manager,
+        project_id=pairwise,
+        changes={
+            "guidelines": current.rstrip()
+            + "\n\nWhen both answers are unsafe, prefer the one that says to see a doctor.\n"
+        },
+    )
+    archived = next(pid for ex, pid in seeded if ex.task_type == "authoring")
+    projects.archive_project(db, actor=manager, project_id=archived)
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
+    page = context.new_page()
+    _sign_in(page, url, "manager")
+    page.goto(f"{url}/manage")
+    shot("manager-projects", page)
+    page.goto(f"{url}/manage/projects/new?task_type=label")
+    page.fill("#f-name", "Triage inbox, round 2")
+    page.fill("#f-config-labels", "Urgent\nRoutine\nAdministrative\nNot medical\nSpam")
+    page.locator("[data-preview]").get_by_text("Spam", exact=True).wait_for()
+    page.evaluate("window.scrollTo(0, 0)")
+    shot("manager-new-project", page)
+    # Tall enough for the form, the preview and the guidelines' versions with their diff.
+    page.set_viewport_size({"width": 1440, "height": 2000})
+    page.goto(f"{url}/manage/projects/{pairwise}/settings")
+    page.wait_for_selector("[data-preview] form")
+    shot("manager-settings", page)
+    page.set_viewport_size({"width": 1440, "height": 960})
+    context.close()
+    # An admin's directory: everyone, with account creation and suspension.
+    context = browser.new_context(viewport={"width": 1440, "height": 1100})
+    page = context.new_page()
+    _sign_in(page, url, "admin")
+    page.goto(f"{url}/manage/people")
+    shot("manager-people", page)
+    context.close()
+
+
 def take(out: Path, *, only: str | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -309,6 +357,7 @@ def take(out: Path, *, only: str | None = None) -> list[Path]:
             shot("review-pairwise", review_page)
             if not only or "manager" in only:
                 _manager_pages(browser, server.url, pairwise, shot)
+            _console_shots(browser, server.url, db, seeded, shot)
             browser.close()
         db.dispose()
     return written

@@ -26,7 +26,14 @@ from expertloop.services.jobs import chosen_job_kinds
 from expertloop.services.runtime import Background, Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
-from expertloop.web import console_exports, console_import, console_reviews, install_web_ui
+from expertloop.web import (
+    console_exports,
+    console_import,
+    console_reviews,
+    install_console_people,
+    install_console_projects,
+    install_web_ui,
+)
 
 __all__ = ["PARTS", "Install", "create_app"]
 
@@ -42,6 +49,8 @@ PARTS: tuple[Install, ...] = (
     console_import.install,
     console_exports.install,
     console_reviews.install,
+    install_console_projects,
+    install_console_people,
 )
 
 

@@ -53,6 +53,7 @@ def test_an_admin_creates_and_lists_users(env: Env) -> None:
         "username": "wendy",
         "role": "worker",
         "is_active": True,
+        "projects": [],
     } in listed
     login = env.client().post(
         "/api/v1/auth/token", json={"username": "wendy", "password": "long-enough"}
@@ -60,11 +61,14 @@ def test_an_admin_creates_and_lists_users(env: Env) -> None:
     assert login.status_code == 200
 
 
-def test_only_admins_manage_users(env: Env) -> None:
+def test_only_admins_create_users_and_workers_cannot_look_them_up(env: Env) -> None:
     manager = env.client(env.user(Role.MANAGER))
     body = {"username": "x", "password": "long-enough", "role": "worker"}
     assert manager.post("/api/v1/users", json=body).status_code == 403
-    assert _error(manager.get("/api/v1/users"))["code"] == "permission_denied"
+    # Managers search the directory to staff their projects; workers may not.
+    assert manager.get("/api/v1/users").status_code == 200
+    worker = env.client(env.user(Role.WORKER))
+    assert _error(worker.get("/api/v1/users"))["code"] == "permission_denied"
 
 
 def test_bad_user_bodies_name_the_field(env: Env) -> None:

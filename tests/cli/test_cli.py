@@ -148,6 +148,7 @@ def test_project_add_members_and_list(cli, env: Env) -> None:  # type: ignore[no
         "id": project,
         "name": "test project",
         "task_type": "pairwise",
+        "archived": False,
         "answers_per_item": 3,
         "items": 1,
         "items_complete": 0,
@@ -155,3 +156,22 @@ def test_project_add_members_and_list(cli, env: Env) -> None:  # type: ignore[no
     }
     unknown = cli("project", "add-members", str(project), "nobody", "--as", "mona")
     assert "no such users: nobody" in unknown.stderr
+
+
+def test_project_archive_stops_handing_out_items_and_unarchive_restarts(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
+    from expertloop.services.assignments import next_assignment
+
+    manager = env.user(Role.MANAGER, username="mara")
+    worker = env.user(Role.WORKER)
+    project = env.project(manager, members=[worker])
+    env.items(manager, project, [pairwise_item(1)])
+    archived = cli("project", "archive", str(project), "--as", "mara")
+    assert archived.exit_code == 0, archived.output
+    assert json.loads(archived.stdout)["archived"] is True
+    assert json.loads(cli("project", "list", "--as", "mara").stdout)["archived"] is True
+    assert next_assignment(env.db, actor=worker, project_id=project) is None
+    assert cli("project", "unarchive", str(project), "--as", "mara").exit_code == 0
+    assert next_assignment(env.db, actor=worker, project_id=project) is not None
+    refused = cli("project", "archive", str(project), "--as", worker.username)
+    assert refused.exit_code == 1
+    assert "only the project's managers" in refused.stderr

@@ -60,3 +60,22 @@ def test_a_project_says_which_formats_it_exports(env: Env, manager: Client, task
     project = manager.projects.create("Formats", task_type, config=task.example.config)
     assert project.export_formats == tuple(task.export_formats)
     assert manager.projects.get(project.id).export_formats == tuple(task.export_formats)
+
+
+def test_a_manager_looks_up_users_by_the_start_of_their_name_across_pages(
+    env: Env, manager: Client
+) -> None:
+    for n in range(5):
+        env.user(Role.WORKER, f"dr-{n}")
+    env.user(Role.WORKER, "nurse-1")
+    assert [u.username for u in manager.users.search("DR-")] == [f"dr-{n}" for n in range(5)]
+    assert [u.username for u in manager.users.search("dr-", limit=2)] == ["dr-0", "dr-1"]
+    import expertloop.client.client as sdk_client
+
+    original = sdk_client._USERS_PAGE
+    sdk_client._USERS_PAGE = 2  # three requests, following X-Next-After
+    try:
+        assert len(manager.users.search("dr-")) == 5
+    finally:
+        sdk_client._USERS_PAGE = original
+    assert "nurse-1" in [u.username for u in manager.users.list()]

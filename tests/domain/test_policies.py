@@ -10,12 +10,14 @@ from expertloop.domain import (
     can_add_members,
     can_claim_items,
     can_create_projects,
+    can_edit_project,
     can_import_items,
     can_manage_users,
     can_read_answers,
     can_read_project,
     can_request_reviews,
     can_review_answers,
+    can_search_users,
 )
 from expertloop.domain.policies import can_read_gold
 
@@ -27,6 +29,7 @@ def _user(role: Role, *, active: bool = True) -> User:
 ADMIN, MANAGER, REVIEWER, WORKER = (_user(role) for role in Role)
 PROJECT_POLICIES = [
     can_add_members,
+    can_edit_project,
     can_import_items,
     can_read_gold,
     can_read_answers,
@@ -43,6 +46,18 @@ def test_only_admins_manage_users_and_only_admins_and_managers_create_projects()
     assert [can_create_projects(u) for u in (ADMIN, MANAGER, REVIEWER, WORKER)] == [
         True, True, False, False,
     ]
+
+
+def test_managers_and_admins_search_the_user_directory_and_nobody_else() -> None:
+    assert [can_search_users(u) for u in (ADMIN, MANAGER, REVIEWER, WORKER)] == [
+        True, True, False, False,
+    ]
+
+
+def test_only_a_projects_managers_edit_or_archive_it() -> None:
+    assert can_edit_project(MANAGER, is_member=True)
+    for user in (REVIEWER, WORKER):
+        assert not can_edit_project(user, is_member=True)
 
 
 @pytest.mark.parametrize("policy", PROJECT_POLICIES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,14 @@ from expertloop.store.tables import Base
 
 # Alembic cannot compare an index over an expression (``priority DESC``) on SQLite: it
 # reports it removed and added again. It is still checked on PostgreSQL.
-_EXPRESSION_INDEXES = {"ix_items_claim_order"}
+_EXPRESSION_INDEXES = {"ix_items_claim_order", "ix_users_username_lower"}
 
 
 def _differences(database: Database) -> list[Any]:
-    with database.engine.connect() as conn:
+    with database.engine.connect() as conn, warnings.catch_warnings():
+        # SQLite's reflection skips an index over an expression only (lower(username)).
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based")
+        warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression")
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         found = compare_metadata(context, Base.metadata)
     if database.is_sqlite:

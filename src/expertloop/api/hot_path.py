@@ -103,6 +103,7 @@ async def answer_response(
         "item_id": result.item_id,
         "answer": result.answer,
         "created_at": iso_utc(result.created_at),
+        "guidelines_version": result.guidelines_version,
     }
     return (201 if result.created else 200), orjson.dumps(body)
 

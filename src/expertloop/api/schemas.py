@@ -6,9 +6,25 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
-from expertloop.domain import Project, Review, ReviewOutcome, ReviewSource, ReviewStatus, Role, User
+from expertloop.domain import (
+    GuidelinesVersion,
+    Project,
+    Review,
+    ReviewOutcome,
+    ReviewSource,
+    ReviewStatus,
+    Role,
+    User,
+)
 from expertloop.services.clock import iso_utc
 from expertloop.tasks import get_task_type
 
@@ -18,15 +34,19 @@ __all__ = [
     "AnswerPublic",
     "AnswerSubmit",
     "AssignmentPublic",
+    "GuidelinesHistory",
+    "GuidelinesVersionPublic",
     "Id",
     "ImportResult",
     "ItemDisable",
     "ItemForWorker",
     "ItemStatePublic",
+    "MemberPublic",
     "MembersAdd",
     "ProgressPublic",
     "ProjectCreate",
     "ProjectPublic",
+    "ProjectUpdate",
     "ReviewDecision",
     "ReviewPublic",
     "ReviewQueued",
@@ -36,6 +56,8 @@ __all__ = [
     "TokenRequest",
     "TokenResponse",
     "UserCreate",
+    "UserDirectoryEntry",
+    "UserDirectoryPage",
     "UserPublic",
     "UtcDatetime",
     "WorkerReviewCounts",
@@ -108,6 +130,9 @@ class ProjectPublic(BaseModel):
     export_formats: list[str] = Field(
         description="The training formats this project's task type exports (see docs/exports.md)"
     )
+    guidelines_version: int
+    archived: bool
+    archived_at: UtcDatetime | None
 
     @classmethod
     def of(cls, project: Project) -> ProjectPublic:
@@ -122,7 +147,80 @@ class ProjectPublic(BaseModel):
             lease_seconds=project.lease_seconds,
             created_by=project.created_by,
             created_at=project.created_at,
+            guidelines_version=project.guidelines_version,
+            archived=project.is_archived,
+            archived_at=project.archived_at,
         )
+
+
+class ProjectUpdate(Strict):
+    """The settings to change; fields left out stay as they are. Each has the limits of
+    :class:`ProjectCreate`. New guidelines become a new version."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    config: dict[str, Any] | None = None
+    guidelines: str | None = Field(None, max_length=200_000, description="Markdown.")
+    answers_per_item: int | None = Field(
+        None, ge=1, le=100, description="For items imported from now on"
+    )
+    lease_seconds: int | None = Field(None, ge=10, le=7 * 24 * 3600)
+
+    @field_validator("*")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Called only for the fields the request sets: null is not a setting's value.
+        if value is None:
+            raise ValueError("must not be null: leave the field out to keep it as it is")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the request set."""
+        return {k: getattr(self, k) for k in sorted(self.model_fields_set)}
+
+
+class GuidelinesVersionPublic(BaseModel):
+    version: int
+    text: str
+    created_at: UtcDatetime
+    created_by: int | None
+    created_by_username: str | None
+
+    @classmethod
+    def of(cls, version: GuidelinesVersion) -> GuidelinesVersionPublic:
+        return cls(
+            version=version.version,
+            text=version.text,
+            created_at=version.created_at,
+            created_by=version.created_by,
+            created_by_username=version.created_by_name,
+        )
+
+
+class GuidelinesHistory(BaseModel):
+    project_id: int
+    current_version: int
+    versions: list[GuidelinesVersionPublic] = Field(description="Newest first")
+
+
+class MemberPublic(BaseModel):
+    user_id: int
+    username: str
+    role: Role
+    is_active: bool
+    added_at: UtcDatetime
+
+
+class UserDirectoryEntry(UserPublic):
+    projects: list[int] = Field(
+        description="Projects the user is a member of (for a manager: among the manager's own)"
+    )
+
+
+class UserDirectoryPage(BaseModel):
+    users: list[UserDirectoryEntry]
+    next_after: str | None = Field(
+        description="Pass as ``after`` for the next page; null on the last page"
+    )
 
 
 class MembersAdd(Strict):
@@ -169,6 +267,9 @@ class AnswerPublic(BaseModel):
     item_id: int
     answer: dict[str, Any]
     created_at: UtcDatetime
+    guidelines_version: int = Field(
+        description="The project's guidelines version when the item was leased to the worker"
+    )
 
 
 class ProgressPublic(BaseModel):
@@ -221,6 +322,9 @@ class ReviewPublic(BaseModel):
     comment: str
     fixed_answer: dict[str, Any] | None
     decided_at: UtcDatetime | None
+    guidelines_version: int = Field(
+        description="The guidelines version the answer was given under"
+    )
 
     @classmethod
     def of(cls, review: Review) -> ReviewPublic:
@@ -243,6 +347,7 @@ class ReviewPublic(BaseModel):
             comment=review.comment,
             fixed_answer=review.fixed_answer,
             decided_at=review.decided_at,
+            guidelines_version=review.guidelines_version,
         )
 
 

@@ -69,6 +69,7 @@ def project_list(
                 "id": project.id,
                 "name": project.name,
                 "task_type": project.task_type,
+                "archived": project.is_archived,
                 "answers_per_item": project.answers_per_item,
                 "items": counts.items,
                 "items_complete": counts.items_complete,
@@ -93,6 +94,39 @@ def project_add_members(
         except ExpertloopError as exc:
             fail(exc.message)
     typer.echo(json.dumps({"project": project, "added": usernames}))
+
+
+def _set_archived(project: int, as_user: str | None, *, archived: bool) -> None:
+    from expertloop.services.projects import archive_project, unarchive_project
+
+    change = archive_project if archived else unarchive_project
+    with database(settings()) as db:
+        actor = operator(db, as_user)
+        try:
+            changed = change(db, actor=actor, project_id=project)
+        except ExpertloopError as exc:
+            fail(exc.message)
+    typer.echo(json.dumps({"id": changed.id, "name": changed.name, "archived": archived}))
+
+
+@group.command("archive")
+def project_archive(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
+) -> None:
+    """Archive a project: it hands out no more items; its data and exports stay.
+
+    Servers already running notice within EXPERTLOOP_AUTH_CACHE_SECONDS."""
+    _set_archived(project, as_user, archived=True)
+
+
+@group.command("unarchive")
+def project_unarchive(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    as_user: Annotated[str | None, typer.Option("--as", help="Act as this manager.")] = None,
+) -> None:
+    """Unarchive a project: workers get its items again."""
+    _set_archived(project, as_user, archived=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,8 +17,13 @@ from expertloop.client.projects import Projects
 __all__ = ["Client", "Users"]
 
 
+# Users per request when paging through the directory (the server allows up to 200).
+_USERS_PAGE = 200
+
+
 class Users:
-    """Accounts (``client.users``); admins only."""
+    """Accounts (``client.users``): admins create and suspend them; managers and admins
+    look them up."""
 
     def __init__(self, http: Http) -> None:
         self._http = http
@@ -41,8 +46,30 @@ class Users:
         return User.from_json(body)
 
     def list(self) -> builtins.list[User]:
-        """Every account."""
-        return [User.from_json(body) for body in self._http.json("GET", "users")]
+        """Every account you may see (managers and admins), in username order."""
+        return self.search("")
+
+    def search(self, prefix: str, *, limit: int | None = None) -> builtins.list[User]:
+        """Accounts whose username starts with ``prefix`` (any case), in username order,
+        every page of them or the first ``limit`` (managers and admins).
+
+        Example::
+
+            [u.id for u in client.users.search("dr-")]   # look up experts' ids by name
+        """
+        found: builtins.list[User] = []
+        after: str | None = None
+        while limit is None or len(found) < limit:
+            page = _USERS_PAGE if limit is None else min(_USERS_PAGE, limit - len(found))
+            params: dict[str, Any] = {"q": prefix, "limit": page}
+            if after is not None:
+                params["after"] = after
+            response = self._http.send("GET", "users", retry=Retry.SAFE, params=params)
+            found += [User.from_json(body) for body in response.json()]
+            after = response.headers.get("X-Next-After")
+            if after is None:
+                break
+        return found
 
     def suspend(self, user: int | User) -> User:
         """Suspend an account: its tokens stop working and its leases end (admins).

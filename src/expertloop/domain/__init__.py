@@ -6,6 +6,7 @@ from expertloop.domain.models import (
     AssignmentStatus,
     ExportFile,
     ExportFormat,
+    GuidelinesVersion,
     ImportFormat,
     ImportStatus,
     ItemPublic,
@@ -22,12 +23,14 @@ from expertloop.domain.policies import (
     can_add_members,
     can_claim_items,
     can_create_projects,
+    can_edit_project,
     can_import_items,
     can_manage_users,
     can_read_answers,
     can_read_project,
     can_request_reviews,
     can_review_answers,
+    can_search_users,
 )
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "AssignmentStatus",
     "ExportFile",
     "ExportFormat",
+    "GuidelinesVersion",
     "ImportFormat",
     "ImportStatus",
     "ItemPublic",
@@ -50,10 +54,12 @@ __all__ = [
     "can_add_members",
     "can_claim_items",
     "can_create_projects",
+    "can_edit_project",
     "can_import_items",
     "can_manage_users",
     "can_read_answers",
     "can_read_project",
     "can_request_reviews",
     "can_review_answers",
+    "can_search_users",
 ]

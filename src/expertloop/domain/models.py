@@ -122,6 +122,12 @@ class Project:
     created_by: int | None
     created_at: datetime
     is_member: bool = False
+    guidelines_version: int = 1
+    archived_at: datetime | None = None
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,18 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class GuidelinesVersion:
+    """One version of a project's guidelines, as written by ``created_by``."""
+
+    project_id: int
+    version: int
+    text: str
+    created_at: datetime
+    created_by: int | None
+    created_by_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Review:
     """An answer under review, with what the reviewer needs to judge it (canonical terms:
     the item's payload as stored, the answer as stored) and the decision once made.
@@ -174,3 +192,4 @@ class Review:
     comment: str
     fixed_answer: dict[str, Any] | None
     decided_at: datetime | None
+    guidelines_version: int = 1

@@ -11,6 +11,7 @@ __all__ = [
     "can_add_members",
     "can_claim_items",
     "can_create_projects",
+    "can_edit_project",
     "can_import_items",
     "can_manage_users",
     "can_read_answers",
@@ -18,11 +19,17 @@ __all__ = [
     "can_read_project",
     "can_request_reviews",
     "can_review_answers",
+    "can_search_users",
 ]
 
 
 def can_manage_users(user: User) -> bool:
     return user.role is Role.ADMIN
+
+
+def can_search_users(user: User) -> bool:
+    """Managers look workers up to staff their projects; admins manage every account."""
+    return user.role in (Role.ADMIN, Role.MANAGER)
 
 
 def can_create_projects(user: User) -> bool:
@@ -35,6 +42,11 @@ def can_read_project(user: User, *, is_member: bool) -> bool:
 
 def _manages(user: User, *, is_member: bool) -> bool:
     return user.role is Role.ADMIN or (user.role is Role.MANAGER and is_member)
+
+
+def can_edit_project(user: User, *, is_member: bool) -> bool:
+    """Settings, guidelines and archiving: the project's managers and admins."""
+    return _manages(user, is_member=is_member)
 
 
 def can_add_members(user: User, *, is_member: bool) -> bool:

@@ -65,13 +65,16 @@ def next_assignment(
     """The worker's next item in the project, leased to them; ``None`` if none is left.
 
     A worker who already holds a live lease in the project gets that one again, so a
-    reload never strands an item. ``claimable`` remembers that the worker may claim the
-    project's items (projects do not change once created, and memberships are not
-    withdrawn), which saves a read on every request.
+    reload never strands an item. An archived project hands out nothing. ``claimable``
+    remembers that the worker may claim the project's items, which saves a read on every
+    request; whatever changes that (a member removed, a project edited or archived) drops
+    the entry in this process, and other processes read it again within its lifetime.
     """
     now = db.clock.now()
     with db.statements() as conn:
         project = _claimable_project(conn, actor, project_id, claimable)
+        if project.is_archived:
+            return None
         task = get_task_type(project.task_type)
         lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
     for _ in range(MAX_UNSERVABLE_SKIPS):
@@ -177,6 +180,7 @@ class SubmittedAnswer:
     answer: dict[str, Any]
     created_at: Any
     created: bool
+    guidelines_version: int = 1
 
 
 def submit_answer(
@@ -223,7 +227,10 @@ def submit_answer(
                 )
                 if stored is None:
                     raise _NotLive  # and roll back whatever the attempt changed
-                return SubmittedAnswer(stored.id, assignment_id, target.item_id, shown, now, True)
+                return SubmittedAnswer(
+                    stored.id, assignment_id, target.item_id, shown, now, True,
+                    target.guidelines_version,
+                )
     except (_NotLive, answer_store.DuplicateAnswer):
         pass
     # The lease ended, or the answer collided with a stored one (e.g. a concurrent retry).
@@ -238,7 +245,9 @@ def submit_answer(
     except (_SlotGone, answer_store.DuplicateAnswer) as exc:
         with db.read() as conn:
             return _replay(conn, target, task, idempotency_key, lost=isinstance(exc, _SlotGone))
-    return SubmittedAnswer(stored.id, assignment_id, target.item_id, shown, now, created=True)
+    return SubmittedAnswer(
+        stored.id, assignment_id, target.item_id, shown, now, True, target.guidelines_version
+    )
 
 
 class _NotLive(Exception):
@@ -278,6 +287,7 @@ def _replay(
         task.to_shown(stored.value, target.presentation),
         stored.created_at,
         created=False,
+        guidelines_version=stored.guidelines_version,
     )
 
 

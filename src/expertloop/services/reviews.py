@@ -79,6 +79,7 @@ def _review(row: review_store.ReviewRow) -> Review:
         comment=row.comment,
         fixed_answer=row.fixed_value,
         decided_at=row.decided_at,
+        guidelines_version=row.guidelines_version,
     )
 
 

@@ -41,6 +41,7 @@ class AnswerTarget:
     task_type: str
     config: dict[str, Any]
     payload: dict[str, Any]
+    guidelines_version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +53,13 @@ class StoredAnswer:
     value: dict[str, Any]
     idempotency_key: str | None
     created_at: datetime
+    guidelines_version: int
 
 
 # Hot path (every answer): plain SQL, so executing it costs no statement-cache key walk.
 _TARGET = text(
     "SELECT a.id, a.project_id, a.item_id, a.worker_id, a.status, a.presentation, "
-    "a.leased_at, p.task_type, p.config, i.payload FROM assignments a "
+    "a.leased_at, p.task_type, p.config, i.payload, a.guidelines_version FROM assignments a "
     "JOIN projects p ON p.id = a.project_id JOIN items i ON i.id = a.item_id "
     "WHERE a.id = :assignment_id"
 ).columns(presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json)
@@ -83,6 +85,7 @@ _ANSWER_COLUMNS = (
     t.Answer.value,
     t.Answer.idempotency_key,
     t.Answer.created_at,
+    t.Answer.guidelines_version,
 )
 _BY_ASSIGNMENT = select(*_ANSWER_COLUMNS).where(
     t.Answer.assignment_id == bindparam("assignment_id")
@@ -108,11 +111,12 @@ _TAKE_FREE_SLOT = text(
     "WHERE id = :item_id AND open_slots > 0"
 )
 _INSERT_COLUMNS = (
-    "project_id, item_id, worker_id, assignment_id, value, idempotency_key, duration_ms, created_at"
+    "project_id, item_id, worker_id, assignment_id, value, idempotency_key, duration_ms, "
+    "created_at, guidelines_version"
 )
 _INSERT_SQL = (
     f"INSERT INTO answers ({_INSERT_COLUMNS}) VALUES (:project_id, :item_id, :worker_id, "
-    ":assignment_id, {value}, :idempotency_key, :duration_ms, :now) "
+    ":assignment_id, {value}, :idempotency_key, :duration_ms, :now, :guidelines_version) "
     "ON CONFLICT DO NOTHING RETURNING id"
 )
 _INSERT = {
@@ -143,7 +147,7 @@ _PG_ANSWER_LIVE = DriverStatement(
     )
     INSERT INTO answers ({_INSERT_COLUMNS})
     SELECT :project_id, counted.id, :worker_id, :assignment_id, CAST(:value AS jsonb),
-           :idempotency_key, :duration_ms, :now
+           :idempotency_key, :duration_ms, :now, :guidelines_version
     FROM counted
     RETURNING id
     """
@@ -232,6 +236,7 @@ def _answer_params(
         "idempotency_key": idempotency_key,
         "duration_ms": max(0, int((now - target.leased_at).total_seconds() * 1000)),
         "now": now,
+        "guidelines_version": target.guidelines_version,
     }
 
 
@@ -254,6 +259,7 @@ def _stored(
         value,
         idempotency_key,
         now,
+        target.guidelines_version,
     )
 
 
@@ -269,6 +275,7 @@ def iter_project_answers(conn: Connection, project_id: int) -> Iterator[dict[str
             t.Answer.duration_ms,
             t.Answer.created_at,
             t.Assignment.presentation,
+            t.Answer.guidelines_version,
         )
         .join(t.Item, t.Item.id == t.Answer.item_id)
         .join(t.Assignment, t.Assignment.id == t.Answer.assignment_id)
@@ -286,4 +293,5 @@ def iter_project_answers(conn: Connection, project_id: int) -> Iterator[dict[str
             "presentation": row.presentation,
             "duration_ms": row.duration_ms,
             "created_at": row.created_at,
+            "guidelines_version": row.guidelines_version,
         }

@@ -130,9 +130,11 @@ _PG_TEMPLATE = """
     ),
     leased AS (
       INSERT INTO assignments
-        (project_id, item_id, worker_id, status, presentation, leased_at, expires_at)
+        (project_id, item_id, worker_id, status, presentation, leased_at, expires_at,
+         guidelines_version)
       SELECT :project_id, taken.id, :worker_id, 'leased', CAST(:presentation AS jsonb),
-             :now, :expires_at
+             :now, :expires_at,
+             (SELECT p.guidelines_version FROM projects p WHERE p.id = :project_id)
       FROM taken
       RETURNING id, item_id, presentation, expires_at
     )
@@ -233,6 +235,7 @@ def lease_next_item(
             "presentation": presentation,
             "leased_at": now,
             "expires_at": expires_at,
+            "guidelines_of": project_id,
         },
     ).scalar_one()
     payload = picked.payload if isinstance(picked.payload, dict) else json.loads(picked.payload)
@@ -240,7 +243,17 @@ def lease_next_item(
 
 
 _TAKE_SLOT = text("UPDATE items SET open_slots = open_slots - 1 WHERE id = :item_id")
-_INSERT_LEASE = insert(t.Assignment).returning(t.Assignment.id)
+# A lease records the project's guidelines version as it is at that moment: what the worker
+# was given with the item (read in the same statement, so no cache can make it stale).
+_INSERT_LEASE = (
+    insert(t.Assignment)
+    .values(
+        guidelines_version=select(t.Project.guidelines_version)
+        .where(t.Project.id == bindparam("guidelines_of"))
+        .scalar_subquery()
+    )
+    .returning(t.Assignment.id)
+)
 
 
 _HELD = (

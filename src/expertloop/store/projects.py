@@ -3,23 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, and_, delete, exists, insert, select, text
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
-from expertloop.domain import Project
+from expertloop.domain import GuidelinesVersion, Project, Role
 from expertloop.store import tables as t
 from expertloop.store.dialects import insert_ignoring_conflicts
 from expertloop.store.driver import DriverStatement
 
 __all__ = [
+    "Member",
+    "add_guidelines_version",
     "add_members",
     "create_project",
     "existing_user_ids",
+    "guidelines_versions",
+    "list_members",
     "list_projects",
     "project_for_user",
     "remove_member",
+    "set_archived",
+    "update_project",
 ]
 
 _PROJECT_COLUMNS = (
@@ -32,6 +50,8 @@ _PROJECT_COLUMNS = (
     t.Project.lease_seconds,
     t.Project.created_by,
     t.Project.created_at,
+    t.Project.guidelines_version,
+    t.Project.archived_at,
 )
 
 
@@ -47,6 +67,8 @@ def _project(row: Any, *, is_member: bool) -> Project:
         created_by=row.created_by,
         created_at=row.created_at,
         is_member=is_member,
+        guidelines_version=row.guidelines_version,
+        archived_at=row.archived_at,
     )
 
 
@@ -77,14 +99,20 @@ def create_project(
         .returning(*_PROJECT_COLUMNS)
     ).one()
     add_members(conn, row.id, [created_by], now=now)
+    add_guidelines_version(
+        conn, row.id, version=1, text=guidelines, created_by=created_by, now=now
+    )
     return _project(row, is_member=True)
 
 
 def _project_of(row: Sequence[Any]) -> Project:
-    """A project from its columns in the order of its fields, then ``is_member``."""
-    id_, name, task_type, config, guidelines, per_item, lease, creator, created, member = row
+    """A project from its columns in the order of its fields, then ``is_member``, the
+    guidelines version and the archiving time."""
+    (id_, name, task_type, config, guidelines, per_item, lease, creator, created, member,
+     version, archived) = row
     return Project(
-        id_, name, task_type, config, guidelines, per_item, lease, creator, created, bool(member)
+        id_, name, task_type, config, guidelines, per_item, lease, creator, created, bool(member),
+        version, archived,
     )
 
 
@@ -99,9 +127,10 @@ def _membership(user_id: Any) -> Any:
 _PROJECT_FOR_USER = text(
     "SELECT p.id, p.name, p.task_type, p.config, p.guidelines, p.answers_per_item, "
     "p.lease_seconds, p.created_by, p.created_at, EXISTS (SELECT 1 FROM project_members m "
-    "WHERE m.project_id = p.id AND m.user_id = :user_id) AS is_member "
+    "WHERE m.project_id = p.id AND m.user_id = :user_id) AS is_member, "
+    "p.guidelines_version, p.archived_at "
     "FROM projects p WHERE p.id = :project_id"
-).columns(config=t.Json, created_at=DateTime())
+).columns(config=t.Json, created_at=DateTime(), archived_at=DateTime())
 
 
 _PG_PROJECT_FOR_USER = DriverStatement(_PROJECT_FOR_USER)
@@ -154,3 +183,81 @@ def remove_member(conn: Connection, project_id: int, user_id: int) -> bool:
         )
     )
     return bool(result.rowcount)
+
+
+def update_project(conn: Connection, project_id: int, values: dict[str, Any]) -> None:
+    """Set the given columns of the project (names as in ``projects``)."""
+    if values:
+        conn.execute(update(t.Project).where(t.Project.id == project_id).values(**values))
+
+
+def set_archived(conn: Connection, project_id: int, archived_at: datetime | None) -> bool:
+    """Archive (a time) or unarchive (``None``); ``False`` when it was so already."""
+    column = t.Project.archived_at
+    already = column.is_not(None) if archived_at is not None else column.is_(None)
+    result = conn.execute(
+        update(t.Project)
+        .where(t.Project.id == project_id, ~already)
+        .values(archived_at=archived_at)
+    )
+    return bool(result.rowcount)
+
+
+def add_guidelines_version(
+    conn: Connection,
+    project_id: int,
+    *,
+    version: int,
+    text: str,
+    created_by: int | None,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(t.ProjectGuidelines).values(
+            project_id=project_id,
+            version=version,
+            text=text,
+            created_at=now,
+            created_by=created_by,
+        )
+    )
+
+
+def guidelines_versions(conn: Connection, project_id: int) -> list[GuidelinesVersion]:
+    """Every version of the project's guidelines, newest first, with its author's name."""
+    rows = conn.execute(
+        select(
+            t.ProjectGuidelines.project_id,
+            t.ProjectGuidelines.version,
+            t.ProjectGuidelines.text,
+            t.ProjectGuidelines.created_at,
+            t.ProjectGuidelines.created_by,
+            t.User.username,
+        )
+        .outerjoin(t.User, t.User.id == t.ProjectGuidelines.created_by)
+        .where(t.ProjectGuidelines.project_id == project_id)
+        .order_by(t.ProjectGuidelines.version.desc())
+    )
+    return [GuidelinesVersion(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    user_id: int
+    username: str
+    role: Role
+    is_active: bool
+    added_at: datetime
+
+
+def list_members(conn: Connection, project_id: int) -> list[Member]:
+    """The project's members, by username."""
+    rows = conn.execute(
+        select(
+            t.User.id, t.User.username, t.User.role, t.User.is_active, t.ProjectMember.added_at
+        )
+        .join(t.ProjectMember, t.ProjectMember.user_id == t.User.id)
+        .where(t.ProjectMember.project_id == project_id)
+        .order_by(func.lower(t.User.username), t.User.username)
+    )
+    return [Member(r[0], r[1], Role(r[2]), bool(r[3]), r[4]) for r in rows]

@@ -63,12 +63,14 @@ class ReviewRow:
     duration_ms: int
     answered_at: datetime
     payload: dict[str, Any]
+    guidelines_version: int
 
 
 _REVIEW_SELECT = (
     "SELECT r.id, r.project_id, r.answer_id, r.source, r.requested_at, r.reviewer_id, "
     "r.lease_expires_at, r.outcome, r.comment, r.fixed_value, r.decided_at, a.item_id, "
-    "i.external_id, a.worker_id, a.value, a.duration_ms, a.created_at, i.payload "
+    "i.external_id, a.worker_id, a.value, a.duration_ms, a.created_at, i.payload, "
+    "a.guidelines_version "
     "FROM reviews r JOIN answers a ON a.id = r.answer_id JOIN items i ON i.id = a.item_id "
 )
 _REVIEW_TYPES: dict[str, Any] = {

@@ -54,6 +54,7 @@ __all__ = [
     "Job",
     "LoginFailure",
     "Project",
+    "ProjectGuidelines",
     "ProjectMember",
     "Review",
     "User",
@@ -87,6 +88,8 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(f"role IN ({sql_values(Role)})", name="role"),
+        # The user directory searches by the start of a username, in any case.
+        Index("ix_users_username_lower", text("lower(username)")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -125,6 +128,27 @@ class Project(Base):
     lease_seconds: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # The current version of the guidelines (``guidelines`` holds its text; every version
+    # is in ``project_guidelines``).
+    guidelines_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # An archived project hands out no items; it keeps its data and its exports.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ProjectGuidelines(Base):
+    """Every version of a project's guidelines, kept when they are edited: each answer
+    records the version in force when its item was leased."""
+
+    __tablename__ = "project_guidelines"
+    __table_args__ = (CheckConstraint("version >= 1", name="version_positive"),)
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class ProjectMember(Base):
@@ -217,6 +241,8 @@ class Assignment(Base):
     leased_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The project's guidelines version when the item was leased: what the worker was given.
+    guidelines_version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class Answer(Base):
@@ -240,6 +266,8 @@ class Answer(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     duration_ms: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Copied from the assignment: the guidelines version the item was given under.
+    guidelines_version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class Review(Base):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from expertloop.domain import Role, User
@@ -22,9 +22,11 @@ __all__ = [
     "insert_token",
     "list_tokens",
     "list_users",
+    "projects_of_users",
     "revoke_token",
     "revoke_token_by_id",
     "revoke_user_tokens",
+    "search_users",
     "set_active",
     "set_password_hash",
     "token_owner",
@@ -83,6 +85,57 @@ def user_by_id(conn: Connection, user_id: int) -> User | None:
 
 def list_users(conn: Connection) -> list[User]:
     return [_user(r) for r in conn.execute(select(*_USER_COLUMNS).order_by(t.User.id))]
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_users(
+    conn: Connection, *, prefix: str = "", after: str | None = None, limit: int = 50
+) -> list[User]:
+    """Users whose username starts with ``prefix`` (any case), in username order, after the
+    username ``after`` (the last one of the previous page): a range of the index on
+    ``lower(username)``, however many accounts there are."""
+    key = func.lower(t.User.username)
+    query = select(*_USER_COLUMNS).order_by(key, t.User.username).limit(limit)
+    prefix = prefix.lower()
+    if prefix:
+        # The index finds the first row at or after the prefix and the walk goes on in
+        # order; LIKE keeps exactly the prefix. The end of the range is given only where
+        # strings sort byte by byte (SQLite): under a linguistic collation (PostgreSQL's
+        # en_US...) punctuation sorts out of byte order, and a bound could miss names.
+        query = query.where(key >= prefix, key.like(_like_escaped(prefix) + "%", escape="\\"))
+        if conn.dialect.name == "sqlite":
+            query = query.where(key < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    if after is not None:
+        query = query.where(
+            or_(key > after.lower(), and_(key == after.lower(), t.User.username > after))
+        )
+    return [_user(r) for r in conn.execute(query)]
+
+
+def projects_of_users(
+    conn: Connection, user_ids: list[int], *, visible_to: int | None
+) -> dict[int, list[tuple[int, str]]]:
+    """The projects (id, name) each user is a member of; with ``visible_to``, only the
+    projects that user is a member of too."""
+    if not user_ids:
+        return {}
+    member = t.ProjectMember
+    query = (
+        select(member.user_id, t.Project.id, t.Project.name)
+        .join(t.Project, t.Project.id == member.project_id)
+        .where(member.user_id.in_(user_ids))
+        .order_by(member.user_id, t.Project.id)
+    )
+    if visible_to is not None:
+        mine = select(t.ProjectMember.project_id).where(t.ProjectMember.user_id == visible_to)
+        query = query.where(member.project_id.in_(mine))
+    found: dict[int, list[tuple[int, str]]] = {u: [] for u in user_ids}
+    for user_id, project_id, name in conn.execute(query):
+        found[user_id].append((project_id, name))
+    return found
 
 
 def insert_token(

@@ -6,6 +6,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from expertloop.services.runtime import Runtime
+from expertloop.web.console_people import install_console_people
+from expertloop.web.console_projects import install_console_projects
 from expertloop.web.markdown import render_markdown
 from expertloop.web.rendering import STATIC_DIR, TEMPLATES_DIR, task_template_name
 from expertloop.web.routes import router
@@ -14,6 +16,8 @@ from expertloop.web.sessions import browser_session_user
 __all__ = [
     "STATIC_DIR",
     "TEMPLATES_DIR",
+    "install_console_people",
+    "install_console_projects",
     "install_web_ui",
     "render_markdown",
     "router",

@@ -244,6 +244,8 @@ def home(request: Request, db: DatabaseDep) -> Response:
         return redirect_to_login(request)
     rows = []
     for project in projects.list_projects(db, actor=user):
+        if project.is_archived:  # hands out nothing; managers find it in the console
+            continue
         progress = projects.project_progress(db, actor=user, project_id=project.id)
         wanted = progress.items * project.answers_per_item
         rows.append(

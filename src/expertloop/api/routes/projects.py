@@ -6,14 +6,18 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
+from expertloop.api.deps import CurrentUser, DatabaseDep, RuntimeDep, SettingsDep
 from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import (
+    GuidelinesHistory,
+    GuidelinesVersionPublic,
     ImportResult,
+    MemberPublic,
     MembersAdd,
     ProgressPublic,
     ProjectCreate,
     ProjectPublic,
+    ProjectUpdate,
     SmallId,
 )
 from expertloop.domain import SuggestionSource
@@ -40,6 +44,82 @@ def list_projects(db: DatabaseDep, actor: CurrentUser) -> list[ProjectPublic]:
 @router.get("/projects/{project_id}", summary="One project")
 def get_project(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> ProjectPublic:
     return ProjectPublic.of(projects.get_project(db, actor=actor, project_id=project_id))
+
+
+@router.patch(
+    "/projects/{project_id}",
+    summary="Change a project's settings (manager); new guidelines become a new version",
+)
+def update_project(
+    project_id: SmallId,
+    body: ProjectUpdate,
+    db: DatabaseDep,
+    runtime: RuntimeDep,
+    actor: CurrentUser,
+) -> ProjectPublic:
+    project = projects.update_project(
+        db,
+        actor=actor,
+        project_id=project_id,
+        changes=body.changes(),
+        claimable=runtime.claimable,
+    )
+    return ProjectPublic.of(project)
+
+
+@router.post(
+    "/projects/{project_id}/archive",
+    summary="Archive a project (manager): it hands out no more items, and keeps its data",
+)
+def archive_project(
+    project_id: SmallId, db: DatabaseDep, runtime: RuntimeDep, actor: CurrentUser
+) -> ProjectPublic:
+    project = projects.archive_project(
+        db, actor=actor, project_id=project_id, claimable=runtime.claimable
+    )
+    return ProjectPublic.of(project)
+
+
+@router.post(
+    "/projects/{project_id}/unarchive",
+    summary="Unarchive a project (manager): it hands out items again",
+)
+def unarchive_project(
+    project_id: SmallId, db: DatabaseDep, runtime: RuntimeDep, actor: CurrentUser
+) -> ProjectPublic:
+    project = projects.unarchive_project(
+        db, actor=actor, project_id=project_id, claimable=runtime.claimable
+    )
+    return ProjectPublic.of(project)
+
+
+@router.get(
+    "/projects/{project_id}/guidelines",
+    summary="Every version of the project's guidelines, newest first",
+)
+def guidelines_history(
+    project_id: SmallId, db: DatabaseDep, actor: CurrentUser
+) -> GuidelinesHistory:
+    versions = projects.guidelines_versions(db, actor=actor, project_id=project_id)
+    return GuidelinesHistory(
+        project_id=project_id,
+        current_version=versions[0].version if versions else 1,
+        versions=[GuidelinesVersionPublic.of(v) for v in versions],
+    )
+
+
+@router.get("/projects/{project_id}/members", summary="The project's members (manager)")
+def list_members(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> list[MemberPublic]:
+    return [
+        MemberPublic(
+            user_id=m.user_id,
+            username=m.username,
+            role=m.role,
+            is_active=m.is_active,
+            added_at=m.added_at,
+        )
+        for m in projects.list_members(db, actor=actor, project_id=project_id)
+    ]
 
 
 @router.post("/projects/{project_id}/members", summary="Add users to a project (manager)")

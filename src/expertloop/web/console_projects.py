@@ -1,0 +1,592 @@
+"""The manager's console, its project pages: the project list (``/manage``), creating a
+project with a live preview, settings with the guidelines' versions and archiving, and
+members. The user directory (``/manage/people``) is in ``web/console_people.py``.
+
+Handlers load, authorise (through the services, which apply ``domain/policies.py``) and
+render; forms post back to the same page with the session's CSRF token, and errors are
+shown next to their fields with the API's messages. The preview is ``POST
+/ui/manage/preview`` (JSON, called by ``static/console.js``): the task type's own template
+filled with its example item and the config being typed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import FormData
+
+from expertloop.api.deps import CurrentUser, DatabaseDep
+from expertloop.api.schemas import ProjectCreate, ProjectUpdate, SmallId
+from expertloop.domain import Project, Role, User, can_create_projects
+from expertloop.domain.models import GuidelinesVersion
+from expertloop.errors import ExpertloopError, InputInvalid, NotFound, PermissionDenied
+from expertloop.services import access, projects, users
+from expertloop.services.caching import ExpiringCache
+from expertloop.services.runtime import Runtime
+from expertloop.store import Database
+from expertloop.store.items import Progress
+from expertloop.tasks import TASK_TYPES, TaskType, TaskValidationError, get_task_type
+from expertloop.web.console_forms import (
+    SETTINGS_FIELDS,
+    config_controls,
+    config_from_form,
+    errors_by_field,
+    settings_from_form,
+    validate_schema,
+)
+from expertloop.web.pages import (
+    check_form_csrf,
+    error_page,
+    page_context,
+    redirect,
+    redirect_to_login,
+)
+from expertloop.web.rendering import render_page, render_string, task_template_name
+from expertloop.web.sessions import session_user
+
+__all__ = ["DIRECTORY_PAGE", "Refused", "console_user", "install_console_projects", "router"]
+
+router = APIRouter(include_in_schema=False)
+
+# Progress counts read every item of a project: the project list remembers them this long,
+# so a manager moving around the console does not recount a million items each time.
+PROGRESS_SECONDS = 30.0
+DIRECTORY_PAGE = 50
+
+
+def install_console_projects(app: FastAPI, runtime: Runtime) -> None:
+    """The console's project pages."""
+    app.state.console_progress = ExpiringCache[tuple[int, datetime], Progress](
+        PROGRESS_SECONDS, clock=runtime.clock
+    )
+    app.include_router(router)
+
+
+class Refused(Exception):
+    """A console page refused: ``response`` is what to send instead (sign in, or 403)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def console_user(request: Request) -> User:
+    """The signed-in manager or admin; anyone else is sent to sign in or refused (403)."""
+    user = session_user(request)
+    if user is None:
+        raise Refused(redirect_to_login(request))
+    if not can_create_projects(user):
+        raise Refused(
+            error_page(
+                request,
+                user,
+                PermissionDenied("The console is for project managers and admins."),
+            )
+        )
+    return user
+
+
+def _manageable(db: Database, user: User, project_id: int) -> Project:
+    """The project if the user manages it (its managers, admins); NotFound otherwise, so a
+    manager learns nothing of other managers' projects."""
+    project = projects.get_project(db, actor=user, project_id=project_id)
+    if user.role is not Role.ADMIN and not project.is_member:
+        raise NotFound(f"project {project_id} not found")
+    return project
+
+
+def _progress(request: Request, db: Database, user: User, project: Project) -> Progress:
+    cache: ExpiringCache[tuple[int, datetime], Progress] = request.app.state.console_progress
+    key = (project.id, project.created_at)  # a project id reused after a reset is another
+    found = cache.get(key)
+    if found is None:
+        found = projects.project_progress(db, actor=user, project_id=project.id)
+        cache.put(key, found)
+    return found
+
+
+def _task_types() -> list[dict[str, str]]:
+    return [
+        {"name": name, "label": name.replace("_", " "), "example": task.example.name}
+        for name, task in sorted(TASK_TYPES.items())
+    ]
+
+
+# --- the project list ---------------------------------------------------------------------
+
+
+@router.get("/manage")
+def console_home(request: Request, db: DatabaseDep) -> Response:
+    try:
+        user = console_user(request)
+    except Refused as refused:
+        return refused.response
+    active: list[dict[str, Any]] = []
+    archived: list[dict[str, Any]] = []
+    for project in projects.list_projects(db, actor=user):
+        if user.role is not Role.ADMIN and not project.is_member:
+            continue
+        progress = _progress(request, db, user, project)
+        row = {
+            "project": project,
+            "progress": progress,
+            "percent": round(100 * progress.items_complete / progress.items)
+            if progress.items
+            else 0,
+        }
+        (archived if project.is_archived else active).append(row)
+    return render_page(
+        request,
+        "console/projects.html",
+        {
+            **page_context(request, user),
+            "tab": "projects",
+            "active": active,
+            "archived": archived,
+            "cache_seconds": int(PROGRESS_SECONDS),
+        },
+    )
+
+
+# --- creating a project -------------------------------------------------------------------
+
+
+def _new_project_page(
+    request: Request,
+    user: User,
+    task: TaskType,
+    *,
+    values: Mapping[str, Any],
+    config: Mapping[str, Any],
+    errors: Mapping[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render_page(
+        request,
+        "console/new_project.html",
+        {
+            **page_context(request, user),
+            "tab": "projects",
+            "task_types": _task_types(),
+            "task_type": task.name,
+            "fields": SETTINGS_FIELDS,
+            "values": values,
+            "controls": config_controls(task, config),
+            "errors": errors,
+            "preview": _safe_preview(task, config),
+        },
+        status_code=status_code,
+    )
+
+
+def _chosen_task(name: str | None) -> TaskType:
+    if name and name in TASK_TYPES:
+        return get_task_type(name)
+    return get_task_type(sorted(TASK_TYPES)[0])
+
+
+@router.get("/manage/projects/new")
+def new_project_form(request: Request, task_type: str | None = None) -> Response:
+    try:
+        user = console_user(request)
+    except Refused as refused:
+        return refused.response
+    task = _chosen_task(task_type)
+    example = task.example
+    values = {
+        "name": "",
+        "guidelines": example.guidelines,
+        "answers_per_item": 3,
+        "lease_seconds": 600,
+    }
+    return _new_project_page(request, user, task, values=values, config=example.config, errors={})
+
+
+@router.post("/manage/projects/new")
+async def create_project(request: Request, db: DatabaseDep) -> Response:
+    try:
+        user = console_user(request)
+    except Refused as refused:
+        return refused.response
+    form = await request.form()
+    try:
+        check_form_csrf(request, form)
+    except ExpertloopError as exc:
+        return error_page(request, user, exc)
+    task = _chosen_task(str(form.get("task_type") or ""))
+    errors: dict[str, str] = {}
+    values = settings_from_form(form, errors)
+    config = config_from_form(task, form, errors)
+    body = {**values, "task_type": task.name, "config": config}
+    if not errors:
+        errors.update(validate_schema(ProjectCreate, body))
+        errors.update(_config_errors(task, config))
+    if not errors:
+        try:
+            project = projects.create_project(db, actor=user, **body)
+        except InputInvalid as exc:
+            errors.update(errors_by_field(exc))
+        else:
+            return redirect(f"/manage/projects/{project.id}/settings?created=1")
+    return _new_project_page(
+        request,
+        user,
+        task,
+        values=_form_values(form),
+        config=config,
+        errors=errors,
+        status_code=422,
+    )
+
+
+def _config_errors(task: TaskType, config: dict[str, Any]) -> dict[str, str]:
+    """The task type's complaints about a config, by field (``config.labels``...)."""
+    try:
+        task.validate_config(config)
+    except TaskValidationError as exc:
+        return {e.field: e.message for e in exc.prefixed("config").errors}
+    return {}
+
+
+def _form_values(form: FormData) -> dict[str, Any]:
+    return {f.name: form.get(f.name, "") for f in SETTINGS_FIELDS}
+
+
+# --- the live preview ---------------------------------------------------------------------
+
+
+def _preview_html(task: TaskType, config: dict[str, Any]) -> str:
+    """The example's first item in the task type's form, as a worker sees it (without the
+    submit and skip buttons: a preview answers nothing)."""
+    normalised = task.validate_config(config)
+    payload = task.example.items[0]["payload"]
+    return render_string(
+        task_template_name(task.name),
+        {
+            "project": None,
+            "config": normalised,
+            "payload": task.present(payload, None),
+            "assignment_id": None,
+            "item_id": 0,
+        },
+    )
+
+
+def _safe_preview(task: TaskType, config: Mapping[str, Any]) -> str:
+    """The preview of a config being fixed: empty while it is not valid."""
+    try:
+        return _preview_html(task, dict(config))
+    except TaskValidationError:
+        return ""
+
+
+class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_type: str = Field(max_length=50)
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="The form's config.* fields as typed"
+    )
+
+
+@router.post("/ui/manage/preview")
+def preview_item(body: PreviewRequest, actor: CurrentUser) -> Response:
+    """``{html}``: the example item in the task type's form with the config the fields
+    describe; 422 with ``details`` by field when the config is not valid."""
+    if not can_create_projects(actor):
+        raise PermissionDenied("only managers and admins preview projects")
+    if body.task_type not in TASK_TYPES:
+        raise InputInvalid.on_field("task_type", f"unknown task type {body.task_type!r}")
+    task = get_task_type(body.task_type)
+    errors: dict[str, str] = {}
+    config = config_from_form(task, body.fields, errors)
+    if errors:
+        raise InputInvalid(
+            next(iter(errors.values())),
+            details=[{"field": k, "message": v} for k, v in errors.items()],
+        )
+    try:
+        html = _preview_html(task, config)
+    except TaskValidationError as exc:
+        problems = exc.prefixed("config").errors
+        raise InputInvalid(
+            str(exc.prefixed("config")), details=[e.to_dict() for e in problems]
+        ) from None
+    return Response(
+        orjson.dumps({"html": html}),
+        media_type="application/json",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+    )
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def _diff(older: str, newer: str) -> list[tuple[str, str]]:
+    """Line diff of two versions as (kind, text): kind ``add``, ``del``, ``hunk`` or ``same``."""
+    lines = []
+    for line in difflib.unified_diff(older.splitlines(), newer.splitlines(), lineterm="", n=2):
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("@@"):
+            lines.append(("hunk", line))
+        elif line.startswith("+"):
+            lines.append(("add", line[1:]))
+        elif line.startswith("-"):
+            lines.append(("del", line[1:]))
+        else:
+            lines.append(("same", line[1:]))
+    return lines
+
+
+def _history(versions: list[GuidelinesVersion]) -> list[dict[str, Any]]:
+    rows = []
+    for i, version in enumerate(versions):  # newest first
+        previous = versions[i + 1] if i + 1 < len(versions) else None
+        rows.append(
+            {
+                "version": version,
+                "diff": _diff(previous.text if previous else "", version.text),
+                "first": previous is None,
+            }
+        )
+    return rows
+
+
+def _settings_page(
+    request: Request,
+    db: Database,
+    user: User,
+    project: Project,
+    *,
+    values: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    notice: str = "",
+    status_code: int = 200,
+) -> Response:
+    task = get_task_type(project.task_type)
+    versions = projects.guidelines_versions(db, actor=user, project_id=project.id)
+    shown = values or {f.name: getattr(project, f.name, "") for f in SETTINGS_FIELDS}
+    return render_page(
+        request,
+        "console/settings.html",
+        {
+            **page_context(request, user),
+            "tab": "settings",
+            "project": project,
+            "fields": SETTINGS_FIELDS,
+            "values": shown,
+            "controls": config_controls(task, project.config if config is None else config),
+            "errors": errors or {},
+            "history": _history(versions),
+            "notice": notice,
+        },
+        status_code=status_code,
+    )
+
+
+_NOTICES = {
+    "created": "Project created. Next, import its items, then add its members.",
+    "saved": "Settings saved.",
+    "archived": "Project archived: it hands out no more items.",
+    "unarchived": "Project unarchived: workers get its items again.",
+}
+
+
+@router.get("/manage/projects/{project_id}/settings")
+def settings_form(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
+    try:
+        user = console_user(request)
+        project = _manageable(db, user, project_id)
+    except Refused as refused:
+        return refused.response
+    except ExpertloopError as exc:
+        return error_page(request, session_user(request), exc)
+    notice = next((text for key, text in _NOTICES.items() if key in request.query_params), "")
+    return _settings_page(request, db, user, project, notice=notice)
+
+
+@router.post("/manage/projects/{project_id}/settings")
+async def save_settings(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
+    try:
+        user = console_user(request)
+        project = _manageable(db, user, project_id)
+        form = await request.form()
+        check_form_csrf(request, form)
+    except Refused as refused:
+        return refused.response
+    except ExpertloopError as exc:
+        return error_page(request, session_user(request), exc)
+    task = get_task_type(project.task_type)
+    errors: dict[str, str] = {}
+    changes = settings_from_form(form, errors)
+    config = config_from_form(task, form, errors)
+    changes["config"] = config
+    if not errors:
+        errors.update(validate_schema(ProjectUpdate, changes))
+        errors.update(_config_errors(task, config))
+    if not errors:
+        try:
+            projects.update_project(
+                db,
+                actor=user,
+                project_id=project_id,
+                changes=changes,
+                claimable=request.app.state.claimable_projects,
+            )
+        except InputInvalid as exc:
+            errors.update(errors_by_field(exc))
+        else:
+            return redirect(f"/manage/projects/{project_id}/settings?saved=1")
+    return _settings_page(
+        request,
+        db,
+        user,
+        project,
+        values=_form_values(form),
+        config=config,
+        errors=errors,
+        status_code=422,
+    )
+
+
+async def _archiving(request: Request, db: Database, project_id: int, archive: bool) -> Response:
+    try:
+        user = console_user(request)
+        _manageable(db, user, project_id)
+        check_form_csrf(request, await request.form())
+        change = projects.archive_project if archive else projects.unarchive_project
+        change(
+            db,
+            actor=user,
+            project_id=project_id,
+            claimable=request.app.state.claimable_projects,
+        )
+    except Refused as refused:
+        return refused.response
+    except ExpertloopError as exc:
+        return error_page(request, session_user(request), exc)
+    done = "archived" if archive else "unarchived"
+    return redirect(f"/manage/projects/{project_id}/settings?{done}=1")
+
+
+@router.post("/manage/projects/{project_id}/archive")
+async def archive(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
+    return await _archiving(request, db, project_id, True)
+
+
+@router.post("/manage/projects/{project_id}/unarchive")
+async def unarchive(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
+    return await _archiving(request, db, project_id, False)
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+def _members_page(
+    request: Request,
+    db: Database,
+    user: User,
+    project: Project,
+    *,
+    username: str = "",
+    error: str = "",
+    notice: str = "",
+    status_code: int = 200,
+) -> Response:
+    members = projects.list_members(db, actor=user, project_id=project.id)
+    return render_page(
+        request,
+        "console/members.html",
+        {
+            **page_context(request, user),
+            "tab": "members",
+            "project": project,
+            "members": members,
+            "username": username,
+            "error": error,
+            "notice": notice,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/manage/projects/{project_id}/members")
+def members_page(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
+    try:
+        user = console_user(request)
+        project = _manageable(db, user, project_id)
+    except Refused as refused:
+        return refused.response
+    except ExpertloopError as exc:
+        return error_page(request, session_user(request), exc)
+    notice = ""
+    if request.query_params.get("added"):
+        notice = f"Added {request.query_params['added']}."
+    elif request.query_params.get("removed"):
+        notice = f"Removed {request.query_params['removed']}."
+    return _members_page(request, db, user, project, notice=notice)
+
+
+@router.post("/manage/projects/{project_id}/members")
+async def add_member(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
+    try:
+        user = console_user(request)
+        project = _manageable(db, user, project_id)
+        form = await request.form()
+        check_form_csrf(request, form)
+    except Refused as refused:
+        return refused.response
+    except ExpertloopError as exc:
+        return error_page(request, session_user(request), exc)
+    username = str(form.get("username") or "").strip()
+    found = users.search_users(db, actor=user, q=username, limit=DIRECTORY_PAGE).users
+    match = next((u for u in found if u.username == username), None)
+    if match is None:
+        match = next((u for u in found if u.username.lower() == username.lower()), None)
+    if not username or match is None:
+        error = "Enter a username." if not username else f"No user is named {username!r}."
+        return _members_page(
+            request, db, user, project, username=username, error=error, status_code=422
+        )
+    try:
+        projects.add_members(db, actor=user, project_id=project_id, user_ids=[match.id])
+    except ExpertloopError as exc:
+        return _members_page(
+            request, db, user, project, username=username, error=exc.message, status_code=exc.status
+        )
+    return redirect(f"/manage/projects/{project_id}/members?{urlencode({'added': match.username})}")
+
+
+@router.post("/manage/projects/{project_id}/members/{user_id}/remove")
+async def remove_member(
+    project_id: SmallId, user_id: SmallId, request: Request, db: DatabaseDep
+) -> Response:
+    try:
+        user = console_user(request)
+        _manageable(db, user, project_id)
+        check_form_csrf(request, await request.form())
+        members = {
+            m.user_id: m.username
+            for m in projects.list_members(db, actor=user, project_id=project_id)
+        }
+        access.remove_member(
+            db,
+            actor=user,
+            project_id=project_id,
+            user_id=user_id,
+            caches=request.app.state.runtime.access_caches,
+        )
+    except Refused as refused:
+        return refused.response
+    except ExpertloopError as exc:
+        return error_page(request, session_user(request), exc)
+    gone = urlencode({"removed": members.get(user_id, str(user_id))})
+    return redirect(f"/manage/projects/{project_id}/members?{gone}")
