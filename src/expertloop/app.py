@@ -27,6 +27,8 @@ from expertloop.services.runtime import Background, Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
 from expertloop.web import install_web_ui
+from expertloop.web.console_items import install_console_items
+from expertloop.web.dashboard import install_dashboard
 
 __all__ = ["PARTS", "Install", "create_app"]
 
@@ -39,6 +41,8 @@ Install = Callable[[FastAPI, Runtime], None]
 PARTS: tuple[Install, ...] = (
     install_api,
     install_web_ui,
+    install_dashboard,
+    install_console_items,
 )
 
 

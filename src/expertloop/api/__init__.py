@@ -12,6 +12,7 @@ from expertloop.api.routes import (
     assignments,
     audit,
     auth,
+    console_items,
     exports,
     health,
     items,
@@ -35,7 +36,10 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         claimable=runtime.claimable,
     )
     # Routes are matched in order: the annotator loop, the hot path, comes first.
-    routers = (assignments, auth, access, users, projects, items, reviews, exports, jobs, audit)
+    routers = (
+        assignments, auth, access, users, projects, items, console_items, reviews, exports,
+        jobs, audit,
+    )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)

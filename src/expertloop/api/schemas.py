@@ -14,6 +14,8 @@ from expertloop.services.clock import iso_utc
 __all__ = [
     "MAX_ID",
     "MAX_SMALL_ID",
+    "GoldPromotion",
+    "ItemGoldPublic",
     "AnswerPublic",
     "AnswerSubmit",
     "AssignmentPublic",
@@ -264,3 +266,23 @@ class ItemStatePublic(BaseModel):
 
 class ItemDisable(Strict):
     reason: str = Field("", max_length=2000, description="Why; shown to managers")
+
+
+class GoldPromotion(Strict):
+    """Set an item's gold: its consensus (``from_consensus: true``) or an explicit answer."""
+
+    from_consensus: bool = Field(
+        False, description="Use the item's consensus from the project's snapshot"
+    )
+    gold: dict[str, Any] | None = Field(
+        None,
+        description="A canonical answer, checked by the task type (instead of from_consensus)",
+        examples=[{"choice": "A"}],
+    )
+
+
+class ItemGoldPublic(BaseModel):
+    id: int
+    project_id: int
+    external_id: str | None
+    gold: dict[str, Any] | None

@@ -264,13 +264,16 @@ def answer_hours(
     return [(r[0], int(r[1]), None if r[2] is None else int(r[2])) for r in rows]
 
 
-def answers_since(conn: Connection, project_id: int, after_answer_id: int) -> int:
-    """Answers stored after the roll-up's mark, counted over the answers' index (at most
-    a refit's worth of answers)."""
+def answers_since(conn: Connection, project_id: int, after_answer_id: int, *, cap: int) -> int:
+    """Answers stored after ``after_answer_id``, counted over the answers' index up to
+    ``cap`` (a page never counts more)."""
     return int(
         conn.execute(
-            text("SELECT count(*) FROM answers WHERE project_id = :p AND id > :after"),
-            {"p": project_id, "after": after_answer_id},
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM answers WHERE project_id = :p "
+                "AND id > :after LIMIT :cap) x"
+            ),
+            {"p": project_id, "after": after_answer_id, "cap": cap},
         ).scalar_one()
     )
 
