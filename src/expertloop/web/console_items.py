@@ -1,5 +1,5 @@
 """The manager's item browser (``/manage/projects/{id}/items``) and item page
-(``/manage/projects/{id}/items/{item_id}``), with its actions: disable, enable, promote the
+(``/manage/projects/{id}/items/{item_id:int}``), with its actions: disable, enable, promote the
 consensus to gold (plain HTML forms with the session's CSRF token; each redirects back).
 
 Handlers load, authorise (the services refuse workers with 403 and hide other managers'
@@ -59,11 +59,11 @@ def _duration(ms: int) -> str:
 
 def _url(project_id: int, **query: Any) -> str:
     kept = {k: v for k, v in query.items() if v not in (None, "")}
-    base = f"/manage/projects/{project_id}/items"
+    base = f"/manage/projects/{project_id:int}/items"
     return f"{base}?{urlencode(kept)}" if kept else base
 
 
-@router.get("/manage/projects/{project_id}/items")
+@router.get("/manage/projects/{project_id:int}/items")
 def items_page(
     project_id: SmallId,
     request: Request,
@@ -134,7 +134,7 @@ def items_page(
     )
 
 
-@router.get("/manage/projects/{project_id}/items/{item_id}")
+@router.get("/manage/projects/{project_id:int}/items/{item_id:int}")
 def item_page(project_id: SmallId, item_id: Id, request: Request, done: str = "") -> Response:
     user = session_user(request)
     if user is None:
@@ -205,7 +205,7 @@ async def _form_action(request: Request, project_id: int, item_id: int, action: 
         done = await run_in_threadpool(lambda: action(user, form))
     except ExpertloopError as exc:
         return error_page(request, user, exc)
-    return redirect(f"/manage/projects/{project_id}/items/{item_id}?done={done}")
+    return redirect(f"/manage/projects/{project_id:int}/items/{item_id:int}?done={done}")
 
 
 def _check_item(request: Request, user: Any, project_id: int, item_id: int) -> None:
@@ -215,7 +215,7 @@ def _check_item(request: Request, user: Any, project_id: int, item_id: int) -> N
     )
 
 
-@router.post("/manage/projects/{project_id}/items/{item_id}/disable")
+@router.post("/manage/projects/{project_id:int}/items/{item_id:int}/disable")
 async def disable(project_id: SmallId, item_id: Id, request: Request) -> Response:
     db = _runtime(request).database
 
@@ -229,7 +229,7 @@ async def disable(project_id: SmallId, item_id: Id, request: Request) -> Respons
     return await _form_action(request, project_id, item_id, act)
 
 
-@router.post("/manage/projects/{project_id}/items/{item_id}/enable")
+@router.post("/manage/projects/{project_id:int}/items/{item_id:int}/enable")
 async def enable(project_id: SmallId, item_id: Id, request: Request) -> Response:
     db = _runtime(request).database
 
@@ -241,7 +241,7 @@ async def enable(project_id: SmallId, item_id: Id, request: Request) -> Response
     return await _form_action(request, project_id, item_id, act)
 
 
-@router.post("/manage/projects/{project_id}/items/{item_id}/gold")
+@router.post("/manage/projects/{project_id:int}/items/{item_id:int}/gold")
 async def promote(project_id: SmallId, item_id: Id, request: Request) -> Response:
     db = _runtime(request).database
 

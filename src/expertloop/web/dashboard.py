@@ -73,7 +73,7 @@ def _chart_data(data: dashboard_service.DashboardData) -> dict[str, Any]:
     }
 
 
-@router.get("/manage/projects/{project_id}")
+@router.get("/manage/projects/{project_id:int}")
 def overview(project_id: SmallId, request: Request) -> Response:
     user = session_user(request)
     if user is None:
