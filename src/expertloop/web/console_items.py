@@ -1,5 +1,5 @@
 """The manager's item browser (``/manage/projects/{id}/items``) and item page
-(``/manage/projects/{id}/items/{item_id:int}``), with its actions: disable, enable, promote the
+(``/manage/projects/{id}/items/{item_id}``), with its actions: disable, enable, promote the
 consensus to gold (plain HTML forms with the session's CSRF token; each redirects back).
 
 Handlers load, authorise (the services refuse workers with 403 and hide other managers'
@@ -59,7 +59,7 @@ def _duration(ms: int) -> str:
 
 def _url(project_id: int, **query: Any) -> str:
     kept = {k: v for k, v in query.items() if v not in (None, "")}
-    base = f"/manage/projects/{project_id:int}/items"
+    base = f"/manage/projects/{project_id}/items"
     return f"{base}?{urlencode(kept)}" if kept else base
 
 
@@ -205,7 +205,7 @@ async def _form_action(request: Request, project_id: int, item_id: int, action: 
         done = await run_in_threadpool(lambda: action(user, form))
     except ExpertloopError as exc:
         return error_page(request, user, exc)
-    return redirect(f"/manage/projects/{project_id:int}/items/{item_id:int}?done={done}")
+    return redirect(f"/manage/projects/{project_id}/items/{item_id}?done={done}")
 
 
 def _check_item(request: Request, user: Any, project_id: int, item_id: int) -> None:
