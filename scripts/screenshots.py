@@ -1,5 +1,5 @@
-"""Regenerate docs/screenshots/*.png: the login page, the worker home, every task page and
-the reviewer's page.
+"""Regenerate docs/screenshots/*.png: the login page, the worker home, every task page, the
+reviewer's page and the manager's console (overview, items, an item).
 
 Seeds a throw-away SQLite database with one example project per task type
 (``expertloop.web.examples``), starts a real server, and drives Debian's Chromium with
@@ -183,6 +183,26 @@ def _prepare_task(page: Page, task_type: str) -> None:
         page.fill("[data-rubric-rows] input[type=number]", "2")
 
 
+def _console_shots(browser: Any, url: str, project_id: int, shot: Any) -> None:
+    """The manager's overview, item browser and item page of the pairwise project."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1100})
+    page = context.new_page()
+    page.goto(f"{url}/login?next=/manage/projects/{project_id}")
+    page.fill("#username", "manager")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector('[data-chart="progress"][data-drawn]')
+    page.wait_for_timeout(300)
+    shot("manager-dashboard", page)
+    page.goto(f"{url}/manage/projects/{project_id}/items?sort=disagreement")
+    page.wait_for_selector("#items-table")
+    shot("manager-items", page)
+    page.locator("#items-table tbody tr a").first.click()
+    page.wait_for_selector("#answers-table")
+    shot("manager-item", page)
+    context.close()
+
+
 def take(out: Path, *, only: str | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -240,6 +260,7 @@ def take(out: Path, *, only: str | None = None) -> list[Path]:
             review_page.keyboard.insert_text("Prefers the answer that skips the risk estimate.")
             review_page.wait_for_timeout(300)
             shot("review-pairwise", review_page)
+            _console_shots(browser, server.url, pairwise, shot)
             browser.close()
         db.dispose()
     return written

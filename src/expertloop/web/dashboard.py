@@ -49,7 +49,7 @@ def _eta_text(hours: float | None) -> str | None:
     return f"{hours / 24:.1f} days"
 
 
-def _chart_data(data: dashboard_service.DashboardData) -> dict[str, Any]:
+def _chart_data(data: dashboard_service.DashboardData, now: datetime) -> dict[str, Any]:
     hours = data.hours
     complete = [c for _, _, c in hours]
     channels = []
@@ -66,6 +66,9 @@ def _chart_data(data: dashboard_service.DashboardData) -> dict[str, Any]:
     return {
         "progress": {
             "t": [int((h - _EPOCH).total_seconds()) for h, _, _ in hours],
+            "from": int((now - _EPOCH).total_seconds())
+            - dashboard_service.HISTORY_HOURS * 3600,
+            "to": int((now - _EPOCH).total_seconds()),
             "answers": [n for _, n, _ in hours],
             "complete": complete,
         },
@@ -108,7 +111,7 @@ def overview(project_id: SmallId, request: Request) -> Response:
             "recent_hours": list(reversed(recent)),
             "eta": _eta_text(data.eta_hours),
             "snapshot_iso": iso_utc(data.snapshot.computed_at) if data.snapshot else None,
-            "chart_json": json_block(_chart_data(data)),
+            "chart_json": json_block(_chart_data(data, runtime.database.clock.now())),
         },
     )
 

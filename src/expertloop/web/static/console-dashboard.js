@@ -45,7 +45,7 @@
     var opts = {
       width: widthOf(el),
       height: 240,
-      scales: { x: { time: true }, items: { auto: true } },
+      scales: { x: { time: true, range: [p.from, p.to] }, items: { auto: true } },
       series: [
         {},
         { label: "Answers per hour", stroke: ACCENT, fill: "rgba(53,82,201,0.12)", width: 2,
