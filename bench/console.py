@@ -67,7 +67,8 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("items complete", "/manage/projects/{project}/items?filter=complete"),
     ("items gold", "/manage/projects/{project}/items?filter=gold"),
     ("items disabled", "/manage/projects/{project}/items?filter=disabled"),
-    # With item reports merged: ("items flagged", "/manage/projects/{project}/items?filter=flagged"),
+    # With item reports merged, add:
+    # ("items flagged", "/manage/projects/{project}/items?filter=flagged"),
     ("items least confident", "/manage/projects/{project}/items?sort=confidence"),
     ("items most disagreement", "/manage/projects/{project}/items?sort=disagreement"),
     ("items search", "/manage/projects/{project}/items?q={search}"),
@@ -82,10 +83,11 @@ PAGES: tuple[tuple[str, str], ...] = (
 )
 
 WORDS = (
-    "patient dose statin renal hepatic trial cohort risk benefit guideline evidence "
-    "clinical symptom therapy contraindication interaction elderly frail pregnancy "
-    "infection antibiotic vaccine screening diagnosis prognosis imaging surgery"
-).split()
+    "patient", "dose", "statin", "renal", "hepatic", "trial", "cohort", "risk", "benefit",
+    "guideline", "evidence", "clinical", "symptom", "therapy", "contraindication",
+    "interaction", "elderly", "frail", "pregnancy", "infection", "antibiotic", "vaccine",
+    "screening", "diagnosis", "prognosis", "imaging", "surgery",
+)
 
 
 def _progress(message: str) -> None:
@@ -115,8 +117,8 @@ def _percentile(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------- the data
 
 
-def _copy(conn: Any, table: str, columns: str, lines: Any) -> None:
-    with conn.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+def _copy(pg: Any, table: str, columns: str, lines: Any) -> None:
+    with pg.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         buffer = io.StringIO()
         for n, line in enumerate(lines, 1):
             buffer.write(line)
@@ -143,7 +145,7 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
 
     db = Database(database_url)
     upgrade(db)
-    now = datetime.utcnow().replace(microsecond=0)  # noqa: DTZ003 - stored times are naive UTC
+    now = datetime.utcnow().replace(microsecond=0)
     with db.write() as conn:
         manager = user_store.create_user(
             conn, username=MANAGER, password_hash=hash_password(PASSWORD), role=Role.MANAGER,
@@ -168,8 +170,8 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
     with psycopg.connect(
         host=url.host, port=url.port, user=url.username, password=url.password,
         dbname=url.database,
-    ) as conn:
-        with conn.cursor() as cur:
+    ) as pg:
+        with pg.cursor() as cur:
             cur.execute("SELECT coalesce(max(id), 0) FROM items")
             base = int(cur.fetchone()[0])  # type: ignore[index]
         worker_ids = [w.id for w in workers]
@@ -190,7 +192,7 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
                     f"{answers}\t{open_slots}\t{ts}\t{disabled}\n"
                 )
 
-        _copy(conn, "items", "id, project_id, external_id, payload, gold, priority, target, "
+        _copy(pg, "items", "id, project_id, external_id, payload, gold, priority, target, "
               "n_answers, open_slots, created_at, disabled_at", items())
         _progress(f"items written ({time.monotonic() - started:.0f} s)")
 
@@ -203,10 +205,15 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
                 yield f"{base + k + 1}\t{project}\t{_esc(search_text(f'q{k}', payload))}\n"
 
         rng = random.Random(seed)  # the same words as the items
-        _copy(conn, "item_search", "item_id, project_id, text", searches())
+        with pg.cursor() as cur:  # the trigram index is built faster once than row by row
+            cur.execute("DROP INDEX IF EXISTS ix_item_search_text_trgm")
+        _copy(pg, "item_search", "item_id, project_id, text", searches())
+        with pg.cursor() as cur:
+            cur.execute("CREATE INDEX ix_item_search_text_trgm ON item_search "
+                        "USING gin (text gin_trgm_ops)")
         _progress(f"search text written ({time.monotonic() - started:.0f} s)")
 
-        with conn.cursor() as cur:
+        with pg.cursor() as cur:
             cur.execute("SELECT coalesce(max(id), 0) FROM assignments")
             first_answer = int(cur.fetchone()[0]) + 1  # type: ignore[index]
         skill = {w: 0.65 + 0.3 * rng.random() for w in worker_ids}
@@ -227,7 +234,7 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
                 presentation = '{"swap": true}' if swap else '{"swap": false}'
                 yield f"{aid}\t{project}\t{item}\t{w}\tanswered\t{presentation}\t{at}\t{at}\t{at}\n"
 
-        _copy(conn, "assignments", "id, project_id, item_id, worker_id, status, presentation, "
+        _copy(pg, "assignments", "id, project_id, item_id, worker_id, status, presentation, "
               "leased_at, expires_at, finished_at", assignments())
         _progress(f"{len(plan)} assignments written ({time.monotonic() - started:.0f} s)")
 
@@ -236,7 +243,7 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
                 yield (f"{aid}\t{project}\t{item}\t{w}\t{aid}\t{{\"choice\": \"{choice}\"}}\t"
                        f"{ms}\t{at}\n")
 
-        _copy(conn, "answers", "id, project_id, item_id, worker_id, assignment_id, value, "
+        _copy(pg, "answers", "id, project_id, item_id, worker_id, assignment_id, value, "
               "duration_ms, created_at", answers())
         _progress(f"answers written ({time.monotonic() - started:.0f} s)")
 
@@ -247,9 +254,9 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
                 yield (f"{project}\t{aid}\tsample\t{manager.id}\t{at}\t{manager.id}\t{outcome}\t"
                        f"{comment}\t{at}\n")
 
-        _copy(conn, "reviews", "project_id, answer_id, source, requested_by, requested_at, "
+        _copy(pg, "reviews", "project_id, answer_id, source, requested_by, requested_at, "
               "reviewer_id, outcome, comment, decided_at", reviews())
-        with conn.cursor() as cur:
+        with pg.cursor() as cur:
             for table in ("items", "assignments", "answers"):
                 cur.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -260,10 +267,10 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
                 "SELECT %s, id, now() FROM users WHERE role = 'worker'",
                 (project,),
             )
-        conn.commit()
-        with conn.cursor() as cur:
+        pg.commit()
+        with pg.cursor() as cur:
             cur.execute("ANALYZE")
-        conn.commit()
+        pg.commit()
     _progress(f"data built in {time.monotonic() - started:.0f} s")
     return {"project": project, "item": base + n_items // 2 + 1, "answers": len(plan)}
 
@@ -297,7 +304,8 @@ async def _sign_in(conn: Connection) -> str:
     writer.close()
     nonce = re.search(rb"expertloop_login=([^;]+);", raw)
     token = re.search(rb'name="csrf_token" value="([0-9a-f]+)"', raw)
-    assert nonce is not None and token is not None
+    assert nonce is not None
+    assert token is not None
     body = urlencode({"csrf_token": token.group(1).decode(), "next": "/manage",
                       "username": MANAGER, "password": PASSWORD}).encode()
     reader, writer = await asyncio.open_connection(conn.host, conn.port)

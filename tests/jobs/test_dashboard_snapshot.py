@@ -78,9 +78,12 @@ def test_a_refresh_writes_a_row_per_worker_and_drops_the_old_generations_rows(
     assert set(rows) == {workers[0].id, workers[1].id}
     row, name = rows[workers[0].id]
     assert name == workers[0].username
-    assert row.answers == 4 and row.median_ms is not None
-    assert row.gold_answers == 1 and row.gold_correct == 1  # item 0's gold is A
-    assert row.gold_low is not None and row.gold_low < row.gold_mean < row.gold_high
+    assert row.answers == 4
+    assert row.median_ms is not None
+    assert row.gold_answers == 1
+    assert row.gold_correct == 1
+    assert row.gold_low is not None
+    assert row.gold_low < row.gold_mean < row.gold_high
     assert row.position_decisive == 4  # pairwise shows its sides in a random order
     assert row.reviews_decided == 0
     assert stats is not None
@@ -104,8 +107,10 @@ def test_a_refresh_writes_a_row_per_worker_and_drops_the_old_generations_rows(
             select(t.ConsensusWorker.generation).where(t.ConsensusWorker.project_id == project)
         ).scalars())
         current = snapshot_store.load_snapshot(conn, project, False)
-    assert current is not None and current.generation in generations
-    assert first.generation not in generations and len(generations) == 2
+    assert current is not None
+    assert current.generation in generations
+    assert first.generation not in generations
+    assert len(generations) == 2
 
 
 def test_answers_are_rolled_up_by_hour_once_each(env: Env, clock: FakeClock) -> None:

@@ -25,7 +25,8 @@ def test_the_point_estimate_is_krippendorffs_alpha(level: str) -> None:
     result = krippendorff_alpha_interval(workers, items, values, level=level, n_boot=50)
     assert result.alpha == pytest.approx(krippendorff_alpha(workers, items, values, level=level))
     assert result.low <= result.alpha <= result.high
-    assert result.n_units == 300 and result.n_defined == 50
+    assert result.n_units == 300
+    assert result.n_defined == 50
 
 
 @pytest.mark.parametrize("level", ["nominal", "interval"])

@@ -132,10 +132,13 @@ def test_the_overview_shows_progress_agreement_distributions_and_each_worker(env
     assert page.status_code == 200
     html = page.text
     assert "Content-Security-Policy" in page.headers
-    assert 'id="agreement-table"' in html and 'data-channel="overall"' in html
+    assert 'id="agreement-table"' in html
+    assert 'data-channel="overall"' in html
     assert 'id="workers-table"' in html
-    assert workers[0].username in html and workers[1].username in html
-    assert 'id="dashboard-data"' in html and 'type="application/json"' in html
+    assert workers[0].username in html
+    assert workers[1].username in html
+    assert 'id="dashboard-data"' in html
+    assert 'type="application/json"' in html
     assert 'data-chart="progress"' in html
     assert "Position bias" in html  # pairwise shows its options in a random order
     assert "<script>" not in html  # no inline script
@@ -179,7 +182,8 @@ def test_the_item_browser_filters_searches_and_sorts(env: Env) -> None:
     split = console_items.browse_items(
         env.db, actor=manager, project_id=project, sort="disagreement"
     ).rows
-    assert split[0].disagreement == 0.5 and split[-1].disagreement == 0.0
+    assert split[0].disagreement == 0.5
+    assert split[-1].disagreement == 0.0
     assert client.get(f"/manage/projects/{project}/items?filter=nope").status_code == 422
 
 
@@ -249,7 +253,8 @@ def test_promoting_the_consensus_to_gold_sets_it_and_audits_it(env: Env) -> None
     assert detail.gold == {"choice": "B"}
     with env.db.read() as conn:
         events = audit.list_events(conn, action="item.gold_set")
-    assert events and events[-1].after == {"gold": {"choice": "B"}}
+    assert events
+    assert events[-1].after == {"gold": {"choice": "B"}}
 
 
 def test_the_gold_endpoint_takes_the_consensus_or_a_valid_answer_and_names_what_is_wrong(

@@ -90,4 +90,5 @@ def test_a_manager_filters_sorts_opens_disables_and_promotes_an_item(
     page.wait_for_selector("#item-notice")
     assert page.locator("#item-gold").inner_text() == "yes"
     item = console_items.managed_item(env.db, actor=manager, project_id=project, item_id=item_id)
-    assert item.gold is not None and item.disabled_at is not None
+    assert item.gold is not None
+    assert item.disabled_at is not None

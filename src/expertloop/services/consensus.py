@@ -40,8 +40,8 @@ from expertloop.services.exports import PreparedConsensus
 from expertloop.services.projects import load_project
 from expertloop.services.snapshot_stats import snapshot_stats
 from expertloop.store import Database
-from expertloop.store import dashboard as dashboard_store
 from expertloop.store import consensus as snapshot_store
+from expertloop.store import dashboard as dashboard_store
 from expertloop.store import exports as export_store
 from expertloop.store import jobs as job_store
 from expertloop.store import projects as project_store
@@ -110,7 +110,7 @@ def refresh_snapshot(
         db, project, include_gold=include_gold, reviews=reviews, on_answers=on_answers
     )
     # The dashboard's numbers, while the fit still holds the answers' codes.
-    stats, worker_rows, counts = snapshot_stats(db, project, consensus, include_gold=include_gold)
+    stats, worker_rows, counts = snapshot_stats(db, project, consensus)
     prepared = PreparedConsensus(project, consensus, include_gold, db, reviews)
     with db.write() as conn:
         generation = snapshot_store.next_generation(

@@ -20,11 +20,10 @@ from expertloop.errors import InputInvalid, NotFound, PermissionDenied
 from expertloop.services.exports import guidelines_version, worker_pseudonym
 from expertloop.services.projects import load_project
 from expertloop.store import Database, audit
-from expertloop.store import console_items as item_store
 from expertloop.store import consensus as snapshot_store
+from expertloop.store import console_items as item_store
 from expertloop.store.console_items import (
     FILTERS,
-    SEARCH_MATCH_CAP,
     SEARCH_SCAN_CAP,
     SORTS,
     AnswerRow,
@@ -73,7 +72,6 @@ class BrowsePage:
     capped: str | None
     snapshot_at: datetime | None
     search_scan_cap: int = SEARCH_SCAN_CAP
-    search_match_cap: int = SEARCH_MATCH_CAP
 
 
 def _cursor(after: tuple[float | None, int] | None) -> str | None:
@@ -83,7 +81,7 @@ def _cursor(after: tuple[float | None, int] | None) -> str | None:
     return str(item_id) if value is None else f"{value!r}_{item_id}"
 
 
-def _parse_cursor(cursor: str | None, sort: str) -> tuple[float | None, int] | None:
+def _parse_cursor(cursor: str | None) -> tuple[float | None, int] | None:
     if not cursor:
         return None
     try:
@@ -119,7 +117,7 @@ def browse_items(
         raise InputInvalid.on_field("q", f"at most {MAX_SEARCH_CHARS} characters")
     if search:
         sort = "id"
-    position = _parse_cursor(after, sort)
+    position = _parse_cursor(after)
     with db.read() as conn:
         project = managed_project(conn, actor=actor, project_id=project_id)
         snapshot = snapshot_store.load_snapshot(conn, project_id, False)

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from expertloop.domain import Project, User
-from expertloop.services.console_items import managed_project
 from expertloop.services.consensus import refresh_snapshot
+from expertloop.services.console_items import managed_project
 from expertloop.services.exports import worker_pseudonym
 from expertloop.store import Database
 from expertloop.store import consensus as snapshot_store
@@ -25,7 +25,14 @@ from expertloop.store.consensus import SnapshotRow
 from expertloop.store.dashboard import WorkerRow
 from expertloop.tasks import get_task_type
 
-__all__ = ["BEHIND_CAP", "HISTORY_HOURS", "RATE_HOURS", "DashboardData", "dashboard", "fresh_snapshot"]
+__all__ = [
+    "BEHIND_CAP",
+    "HISTORY_HOURS",
+    "RATE_HOURS",
+    "DashboardData",
+    "dashboard",
+    "fresh_snapshot",
+]
 
 HISTORY_HOURS = 7 * 24  # hours of progress shown
 RATE_HOURS = 24  # the ETA's rate: answers per hour over the last day (or since the start)

@@ -54,7 +54,7 @@ def _label(value: Any) -> str:
 
 
 def snapshot_stats(
-    db: Database, project: Project, pc: ProjectConsensus, *, include_gold: bool
+    db: Database, project: Project, pc: ProjectConsensus
 ) -> tuple[dict[str, Any], list[WorkerRow], ItemCounts]:
     """``(stats, per-worker rows, item counts)`` for a snapshot (see the module docstring).
     Call it before ``pc.alphas()``, which lets the answers' codes go."""
@@ -98,7 +98,7 @@ def snapshot_stats(
             entry["answer_counts"] = np.bincount(
                 answers.labels.astype(np.intp), minlength=len(spec.classes)
             ).tolist()
-            entry.update(_alpha(spec, units, answers.workers, answers.labels, pc, include_gold))
+            entry.update(_alpha(spec, units, answers.workers, answers.labels, pc))
             pos = fitted.positions(units)
             found = pos >= 0
             agree = np.zeros(len(units), dtype=bool)
@@ -185,18 +185,20 @@ def _medians(
     )
 
 
-def _tally(into: dict[int, int], workers: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> None:
+def _tally(
+    into: dict[int, int], workers: np.ndarray[Any, Any], values: np.ndarray[Any, Any]
+) -> None:
     if not len(workers):
         return
     ids, inverse = np.unique(workers, return_inverse=True)
     sums = np.bincount(inverse, weights=values, minlength=len(ids))
     for w, v in zip(ids.tolist(), sums.tolist(), strict=True):
-        into[int(w)] = into.get(int(w), 0) + int(round(v))
+        into[int(w)] = into.get(int(w), 0) + round(v)
 
 
 def _alpha(
     spec: Any, units: np.ndarray[Any, Any], workers: np.ndarray[Any, Any],
-    labels: np.ndarray[Any, Any], pc: ProjectConsensus, include_gold: bool,
+    labels: np.ndarray[Any, Any], pc: ProjectConsensus,
 ) -> dict[str, Any]:
     excluded = pc.stats_exclude
     if len(excluded):

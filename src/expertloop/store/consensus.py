@@ -31,8 +31,8 @@ __all__ = [
     "iter_snapshot_lines",
     "load_snapshot",
     "next_generation",
-    "snapshot_stats",
     "snapshot_states",
+    "snapshot_stats",
     "switch_snapshot",
     "write_lines",
 ]

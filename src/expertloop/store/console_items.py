@@ -5,12 +5,13 @@ Every page is an index range scan, whatever the project's size: by id over
 ``ix_items_project_id_id`` (or a filter's partial index), by confidence or disagreement over
 the consensus snapshot's indexed columns. Nothing counts a project's items per request. The
 text search reads ``item_search``: a trigram index on PostgreSQL where ``pg_trgm`` exists
-(the matches found, up to :data:`SEARCH_MATCH_CAP`), else a scan of at most
+(PostgreSQL's planner choosing between it and a walk in id order), else a scan of at most
 :data:`SEARCH_SCAN_CAP` items per page, said so on the page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,6 @@ from expertloop.store import tables as t
 
 __all__ = [
     "FILTERS",
-    "SEARCH_MATCH_CAP",
     "SEARCH_SCAN_CAP",
     "SORTS",
     "AnswerRow",
@@ -39,7 +39,6 @@ __all__ = [
     "set_item_gold",
 ]
 
-SEARCH_MATCH_CAP = 10_000
 SEARCH_SCAN_CAP = 50_000
 TRIGRAM_INDEX = "ix_item_search_text_trgm"
 
@@ -88,8 +87,8 @@ class SearchResult:
     rows: list[BrowseRow]
     # Where the next page starts: (sort value, item id), or None at the end.
     next_after: tuple[float | None, int] | None
-    # Set when the search stopped at a cap: "matches" (PostgreSQL found more matches than
-    # it reads) or "scan" (this page searched SEARCH_SCAN_CAP items and the next continues).
+    # "scan" when a search without a text index stopped at its cap (this page searched
+    # SEARCH_SCAN_CAP items and the next continues).
     capped: str | None = None
 
 
@@ -180,29 +179,18 @@ def _search(
     params.update(pat=_like_pattern(search), after=after[1] if after else -1)
     columns = f"SELECT {_ROW}, NULL, NULL FROM items i"
     if len(search) >= 3 and has_trigram_index(conn):
-        # The trigram index finds the matches (a bitmap scan), at most SEARCH_MATCH_CAP of
-        # them; the page is the first of those in id order.
-        params["cap"] = SEARCH_MATCH_CAP
+        # One statement; PostgreSQL picks the plan from the pattern's estimated frequency:
+        # for a common word, walk the project's search rows in id order until a page has
+        # matched; for a rare one, the trigram index's bitmap of the matches.
         rows = conn.execute(
             text(
-                "WITH m AS MATERIALIZED (SELECT item_id FROM item_search "
-                "WHERE project_id = :p AND text LIKE :pat AND item_id > :after LIMIT :cap) "
-                f"{columns} JOIN m ON m.item_id = i.id WHERE i.project_id = :p{where} "
-                "ORDER BY i.id LIMIT :n"
+                f"{columns} JOIN item_search s ON s.item_id = i.id "
+                "WHERE s.project_id = :p AND s.text LIKE :pat AND s.item_id > :after"
+                f"{where} ORDER BY s.item_id LIMIT :n"
             ),
             params,
         ).all()
-        found = conn.execute(
-            text(
-                "SELECT count(*) FROM (SELECT 1 FROM item_search WHERE project_id = :p "
-                "AND text LIKE :pat AND item_id > :after LIMIT :cap) x"
-            ),
-            params,
-        ).scalar_one()
-        page = _page(rows, params["n"] - 1, sort_index=None)
-        if int(found) >= SEARCH_MATCH_CAP:
-            return SearchResult(page.rows, page.next_after, "matches")
-        return page
+        return _page(rows, params["n"] - 1, sort_index=None)
     # No text index: look at the next SEARCH_SCAN_CAP items in id order and keep matches.
     params["scan"] = SEARCH_SCAN_CAP
     rows = conn.execute(
@@ -230,7 +218,7 @@ def _search(
     return page
 
 
-def _page(rows: list[Any], limit: int, *, sort_index: int | None) -> SearchResult:
+def _page(rows: Sequence[Any], limit: int, *, sort_index: int | None) -> SearchResult:
     more = len(rows) > limit
     rows = rows[:limit]
     out = [

@@ -233,7 +233,7 @@ async def disable(project_id: SmallId, item_id: Id, request: Request) -> Respons
 async def enable(project_id: SmallId, item_id: Id, request: Request) -> Response:
     db = _runtime(request).database
 
-    def act(user: Any, form: Any) -> str:
+    def act(user: Any, _form: Any) -> str:
         _check_item(request, user, project_id, item_id)
         item_admin.enable_item(db, actor=user, item_id=item_id)
         return "enabled"
@@ -245,7 +245,7 @@ async def enable(project_id: SmallId, item_id: Id, request: Request) -> Response
 async def promote(project_id: SmallId, item_id: Id, request: Request) -> Response:
     db = _runtime(request).database
 
-    def act(user: Any, form: Any) -> str:
+    def act(user: Any, _form: Any) -> str:
         console_items.promote_to_gold(
             db, actor=user, project_id=project_id, item_id=item_id, from_consensus=True
         )

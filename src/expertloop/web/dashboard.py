@@ -36,7 +36,7 @@ def json_block(value: Any) -> Markup:
     could end the element early."""
     text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Markup(text)  # noqa: S704 - escaped above for a script data block
+    return Markup(text)
 
 
 def _eta_text(hours: float | None) -> str | None:
