@@ -280,7 +280,7 @@ def krippendorff_alpha_interval(
     return AlphaInterval(alpha, low, high, n_p, n_boot, len(defined), confidence)
 
 
-def _wsum(weights: FloatArray, values: FloatArray) -> float:
+def _wsum(weights: FloatArray, values: NDArray[Any]) -> float:
     # Elementwise, not ``@``: a BLAS dot may start threads per call, which on a busy machine
     # cost a thousand times the arithmetic.
     return float(np.multiply(weights, values).sum())
