@@ -133,7 +133,10 @@ def refresh_snapshot(
             method=consensus.method, agreement=consensus.alphas(),
             fallbacks=consensus.fallbacks, stats=stats,
         )
-        if not include_gold:
+    if not include_gold:
+        # Answers per hour for the dashboard, from the answers this refit saw (its own
+        # transaction: the first roll-up of a large project reads all of its answers).
+        with db.write() as conn:
             dashboard_store.roll_up_answers(
                 conn, project_id, upto=seen.last_answer_id, now=db.clock.now(),
                 items_complete=counts.complete,
