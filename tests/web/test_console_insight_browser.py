@@ -5,7 +5,7 @@ and a manager filters, sorts, opens an item, disables it and makes its consensus
 from __future__ import annotations
 
 import browser_helpers
-from browser_helpers import Page, needs_chromium, on_sqlite, sign_in
+from browser_helpers import Page, needs_chromium, on_sqlite, sign_in, unnamed_controls
 
 from db_fixtures import Env, pairwise_item
 from expertloop.domain import Role, User
@@ -66,6 +66,7 @@ def test_a_manager_filters_sorts_opens_disables_and_promotes_an_item(
     manager, project = _answered_project(env)
     sign_in(page, env, manager, f"/manage/projects/{project}/items")
     assert page.locator("#items-table tbody tr").count() == 8
+    assert unnamed_controls(page) == []
     page.click('[data-filter="gold"]')
     page.wait_for_url("**filter=gold**")
     assert page.locator("#items-table tbody tr").count() == 1
@@ -81,6 +82,7 @@ def test_a_manager_filters_sorts_opens_disables_and_promotes_an_item(
     page.locator("#items-table tbody tr a").first.click()
     page.wait_for_selector("#answers-table")
     assert page.locator("#answers-table tbody tr").count() == 2
+    assert unnamed_controls(page) == []
     item_id = int(page.url.rsplit("/", 1)[1])
     page.fill("#disable-reason", "the prompt is ambiguous")
     page.click("#item-disable")
