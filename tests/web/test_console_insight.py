@@ -294,3 +294,19 @@ def test_a_missing_project_is_a_404_page(env: Env, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
     assert "text/html" in response.headers["content-type"]
+
+
+def test_a_snapshot_from_before_the_overview_numbers_shows_the_empty_overview(env: Env) -> None:
+    from sqlalchemy import update
+
+    from expertloop.store import tables as t
+
+    manager, workers, project = _project(env)
+    _answer(env, workers[0], project, ["A"] * 6)
+    client, _ = _signed_in(env, manager)
+    assert client.get(f"/manage/projects/{project}").status_code == 200
+    with env.db.write() as conn:
+        conn.execute(update(t.ConsensusSnapshot).values(stats=None))
+    page = client.get(f"/manage/projects/{project}")
+    assert page.status_code == 200
+    assert "computed by an older version" in page.text

@@ -92,6 +92,11 @@ def snapshot_stats(
             "classes": [_label(c) for c in spec.classes],
             "consensus_counts": np.bincount(fitted.best, minlength=len(spec.classes)).tolist(),
             "method": fitted.method,
+            "answer_counts": [0] * len(spec.classes),
+            "alpha": None,
+            "alpha_low": None,
+            "alpha_high": None,
+            "alpha_units": 0,
         }
         if answers is not None and len(answers.units):
             units = answers.units.astype(np.int64)
