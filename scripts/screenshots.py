@@ -295,6 +295,23 @@ def _console_shots(
     _sign_in(page, url, "admin")
     page.goto(f"{url}/manage/people")
     shot("manager-people", page)
+def _insight_shots(browser: Any, url: str, project_id: int, shot: Any) -> None:
+    """The manager's overview, item browser and item page of the pairwise project."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1100})
+    page = context.new_page()
+    page.goto(f"{url}/login?next=/manage/projects/{project_id}")
+    page.fill("#username", "manager")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector('[data-chart="progress"][data-drawn]')
+    page.wait_for_timeout(300)
+    shot("manager-dashboard", page)
+    page.goto(f"{url}/manage/projects/{project_id}/items?sort=disagreement")
+    page.wait_for_selector("#items-table")
+    shot("manager-items", page)
+    page.locator("#items-table tbody tr a").first.click()
+    page.wait_for_selector("#answers-table")
+    shot("manager-item", page)
     context.close()
 
 
@@ -358,6 +375,7 @@ def take(out: Path, *, only: str | None = None) -> list[Path]:
             if not only or "manager" in only:
                 _manager_pages(browser, server.url, pairwise, shot)
             _console_shots(browser, server.url, db, seeded, shot)
+            _insight_shots(browser, server.url, pairwise, shot)
             browser.close()
         db.dispose()
     return written

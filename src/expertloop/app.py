@@ -34,6 +34,8 @@ from expertloop.web import (
     install_console_projects,
     install_web_ui,
 )
+from expertloop.web.console_items import install_console_items
+from expertloop.web.dashboard import install_dashboard
 
 __all__ = ["PARTS", "Install", "create_app"]
 
@@ -51,6 +53,8 @@ PARTS: tuple[Install, ...] = (
     console_reviews.install,
     install_console_projects,
     install_console_people,
+    install_dashboard,
+    install_console_items,
 )
 
 

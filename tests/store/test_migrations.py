@@ -18,6 +18,9 @@ from expertloop.store.tables import Base
 # Alembic cannot compare an index over an expression (``priority DESC``) on SQLite: it
 # reports it removed and added again. It is still checked on PostgreSQL.
 _EXPRESSION_INDEXES = {"ix_items_claim_order", "ix_users_username_lower"}
+# Created by migration 0009 only where PostgreSQL's pg_trgm extension is available, so it
+# is not declared in the tables (the item browser checks for it at run time).
+_OPTIONAL_INDEXES = {"ix_item_search_text_trgm"}
 
 
 def _differences(database: Database) -> list[Any]:
@@ -27,6 +30,10 @@ def _differences(database: Database) -> list[Any]:
         warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression")
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         found = compare_metadata(context, Base.metadata)
+    found = [
+        d for d in found
+        if not (d[0] == "remove_index" and d[1].name in _OPTIONAL_INDEXES)
+    ]
     if database.is_sqlite:
         found = [
             d for d in found

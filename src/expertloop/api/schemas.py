@@ -34,12 +34,14 @@ __all__ = [
     "AnswerPublic",
     "AnswerSubmit",
     "AssignmentPublic",
+    "GoldPromotion",
     "GuidelinesHistory",
     "GuidelinesVersionPublic",
     "Id",
     "ImportResult",
     "ItemDisable",
     "ItemForWorker",
+    "ItemGoldPublic",
     "ItemStatePublic",
     "MemberPublic",
     "MembersAdd",
@@ -385,3 +387,23 @@ class ItemStatePublic(BaseModel):
 
 class ItemDisable(Strict):
     reason: str = Field("", max_length=2000, description="Why; shown to managers")
+
+
+class GoldPromotion(Strict):
+    """Set an item's gold: its consensus (``from_consensus: true``) or an explicit answer."""
+
+    from_consensus: bool = Field(
+        False, description="Use the item's consensus from the project's snapshot"
+    )
+    gold: dict[str, Any] | None = Field(
+        None,
+        description="A canonical answer, checked by the task type (instead of from_consensus)",
+        examples=[{"choice": "A"}],
+    )
+
+
+class ItemGoldPublic(BaseModel):
+    id: int
+    project_id: int
+    external_id: str | None
+    gold: dict[str, Any] | None

@@ -95,6 +95,11 @@ class FittedChannel:
     n_answers: NDArray[np.intp]
     method: str
     fallback: str | None = None  # why the channel's model gave way to a vote, if it did
+    # The model's estimate of each worker's reliability (sorted worker ids; the probability
+    # a worker gives the true class, weighted by the classes' prevalence, or the model's
+    # own skill where it has no confusion matrix), where the model has one.
+    worker_ids: NDArray[np.int64] | None = None
+    worker_reliability: NDArray[np.float64] | None = None
 
     @property
     def confidence(self) -> NDArray[np.float64]:
@@ -356,6 +361,8 @@ def _fit_channel(
         post = np.column_stack([result.p_a_better, result.p_tie, result.p_b_better])
         fitted_units = np.asarray(result.item_ids, dtype=np.int64)
         best = np.asarray(result.choice, dtype=np.intp)
+        worker_ids = np.asarray(result.worker_ids, dtype=np.int64)
+        reliability = _prevalence_weighted(result.worker_confusion, result.class_prior)
     else:
         classes = list(range(k))
         anchors = dict(gold) if gold else None
@@ -368,6 +375,11 @@ def _fit_channel(
         fitted_units = np.asarray(agg.item_ids, dtype=np.int64)
         best = np.asarray(agg.labels, dtype=np.intp)
         method = agg.method
+        worker_ids = np.asarray(agg.worker_ids, dtype=np.int64)
+        if agg.worker_confusion is not None:
+            reliability = _prevalence_weighted(agg.worker_confusion, post.mean(axis=0))
+        else:
+            reliability = np.asarray(agg.worker_skill, dtype=np.float64)
     if fallback is not None:
         logger.warning("consensus of channel %r fell back to %s: %s", key, method, fallback)
     # Agreement: the share of a unit's answers that gave its consensus class.
@@ -376,8 +388,17 @@ def _fit_channel(
     n = np.bincount(pos, minlength=len(fitted_units))
     agreement = np.bincount(pos, weights=agree, minlength=len(fitted_units)) / np.maximum(n, 1)
     return FittedChannel(
-        spec, fitted_units, post, best, agreement, n.astype(np.intp), method, fallback=fallback
+        spec, fitted_units, post, best, agreement, n.astype(np.intp), method, fallback=fallback,
+        worker_ids=worker_ids, worker_reliability=reliability,
     )
+
+
+def _prevalence_weighted(confusion: NDArray[np.float64], prior: NDArray[np.float64]) -> Any:
+    """Each worker's probability of giving the true class: the diagonal of its confusion
+    matrix weighted by the classes' prevalence."""
+    diagonal = np.diagonal(np.asarray(confusion, dtype=np.float64), axis1=1, axis2=2)
+    weights = np.asarray(prior, dtype=np.float64)
+    return diagonal @ (weights / weights.sum()) if weights.sum() > 0 else diagonal.mean(axis=1)
 
 
 @dataclass(eq=False)

@@ -30,9 +30,11 @@ from expertloop.quality.aggregation import (
     weighted_majority_vote,
 )
 from expertloop.quality.agreement import (
+    AlphaInterval,
     cohen_kappa,
     fleiss_kappa,
     krippendorff_alpha,
+    krippendorff_alpha_interval,
     percent_agreement,
 )
 from expertloop.quality.preferences import (
@@ -57,6 +59,7 @@ from expertloop.quality.workers import (
 __all__ = [
     "SCENARIOS",
     "AggregationResult",
+    "AlphaInterval",
     "BradleyTerryResult",
     "ConsensusAgreement",
     "ConvergenceError",
@@ -76,6 +79,7 @@ __all__ = [
     "glad",
     "gold_accuracy",
     "krippendorff_alpha",
+    "krippendorff_alpha_interval",
     "mace",
     "majority_vote",
     "one_coin_dawid_skene",

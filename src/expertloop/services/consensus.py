@@ -38,8 +38,10 @@ from expertloop.jobs import JobContext, job_kind
 from expertloop.services.export_passes import first_pass
 from expertloop.services.exports import PreparedConsensus
 from expertloop.services.projects import load_project
+from expertloop.services.snapshot_stats import snapshot_stats
 from expertloop.store import Database
 from expertloop.store import consensus as snapshot_store
+from expertloop.store import dashboard as dashboard_store
 from expertloop.store import exports as export_store
 from expertloop.store import jobs as job_store
 from expertloop.store import projects as project_store
@@ -107,14 +109,17 @@ def refresh_snapshot(
     consensus, _ = first_pass(
         db, project, include_gold=include_gold, reviews=reviews, on_answers=on_answers
     )
+    # The dashboard's numbers, while the fit still holds the answers' codes.
+    stats, worker_rows, counts = snapshot_stats(db, project, consensus)
     prepared = PreparedConsensus(project, consensus, include_gold, db, reviews)
     with db.write() as conn:
         generation = snapshot_store.next_generation(
             conn, project_id, include_gold, now_us=time.time_ns() // 1000
         )
+        dashboard_store.write_worker_rows(conn, project_id, include_gold, generation, worker_rows)
     n_items = 0
     batch: list[dict[str, Any]] = []
-    for line in prepared.lines():
+    for line in prepared.lines(with_agreement=True):
         batch.append(line)
         if len(batch) == snapshot_store.WRITE_BATCH:
             n_items += _write(db, project_id, include_gold, generation, batch, on_items)
@@ -126,8 +131,16 @@ def refresh_snapshot(
             conn, project_id=project_id, include_gold=include_gold, generation=generation,
             computed_at=db.clock.now(), seen=seen, n_items=n_items, duration_ms=duration_ms,
             method=consensus.method, agreement=consensus.alphas(),
-            fallbacks=consensus.fallbacks,
+            fallbacks=consensus.fallbacks, stats=stats,
         )
+    if not include_gold:
+        # Answers per hour for the dashboard, from the answers this refit saw (its own
+        # transaction: the first roll-up of a large project reads all of its answers).
+        with db.write() as conn:
+            dashboard_store.roll_up_answers(
+                conn, project_id, upto=seen.last_answer_id, now=db.clock.now(),
+                items_complete=counts.complete,
+            )
     # The generation just replaced stays one more round, for readers still streaming it;
     # older ones (and those of refreshes that died half-way) go. A refresh that lost a race
     # to a newer one removes its own rows.
@@ -135,6 +148,8 @@ def refresh_snapshot(
         cleanup = {"below": previous if previous is not None else generation}
     else:
         cleanup = {"only": generation}
+    with db.write() as conn:
+        dashboard_store.delete_worker_generations(conn, project_id, include_gold, **cleanup)
     while True:
         with db.write() as conn:
             deleted = snapshot_store.delete_generations(

@@ -458,9 +458,10 @@ class PreparedConsensus:
     db: Database
     reviews: ReviewScope
 
-    def lines(self) -> Iterator[dict[str, Any]]:
+    def lines(self, *, with_agreement: bool = False) -> Iterator[dict[str, Any]]:
         """One dict per answered item: item_id, external_id, n_answers, consensus,
-        confidence, method."""
+        confidence, method (and ``agreement``, the share of answers giving the consensus,
+        where asked for)."""
         pc = self.consensus
         method = pc.method
         for records in item_records(
@@ -474,8 +475,8 @@ class PreparedConsensus:
             records = [r for r in records if r.n_answers]
             lookup = pc.lookup(r.item_id for r in records)
             for record in records:
-                consensus, confidence, _ = consensus_of(pc, lookup, record)
-                yield {
+                consensus, confidence, agreement = consensus_of(pc, lookup, record)
+                line = {
                     "item_id": record.item_id,
                     "external_id": record.external_id,
                     "n_answers": record.n_answers,
@@ -483,6 +484,9 @@ class PreparedConsensus:
                     "confidence": confidence,
                     "method": method,
                 }
+                if with_agreement:
+                    line["agreement"] = agreement
+                yield line
 
 
 def prepare_consensus(

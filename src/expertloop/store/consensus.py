@@ -32,6 +32,7 @@ __all__ = [
     "load_snapshot",
     "next_generation",
     "snapshot_states",
+    "snapshot_stats",
     "switch_snapshot",
     "write_lines",
 ]
@@ -103,6 +104,16 @@ def load_snapshot(conn: Connection, project_id: int, include_gold: bool) -> Snap
     return None if row is None else SnapshotRow(*row)
 
 
+def snapshot_stats(conn: Connection, project_id: int, include_gold: bool) -> dict[str, Any] | None:
+    """The dashboard's numbers stored with the project's snapshot (``None`` before one)."""
+    return conn.execute(
+        select(t.ConsensusSnapshot.stats).where(
+            t.ConsensusSnapshot.project_id == project_id,
+            t.ConsensusSnapshot.include_gold == include_gold,
+        )
+    ).scalar()
+
+
 def snapshot_states(conn: Connection) -> list[tuple[int, bool, SnapshotRow | None]]:
     """Every project that has answers, with each of its snapshots (``None`` for a project
     whose default snapshot was never computed), for the watcher to compare fingerprints."""
@@ -135,11 +146,18 @@ def write_lines(
     there (a re-run of an interrupted refresh) is left as it is."""
     if not lines:
         return
-    rows = [
-        {"project_id": project_id, "include_gold": include_gold, "generation": generation,
-         "item_id": line["item_id"], "line": line}
-        for line in lines
-    ]
+    rows = []
+    for line in lines:
+        # The line's confidence and disagreement as indexed columns (the item browser
+        # sorts by them); the line itself is stored as served, without the agreement.
+        agreement = line.pop("agreement", None)
+        confidence = line.get("confidence")
+        rows.append(
+            {"project_id": project_id, "include_gold": include_gold, "generation": generation,
+             "item_id": line["item_id"], "line": line,
+             "confidence": None if confidence is None else float(confidence),
+             "disagreement": None if agreement is None else 1.0 - float(agreement)}
+        )
     conn.execute(insert_ignoring_conflicts(conn, t.ConsensusItem), rows)
 
 
@@ -156,6 +174,7 @@ def switch_snapshot(
     method: str,
     agreement: dict[str, Any],
     fallbacks: dict[str, Any],
+    stats: dict[str, Any] | None = None,
 ) -> tuple[bool, int | None]:
     """Make ``generation`` the project's snapshot unless a newer one already is (two
     refreshes raced): ``(switched, the generation current before)``."""
@@ -169,6 +188,7 @@ def switch_snapshot(
         "method": method,
         "agreement": agreement,
         "fallbacks": fallbacks,
+        "stats": stats,
     }
     snapshot = t.ConsensusSnapshot
     for _ in range(5):  # lost a race to another switch: look again

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, case, func, insert, select, update
 
 from expertloop.domain import AssignmentStatus
 from expertloop.store import tables as t
 from expertloop.store.dialects import insert_ignoring_conflicts
 
 __all__ = [
+    "SEARCH_TEXT_CHARS",
     "ItemState",
     "Progress",
     "delete_item",
@@ -22,7 +23,32 @@ __all__ = [
     "insert_items",
     "item_state",
     "project_progress",
+    "search_text",
 ]
+
+# The item browser searches this much of each item's text (external id, then the payload's
+# strings in order); the rest of a long payload is not searched.
+SEARCH_TEXT_CHARS = 4000
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _strings(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _strings(v, out)
+
+
+def search_text(external_id: str | None, payload: Any) -> str:
+    """What the item browser's text search matches: the external id and every string of
+    the payload, lower-cased (the search is case-insensitive on both databases), capped at
+    :data:`SEARCH_TEXT_CHARS`."""
+    parts = [external_id or ""]
+    _strings(payload, parts)
+    return "\n".join(parts).lower()[:SEARCH_TEXT_CHARS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +107,32 @@ def insert_items(
         for item in items
     ]
     statement = insert_ignoring_conflicts(conn, t.Item, ("project_id", "external_id")).returning(
-        t.Item.external_id
+        t.Item.id, t.Item.external_id
     )
     wanted = {r["external_id"] for r in rows if r["external_id"] is not None}
     inserted: set[str] = set()
     for start in range(0, len(rows), 5000):
-        result = conn.execute(statement, rows[start : start + 5000])
-        inserted.update(r.external_id for r in result if r.external_id is not None)
+        chunk = rows[start : start + 5000]
+        result = sorted(conn.execute(statement, chunk).all())
+        taken = {r.external_id for r in result if r.external_id is not None}
+        inserted.update(taken)
+        # Ids are given in the rows' order, so the inserted rows (those without an external
+        # id, and those whose external id went in) pair with the returned ids in id order.
+        stored, seen = [], set()
+        for item in chunk:
+            key = item["external_id"]
+            if key is None or (key in taken and key not in seen):
+                stored.append(item)
+                seen.add(key)
+        if result:
+            conn.execute(
+                insert(t.ItemSearch),
+                [
+                    {"item_id": row.id, "project_id": project_id,
+                     "text": search_text(item["external_id"], item["payload"])}
+                    for row, item in zip(result, stored, strict=True)
+                ],
+            )
     return wanted - inserted
 
 

@@ -43,14 +43,18 @@ from expertloop.domain import (
 
 __all__ = [
     "Answer",
+    "AnswerHour",
+    "AnswerRollupMark",
     "ApiToken",
     "Assignment",
     "AuditEvent",
     "Base",
     "ConsensusItem",
     "ConsensusSnapshot",
+    "ConsensusWorker",
     "Item",
     "ItemImport",
+    "ItemSearch",
     "Job",
     "LoginFailure",
     "Project",
@@ -163,6 +167,10 @@ class ProjectMember(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+# An item with gold (a JSON column stores "no gold" as JSON null unless told otherwise).
+_HAS_GOLD = "gold IS NOT NULL AND CAST(gold AS TEXT) <> 'null'"
+
+
 class Item(Base):
     """A unit of work. ``open_slots`` = target - answers - live leases, kept exact by every
     claim, answer, release and expiry, so the next-item query is an index range scan."""
@@ -183,6 +191,32 @@ class Item(Base):
             # IN_SERVICE), so the claim walks it in order without filtering.
             postgresql_where=text("open_slots > 0 AND disabled_at IS NULL"),
             sqlite_where=text("open_slots > 0 AND disabled_at IS NULL"),
+        ),
+        # The manager's item browser pages through a project's items by id (keyset), all of
+        # them or those of one filter. The partial indexes hold rows that rarely change (gold,
+        # disabled, complete items), so the claim and the submit, which update open items,
+        # seldom touch them.
+        Index("ix_items_project_id_id", "project_id", "id"),
+        Index(
+            "ix_items_gold",
+            "project_id",
+            "id",
+            postgresql_where=text(_HAS_GOLD),
+            sqlite_where=text(_HAS_GOLD),
+        ),
+        Index(
+            "ix_items_disabled",
+            "project_id",
+            "id",
+            postgresql_where=text("disabled_at IS NOT NULL"),
+            sqlite_where=text("disabled_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_items_complete",
+            "project_id",
+            "id",
+            postgresql_where=text("n_answers >= target"),
+            sqlite_where=text("n_answers >= target"),
         ),
     )
 
@@ -460,12 +494,30 @@ class ConsensusSnapshot(Base):
     method: Mapped[str] = mapped_column(String(100))
     agreement: Mapped[dict[str, Any]] = mapped_column(Json)
     fallbacks: Mapped[dict[str, Any]] = mapped_column(Json)
+    # What the manager's dashboard reads (alpha with its interval per channel, answer
+    # distributions, position bias, item counts); NULL for a snapshot from before 0009.
+    stats: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
 class ConsensusItem(Base):
-    """One answered item's consensus in one generation of a project's snapshot."""
+    """One answered item's consensus in one generation of a project's snapshot.
+
+    ``confidence`` and ``disagreement`` (1 - the share of answers giving the consensus)
+    repeat the line's numbers as indexed columns, so the item browser sorts by them with an
+    index scan; NULL for free-text items, which have neither.
+    """
 
     __tablename__ = "consensus_items"
+    __table_args__ = (
+        Index(
+            "ix_consensus_items_by_confidence",
+            "project_id", "include_gold", "generation", "confidence", "item_id",
+        ),
+        Index(
+            "ix_consensus_items_by_disagreement",
+            "project_id", "include_gold", "generation", "disagreement", "item_id",
+        ),
+    )
 
     project_id: Mapped[int] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
@@ -509,3 +561,77 @@ class ItemImport(Base):
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    disagreement: Mapped[float | None] = mapped_column(Float)
+
+
+class ConsensusWorker(Base):
+    """One worker's numbers in one generation of a project's snapshot (the dashboard's
+    per-worker table), written and switched with the generation's items."""
+
+    __tablename__ = "consensus_workers"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    include_gold: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answers: Mapped[int] = mapped_column(BigInteger)
+    median_ms: Mapped[int | None] = mapped_column(BigInteger)
+    compared: Mapped[int] = mapped_column(BigInteger)  # observations compared with consensus
+    agreement: Mapped[float | None] = mapped_column(Float)
+    reliability: Mapped[float | None] = mapped_column(Float)
+    gold_answers: Mapped[int] = mapped_column(BigInteger)
+    gold_correct: Mapped[int] = mapped_column(BigInteger)
+    gold_mean: Mapped[float | None] = mapped_column(Float)
+    gold_low: Mapped[float | None] = mapped_column(Float)
+    gold_high: Mapped[float | None] = mapped_column(Float)
+    reviews_decided: Mapped[int] = mapped_column(BigInteger)
+    reviews_accepted: Mapped[int] = mapped_column(BigInteger)
+    position_decisive: Mapped[int] = mapped_column(BigInteger)
+    position_first: Mapped[int] = mapped_column(BigInteger)
+    position_p: Mapped[float | None] = mapped_column(Float)
+
+
+class AnswerHour(Base):
+    """Answers per project and hour (UTC), rolled up by the snapshot job from the answers
+    stored since its last roll-up (``answer_rollup_marks``); ``items_complete`` is the
+    project's complete items as the last snapshot of that hour counted them."""
+
+    __tablename__ = "answer_hours"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    answers: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    items_complete: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AnswerRollupMark(Base):
+    """The newest answer of the project already counted in ``answer_hours``."""
+
+    __tablename__ = "answer_rollup_marks"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_answer_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class ItemSearch(Base):
+    """The text the item browser searches (external id and the payload's strings), written
+    once when an item is stored and never updated, so that its text index (trigram GIN on
+    PostgreSQL where ``pg_trgm`` is available, created by migration 0009) costs nothing on
+    the claim and submit, which update ``items`` rows."""
+
+    __tablename__ = "item_search"
+    __table_args__ = (Index("ix_item_search_project_id_item_id", "project_id", "item_id"),)
+
+    item_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)

@@ -247,6 +247,19 @@ class TaskType:
         """Inverse of :meth:`to_canonical`."""
         return answer
 
+    has_positions: ClassVar[bool] = False
+    """Whether the type shows an item's options in a random order per assignment, so that
+    a preference for a position can be measured (:meth:`position_choices`)."""
+
+    def position_choices(
+        self, answer: Mapping[str, Any], presentation: Mapping[str, Any] | None
+    ) -> list[str]:
+        """Each comparison a canonical answer makes between two options, in the terms of
+        their positions as shown under ``presentation``: ``"A"`` where the option shown
+        earlier won, ``"B"`` where the later one did, ``"tie"``. Empty for a type without
+        positions (:attr:`has_positions`)."""
+        return []
+
     def observations(
         self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
     ) -> list[Observation]:

@@ -254,6 +254,14 @@ class Pairwise(TaskType):
 
     to_shown = to_canonical  # swapping is its own inverse
 
+    has_positions = True
+
+    def position_choices(
+        self, answer: Mapping[str, Any], presentation: Mapping[str, Any] | None
+    ) -> list[str]:
+        shown = self.to_shown(dict(answer), dict(presentation) if presentation else None)
+        return [str(shown["choice"])]
+
     def observations(
         self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
     ) -> list[Observation]:

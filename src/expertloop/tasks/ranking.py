@@ -241,6 +241,23 @@ class Ranking(TaskType):
     ) -> dict[str, Any]:
         return self._mapped(answer, presentation, to_canonical=False)
 
+    has_positions = True
+
+    def position_choices(
+        self, answer: Mapping[str, Any], presentation: Mapping[str, Any] | None
+    ) -> list[str]:
+        """Every pair of shown positions: ``A`` where the response shown earlier is ranked
+        above the later one."""
+        shown = self.to_shown(dict(answer), dict(presentation) if presentation else None)
+        tier_of = {int(i): n for n, tier in enumerate(shown["ranking"]) for i in tier}
+        positions = sorted(tier_of)
+        out = []
+        for k, i in enumerate(positions):
+            for j in positions[k + 1 :]:
+                out.append("A" if tier_of[i] < tier_of[j] else "B" if tier_of[j] < tier_of[i]
+                           else "tie")
+        return out
+
     def observations(
         self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
     ) -> list[Observation]:
