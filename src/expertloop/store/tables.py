@@ -526,6 +526,8 @@ class ConsensusItem(Base):
     generation: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     item_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     line: Mapped[dict[str, Any]] = mapped_column(Json)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    disagreement: Mapped[float | None] = mapped_column(Float)
 
 
 class ItemImport(Base):
@@ -561,8 +563,6 @@ class ItemImport(Base):
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
-    confidence: Mapped[float | None] = mapped_column(Float)
-    disagreement: Mapped[float | None] = mapped_column(Float)
 
 
 class ConsensusWorker(Base):
