@@ -14,8 +14,10 @@ from expertloop.api.routes import (
     auth,
     exports,
     health,
+    item_reports,
     items,
     jobs,
+    my_work,
     projects,
     reviews,
     users,
@@ -35,7 +37,10 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         claimable=runtime.claimable,
     )
     # Routes are matched in order: the annotator loop, the hot path, comes first.
-    routers = (assignments, auth, access, users, projects, items, reviews, exports, jobs, audit)
+    routers = (
+        assignments, auth, access, users, projects, items, reviews, exports, jobs, audit,
+        item_reports, my_work,
+    )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)

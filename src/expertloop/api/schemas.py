@@ -92,6 +92,12 @@ class ProjectCreate(Strict):
     guidelines: str = Field("", max_length=200_000, description="Markdown shown to workers.")
     answers_per_item: int = Field(3, ge=1, le=100)
     lease_seconds: int = Field(600, ge=10, le=7 * 24 * 3600)
+    max_lease_extensions: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="How many times a worker may extend a lease, each time by lease_seconds.",
+    )
 
 
 class ProjectPublic(BaseModel):
@@ -102,6 +108,7 @@ class ProjectPublic(BaseModel):
     guidelines: str
     answers_per_item: int
     lease_seconds: int
+    max_lease_extensions: int
     created_by: int | None
     created_at: UtcDatetime
 
@@ -115,6 +122,7 @@ class ProjectPublic(BaseModel):
             guidelines=project.guidelines,
             answers_per_item=project.answers_per_item,
             lease_seconds=project.lease_seconds,
+            max_lease_extensions=project.max_lease_extensions,
             created_by=project.created_by,
             created_at=project.created_at,
         )

@@ -41,6 +41,22 @@ class ReviewStatus(enum.StrEnum):
     FIXED = ReviewOutcome.FIXED.value
 
 
+class ItemReportReason(enum.StrEnum):
+    """Why a worker reported an item instead of answering it."""
+
+    BROKEN = "broken"
+    AMBIGUOUS = "ambiguous"
+    HARMFUL = "harmful"
+    OUTSIDE_EXPERTISE = "outside_expertise"
+
+
+class ItemReportResolution(enum.StrEnum):
+    """What a manager did with an item's reports: kept the item in service, or disabled it."""
+
+    RESOLVED = "resolved"
+    DISABLED = "disabled"
+
+
 class ReviewSource(enum.StrEnum):
     """How an answer came to be reviewed: drawn in a random sample, or chosen by id."""
 
@@ -87,6 +103,8 @@ class Project:
     created_by: int | None
     created_at: datetime
     is_member: bool = False
+    # How many times a worker may extend a lease by another ``lease_seconds``.
+    max_lease_extensions: int = 2
 
 
 @dataclass(frozen=True, slots=True)

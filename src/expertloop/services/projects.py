@@ -25,6 +25,7 @@ from expertloop.tasks import TaskValidationError, get_task_type
 MAX_ANSWERS_PER_ITEM = 100
 MIN_LEASE_SECONDS = 1
 MAX_LEASE_SECONDS = 7 * 24 * 3600
+MAX_LEASE_EXTENSIONS = 100
 
 __all__ = [
     "add_members",
@@ -46,6 +47,7 @@ def create_project(
     guidelines: str = "",
     answers_per_item: int = 3,
     lease_seconds: int = 600,
+    max_lease_extensions: int = 2,
 ) -> Project:
     if not can_create_projects(actor):
         raise PermissionDenied("only managers and admins can create projects")
@@ -59,6 +61,11 @@ def create_project(
         raise InputInvalid.on_field(
             "lease_seconds",
             f"lease_seconds must be {MIN_LEASE_SECONDS} to {MAX_LEASE_SECONDS} (7 days)",
+        )
+    if not 0 <= max_lease_extensions <= MAX_LEASE_EXTENSIONS:
+        raise InputInvalid.on_field(
+            "max_lease_extensions",
+            f"max_lease_extensions must be 0 to {MAX_LEASE_EXTENSIONS}",
         )
     problem = json_problem({"name": name, "config": config, "guidelines": guidelines})
     if problem is not None:
@@ -82,6 +89,7 @@ def create_project(
             guidelines=guidelines,
             answers_per_item=answers_per_item,
             lease_seconds=lease_seconds,
+            max_lease_extensions=max_lease_extensions,
             created_by=actor.id,
             now=now,
         )

@@ -32,6 +32,7 @@ _PROJECT_COLUMNS = (
     t.Project.lease_seconds,
     t.Project.created_by,
     t.Project.created_at,
+    t.Project.max_lease_extensions,
 )
 
 
@@ -47,6 +48,7 @@ def _project(row: Any, *, is_member: bool) -> Project:
         created_by=row.created_by,
         created_at=row.created_at,
         is_member=is_member,
+        max_lease_extensions=row.max_lease_extensions,
     )
 
 
@@ -61,6 +63,7 @@ def create_project(
     lease_seconds: int,
     created_by: int,
     now: datetime,
+    max_lease_extensions: int = 2,
 ) -> Project:
     row = conn.execute(
         insert(t.Project)
@@ -71,6 +74,7 @@ def create_project(
             guidelines=guidelines,
             answers_per_item=answers_per_item,
             lease_seconds=lease_seconds,
+            max_lease_extensions=max_lease_extensions,
             created_by=created_by,
             created_at=now,
         )
@@ -81,10 +85,12 @@ def create_project(
 
 
 def _project_of(row: Sequence[Any]) -> Project:
-    """A project from its columns in the order of its fields, then ``is_member``."""
-    id_, name, task_type, config, guidelines, per_item, lease, creator, created, member = row
+    """A project from its columns in the order of its fields, then ``is_member`` and
+    ``max_lease_extensions``."""
+    id_, name, task_type, config, guidelines, per_item, lease, creator, created, member, ext = row
     return Project(
-        id_, name, task_type, config, guidelines, per_item, lease, creator, created, bool(member)
+        id_, name, task_type, config, guidelines, per_item, lease, creator, created, bool(member),
+        ext,
     )
 
 
@@ -99,8 +105,8 @@ def _membership(user_id: Any) -> Any:
 _PROJECT_FOR_USER = text(
     "SELECT p.id, p.name, p.task_type, p.config, p.guidelines, p.answers_per_item, "
     "p.lease_seconds, p.created_by, p.created_at, EXISTS (SELECT 1 FROM project_members m "
-    "WHERE m.project_id = p.id AND m.user_id = :user_id) AS is_member "
-    "FROM projects p WHERE p.id = :project_id"
+    "WHERE m.project_id = p.id AND m.user_id = :user_id) AS is_member, "
+    "p.max_lease_extensions FROM projects p WHERE p.id = :project_id"
 ).columns(config=t.Json, created_at=DateTime())
 
 
