@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from expertloop.domain import ItemReportReason, ItemReportResolution
 from expertloop.store import tables as t
@@ -69,13 +69,12 @@ _COLUMNS = (
 )
 
 
-def _select() -> Select[Any]:
-    query: Select[Any] = (
+def _select() -> Any:
+    return (
         select(*_COLUMNS)
         .join(t.Item, t.Item.id == t.ItemReport.item_id)
         .join(t.User, t.User.id == t.ItemReport.worker_id)
     )
-    return query
 
 
 def insert_report(
