@@ -100,8 +100,9 @@ def insert_report(
             note=note,
             created_at=now,
         )
+        .returning(t.ItemReport.id)
     )
-    return bool(result.rowcount)
+    return result.first() is not None
 
 
 def report_of(conn: Connection, *, item_id: int, worker_id: int) -> ReportRow | None:
