@@ -42,6 +42,8 @@
 
   // Two minutes before a lease ends the page warns, and offers to extend it (E). Typing in a
   // text box within that window extends it by itself, at most once per AUTO_EXTEND_GAP_MS.
+  // A lease shorter than four minutes is warned about in its second half instead, so that
+  // an extension (another lease time from now) ends the warning.
   var WARN_MS = 120000;
   var AUTO_EXTEND_GAP_MS = 15000;
 
@@ -156,6 +158,7 @@
       offset: offset,
       leaseSeconds: data.lease_seconds || 0,
       extensionsLeft: data.max_extensions === undefined ? 0 : data.max_extensions,
+      warnMs: data.lease_seconds ? Math.min(WARN_MS, data.lease_seconds * 500) : WARN_MS,
       warned: false,
       extending: false,
       lastAutoExtend: 0,
@@ -429,7 +432,7 @@
     if (current.extensionsLeft > 0) {
       showNotice(
         "warning",
-        "Your time on this item ends in less than two minutes.",
+        "Your time on this item is nearly over: " + F.clock(current.expiresAt - Date.now()) + " left.",
         "Press E to extend it" + more + "; typing in a text box extends it too. " +
           "After it ends, another expert may get the item.",
         [{ label: "Extend", key: "E", run: function () { extend(false); }, primary: true }]
@@ -437,7 +440,7 @@
     } else {
       showNotice(
         "warning",
-        "Your time on this item ends in less than two minutes.",
+        "Your time on this item is nearly over: " + F.clock(current.expiresAt - Date.now()) + " left.",
         "It cannot be extended again: submit before it ends. Your draft is kept in this browser.",
         []
       );
@@ -447,7 +450,7 @@
   function extendWhileTyping() {
     if (!current || current.extensionsLeft <= 0 || current.extending) return;
     var now = Date.now();
-    if (current.expiresAt - now > WARN_MS || current.expiresAt <= now) return;
+    if (current.expiresAt - now > current.warnMs || current.expiresAt <= now) return;
     if (now - current.lastAutoExtend < AUTO_EXTEND_GAP_MS) return;
     current.lastAutoExtend = now;
     extend(true);
@@ -510,7 +513,7 @@
     var left = current.expiresAt - now;
     timerEl.textContent = clock(now - current.startedAt);
     P.showLease(leaseEl, left, LEASE_TEXTS);
-    if (left > 0 && left <= WARN_MS && !current.warned) {
+    if (left > 0 && left <= current.warnMs && !current.warned) {
       current.warned = true;
       warnLease();
     }
