@@ -46,8 +46,10 @@ from expertloop.client.errors import (
     TooManyAttempts,
     UnsupportedMediaType,
 )
+from expertloop.client.item_reports import Reports
 from expertloop.client.items import Items, ItemState
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
+from expertloop.client.my_work import REPORT_REASONS, MyAnswer, MyStats, MyWork
 from expertloop.client.projects import (
     Assignment,
     ExportedFiles,
@@ -59,6 +61,7 @@ from expertloop.client.projects import (
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
 
 __all__ = [
+    "REPORT_REASONS",
     "AlreadyAnswered",
     "AlreadyExists",
     "Assignment",
@@ -77,6 +80,9 @@ __all__ = [
     "JobFailed",
     "LeaseLost",
     "Members",
+    "MyAnswer",
+    "MyStats",
+    "MyWork",
     "NetworkError",
     "NotAuthenticated",
     "NotFound",
@@ -85,6 +91,7 @@ __all__ = [
     "Progress",
     "Project",
     "Projects",
+    "Reports",
     "Review",
     "ReviewClosed",
     "ReviewSummary",
