@@ -137,8 +137,8 @@ def _reviewed_work(db: Database, manager: User, worker: User, project_id: int) -
             "comment": "The pain began three months ago and is stable: routine, not urgent.",
             "requeue": False,
         },
-        {"outcome": "fixed", "answer": {"label": "Routine"},
-         "comment": "Follow-up booking only."},
+        {"outcome": "fixed", "answer": {"label": "Administrative"},
+         "comment": "A request to rebook: administrative."},
     ]
     for decision in decisions:
         review = reviews.next_review(db, actor=manager, project_id=project_id)
