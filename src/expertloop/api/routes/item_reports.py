@@ -3,7 +3,6 @@ project's managers list the reports and resolve them, or disable the item."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -66,7 +65,7 @@ class ItemReportReceipt(BaseModel):
     report_id: int
     item_id: int
     reason: ItemReportReason
-    created_at: datetime
+    created_at: UtcDatetime
     lease_released: bool
 
 
