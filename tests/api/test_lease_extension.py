@@ -105,7 +105,7 @@ def test_extensions_racing_claims_answers_and_the_sweeper_keep_every_item_within
     env.items(manager, project, [pairwise_item(n) for n in range(1, 5)])
     errors: list[BaseException] = []
 
-    def work(worker) -> None:  # noqa: ANN001
+    def work(worker) -> None:
         try:
             for round_ in range(6):
                 lease = assignments.next_assignment(env.db, actor=worker, project_id=project)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from db_fixtures import Env, pairwise_item
+from db_fixtures import Env
 from expertloop.domain import Role, User
 from expertloop.services import assignments, consensus, reviews
 
@@ -29,7 +29,8 @@ def _label_project(env: Env, manager: User, members: list[User], n: int, **kw: A
 def _decide(env: Env, manager: User, answer_id: int, project: int, **decision: Any) -> None:
     reviews.request_reviews(env.db, actor=manager, project_id=project, answer_ids=[answer_id])
     review = reviews.next_review(env.db, actor=manager, project_id=project)
-    assert review is not None and review.answer_id == answer_id
+    assert review is not None
+    assert review.answer_id == answer_id
     reviews.decide_review(env.db, actor=manager, review_id=review.id, **decision)
 
 

@@ -47,7 +47,8 @@ def test_an_unknown_page_is_an_html_404_for_a_browser_and_json_for_a_program(env
     page = client.get("/no-such-page", headers=HTML)
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
-    assert "Not found" in page.text and "Back to your projects" in page.text
+    assert "Not found" in page.text
+    assert "Back to your projects" in page.text
     assert "Content-Security-Policy" in page.headers
     program = client.get("/no-such-page", headers={"Accept": "application/json"})
     assert program.status_code == 404
@@ -92,8 +93,10 @@ def test_the_task_page_shows_criterion_names_as_written(env: Env) -> None:
     html = client.post(
         f"/ui/projects/{project}/next", headers={"X-CSRF-Token": csrf}
     ).json()["html"]
-    assert "HbA1c" in html and "NICE NG28" in html
-    assert "Hba1c" not in html and "Nice ng28" not in html
+    assert "HbA1c" in html
+    assert "NICE NG28" in html
+    assert "Hba1c" not in html
+    assert "Nice ng28" not in html
 
 
 def test_a_ten_point_scale_has_keys_and_a_longer_one_is_a_question_of_the_keyboard_flow(
@@ -113,7 +116,8 @@ def test_a_ten_point_scale_has_keys_and_a_longer_one_is_a_question_of_the_keyboa
     # 1..10: keys 1-9 and 0 for the tenth point.
     assert 'value="10" data-key="0"' in html
     number = re.search(r'<div class="question question--number[^>]*>', html)
-    assert number is not None and "data-keygroup" in number.group(0)
+    assert number is not None
+    assert "data-keygroup" in number.group(0)
 
 
 def test_plurals_and_a_progress_bar_that_counts_what_its_text_counts(env: Env) -> None:
@@ -127,7 +131,8 @@ def test_plurals_and_a_progress_bar_that_counts_what_its_text_counts(env: Env) -
     assignments.submit_answer(env.db, actor=worker, assignment_id=lease.id, answer={"choice": "A"})
     client, _ = _signed_in(env, worker)
     home = client.get("/").text
-    assert "1 answers" not in home and "1 items" not in home
+    assert "1 answers" not in home
+    assert "1 items" not in home
     assert "0</strong> of 1 item complete · 1 answer so far" in home
     assert "2 answers per item" in home
     # One answer of two is in, no item is complete: the bar says 0%, like its text.
@@ -208,13 +213,14 @@ def _reported(env: Env) -> tuple[User, User, int, int]:
 
 
 def test_the_flags_page_lists_reported_items_with_reason_note_count_and_a_link(env: Env) -> None:
-    manager, worker, project, item = _reported(env)
+    manager, _worker, project, item = _reported(env)
     client, _ = _signed_in(env, manager)
     page = client.get(f"/manage/projects/{project}/flags")
     assert page.status_code == 200, page.text
     html = page.text
     assert f'href="/manage/projects/{project}/items/{item}"' in html
-    assert "Harmful" in html and "1 report" in html
+    assert "Harmful" in html
+    assert "1 report" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; unsafe dose" in html
     assert 'id="reported-items"' in html  # a section the rules' flags can sit beside
 
