@@ -170,7 +170,7 @@ def test_typing_in_a_long_answer_extends_the_lease_at_most_once_in_a_while(
     page.keyboard.press("End")
     page.keyboard.insert_text("The first part of a long answer. ")
     page.wait_for_function(
-        "document.getElementById('notice').textContent.indexOf('typing') >= 0"
+        "document.getElementById('notice').textContent.indexOf('your time was extended') >= 0"
     )
     assert _extensions(env, assignment) == 1
     for _ in range(5):
