@@ -100,10 +100,7 @@ def test_a_reported_item_is_skipped_and_appears_in_the_managers_flags(env: Env, 
     page.fill("#report-note", "Both responses are the same text.")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#report:not([open])", state="attached")
-    page.wait_for_function(
-        f"!document.getElementById('task-form') || "
-        f"document.getElementById('task-form').dataset.assignmentId !== '{first}'"
-    )
+    page.wait_for_selector(f"[data-done], #task-form:not([data-assignment-id='{first}'])")
     assert page.evaluate(f"localStorage.getItem('expertloop:draft:{first}')") is None
     # The manager sees it on the Flags page, with the reason and the note.
     manager_page = page.context.browser.new_context().new_page()
@@ -169,9 +166,8 @@ def test_typing_in_a_long_answer_extends_the_lease_at_most_once_in_a_while(
     page.wait_for_selector("#task-form")
     page.keyboard.press("End")
     page.keyboard.insert_text("The first part of a long answer. ")
-    page.wait_for_function(
-        "document.getElementById('notice').textContent.indexOf('your time was extended') >= 0"
-    )
+    page.wait_for_selector(".notice--success")
+    assert "your time was extended" in page.inner_text("#notice")
     assert _extensions(env, assignment) == 1
     for _ in range(5):
         page.keyboard.type("more ")
