@@ -1,5 +1,5 @@
 """Regenerate docs/screenshots/*.png: the login page, the worker home, every task page, the
-reviewer's page and the manager's console.
+reviewer's page, the worker's My work page and report dialog, and the manager's console.
 
 Seeds a throw-away SQLite database with one example project per task type
 (``expertloop.web.examples``), starts a real server, and drives Debian's Chromium with
@@ -23,7 +23,15 @@ from playwright.sync_api import Page, sync_playwright
 
 from expertloop.app import create_app
 from expertloop.domain import Role, User
-from expertloop.services import assignments, items, projects, reviews, users
+from expertloop.services import (
+    assignments,
+    consensus,
+    item_reports,
+    items,
+    projects,
+    reviews,
+    users,
+)
 from expertloop.settings import Settings
 from expertloop.store import Database, upgrade
 from expertloop.tasks import TASK_TYPES
@@ -100,7 +108,61 @@ def seed(db: Database) -> list[tuple[Example, int]]:
             reviews.request_reviews(db, actor=manager, project_id=project.id, fraction=0.25)
             _decide_some(db, reviewer, project.id)
         seeded.append((example, project.id))
+    label = next((pid for ex, pid in seeded if ex.task_type == "label"), None)
+    if label is not None:
+        _reviewed_work(db, manager, worker, label)
+    pairwise = next((pid for ex, pid in seeded if ex.task_type == "pairwise"), None)
+    if pairwise is not None:
+        _reports(db, others, pairwise)
     return seeded
+
+
+def _reviewed_work(db: Database, manager: User, worker: User, project_id: int) -> None:
+    """The worker's own answers, three of them reviewed (accepted, rejected, fixed), and a
+    consensus snapshot, for the My work page."""
+    answered = []
+    for label in ("Urgent", "Routine", "Urgent", "Administrative", "Urgent", "Routine"):
+        lease = assignments.next_assignment(db, actor=worker, project_id=project_id)
+        if lease is None:
+            break
+        answered.append(
+            assignments.submit_answer(
+                db, actor=worker, assignment_id=lease.id, answer={"label": label}
+            ).answer_id
+        )
+    reviews.request_reviews(db, actor=manager, project_id=project_id, answer_ids=answered[-3:])
+    decisions: list[dict[str, Any]] = [
+        {"outcome": "accepted"},
+        {
+            "outcome": "rejected",
+            "comment": "The pain began three months ago and is stable: routine, not urgent.",
+            "requeue": False,
+        },
+        {"outcome": "fixed", "answer": {"label": "Administrative"},
+         "comment": "A request to rebook: administrative."},
+    ]
+    for decision in decisions:
+        review = reviews.next_review(db, actor=manager, project_id=project_id)
+        if review is None:
+            break
+        reviews.decide_review(db, actor=manager, review_id=review.id, **decision)
+    consensus.refresh_snapshot(db, project_id, include_gold=False)
+
+
+def _reports(db: Database, others: list[User], project_id: int) -> None:
+    """Other experts report problems with items, for the console's Flags page."""
+    notes = [
+        ("ambiguous", "Both responses recommend the same statin; neither is better."),
+        ("harmful", "Response B suggests stopping medication without a doctor."),
+        ("broken", ""),
+    ]
+    for n, (reason, note) in enumerate(notes):
+        worker = others[n % len(others)]
+        lease = assignments.next_assignment(db, actor=worker, project_id=project_id)
+        if lease is not None:
+            item_reports.report_item(
+                db, actor=worker, assignment_id=lease.id, reason=reason, note=note
+            )
 
 
 def _answer_some(
@@ -363,6 +425,25 @@ def take(out: Path, *, only: str | None = None) -> list[Path]:
             mobile.goto(f"{server.url}/projects/{pairwise}")
             mobile.wait_for_selector("#task-form")
             shot("phone-task-pairwise", mobile)
+            page.goto(f"{server.url}/projects/{pairwise}")
+            page.wait_for_selector("#task-form")
+            page.keyboard.press("p")
+            page.wait_for_selector("#report[open]")
+            page.keyboard.press("2")
+            page.fill("#report-note", "Both responses give the same advice in other words.")
+            page.wait_for_timeout(300)
+            shot("worker-report")
+            page.keyboard.press("Escape")
+            label = next(pid for ex, pid in seeded if ex.task_type == "label")
+            page.goto(f"{server.url}/me?project={label}")
+            page.wait_for_selector(".my-answers")
+            shot("worker-my-work")
+            managing = browser.new_context(viewport={"width": 1440, "height": 960})
+            manager_page = managing.new_page()
+            _sign_in(manager_page, server.url, "manager")
+            manager_page.goto(f"{server.url}/manage/projects/{pairwise}/flags")
+            manager_page.wait_for_selector("#reported-items")
+            shot("manager-flags", manager_page)
             reviewing = browser.new_context(viewport={"width": 1440, "height": 960})
             review_page = reviewing.new_page()
             _sign_in(review_page, server.url, REVIEWER)

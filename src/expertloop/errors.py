@@ -17,6 +17,7 @@ __all__ = [
     "ImportFailed",
     "InputInvalid",
     "JobNotFinished",
+    "LeaseExtensionLimit",
     "LeaseLost",
     "NotAuthenticated",
     "NotFound",
@@ -103,6 +104,13 @@ class LeaseLost(ExpertloopError):
 
     status = 409
     code = "lease_lost"
+
+
+class LeaseExtensionLimit(ExpertloopError):
+    """The lease was extended as many times as the project allows."""
+
+    status = 409
+    code = "extension_limit"
 
 
 class AlreadyAnswered(ExpertloopError):

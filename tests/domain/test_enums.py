@@ -55,3 +55,19 @@ def test_the_sdk_and_the_export_writers_list_the_same_values_as_the_domain() -> 
     assert tuple(f.value for f in ExportFormat) == EXPORT_FORMATS
     assert tuple(f.value for f in ExportFormat) == FORMATS
     assert set(OUTPUTS) < {f.value for f in ExportFile}
+
+
+def test_item_report_reasons_and_resolutions_are_checked_by_the_database_and_known_to_the_sdk(
+) -> None:
+    from expertloop.client.my_work import REPORT_REASONS
+    from expertloop.domain import ItemReportReason, ItemReportResolution
+
+    checks = _checks()
+    assert checks["ck_item_reports_reason"] == (
+        "reason IN ('broken', 'ambiguous', 'harmful', 'outside_expertise')"
+    )
+    assert checks["ck_item_reports_resolution"] == (
+        "resolution IS NULL OR resolution IN ('resolved', 'disabled')"
+    )
+    assert tuple(r.value for r in ItemReportReason) == REPORT_REASONS
+    assert [r.value for r in ItemReportResolution] == ["resolved", "disabled"]

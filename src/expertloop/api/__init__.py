@@ -17,8 +17,10 @@ from expertloop.api.routes import (
     health,
     imports,
     interchange,
+    item_reports,
     items,
     jobs,
+    my_work,
     projects,
     reviews,
     users,
@@ -52,6 +54,8 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         interchange,
         jobs,
         audit,
+        item_reports,
+        my_work,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

@@ -117,6 +117,12 @@ class ProjectCreate(Strict):
     guidelines: str = Field("", max_length=200_000, description="Markdown shown to workers.")
     answers_per_item: int = Field(3, ge=1, le=100)
     lease_seconds: int = Field(600, ge=10, le=7 * 24 * 3600)
+    max_lease_extensions: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="How many times a worker may extend a lease, each time by lease_seconds.",
+    )
 
 
 class ProjectPublic(BaseModel):
@@ -127,6 +133,7 @@ class ProjectPublic(BaseModel):
     guidelines: str
     answers_per_item: int
     lease_seconds: int
+    max_lease_extensions: int
     created_by: int | None
     created_at: UtcDatetime
     export_formats: list[str] = Field(
@@ -147,6 +154,7 @@ class ProjectPublic(BaseModel):
             guidelines=project.guidelines,
             answers_per_item=project.answers_per_item,
             lease_seconds=project.lease_seconds,
+            max_lease_extensions=project.max_lease_extensions,
             created_by=project.created_by,
             created_at=project.created_at,
             guidelines_version=project.guidelines_version,
@@ -166,6 +174,9 @@ class ProjectUpdate(Strict):
         None, ge=1, le=100, description="For items imported from now on"
     )
     lease_seconds: int | None = Field(None, ge=10, le=7 * 24 * 3600)
+    max_lease_extensions: int | None = Field(
+        None, ge=0, le=100, description="How many times a worker may extend a lease"
+    )
 
     @field_validator("*")
     @classmethod

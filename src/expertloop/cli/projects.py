@@ -29,6 +29,9 @@ def project_create(
     ] = None,
     answers_per_item: Annotated[int, typer.Option(min=1, max=100)] = 3,
     lease_seconds: Annotated[int, typer.Option(min=10, max=7 * 24 * 3600)] = 600,
+    max_lease_extensions: Annotated[
+        int, typer.Option(min=0, max=100, help="How many times a worker may extend a lease.")
+    ] = 2,
     as_user: Annotated[
         str | None, typer.Option("--as", help="Act as this manager (default: first admin).")
     ] = None,
@@ -48,6 +51,7 @@ def project_create(
                 guidelines=guidelines.read_text(encoding="utf-8") if guidelines else "",
                 answers_per_item=answers_per_item,
                 lease_seconds=lease_seconds,
+                max_lease_extensions=max_lease_extensions,
             )
         except ExpertloopError as exc:
             fail(exc.message)

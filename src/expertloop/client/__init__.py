@@ -47,8 +47,10 @@ from expertloop.client.errors import (
     TooManyAttempts,
     UnsupportedMediaType,
 )
+from expertloop.client.item_reports import Reports
 from expertloop.client.items import Items, ItemState
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
+from expertloop.client.my_work import REPORT_REASONS, MyAnswer, MyStats, MyWork
 from expertloop.client.projects import (
     Assignment,
     ExportedFiles,
@@ -60,6 +62,7 @@ from expertloop.client.projects import (
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
 
 __all__ = [
+    "REPORT_REASONS",
     "AlreadyAnswered",
     "AlreadyExists",
     "Assignment",
@@ -78,6 +81,9 @@ __all__ = [
     "JobFailed",
     "LeaseLost",
     "Members",
+    "MyAnswer",
+    "MyStats",
+    "MyWork",
     "NetworkError",
     "NotAuthenticated",
     "NotFound",
@@ -86,6 +92,7 @@ __all__ = [
     "Progress",
     "Project",
     "Projects",
+    "Reports",
     "Review",
     "ReviewClosed",
     "ReviewSummary",

@@ -12,6 +12,7 @@ import httpx
 from expertloop.client._http import Http, Retry
 from expertloop.client.access import AuditLog, Tokens
 from expertloop.client.models import User
+from expertloop.client.my_work import MyWork
 from expertloop.client.projects import Projects
 
 __all__ = ["Client", "Users"]
@@ -141,6 +142,7 @@ class Client:
         self.projects = Projects(self._http)
         self.tokens = Tokens(self._http)
         self.audit = AuditLog(self._http)
+        self.my_work = MyWork(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 from expertloop.client._http import Retry
 from expertloop.client.errors import ExpertloopClientError, NetworkError
+from expertloop.client.item_reports import Reports
 from expertloop.client.items import Items
 from expertloop.client.models import Progress, SubmittedAnswer, WorkerItem, parse_time
 from expertloop.client.reviews import Reviews
@@ -150,6 +151,37 @@ class Assignment:
             raise
         return SubmittedAnswer.from_json(response.json(), replayed=response.status_code == 200)
 
+    def extend(self) -> datetime:
+        """Extend your lease by the project's lease time, from now; return the new expiry
+        (also set as :attr:`expires_at`).
+
+        A project allows a few extensions per lease (``max_lease_extensions``); past them,
+        or once the lease has ended, raises :class:`~expertloop.client.Conflict`
+        (``extension_limit``) or :class:`~expertloop.client.LeaseLost`.
+        """
+        body = self._http.json("POST", f"assignments/{self.id}/extend", retry=Retry.UNSENT)
+        self.expires_at = parse_time(body["expires_at"])
+        return self.expires_at
+
+    def report(self, reason: str, note: str = "") -> dict[str, Any]:
+        """Report a problem with the item instead of answering it: ``reason`` is
+        ``"broken"``, ``"ambiguous"``, ``"harmful"`` or ``"outside_expertise"``. Your lease
+        ends and the item is never offered to you again; the project's managers see the
+        report. Returns the receipt (``report_id``, ``item_id``, ``reason``, ...).
+
+        Example::
+
+            assignment.report("ambiguous", note="Both responses are identical.")
+        """
+        return dict(
+            self._http.json(
+                "POST",
+                f"assignments/{self.id}/report",
+                retry=Retry.SAFE,  # a repeated report returns the first one
+                json_body={"reason": reason, "note": note},
+            )
+        )
+
     def release(self) -> None:
         """Give the item back without answering (a skip); it is not offered to you again.
 
@@ -222,6 +254,7 @@ class Project:
         self.guidelines: str = body["guidelines"]
         self.answers_per_item: int = body["answers_per_item"]
         self.lease_seconds: int = body["lease_seconds"]
+        self.max_lease_extensions: int = body.get("max_lease_extensions", 0)
         self.created_by: int | None = body.get("created_by")
         self.created_at: datetime = parse_time(body["created_at"])
         #: The training formats this project exports (:meth:`export`'s ``format``).
@@ -229,6 +262,7 @@ class Project:
         self.members = Members(http, self.id)
         self.items = Items(http, self.id)
         self.reviews = Reviews(http, self.id)
+        self.reports = Reports(http, self.id)
 
     def __repr__(self) -> str:
         return f"<Project {self.id} {self.name!r} task_type={self.task_type!r}>"
@@ -574,6 +608,7 @@ class Projects:
         guidelines: str = "",
         answers_per_item: int = 3,
         lease_seconds: int = 600,
+        max_lease_extensions: int = 2,
     ) -> Project:
         """Create a project (managers and admins); you become a member.
 
@@ -594,6 +629,7 @@ class Projects:
                 "guidelines": guidelines,
                 "answers_per_item": answers_per_item,
                 "lease_seconds": lease_seconds,
+                "max_lease_extensions": max_lease_extensions,
             },
         )
         return Project(self._http, body)

@@ -41,6 +41,22 @@ class ReviewStatus(enum.StrEnum):
     FIXED = ReviewOutcome.FIXED.value
 
 
+class ItemReportReason(enum.StrEnum):
+    """Why a worker reported an item instead of answering it."""
+
+    BROKEN = "broken"
+    AMBIGUOUS = "ambiguous"
+    HARMFUL = "harmful"
+    OUTSIDE_EXPERTISE = "outside_expertise"
+
+
+class ItemReportResolution(enum.StrEnum):
+    """What a manager did with an item's reports: kept the item in service, or disabled it."""
+
+    RESOLVED = "resolved"
+    DISABLED = "disabled"
+
+
 class ReviewSource(enum.StrEnum):
     """How an answer came to be reviewed: drawn in a random sample, or chosen by id."""
 
@@ -124,6 +140,8 @@ class Project:
     is_member: bool = False
     guidelines_version: int = 1
     archived_at: datetime | None = None
+    # How many times a worker may extend a lease by another ``lease_seconds``.
+    max_lease_extensions: int = 2
 
     @property
     def is_archived(self) -> bool:

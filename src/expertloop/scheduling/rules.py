@@ -111,7 +111,8 @@ IN_SERVICE = Eligibility(
 NEW_TO_WORKER = Eligibility(
     name="new_to_worker",
     doc="The worker never had the item, whatever became of that assignment (answered, "
-    "skipped, expired): a worker answers an item at most once, and a skip is final.",
+    "skipped, reported as a problem, expired): a worker answers an item at most once, and "
+    "a skip or a report is final.",
     sql=lambda s: (
         ~exists().where(
             s.assignments.c.item_id == s.item.c.id, s.assignments.c.worker_id == s.worker_id

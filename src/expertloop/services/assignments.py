@@ -26,7 +26,14 @@ from expertloop.domain import (
     can_claim_items,
 )
 from expertloop.domain.safe_json import json_problem
-from expertloop.errors import AlreadyAnswered, AnswerInvalid, LeaseLost, NotFound, PermissionDenied
+from expertloop.errors import (
+    AlreadyAnswered,
+    AnswerInvalid,
+    LeaseExtensionLimit,
+    LeaseLost,
+    NotFound,
+    PermissionDenied,
+)
 from expertloop.scheduling import RULES, lease_expires_at
 from expertloop.services.caching import ExpiringCache
 from expertloop.services.item_admin import disable_unservable_item
@@ -37,7 +44,9 @@ from expertloop.tasks import TaskType, TaskValidationError, get_task_type
 
 __all__ = [
     "ClaimableProjects",
+    "LeaseExtension",
     "SubmittedAnswer",
+    "extend_assignment",
     "next_assignment",
     "release_assignment",
     "submit_answer",
@@ -301,3 +310,50 @@ def release_assignment(db: Database, *, actor: User, assignment_id: int) -> None
             conn, assignment_id=assignment_id, worker_id=actor.id, now=db.clock.now()
         ):
             raise LeaseLost(f"assignment {assignment_id} is no longer active ({target.status})")
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseExtension:
+    """A lease after an extension: its new expiry, and the extensions used and allowed."""
+
+    assignment_id: int
+    expires_at: datetime
+    extensions: int
+    max_extensions: int
+
+
+def extend_assignment(db: Database, *, actor: User, assignment_id: int) -> LeaseExtension:
+    """Give the worker another ``lease_seconds`` on their live lease, from now.
+
+    At most the project's ``max_lease_extensions`` times per lease. Raises ``LeaseLost``
+    (409) when the lease is no longer live (answered, given back, or past its time: an
+    expired lease is never revived, since its slot may be on its way to another worker) and
+    ``LeaseExtensionLimit`` (409) when the limit is reached. The item's slot does not move:
+    the lease holds it already, so answers plus live leases stay within the target.
+    """
+    now = db.clock.now()
+    with db.write() as conn:
+        target = answer_store.answer_target(conn, assignment_id)
+        if target is None or target.worker_id != actor.id:
+            raise NotFound(f"assignment {assignment_id} not found")
+        project = load_project(conn, actor=actor, project_id=target.project_id)
+        extended = claims.extend_lease(
+            conn,
+            assignment_id=assignment_id,
+            worker_id=actor.id,
+            now=now,
+            expires_at=lease_expires_at(now, project.lease_seconds),
+            max_extensions=project.max_lease_extensions,
+        )
+        if extended is None:
+            lease = claims.lease_of(conn, assignment_id)
+            if lease is not None and lease.live_at(now):
+                raise LeaseExtensionLimit(
+                    f"this lease was extended {project.max_lease_extensions} times, the "
+                    "project's limit: submit what you have before it ends"
+                )
+            raise LeaseLost(
+                f"assignment {assignment_id} is no longer active; it cannot be extended"
+            )
+    expires_at, count = extended
+    return LeaseExtension(assignment_id, expires_at, count, project.max_lease_extensions)

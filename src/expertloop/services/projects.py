@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 MAX_ANSWERS_PER_ITEM = 100
 MIN_LEASE_SECONDS = 1
 MAX_LEASE_SECONDS = 7 * 24 * 3600
+MAX_LEASE_EXTENSIONS = 100
 
 __all__ = [
     "EDITABLE",
@@ -71,6 +72,14 @@ def _check_lease_seconds(lease_seconds: int) -> int:
     return lease_seconds
 
 
+def _check_lease_extensions(extensions: int) -> int:
+    if not 0 <= extensions <= MAX_LEASE_EXTENSIONS:
+        raise InputInvalid.on_field(
+            "max_lease_extensions", f"max_lease_extensions must be 0 to {MAX_LEASE_EXTENSIONS}"
+        )
+    return extensions
+
+
 def _check_config(task_type: str, config: dict[str, Any] | None) -> dict[str, Any]:
     task = get_task_type(task_type)
     try:
@@ -99,6 +108,7 @@ EDITABLE: dict[str, Callable[[Project, Any], Any]] = {
     "config": lambda project, value: _check_config(project.task_type, value),
     "answers_per_item": lambda _, value: _check_answers_per_item(value),
     "lease_seconds": lambda _, value: _check_lease_seconds(value),
+    "max_lease_extensions": lambda _, value: _check_lease_extensions(value),
 }
 
 
@@ -112,6 +122,7 @@ def create_project(
     guidelines: str = "",
     answers_per_item: int = 3,
     lease_seconds: int = 600,
+    max_lease_extensions: int = 2,
 ) -> Project:
     if not can_create_projects(actor):
         raise PermissionDenied("only managers and admins can create projects")
@@ -120,6 +131,7 @@ def create_project(
     _check_lease_seconds(lease_seconds)
     _check_json(name=name, config=config, guidelines=guidelines)
     normalised = _check_config(task_type, config)
+    _check_lease_extensions(max_lease_extensions)
     now = db.clock.now()
     with db.write() as conn:
         project = project_store.create_project(
@@ -130,6 +142,7 @@ def create_project(
             guidelines=guidelines,
             answers_per_item=answers_per_item,
             lease_seconds=lease_seconds,
+            max_lease_extensions=max_lease_extensions,
             created_by=actor.id,
             now=now,
         )

@@ -58,9 +58,12 @@ __all__ = [
     "ClaimQuery",
     "ClaimScope",
     "Lease",
+    "LeaseState",
     "expire_leases",
+    "extend_lease",
     "held_lease",
     "lease_next_item",
+    "lease_of",
     "lock_items",
     "release_lease",
     "release_worker_leases",
@@ -342,6 +345,71 @@ def release_lease(conn: Connection, *, assignment_id: int, worker_id: int, now: 
         return False
     _give_back_slots(conn, Counter({item_id: 1}))
     return True
+
+
+_EXTEND = (
+    update(t.Assignment)
+    .where(
+        t.Assignment.id == bindparam("assignment_id"),
+        t.Assignment.worker_id == bindparam("owner_id"),
+        t.Assignment.status == "leased",
+        t.Assignment.expires_at > bindparam("now"),
+        t.Assignment.extensions < bindparam("max_extensions"),
+    )
+    .values(expires_at=bindparam("new_expires_at"), extensions=t.Assignment.extensions + 1)
+    .returning(t.Assignment.expires_at, t.Assignment.extensions)
+)
+
+
+def extend_lease(
+    conn: Connection,
+    *,
+    assignment_id: int,
+    worker_id: int,
+    now: datetime,
+    expires_at: datetime,
+    max_extensions: int,
+) -> tuple[datetime, int] | None:
+    """Move a live lease's expiry to ``expires_at``, counting one extension; the new expiry
+    and the count, or ``None`` when the lease is not live (answered, given back, expired in
+    time even if not yet swept) or has used its ``max_extensions``.
+
+    Promise 2 holds without touching the item: a live lease already holds its slot, and a
+    lease past its time is never revived (the sweeper may be giving its slot back). One
+    conditional statement on the assignment's row alone, so it takes no item lock and cannot
+    join a lock cycle.
+    """
+    row = conn.execute(
+        _EXTEND,
+        {
+            "assignment_id": assignment_id,
+            "owner_id": worker_id,
+            "now": now,
+            "max_extensions": max_extensions,
+            "new_expires_at": expires_at,
+        },
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseState:
+    status: str
+    expires_at: datetime
+    extensions: int
+
+    def live_at(self, now: datetime) -> bool:
+        return self.status == "leased" and self.expires_at > now
+
+
+def lease_of(conn: Connection, assignment_id: int) -> LeaseState | None:
+    """An assignment's status, expiry and extensions."""
+    row = conn.execute(
+        select(t.Assignment.status, t.Assignment.expires_at, t.Assignment.extensions).where(
+            t.Assignment.id == assignment_id
+        )
+    ).first()
+    return None if row is None else LeaseState(*row)
 
 
 def expire_leases(

@@ -52,6 +52,7 @@ _PROJECT_COLUMNS = (
     t.Project.created_at,
     t.Project.guidelines_version,
     t.Project.archived_at,
+    t.Project.max_lease_extensions,
 )
 
 
@@ -69,6 +70,7 @@ def _project(row: Any, *, is_member: bool) -> Project:
         is_member=is_member,
         guidelines_version=row.guidelines_version,
         archived_at=row.archived_at,
+        max_lease_extensions=row.max_lease_extensions,
     )
 
 
@@ -83,6 +85,7 @@ def create_project(
     lease_seconds: int,
     created_by: int,
     now: datetime,
+    max_lease_extensions: int = 2,
 ) -> Project:
     row = conn.execute(
         insert(t.Project)
@@ -93,6 +96,7 @@ def create_project(
             guidelines=guidelines,
             answers_per_item=answers_per_item,
             lease_seconds=lease_seconds,
+            max_lease_extensions=max_lease_extensions,
             created_by=created_by,
             created_at=now,
         )
@@ -107,12 +111,12 @@ def create_project(
 
 def _project_of(row: Sequence[Any]) -> Project:
     """A project from its columns in the order of its fields, then ``is_member``, the
-    guidelines version and the archiving time."""
+    guidelines version, the archiving time and ``max_lease_extensions``."""
     (id_, name, task_type, config, guidelines, per_item, lease, creator, created, member,
-     version, archived) = row
+     version, archived, extensions) = row
     return Project(
         id_, name, task_type, config, guidelines, per_item, lease, creator, created, bool(member),
-        version, archived,
+        version, archived, extensions,
     )
 
 
@@ -128,7 +132,7 @@ _PROJECT_FOR_USER = text(
     "SELECT p.id, p.name, p.task_type, p.config, p.guidelines, p.answers_per_item, "
     "p.lease_seconds, p.created_by, p.created_at, EXISTS (SELECT 1 FROM project_members m "
     "WHERE m.project_id = p.id AND m.user_id = :user_id) AS is_member, "
-    "p.guidelines_version, p.archived_at "
+    "p.guidelines_version, p.archived_at, p.max_lease_extensions "
     "FROM projects p WHERE p.id = :project_id"
 ).columns(config=t.Json, created_at=DateTime(), archived_at=DateTime())
 

@@ -35,6 +35,8 @@ from expertloop.domain import (
     AssignmentStatus,
     ImportFormat,
     ImportStatus,
+    ItemReportReason,
+    ItemReportResolution,
     ReviewOutcome,
     ReviewSource,
     Role,
@@ -54,6 +56,7 @@ __all__ = [
     "ConsensusWorker",
     "Item",
     "ItemImport",
+    "ItemReport",
     "ItemSearch",
     "Job",
     "LoginFailure",
@@ -121,6 +124,10 @@ class Project(Base):
     __table_args__ = (
         CheckConstraint("answers_per_item >= 1", name="answers_per_item_positive"),
         CheckConstraint("lease_seconds >= 1", name="lease_seconds_positive"),
+        CheckConstraint(
+            "max_lease_extensions >= 0 AND max_lease_extensions <= 100",
+            name="max_lease_extensions_range",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -130,6 +137,8 @@ class Project(Base):
     guidelines: Mapped[str] = mapped_column(Text, default="")
     answers_per_item: Mapped[int] = mapped_column(Integer)
     lease_seconds: Mapped[int] = mapped_column(Integer)
+    # How many times a worker may extend a lease (each by another lease_seconds).
+    max_lease_extensions: Mapped[int] = mapped_column(Integer, server_default=text("2"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # The current version of the guidelines (``guidelines`` holds its text; every version
@@ -250,6 +259,7 @@ class Assignment(Base):
     __tablename__ = "assignments"
     __table_args__ = (
         CheckConstraint(f"status IN ({sql_values(AssignmentStatus)})", name="status"),
+        CheckConstraint("extensions >= 0", name="extensions_nonnegative"),
         UniqueConstraint("item_id", "worker_id"),
         Index(
             "ix_assignments_live_by_worker",
@@ -275,6 +285,8 @@ class Assignment(Base):
     leased_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Times the worker extended the lease (at most the project's max_lease_extensions).
+    extensions: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # The project's guidelines version when the item was leased: what the worker was given.
     guidelines_version: Mapped[int] = mapped_column(Integer, server_default="1")
 
@@ -287,6 +299,8 @@ class Answer(Base):
         UniqueConstraint("item_id", "worker_id"),
         UniqueConstraint("worker_id", "idempotency_key"),
         Index("ix_answers_project_id_id", "project_id", "id"),
+        # A worker's own answers in a project, newest first (the My work page).
+        Index("ix_answers_worker_id_project_id_id", "worker_id", "project_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -373,6 +387,50 @@ class Suggestion(Base):
     value: Mapped[dict[str, Any]] = mapped_column(Json)
     score: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ItemReport(Base):
+    """A worker's report of a problem with an item ("Report a problem with this item").
+
+    One per (item, worker): the report ends the worker's lease, and the item is never
+    offered to them again (their assignment stays, so the claim rule ``new_to_worker``
+    excludes it). ``resolved_at``, ``resolved_by`` and ``resolution`` are set together when a
+    manager deals with the item's reports.
+    """
+
+    __tablename__ = "item_reports"
+    __table_args__ = (
+        CheckConstraint(f"reason IN ({sql_values(ItemReportReason)})", name="reason"),
+        CheckConstraint(
+            f"resolution IS NULL OR resolution IN ({sql_values(ItemReportResolution)})",
+            name="resolution",
+        ),
+        CheckConstraint(
+            "(resolved_at IS NULL) = (resolution IS NULL)", name="resolved_iff_resolution"
+        ),
+        UniqueConstraint("item_id", "worker_id"),
+        Index(
+            "ix_item_reports_open",
+            "project_id",
+            "item_id",
+            postgresql_where=text("resolved_at IS NULL"),
+            sqlite_where=text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="SET NULL")
+    )
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolution: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditEvent(Base):

@@ -6,8 +6,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from expertloop.services.runtime import Runtime
+from expertloop.web import flags, my_work
 from expertloop.web.console_people import install_console_people
 from expertloop.web.console_projects import install_console_projects
+from expertloop.web.errors import install_html_errors
 from expertloop.web.markdown import render_markdown
 from expertloop.web.rendering import STATIC_DIR, TEMPLATES_DIR, task_template_name
 from expertloop.web.routes import router
@@ -30,4 +32,7 @@ def install_web_ui(app: FastAPI, _runtime: Runtime) -> None:
     REST API accept the browser session (with its CSRF token) that the pages' scripts use."""
     app.state.extra_credentials = (*app.state.extra_credentials, browser_session_user)
     app.include_router(router)
+    app.include_router(my_work.router)
+    app.include_router(flags.router)
+    install_html_errors(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -80,6 +80,14 @@ SETTINGS_FIELDS: tuple[SettingField, ...] = (
         min=10,
         max=7 * 24 * 3600,
     ),
+    SettingField(
+        "max_lease_extensions",
+        "Lease extensions",
+        "int",
+        "How many times a worker may take another lease's time on one item (E, or typing).",
+        min=0,
+        max=100,
+    ),
 )
 
 

@@ -18,9 +18,11 @@ __all__ = [
     "CONTENT_SECURITY_POLICY",
     "STATIC_DIR",
     "TEMPLATES_DIR",
+    "plural",
     "render_page",
     "render_string",
     "security_headers",
+    "sentence_start",
     "static_url",
     "task_template_name",
 ]
@@ -69,6 +71,18 @@ def task_template_name(task_type: str) -> str:
     return f"tasks/{task_type}.html"
 
 
+def sentence_start(text: str) -> str:
+    """The text with its first letter in upper case and the rest as written: Jinja's
+    ``capitalize`` lowers the rest, turning "HbA1c" into "Hba1c" and "NICE NG28" into
+    "Nice ng28"."""
+    return text[:1].upper() + text[1:]
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """``1 item``, ``2 items``, ``0 items`` (``many`` for irregular plurals)."""
+    return f"{count} {singular if count == 1 else (many or singular + 's')}"
+
+
 def _build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -78,6 +92,8 @@ def _build_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["markdown"] = render_markdown
+    env.filters["sentence_start"] = sentence_start
+    env.filters["plural"] = plural
     env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     env.globals["static_url"] = static_url
     return env

@@ -247,13 +247,14 @@ def home(request: Request, db: DatabaseDep) -> Response:
         if project.is_archived:  # hands out nothing; managers find it in the console
             continue
         progress = projects.project_progress(db, actor=user, project_id=project.id)
-        wanted = progress.items * project.answers_per_item
         rows.append(
             {
                 "project": project,
                 "progress": progress,
-                "percent": round(100 * progress.answers / wanted) if wanted else 0,
-                "answers_wanted": wanted,
+                # Items complete, as the bar's text says (not answers collected).
+                "percent": (
+                    round(100 * progress.items_complete / progress.items) if progress.items else 0
+                ),
                 "review": _review_queue(db, user, project),
             }
         )
@@ -354,6 +355,8 @@ def next_fragment(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> R
             "assignment_id": assignment.id,
             "item_id": assignment.item.id,
             "expires_at": iso_utc(assignment.expires_at),
+            "lease_seconds": project.lease_seconds,
+            "max_extensions": project.max_lease_extensions,
             "html": render_task_fragment(project, assignment),
         }
     return _json(body, db)

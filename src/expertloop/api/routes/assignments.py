@@ -7,11 +7,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
+from pydantic import BaseModel
 
 from expertloop.api.deps import CurrentUser, DatabaseDep
 from expertloop.api.hot_path import MAX_ANSWER_BYTES, answer_response, next_response
 from expertloop.api.openapi import error_responses
-from expertloop.api.schemas import AnswerPublic, AnswerSubmit, AssignmentPublic, Id, SmallId
+from expertloop.api.schemas import (
+    AnswerPublic,
+    AnswerSubmit,
+    AssignmentPublic,
+    Id,
+    SmallId,
+    UtcDatetime,
+)
 from expertloop.errors import PayloadTooLarge
 from expertloop.services import assignments
 
@@ -67,6 +75,28 @@ async def submit_answer(
 def release(assignment_id: Id, db: DatabaseDep, actor: CurrentUser) -> Response:
     assignments.release_assignment(db, actor=actor, assignment_id=assignment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class LeaseExtended(BaseModel):
+    assignment_id: int
+    expires_at: UtcDatetime
+    extensions: int
+    max_extensions: int
+
+
+@router.post(
+    "/assignments/{assignment_id}/extend",
+    summary="Extend your live lease by the project's lease time, from now (up to its limit)",
+    responses=error_responses(409),
+)
+def extend(assignment_id: Id, db: DatabaseDep, actor: CurrentUser) -> LeaseExtended:
+    done = assignments.extend_assignment(db, actor=actor, assignment_id=assignment_id)
+    return LeaseExtended(
+        assignment_id=done.assignment_id,
+        expires_at=done.expires_at,
+        extensions=done.extensions,
+        max_extensions=done.max_extensions,
+    )
 
 
 def _response(status_code: int, body: bytes) -> Response:

@@ -37,7 +37,17 @@
   var drafts = P.drafts("expertloop:draft:");
   var ticking = P.ticker(tick);
 
-  var current = null; // {id, form, nav, expiresAt, startedAt}
+  var reportDialog = document.getElementById("report");
+  var reportForm = document.getElementById("report-form");
+
+  // Two minutes before a lease ends the page warns, and offers to extend it (E). Typing in a
+  // text box within that window extends it by itself, at most once per AUTO_EXTEND_GAP_MS.
+  // A lease shorter than four minutes is warned about in its second half instead, so that
+  // an extension (another lease time from now) ends the warning.
+  var WARN_MS = 120000;
+  var AUTO_EXTEND_GAP_MS = 15000;
+
+  var current = null; // {id, form, nav, expiresAt, startedAt, offset, warned, ...}
   var busy = false;
   var skipArmedUntil = 0;
   var saveTimer = null;
@@ -145,18 +155,27 @@
       nav: F.navigator(form, focusSubmit),
       expiresAt: Date.parse(data.expires_at) + offset,
       startedAt: draft && draft.startedAt ? draft.startedAt : Date.now(),
+      offset: offset,
+      leaseSeconds: data.lease_seconds || 0,
+      extensionsLeft: data.max_extensions === undefined ? 0 : data.max_extensions,
+      warnMs: data.lease_seconds ? Math.min(WARN_MS, data.lease_seconds * 500) : WARN_MS,
+      warned: false,
+      extending: false,
+      lastAutoExtend: 0,
     };
     initForm(form);
-    if (draft && draft.values) {
-      restoreValues(form, draft.values);
+    if (draft && draft.values) restoreValues(form, draft.values);
+    // Only a draft with something in it is news: a blank form is what every item opens with.
+    if (draft && draft.values && !isBlank(form)) {
       flash("Your draft of this item was restored.");
     } else if (noticeEl.classList.contains("notice--error")) {
       clearNotice();
     }
     saveDraft();
+    P.measureBars();
+    window.scrollTo(0, 0);
     ticking.start();
     current.nav.start();
-    window.scrollTo(0, 0);
   }
 
   // --- the form ------------------------------------------------------------------------
@@ -177,6 +196,7 @@
       var action = event.target.closest("[data-action]");
       if (action && action.getAttribute("data-action") === "skip") skip();
       if (action && action.getAttribute("data-action") === "preview") togglePreview(action);
+      if (action && action.getAttribute("data-action") === "report") openReport();
     });
     F.initWidgets(form, function (box) {
       if (current) current.nav.advanceFrom(box);
@@ -187,6 +207,7 @@
     if (!current) return;
     applyConditions(current.form);
     F.clearErrorAt(event.target);
+    if (event.type === "input" && isTyping(event.target)) extendWhileTyping();
     clearTimeout(saveTimer);
     saveTimer = setTimeout(saveDraft, 250);
   }
@@ -317,6 +338,166 @@
       });
   }
 
+  // --- reporting a problem with the item ------------------------------------------------
+
+  function openReport() {
+    if (!current || busy || !reportDialog) return;
+    reportForm.reset();
+    reportDialog.showModal();
+    var first = reportForm.querySelector('input[name="reason"]');
+    if (first) first.focus();
+  }
+
+  function closeReport() {
+    if (reportDialog && reportDialog.open) reportDialog.close();
+  }
+
+  function sendReport() {
+    if (!current || busy) return;
+    var picked = reportForm.querySelector('input[name="reason"]:checked');
+    var error = document.getElementById("report-error");
+    if (!picked) {
+      error.hidden = false;
+      var first = reportForm.querySelector('input[name="reason"]');
+      if (first) first.focus();
+      return;
+    }
+    error.hidden = true;
+    var id = current.id;
+    var note = reportForm.querySelector('textarea[name="note"]').value;
+    busy = true;
+    request("POST", "/api/v1/assignments/" + id + "/report", { reason: picked.value, note: note })
+      .then(function (response) {
+        busy = false;
+        if (response.ok) {
+          closeReport();
+          drafts.drop(id);
+          current = null;
+          flash("Thank you: the item was reported and you will not get it again.");
+          loadNext();
+          return null;
+        }
+        return errorOf(response).then(function (failure) {
+          closeReport();
+          var why = explainFailure(response.status, failure);
+          showNotice("error", why.title, why.message, []);
+        });
+      })
+      .catch(function () {
+        busy = false;
+        closeReport();
+        showNotice("error", "No connection to the server.", "The item was not reported.", []);
+      });
+  }
+
+  if (reportForm) {
+    reportForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      sendReport();
+    });
+    document.getElementById("report-cancel").addEventListener("click", closeReport);
+    reportDialog.addEventListener("close", function () {
+      if (current) current.nav.start();
+    });
+  }
+
+  /* Keys while the report dialog is open: 1-4 choose a reason, Enter (Ctrl+Enter in the
+     note) sends, Esc closes (the dialog's own). True when the key was handled. */
+  function reportKey(event) {
+    var key = event.key;
+    if (key === "Enter" && (!isTyping(event.target) || event.ctrlKey || event.metaKey)) {
+      if (event.target.matches && event.target.matches("button")) return false;
+      event.preventDefault();
+      sendReport();
+      return true;
+    }
+    if (isTyping(event.target) || key.length !== 1) return false;
+    var option = reportForm.querySelector('input[data-key="' + CSS.escape(key) + '"]');
+    if (!option) return false;
+    event.preventDefault();
+    option.checked = true;
+    option.focus();
+    return true;
+  }
+
+  // --- extending the lease -------------------------------------------------------------
+
+  function minutes(seconds) {
+    var n = Math.round(seconds / 60);
+    return n <= 1 ? "a minute" : n + " minutes";
+  }
+
+  function warnLease() {
+    var more = current.leaseSeconds ? " by " + minutes(current.leaseSeconds) : "";
+    if (current.extensionsLeft > 0) {
+      showNotice(
+        "warning",
+        "Your time on this item is nearly over: " + F.clock(current.expiresAt - Date.now()) + " left.",
+        "Press E to extend it" + more + "; typing in a text box extends it too. " +
+          "After it ends, another expert may get the item.",
+        [{ label: "Extend", key: "E", run: function () { extend(false); }, primary: true }]
+      );
+    } else {
+      showNotice(
+        "warning",
+        "Your time on this item is nearly over: " + F.clock(current.expiresAt - Date.now()) + " left.",
+        "It cannot be extended again: submit before it ends. Your draft is kept in this browser.",
+        []
+      );
+    }
+  }
+
+  function extendWhileTyping() {
+    if (!current || current.extensionsLeft <= 0 || current.extending) return;
+    var now = Date.now();
+    if (current.expiresAt - now > current.warnMs || current.expiresAt <= now) return;
+    if (now - current.lastAutoExtend < AUTO_EXTEND_GAP_MS) return;
+    current.lastAutoExtend = now;
+    extend(true);
+  }
+
+  function extend(automatic) {
+    if (!current || current.extending) return;
+    var lease = current;
+    lease.extending = true;
+    request("POST", "/api/v1/assignments/" + lease.id + "/extend")
+      .then(function (response) {
+        lease.extending = false;
+        if (response.ok) {
+          return response.json().then(function (data) {
+            lease.expiresAt = Date.parse(data.expires_at) + lease.offset;
+            lease.extensionsLeft = data.max_extensions - data.extensions;
+            lease.warned = false;
+            if (current !== lease) return;
+            flash(
+              (automatic ? "You are typing, so your time was extended: " : "Extended: ") +
+                F.clock(lease.expiresAt - Date.now()) + " left."
+            );
+            tick();
+          });
+        }
+        return errorOf(response).then(function (error) {
+          if (current !== lease) return;
+          if (error.code === "extension_limit") {
+            lease.extensionsLeft = 0;
+            warnLease();
+            return;
+          }
+          var why = explainFailure(response.status, error);
+          showNotice("error", why.title, why.message, why.next
+            ? [{ label: "Next item", key: "N", run: nextAfterLoss, primary: true }]
+            : []);
+          if (why.next) lease.lost = true;
+        });
+      })
+      .catch(function () {
+        lease.extending = false;
+        if (current === lease && !automatic) {
+          showNotice("error", "No connection to the server.", "Your time was not extended.", []);
+        }
+      });
+  }
+
   // --- timer and lease -----------------------------------------------------------------
 
   var LEASE_TEXTS = {
@@ -329,8 +510,13 @@
   function tick() {
     if (!current) return;
     var now = Date.now();
+    var left = current.expiresAt - now;
     timerEl.textContent = clock(now - current.startedAt);
-    P.showLease(leaseEl, current.expiresAt - now, LEASE_TEXTS);
+    P.showLease(leaseEl, left, LEASE_TEXTS);
+    if (left > 0 && left <= current.warnMs && !current.warned) {
+      current.warned = true;
+      warnLease();
+    }
   }
 
   // --- keyboard ------------------------------------------------------------------------
@@ -338,7 +524,19 @@
   document.addEventListener("keydown", function (event) {
     var target = event.target;
     var key = event.key;
+    if (reportDialog && reportDialog.open) {
+      reportKey(event);
+      return;
+    }
     if (isTyping(target)) {
+      // A number box in the keyboard flow (a long scale): Enter moves on to the next question.
+      var numberGroup =
+        target.matches("input[type=number]") && target.closest("[data-keygroup]");
+      if (key === "Enter" && !event.ctrlKey && !event.metaKey && numberGroup && current) {
+        event.preventDefault();
+        current.nav.advanceFrom(numberGroup);
+        return;
+      }
       if (key === "Enter" && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
         submit();
@@ -365,6 +563,17 @@
     if (key === "s" || key === "S") {
       event.preventDefault();
       skip();
+      return;
+    }
+    if (key === "p" || key === "P") {
+      event.preventDefault();
+      openReport();
+      return;
+    }
+    if (key === "e" || key === "E") {
+      event.preventDefault();
+      if (current.extensionsLeft > 0) extend(false);
+      else warnLease();
       return;
     }
     current.nav.handleKey(event);

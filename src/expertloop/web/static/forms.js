@@ -450,9 +450,10 @@
       group.classList.add("is-active");
       last = group;
       if (focus) {
+        // A number box (a scale of more than ten points) takes the typed digits itself.
         var target =
           group.querySelector("input:checked") ||
-          group.querySelector("input[type=radio], input[type=checkbox]");
+          group.querySelector("input[type=radio], input[type=checkbox], input[type=number]");
         if (!target) {
           group.setAttribute("tabindex", "-1");
           target = group;
@@ -482,8 +483,16 @@
       if (onDone) onDone();
     };
 
+    /* Highlights the first open question; a form without choices (a writing task) opens
+       with its first text box focused, so the expert can start typing at once. */
     nav.start = function () {
-      nav.activate(firstOpenGroup(form) || groups(form)[0], true);
+      var group = firstOpenGroup(form) || groups(form)[0];
+      if (group) {
+        nav.activate(group, true);
+        return;
+      }
+      var box = form.querySelector("textarea:not([disabled]):not([readonly])");
+      if (box) box.focus();
     };
 
     nav.press = function (el) {

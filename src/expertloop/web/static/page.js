@@ -218,7 +218,41 @@
     return false;
   }
 
+  // --- the sticky bars ---------------------------------------------------------------
+
+  /* Measures the top bar, and the keyboard bar and the form's actions at the bottom, into
+     the CSS variables --sticky-top, --sticky-bottom and --keybar-h, from which app.css sets
+     scroll-padding: a focused control is then scrolled clear of the bars, whose heights
+     change when they wrap (high zoom, narrow windows). Setting a style property from a
+     script is allowed by the page's Content-Security-Policy (no inline style is used). */
+  function heightOf(selector) {
+    var el = document.querySelector(selector);
+    if (!el) return 0;
+    var style = window.getComputedStyle(el);
+    if (style.display === "none" || style.position === "static") return 0;
+    return el.getBoundingClientRect().height;
+  }
+
+  function measureBars() {
+    var root = document.documentElement.style;
+    var keybar = heightOf(".keybar");
+    root.setProperty("--keybar-h", Math.ceil(keybar) + "px");
+    root.setProperty("--sticky-top", Math.ceil(heightOf(".topbar")) + "px");
+    root.setProperty("--sticky-bottom", Math.ceil(keybar + heightOf(".task-form .actions")) + "px");
+  }
+
+  window.addEventListener("resize", measureBars);
+  if (window.ResizeObserver) {
+    var observer = new ResizeObserver(measureBars);
+    ["topbar", "keybar"].forEach(function (name) {
+      var el = document.querySelector("." + name);
+      if (el) observer.observe(el);
+    });
+  }
+  measureBars();
+
   window.expertloopPage = {
+    measureBars: measureBars,
     commonKey: commonKey,
     drafts: drafts,
     explainFailure: explainFailure,
