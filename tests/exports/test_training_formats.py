@@ -292,3 +292,12 @@ def test_every_column_of_every_format_has_a_meaning_and_a_trainer_on_its_card():
                 schema = arrow_schema(fmt, conversational=conversational, class_names=["a", "b"], multi_label=multi)
                 for name in schema.names:
                     assert _column_doc(fmt, name), f"{fmt}: {name} has no meaning on the card"
+
+
+def test_only_the_classification_label_is_a_classlabel():
+    from expertloop.exports.writers import arrow_schema, schema_features
+
+    raw = schema_features(arrow_schema("raw", conversational=True, class_names=["a", "b"]))
+    assert all(f["_type"] == "Value" for f in raw.values())
+    single = schema_features(arrow_schema("classification", conversational=True, class_names=["a", "b"]))
+    assert single["label"] == {"names": ["a", "b"], "_type": "ClassLabel"}
