@@ -123,8 +123,10 @@ def arrow_schema(
     schema = pa.schema(columns + provenance)
     # Only a classification row's label is a ClassLabel (a label project's raw answers
     # are not).
-    label = columns[1][0] if fmt == "classification" else None
-    classes = {} if class_names is None or label is None else {label: list(class_names)}
+    label_column = columns[1][0] if fmt == "classification" else None
+    classes = (
+        {} if class_names is None or label_column is None else {label_column: list(class_names)}
+    )
     features = hf_features(schema, class_columns=classes)
     return schema.with_metadata(
         {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
