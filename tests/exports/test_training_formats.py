@@ -278,3 +278,26 @@ def test_the_card_is_given_on_every_path(env, answer, tmp_path, monkeypatch):
         assert "DPOTrainer" in ds.info.description
         assert ds.features["n_answers"].dtype == "int64"
         assert path.is_file()
+
+
+def test_every_column_of_every_format_has_a_meaning_and_a_trainer_on_its_card():
+    from expertloop.exports.card import TRAINERS, _column_doc
+    from expertloop.exports.writers import arrow_schema
+    from expertloop.tasks import EXPORT_FORMATS
+
+    assert set(TRAINERS) == set(EXPORT_FORMATS)
+    for fmt in EXPORT_FORMATS:
+        for conversational in (True, False):
+            for multi in (False, True):
+                schema = arrow_schema(fmt, conversational=conversational, class_names=["a", "b"], multi_label=multi)
+                for name in schema.names:
+                    assert _column_doc(fmt, name), f"{fmt}: {name} has no meaning on the card"
+
+
+def test_only_the_classification_label_is_a_classlabel():
+    from expertloop.exports.writers import arrow_schema, schema_features
+
+    raw = schema_features(arrow_schema("raw", conversational=True, class_names=["a", "b"]))
+    assert all(f["_type"] == "Value" for f in raw.values())
+    single = schema_features(arrow_schema("classification", conversational=True, class_names=["a", "b"]))
+    assert single["label"] == {"names": ["a", "b"], "_type": "ClassLabel"}

@@ -72,8 +72,6 @@ COLUMN_DOCS: dict[str, str] = {
     "rubric's total, 0..1)",
     "text": "the item's text (the payload's `text`, its only text field, or its text "
     "fields as `name: value` lines)",
-    "solution": "the author's reference solution (Markdown)",
-    "rubric": "the grading rubric: a list of `criterion` and `points`",
     "answer_id": "the answer's id",
     "worker": "the worker's pseudonym (stable in this project, not reversible)",
     "answer": "the answer as the worker gave it (JSON text)",
@@ -96,6 +94,10 @@ COLUMN_DOCS: dict[str, str] = {
 }
 
 _FORMAT_COLUMN_DOCS: dict[str, dict[str, str]] = {
+    "rubric_rl": {
+        "solution": "the author's reference solution (Markdown)",
+        "rubric": "the grading rubric: a list of `criterion` and `points`",
+    },
     "classification": {
         "label": "the consensus label, a `ClassLabel` (its position in the label set; "
         "`int2str` gives the name)",

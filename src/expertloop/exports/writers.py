@@ -121,7 +121,12 @@ def arrow_schema(
     else:
         raise ValueError(f"unknown export format {fmt!r}")
     schema = pa.schema(columns + provenance)
-    classes = {} if class_names is None else {columns[1][0]: list(class_names)}
+    # Only a classification row's label is a ClassLabel (a label project's raw answers
+    # are not).
+    label_column = columns[1][0] if fmt == "classification" else None
+    classes = (
+        {} if class_names is None or label_column is None else {label_column: list(class_names)}
+    )
     features = hf_features(schema, class_columns=classes)
     return schema.with_metadata(
         {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
