@@ -310,3 +310,21 @@ def test_a_snapshot_from_before_the_overview_numbers_shows_the_empty_overview(en
     page = client.get(f"/manage/projects/{project}")
     assert page.status_code == 200
     assert "computed by an older version" in page.text
+
+
+def test_the_flagged_filter_lists_items_with_open_reports(env: Env) -> None:
+    from expertloop.services.item_reports import report_item, resolve_item_reports
+
+    manager, workers, project = _project(env)
+    assignment = next_assignment(env.db, actor=workers[2], project_id=project)
+    assert assignment is not None
+    report_item(env.db, actor=workers[2], assignment_id=assignment.id, reason="ambiguous")
+    flagged = console_items.browse_items(
+        env.db, actor=manager, project_id=project, filter_key="flagged"
+    )
+    assert [row.id for row in flagged.rows] == [assignment.item.id]
+    resolve_item_reports(env.db, actor=manager, project_id=project, item_id=assignment.item.id)
+    after = console_items.browse_items(
+        env.db, actor=manager, project_id=project, filter_key="flagged"
+    )
+    assert after.rows == []

@@ -59,6 +59,13 @@ FILTERS: tuple[ItemFilter, ...] = (
     ItemFilter("complete", "Complete", "i.n_answers >= i.target"),
     ItemFilter("gold", "Gold", "i.gold IS NOT NULL AND CAST(i.gold AS TEXT) <> 'null'"),
     ItemFilter("disabled", "Disabled", "i.disabled_at IS NOT NULL"),
+    # Reported by a worker and not yet dealt with (the open reports' partial index).
+    ItemFilter(
+        "flagged",
+        "Flagged",
+        "EXISTS (SELECT 1 FROM item_reports r WHERE r.project_id = i.project_id "
+        "AND r.item_id = i.id AND r.resolved_at IS NULL)",
+    ),
 )
 
 # sort key -> (column of consensus_items, direction); "id" reads the items alone.
