@@ -6,6 +6,7 @@ from expertloop.domain.models import (
     AssignmentStatus,
     ExportFile,
     ExportFormat,
+    FlagAction,
     ItemPublic,
     Project,
     Review,
@@ -14,6 +15,7 @@ from expertloop.domain.models import (
     ReviewStatus,
     Role,
     User,
+    WorkerRule,
 )
 from expertloop.domain.policies import (
     can_add_members,
@@ -33,6 +35,7 @@ __all__ = [
     "AssignmentStatus",
     "ExportFile",
     "ExportFormat",
+    "FlagAction",
     "ItemPublic",
     "Project",
     "Review",
@@ -41,6 +44,7 @@ __all__ = [
     "ReviewStatus",
     "Role",
     "User",
+    "WorkerRule",
     "can_add_members",
     "can_claim_items",
     "can_create_projects",
