@@ -294,39 +294,46 @@ def _straight(
     if not workers:
         return []
     if not ev.by_position:
-        totals: dict[Hashable, int] = {}
-        for c in ev.choices:
-            totals[c] = totals.get(c, 0) + 1
-        n_all = len(ev.choices)
-        # Each worker's own answers are left out of their chance: computed for the top
-        # choice per worker below, from the totals and the worker's own counts.
-        per_worker: dict[Hashable, dict[Hashable, int]] = {}
-        for w, c in zip(ev.workers, ev.choices, strict=True):
-            per_worker.setdefault(w, {}).setdefault(c, 0)
-            per_worker[w][c] += 1
-        out = []
-        for w in sorted(set(workers), key=repr):
-            mine = [c for ww, c in zip(workers, choices, strict=True) if ww == w]
-            own = per_worker[w]
-            own_n = sum(own.values())
-            others = n_all - own_n
-            if others <= 0:
-                continue
-            # Laplace-smoothed: a choice nobody else made still has some chance.
-            chance = {
-                c: (totals[c] - own.get(c, 0) + 1) / (others + len(totals)) for c in totals
-            }
-            s = sc.straight_lining_screen(
-                [w] * len(mine), mine, chance=chance, alpha=rule.alpha / max(len(set(workers)), 1),
-                min_answers=rule.min_answers, min_excess=rule.min_excess,
-            )
-            out += _straight_findings(s, ev, rule)
-        return out
+        return _straight_on_choices(ev, rule, workers, choices)
     s = sc.straight_lining_screen(
         workers, choices, n_options=ev.n_options, alpha=rule.alpha,
         min_answers=rule.min_answers, min_excess=rule.min_excess,
     )
     return _straight_findings(s, ev, rule)
+
+
+def _straight_on_choices(
+    ev: ChoiceEvidence, rule: StraightLiningRule, workers: list[Any], choices: list[Any]
+) -> list[Finding]:
+    """Chance of a choice for a worker: the median share of that choice among the other
+    workers with enough answers (robust to a few straight-liners among them, unlike the
+    pooled share), floored at half a share of one answer in ``n_options``. With fewer
+    than three such workers there is no crowd to compare with: no verdict."""
+    per_worker: dict[Hashable, dict[Hashable, int]] = {}
+    for w, c in zip(ev.workers, ev.choices, strict=True):
+        counts = per_worker.setdefault(w, {})
+        counts[c] = counts.get(c, 0) + 1
+    options = sorted({*ev.choices}, key=repr)
+    established = {
+        w: {c: counts.get(c, 0) / sum(counts.values()) for c in options}
+        for w, counts in per_worker.items()
+        if sum(counts.values()) >= rule.min_answers
+    }
+    tested = sorted(set(workers), key=repr)
+    floor = 0.5 / max(ev.n_options, len(options))
+    out = []
+    for w in tested:
+        others = [shares for other, shares in established.items() if other != w]
+        if len(others) < 3:
+            continue
+        chance = {c: max(float(np.median([o[c] for o in others])), floor) for c in options}
+        mine = [c for ww, c in zip(workers, choices, strict=True) if ww == w]
+        s = sc.straight_lining_screen(
+            [w] * len(mine), mine, chance=chance, alpha=rule.alpha / len(tested),
+            min_answers=rule.min_answers, min_excess=rule.min_excess,
+        )
+        out += _straight_findings(s, ev, rule)
+    return out
 
 
 def _straight_findings(
