@@ -9,6 +9,7 @@ from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from expertloop.domain import Project, Review, ReviewOutcome, ReviewSource, ReviewStatus, Role, User
+from expertloop.domain.worker_rules import WorkerRules
 from expertloop.services.clock import iso_utc
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "MAX_SMALL_ID",
     "AnswerPublic",
     "AnswerSubmit",
+    "AnswerTelemetryIn",
     "AssignmentPublic",
     "Id",
     "ImportResult",
@@ -92,6 +94,9 @@ class ProjectCreate(Strict):
     guidelines: str = Field("", max_length=200_000, description="Markdown shown to workers.")
     answers_per_item: int = Field(3, ge=1, le=100)
     lease_seconds: int = Field(600, ge=10, le=7 * 24 * 3600)
+    rules: WorkerRules | None = Field(
+        None, description="Worker rules (flags and automatic pauses); left out: the defaults."
+    )
 
 
 class ProjectPublic(BaseModel):
@@ -141,10 +146,21 @@ class AssignmentPublic(BaseModel):
     expires_at: UtcDatetime
 
 
+class AnswerTelemetryIn(Strict):
+    """How the web UI saw the answer's text entered (optional; stored beside the answer,
+    never in it): characters typed and pasted into its text fields, and milliseconds spent
+    typing."""
+
+    typed_chars: int = Field(ge=0, le=10_000_000)
+    pasted_chars: int = Field(ge=0, le=10_000_000)
+    typing_ms: int = Field(ge=0, le=7 * 24 * 3600 * 1000)
+
+
 class AnswerSubmit(Strict):
     answer: dict[str, Any] = Field(
         examples=[{"choice": "A", "strength": 2, "rationale": "More accurate."}]
     )
+    telemetry: AnswerTelemetryIn | None = None
 
 
 class AnswerPublic(BaseModel):

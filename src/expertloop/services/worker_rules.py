@@ -115,6 +115,8 @@ def _managed_project(conn: Any, actor: User, project_id: int) -> Project:
 def validate_rules(rules: Any) -> WorkerRules:
     """``rules`` as given by a manager (partial: the rest are defaults), or ``InputInvalid``
     naming each field at fault under ``rules``."""
+    if isinstance(rules, WorkerRules):
+        return rules
     problem = json_problem(rules, path="rules")
     if problem is not None:
         raise InputInvalid(f"{problem.field}: {problem.message}", details=[problem.to_dict()])
