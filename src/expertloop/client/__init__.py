@@ -45,7 +45,9 @@ from expertloop.client.errors import (
     ServerError,
     TooManyAttempts,
     UnsupportedMediaType,
+    WorkerPaused,
 )
+from expertloop.client.flags import Standing, WorkerFlag, WorkerFlags
 from expertloop.client.items import Items, ItemState
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
 from expertloop.client.projects import (
@@ -90,6 +92,7 @@ __all__ = [
     "ReviewSummary",
     "Reviews",
     "ServerError",
+    "Standing",
     "SubmittedAnswer",
     "TokenInfo",
     "Tokens",
@@ -97,6 +100,9 @@ __all__ = [
     "UnsupportedMediaType",
     "User",
     "Users",
+    "WorkerFlag",
+    "WorkerFlags",
     "WorkerItem",
+    "WorkerPaused",
     "WorkerReviewSummary",
 ]
