@@ -27,6 +27,7 @@ from expertloop.services.runtime import Background, Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
 from expertloop.web import install_web_ui
+from expertloop.web.flags import install_worker_flag_pages
 
 __all__ = ["PARTS", "Install", "create_app"]
 
@@ -39,6 +40,7 @@ Install = Callable[[FastAPI, Runtime], None]
 PARTS: tuple[Install, ...] = (
     install_api,
     install_web_ui,
+    install_worker_flag_pages,
 )
 
 
