@@ -26,7 +26,8 @@ def test_the_operator_sets_rules_evaluates_lists_and_reinstates(env: Env, cli) -
                                   answer={"label": "dog"})
 
     bad = cli("flags", "rules", str(project), "--set", '{"gold_accuracy": {"threshold": 7}}')
-    assert bad.exit_code == 1 and "threshold" in bad.output
+    assert bad.exit_code == 1
+    assert "threshold" in bad.output
     shown = cli("flags", "rules", str(project), "--set", '{"gold_accuracy": {"min_answers": 10}}')
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output)["gold_accuracy"]["min_answers"] == 10
@@ -47,4 +48,5 @@ def test_the_operator_sets_rules_evaluates_lists_and_reinstates(env: Env, cli) -
     assert json.loads(reinstated.output)["resolved_flags"] == [rows[0]["id"]]
     assert cli("flags", "list", str(project)).output == ""
     missing = cli("flags", "dismiss", str(project), str(rows[0]["id"]))
-    assert missing.exit_code == 1 and "already resolved" in missing.output
+    assert missing.exit_code == 1
+    assert "already resolved" in missing.output

@@ -50,7 +50,8 @@ def test_gold_accuracy_flags_a_worker_confidently_below_the_threshold_with_the_i
     assert [(f.worker, f.rule) for f in found] == [("bad", WorkerRule.GOLD_ACCURACY)]
     f = found[0]
     assert f.pause
-    assert f.details["gold_answers"] == 20 and f.details["upper"] < 0.6
+    assert f.details["gold_answers"] == 20
+    assert f.details["upper"] < 0.6
     assert f.message.startswith("gold accuracy 0.27 (95% interval 0.11-0.47) after 20 gold")
     assert "threshold 0.6" in f.message
 
@@ -82,7 +83,8 @@ def test_straight_lining_on_positions_flags_always_first_and_not_a_mild_preferen
                                                 n_options=2, by_position=True)])
     found = evaluate_rules(evidence, _rules_only(WorkerRule.STRAIGHT_LINING))
     assert [f.worker for f in found] == ["lazy"]
-    assert found[0].details["by"] == "position" and found[0].details["share"] == 1.0
+    assert found[0].details["by"] == "position"
+    assert found[0].details["share"] == 1.0
     assert "p = " in found[0].message
 
 
@@ -140,7 +142,8 @@ def test_too_fast_pauses_only_once_the_count_reaches_pause_after() -> None:
                                                      "pause_after": 3}})
     early = too_fast_finding("w", fast_answers=2, last_ms=800, rule=rules.too_fast)
     due = too_fast_finding("w", fast_answers=3, last_ms=800, rule=rules.too_fast)
-    assert not early.pause and due.pause
+    assert not early.pause
+    assert due.pause
     assert "3 answers faster than the project's minimum of 5 s" in due.message
 
 
@@ -160,7 +163,7 @@ def test_a_disabled_rule_finds_nothing() -> None:
 
 
 def test_rules_refuse_unknown_fields_and_out_of_range_thresholds() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="threshold"):
         WorkerRules.model_validate({"gold_accuracy": {"threshold": 1.5}})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="speling"):
         WorkerRules.model_validate({"speling": {}})

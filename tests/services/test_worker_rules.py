@@ -67,7 +67,8 @@ def test_a_simulated_spammer_is_paused_its_leases_released_and_told_why(
         _answer_all(env, worker, project, _truth, 30)
     _answer_all(env, spammer, project, lambda _: rng.choice(LABELS), 20)
     held = next_assignment(env.db, actor=spammer, project_id=project)
-    assert held is not None and _live_leases(env, spammer, project) == 1
+    assert held is not None
+    assert _live_leases(env, spammer, project) == 1
 
     result = worker_rules.evaluate_project(env.db, project)
 
@@ -80,7 +81,8 @@ def test_a_simulated_spammer_is_paused_its_leases_released_and_told_why(
     flags, pauses = worker_rules.list_worker_flags(env.db, actor=manager, project_id=project)
     assert {f.worker_id for f in flags} == {spammer.id}
     gold_flag = next(f for f in flags if f.rule == "gold_accuracy")
-    assert gold_flag.paused and gold_flag.details["gold_answers"] == 20
+    assert gold_flag.paused
+    assert gold_flag.details["gold_answers"] == 20
     assert spammer.id in pauses
     # Evaluating again changes nothing (idempotent): still one flag per rule.
     worker_rules.evaluate_project(env.db, project)
@@ -108,7 +110,8 @@ def test_a_manager_reinstates_a_paused_worker_with_an_audit_event(
     assert resolved
     assert next_assignment(env.db, actor=worker, project_id=project) is not None
     events = list_events(env.db, actor=None, action="worker.reinstated")
-    assert events and events[-1].details["worker_id"] == worker.id
+    assert events
+    assert events[-1].details["worker_id"] == worker.id
     # The old answers no longer count against them: a new evaluation finds nothing.
     assert worker_rules.evaluate_project(env.db, project)["findings"] == 0
 
@@ -157,7 +160,8 @@ def test_telemetry_is_stored_beside_the_answer_never_in_it(env: Env) -> None:
         value = conn.execute(select(t.Answer.value)).scalar_one()
     assert (row.answer_id, row.typed_chars, row.pasted_chars, row.typing_ms) == (
         stored.answer_id, 5, 45, 900)
-    assert "telemetry" not in value and "typed_chars" not in str(value)
+    assert "telemetry" not in value
+    assert "typed_chars" not in str(value)
 
 
 def test_pausing_under_concurrency_never_leaves_the_paused_worker_an_item(env: Env) -> None:
