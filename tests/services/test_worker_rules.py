@@ -206,3 +206,19 @@ def test_pausing_under_concurrency_never_leaves_the_paused_worker_an_item(env: E
             thread.join(10)
     assert not errors
     assert _live_leases(env, worker, project) == 0
+
+
+def test_the_watch_queues_an_evaluation_only_for_projects_with_new_answers(
+    env: Env, clock: FakeClock
+) -> None:
+    manager = env.user(Role.MANAGER)
+    worker = env.user()
+    project = _label_project(env, manager, [worker], 3)
+    quiet = env.project(manager, members=[worker])
+    _answer_all(env, worker, project, _truth, 2)
+    assert worker_rules.queue_stale_evaluations(env.db)["queued"] == 1
+    worker_rules.evaluate_project(env.db, project)
+    assert worker_rules.queue_stale_evaluations(env.db)["queued"] == 0
+    _answer_all(env, worker, project, _truth, 1)
+    assert worker_rules.queue_stale_evaluations(env.db)["queued"] == 1
+    assert quiet != project

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import bdtrc, betaincinv
+from scipy.special import bdtrc
 
 from expertloop.quality._common import QualityInputError, as_1d, check_same_length, encode
 
@@ -101,23 +101,22 @@ def gold_accuracy_screen(
         >>> bool(s.below[0]), round(float(s.upper[0]), 2)
         (True, 0.47)
     """
-    a, b = prior
-    if not (a > 0 and b > 0):
-        raise QualityInputError("prior must be two positive numbers (Beta a, b)")
-    if not 0 < credible_mass < 1:
-        raise QualityInputError("credible_mass must be in (0, 1)")
+    from expertloop.quality.workers import gold_accuracy
+
     wk = as_1d(workers, "workers")
-    ok = np.asarray(list(correct) if not isinstance(correct, np.ndarray) else correct, dtype=float)
+    ok = np.asarray(list(correct) if not isinstance(correct, np.ndarray) else correct, dtype=bool)
     _same_length(workers=wk, correct=ok)
-    codes, ids = encode(wk) if len(wk) else (np.zeros(0, np.intp), np.array([], dtype=object))
-    n = np.bincount(codes, minlength=len(ids)).astype(np.intp)
-    k = np.bincount(codes, ok, len(ids)).round().astype(np.intp)
-    post_a, post_b = a + k, b + n - k
-    tail = (1 - credible_mass) / 2
-    lower = np.asarray(betaincinv(post_a, post_b, tail), dtype=float)
-    upper = np.asarray(betaincinv(post_a, post_b, 1 - tail), dtype=float)
-    below = (n >= min_answers) & (upper < threshold)
-    return GoldScreen(ids, n, k, post_a / (post_a + post_b), lower, upper, below)
+    if not len(wk):
+        zi, zf = np.zeros(0, np.intp), np.zeros(0)
+        return GoldScreen(np.array([], dtype=object), zi, zi, zf, zf, zf, zf.astype(bool))
+    # The worker's accuracy as quality.workers.gold_accuracy estimates it: each answer is
+    # compared with a truth of True, so "right" is the answer itself.
+    acc = gold_accuracy(wk, ok, np.ones(len(ok), dtype=bool), prior=prior,
+                        credible_mass=credible_mass)
+    below = (acc.n_answers >= min_answers) & (acc.upper < threshold)
+    return GoldScreen(acc.worker_ids, acc.n_answers, acc.n_correct, acc.posterior_mean,
+                      acc.lower, acc.upper, below)
+
 
 
 # --- spammer score ------------------------------------------------------------------------

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -363,22 +364,33 @@ def list_worker_flags(
 # --- the background evaluation ------------------------------------------------------------
 
 
-def queue_evaluation(db: Database, project_id: int) -> Any:
+# A project is evaluated at most once per this many times its last evaluation took, so the
+# rules of a large project take at most a tenth of a job worker while answers arrive.
+_PACING = 10
+
+
+def queue_evaluation(db: Database, project_id: int, *, run_after: datetime | None = None) -> Any:
     with db.write() as conn:
         job, _ = job_store.enqueue_job(
             conn, kind=EVALUATE_KIND, params={}, now=db.clock.now(), project_id=project_id,
-            dedupe_key=f"{EVALUATE_KIND}:{project_id}", max_attempts=3,
+            dedupe_key=f"{EVALUATE_KIND}:{project_id}", max_attempts=3, run_after=run_after,
         )
     return job
 
 
 def queue_stale_evaluations(db: Database) -> dict[str, Any]:
-    """Queue an evaluation for each project with answers newer than its last evaluation."""
+    """Queue an evaluation for each project with answers newer than its last evaluation,
+    due no sooner than ten times the last one took after it."""
     with db.read() as conn:
         states = flag_store.evaluation_states(conn)
-    stale = [pid for pid, newest, done in states if newest > done]
-    for project_id in stale:
-        queue_evaluation(db, project_id)
+    stale = [s for s in states if s.newest_answer_id > s.evaluated_answer_id]
+    now = db.clock.now()
+    for state in stale:
+        run_after = None
+        if state.evaluated_at is not None:
+            pause = timedelta(milliseconds=state.evaluation_ms * _PACING)
+            run_after = max(state.evaluated_at + pause, now)
+        queue_evaluation(db, state.project_id, run_after=run_after)
     return {"checked": len(states), "queued": len(stale)}
 
 
@@ -397,6 +409,7 @@ def run_evaluation(context: JobContext) -> dict[str, Any]:
 def evaluate_project(db: Database, project_id: int, *, on_answers: Any = None) -> dict[str, Any]:
     """Run the project's rules over its answers: open or refresh flags, pause workers.
     Idempotent (flags are upserted, a pause of a paused worker changes nothing)."""
+    started = time.monotonic()
     with db.read() as conn:
         project = project_store.project_for_user(conn, project_id, -1)
         if project is None:
@@ -422,8 +435,10 @@ def evaluate_project(db: Database, project_id: int, *, on_answers: Any = None) -
             if finding.pause:
                 _pause(conn, project_id, worker, finding, now=now)
                 paused += 1
+    duration_ms = int((time.monotonic() - started) * 1000)
     with db.write() as conn:
-        flag_store.mark_evaluated(conn, project_id, answer_id=newest, now=now)
+        flag_store.mark_evaluated(conn, project_id, answer_id=newest, now=now,
+                                  duration_ms=duration_ms)
     return {"findings": len(findings), "pausing": paused, "last_answer_id": newest}
 
 

@@ -16,6 +16,7 @@ from expertloop.store import tables as t
 from expertloop.store.claims import lock_items
 
 __all__ = [
+    "EvaluationState",
     "FlagRow",
     "PauseState",
     "evaluation_states",
@@ -82,7 +83,8 @@ def save_rules(
     now: datetime,
 ) -> None:
     stmt = _upsert(conn)(t.ProjectRules).values(
-        project_id=project_id, rules=rules, updated_at=now, updated_by=by, evaluated_answer_id=0
+        project_id=project_id, rules=rules, updated_at=now, updated_by=by,
+        evaluated_answer_id=0, evaluation_ms=0,
     )
     conn.execute(
         stmt.on_conflict_do_update(
@@ -92,16 +94,29 @@ def save_rules(
     )
 
 
-def evaluation_states(conn: Connection) -> list[tuple[int, int, int]]:
-    """``(project_id, newest answer id, answer id evaluated up to)`` of every project: one
-    index probe per project (``ix_answers_project_id_id``)."""
+@dataclass(frozen=True, slots=True)
+class EvaluationState:
+    project_id: int
+    newest_answer_id: int
+    evaluated_answer_id: int
+    evaluated_at: datetime | None
+    evaluation_ms: int
+
+
+def evaluation_states(conn: Connection) -> list[EvaluationState]:
+    """Where each project's evaluation stands against its newest answer: one index probe
+    per project (``ix_answers_project_id_id``)."""
     rows = conn.execute(
-        select(t.Project.id, t.ProjectRules.evaluated_answer_id)
+        select(t.Project.id, t.ProjectRules.evaluated_answer_id, t.ProjectRules.evaluated_at,
+               t.ProjectRules.evaluation_ms)
         .select_from(t.Project)
         .outerjoin(t.ProjectRules, t.ProjectRules.project_id == t.Project.id)
         .order_by(t.Project.id)
     ).all()
-    return [(pid, newest_answer_id(conn, pid), int(done or 0)) for pid, done in rows]
+    return [
+        EvaluationState(pid, newest_answer_id(conn, pid), int(done or 0), at, int(ms or 0))
+        for pid, done, at, ms in rows
+    ]
 
 
 def newest_answer_id(conn: Connection, project_id: int) -> int:
@@ -111,15 +126,18 @@ def newest_answer_id(conn: Connection, project_id: int) -> int:
     return int(last or 0)
 
 
-def mark_evaluated(conn: Connection, project_id: int, *, answer_id: int, now: datetime) -> None:
+def mark_evaluated(
+    conn: Connection, project_id: int, *, answer_id: int, now: datetime, duration_ms: int
+) -> None:
     stmt = _upsert(conn)(t.ProjectRules).values(
         project_id=project_id, rules=None, updated_at=now, updated_by=None,
-        evaluated_answer_id=answer_id, evaluated_at=now,
+        evaluated_answer_id=answer_id, evaluated_at=now, evaluation_ms=duration_ms,
     )
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["project_id"],
-            set_={"evaluated_answer_id": answer_id, "evaluated_at": now},
+            set_={"evaluated_answer_id": answer_id, "evaluated_at": now,
+                  "evaluation_ms": duration_ms},
         )
     )
 

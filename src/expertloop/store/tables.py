@@ -443,6 +443,8 @@ class ProjectRules(Base):
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     evaluated_answer_id: Mapped[int] = mapped_column(BigInteger, default=0)
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # How long the last evaluation took: the next waits ten times as long (pacing).
+    evaluation_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class WorkerFlag(Base):

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("updated_by", sa.Integer(), nullable=True),
         sa.Column("evaluated_answer_id", sa.BigInteger(), nullable=False),
         sa.Column("evaluated_at", sa.DateTime(), nullable=True),
+        sa.Column("evaluation_ms", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name="fk_project_rules_project_id_projects",
             ondelete="CASCADE",
