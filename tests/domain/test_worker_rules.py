@@ -167,3 +167,24 @@ def test_rules_refuse_unknown_fields_and_out_of_range_thresholds() -> None:
         WorkerRules.model_validate({"gold_accuracy": {"threshold": 1.5}})
     with pytest.raises(ValueError, match="speling"):
         WorkerRules.model_validate({"speling": {}})
+
+
+def test_the_embeddings_method_catches_paraphrases_that_minhash_misses() -> None:
+    texts = [
+        "The second answer is right because the statute allows an exception for minors.",
+        "Answer two is correct: the law makes an exception when the person is under age.",
+        "Response B is the accurate one; minors fall under the statute's exemption clause.",
+        "The reply that comes second is right, since under-age people are exempt by law.",
+    ]
+    workers = ["author", "para", "para", "para"]
+    # Stand-in embeddings: the four sentences mean the same, so their vectors nearly agree.
+    vectors = [[1.0, 0.02 * k, 0.0] for k in range(4)]
+    evidence = Evidence(texts=TextEvidence(workers, [1, 2, 3, 4], texts, [1, 2, 3, 4],
+                                           vectors=vectors))
+    minhash = evaluate_rules(evidence, _rules_only(WorkerRule.NEAR_DUPLICATE))
+    assert minhash == []
+    rules = _rules_only(WorkerRule.NEAR_DUPLICATE)
+    rules.near_duplicate.method = "embeddings"
+    found = evaluate_rules(evidence, rules)
+    assert [f.worker for f in found] == ["para"]
+    assert found[0].details["method"] == "embeddings (cosine)"

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,7 +84,14 @@ class StraightLiningRule(_Rule):
 
 
 class NearDuplicateRule(_Rule):
+    method: Literal["minhash", "embeddings"] = Field(
+        "minhash",
+        description="minhash: Jaccard of character shingles (copies, light edits); "
+        "embeddings: cosine of sentence embeddings (paraphrases too; needs the embeddings "
+        "extra, else MinHash is used and the flag says so)",
+    )
     threshold: float = Field(0.8, ge=0.3, le=1)
+    embedding_threshold: float = Field(0.9, ge=0.5, le=1)
     min_chars: int = Field(40, ge=1, le=100_000)
     min_count: int = Field(3, ge=1, le=100_000)
 
@@ -162,10 +169,14 @@ class ChoiceEvidence:
 
 @dataclass
 class TextEvidence:
+    """Written text per answer; ``vectors`` (one row per text) are its sentence embeddings
+    when the ``embeddings`` method is chosen and available."""
+
     workers: Sequence[Hashable]
     items: Sequence[Hashable]
     texts: Sequence[str]
     answer_ids: Sequence[int]
+    vectors: Any = None
 
 
 @dataclass
@@ -373,9 +384,22 @@ def _duplicates(
     ids = [int(ev.answer_ids[i]) for i in order]
     keep = _recent(workers, ids, WorkerRule.NEAR_DUPLICATE, since)
     copied: dict[Hashable, list[dict[str, Any]]] = {}
-    for pair in sc.near_duplicate_pairs(
-        texts, threshold=rule.threshold, min_chars=rule.min_chars
-    ):
+    use_vectors = rule.method == "embeddings" and ev.vectors is not None
+    if use_vectors:
+        vectors = np.asarray(ev.vectors)[order]
+        long_enough = [i for i, text in enumerate(texts) if len(text.strip()) >= rule.min_chars]
+        found = [
+            sc.DuplicatePair(long_enough[p.first], long_enough[p.second], p.similarity)
+            for p in sc.similar_vector_pairs(
+                vectors[long_enough], threshold=rule.embedding_threshold
+            )
+        ] if long_enough else []
+        method, threshold = "embeddings (cosine)", rule.embedding_threshold
+    else:
+        found = sc.near_duplicate_pairs(texts, threshold=rule.threshold,
+                                        min_chars=rule.min_chars)
+        method, threshold = "minhash (Jaccard)", rule.threshold
+    for pair in found:
         first, second = pair.first, pair.second  # first is the earlier answer
         if items[first] == items[second] and workers[first] == workers[second]:
             continue
@@ -399,11 +423,11 @@ def _duplicates(
         n_reused = len(best) - n_copied
         examples = sorted(best.values(), key=lambda h: -h["similarity"])[:5]
         details = {"answers": len(best), "copied_from_others": n_copied,
-                   "reused_across_items": n_reused, "threshold": rule.threshold,
-                   "examples": examples}
+                   "reused_across_items": n_reused, "threshold": threshold,
+                   "method": method, "examples": examples}
         message = (
-            f"{len(best)} answers nearly identical to earlier text (Jaccard >= "
-            f"{rule.threshold:g}): {n_copied} like another worker's, {n_reused} reused "
+            f"{len(best)} answers nearly identical to earlier text ({method} >= "
+            f"{threshold:g}): {n_copied} like another worker's, {n_reused} reused "
             f"across their own items"
         )
         out.append(Finding(worker, WorkerRule.NEAR_DUPLICATE, details, message, rule.pause))

