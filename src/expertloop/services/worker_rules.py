@@ -58,6 +58,8 @@ from expertloop.tasks import get_task_type
 __all__ = [
     "EVALUATE_KIND",
     "WATCH_KIND",
+    "FlagRow",
+    "PauseState",
     "Telemetry",
     "WorkerStanding",
     "after_answer",

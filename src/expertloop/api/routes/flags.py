@@ -13,7 +13,7 @@ from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import Id, SmallId, UtcDatetime
 from expertloop.domain.worker_rules import WorkerRules
 from expertloop.services import worker_rules
-from expertloop.store.flags import FlagRow, PauseState
+from expertloop.services.worker_rules import FlagRow, PauseState
 
 router = APIRouter(tags=["worker rules"])
 
