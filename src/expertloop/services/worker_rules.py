@@ -88,12 +88,27 @@ _rules_caches: dict[int, ExpiringCache[int, WorkerRules]] = {}
 _caches_lock = threading.Lock()
 
 
+class _DatabaseClock:
+    """The database's clock as it is at each reading (tests swap a fake one in and out)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def now(self) -> datetime:
+        return self._db.clock.now()
+
+    def monotonic(self) -> float:
+        return self._db.clock.monotonic()
+
+
 def _cache(db: Database) -> ExpiringCache[int, WorkerRules]:
     key = id(db)
     with _caches_lock:
         cache = _rules_caches.get(key)
         if cache is None:
-            cache = _rules_caches[key] = ExpiringCache(_RULES_TTL_SECONDS, clock=db.clock)
+            cache = _rules_caches[key] = ExpiringCache(
+                _RULES_TTL_SECONDS, clock=_DatabaseClock(db)
+            )
         return cache
 
 
