@@ -36,6 +36,7 @@ from expertloop.web import (
 )
 from expertloop.web.console_items import install_console_items
 from expertloop.web.dashboard import install_dashboard
+from expertloop.web.worker_flags import install_worker_flag_pages
 
 __all__ = ["PARTS", "Install", "create_app"]
 
@@ -55,6 +56,7 @@ PARTS: tuple[Install, ...] = (
     install_console_people,
     install_dashboard,
     install_console_items,
+    install_worker_flag_pages,
 )
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "TooLargeToStream",
     "TooManyAttempts",
     "UnsupportedMediaType",
+    "WorkerPaused",
 ]
 
 
@@ -87,6 +88,13 @@ class NotAuthenticated(ExpertloopError):
 class PermissionDenied(ExpertloopError):
     status = 403
     code = "permission_denied"
+
+
+class WorkerPaused(PermissionDenied):
+    """A worker rule paused the worker in this project; ``message`` says why, with the
+    numbers. A manager of the project can reinstate them."""
+
+    code = "worker_paused"
 
 
 class NotFound(ExpertloopError):

@@ -36,6 +36,8 @@ class Generated:
     targets: list[int]
     # fates[item][worker]; worker 0 is the one asking
     fates: list[list[str | None]]
+    # a worker rule paused worker 0 in the project
+    paused: bool = False
 
 
 @st.composite
@@ -46,7 +48,7 @@ def states(draw: st.DrawFn) -> Generated:
     fates = draw(
         st.lists(st.lists(st.sampled_from(FATES), min_size=3, max_size=3), min_size=n, max_size=n)
     )
-    return Generated(priorities, targets, fates)
+    return Generated(priorities, targets, fates, draw(st.booleans()))
 
 
 def _store(env: Env, generated: Generated) -> tuple[int, list[int], list[ItemState], WorkerState]:
@@ -108,8 +110,19 @@ def _store(env: Env, generated: Generated) -> tuple[int, list[int], list[ItemSta
                 .values(target=target, n_answers=answers, open_slots=target - answers - leases)
             )
             states.append(ItemState(item_id, priority, target, answers, leases))
+        if generated.paused:
+            conn.execute(
+                update(t.ProjectMember)
+                .where(
+                    t.ProjectMember.project_id == project,
+                    t.ProjectMember.user_id == workers[0].id,
+                )
+                .values(paused_at=NOW, pause_reason="generated")
+            )
     held = min(live_assignments)[1] if live_assignments else None
-    worker_state = WorkerState(assigned_items=frozenset(assigned), held_item=held)
+    worker_state = WorkerState(
+        assigned_items=frozenset(assigned), held_item=held, paused=generated.paused
+    )
     return project, [w.id for w in workers], states, worker_state
 
 

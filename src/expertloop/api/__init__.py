@@ -14,6 +14,7 @@ from expertloop.api.routes import (
     auth,
     console_items,
     exports,
+    flags,
     health,
     imports,
     interchange,
@@ -56,6 +57,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         audit,
         item_reports,
         my_work,
+        flags,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

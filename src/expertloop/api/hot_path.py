@@ -22,11 +22,12 @@ import orjson
 from pydantic import ValidationError
 
 from expertloop.api.errors import error_body, invalid_input
-from expertloop.api.schemas import AnswerSubmit, iso_utc
+from expertloop.api.schemas import AnswerSubmit, AnswerTelemetryIn, iso_utc
 from expertloop.domain import User
 from expertloop.errors import ExpertloopError, InputInvalid, PayloadTooLarge
 from expertloop.services import assignments
 from expertloop.services.auth import TokenAuthenticator
+from expertloop.services.worker_rules import Telemetry
 from expertloop.store import Database
 
 __all__ = [
@@ -87,6 +88,7 @@ async def answer_response(
     assignment_id: int,
     answer: dict[str, Any],
     idempotency_key: str | None,
+    telemetry: AnswerTelemetryIn | None = None,
 ) -> tuple[int, bytes]:
     """Status and body of an ``answer`` request: 201 when stored, 200 for a replay."""
     check_idempotency_key(idempotency_key)
@@ -96,6 +98,7 @@ async def answer_response(
         assignment_id=assignment_id,
         answer=answer,
         idempotency_key=idempotency_key,
+        telemetry=None if telemetry is None else Telemetry(**telemetry.model_dump()),
     )
     body = {
         "answer_id": result.answer_id,
@@ -149,6 +152,7 @@ class AnnotatorLoop:
                     int(answer_match[1]),
                     submitted.answer,
                     _header(scope, b"idempotency-key"),
+                    submitted.telemetry,
                 )
         except ExpertloopError as exc:
             status, body = exc.status, orjson.dumps(exc.to_dict())

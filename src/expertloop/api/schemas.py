@@ -25,6 +25,7 @@ from expertloop.domain import (
     Role,
     User,
 )
+from expertloop.domain.worker_rules import WorkerRules
 from expertloop.services.clock import iso_utc
 from expertloop.tasks import get_task_type
 
@@ -33,6 +34,7 @@ __all__ = [
     "MAX_SMALL_ID",
     "AnswerPublic",
     "AnswerSubmit",
+    "AnswerTelemetryIn",
     "AssignmentPublic",
     "GoldPromotion",
     "GuidelinesHistory",
@@ -122,6 +124,9 @@ class ProjectCreate(Strict):
         ge=0,
         le=100,
         description="How many times a worker may extend a lease, each time by lease_seconds.",
+    )
+    rules: WorkerRules | None = Field(
+        None, description="Worker rules (flags and automatic pauses); left out: the defaults."
     )
 
 
@@ -268,10 +273,21 @@ class AssignmentPublic(BaseModel):
     expires_at: UtcDatetime
 
 
+class AnswerTelemetryIn(Strict):
+    """How the web UI saw the answer's text entered (optional; stored beside the answer,
+    never in it): characters typed and pasted into its text fields, and milliseconds spent
+    typing."""
+
+    typed_chars: int = Field(ge=0, le=10_000_000)
+    pasted_chars: int = Field(ge=0, le=10_000_000)
+    typing_ms: int = Field(ge=0, le=7 * 24 * 3600 * 1000)
+
+
 class AnswerSubmit(Strict):
     answer: dict[str, Any] = Field(
         examples=[{"choice": "A", "strength": 2, "rationale": "More accurate."}]
     )
+    telemetry: AnswerTelemetryIn | None = None
 
 
 class AnswerPublic(BaseModel):

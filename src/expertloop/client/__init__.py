@@ -46,7 +46,9 @@ from expertloop.client.errors import (
     ServerError,
     TooManyAttempts,
     UnsupportedMediaType,
+    WorkerPaused,
 )
+from expertloop.client.flags import Standing, WorkerFlag, WorkerFlags
 from expertloop.client.item_reports import Reports
 from expertloop.client.items import Items, ItemState
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
@@ -98,6 +100,7 @@ __all__ = [
     "ReviewSummary",
     "Reviews",
     "ServerError",
+    "Standing",
     "SubmittedAnswer",
     "TokenInfo",
     "Tokens",
@@ -105,7 +108,10 @@ __all__ = [
     "UnsupportedMediaType",
     "User",
     "Users",
+    "WorkerFlag",
+    "WorkerFlags",
     "WorkerItem",
+    "WorkerPaused",
     "WorkerReviewSummary",
     "answers",
 ]

@@ -11,6 +11,7 @@ import httpx
 
 from expertloop.client._http import Http, Retry
 from expertloop.client.access import AuditLog, Tokens
+from expertloop.client.flags import WorkerFlags
 from expertloop.client.models import User
 from expertloop.client.my_work import MyWork
 from expertloop.client.projects import Projects
@@ -143,6 +144,7 @@ class Client:
         self.tokens = Tokens(self._http)
         self.audit = AuditLog(self._http)
         self.my_work = MyWork(self._http)
+        self.flags = WorkerFlags(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:

@@ -13,6 +13,7 @@ Branch on the class or on ``code``, never on the message.
     └── ExpertloopAPIError               the server answered with an error
         ├── NotAuthenticated             401
         ├── PermissionDenied             403
+        │   └── WorkerPaused             403 worker_paused (a worker rule paused you)
         ├── NotFound                     404
         ├── Conflict                     409
         │   ├── AlreadyExists            409 already_exists
@@ -63,6 +64,7 @@ __all__ = [
     "ServerError",
     "TooManyAttempts",
     "UnsupportedMediaType",
+    "WorkerPaused",
     "error_from_response",
 ]
 
@@ -131,6 +133,13 @@ class PermissionDenied(ExpertloopAPIError):
 
     status = 403
     code = "permission_denied"
+
+
+class WorkerPaused(PermissionDenied):
+    """A worker rule paused you in this project; ``message`` says why, with the numbers
+    (``details``: ``paused_at``, ``reason``). A manager of the project can reinstate you."""
+
+    code = "worker_paused"
 
 
 class NotFound(ExpertloopAPIError):
@@ -258,6 +267,7 @@ _BY_CODE: dict[str, type[ExpertloopAPIError]] = {
     for cls in (
         NotAuthenticated,
         PermissionDenied,
+        WorkerPaused,
         NotFound,
         AlreadyExists,
         AlreadyAnswered,

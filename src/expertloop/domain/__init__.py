@@ -6,6 +6,7 @@ from expertloop.domain.models import (
     AssignmentStatus,
     ExportFile,
     ExportFormat,
+    FlagAction,
     GuidelinesVersion,
     ImportFormat,
     ImportStatus,
@@ -20,6 +21,7 @@ from expertloop.domain.models import (
     Role,
     SuggestionSource,
     User,
+    WorkerRule,
 )
 from expertloop.domain.policies import (
     can_add_members,
@@ -41,6 +43,7 @@ __all__ = [
     "AssignmentStatus",
     "ExportFile",
     "ExportFormat",
+    "FlagAction",
     "GuidelinesVersion",
     "ImportFormat",
     "ImportStatus",
@@ -55,6 +58,7 @@ __all__ = [
     "Role",
     "SuggestionSource",
     "User",
+    "WorkerRule",
     "can_add_members",
     "can_claim_items",
     "can_create_projects",

@@ -211,3 +211,21 @@ class Review:
     fixed_answer: dict[str, Any] | None
     decided_at: datetime | None
     guidelines_version: int = 1
+
+
+class WorkerRule(enum.StrEnum):
+    """A rule that watches a worker's answers in a project (``domain/worker_rules.py``)."""
+
+    GOLD_ACCURACY = "gold_accuracy"
+    SPAMMER_SCORE = "spammer_score"
+    TOO_FAST = "too_fast"
+    STRAIGHT_LINING = "straight_lining"
+    NEAR_DUPLICATE = "near_duplicate"
+    PASTED_TEXT = "pasted_text"
+
+
+class FlagAction(enum.StrEnum):
+    """How a manager closed a worker flag: the worker reinstated, or the flag dismissed."""
+
+    REINSTATED = "reinstated"
+    DISMISSED = "dismissed"

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists
+from sqlalchemy import ColumnElement, exists, literal, select
 
+from expertloop.store import tables as t
 from expertloop.store.claims import SCOPE, ClaimQuery, ClaimScope
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "HIGHEST_PRIORITY",
     "IN_SERVICE",
     "NEW_TO_WORKER",
+    "NOT_PAUSED",
     "OLDEST_FIRST",
     "RULES",
     "Eligibility",
@@ -65,10 +67,12 @@ class WorkerState:
     ``assigned_items``: every item the worker ever had an assignment on, whatever its status.
     ``held_item``: the item of the worker's live lease in the project (status ``leased``
     and not past its expiry), if any; with several, the earliest lease's.
+    ``paused``: a worker rule paused them in the project (``project_members.paused_at``).
     """
 
     assigned_items: frozenset[int] = frozenset()
     held_item: int | None = None
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,29 @@ NEW_TO_WORKER = Eligibility(
         )
     ),
     admits=lambda item, worker: item.id not in worker.assigned_items,
+)
+
+_MEMBER = t.ProjectMember.__table__.alias("m")
+
+NOT_PAUSED = Eligibility(
+    name="not_paused",
+    doc="A worker paused in the project by a worker rule gets nothing until a manager "
+    "reinstates them. On PostgreSQL the claim takes a share lock on the worker's membership "
+    "row as it reads it, and a pause updates that row before releasing the worker's leases: "
+    "a claim racing a pause either waits and then sees the pause, or commits first and its "
+    "lease is released by the pause. So no item is handed to a paused worker.",
+    sql=lambda s: (
+        select(literal(1))
+        .select_from(_MEMBER)
+        .where(
+            _MEMBER.c.project_id == s.project_id,
+            _MEMBER.c.user_id == s.worker_id,
+            _MEMBER.c.paused_at.is_(None),
+        )
+        .with_for_update(read=True)
+        .exists()
+    ),
+    admits=lambda _, worker: not worker.paused,
 )
 
 CLOSEST_TO_COMPLETION = OrderTerm(
@@ -187,7 +214,7 @@ class RuleSet:
 
 
 RULES = RuleSet(
-    eligibility=(HAS_OPEN_SLOT, IN_SERVICE, NEW_TO_WORKER),
+    eligibility=(HAS_OPEN_SLOT, IN_SERVICE, NEW_TO_WORKER, NOT_PAUSED),
     order=(CLOSEST_TO_COMPLETION, HIGHEST_PRIORITY, OLDEST_FIRST),
 )
 """The rules every claim follows."""

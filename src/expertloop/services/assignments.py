@@ -35,6 +35,7 @@ from expertloop.errors import (
     PermissionDenied,
 )
 from expertloop.scheduling import RULES, lease_expires_at
+from expertloop.services import worker_rules
 from expertloop.services.caching import ExpiringCache
 from expertloop.services.item_admin import disable_unservable_item
 from expertloop.services.projects import load_project
@@ -92,11 +93,12 @@ def next_assignment(
             # before telling the worker there is nothing left.
             with db.write() as conn:
                 swept = claims.expire_leases(conn, now=now, project_id=project.id)
-            if not swept:
-                return None
-            with db.statements() as conn:
-                lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
+            if swept:
+                with db.statements() as conn:
+                    lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
             if lease is None:
+                # Nothing for them: say so, unless a worker rule paused them (then say why).
+                worker_rules.raise_if_paused(db, project_id=project.id, worker_id=actor.id)
                 return None
         shown, problem = _servable(task, lease)
         if problem is None:
@@ -199,13 +201,15 @@ def submit_answer(
     assignment_id: int,
     answer: Any,
     idempotency_key: str | None = None,
+    telemetry: worker_rules.Telemetry | None = None,
 ) -> SubmittedAnswer:
     """Store the worker's answer to their assignment, exactly once.
 
     A retry with the same ``idempotency_key`` returns the stored answer with
-    ``created=False``. Raises ``AnswerInvalid`` (422), ``LeaseLost`` (409) when the lease
-    ended and its slot went to another worker, ``AlreadyAnswered`` (409) when an answer is
-    stored under a different key.
+    ``created=False``. ``telemetry`` (how the web UI saw the text entered) is stored beside
+    a new answer, never in it. Raises ``AnswerInvalid`` (422), ``LeaseLost`` (409) when the
+    lease ended and its slot went to another worker, ``AlreadyAnswered`` (409) when an
+    answer is stored under a different key.
     """
     problem = json_problem(answer, path="answer")
     if problem is not None:
@@ -213,6 +217,7 @@ def submit_answer(
             f"invalid answer: {problem.field}: {problem.message}", details=[problem.to_dict()]
         )
     now = db.clock.now()
+    created: SubmittedAnswer | None = None
     try:
         with db.statements() as conn:
             target = answer_store.answer_target(conn, assignment_id)
@@ -236,12 +241,16 @@ def submit_answer(
                 )
                 if stored is None:
                     raise _NotLive  # and roll back whatever the attempt changed
-                return SubmittedAnswer(
+                created = SubmittedAnswer(
                     stored.id, assignment_id, target.item_id, shown, now, True,
                     target.guidelines_version,
                 )
     except (_NotLive, answer_store.DuplicateAnswer):
         pass
+    else:
+        if created is not None:
+            _after_answer(db, target, created, now, telemetry)
+            return created
     # The lease ended, or the answer collided with a stored one (e.g. a concurrent retry).
     assert target is not None  # _NotLive is raised only after the target was read
     try:
@@ -254,9 +263,31 @@ def submit_answer(
     except (_SlotGone, answer_store.DuplicateAnswer) as exc:
         with db.read() as conn:
             return _replay(conn, target, task, idempotency_key, lost=isinstance(exc, _SlotGone))
-    return SubmittedAnswer(
+    late = SubmittedAnswer(
         stored.id, assignment_id, target.item_id, shown, now, True, target.guidelines_version
     )
+    _after_answer(db, target, late, now, telemetry)
+    return late
+
+
+def _after_answer(
+    db: Database,
+    target: answer_store.AnswerTarget,
+    stored: SubmittedAnswer,
+    now: datetime,
+    telemetry: worker_rules.Telemetry | None,
+) -> None:
+    """The worker rules' O(1) part: telemetry, and the minimum-time check. After the answer
+    is committed: a failure here never loses an acknowledged answer."""
+    try:
+        worker_rules.after_answer(
+            db, project_id=target.project_id, worker_id=target.worker_id,
+            answer_id=stored.answer_id,
+            duration_ms=max(0, int((now - target.leased_at).total_seconds() * 1000)),
+            telemetry=telemetry,
+        )
+    except Exception:  # the answer is stored; a rule's bookkeeping must not fail it
+        log.exception("worker rules after answer %d failed", stored.answer_id)
 
 
 class _NotLive(Exception):

@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from expertloop.domain import (
     AssignmentStatus,
+    FlagAction,
     ImportFormat,
     ImportStatus,
     ItemReportReason,
@@ -41,12 +42,14 @@ from expertloop.domain import (
     ReviewSource,
     Role,
     SuggestionSource,
+    WorkerRule,
 )
 
 __all__ = [
     "Answer",
     "AnswerHour",
     "AnswerRollupMark",
+    "AnswerTelemetry",
     "ApiToken",
     "Assignment",
     "AuditEvent",
@@ -63,8 +66,10 @@ __all__ = [
     "Project",
     "ProjectGuidelines",
     "ProjectMember",
+    "ProjectRules",
     "Review",
     "User",
+    "WorkerFlag",
     "sql_values",
 ]
 
@@ -174,6 +179,10 @@ class ProjectMember(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     added_at: Mapped[datetime] = mapped_column(DateTime)
+    # A worker paused in the project by a rule gets no items until a manager reinstates them
+    # (scheduling rule NOT_PAUSED); the reason is what they are told.
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime)
+    pause_reason: Mapped[str | None] = mapped_column(Text)
 
 
 # An item with gold (a JSON column stores "no gold" as JSON null unless told otherwise).
@@ -693,3 +702,83 @@ class ItemSearch(Base):
     )
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
+
+
+class ProjectRules(Base):
+    """A project's worker rules (``None``: the defaults) and how far the rules' background
+    evaluation has read its answers."""
+
+    __tablename__ = "project_rules"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    rules: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    evaluated_answer_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    evaluated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # How long the last evaluation took: the next waits ten times as long (pacing).
+    evaluation_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WorkerFlag(Base):
+    """A rule's finding about a worker in a project, with its numbers. At most one open
+    (unresolved) flag per project, worker and rule; a manager resolves it by reinstating the
+    worker or dismissing it, and the rule then looks only at answers after
+    ``resolved_answer_id``."""
+
+    __tablename__ = "worker_flags"
+    __table_args__ = (
+        CheckConstraint(f"rule IN ({sql_values(WorkerRule)})", name="rule"),
+        CheckConstraint(f"action IN ({sql_values(FlagAction)})", name="action"),
+        CheckConstraint("(resolved_at IS NULL) = (action IS NULL)", name="resolved_with_action"),
+        CheckConstraint("n_events >= 1", name="n_events_positive"),
+        Index(
+            "ix_worker_flags_open",
+            "project_id",
+            "worker_id",
+            "rule",
+            unique=True,
+            postgresql_where=text("resolved_at IS NULL"),
+            sqlite_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_worker_flags_project_id_id", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(Json)
+    message: Mapped[str] = mapped_column(Text)
+    n_events: Mapped[int] = mapped_column(Integer, default=1)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str | None] = mapped_column(String(16))
+    resolved_answer_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AnswerTelemetry(Base):
+    """How an answer's text was entered in the web UI (typed, pasted, time typing): kept
+    beside the answer, never in its value."""
+
+    __tablename__ = "answer_telemetry"
+    __table_args__ = (
+        CheckConstraint(
+            "typed_chars >= 0 AND pasted_chars >= 0 AND typing_ms >= 0", name="nonnegative"
+        ),
+        Index("ix_answer_telemetry_project_id_answer_id", "project_id", "answer_id"),
+    )
+
+    answer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    typed_chars: Mapped[int] = mapped_column(Integer)
+    pasted_chars: Mapped[int] = mapped_column(Integer)
+    typing_ms: Mapped[int] = mapped_column(BigInteger)

@@ -63,6 +63,7 @@ M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
     "ChatMessage",
+    "ChoiceMade",
     "FieldError",
     "Observation",
     "ObservationKind",
@@ -98,6 +99,17 @@ class Observation:
     kind: ObservationKind
     key: str
     value: ObservationValue
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceMade:
+    """What one answer picked, for the straight-lining rule: ``choice`` (a place on screen
+    when ``by_position``, e.g. ``"first"``; otherwise the option itself) among ``options``.
+    Positions are shown in a random order, so chance is ``1 / options`` for them."""
+
+    choice: str
+    options: int
+    by_position: bool
 
 
 class StrictModel(BaseModel):
@@ -270,6 +282,17 @@ class TaskType:
         rubric's weighted total); pass it whenever it is at hand.
         """
         raise NotImplementedError
+
+    def choices_made(
+        self,
+        answer: Mapping[str, Any],
+        presentation: Mapping[str, Any] | None,
+        config: Mapping[str, Any],
+    ) -> list[ChoiceMade]:
+        """What a canonical answer picked, as shown (the worker's view under
+        ``presentation``): one entry per question asked, primary first; ``[]`` where the
+        answer picks nothing countable (free text, multi-select)."""
+        return []
 
     # --- consensus and training data (see :mod:`expertloop.tasks.training`) --------------
 

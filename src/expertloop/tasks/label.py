@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from expertloop.tasks.base import (
+    ChoiceMade,
     FieldError,
     Observation,
     StrictModel,
@@ -185,6 +186,17 @@ class Label(TaskType):
             chosen = set(value["labels"])
             value["labels"] = [label for label in config["labels"] if label in chosen]
         return value
+
+    def choices_made(
+        self,
+        answer: Mapping[str, Any],
+        presentation: Mapping[str, Any] | None,
+        config: Mapping[str, Any],
+    ) -> list[ChoiceMade]:
+        label = answer.get("label")
+        if config.get("multiple") or not isinstance(label, str):
+            return []
+        return [ChoiceMade(label, len(config["labels"]), by_position=False)]
 
     def observations(
         self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None

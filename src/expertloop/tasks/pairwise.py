@@ -48,6 +48,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from expertloop.tasks.base import (
+    ChoiceMade,
     FieldError,
     Observation,
     Prompt,
@@ -261,6 +262,19 @@ class Pairwise(TaskType):
     ) -> list[str]:
         shown = self.to_shown(dict(answer), dict(presentation) if presentation else None)
         return [str(shown["choice"])]
+
+    def choices_made(
+        self,
+        answer: Mapping[str, Any],
+        presentation: Mapping[str, Any] | None,
+        config: Mapping[str, Any],
+    ) -> list[ChoiceMade]:
+        # The side as the worker saw it: "A" is the response shown first. Ties pick no side.
+        shown = self.to_shown(dict(answer), dict(presentation) if presentation else None)
+        side = shown.get("choice")
+        if side not in ("A", "B"):
+            return []
+        return [ChoiceMade("first" if side == "A" else "second", 2, by_position=True)]
 
     def observations(
         self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None

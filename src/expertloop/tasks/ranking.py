@@ -47,6 +47,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from expertloop.tasks.base import (
+    ChoiceMade,
     FieldError,
     Observation,
     Prompt,
@@ -257,6 +258,20 @@ class Ranking(TaskType):
                 out.append("A" if tier_of[i] < tier_of[j] else "B" if tier_of[j] < tier_of[i]
                            else "tie")
         return out
+
+    def choices_made(
+        self,
+        answer: Mapping[str, Any],
+        presentation: Mapping[str, Any] | None,
+        config: Mapping[str, Any],
+    ) -> list[ChoiceMade]:
+        # The place on screen of the response ranked best (alone in the first tier).
+        tiers = answer.get("ranking") or []
+        n = sum(len(tier) for tier in tiers)
+        if n < 2 or len(tiers[0]) != 1:
+            return []
+        order = shown_order(presentation, n)
+        return [ChoiceMade(f"position {order.index(tiers[0][0]) + 1}", n, by_position=True)]
 
     def observations(
         self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None

@@ -29,6 +29,8 @@ router = APIRouter(tags=["assignments"])
 @router.post(
     "/projects/{project_id}/assignments/next",
     summary="Lease the next item to the calling worker",
+    description="204 when nothing is left for the worker; 403 with code `worker_paused` "
+    "and the reason (with its numbers) when a worker rule paused them in this project.",
     response_model=AssignmentPublic,
     responses={204: {"description": "Nothing is left for this worker"}},
 )
@@ -61,7 +63,7 @@ async def submit_answer(
     if int(request.headers.get("content-length") or 0) > MAX_ANSWER_BYTES:
         raise PayloadTooLarge(f"an answer may be at most {MAX_ANSWER_BYTES} bytes")
     status_code, content = await answer_response(
-        db, actor, assignment_id, body.answer, idempotency_key
+        db, actor, assignment_id, body.answer, idempotency_key, body.telemetry
     )
     return _response(status_code, content)
 

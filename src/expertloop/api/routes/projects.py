@@ -22,7 +22,7 @@ from expertloop.api.schemas import (
 )
 from expertloop.domain import SuggestionSource
 from expertloop.errors import InputInvalid, PayloadTooLarge
-from expertloop.services import answers, items, projects
+from expertloop.services import answers, items, projects, worker_rules
 from expertloop.services.interchange import SOURCES, foreign_records
 from expertloop.services.item_sources import records_from_bytes
 from expertloop.services.items import ItemIn
@@ -32,7 +32,9 @@ router = APIRouter(tags=["projects"])
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED, summary="Create a project (manager)")
 def create_project(body: ProjectCreate, db: DatabaseDep, actor: CurrentUser) -> ProjectPublic:
-    project = projects.create_project(db, actor=actor, **body.model_dump())
+    project = projects.create_project(db, actor=actor, **body.model_dump(exclude={"rules"}))
+    if body.rules is not None:
+        worker_rules.set_rules(db, actor=actor, project_id=project.id, rules=body.rules)
     return ProjectPublic.of(project)
 
 

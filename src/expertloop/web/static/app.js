@@ -88,6 +88,14 @@
         next: true,
       };
     }
+    if (code === "worker_paused") {
+      // A worker rule paused them in this project: say why, with its numbers.
+      var reason = (error.details && error.details.reason) || error.message || "";
+      return {
+        title: "You are paused in this project.",
+        message: reason + ". A manager of the project can reinstate you.",
+      };
+    }
     if (code === "already_answered") {
       return { title: "This item already has your answer.", message: "", next: true };
     }
@@ -147,6 +155,7 @@
       return;
     }
     var form = document.getElementById("task-form");
+    if (window.expertloopTelemetry) window.expertloopTelemetry.reset();
     var offset = Date.now() - Date.parse(data.server_time);
     var draft = drafts.read(data.assignment_id);
     current = {
@@ -253,10 +262,14 @@
       form.classList.remove("is-busy");
       if (button) button.disabled = false;
     }
+    var body = { answer: answer };
+    // How the text was entered (telemetry.js): beside the answer, never in it.
+    var entered = window.expertloopTelemetry ? window.expertloopTelemetry.take() : null;
+    if (entered) body.telemetry = entered;
     request(
       "POST",
       "/api/v1/assignments/" + id + "/answer",
-      { answer: answer },
+      body,
       // One key per assignment: a retry after a lost response stores one answer.
       { "Idempotency-Key": "web-assignment-" + id }
     )
