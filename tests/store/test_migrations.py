@@ -16,7 +16,11 @@ from expertloop.store.tables import Base
 
 # Alembic cannot compare an index over an expression (``priority DESC``) on SQLite: it
 # reports it removed and added again. It is still checked on PostgreSQL.
-_EXPRESSION_INDEXES = {"ix_items_claim_order"}
+_EXPRESSION_INDEXES = {
+    "ix_items_claim_order",
+    "ix_items_gold_claim_order",
+    "ix_items_disputed_claim_order",
+}
 
 
 def _differences(database: Database) -> list[Any]:

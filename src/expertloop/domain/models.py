@@ -42,10 +42,23 @@ class ReviewStatus(enum.StrEnum):
 
 
 class ReviewSource(enum.StrEnum):
-    """How an answer came to be reviewed: drawn in a random sample, or chosen by id."""
+    """How an answer came to be reviewed: drawn in a random sample, chosen by id, or
+    escalated because the item's answers kept disagreeing (the reviewer adjudicates)."""
 
     SAMPLE = "sample"
     REQUEST = "request"
+    ESCALATION = "escalation"
+
+
+class CredentialKind(enum.StrEnum):
+    """What a worker's recorded credential is (see ``docs/workforce.md``)."""
+
+    DEGREE = "degree"
+    LICENCE = "licence"
+    CERTIFICATION = "certification"
+    MEMBERSHIP = "membership"
+    EMPLOYMENT = "employment"
+    OTHER = "other"
 
 
 class ExportFormat(enum.StrEnum):
@@ -87,6 +100,9 @@ class Project:
     created_by: int | None
     created_at: datetime
     is_member: bool = False
+    # The project has workforce settings (gold share, exam, routing; see services/workforce):
+    # the annotator loop reads the worker's counters only for such projects.
+    workforce: bool = False
 
 
 @dataclass(frozen=True, slots=True)

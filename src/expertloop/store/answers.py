@@ -41,6 +41,10 @@ class AnswerTarget:
     task_type: str
     config: dict[str, Any]
     payload: dict[str, Any]
+    gold: dict[str, Any] | None = None
+    # The project has workforce settings: the answer also updates the worker's counters
+    # (services/workforce), in the same transaction.
+    workforce: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +61,14 @@ class StoredAnswer:
 # Hot path (every answer): plain SQL, so executing it costs no statement-cache key walk.
 _TARGET = text(
     "SELECT a.id, a.project_id, a.item_id, a.worker_id, a.status, a.presentation, "
-    "a.leased_at, p.task_type, p.config, i.payload FROM assignments a "
+    "a.leased_at, p.task_type, p.config, i.payload, i.gold, "
+    "EXISTS (SELECT 1 FROM project_workforce w WHERE w.project_id = a.project_id) "
+    "FROM assignments a "
     "JOIN projects p ON p.id = a.project_id JOIN items i ON i.id = a.item_id "
     "WHERE a.id = :assignment_id"
-).columns(presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json)
+).columns(
+    presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json, gold=t.Json
+)
 
 
 _PG_TARGET = DriverStatement(_TARGET)
@@ -72,7 +80,10 @@ def answer_target(conn: Connection, assignment_id: int) -> AnswerTarget | None:
         row = _PG_TARGET.first(conn, params)
     else:
         row = conn.execute(_TARGET, params).first()
-    return None if row is None else AnswerTarget(*row)
+    if row is None:
+        return None
+    *fields, workforce = row
+    return AnswerTarget(*fields, workforce=bool(workforce))
 
 
 _ANSWER_COLUMNS = (

@@ -81,10 +81,13 @@ def create_project(
 
 
 def _project_of(row: Sequence[Any]) -> Project:
-    """A project from its columns in the order of its fields, then ``is_member``."""
-    id_, name, task_type, config, guidelines, per_item, lease, creator, created, member = row
+    """A project from its columns in the order of its fields, then ``is_member`` and
+    ``workforce``."""
+    (id_, name, task_type, config, guidelines, per_item, lease, creator, created, member,
+     workforce) = row
     return Project(
-        id_, name, task_type, config, guidelines, per_item, lease, creator, created, bool(member)
+        id_, name, task_type, config, guidelines, per_item, lease, creator, created,
+        bool(member), bool(workforce),
     )
 
 
@@ -99,7 +102,8 @@ def _membership(user_id: Any) -> Any:
 _PROJECT_FOR_USER = text(
     "SELECT p.id, p.name, p.task_type, p.config, p.guidelines, p.answers_per_item, "
     "p.lease_seconds, p.created_by, p.created_at, EXISTS (SELECT 1 FROM project_members m "
-    "WHERE m.project_id = p.id AND m.user_id = :user_id) AS is_member "
+    "WHERE m.project_id = p.id AND m.user_id = :user_id) AS is_member, "
+    "EXISTS (SELECT 1 FROM project_workforce w WHERE w.project_id = p.id) AS workforce "
     "FROM projects p WHERE p.id = :project_id"
 ).columns(config=t.Json, created_at=DateTime())
 
