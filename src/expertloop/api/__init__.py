@@ -19,6 +19,7 @@ from expertloop.api.routes import (
     projects,
     reviews,
     users,
+    workforce,
 )
 from expertloop.services.runtime import Runtime
 
@@ -35,7 +36,10 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         claimable=runtime.claimable,
     )
     # Routes are matched in order: the annotator loop, the hot path, comes first.
-    routers = (assignments, auth, access, users, projects, items, reviews, exports, jobs, audit)
+    routers = (
+        assignments, auth, access, users, workforce, projects, items, reviews, exports, jobs,
+        audit,
+    )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)

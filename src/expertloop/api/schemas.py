@@ -92,6 +92,20 @@ class ProjectCreate(Strict):
     guidelines: str = Field("", max_length=200_000, description="Markdown shown to workers.")
     answers_per_item: int = Field(3, ge=1, le=100)
     lease_seconds: int = Field(600, ge=10, le=7 * 24 * 3600)
+    # The workforce (docs/workforce.md); changed later with PATCH /projects/{id}/workforce.
+    required_skills: dict[str, Any] | None = Field(
+        None, description="Skill name to minimum level 1-5", examples=[{"medicine": 2}]
+    )
+    qualification: dict[str, Any] | None = Field(
+        None,
+        description="The exam to pass first",
+        examples=[{"exam_project_id": 7, "pass_mark": 0.8, "retry_after_seconds": 86400}],
+    )
+    gold_share: float | None = Field(None, ge=0, le=1, description="Share of gold items")
+    route_min_accuracy: float | None = Field(
+        None, ge=0, le=1, description="Gold accuracy from which a worker gets disputed items first"
+    )
+    escalate: bool = Field(False, description="Send items without a majority to reviewers")
 
 
 class ProjectPublic(BaseModel):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, exists
 
 from expertloop.store import tables as t
 from expertloop.store.claims import SCOPE, ClaimQuery, ClaimScope

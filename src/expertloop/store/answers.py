@@ -82,8 +82,12 @@ def answer_target(conn: Connection, assignment_id: int) -> AnswerTarget | None:
         row = conn.execute(_TARGET, params).first()
     if row is None:
         return None
-    *fields, workforce = row
-    return AnswerTarget(*fields, workforce=bool(workforce))
+    (assignment_id, project_id, item_id, worker_id, status, presentation, leased_at,
+     task_type, config, payload, gold, workforce) = row
+    return AnswerTarget(
+        assignment_id, project_id, item_id, worker_id, status, presentation, leased_at,
+        task_type, config, payload, gold, bool(workforce),
+    )
 
 
 _ANSWER_COLUMNS = (

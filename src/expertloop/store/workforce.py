@@ -269,7 +269,9 @@ def refresh_is_exam(conn: Connection, exam_project_id: int, *, now: datetime) ->
     return named
 
 
-def projects_naming_exam(conn: Connection, exam_project_id: int) -> list[tuple[int, str, float, int]]:
+def projects_naming_exam(
+    conn: Connection, exam_project_id: int
+) -> list[tuple[int, str, float, int]]:
     """(project id, name, pass mark, retry after seconds) of each project naming the exam."""
     rows = conn.execute(
         select(
@@ -282,7 +284,7 @@ def projects_naming_exam(conn: Connection, exam_project_id: int) -> list[tuple[i
         .where(t.ProjectWorkforce.exam_project_id == exam_project_id)
         .order_by(t.ProjectWorkforce.project_id)
     )
-    return [(r[0], r[1], float(r[2]), int(r[3])) for r in rows]
+    return [(int(r[0]), str(r[1]), float(r[2] or 0.0), int(r[3])) for r in rows]
 
 
 def non_gold_items(conn: Connection, project_id: int, *, limit: int = 20) -> list[int]:

@@ -33,6 +33,7 @@ __all__ = [
     "Qualification",
     "WorkforceSettings",
     "check_exam_project",
+    "check_new_settings",
     "get_settings",
     "gold_target",
     "managed_project",
@@ -235,6 +236,23 @@ def _state(s: WorkforceSettings) -> dict[str, Any]:
         "route_min_accuracy": s.route_min_accuracy,
         "escalate": s.escalate,
     }
+
+
+def check_new_settings(db: Database, *, actor: User | None, **changes: Any) -> None:
+    """Validate settings given with a new project, before the project is created, so a
+    refused setting leaves no project behind (422s as :func:`update_settings`)."""
+    if "required_skills" in changes:
+        check_skills(changes["required_skills"] or {}, field="required_skills", minimum=1)
+    for name in ("gold_share", "route_min_accuracy"):
+        if name in changes:
+            _share(changes[name], name)
+    if changes.get("qualification") is not None:
+        if changes.get("gold_share") is not None:
+            pass  # a project naming an exam may mix gold in too
+        wanted = _qualification(changes["qualification"])
+        assert wanted is not None
+        with db.read() as conn:
+            check_exam_project(conn, actor, wanted.exam_project_id, for_project=0)
 
 
 def update_settings(

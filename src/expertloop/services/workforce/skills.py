@@ -96,7 +96,8 @@ def get_profile(db: Database, *, actor: User | None, user_id: int) -> Profile:
         raise NotFound(f"user {user_id} not found")
     with db.read() as conn:
         user = _user(conn, user_id)
-        return Profile(user, store.user_skills(conn, user_id), store.list_credentials(conn, user_id))
+        found = store.user_skills(conn, user_id)
+        return Profile(user, found, store.list_credentials(conn, user_id))
 
 
 def set_skills(

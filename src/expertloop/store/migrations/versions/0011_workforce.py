@@ -107,7 +107,8 @@ def upgrade() -> None:
         sa.Column("escalate", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint(
-            "gold_share >= 0 AND gold_share <= 1", name=op.f("ck_project_workforce_gold_share_range")
+            "gold_share >= 0 AND gold_share <= 1",
+            name=op.f("ck_project_workforce_gold_share_range"),
         ),
         sa.CheckConstraint(
             "pass_mark >= 0 AND pass_mark <= 1", name=op.f("ck_project_workforce_pass_mark_range")
@@ -124,7 +125,8 @@ def upgrade() -> None:
             name=op.f("ck_project_workforce_exam_has_pass_mark"),
         ),
         sa.CheckConstraint(
-            "exam_project_id <> project_id", name=op.f("ck_project_workforce_exam_is_another_project")
+            "exam_project_id <> project_id",
+            name=op.f("ck_project_workforce_exam_is_another_project"),
         ),
         _fk("project_id", "projects", "project_workforce", "CASCADE"),
         _fk("exam_project_id", "projects", "project_workforce", "SET NULL"),
