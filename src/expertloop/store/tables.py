@@ -73,6 +73,7 @@ def sql_values(members: Iterable[enum.StrEnum]) -> str:
 
 
 Json = JSON().with_variant(JSONB(), "postgresql")
+NullableJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -177,7 +178,7 @@ class Item(Base):
             text("priority DESC"),
             "id",
             postgresql_where=text("open_slots > 0 AND disabled_at IS NULL AND disputed"),
-            sqlite_where=text("open_slots > 0 AND disabled_at IS NULL AND disputed"),
+            sqlite_where=text("open_slots > 0 AND disabled_at IS NULL AND disputed = 1"),
         ),
     )
 
@@ -185,7 +186,9 @@ class Item(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     external_id: Mapped[str | None] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
-    gold: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    # No gold is SQL NULL (not a JSON null), so "is a gold item" is ``gold IS NOT NULL``,
+    # the predicate of the gold claim tier's partial index.
+    gold: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     target: Mapped[int] = mapped_column(Integer)
     n_answers: Mapped[int] = mapped_column(Integer, default=0)

@@ -18,9 +18,15 @@ depends_on = None
 _CLAIM_COLUMNS: list[str | sa.TextClause] = [
     "project_id", "open_slots", sa.text("priority DESC"), "id"
 ]
+# The predicates as each dialect renders the tier's condition (SQLite has no boolean type:
+# ``disputed = 1``), so each database sees the query implies the index's predicate.
+_GOLD = "open_slots > 0 AND disabled_at IS NULL AND gold IS NOT NULL"
 _TIERS = {
-    "ix_items_gold_claim_order": "open_slots > 0 AND disabled_at IS NULL AND gold IS NOT NULL",
-    "ix_items_disputed_claim_order": "open_slots > 0 AND disabled_at IS NULL AND disputed",
+    "ix_items_gold_claim_order": (_GOLD, _GOLD),
+    "ix_items_disputed_claim_order": (
+        "open_slots > 0 AND disabled_at IS NULL AND disputed",
+        "open_slots > 0 AND disabled_at IS NULL AND disputed = 1",
+    ),
 }
 
 
@@ -31,14 +37,17 @@ def _fk(column: str, table: str, source: str, ondelete: str) -> sa.ForeignKeyCon
 
 
 def upgrade() -> None:
+    # An item without gold holds SQL NULL from now on (it held a JSON null): "gold item" is
+    # ``gold IS NOT NULL``, the predicate of the gold tier's partial index.
+    op.execute("UPDATE items SET gold = NULL WHERE CAST(gold AS TEXT) = 'null'")
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("disputed", sa.Boolean(), server_default=sa.text("false"), nullable=False)
         )
-    for name, where in _TIERS.items():
+    for name, (pg_where, sqlite_where) in _TIERS.items():
         op.create_index(
             name, "items", _CLAIM_COLUMNS,
-            postgresql_where=sa.text(where), sqlite_where=sa.text(where),
+            postgresql_where=sa.text(pg_where), sqlite_where=sa.text(sqlite_where),
         )
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_reviews_source"), type_="check")
