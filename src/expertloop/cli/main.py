@@ -22,6 +22,7 @@ from expertloop.cli import (
     reviews,
     serve,
     users,
+    workforce,
 )
 
 __all__ = ["COMMANDS", "app"]
@@ -40,6 +41,7 @@ COMMANDS = (
     exports,
     jobs,
     audit,
+    workforce,
 )
 
 app = typer.Typer(

@@ -57,6 +57,7 @@ from expertloop.client.projects import (
     Projects,
 )
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
+from expertloop.client.workforce import Workforce
 
 __all__ = [
     "AlreadyAnswered",
@@ -99,4 +100,5 @@ __all__ = [
     "Users",
     "WorkerItem",
     "WorkerReviewSummary",
+    "Workforce",
 ]

@@ -13,6 +13,7 @@ from expertloop.client._http import Http, Retry
 from expertloop.client.access import AuditLog, Tokens
 from expertloop.client.models import User
 from expertloop.client.projects import Projects
+from expertloop.client.workforce import Workforce
 
 __all__ = ["Client", "Users"]
 
@@ -114,6 +115,7 @@ class Client:
         self.projects = Projects(self._http)
         self.tokens = Tokens(self._http)
         self.audit = AuditLog(self._http)
+        self.workforce = Workforce(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:
