@@ -102,7 +102,8 @@ def test_a_manager_records_a_credential_verifies_it_and_removes_it(env: Env) -> 
     )
     assert created.status_code == 201, created.text
     body = created.json()
-    assert body["verified"] is False and body["verified_by"] is None
+    assert body["verified"] is False
+    assert body["verified_by"] is None
     assert body["recorded_by"] == manager.id
     verified = client.post(f"{API}/users/{worker.id}/credentials/{body['id']}/verify").json()
     assert verified["verified"] is True
@@ -287,14 +288,16 @@ def test_a_worker_who_passes_the_exam_gets_items_and_one_who_fails_waits_to_retr
         client = env.client(worker)
         assert _next(client, project).status_code == 204
         status = client.get(f"{API}/projects/{project}/qualification").json()
-        assert status["status"] == "not_started" and status["exam_items"] == 3
+        assert status["status"] == "not_started"
+        assert status["exam_items"] == 3
         for n in range(3):
             lease = _next(client, exam)
             assert lease.status_code == 200
             assert "gold" not in lease.text  # exam items are served like any item
             _answer(client, lease.json(), correct=correct or n == 0)
     good_status = env.client(good).get(f"{API}/projects/{project}/qualification").json()
-    assert good_status["status"] == "passed" and good_status["score"] == 1.0
+    assert good_status["status"] == "passed"
+    assert good_status["score"] == 1.0
     assert good_status["qualified"] is True
     assert _next(env.client(good), project).status_code == 200
     bad_client = env.client(bad)
@@ -308,7 +311,8 @@ def test_a_worker_who_passes_the_exam_gets_items_and_one_who_fails_waits_to_retr
     assert {r["username"]: r["status"] for r in results} == {
         good.username: "passed", bad.username: "failed"
     }
-    assert "gold" not in str(results) and "choice" not in str(results)
+    assert "gold" not in str(results)
+    assert "choice" not in str(results)
     assert bad_client.get(f"{API}/projects/{project}/qualification/results").status_code == 403
     clock.advance(3601)
     assert bad_client.get(f"{API}/projects/{project}/qualification").json()["status"] == (
@@ -319,7 +323,8 @@ def test_a_worker_who_passes_the_exam_gets_items_and_one_who_fails_waits_to_retr
         assert lease.status_code == 200
         _answer(bad_client, lease.json(), correct=True)
     retaken = bad_client.get(f"{API}/projects/{project}/qualification").json()
-    assert retaken["status"] == "passed" and retaken["attempts"] == 2
+    assert retaken["status"] == "passed"
+    assert retaken["attempts"] == 2
     assert _next(bad_client, project).status_code == 200
 
 
@@ -354,8 +359,8 @@ def test_a_gold_share_mixes_that_share_of_gold_into_each_workers_items_indisting
     client = env.client(worker)
     shapes: dict[bool, set[str]] = {True: set(), False: set()}
     headers: dict[bool, set[str]] = {True: set(), False: set()}
-    answered = gold = 0
-    for _ in range(20):
+    gold = 0
+    for answered in range(1, 21):
         lease = _next(client, project)
         assert lease.status_code == 200
         is_gold = lease.json()["item"]["id"] in gold_ids
@@ -364,16 +369,17 @@ def test_a_gold_share_mixes_that_share_of_gold_into_each_workers_items_indisting
             repr(sorted(h for h in lease.headers if h not in ("date", "content-length")))
         )
         _answer(client, lease.json())
-        answered += 1
         gold += is_gold
         # The worker's gold answers track the share of their answers, within one item.
         assert abs(gold - 0.3 * answered) <= 1.0 + 1e-9, (gold, answered)
     assert gold >= 4
     # Gold and other items come back in the same shape, with the same headers.
-    assert shapes[True] == shapes[False] and len(shapes[True]) == 1
+    assert shapes[True] == shapes[False]
+    assert len(shapes[True]) == 1
     assert headers[True] == headers[False]
     mine = client.get(f"{API}/projects/{project}/gold/me").json()
-    assert mine["gold_answers"] == gold and mine["gold_correct"] == gold
+    assert mine["gold_answers"] == gold
+    assert mine["gold_correct"] == gold
     assert mine["answers"] == 20
     assert 0 < mine["lower"] < mine["posterior_mean"] < mine["upper"] <= 1
     theirs = manager_client.get(f"{API}/projects/{project}/workers/{worker.id}/gold").json()
@@ -387,7 +393,7 @@ def test_a_gold_share_mixes_that_share_of_gold_into_each_workers_items_indisting
 def test_without_a_gold_share_set_to_zero_no_gold_is_served(env: Env) -> None:
     manager, worker = env.user(Role.MANAGER), env.user()
     project = env.project(manager, members=[worker], answers_per_item=1)
-    env.items(manager, project, [pairwise_item(0)] + _gold_items(3))
+    env.items(manager, project, [pairwise_item(0), *_gold_items(3)])
     env.client(manager).patch(f"{API}/projects/{project}/workforce", json={"gold_share": 0})
     client = env.client(worker)
     lease = _next(client, project)

@@ -49,7 +49,8 @@ def test_the_operator_sets_a_projects_workforce_and_reads_exam_results_and_gold(
     settings = json.loads(done.stdout)
     assert settings["required_skills"] == {"medicine": 2}
     assert settings["qualification"]["pass_mark"] == 0.7
-    assert settings["gold_share"] == 0.2 and settings["escalate"] is True
+    assert settings["gold_share"] == 0.2
+    assert settings["escalate"] is True
     shown = json.loads(cli("project", "workforce", "show", str(exam)).stdout)
     assert shown["is_exam"] is True
     refused = cli("project", "workforce", "set", str(project), "--exam", str(project))
@@ -59,4 +60,5 @@ def test_the_operator_sets_a_projects_workforce_and_reads_exam_results_and_gold(
     cleared = json.loads(
         cli("project", "workforce", "set", str(project), "--no-exam", "--no-requirements").stdout
     )
-    assert cleared["qualification"] is None and cleared["required_skills"] == {}
+    assert cleared["qualification"] is None
+    assert cleared["required_skills"] == {}
