@@ -55,6 +55,7 @@ from expertloop.web.sessions import (
     csrf_token_matches,
     session_user,
 )
+from expertloop.web.workforce import home_qualifications
 
 __all__ = ["SESSION_LIFETIME", "render_review_fragment", "render_task_fragment", "router"]
 
@@ -243,6 +244,7 @@ def home(request: Request, db: DatabaseDep) -> Response:
     if user is None:
         return redirect_to_login(request)
     rows = []
+    exams = home_qualifications(db, user)
     for project in projects.list_projects(db, actor=user):
         progress = projects.project_progress(db, actor=user, project_id=project.id)
         wanted = progress.items * project.answers_per_item
@@ -253,6 +255,7 @@ def home(request: Request, db: DatabaseDep) -> Response:
                 "percent": round(100 * progress.answers / wanted) if wanted else 0,
                 "answers_wanted": wanted,
                 "review": _review_queue(db, user, project),
+                "qualification": exams.get(project.id),
             }
         )
     return render_page(request, "home.html", {**page_context(request, user), "rows": rows})
