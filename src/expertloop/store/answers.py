@@ -43,8 +43,11 @@ class AnswerTarget:
     payload: dict[str, Any]
     gold: dict[str, Any] | None = None
     # The project has workforce settings: the answer also updates the worker's counters
-    # (services/workforce), in the same transaction.
+    # (services/workforce), in the same transaction; which of them, from the settings.
     workforce: bool = False
+    is_exam: bool = False
+    counts_votes: bool = False
+    escalate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +64,13 @@ class StoredAnswer:
 # Hot path (every answer): plain SQL, so executing it costs no statement-cache key walk.
 _TARGET = text(
     "SELECT a.id, a.project_id, a.item_id, a.worker_id, a.status, a.presentation, "
-    "a.leased_at, p.task_type, p.config, i.payload, i.gold, "
-    "EXISTS (SELECT 1 FROM project_workforce w WHERE w.project_id = a.project_id) "
+    "a.leased_at, p.task_type, p.config, i.payload, i.gold, w.project_id IS NOT NULL, "
+    "COALESCE(w.is_exam, false), "
+    "(w.route_min_accuracy IS NOT NULL OR COALESCE(w.escalate, false)), "
+    "COALESCE(w.escalate, false) "
     "FROM assignments a "
     "JOIN projects p ON p.id = a.project_id JOIN items i ON i.id = a.item_id "
+    "LEFT JOIN project_workforce w ON w.project_id = a.project_id "
     "WHERE a.id = :assignment_id"
 ).columns(
     presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json, gold=t.Json
@@ -83,10 +89,11 @@ def answer_target(conn: Connection, assignment_id: int) -> AnswerTarget | None:
     if row is None:
         return None
     (assignment_id, project_id, item_id, worker_id, status, presentation, leased_at,
-     task_type, config, payload, gold, workforce) = row
+     task_type, config, payload, gold, workforce, is_exam, counts_votes, escalate) = row
     return AnswerTarget(
         assignment_id, project_id, item_id, worker_id, status, presentation, leased_at,
-        task_type, config, payload, gold, bool(workforce),
+        task_type, config, payload, gold, bool(workforce), bool(is_exam), bool(counts_votes),
+        bool(escalate),
     )
 
 

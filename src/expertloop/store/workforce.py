@@ -558,10 +558,17 @@ def votes(conn: Connection, item_id: int) -> dict[str, int]:
     return {r.value: r.n for r in rows}
 
 
-def mark_disputed(conn: Connection, item_id: int) -> None:
-    conn.execute(
-        text("UPDATE items SET disputed = true WHERE id = :id AND NOT disputed"), {"id": item_id}
-    )
+_DISPUTE = text(
+    "UPDATE items SET disputed = true WHERE id = :id "
+    "AND EXISTS (SELECT 1 FROM item_votes v WHERE v.item_id = :id AND v.value <> :value) "
+    "RETURNING id"
+)
+
+
+def mark_disputed(conn: Connection, item_id: int, vote: str) -> bool:
+    """Mark the item disputed when a vote other than ``vote`` was counted; returns whether
+    it is disputed."""
+    return conn.execute(_DISPUTE, {"id": item_id, "value": vote}).first() is not None
 
 
 def item_progress(conn: Connection, item_id: int) -> tuple[int, int]:

@@ -100,9 +100,9 @@ class AfterAnswer:
 def record_answer(
     conn: Connection, target: AnswerTarget, canonical: dict[str, Any], *, now: datetime
 ) -> AfterAnswer:
-    """Count a new answer in a project with workforce settings, in its transaction."""
-    settings = store.load_settings(conn, target.project_id)
-    if settings is None:
+    """Count a new answer in a project with workforce settings, in its transaction (the
+    settings came with the target's read)."""
+    if not target.workforce:
         return AfterAnswer()
     task = get_task_type(target.task_type)
     scored = (
@@ -114,17 +114,17 @@ def record_answer(
         gold=scored is not None, correct=bool(scored),
     )
     clear = None
-    if settings.is_exam:
+    if target.is_exam:
         failed = exams.record_exam_answer(
             conn, exam_project_id=target.project_id, worker_id=target.worker_id,
             correct=bool(scored), now=now,
         )
         if failed:
             clear = (target.project_id, target.worker_id)
-    if target.gold is None and (settings.route_min_accuracy is not None or settings.escalate):
+    if target.gold is None and target.counts_votes:
         vote = task.vote(canonical, config=target.config)
         if vote is not None:
-            _count_vote(conn, target.item_id, vote, escalate=settings.escalate, now=now)
+            _count_vote(conn, target.item_id, vote, escalate=target.escalate, now=now)
     return AfterAnswer(clear)
 
 
@@ -132,11 +132,13 @@ def _count_vote(
     conn: Connection, item_id: int, vote: str, *, escalate: bool, now: datetime
 ) -> None:
     store.add_vote(conn, item_id, vote)
-    tally = store.votes(conn, item_id)
-    if len(tally) >= 2:
-        store.mark_disputed(conn, item_id)
-    if escalate and len(tally) >= 2:
+    # One statement: disputed once another value has a vote (the item is locked already).
+    disputed = store.mark_disputed(conn, item_id, vote)
+    if escalate and disputed:
         answers, target = store.item_progress(conn, item_id)
+        if answers < target:
+            return
+        tally = store.votes(conn, item_id)
         total = sum(tally.values())
         # The item has all its answers and no value has more than half of them.
         if answers >= target and 2 * max(tally.values()) <= total:
