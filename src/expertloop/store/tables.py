@@ -520,7 +520,8 @@ class ProjectWorkforce(Base):
     qualification exam a worker must pass first. ``is_exam``: another project names this
     one as its exam. ``route_min_accuracy``: workers whose gold accuracy (posterior mean)
     reaches it get disputed items first (NULL: no routing). ``escalate``: an item whose
-    answers end without a majority goes to the reviewers.
+    answers end without a majority goes to the reviewers. Deleting the exam project sets
+    ``exam_project_id`` NULL: the project then names no exam (its pass mark is ignored).
     """
 
     __tablename__ = "project_workforce"
@@ -530,9 +531,6 @@ class ProjectWorkforce(Base):
         CheckConstraint("retry_after_seconds >= 0", name="retry_after_nonnegative"),
         CheckConstraint(
             "route_min_accuracy >= 0 AND route_min_accuracy <= 1", name="route_min_accuracy_range"
-        ),
-        CheckConstraint(
-            "(exam_project_id IS NULL) = (pass_mark IS NULL)", name="exam_has_pass_mark"
         ),
         CheckConstraint("exam_project_id <> project_id", name="exam_is_another_project"),
     )

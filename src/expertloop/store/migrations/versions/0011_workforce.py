@@ -130,10 +130,6 @@ def upgrade() -> None:
             name=op.f("ck_project_workforce_route_min_accuracy_range"),
         ),
         sa.CheckConstraint(
-            "(exam_project_id IS NULL) = (pass_mark IS NULL)",
-            name=op.f("ck_project_workforce_exam_has_pass_mark"),
-        ),
-        sa.CheckConstraint(
             "exam_project_id <> project_id",
             name=op.f("ck_project_workforce_exam_is_another_project"),
         ),
