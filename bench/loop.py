@@ -84,9 +84,16 @@ def _sentence_pool(rng: random.Random, n: int) -> list[str]:
 
 
 def item_lines(
-    start: int, count: int, pool: list[str], rng: random.Random, *, external_ids: bool = True
+    start: int,
+    count: int,
+    pool: list[str],
+    rng: random.Random,
+    *,
+    external_ids: bool = True,
+    gold_every: int = 0,
 ) -> bytes:
-    """NDJSON for items ``start`` .. ``start + count``: ~400-700 bytes of payload each."""
+    """NDJSON for items ``start`` .. ``start + count``: ~400-700 bytes of payload each;
+    every ``gold_every``-th item carries gold (0: none)."""
     choice = rng.choice
     lines = []
     for i in range(start, start + count):
@@ -96,6 +103,8 @@ def item_lines(
             "response_b": f"{choice(pool)} {choice(pool)} {choice(pool)}",
         }
         item: dict[str, Any] = {"payload": payload}
+        if gold_every and i % gold_every == 0:
+            item["gold"] = {"choice": "A"}
         if external_ids:
             item["external_id"] = f"bench-{i}"
         lines.append(orjson.dumps(item))
@@ -386,6 +395,18 @@ async def _set_up(
         "create project",
     )
     project_id = int(project["id"])
+    if args.gold_share is not None:
+        # The workforce's path: gold mixed in at that share (every 10th item is gold),
+        # routing on, so every claim reads the worker's counters and may try tiers.
+        _check(
+            await admin.request(
+                "PATCH",
+                f"{API}/projects/{project_id}/workforce",
+                orjson.dumps({"gold_share": args.gold_share, "route_min_accuracy": 0.6}),
+            ),
+            (200,),
+            "workforce settings",
+        )
 
     # Worker accounts and their tokens; password hashing dominates, so a few in parallel.
     names = [f"bench-worker-{i}" for i in range(args.workers)]
@@ -429,7 +450,10 @@ async def _set_up(
     path = f"{API}/projects/{project_id}/items"
     while sent < args.items:
         count = min(args.import_chunk, args.items - sent)
-        body = item_lines(sent, count, pool, rng, external_ids=not args.no_external_ids)
+        body = item_lines(
+            sent, count, pool, rng, external_ids=not args.no_external_ids,
+            gold_every=10 if args.gold_share is not None else 0,
+        )
         started = time.perf_counter()
         result = _check(
             await admin.request("POST", path, body, content_type="application/x-ndjson"),
@@ -645,6 +669,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="PostgreSQL: ANALYZE the bench database after the import (what autovacuum would "
         "do soon after; it is off on some servers)",
     )
+    parser.add_argument(
+        "--gold-share",
+        type=float,
+        default=None,
+        help="run a workforce project: this gold share, every 10th item gold, routing on",
+    )
     parser.add_argument("--server-log", help="keep the server's output in this file")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio event loop")
@@ -712,6 +742,7 @@ async def _bench(env: BenchEnvironment, args: argparse.Namespace) -> dict[str, A
         "import_external_ids": not args.no_external_ids,
         "analyzed_after_import": bool(args.analyze and args.db == "postgres"),
         "setup_seconds": round(setup_seconds, 1),
+        "gold_share": args.gold_share,
     }
 
 

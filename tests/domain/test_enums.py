@@ -37,13 +37,13 @@ def test_the_database_checks_each_enum_column_against_the_enums_values() -> None
     assert checks["ck_assignments_status"] == (
         "status IN ('leased', 'answered', 'released', 'expired')"
     )
-    assert checks["ck_reviews_source"] == "source IN ('sample', 'request')"
+    assert checks["ck_reviews_source"] == "source IN ('sample', 'request', 'escalation')"
     assert checks["ck_reviews_outcome"] == (
         "outcome IS NULL OR outcome IN ('accepted', 'rejected', 'fixed')"
     )
     assert [s.value for s in AssignmentStatus] == ["leased", "answered", "released", "expired"]
     assert [r.value for r in Role] == ["admin", "manager", "reviewer", "worker"]
-    assert [s.value for s in ReviewSource] == ["sample", "request"]
+    assert [s.value for s in ReviewSource] == ["sample", "request", "escalation"]
 
 
 def test_a_review_status_is_pending_or_one_of_the_outcomes() -> None:

@@ -16,7 +16,14 @@ from sqlalchemy import insert, select, text, update
 
 from db_fixtures import Env, pairwise_item
 from expertloop.domain import Role
-from expertloop.scheduling import RULES, Eligibility, ItemState, RuleSet, WorkerState
+from expertloop.scheduling import (
+    RULES,
+    WORKFORCE_RULES,
+    Eligibility,
+    ItemState,
+    RuleSet,
+    WorkerState,
+)
 from expertloop.services.assignments import next_assignment
 from expertloop.services.clock import utcnow
 from expertloop.store import claims
@@ -242,3 +249,176 @@ def _positional(sql: str) -> str:
     for n, name in enumerate(("worker_id", "project_id", "now", "presentation", "expires_at"), 1):
         sql = sql.replace(f":{name}", f"${n}")
     return sql.replace("\\:", ":")
+
+
+# --- the workforce's rules: required skills, qualification, exam lockout, gold, routing ----
+
+
+@dataclass(frozen=True)
+class Workforce:
+    required: dict[str, int]
+    skills: dict[str, int]
+    pass_mark: float | None
+    exam_score: float | None
+    exam_locked: bool
+    gold: list[bool]
+    disputed: list[bool]
+    gold_due: bool | None
+    routed: bool
+
+
+@st.composite
+def workforces(draw: st.DrawFn, n: int) -> Workforce:
+    names = ("law", "medicine")
+    required = draw(st.dictionaries(st.sampled_from(names), st.integers(1, 3), max_size=2))
+    skills = draw(st.dictionaries(st.sampled_from(names), st.integers(0, 3), max_size=2))
+    pass_mark = draw(st.sampled_from([None, None, 0.5, 0.8]))
+    exam_score = draw(st.sampled_from([None, 0.4, 0.6, 0.9]))
+    gold = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    # Disputes are recorded on items without gold only (services/workforce).
+    disputed = [d and not g for d, g in zip(
+        draw(st.lists(st.booleans(), min_size=n, max_size=n)), gold, strict=True
+    )]
+    exam_locked = draw(st.booleans())
+    if draw(st.booleans()):  # half the examples admit the worker, to exercise the tiers
+        required, pass_mark, exam_locked = {}, None, False
+    return Workforce(
+        required, skills, pass_mark, exam_score, exam_locked, gold, disputed,
+        draw(st.sampled_from([None, True, False])), draw(st.booleans()),
+    )
+
+
+def _store_workforce(
+    env: Env, project: int, worker_id: int, items: list[ItemState], wf: Workforce
+) -> tuple[list[ItemState], WorkerState]:
+    with env.db.write() as conn:
+        exam = conn.execute(
+            select(t.Project.id).where(t.Project.id != project).order_by(t.Project.id)
+        ).scalars().first()
+        assert exam is not None
+        for skill, level in wf.required.items():
+            conn.execute(insert(t.ProjectSkill).values(project_id=project, skill=skill, level=level))
+        for skill, level in wf.skills.items():
+            conn.execute(
+                insert(t.UserSkill).values(user_id=worker_id, skill=skill, level=level, updated_at=NOW)
+            )
+        conn.execute(
+            insert(t.ProjectWorkforce).values(
+                project_id=project, exam_project_id=exam if wf.pass_mark is not None else None,
+                pass_mark=wf.pass_mark, retry_after_seconds=60, is_exam=True,
+                escalate=False, updated_at=NOW,
+            )
+        )
+        if wf.exam_score is not None:
+            conn.execute(
+                insert(t.ExamResult).values(
+                    exam_project_id=exam, worker_id=worker_id, attempts=1, answered=0, correct=0,
+                    last_score=wf.exam_score, best_score=wf.exam_score, finished_at=NOW,
+                )
+            )
+        # This project as an exam the worker failed: locked until a retry time ahead of NOW,
+        # or one already past.
+        conn.execute(
+            insert(t.ExamResult).values(
+                exam_project_id=project, worker_id=worker_id, attempts=1, answered=0, correct=0,
+                last_score=0.0, best_score=0.0, finished_at=NOW,
+                retry_at=NOW + timedelta(seconds=60 if wf.exam_locked else -60),
+            )
+        )
+        states = []
+        for item, gold, disputed in zip(items, wf.gold, wf.disputed, strict=True):
+            conn.execute(
+                update(t.Item)
+                .where(t.Item.id == item.id)
+                .values(gold={"choice": "A"} if gold else None, disputed=disputed)
+            )
+            states.append(
+                ItemState(
+                    item.id, item.priority, item.target, item.answers, item.live_leases,
+                    gold=gold, disputed=disputed,
+                )
+            )
+    worker = WorkerState(
+        skills=wf.skills, required_skills=wf.required, pass_mark=wf.pass_mark,
+        exam_score=wf.exam_score, exam_locked=wf.exam_locked, gold_due=wf.gold_due,
+        routed=wf.routed,
+    )
+    return states, worker
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_the_database_obeys_the_workforce_rules_as_the_python_rules_do(
+    env: Env, data: st.DataObject
+) -> None:
+    generated = data.draw(states())
+    # The asking worker has had none of the items here (held leases and items already had
+    # are the plain rules' test above): the workforce's rules and tiers decide every pick.
+    generated = Generated(
+        generated.priorities,
+        generated.targets,
+        [[None, *fates[1:]] for fates in generated.fates],
+    )
+    wf = data.draw(workforces(len(generated.priorities)))
+    env.backend.truncate()
+    project, workers, items, held = _store(env, generated)
+    items, worker = _store_workforce(env, project, workers[0], items, wf)
+    worker = WorkerState(
+        assigned_items=held.assigned_items, held_item=held.held_item, skills=worker.skills,
+        required_skills=worker.required_skills, pass_mark=worker.pass_mark,
+        exam_score=worker.exam_score, exam_locked=worker.exam_locked,
+        gold_due=worker.gold_due, routed=worker.routed,
+    )
+    expected = WORKFORCE_RULES.pick_next_item(items, worker)
+    lease = None
+    for query in WORKFORCE_RULES.claims(worker):
+        with env.db.statements() as conn:
+            lease = claims.lease_next_item(
+                conn, query, project_id=project, worker_id=workers[0], presentation=None,
+                now=NOW, expires_at=NOW + timedelta(seconds=300),
+            )
+        if lease is not None:
+            break
+    assert (lease and lease.item_id) == (expected and expected.id)
+
+
+def test_the_skill_and_exam_rules_are_one_time_filters_on_postgresql(env: Env) -> None:
+    """They name no column of the candidate item, so each claim (the plain one, the gold
+    tier, the disputed tier) still walks its claim-order index and evaluates them once
+    (PostgreSQL: an InitPlan's one-time filter), not per row."""
+    if env.backend.name != "postgresql":
+        return
+    manager, worker = env.user(Role.MANAGER), env.user()
+    project = env.project(manager, members=[worker])
+    env.items(manager, project, [pairwise_item(n) for n in range(50)])
+    tiers = {
+        "ix_items_claim_order": RULES.claim_query,
+        "ix_items_gold_claim_order": WORKFORCE_RULES.claims(WorkerState(gold_due=True))[0],
+        "ix_items_disputed_claim_order": WORKFORCE_RULES.claims(WorkerState(routed=True))[0],
+    }
+    for index, query in tiers.items():
+        with env.db.read() as conn:
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+            conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+            conn.execute(
+                text(
+                    "PREPARE claim_plan (integer, integer, timestamp, text, timestamp) AS "
+                    + _positional(query.sql["postgresql"])
+                )
+            )
+            try:
+                plan = "\n".join(
+                    conn.execute(
+                        text(
+                            f"EXPLAIN EXECUTE claim_plan({worker.id}, {project}, "
+                            f"'{NOW.isoformat()}', NULL, '{NOW.isoformat()}')"
+                        )
+                    ).scalars()
+                )
+            finally:
+                conn.execute(text("DEALLOCATE claim_plan"))
+        assert f"Index Scan using {index} " in plan, plan
+        assert "One-Time Filter" in plan, plan
+        assert "Sort Key: i" not in plan, plan

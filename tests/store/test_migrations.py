@@ -17,7 +17,12 @@ from expertloop.store.tables import Base
 
 # Alembic cannot compare an index over an expression (``priority DESC``) on SQLite: it
 # reports it removed and added again. It is still checked on PostgreSQL.
-_EXPRESSION_INDEXES = {"ix_items_claim_order", "ix_users_username_lower"}
+_EXPRESSION_INDEXES = {
+    "ix_items_claim_order",
+    "ix_items_gold_claim_order",
+    "ix_items_disputed_claim_order",
+    "ix_users_username_lower",
+}
 # Created by migration 0009 only where PostgreSQL's pg_trgm extension is available, so it
 # is not declared in the tables (the item browser checks for it at run time).
 _OPTIONAL_INDEXES = {"ix_item_search_text_trgm"}

@@ -25,6 +25,7 @@ from expertloop.api.routes import (
     projects,
     reviews,
     users,
+    workforce,
 )
 from expertloop.services.runtime import Runtime
 
@@ -46,6 +47,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         auth,
         access,
         users,
+        workforce,
         projects,
         items,
         console_items,

@@ -128,6 +128,20 @@ class ProjectCreate(Strict):
     rules: WorkerRules | None = Field(
         None, description="Worker rules (flags and automatic pauses); left out: the defaults."
     )
+    # The workforce (docs/workforce.md); changed later with PATCH /projects/{id}/workforce.
+    required_skills: dict[str, Any] | None = Field(
+        None, description="Skill name to minimum level 1-5", examples=[{"medicine": 2}]
+    )
+    qualification: dict[str, Any] | None = Field(
+        None,
+        description="The exam to pass first",
+        examples=[{"exam_project_id": 7, "pass_mark": 0.8, "retry_after_seconds": 86400}],
+    )
+    gold_share: float | None = Field(None, ge=0, le=1, description="Share of gold items")
+    route_min_accuracy: float | None = Field(
+        None, ge=0, le=1, description="Gold accuracy from which a worker gets disputed items first"
+    )
+    escalate: bool = Field(False, description="Send items without a majority to reviewers")
 
 
 class ProjectPublic(BaseModel):

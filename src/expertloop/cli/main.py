@@ -23,6 +23,7 @@ from expertloop.cli import (
     reviews,
     serve,
     users,
+    workforce,
 )
 
 __all__ = ["COMMANDS", "app"]
@@ -42,6 +43,7 @@ COMMANDS = (
     exports,
     jobs,
     audit,
+    workforce,
 )
 
 app = typer.Typer(

@@ -62,6 +62,7 @@ from expertloop.client.projects import (
     Projects,
 )
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
+from expertloop.client.workforce import Workforce
 
 __all__ = [
     "REPORT_REASONS",
@@ -113,5 +114,6 @@ __all__ = [
     "WorkerItem",
     "WorkerPaused",
     "WorkerReviewSummary",
+    "Workforce",
     "answers",
 ]

@@ -58,10 +58,23 @@ class ItemReportResolution(enum.StrEnum):
 
 
 class ReviewSource(enum.StrEnum):
-    """How an answer came to be reviewed: drawn in a random sample, or chosen by id."""
+    """How an answer came to be reviewed: drawn in a random sample, chosen by id, or
+    escalated because the item's answers kept disagreeing (the reviewer adjudicates)."""
 
     SAMPLE = "sample"
     REQUEST = "request"
+    ESCALATION = "escalation"
+
+
+class CredentialKind(enum.StrEnum):
+    """What a worker's recorded credential is (see ``docs/workforce.md``)."""
+
+    DEGREE = "degree"
+    LICENCE = "licence"
+    CERTIFICATION = "certification"
+    MEMBERSHIP = "membership"
+    EMPLOYMENT = "employment"
+    OTHER = "other"
 
 
 class ExportFormat(enum.StrEnum):
@@ -142,6 +155,9 @@ class Project:
     archived_at: datetime | None = None
     # How many times a worker may extend a lease by another ``lease_seconds``.
     max_lease_extensions: int = 2
+    # The project has workforce settings (gold share, exam, routing; see services/workforce):
+    # the annotator loop reads the worker's counters only for such projects.
+    workforce: bool = False
 
     @property
     def is_archived(self) -> bool:

@@ -39,6 +39,7 @@ from expertloop.services import worker_rules
 from expertloop.services.caching import ExpiringCache
 from expertloop.services.item_admin import disable_unservable_item
 from expertloop.services.projects import load_project
+from expertloop.services.workforce import gold as workforce
 from expertloop.store import Database, claims
 from expertloop.store import answers as answer_store
 from expertloop.tasks import TaskType, TaskValidationError, get_task_type
@@ -153,13 +154,36 @@ def _lease_next(
     now: datetime,
     rng: random.Random,
 ) -> claims.Lease | None:
+    # A project with workforce settings may try several claims (a gold item when one is
+    # due, disputed items for a reliable worker, then the rest): see services/workforce.
+    queries = (
+        workforce.claim_queries(conn, project_id=project.id, worker_id=actor.id, rng=rng)
+        if project.workforce
+        else (RULES.claim_query,)
+    )
+    presentation = task.new_presentation(rng)
+    for query in queries:
+        lease = _claim(conn, query, project, actor, presentation, now)
+        if lease is not None:
+            return lease
+    return None
+
+
+def _claim(
+    conn: Connection,
+    query: claims.ClaimQuery,
+    project: Project,
+    actor: User,
+    presentation: dict[str, Any] | None,
+    now: datetime,
+) -> claims.Lease | None:
     def claim() -> claims.Lease | None:
         return claims.lease_next_item(
             conn,
-            RULES.claim_query,
+            query,
             project_id=project.id,
             worker_id=actor.id,
-            presentation=task.new_presentation(rng),
+            presentation=presentation,
             now=now,
             expires_at=lease_expires_at(now, project.lease_seconds),
         )
@@ -217,7 +241,8 @@ def submit_answer(
             f"invalid answer: {problem.field}: {problem.message}", details=[problem.to_dict()]
         )
     now = db.clock.now()
-    created: SubmittedAnswer | None = None
+    stored: answer_store.StoredAnswer | None = None
+    after: workforce.AfterAnswer | None = None
     try:
         with db.statements() as conn:
             target = answer_store.answer_target(conn, assignment_id)
@@ -235,39 +260,61 @@ def submit_answer(
                 raise AnswerInvalid(
                     f"invalid answer: {exc}", details=[e.to_dict() for e in errors]
                 ) from None
-            if target.status == AssignmentStatus.LEASED:
-                stored = answer_store.answer_live_lease(
-                    conn, target=target, value=canonical, idempotency_key=idempotency_key, now=now
-                )
-                if stored is None:
-                    raise _NotLive  # and roll back whatever the attempt changed
-                created = SubmittedAnswer(
-                    stored.id, assignment_id, target.item_id, shown, now, True,
-                    target.guidelines_version,
-                )
+            # In a project with workforce settings the worker's counters change with the
+            # answer, in one transaction: on SQLite this block is one; on PostgreSQL, whose
+            # block runs each statement on its own, the answer is taken in one below.
+            in_transaction = not (target.workforce and conn.dialect.name == "postgresql")
+            if target.status == AssignmentStatus.LEASED and in_transaction:
+                stored, after = _answer_live(conn, target, canonical, idempotency_key, now)
+        if target.status == AssignmentStatus.LEASED and stored is None:
+            with db.write() as conn:
+                stored, after = _answer_live(conn, target, canonical, idempotency_key, now)
     except (_NotLive, answer_store.DuplicateAnswer):
         pass
-    else:
-        if created is not None:
-            _after_answer(db, target, created, now, telemetry)
-            return created
-    # The lease ended, or the answer collided with a stored one (e.g. a concurrent retry).
-    assert target is not None  # _NotLive is raised only after the target was read
-    try:
-        with db.write() as conn:
-            stored = answer_store.answer_ended_lease(
-                conn, target=target, value=canonical, idempotency_key=idempotency_key, now=now
-            )
-            if stored is None:
-                raise _SlotGone
-    except (_SlotGone, answer_store.DuplicateAnswer) as exc:
-        with db.read() as conn:
-            return _replay(conn, target, task, idempotency_key, lost=isinstance(exc, _SlotGone))
-    late = SubmittedAnswer(
-        stored.id, assignment_id, target.item_id, shown, now, True, target.guidelines_version
+    if stored is None:
+        # The lease ended, or the answer collided with a stored one (e.g. a concurrent retry).
+        assert target is not None  # _NotLive is raised only after the target was read
+        try:
+            with db.write() as conn:
+                stored = answer_store.answer_ended_lease(
+                    conn, target=target, value=canonical, idempotency_key=idempotency_key,
+                    now=now,
+                )
+                if stored is None:
+                    raise _SlotGone
+                if target.workforce:
+                    after = workforce.record_answer(conn, target, canonical, now=now)
+        except (_SlotGone, answer_store.DuplicateAnswer) as exc:
+            with db.read() as conn:
+                return _replay(
+                    conn, target, task, idempotency_key, lost=isinstance(exc, _SlotGone)
+                )
+    if after is not None:
+        workforce.after_commit(db, after)
+    assert target is not None  # an answer was stored for it
+    submitted = SubmittedAnswer(
+        stored.id, assignment_id, stored.item_id, shown, now, True, target.guidelines_version
     )
-    _after_answer(db, target, late, now, telemetry)
-    return late
+    _after_answer(db, target, submitted, now, telemetry)
+    return submitted
+
+
+def _answer_live(
+    conn: Connection,
+    target: answer_store.AnswerTarget,
+    canonical: dict[str, Any],
+    idempotency_key: str | None,
+    now: datetime,
+) -> tuple[answer_store.StoredAnswer, workforce.AfterAnswer | None]:
+    """The live lease becomes the answer (and the workforce's counters count it); raises
+    :class:`_NotLive` (the caller rolls back) when the lease is not live."""
+    stored = answer_store.answer_live_lease(
+        conn, target=target, value=canonical, idempotency_key=idempotency_key, now=now
+    )
+    if stored is None:
+        raise _NotLive
+    after = workforce.record_answer(conn, target, canonical, now=now) if target.workforce else None
+    return stored, after
 
 
 def _after_answer(

@@ -8,15 +8,18 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from pydantic import Field, field_validator
+from sqlalchemy import Connection
 
 from expertloop.domain import Project, SuggestionSource, User, can_import_items
 from expertloop.domain.safe_json import json_problem
 from expertloop.errors import ImportFailed, PermissionDenied
 from expertloop.services.item_sources import ParseProblem
 from expertloop.services.projects import load_project
+from expertloop.services.workforce import settings as workforce_settings
 from expertloop.store import Database, audit
 from expertloop.store import imported_labels as label_store
 from expertloop.store import items as item_store
+from expertloop.store import workforce as workforce_store
 from expertloop.tasks import TaskValidationError, get_task_type
 from expertloop.tasks.base import StrictModel, validate_model
 
@@ -239,8 +242,12 @@ def import_items(
     now = db.clock.now()
     try:
         with db.write() as conn:
+            if project.workforce:
+                _check_exam_items(conn, project.id, items, lines, source)
             taken = item_store.insert_items(
-                conn, project.id, items, target=project.answers_per_item, now=now
+                conn, project.id, items, target=project.answers_per_item, now=now,
+                gold_target=workforce_settings.gold_target(conn, project.id)
+                if project.workforce else None,
             )
             if taken:
                 raise _ExternalIdsTaken(taken)
@@ -321,6 +328,30 @@ class _ExternalIdsTaken(Exception):
     def __init__(self, external_ids: set[str]) -> None:
         super().__init__(f"{len(external_ids)} external ids already exist")
         self.external_ids = external_ids
+
+
+def _check_exam_items(
+    conn: Connection,
+    project_id: int,
+    items: list[dict[str, Any]],
+    lines: list[tuple[int, int]],
+    source: str,
+) -> None:
+    """An exam's items all carry gold (see services/workforce/exams.py)."""
+    settings = workforce_store.load_settings(conn, project_id)
+    if settings is None or not settings.is_exam:
+        return
+    errors = [
+        {
+            "line": line,
+            "field": "gold",
+            "message": "this project is a qualification exam: every item needs gold",
+        }
+        for line, index in lines
+        if items[index].get("gold") is None
+    ]
+    if errors:
+        _reject(errors, source)
 
 
 def _reject(errors: list[dict[str, Any]], source: str) -> NoReturn:

@@ -42,6 +42,13 @@ class AnswerTarget:
     config: dict[str, Any]
     payload: dict[str, Any]
     guidelines_version: int
+    gold: dict[str, Any] | None = None
+    # The project has workforce settings: the answer also updates the worker's counters
+    # (services/workforce), in the same transaction; which of them, from the settings.
+    workforce: bool = False
+    is_exam: bool = False
+    counts_votes: bool = False
+    escalate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +66,17 @@ class StoredAnswer:
 # Hot path (every answer): plain SQL, so executing it costs no statement-cache key walk.
 _TARGET = text(
     "SELECT a.id, a.project_id, a.item_id, a.worker_id, a.status, a.presentation, "
-    "a.leased_at, p.task_type, p.config, i.payload, a.guidelines_version FROM assignments a "
+    "a.leased_at, p.task_type, p.config, i.payload, a.guidelines_version, i.gold, "
+    "w.project_id IS NOT NULL, COALESCE(w.is_exam, false), "
+    "(w.route_min_accuracy IS NOT NULL OR COALESCE(w.escalate, false)), "
+    "COALESCE(w.escalate, false) "
+    "FROM assignments a "
     "JOIN projects p ON p.id = a.project_id JOIN items i ON i.id = a.item_id "
+    "LEFT JOIN project_workforce w ON w.project_id = a.project_id "
     "WHERE a.id = :assignment_id"
-).columns(presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json)
+).columns(
+    presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json, gold=t.Json
+)
 
 
 _PG_TARGET = DriverStatement(_TARGET)
@@ -74,7 +88,16 @@ def answer_target(conn: Connection, assignment_id: int) -> AnswerTarget | None:
         row = _PG_TARGET.first(conn, params)
     else:
         row = conn.execute(_TARGET, params).first()
-    return None if row is None else AnswerTarget(*row)
+    if row is None:
+        return None
+    (assignment_id, project_id, item_id, worker_id, status, presentation, leased_at,
+     task_type, config, payload, guidelines_version, gold, workforce, is_exam, counts_votes,
+     escalate) = row
+    return AnswerTarget(
+        assignment_id, project_id, item_id, worker_id, status, presentation, leased_at,
+        task_type, config, payload, guidelines_version, gold, bool(workforce), bool(is_exam),
+        bool(counts_votes), bool(escalate),
+    )
 
 
 _ANSWER_COLUMNS = (

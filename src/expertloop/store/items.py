@@ -83,6 +83,7 @@ def insert_items(
     *,
     target: int,
     now: datetime,
+    gold_target: int | None = None,
 ) -> set[str]:
     """Insert validated items (dicts with external_id, payload, gold, priority, and
     optionally meta).
@@ -91,21 +92,24 @@ def insert_items(
     inserted, and the caller rolls back to keep the import all-or-nothing. The unique index
     finds them, so no look-up scans the project's items first.
     """
-    rows = [
-        {
-            "project_id": project_id,
-            "external_id": item.get("external_id"),
-            "payload": item["payload"],
-            "gold": item.get("gold"),
-            "meta": item.get("meta"),
-            "priority": item.get("priority", 0),
-            "target": target,
-            "n_answers": 0,
-            "open_slots": target,
-            "created_at": now,
-        }
-        for item in items
-    ]
+    # ``gold_target``: where every worker may answer each gold item (gold mixed in, exams).
+    rows = []
+    for item in items:
+        n = gold_target if gold_target is not None and item.get("gold") is not None else target
+        rows.append(
+            {
+                "project_id": project_id,
+                "external_id": item.get("external_id"),
+                "payload": item["payload"],
+                "gold": item.get("gold"),
+                "meta": item.get("meta"),
+                "priority": item.get("priority", 0),
+                "target": n,
+                "n_answers": 0,
+                "open_slots": n,
+                "created_at": now,
+            }
+        )
     statement = insert_ignoring_conflicts(conn, t.Item, ("project_id", "external_id")).returning(
         t.Item.id, t.Item.external_id
     )

@@ -111,12 +111,12 @@ def create_project(
 
 def _project_of(row: Sequence[Any]) -> Project:
     """A project from its columns in the order of its fields, then ``is_member``, the
-    guidelines version, the archiving time and ``max_lease_extensions``."""
+    guidelines version, the archiving time, ``max_lease_extensions`` and ``workforce``."""
     (id_, name, task_type, config, guidelines, per_item, lease, creator, created, member,
-     version, archived, extensions) = row
+     version, archived, extensions, workforce) = row
     return Project(
         id_, name, task_type, config, guidelines, per_item, lease, creator, created, bool(member),
-        version, archived, extensions,
+        version, archived, extensions, bool(workforce),
     )
 
 
@@ -132,7 +132,8 @@ _PROJECT_FOR_USER = text(
     "SELECT p.id, p.name, p.task_type, p.config, p.guidelines, p.answers_per_item, "
     "p.lease_seconds, p.created_by, p.created_at, EXISTS (SELECT 1 FROM project_members m "
     "WHERE m.project_id = p.id AND m.user_id = :user_id) AS is_member, "
-    "p.guidelines_version, p.archived_at, p.max_lease_extensions "
+    "p.guidelines_version, p.archived_at, p.max_lease_extensions, "
+    "EXISTS (SELECT 1 FROM project_workforce w WHERE w.project_id = p.id) AS workforce "
     "FROM projects p WHERE p.id = :project_id"
 ).columns(config=t.Json, created_at=DateTime(), archived_at=DateTime())
 

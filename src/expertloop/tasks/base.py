@@ -294,6 +294,37 @@ class TaskType:
         answer picks nothing countable (free text, multi-select)."""
         return []
 
+    # --- gold in operations and disagreement (see ``docs/workforce.md``) -----------------
+
+    def matches_gold(
+        self,
+        answer: Mapping[str, Any],
+        gold: Mapping[str, Any],
+        *,
+        config: Mapping[str, Any] | None = None,
+    ) -> bool | None:
+        """Whether a canonical answer agrees with an item's gold, for gold accuracy and
+        qualification exams; ``None`` when the gold asserts nothing this type can score.
+
+        The default: every observation of the gold that is not free text (a class, a side,
+        a ranking, a score, per key) is asserted the same by the answer.
+        """
+        expected = [o for o in self.observations(gold, config=config) if o.kind != "text"]
+        if not expected:
+            return None
+        given = {(o.kind, o.key): o.value for o in self.observations(answer, config=config)}
+        return all(given.get((o.kind, o.key)) == o.value for o in expected)
+
+    def vote(
+        self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """The answer's primary value as a short string, for counting how an item's answers
+        agree (routing and escalation); ``None`` for free text, which has no vote."""
+        found = self.observations(answer, config=config)
+        if not found or found[0].kind == "text":
+            return None
+        return str(found[0].value)[:200]
+
     # --- consensus and training data (see :mod:`expertloop.tasks.training`) --------------
 
     export_formats: ClassVar[tuple[str, ...]] = ("raw",)

@@ -55,6 +55,7 @@ from expertloop.web.sessions import (
     csrf_token_matches,
     session_user,
 )
+from expertloop.web.workforce import home_qualifications
 
 __all__ = ["SESSION_LIFETIME", "render_review_fragment", "render_task_fragment", "router"]
 
@@ -243,6 +244,7 @@ def home(request: Request, db: DatabaseDep) -> Response:
     if user is None:
         return redirect_to_login(request)
     rows = []
+    exams = home_qualifications(db, user)
     for project in projects.list_projects(db, actor=user):
         if project.is_archived:  # hands out nothing; managers find it in the console
             continue
@@ -256,6 +258,7 @@ def home(request: Request, db: DatabaseDep) -> Response:
                     round(100 * progress.items_complete / progress.items) if progress.items else 0
                 ),
                 "review": _review_queue(db, user, project),
+                "qualification": exams.get(project.id),
             }
         )
     return render_page(request, "home.html", {**page_context(request, user), "rows": rows})

@@ -20,19 +20,33 @@ from expertloop.api.schemas import (
     ProjectUpdate,
     SmallId,
 )
+from expertloop.api.workforce_schemas import WORKFORCE_FIELDS
 from expertloop.domain import SuggestionSource
 from expertloop.errors import InputInvalid, PayloadTooLarge
 from expertloop.services import answers, items, projects, worker_rules
 from expertloop.services.interchange import SOURCES, foreign_records
 from expertloop.services.item_sources import records_from_bytes
 from expertloop.services.items import ItemIn
+from expertloop.services.workforce import settings as workforce_settings
 
 router = APIRouter(tags=["projects"])
 
 
-@router.post("/projects", status_code=status.HTTP_201_CREATED, summary="Create a project (manager)")
+@router.post(
+    "/projects",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a project (manager)",
+    responses=error_responses(422),
+)
 def create_project(body: ProjectCreate, db: DatabaseDep, actor: CurrentUser) -> ProjectPublic:
-    project = projects.create_project(db, actor=actor, **body.model_dump(exclude={"rules"}))
+    fields = body.model_dump(exclude={"rules"})
+    given = {name: fields.pop(name) for name in WORKFORCE_FIELDS}
+    workforce = {name: v for name, v in given.items() if name in body.model_fields_set}
+    if workforce:
+        workforce_settings.check_new_settings(db, actor=actor, **workforce)
+    project = projects.create_project(db, actor=actor, **fields)
+    if workforce:
+        workforce_settings.update_settings(db, actor=actor, project_id=project.id, **workforce)
     if body.rules is not None:
         worker_rules.set_rules(db, actor=actor, project_id=project.id, rules=body.rules)
     return ProjectPublic.of(project)
