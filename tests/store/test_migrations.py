@@ -23,7 +23,7 @@ _EXPRESSION_INDEXES = {
     "ix_items_disputed_claim_order",
     "ix_users_username_lower",
 }
-# Created by migration 0009 only where PostgreSQL's pg_trgm extension is available, so it
+# Created by migration 0010 only where PostgreSQL's pg_trgm extension is available, so it
 # is not declared in the tables (the item browser checks for it at run time).
 _OPTIONAL_INDEXES = {"ix_item_search_text_trgm"}
 

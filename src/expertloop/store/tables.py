@@ -597,7 +597,7 @@ class ConsensusSnapshot(Base):
     agreement: Mapped[dict[str, Any]] = mapped_column(Json)
     fallbacks: Mapped[dict[str, Any]] = mapped_column(Json)
     # What the manager's dashboard reads (alpha with its interval per channel, answer
-    # distributions, position bias, item counts); NULL for a snapshot from before 0009.
+    # distributions, position bias, item counts); NULL for a snapshot from before 0010.
     stats: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
@@ -726,7 +726,7 @@ class AnswerRollupMark(Base):
 class ItemSearch(Base):
     """The text the item browser searches (external id and the payload's strings), written
     once when an item is stored and never updated, so that its text index (trigram GIN on
-    PostgreSQL where ``pg_trgm`` is available, created by migration 0009) costs nothing on
+    PostgreSQL where ``pg_trgm`` is available, created by migration 0010) costs nothing on
     the claim and submit, which update ``items`` rows."""
 
     __tablename__ = "item_search"

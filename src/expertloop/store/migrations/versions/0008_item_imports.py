@@ -1,7 +1,7 @@
 """item_imports: uploaded item files and how their imports went (batches resume after a crash)
 
 Revision ID: 0008
-Revises: 0015
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0008"
-down_revision = "0015"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """the workforce: skills, credentials, required skills, exams, gold counters, routing
 
-Revision ID: 0011
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None

@@ -1,6 +1,6 @@
 """imports keep other tools' labels: item metadata workers never see, and model suggestions
 
-Revision ID: 0015
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0015"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None

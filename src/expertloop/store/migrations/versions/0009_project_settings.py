@@ -1,7 +1,7 @@
 """projects can be edited and archived; guidelines are versioned, and every assignment and
 answer records the version it was given under; usernames are searchable
 
-Revision ID: 0007
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
