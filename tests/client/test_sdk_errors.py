@@ -72,7 +72,7 @@ def test_a_worker_creating_a_project_raises_permission_denied(env: Env, connect:
         connect(worker).projects.create("x", "pairwise")
     body = {"name": "x", "task_type": "pairwise"}
     assert _as_dict(caught.value) == _raw_error(env, worker, "POST", "projects", json=body)
-    with pytest.raises(PermissionDenied, match="only admins can list users"):
+    with pytest.raises(PermissionDenied, match="only managers and admins can search users"):
         connect(worker).users.list()
 
 

@@ -59,4 +59,5 @@ def test_the_settings_fields_read_numbers_and_text_and_leave_out_what_was_not_se
         "guidelines",
         "answers_per_item",
         "lease_seconds",
+        "max_lease_extensions",
     ]
