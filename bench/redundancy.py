@@ -1,0 +1,130 @@
+"""Adaptive redundancy on real crowd data: answers saved, accuracy kept?
+
+For each categorical data set with gold in ``../shared/data`` (those of ``bench/quality.py``),
+every candidate policy is replayed with :func:`expertloop.quality.redundancy.replay` over
+several seeds (each seed draws another answer order per item), and compared with
+``aggregate(method="auto")`` on all the answers.
+
+- ``datasets``: per data set, answers available, the accuracy on gold with all answers, and
+  for each policy the mean answers used, saving and accuracy delta (points).
+- ``mean_saving`` and ``mean_accuracy_delta_pts``: the shipped default policy, averaged
+  over the data sets (each data set weighs the same). ``target_met``: saving >= 0.30 and
+  delta >= -0.5.
+- ``leave_one_dataset_out``: for each data set, the policy the selection rule picks on the
+  *other* data sets (the largest mean saving whose mean delta is >= -0.5 there; failing
+  that, the best mean delta), scored on the one left out; and the means of those scores.
+  This scores the procedure of choosing a policy, not the policy chosen on all of them.
+
+Usage: ``python bench/redundancy.py ../shared/data [--seeds 2]``; prints ONE JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from expertloop.quality import aggregate
+from expertloop.quality.redundancy import DEFAULT_POLICY, replay
+from quality import categorical_datasets, load_categorical
+
+# (min_answers, max_answers, target_confidence); the first is the shipped default.
+CANDIDATES: list[tuple[int, int, float]] = [
+    (DEFAULT_POLICY.min_answers, DEFAULT_POLICY.max_answers, DEFAULT_POLICY.target_confidence),
+    (2, 10, 0.99),
+    (3, 10, 0.999),
+    (4, 20, 0.9999),
+]
+
+
+def _accuracy(labels: dict[Any, Any], gold: dict[str, str]) -> float:
+    return float(np.mean([labels[t] == g for t, g in gold.items() if t in labels]))
+
+
+def run(data_dir: Path, seeds: int) -> dict[str, Any]:
+    datasets: dict[str, Any] = {}
+    for folder in categorical_datasets(data_dir):
+        (w, t, lab), gold = load_categorical(folder)
+        started = time.monotonic()
+        full = _accuracy(aggregate(w, t, lab).as_dict(), gold)
+        entry: dict[str, Any] = {"answers": len(w), "accuracy_all_answers": round(full, 4),
+                                 "policies": {}}
+        for policy in CANDIDATES:
+            used, savings, deltas = [], [], []
+            for seed in range(seeds):
+                r = replay(w, t, lab, min_answers=policy[0], max_answers=policy[1],
+                           target_confidence=policy[2], seed=seed)
+                used.append(r.answers_used)
+                savings.append(r.saving)
+                deltas.append(100 * (_accuracy(r.as_dict(), gold) - full))
+            entry["policies"][_name(policy)] = {
+                "answers_used": round(float(np.mean(used)), 1),
+                "saving": round(float(np.mean(savings)), 4),
+                "accuracy_delta_pts": round(float(np.mean(deltas)), 3),
+            }
+        entry["seconds"] = round(time.monotonic() - started, 1)
+        datasets[folder.name] = entry
+        print(folder.name, json.dumps(entry["policies"]), file=sys.stderr, flush=True)
+    default = _name(CANDIDATES[0])
+    mean_saving = _mean(datasets, default, "saving")
+    mean_delta = _mean(datasets, default, "accuracy_delta_pts")
+    return {
+        "seeds": seeds,
+        "default_policy": default,
+        "datasets": datasets,
+        "mean_saving": round(mean_saving, 4),
+        "mean_accuracy_delta_pts": round(mean_delta, 3),
+        "target_met": bool(mean_saving >= 0.30 and mean_delta >= -0.5),
+        "leave_one_dataset_out": _lodo(datasets),
+    }
+
+
+def _name(policy: tuple[int, int, float]) -> str:
+    return f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
+
+
+def _mean(datasets: dict[str, Any], policy: str, key: str) -> float:
+    return float(np.mean([d["policies"][policy][key] for d in datasets.values()]))
+
+
+def _choose(datasets: dict[str, Any]) -> str:
+    names = [_name(p) for p in CANDIDATES]
+    ok = [n for n in names if _mean(datasets, n, "accuracy_delta_pts") >= -0.5]
+    if ok:
+        return max(ok, key=lambda n: _mean(datasets, n, "saving"))
+    return max(names, key=lambda n: _mean(datasets, n, "accuracy_delta_pts"))
+
+
+def _lodo(datasets: dict[str, Any]) -> dict[str, Any]:
+    per: dict[str, Any] = {}
+    for held in datasets:
+        rest = {k: v for k, v in datasets.items() if k != held}
+        chosen = _choose(rest)
+        per[held] = {"chosen": chosen, **datasets[held]["policies"][chosen]}
+    return {
+        "per_dataset": per,
+        "mean_saving": round(float(np.mean([p["saving"] for p in per.values()])), 4),
+        "mean_accuracy_delta_pts": round(
+            float(np.mean([p["accuracy_delta_pts"] for p in per.values()])), 3
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", type=Path, nargs="?", default=Path("../shared/data"))
+    parser.add_argument("--seeds", type=int, default=2)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.data_dir, args.seeds)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
