@@ -388,6 +388,13 @@ async def _set_up(
                     "task_type": "pairwise",
                     "answers_per_item": 3,
                     "lease_seconds": 600,
+                    # The simulated annotators answer at random, which the default worker
+                    # rules rightly flag and pause; the bench measures the loop, so the
+                    # rules still run and flag but pause nobody.
+                    "rules": {
+                        rule: {"pause": False}
+                        for rule in ("gold_accuracy", "spammer_score", "straight_lining")
+                    },
                 }
             ),
         ),
