@@ -9,6 +9,7 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from db_fixtures import Env
 from expertloop.store import Database, upgrade
@@ -67,3 +68,30 @@ def test_the_migrations_step_down_and_up_again(tmp_path: Path) -> None:
         assert _differences(database) == []
     finally:
         database.dispose()
+
+
+def test_the_migrated_claim_order_indexes_keep_their_descending_priority(tmp_path: Path) -> None:
+    # A batch migration on SQLite rebuilds a table from reflection, which reads an index's
+    # "priority DESC" as "priority": the claim then sorts every open item. The comparison
+    # above skips expression indexes, so this reads their SQL.
+    database = Database(f"sqlite:///{tmp_path / 'claim.db'}")
+    try:
+        upgrade(database)
+        with database.engine.connect() as conn:
+            found = dict(
+                conn.execute(
+                    text(
+                        "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                        "AND name LIKE 'ix_items_%claim_order'"
+                    )
+                ).all()
+            )
+    finally:
+        database.dispose()
+    assert set(found) == {
+        "ix_items_claim_order",
+        "ix_items_gold_claim_order",
+        "ix_items_disputed_claim_order",
+    }
+    for name, sql in found.items():
+        assert "priority DESC" in sql, (name, sql)

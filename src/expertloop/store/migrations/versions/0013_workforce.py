@@ -30,6 +30,21 @@ _TIERS = {
 }
 
 
+def _restore_claim_order_index() -> None:
+    """On SQLite a batch that rebuilds ``items`` re-creates its indexes from reflection,
+    which reads ``priority DESC`` as ``priority``: the claim then sorts every open item
+    (three times the CPU per loop). Put the index back as migration 0006 made it."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.drop_index("ix_items_claim_order", table_name="items")
+    op.create_index(
+        "ix_items_claim_order",
+        "items",
+        _CLAIM_COLUMNS,
+        sqlite_where=sa.text("open_slots > 0 AND disabled_at IS NULL"),
+    )
+
+
 def _fk(column: str, table: str, source: str, ondelete: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
         [column], [f"{table}.id"], name=op.f(f"fk_{source}_{column}_{table}"), ondelete=ondelete
@@ -44,6 +59,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("disputed", sa.Boolean(), server_default=sa.text("false"), nullable=False)
         )
+    _restore_claim_order_index()
     for name, (pg_where, sqlite_where) in _TIERS.items():
         op.create_index(
             name, "items", _CLAIM_COLUMNS,
@@ -212,3 +228,4 @@ def downgrade() -> None:
         op.drop_index(name, table_name="items")
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.drop_column("disputed")
+    _restore_claim_order_index()
