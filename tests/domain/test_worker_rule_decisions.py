@@ -188,3 +188,27 @@ def test_the_embeddings_method_catches_paraphrases_that_minhash_misses() -> None
     found = evaluate_rules(evidence, rules)
     assert [f.worker for f in found] == ["para"]
     assert found[0].details["method"] == "embeddings (cosine)"
+
+
+def test_copied_labels_flags_the_worker_who_copies_another_and_names_the_original() -> None:
+    workers, items, labels, _ = _crowd(80, honest=5, seed=4)
+    honest = [k for k, w in enumerate(workers) if w != 99]
+    workers, items, labels = ([workers[k] for k in honest], [items[k] for k in honest],
+                              [labels[k] for k in honest])
+    copied = [k for k, w in enumerate(workers) if w == 2]
+    workers += ["copycat"] * len(copied)
+    items += [items[k] for k in copied]
+    labels += [labels[k] for k in copied]
+    ids = list(range(len(workers)))
+    evidence = Evidence(labels=LabelEvidence(workers, items, labels, ids, n_classes=3))
+    found = evaluate_rules(evidence, _rules_only(WorkerRule.COPIED_LABELS))
+    assert [(f.worker, f.rule) for f in found] == [("copycat", WorkerRule.COPIED_LABELS)]
+    f = found[0]
+    assert f.pause
+    assert f.details["like_worker"] == 2
+    assert f.details["agreements"] == f.details["shared_items"] == 80
+    assert "same answer as an earlier worker on 80 of 80 shared items" in f.message
+    # Reinstated after their last answer: the old answers no longer count against them.
+    since = {("copycat", WorkerRule.COPIED_LABELS): ids[-1]}
+    evidence.since = since
+    assert evaluate_rules(evidence, _rules_only(WorkerRule.COPIED_LABELS)) == []

@@ -238,6 +238,7 @@ class WorkerRule(enum.StrEnum):
     STRAIGHT_LINING = "straight_lining"
     NEAR_DUPLICATE = "near_duplicate"
     PASTED_TEXT = "pasted_text"
+    COPIED_LABELS = "copied_labels"
 
 
 class FlagAction(enum.StrEnum):

@@ -22,6 +22,9 @@ How the defaults were chosen (by principle, not fitted to any data set):
 - near duplicates: Jaccard of 5-character shingles of at least 0.8 on texts of 40+
   characters, 3 such answers to flag.
 - pasted text: at least half of a worker's written answers (5+) were 80%+ pasted.
+- copied labels: a worker agrees with an earlier worker on their 20+ shared items more
+  often than independent workers would (given everyone else's answers), Bonferroni over
+  pairs at a project-wide 1% (:mod:`expertloop.quality.copying`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from expertloop.domain.models import WorkerRule
 from expertloop.quality import ConvergenceError, QualityInputError, dawid_skene
 from expertloop.quality import screening as sc
+from expertloop.quality.copying import copied_labels_screen
 
 __all__ = [
     "ChoiceEvidence",
@@ -103,6 +107,12 @@ class PastedTextRule(_Rule):
     min_chars: int = Field(20, ge=1, le=100_000)
 
 
+class CopiedLabelsRule(_Rule):
+    pause: bool = True
+    alpha: float = Field(0.01, gt=0, lt=0.5, description="project-wide false-flag rate")
+    min_shared: int = Field(20, ge=5, le=100_000, description="items two workers share")
+
+
 class WorkerRules(BaseModel):
     """A project's rules. Every field is optional: what is left out keeps its default."""
 
@@ -114,6 +124,7 @@ class WorkerRules(BaseModel):
     straight_lining: StraightLiningRule = Field(default_factory=StraightLiningRule)
     near_duplicate: NearDuplicateRule = Field(default_factory=NearDuplicateRule)
     pasted_text: PastedTextRule = Field(default_factory=PastedTextRule)
+    copied_labels: CopiedLabelsRule = Field(default_factory=CopiedLabelsRule)
 
     def rule(self, name: WorkerRule) -> _Rule:
         rule: _Rule = getattr(self, name.value)
@@ -222,6 +233,8 @@ def evaluate_rules(evidence: Evidence, rules: WorkerRules) -> list[Finding]:
         found += _gold(evidence.gold, rules.gold_accuracy, evidence.since)
     if rules.spammer_score.enabled and evidence.labels is not None:
         found += _spammer(evidence.labels, rules.spammer_score, evidence.since)
+    if rules.copied_labels.enabled and evidence.labels is not None:
+        found += _copied(evidence.labels, rules.copied_labels, evidence.since)
     if rules.straight_lining.enabled:
         for choices in evidence.choices:
             found += _straight(choices, rules.straight_lining, evidence.since)
@@ -291,6 +304,35 @@ def _spammer(ev: LabelEvidence, rule: SpammerScoreRule, since: Mapping[Any, int]
             f"over {n} answers, threshold {rule.max_score:g}"
         )
         out.append(Finding(s.worker_ids[i], WorkerRule.SPAMMER_SCORE, details, message,
+                           rule.pause))
+    return out
+
+
+def _copied(ev: LabelEvidence, rule: CopiedLabelsRule, since: Mapping[Any, int]) -> list[Finding]:
+    if len(ev.workers) == 0 or ev.n_classes < 2:
+        return []
+    keep = _recent(ev.workers, ev.answer_ids, WorkerRule.COPIED_LABELS, since)
+    try:
+        s = copied_labels_screen(
+            _take(ev.workers, keep), _take(ev.items, keep), _take(ev.labels, keep),
+            _take(ev.answer_ids, keep), n_classes=ev.n_classes, alpha=rule.alpha,
+            min_shared=rule.min_shared,
+        )
+    except (ConvergenceError, QualityInputError):
+        return []  # no verdict rather than one from a model that did not fit
+    out = []
+    for pair in s.pairs:
+        details = {"like_worker": pair.source, "shared_items": pair.shared,
+                   "agreements": pair.agreements, "expected": pair.expected,
+                   "p_value": float(f"{pair.p_value:.3g}"),
+                   "alpha_each": float(f"{s.alpha_each:.3g}")}
+        message = (
+            f"gave the same answer as an earlier worker on {pair.agreements} of "
+            f"{pair.shared} shared items where independent workers would agree on about "
+            f"{pair.expected:g}, p = {pair.p_value:.2g} against a corrected threshold of "
+            f"{s.alpha_each:.2g}"
+        )
+        out.append(Finding(pair.copier, WorkerRule.COPIED_LABELS, details, message,
                            rule.pause))
     return out
 

@@ -275,6 +275,7 @@ _RULE_TITLES = {
     WorkerRule.STRAIGHT_LINING: "The same choice over and over",
     WorkerRule.NEAR_DUPLICATE: "Copied or reused text",
     WorkerRule.PASTED_TEXT: "Pasted rather than typed text",
+    WorkerRule.COPIED_LABELS: "Copied another worker's answers",
 }
 
 
