@@ -6,37 +6,38 @@ a class label has no text, and a worker who copies a good worker's labels is as 
 the original, so accuracy-based screens (gold, spammer score) cannot see them. What gives a
 copier away is that they share the original's *mistakes* too.
 
-The test (a posterior-predictive check of one worker against another): Dawid-Skene
-(:func:`~expertloop.quality.dawid_skene`) models every worker as answering independently
-given the item's true class. For a pair where ``b`` answered after ``a`` on most of their
-shared items, and each shared item ``i``, the probability that ``b`` gives ``a``'s label,
-given ``a``'s label and every other worker's answers, is
+The test (a posterior-predictive check of one worker against another). Dawid-Skene
+(:func:`~expertloop.quality.dawid_skene`) models workers as answering independently given
+the item's true class. Take a pair where ``b`` answered after ``a`` on most of their shared
+items. Fit the model *without* ``b`` (a copier and its source would otherwise look perfect
+to it, each vouching for the other), and fit ``b``'s confusion ``pi_b`` by EM against the
+posteriors it gives, as any worker's is. Under the model, on each shared item ``b`` gives
+``a``'s label ``x_i`` with probability
 
-    ``p_i = sum_c r_i(c) pi_a[c, x] pi_b[c, x] / sum_c r_i(c) pi_a[c, x]``   (``x``: ``a``'s label)
+    ``p_i = sum_c P(z_i = c | every answer but b's) * pi_b[c, x_i]``
 
-where ``r_i`` is the item's posterior with both workers' likelihoods divided out (exact in
-the model) and ``pi_a``, ``pi_b`` are the two workers' confusions re-estimated from all
-their answers against posteriors that leave the *other* worker out: in a fit that contains
-a copier, the copier and its source look perfect (each vouches for the other), and that
-must not be what they are tested against. Under independence the number of agreements is a
-sum of independent Bernoulli(``p_i``) draws; its upper tail is bounded by Chernoff's bound
-(exact, ``prod p_i``, when ``b`` agreed on every shared item, as a copier does).
-Conditioning on ``a``'s label matters: two honest experts agree because both are right,
-which the model predicts; a copier also shares ``a``'s mistakes against the rest of the
-crowd, which it does not.
+and the number of agreements is a sum of independent Bernoulli(``p_i``) draws, whose upper
+tail is bounded by Chernoff's bound (exact, ``prod p_i``, when ``b`` agreed on every shared
+item, as a copier does). The posterior includes ``a``'s answer: two honest experts agree
+because both are right, which the model predicts; a copier also shares ``a``'s mistakes
+against the rest of the crowd, which it does not.
 
-Real answers are not quite independent given the class (hard items mislead honest workers
-alike), so each round's p-values are judged against the empirical null of all the pairs
-(:func:`_against_empirical_null`), then Bonferroni over the pairs with ``min_shared`` items
-in common. A copier distorts the fit for everyone else, so the screen peels copiers off one
-at a time, refitting without each one found.
+A refit per pair would be too slow for every pair, so every pair is first screened by a
+cheap version of the same test (both workers divided out of one fit's posteriors, their
+confusions re-estimated against what is left), judged against the empirical null of all
+the pairs (:func:`_against_empirical_null`: hard items make honest workers agree a little
+more than the model says, all of them); the most suspicious are then confirmed as above,
+with a Bonferroni bound over the pairs with ``min_shared`` items in common. A copier
+distorts the fit for everyone else, so copiers are peeled off one at a time, refitting
+without each one found.
 
 Measured on the simulators of :mod:`expertloop.quality.simulation` (seven regimes, 12 seeds
-each; ``tests/quality/test_copying.py`` checks a subset): no honest worker flagged in the 84
-data sets, and a copier of a median worker caught in 53 of 84 (most misses copy a worker
-with few answers, or work in the few-answers regime: 2-3 answers per item). Limits: a
-copier of a near-perfect worker looks like a second near-perfect worker (and does little
-harm beyond double counting); copying a few answers among many is below the test's power.
+each; ``tests/quality/test_copying.py`` checks a subset): one honest worker flagged in the
+84 data sets (nominally at most 1% of projects), and a copier of a median worker caught in
+59 of 84 (most misses copy a worker with few answers, or are in the few-answers regime,
+2-3 answers per item). Limits: a copier of a near-perfect worker looks like a second
+near-perfect worker (and does little harm beyond double counting); copying a few answers
+among many is below the test's power.
 
 Example:
     >>> import numpy as np
@@ -147,13 +148,10 @@ def copied_labels_screen(
     each answer was given, e.g. answer ids) are one row per answer. A worker's repeated
     answer to an item counts once (the first).
 
-    Copiers distort the model they are tested against (Dawid-Skene takes two workers who
-    always agree for two perfect ones, and then honest workers look odd), so the screen
-    peels them off: fit, test every pair, set aside the later worker of the most
-    significant pair, refit without them, and repeat until no pair is significant (at most
-    ``max_rounds`` times). Each pair is tested with the posterior of the item's class given
-    every *other* worker's answers, and the two workers' confusions estimated against that
-    posterior, so a pair's own agreement never vouches for itself.
+    Each round fits the model, screens every pair, confirms the most suspicious against a
+    refit without the suspected copier (the module's docstring has the test), sets the
+    first confirmed copier aside and starts again, until nothing is confirmed (at most
+    ``max_rounds`` rounds). ``CopiedPair.p_value`` is the confirmation's bound.
     """
     from expertloop.quality.aggregation import dawid_skene
 
@@ -166,6 +164,7 @@ def copied_labels_screen(
         raise QualityInputError("n_classes must be at least 2")
     answers = _first_answers(workers, items, labels, order, n_classes)
     removed: set[int] = set()
+    tried: set[tuple[Hashable, Hashable]] = set()
     found: list[CopiedPair] = []
     n_tested = 0
     for _ in range(max_rounds):
@@ -182,12 +181,24 @@ def copied_labels_screen(
         n_tested = max(n_tested, len(raw))
         if not raw:
             break
-        tests = _against_empirical_null(raw)
-        best = min(tests, key=lambda t: t.p_value)
-        if best.p_value > alpha / len(tests):
+        # Screen every pair, then confirm the most suspicious ones, in order, each against
+        # a model fitted without the suspected copier.
+        threshold = alpha / len(raw)
+        confirmed = None
+        for candidate in sorted(_against_empirical_null(raw), key=lambda t: t.p_value):
+            if candidate.p_value > threshold or len(tried) >= _MAX_CONFIRMATIONS:
+                break
+            if (candidate.copier, candidate.source) in tried:
+                continue
+            tried.add((candidate.copier, candidate.source))
+            check = _confirm(answers, kept, candidate, n_classes, seed)
+            if check is not None and check.p_value <= threshold:
+                confirmed = check
+                break
+        if confirmed is None:
             break
-        found.append(best)
-        removed.add(int(best.copier))  # type: ignore[call-overload]
+        found.append(confirmed)
+        removed.add(int(confirmed.copier))  # type: ignore[call-overload]
     names = answers.names
     pairs = [
         CopiedPair(names[int(p.copier)], names[int(p.source)],  # type: ignore[call-overload]
@@ -262,9 +273,9 @@ def _pair_tests(
         shared_a[ia], shared_b[ib] = True, True
         # Each worker's confusion re-estimated from all their answers against posteriors
         # that leave the other one out, so their agreement does not vouch for itself.
-        theta_a = _confusion_without(b, rows[a], shared_a, rows, it, lab, posteriors,
+        theta_a = _confusion_without(a, b, rows[a], shared_a, rows, it, lab, posteriors,
                                      confusion)
-        theta_b = _confusion_without(a, rows[b], shared_b, rows, it, lab, posteriors,
+        theta_b = _confusion_without(b, a, rows[b], shared_b, rows, it, lab, posteriors,
                                      confusion)
         rest = _posterior_without(posteriors[it[ra]], confusion[a][:, la].T,
                                   confusion[b][:, lb].T)
@@ -279,6 +290,59 @@ def _pair_tests(
             (agree - float(p.sum())) / spread,
         ))
     return tests
+
+
+_MAX_CONFIRMATIONS = 10
+_EM_STEPS = 50
+
+
+def _confirm(
+    answers: _Answers, kept: NDArray[np.bool_], suspect: CopiedPair, n_classes: int,
+    seed: int | np.random.Generator | None,
+) -> CopiedPair | None:
+    """The suspect pair tested against Dawid-Skene fitted *without* the suspected copier:
+    the item posteriors then come from everyone else (the source included, as an ordinary
+    worker), and the copier's own confusion is fitted by EM against them, as any worker's
+    is. Under the model, the copier's answers are independent of the source's given the
+    class; the chance of giving the source's label on each shared item is
+    ``sum_c P(z = c | everyone else) pi_copier[c, source's label]``."""
+    from expertloop.quality.aggregation import dawid_skene
+
+    copier, source = int(suspect.copier), int(suspect.source)  # type: ignore[call-overload]
+    others = kept & (answers.worker != copier)
+    fit = dawid_skene(answers.worker[others], answers.item[others], answers.label[others],
+                      classes=list(range(n_classes)), seed=seed)
+    position = {int(x): i for i, x in enumerate(fit.item_ids.tolist())}
+    mine = kept & (answers.worker == copier)
+    my_items = answers.item[mine]
+    known = np.array([int(x) in position for x in my_items.tolist()], dtype=bool)
+    my_items, my_labels = my_items[known], answers.label[mine][known]
+    if not len(my_items):
+        return None
+    rest = fit.posteriors[[position[int(x)] for x in my_items.tolist()]]
+    theta = np.full((n_classes, n_classes), 0.5)
+    for _ in range(_EM_STEPS):
+        row_sums = theta.sum(axis=1, keepdims=True)
+        post = rest * (theta / row_sums)[:, my_labels].T
+        post /= post.sum(axis=1, keepdims=True)
+        updated = np.full((n_classes, n_classes), 0.5)
+        for x in range(n_classes):
+            updated[:, x] += post[my_labels == x].sum(axis=0)
+        if np.allclose(updated, theta, atol=1e-9):
+            break
+        theta = updated
+    theta = theta / theta.sum(axis=1, keepdims=True)
+    theirs = kept & (answers.worker == source)
+    source_label = dict(zip(answers.item[theirs].tolist(), answers.label[theirs].tolist(),
+                            strict=True))
+    on_shared = np.array([int(x) in source_label for x in my_items.tolist()], dtype=bool)
+    if not on_shared.any():
+        return None
+    la = np.array([source_label[int(x)] for x in my_items[on_shared].tolist()], dtype=np.intp)
+    p = (rest[on_shared] * theta[:, la].T).sum(axis=1)
+    agree = int((my_labels[on_shared] == la).sum())
+    return CopiedPair(copier, source, int(on_shared.sum()), agree, round(float(p.sum()), 2),
+                      agreement_tail_bound(p, agree))
 
 
 @dataclass(frozen=True)
@@ -328,15 +392,16 @@ def _posterior_without(
 
 
 def _confusion_without(
-    other: int, own_rows: NDArray[np.intp], shared: NDArray[np.bool_],
+    worker: int, other: int, own_rows: NDArray[np.intp], shared: NDArray[np.bool_],
     rows: list[NDArray[np.intp]], it: NDArray[np.intp], lab: NDArray[np.intp],
     posteriors: NDArray[np.float64], confusion: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """A worker's confusion from all their answers (``own_rows``), against each item's
-    posterior given every answer but ``other``'s (their own included, as in the EM that
-    fitted the model), with half a pseudo-answer per cell."""
+    posterior given every answer but theirs and ``other``'s, with half a pseudo-answer per
+    cell. Against a noisy posterior this understates a good worker (the screen's empirical
+    null and the confirmation by :func:`_confirm` make up for it)."""
     labels = lab[own_rows]
-    rest = posteriors[it[own_rows]].copy()
+    rest = posteriors[it[own_rows]] / np.maximum(confusion[worker][:, labels].T, _TINY)
     if shared.any():
         other_labels = _labels_on(rows[other], it, lab, it[own_rows][shared])
         rest[shared] /= np.maximum(confusion[other][:, other_labels].T, _TINY)
