@@ -23,6 +23,42 @@ router = APIRouter(tags=["exports"])
 PARQUET_TYPE = "application/vnd.apache.parquet"
 
 
+class ExportFilters(BaseModel):
+    """The options every export takes: as query parameters of the streamed export and its
+    card, and in the body of an export job."""
+
+    output: Literal["jsonl", "parquet"] = "jsonl"
+    standard: bool = Field(False, description="Plain strings, not chat messages")
+    min_confidence: float | None = Field(None, ge=0, le=1)
+    min_agreement: float | None = Field(None, ge=0, le=1)
+    include_gold: bool = False
+    criterion: str | None = None
+    reviewed_only: bool = Field(False, description="Only answers a reviewer accepted (or fixed)")
+
+    def options(self, export_format: ExportFormat, *, license: str | None = None,
+                language: list[str] | None = None) -> exports.ExportOptions:
+        return exports.ExportOptions(
+            format=export_format.value,
+            conversational=not self.standard,
+            min_confidence=self.min_confidence,
+            min_agreement=self.min_agreement,
+            include_gold=self.include_gold,
+            criterion=self.criterion,
+            reviewed_only=self.reviewed_only,
+            license=license,
+            language=tuple(language or ()),
+        )
+
+
+class CardFilters(ExportFilters):
+    license: str | None = Field(
+        None, max_length=64, description="The card's licence (default other)"
+    )
+    language: list[str] | None = Field(
+        None, max_length=50, description="The card's language codes"
+    )
+
+
 @router.get(
     "/projects/{project_id}/exports/{export_format}",
     summary="A training-ready dataset (TRL formats) as JSONL or Parquet (managers)",
@@ -35,25 +71,10 @@ def export_dataset(
     db: DatabaseDep,
     settings: SettingsDep,
     actor: CurrentUser,
-    output: Literal["jsonl", "parquet"] = "jsonl",
-    standard: Annotated[bool, Query(description="Plain strings, not chat messages")] = False,
-    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
-    min_agreement: Annotated[float | None, Query(ge=0, le=1)] = None,
-    include_gold: bool = False,
-    criterion: str | None = None,
-    reviewed_only: Annotated[
-        bool, Query(description="Only answers a reviewer accepted (or fixed)")
-    ] = False,
+    filters: Annotated[ExportFilters, Query()],
 ) -> StreamingResponse:
-    options = exports.ExportOptions(
-        format=export_format.value,
-        conversational=not standard,
-        min_confidence=min_confidence,
-        min_agreement=min_agreement,
-        include_gold=include_gold,
-        criterion=criterion,
-        reviewed_only=reviewed_only,
-    )
+    options = filters.options(export_format)
+    output = filters.output
     prepared = _prepare(db, settings, actor, project_id, options)
     filename = f"project-{project_id}-{export_format}.{output}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
@@ -101,35 +122,13 @@ def export_dataset_card(
     db: DatabaseDep,
     settings: SettingsDep,
     actor: CurrentUser,
-    output: Literal["jsonl", "parquet"] = "jsonl",
-    standard: Annotated[bool, Query(description="Plain strings, not chat messages")] = False,
-    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
-    min_agreement: Annotated[float | None, Query(ge=0, le=1)] = None,
-    include_gold: bool = False,
-    criterion: str | None = None,
-    reviewed_only: Annotated[
-        bool, Query(description="Only answers a reviewer accepted (or fixed)")
-    ] = False,
-    license: Annotated[
-        str | None, Query(max_length=64, description="The card's licence (default other)")
-    ] = None,
-    language: Annotated[
-        list[str] | None, Query(max_length=50, description="The card's language codes")
-    ] = None,
+    filters: Annotated[CardFilters, Query()],
 ) -> Response:
     """Runs the export without sending its rows (its numbers need them all), so it costs
     what the export costs."""
-    options = exports.ExportOptions(
-        format=export_format.value,
-        conversational=not standard,
-        min_confidence=min_confidence,
-        min_agreement=min_agreement,
-        include_gold=include_gold,
-        criterion=criterion,
-        reviewed_only=reviewed_only,
-        license=license,
-        language=tuple(language or ()),
-    )
+    options = filters.options(export_format, license=filters.license,
+                              language=filters.language)
+    output = filters.output
     prepared = _prepare(db, settings, actor, project_id, options)
     for _ in prepared.batches():
         pass
@@ -141,19 +140,12 @@ def export_dataset_card(
     )
 
 
-class ExportRequest(BaseModel):
+class ExportRequest(ExportFilters):
     """The options of ``GET .../exports/{format}``, as a body."""
 
     model_config = ConfigDict(extra="forbid")
 
     format: ExportFormat
-    output: Literal["jsonl", "parquet"] = "jsonl"
-    standard: bool = Field(False, description="Plain strings, not chat messages")
-    min_confidence: float | None = Field(None, ge=0, le=1)
-    min_agreement: float | None = Field(None, ge=0, le=1)
-    include_gold: bool = False
-    criterion: str | None = None
-    reviewed_only: bool = Field(False, description="Only answers a reviewer accepted (or fixed)")
     license: str | None = Field(None, max_length=64, description="The card's licence")
     language: list[str] = Field(
         default_factory=list, max_length=50, description="The card's language codes"
@@ -172,17 +164,7 @@ def start_export(
     db: DatabaseDep,
     actor: CurrentUser,
 ) -> JobPublic:
-    options = exports.ExportOptions(
-        format=body.format,
-        conversational=not body.standard,
-        min_confidence=body.min_confidence,
-        min_agreement=body.min_agreement,
-        include_gold=body.include_gold,
-        criterion=body.criterion,
-        reviewed_only=body.reviewed_only,
-        license=body.license,
-        language=tuple(body.language),
-    )
+    options = body.options(body.format, license=body.license, language=body.language)
     job = export_jobs.start_export_job(
         db, actor=actor, project_id=project_id, options=options, output=body.output
     )
