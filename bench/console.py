@@ -275,6 +275,48 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
     return {"project": project, "item": base + n_items // 2 + 1, "answers": len(plan)}
 
 
+def _mark_built(database_url: str, ids: dict[str, Any]) -> None:
+    """Record the finished build in the database itself, so a later run can reuse it."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username,
+                         password=url.password, dbname=url.database) as pg:
+        pg.execute("CREATE TABLE IF NOT EXISTS bench_console_build (ids text NOT NULL)")
+        pg.execute("DELETE FROM bench_console_build")
+        pg.execute("INSERT INTO bench_console_build (ids) VALUES (%s)", (json.dumps(ids),))
+        pg.commit()
+
+
+def _reuse(database_url: str) -> dict[str, Any] | None:
+    """The ids of a finished build kept in this database (migrated to the head), or None."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from expertloop.store import Database, upgrade
+
+    url = make_url(database_url)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username,
+                         password=url.password, dbname=url.database) as pg:
+        found = pg.execute("SELECT to_regclass('bench_console_build')").fetchone()
+        if found is None or found[0] is None:
+            return None
+        row = pg.execute("SELECT ids FROM bench_console_build").fetchone()
+        if row is None:
+            return None
+        ids: dict[str, Any] = json.loads(row[0])
+        n_items = pg.execute("SELECT count(*) FROM items WHERE project_id = %s",
+                             (ids["project"],)).fetchone()
+    ids["items"] = int(n_items[0]) if n_items else 0
+    db = Database(database_url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    return ids
+
+
 def snapshot(database_url: str, project: int) -> dict[str, Any]:
     from expertloop.services.consensus import refresh_snapshot
     from expertloop.store import Database
@@ -383,6 +425,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=100)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--keep-database", metavar="NAME",
+        help="build the data into the database NAME and keep it; when NAME already holds a "
+             "finished build, reuse it (migrated to the head, snapshot job rerun) instead",
+    )
+    parser.add_argument("--build-only", action="store_true",
+                        help="build (or migrate) the data and stop before timing the pages")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
@@ -390,7 +439,8 @@ def main() -> None:
     from sqlalchemy.engine import make_url
 
     admin = make_url(args.pg_url)
-    name = f"expertloop_bench_console_{secrets.token_hex(4)}"
+    name = args.keep_database or f"expertloop_bench_console_{secrets.token_hex(4)}"
+    keep = args.keep or bool(args.keep_database)
 
     def admin_conn() -> Any:
         return psycopg.connect(host=admin.host, port=admin.port, user=admin.username,
@@ -398,13 +448,29 @@ def main() -> None:
                                autocommit=True)
 
     with admin_conn() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone() is not None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
     database_url = admin.set(database=name).render_as_string(hide_password=False)
     tmp = Path(tempfile.mkdtemp(prefix="expertloop-console-bench-"))
     server: subprocess.Popen[bytes] | None = None
     n_items = max(100, int(FULL_ITEMS * args.scale))
     try:
-        ids = build(database_url, n_items=n_items, n_workers=args.workers, seed=args.seed)
+        ids = _reuse(database_url) if exists else None
+        if exists and ids is None:
+            raise SystemExit(f"the database {name} exists but holds no finished build: "
+                             "drop it or pick another name")
+        if ids is None:
+            ids = build(database_url, n_items=n_items, n_workers=args.workers, seed=args.seed)
+            _mark_built(database_url, ids)
+        else:
+            n_items = ids["items"]
+            _progress(f"reusing the database {name}: {ids}")
+        if args.build_only:
+            _progress(f"built {name}; --build-only: stopping before the pages")
+            return
         _progress("running the snapshot job")
         job = snapshot(database_url, ids["project"])
         _progress(f"snapshot job: {job}")
@@ -450,7 +516,7 @@ def main() -> None:
                 os.killpg(server.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 server.wait(timeout=15)
-        if not args.keep:
+        if not keep:
             with admin_conn() as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         else:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, DateTime, bindparam, text
 
 from expertloop.domain import ReviewOutcome, ReviewSource, ReviewStatus, Role
 from expertloop.store import tables as t
+from expertloop.store.counters import note_item_changed
 from expertloop.store.exports import NOT_GOLD
 
 __all__ = [
@@ -321,6 +322,7 @@ def reopen_slot(conn: Connection, item_id: int) -> None:
     """One more answer for the item: its target and open slots grow by one (a rejected
     answer is replaced, so the item still ends with the answers it was meant to have)."""
     conn.execute(_REOPEN, {"item_id": item_id})
+    note_item_changed(conn, item_id)
 
 
 # --- counts ------------------------------------------------------------------------------
