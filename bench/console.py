@@ -67,8 +67,8 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("items complete", "/manage/projects/{project}/items?filter=complete"),
     ("items gold", "/manage/projects/{project}/items?filter=gold"),
     ("items disabled", "/manage/projects/{project}/items?filter=disabled"),
-    # With item reports merged, add:
-    # ("items flagged", "/manage/projects/{project}/items?filter=flagged"),
+    ("items flagged", "/manage/projects/{project}/items?filter=flagged"),
+    ("items open, page 2", "/manage/projects/{project}/items?filter=open&after={after}"),
     ("items least confident", "/manage/projects/{project}/items?sort=confidence"),
     ("items most disagreement", "/manage/projects/{project}/items?sort=disagreement"),
     ("items search", "/manage/projects/{project}/items?q={search}"),
@@ -79,6 +79,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("reviews", "/manage/projects/{project}/reviews"),
     ("exports", "/manage/projects/{project}/exports"),
     ("flags", "/manage/projects/{project}/flags"),
+    ("flags workers", "/manage/projects/{project}/flags/workers"),
     ("settings", "/manage/projects/{project}/settings"),
 )
 
