@@ -59,6 +59,7 @@ FULL_ITEMS = 1_000_000
 PAGES: tuple[tuple[str, str], ...] = (
     ("home", "/manage"),
     ("people", "/manage/people"),
+    ("person", "/manage/people/{person}"),
     ("new project", "/manage/projects/new"),
     ("overview", "/manage/projects/{project}"),
     ("items", "/manage/projects/{project}/items"),
@@ -80,6 +81,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("exports", "/manage/projects/{project}/exports"),
     ("flags", "/manage/projects/{project}/flags"),
     ("flags workers", "/manage/projects/{project}/flags/workers"),
+    ("exam", "/manage/projects/{project}/exam"),
     ("settings", "/manage/projects/{project}/settings"),
 )
 
@@ -249,14 +251,14 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
         _progress(f"answers written ({time.monotonic() - started:.0f} s)")
 
         def reviews() -> Any:
-            for n, (aid, _, _, _, _, _, at) in enumerate(plan[:: max(1, len(plan) // 5000)]):
+            for n, (aid, _, w, _, _, _, at) in enumerate(plan[:: max(1, len(plan) // 5000)]):
                 outcome = "rejected" if n % 7 == 0 else "accepted"
                 comment = "off topic" if outcome == "rejected" else ""
-                yield (f"{project}\t{aid}\tsample\t{manager.id}\t{at}\t{manager.id}\t{outcome}\t"
-                       f"{comment}\t{at}\n")
+                yield (f"{project}\t{aid}\t{w}\tsample\t{manager.id}\t{at}\t{manager.id}\t"
+                       f"{outcome}\t{comment}\t{at}\n")
 
-        _copy(pg, "reviews", "project_id, answer_id, source, requested_by, requested_at, "
-              "reviewer_id, outcome, comment, decided_at", reviews())
+        _copy(pg, "reviews", "project_id, answer_id, worker_id, source, requested_by, "
+              "requested_at, reviewer_id, outcome, comment, decided_at", reviews())
         with pg.cursor() as cur:
             for table in ("items", "assignments", "answers"):
                 cur.execute(
@@ -385,7 +387,10 @@ async def time_pages(
     cookie = f"Cookie: expertloop_session={await _sign_in(conn)}\r\n"
     first = await conn.request("GET", f"/manage/projects/{ids['project']}/items", headers=cookie)
     after = re.search(rb'after=([0-9._]+)"', first.body)
-    values = {**ids, "after": after.group(1).decode() if after else "0", "search": "frail"}
+    people = await conn.request("GET", "/manage/people", headers=cookie)
+    person = re.search(rb'href="/manage/people/([0-9]+)"', people.body)
+    values = {**ids, "after": after.group(1).decode() if after else "0", "search": "frail",
+              "person": person.group(1).decode() if person else "0"}
     out: dict[str, Any] = {}
     for name, template in PAGES:
         path = template.format(**values)

@@ -395,6 +395,8 @@ class Review(Base):
             sqlite_where=text("outcome IS NULL"),
         ),
         Index("ix_reviews_project_id_outcome_id", "project_id", "outcome", "id"),
+        # The console's outcomes per worker: an index-only scan, no join to the answers.
+        Index("ix_reviews_project_id_worker_id", "project_id", "worker_id", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -402,6 +404,10 @@ class Review(Base):
     answer_id: Mapped[int] = mapped_column(
         ForeignKey("answers.id", ondelete="CASCADE"), unique=True
     )
+    # The answer's worker, copied when queued (an answer's worker never changes). Nullable
+    # only so SQLite adds the column without rebuilding the table (migration 0014); every
+    # review is queued with it.
+    worker_id: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16))
     requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     requested_at: Mapped[datetime] = mapped_column(DateTime)

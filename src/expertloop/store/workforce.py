@@ -584,8 +584,9 @@ def item_progress(conn: Connection, item_id: int) -> tuple[int, int]:
 
 
 _ESCALATE = text(
-    "INSERT INTO reviews (project_id, answer_id, source, requested_by, requested_at, comment) "
-    f"SELECT project_id, id, '{ReviewSource.ESCALATION}', NULL, :now, '' FROM answers a "
+    "INSERT INTO reviews (project_id, answer_id, worker_id, source, requested_by, requested_at, "
+    f"comment) SELECT project_id, id, worker_id, '{ReviewSource.ESCALATION}', NULL, :now, '' "
+    "FROM answers a "
     "WHERE item_id = :item_id "
     "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.answer_id = a.id) ON CONFLICT DO NOTHING"
 ).bindparams(bindparam("now", type_=DateTime()))

@@ -1,4 +1,5 @@
-"""project counters: items and answers counted off the hot path
+"""project counters: items and answers counted off the hot path; reviews keep their
+answer's worker
 
 Revision ID: 0014
 Revises: 0013
@@ -38,7 +39,19 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("project_id", name=op.f("pk_project_counters")),
     )
+    # A review's worker, so outcomes per worker need no join to the answers. A plain added
+    # column (nullable) on both databases: SQLite adds it without rebuilding the table.
+    op.add_column("reviews", sa.Column("worker_id", sa.Integer(), nullable=True))
+    op.execute(
+        "UPDATE reviews SET worker_id = "
+        "(SELECT a.worker_id FROM answers a WHERE a.id = reviews.answer_id)"
+    )
+    op.create_index(
+        "ix_reviews_project_id_worker_id", "reviews", ["project_id", "worker_id", "outcome"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_reviews_project_id_worker_id", table_name="reviews")
+    op.drop_column("reviews", "worker_id")
     op.drop_table("project_counters")
