@@ -59,6 +59,7 @@ FULL_ITEMS = 1_000_000
 PAGES: tuple[tuple[str, str], ...] = (
     ("home", "/manage"),
     ("people", "/manage/people"),
+    ("person", "/manage/people/{person}"),
     ("new project", "/manage/projects/new"),
     ("overview", "/manage/projects/{project}"),
     ("items", "/manage/projects/{project}/items"),
@@ -67,8 +68,8 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("items complete", "/manage/projects/{project}/items?filter=complete"),
     ("items gold", "/manage/projects/{project}/items?filter=gold"),
     ("items disabled", "/manage/projects/{project}/items?filter=disabled"),
-    # With item reports merged, add:
-    # ("items flagged", "/manage/projects/{project}/items?filter=flagged"),
+    ("items flagged", "/manage/projects/{project}/items?filter=flagged"),
+    ("items open, page 2", "/manage/projects/{project}/items?filter=open&after={after}"),
     ("items least confident", "/manage/projects/{project}/items?sort=confidence"),
     ("items most disagreement", "/manage/projects/{project}/items?sort=disagreement"),
     ("items search", "/manage/projects/{project}/items?q={search}"),
@@ -79,6 +80,8 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("reviews", "/manage/projects/{project}/reviews"),
     ("exports", "/manage/projects/{project}/exports"),
     ("flags", "/manage/projects/{project}/flags"),
+    ("flags workers", "/manage/projects/{project}/flags/workers"),
+    ("exam", "/manage/projects/{project}/exam"),
     ("settings", "/manage/projects/{project}/settings"),
 )
 
@@ -248,14 +251,14 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
         _progress(f"answers written ({time.monotonic() - started:.0f} s)")
 
         def reviews() -> Any:
-            for n, (aid, _, _, _, _, _, at) in enumerate(plan[:: max(1, len(plan) // 5000)]):
+            for n, (aid, _, w, _, _, _, at) in enumerate(plan[:: max(1, len(plan) // 5000)]):
                 outcome = "rejected" if n % 7 == 0 else "accepted"
                 comment = "off topic" if outcome == "rejected" else ""
-                yield (f"{project}\t{aid}\tsample\t{manager.id}\t{at}\t{manager.id}\t{outcome}\t"
-                       f"{comment}\t{at}\n")
+                yield (f"{project}\t{aid}\t{w}\tsample\t{manager.id}\t{at}\t{manager.id}\t"
+                       f"{outcome}\t{comment}\t{at}\n")
 
-        _copy(pg, "reviews", "project_id, answer_id, source, requested_by, requested_at, "
-              "reviewer_id, outcome, comment, decided_at", reviews())
+        _copy(pg, "reviews", "project_id, answer_id, worker_id, source, requested_by, "
+              "requested_at, reviewer_id, outcome, comment, decided_at", reviews())
         with pg.cursor() as cur:
             for table in ("items", "assignments", "answers"):
                 cur.execute(
@@ -273,6 +276,48 @@ def build(database_url: str, *, n_items: int, n_workers: int, seed: int) -> dict
         pg.commit()
     _progress(f"data built in {time.monotonic() - started:.0f} s")
     return {"project": project, "item": base + n_items // 2 + 1, "answers": len(plan)}
+
+
+def _mark_built(database_url: str, ids: dict[str, Any]) -> None:
+    """Record the finished build in the database itself, so a later run can reuse it."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username,
+                         password=url.password, dbname=url.database) as pg:
+        pg.execute("CREATE TABLE IF NOT EXISTS bench_console_build (ids text NOT NULL)")
+        pg.execute("DELETE FROM bench_console_build")
+        pg.execute("INSERT INTO bench_console_build (ids) VALUES (%s)", (json.dumps(ids),))
+        pg.commit()
+
+
+def _reuse(database_url: str) -> dict[str, Any] | None:
+    """The ids of a finished build kept in this database (migrated to the head), or None."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from expertloop.store import Database, upgrade
+
+    url = make_url(database_url)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username,
+                         password=url.password, dbname=url.database) as pg:
+        found = pg.execute("SELECT to_regclass('bench_console_build')").fetchone()
+        if found is None or found[0] is None:
+            return None
+        row = pg.execute("SELECT ids FROM bench_console_build").fetchone()
+        if row is None:
+            return None
+        ids: dict[str, Any] = json.loads(row[0])
+        n_items = pg.execute("SELECT count(*) FROM items WHERE project_id = %s",
+                             (ids["project"],)).fetchone()
+    ids["items"] = int(n_items[0]) if n_items else 0
+    db = Database(database_url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    return ids
 
 
 def snapshot(database_url: str, project: int) -> dict[str, Any]:
@@ -342,7 +387,10 @@ async def time_pages(
     cookie = f"Cookie: expertloop_session={await _sign_in(conn)}\r\n"
     first = await conn.request("GET", f"/manage/projects/{ids['project']}/items", headers=cookie)
     after = re.search(rb'after=([0-9._]+)"', first.body)
-    values = {**ids, "after": after.group(1).decode() if after else "0", "search": "frail"}
+    people = await conn.request("GET", "/manage/people", headers=cookie)
+    person = re.search(rb'href="/manage/people/([0-9]+)"', people.body)
+    values = {**ids, "after": after.group(1).decode() if after else "0", "search": "frail",
+              "person": person.group(1).decode() if person else "0"}
     out: dict[str, Any] = {}
     for name, template in PAGES:
         path = template.format(**values)
@@ -383,6 +431,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=100)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--keep-database", metavar="NAME",
+        help="build the data into the database NAME and keep it; when NAME already holds a "
+             "finished build, reuse it (migrated to the head, snapshot job rerun) instead",
+    )
+    parser.add_argument("--build-only", action="store_true",
+                        help="build (or migrate) the data and stop before timing the pages")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
@@ -390,7 +445,8 @@ def main() -> None:
     from sqlalchemy.engine import make_url
 
     admin = make_url(args.pg_url)
-    name = f"expertloop_bench_console_{secrets.token_hex(4)}"
+    name = args.keep_database or f"expertloop_bench_console_{secrets.token_hex(4)}"
+    keep = args.keep or bool(args.keep_database)
 
     def admin_conn() -> Any:
         return psycopg.connect(host=admin.host, port=admin.port, user=admin.username,
@@ -398,13 +454,29 @@ def main() -> None:
                                autocommit=True)
 
     with admin_conn() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone() is not None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
     database_url = admin.set(database=name).render_as_string(hide_password=False)
     tmp = Path(tempfile.mkdtemp(prefix="expertloop-console-bench-"))
     server: subprocess.Popen[bytes] | None = None
     n_items = max(100, int(FULL_ITEMS * args.scale))
     try:
-        ids = build(database_url, n_items=n_items, n_workers=args.workers, seed=args.seed)
+        ids = _reuse(database_url) if exists else None
+        if exists and ids is None:
+            raise SystemExit(f"the database {name} exists but holds no finished build: "
+                             "drop it or pick another name")
+        if ids is None:
+            ids = build(database_url, n_items=n_items, n_workers=args.workers, seed=args.seed)
+            _mark_built(database_url, ids)
+        else:
+            n_items = ids["items"]
+            _progress(f"reusing the database {name}: {ids}")
+        if args.build_only:
+            _progress(f"built {name}; --build-only: stopping before the pages")
+            return
         _progress("running the snapshot job")
         job = snapshot(database_url, ids["project"])
         _progress(f"snapshot job: {job}")
@@ -450,7 +522,7 @@ def main() -> None:
                 os.killpg(server.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 server.wait(timeout=15)
-        if not args.keep:
+        if not keep:
             with admin_conn() as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         else:

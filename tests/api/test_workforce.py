@@ -485,6 +485,15 @@ def test_an_item_whose_answers_end_without_a_majority_is_escalated_to_the_review
     held = reviewer_client.post(f"{API}/projects/{project}/reviews/next")
     assert held.status_code == 200
     assert held.json()["source"] == "escalation"
+    # Each review keeps its answer's worker (the console's outcomes per worker read it).
+    with env.db.read() as conn:
+        rows = conn.execute(
+            select(t.Review.worker_id, t.Answer.worker_id).join(
+                t.Answer, t.Answer.id == t.Review.answer_id
+            )
+        ).all()
+    assert len(rows) == 2
+    assert all(kept == answered for kept, answered in rows)
 
 
 def test_without_escalation_disagreeing_answers_queue_no_review(env: Env) -> None:

@@ -311,7 +311,8 @@ def test_the_people_directory_searches_by_username_prefix_a_page_at_a_time(env: 
     assert first.status_code == 200
 
     def rows(html: str) -> list[str]:
-        return re.findall(r'<th scope="row">([^<]+)</th>', html)
+        # Each username links to the person's page.
+        return re.findall(r'<th scope="row"><a href="/manage/people/\d+">([^<]+)</a></th>', html)
 
     assert rows(first.text) == [f"expert{n:02d}" for n in range(50)]
     assert "after=expert49" in first.text

@@ -53,6 +53,7 @@ from expertloop.client.item_reports import Reports
 from expertloop.client.items import Items, ItemState
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
 from expertloop.client.my_work import REPORT_REASONS, MyAnswer, MyStats, MyWork
+from expertloop.client.project_settings import GuidelinesVersion
 from expertloop.client.projects import (
     Assignment,
     ExportedFiles,
@@ -76,6 +77,7 @@ __all__ = [
     "ExpertloopAPIError",
     "ExpertloopClientError",
     "ExportedFiles",
+    "GuidelinesVersion",
     "ImportFailed",
     "InvalidAnswer",
     "InvalidInput",

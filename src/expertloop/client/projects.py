@@ -19,6 +19,7 @@ from expertloop.client.errors import ExpertloopClientError, NetworkError
 from expertloop.client.item_reports import Reports
 from expertloop.client.items import Items
 from expertloop.client.models import Progress, SubmittedAnswer, WorkerItem, parse_time
+from expertloop.client.project_settings import ProjectSettings
 from expertloop.client.reviews import Reviews
 
 if TYPE_CHECKING:
@@ -229,11 +230,12 @@ class Members:
         self._http.json("DELETE", f"projects/{self.project_id}/members/{user_id}")
 
 
-class Project:
+class Project(ProjectSettings):
     """A project, with its resources: :attr:`members`, :attr:`items`, :attr:`reviews` (the
     review queue), and the methods to follow it (:meth:`progress`), get work (:meth:`next`)
     and get data out (:meth:`answers`, :meth:`consensus`, :meth:`export`,
-    :meth:`export_to`).
+    :meth:`export_to`). Its managers change it with :meth:`update`, :meth:`archive` and
+    :meth:`unarchive`, and read :meth:`guidelines_history`.
 
     Example::
 
@@ -248,6 +250,14 @@ class Project:
     def __init__(self, http: Http, body: Mapping[str, Any]) -> None:
         self._http = http
         self.id: int = body["id"]
+        self._load(body)
+        self.members = Members(http, self.id)
+        self.items = Items(http, self.id)
+        self.reviews = Reviews(http, self.id)
+        self.reports = Reports(http, self.id)
+
+    def _load(self, body: Mapping[str, Any]) -> None:
+        """The project's attributes from the API's JSON object."""
         self.name: str = body["name"]
         self.task_type: str = body["task_type"]
         self.config: dict[str, Any] = body["config"]
@@ -259,10 +269,14 @@ class Project:
         self.created_at: datetime = parse_time(body["created_at"])
         #: The training formats this project exports (:meth:`export`'s ``format``).
         self.export_formats: tuple[str, ...] = tuple(body.get("export_formats", ()))
-        self.members = Members(http, self.id)
-        self.items = Items(http, self.id)
-        self.reviews = Reviews(http, self.id)
-        self.reports = Reports(http, self.id)
+        #: The current version of the guidelines (see :meth:`guidelines_history`).
+        self.guidelines_version: int = int(body.get("guidelines_version", 1))
+        #: An archived project hands out no items; it keeps its data and exports.
+        self.archived: bool = bool(body.get("archived", False))
+        archived_at = body.get("archived_at")
+        self.archived_at: datetime | None = None if archived_at is None else parse_time(
+            archived_at
+        )
 
     def __repr__(self) -> str:
         return f"<Project {self.id} {self.name!r} task_type={self.task_type!r}>"

@@ -35,6 +35,7 @@ from expertloop.domain import User
 from expertloop.domain.policies import can_read_gold
 from expertloop.errors import NotFound, PermissionDenied
 from expertloop.jobs import JobContext, job_kind
+from expertloop.services.counters import refresh_counters
 from expertloop.services.export_passes import first_pass
 from expertloop.services.exports import PreparedConsensus
 from expertloop.services.projects import load_project
@@ -141,6 +142,8 @@ def refresh_snapshot(
                 conn, project_id, upto=seen.last_answer_id, now=db.clock.now(),
                 items_complete=counts.complete,
             )
+        # The project's counters too (one more pass over its items, beside a whole refit).
+        refresh_counters(db, project_id)
     # The generation just replaced stays one more round, for readers still streaming it;
     # older ones (and those of refreshes that died half-way) go. A refresh that lost a race
     # to a newer one removes its own rows.

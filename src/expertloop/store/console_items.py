@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text, update
 from expertloop.domain import ReviewStatus
 from expertloop.domain.safe_json import loads_stored
 from expertloop.store import tables as t
+from expertloop.store.counters import note_item_changed
 
 __all__ = [
     "FILTERS",
@@ -360,6 +361,7 @@ def item_consensus(
 
 
 def set_item_gold(conn: Connection, item_id: int, gold: dict[str, Any]) -> bool:
-    return bool(
-        conn.execute(update(t.Item).where(t.Item.id == item_id).values(gold=gold)).rowcount
-    )
+    done = conn.execute(update(t.Item).where(t.Item.id == item_id).values(gold=gold)).rowcount
+    if done:
+        note_item_changed(conn, item_id)
+    return bool(done)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, case, func, insert, select, update
 
 from expertloop.domain import AssignmentStatus
 from expertloop.store import tables as t
+from expertloop.store.counters import note_item_changed
 from expertloop.store.dialects import insert_ignoring_conflicts
 
 __all__ = [
@@ -206,6 +207,7 @@ def disable_item(conn: Connection, item_id: int, *, reason: str, now: datetime) 
     ).rowcount
     if done:
         _end_live_leases(conn, item_id, now)
+        note_item_changed(conn, item_id)
     return bool(done)
 
 
@@ -227,6 +229,8 @@ def enable_item(conn: Connection, item_id: int) -> bool:
             open_slots=case((missing > 0, missing), else_=0),
         )
     ).rowcount
+    if done:
+        note_item_changed(conn, item_id)
     return bool(done)
 
 
@@ -245,4 +249,5 @@ def delete_item(conn: Connection, item_id: int, *, now: datetime) -> bool:
     ).rowcount
     if done:
         _end_live_leases(conn, item_id, now)
+        note_item_changed(conn, item_id)
     return bool(done)

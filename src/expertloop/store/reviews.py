@@ -19,6 +19,7 @@ from sqlalchemy import Connection, DateTime, bindparam, text
 
 from expertloop.domain import ReviewOutcome, ReviewSource, ReviewStatus, Role
 from expertloop.store import tables as t
+from expertloop.store.counters import note_item_changed
 from expertloop.store.exports import NOT_GOLD
 
 __all__ = [
@@ -150,8 +151,9 @@ def queue_sample(
     """Queue ``size`` answers drawn uniformly at random from those not yet queued (gold
     items' answers are checked against gold, not sampled); returns how many were queued."""
     query = text(
-        "INSERT INTO reviews (project_id, answer_id, source, requested_by, requested_at, "
-        f"comment) SELECT a.project_id, a.id, '{ReviewSource.SAMPLE}', :requested_by, :now, '' "
+        "INSERT INTO reviews (project_id, answer_id, worker_id, source, requested_by, "
+        f"requested_at, comment) SELECT a.project_id, a.id, a.worker_id, '{ReviewSource.SAMPLE}', "
+        ":requested_by, :now, '' "
         + _unqueued(worker_id)
         + " ORDER BY random() LIMIT :size ON CONFLICT DO NOTHING"
     )
@@ -177,8 +179,9 @@ def project_answer_ids(conn: Connection, project_id: int, answer_ids: Sequence[i
 
 
 _QUEUE_GIVEN = text(
-    "INSERT INTO reviews (project_id, answer_id, source, requested_by, requested_at, comment) "
-    f"SELECT project_id, id, '{ReviewSource.REQUEST}', :requested_by, :now, '' FROM answers a "
+    "INSERT INTO reviews (project_id, answer_id, worker_id, source, requested_by, requested_at, "
+    f"comment) SELECT project_id, id, worker_id, '{ReviewSource.REQUEST}', :requested_by, :now, "
+    "'' FROM answers a "
     "WHERE project_id = :project_id AND id IN :answer_ids "
     "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.answer_id = a.id) ON CONFLICT DO NOTHING"
 ).bindparams(bindparam("answer_ids", expanding=True))
@@ -321,6 +324,7 @@ def reopen_slot(conn: Connection, item_id: int) -> None:
     """One more answer for the item: its target and open slots grow by one (a rejected
     answer is replaced, so the item still ends with the answers it was meant to have)."""
     conn.execute(_REOPEN, {"item_id": item_id})
+    note_item_changed(conn, item_id)
 
 
 # --- counts ------------------------------------------------------------------------------
@@ -349,13 +353,13 @@ class WorkerOutcomes:
 
 
 _BY_WORKER = text(
-    "SELECT a.worker_id, u.username, "
+    "SELECT r.worker_id, u.username, "
     f"sum(CASE WHEN r.outcome = '{ReviewOutcome.ACCEPTED}' THEN 1 ELSE 0 END), "
     f"sum(CASE WHEN r.outcome = '{ReviewOutcome.REJECTED}' THEN 1 ELSE 0 END), "
     f"sum(CASE WHEN r.outcome = '{ReviewOutcome.FIXED}' THEN 1 ELSE 0 END), "
     "sum(CASE WHEN r.outcome IS NULL THEN 1 ELSE 0 END) "
-    "FROM reviews r JOIN answers a ON a.id = r.answer_id JOIN users u ON u.id = a.worker_id "
-    "WHERE r.project_id = :project_id GROUP BY a.worker_id, u.username ORDER BY a.worker_id"
+    "FROM reviews r JOIN users u ON u.id = r.worker_id "
+    "WHERE r.project_id = :project_id GROUP BY r.worker_id, u.username ORDER BY r.worker_id"
 )
 
 

@@ -395,6 +395,8 @@ class Review(Base):
             sqlite_where=text("outcome IS NULL"),
         ),
         Index("ix_reviews_project_id_outcome_id", "project_id", "outcome", "id"),
+        # The console's outcomes per worker: an index-only scan, no join to the answers.
+        Index("ix_reviews_project_id_worker_id", "project_id", "worker_id", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -402,6 +404,10 @@ class Review(Base):
     answer_id: Mapped[int] = mapped_column(
         ForeignKey("answers.id", ondelete="CASCADE"), unique=True
     )
+    # The answer's worker, copied when queued (an answer's worker never changes). Nullable
+    # only so SQLite adds the column without rebuilding the table (migration 0014); every
+    # review is queued with it.
+    worker_id: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16))
     requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     requested_at: Mapped[datetime] = mapped_column(DateTime)
@@ -985,3 +991,34 @@ class ItemVote(Base):
     )
     value: Mapped[str] = mapped_column(String(200), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
+
+
+class ProjectCounters(Base):
+    """A project's item and answer counts, kept off the hot path: recounted in one pass over
+    the items by a job (``counters.refresh``, and beside each consensus refit), read by the
+    pages that show progress, so no page counts a million items.
+
+    ``last_answer_id`` and ``last_item_id`` are the project's newest answer and item when it
+    was counted: a newer one means the counts are behind. ``changes`` is bumped by the edits
+    that change the counts without adding an answer or an item (disabling, deleting, gold,
+    targets); ``counted_changes`` is its value when counted.
+    """
+
+    __tablename__ = "project_counters"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    items: Mapped[int] = mapped_column(BigInteger)
+    items_open: Mapped[int] = mapped_column(BigInteger)
+    items_complete: Mapped[int] = mapped_column(BigInteger)
+    items_disabled: Mapped[int] = mapped_column(BigInteger)
+    items_gold: Mapped[int] = mapped_column(BigInteger)
+    answers: Mapped[int] = mapped_column(BigInteger)
+    remaining_answers: Mapped[int] = mapped_column(BigInteger)
+    last_answer_id: Mapped[int] = mapped_column(BigInteger)
+    last_item_id: Mapped[int] = mapped_column(BigInteger)
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+    counted_changes: Mapped[int] = mapped_column(Integer)
+    counted_at: Mapped[datetime] = mapped_column(DateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)

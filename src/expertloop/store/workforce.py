@@ -15,6 +15,7 @@ from sqlalchemy import Connection, DateTime, bindparam, delete, insert, select, 
 from expertloop.domain import ReviewSource
 from expertloop.store import tables as t
 from expertloop.store.claims import lock_items
+from expertloop.store.counters import note_project_changed
 
 __all__ = [
     "CredentialRow",
@@ -313,6 +314,8 @@ def open_gold_targets(conn: Connection, project_id: int, target: int) -> int:
         ),
         {"project_id": project_id, "target": target},
     )
+    if result.rowcount:
+        note_project_changed(conn, project_id)
     return result.rowcount
 
 
@@ -536,6 +539,7 @@ def clear_exam_attempt(conn: Connection, exam_project_id: int, worker_id: int) -
             ),
             {"a": minus.get(item_id, 0), "s": slots[item_id], "id": item_id},
         )
+    note_project_changed(conn, exam_project_id)
     return len(answered)
 
 
@@ -580,8 +584,9 @@ def item_progress(conn: Connection, item_id: int) -> tuple[int, int]:
 
 
 _ESCALATE = text(
-    "INSERT INTO reviews (project_id, answer_id, source, requested_by, requested_at, comment) "
-    f"SELECT project_id, id, '{ReviewSource.ESCALATION}', NULL, :now, '' FROM answers a "
+    "INSERT INTO reviews (project_id, answer_id, worker_id, source, requested_by, requested_at, "
+    f"comment) SELECT project_id, id, worker_id, '{ReviewSource.ESCALATION}', NULL, :now, '' "
+    "FROM answers a "
     "WHERE item_id = :item_id "
     "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.answer_id = a.id) ON CONFLICT DO NOTHING"
 ).bindparams(bindparam("now", type_=DateTime()))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,11 +26,9 @@ from expertloop.api.schemas import ProjectCreate, ProjectUpdate, SmallId
 from expertloop.domain import Project, Role, User, can_create_projects
 from expertloop.domain.models import GuidelinesVersion
 from expertloop.errors import ExpertloopError, InputInvalid, NotFound, PermissionDenied
-from expertloop.services import access, projects, users
-from expertloop.services.caching import ExpiringCache
+from expertloop.services import access, counters, projects, users
 from expertloop.services.runtime import Runtime
 from expertloop.store import Database
-from expertloop.store.items import Progress
 from expertloop.tasks import TASK_TYPES, TaskType, TaskValidationError, get_task_type
 from expertloop.web.console_forms import (
     SETTINGS_FIELDS,
@@ -55,17 +52,11 @@ __all__ = ["DIRECTORY_PAGE", "Refused", "console_user", "install_console_project
 
 router = APIRouter(include_in_schema=False)
 
-# Progress counts read every item of a project: the project list remembers them this long,
-# so a manager moving around the console does not recount a million items each time.
-PROGRESS_SECONDS = 30.0
 DIRECTORY_PAGE = 50
 
 
-def install_console_projects(app: FastAPI, runtime: Runtime) -> None:
+def install_console_projects(app: FastAPI, runtime: Runtime) -> None:  # noqa: ARG001
     """The console's project pages."""
-    app.state.console_progress = ExpiringCache[tuple[int, datetime], Progress](
-        PROGRESS_SECONDS, clock=runtime.clock
-    )
     app.include_router(router)
 
 
@@ -101,16 +92,6 @@ def _manageable(db: Database, user: User, project_id: int) -> Project:
     return project
 
 
-def _progress(request: Request, db: Database, user: User, project: Project) -> Progress:
-    cache: ExpiringCache[tuple[int, datetime], Progress] = request.app.state.console_progress
-    key = (project.id, project.created_at)  # a project id reused after a reset is another
-    found = cache.get(key)
-    if found is None:
-        found = projects.project_progress(db, actor=user, project_id=project.id)
-        cache.put(key, found)
-    return found
-
-
 def _task_types() -> list[dict[str, str]]:
     return [
         {"name": name, "label": name.replace("_", " "), "example": task.example.name}
@@ -129,13 +110,22 @@ def console_home(request: Request, db: DatabaseDep) -> Response:
         return refused.response
     active: list[dict[str, Any]] = []
     archived: list[dict[str, Any]] = []
-    for project in projects.list_projects(db, actor=user):
-        if user.role is not Role.ADMIN and not project.is_member:
-            continue
-        progress = _progress(request, db, user, project)
+    managed = [
+        project
+        for project in projects.list_projects(db, actor=user)
+        if user.role is Role.ADMIN or project.is_member
+    ]
+    # Counted off the hot path (project_counters); a large project behind is shown as last
+    # counted while a job recounts it.
+    counted = counters.project_counts(db, [p.id for p in managed])
+    for project in managed:
+        found = counted[project.id]
+        progress = found.counts
         row = {
             "project": project,
             "progress": progress,
+            "counted_at": found.counted_at,
+            "behind": found.behind,
             "percent": round(100 * progress.items_complete / progress.items)
             if progress.items
             else 0,
@@ -149,7 +139,6 @@ def console_home(request: Request, db: DatabaseDep) -> Response:
             "tab": "projects",
             "active": active,
             "archived": archived,
-            "cache_seconds": int(PROGRESS_SECONDS),
         },
     )
 

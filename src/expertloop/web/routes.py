@@ -37,7 +37,7 @@ from expertloop.domain import (
     can_review_answers,
 )
 from expertloop.errors import ExpertloopError, NotAuthenticated, PermissionDenied, TooManyAttempts
-from expertloop.services import assignments, auth, projects, reviews
+from expertloop.services import assignments, auth, counters, projects, reviews
 from expertloop.services.auth import TokenAuthenticator
 from expertloop.services.runtime import Runtime
 from expertloop.settings import Settings
@@ -245,10 +245,11 @@ def home(request: Request, db: DatabaseDep) -> Response:
         return redirect_to_login(request)
     rows = []
     exams = home_qualifications(db, user)
-    for project in projects.list_projects(db, actor=user):
-        if project.is_archived:  # hands out nothing; managers find it in the console
-            continue
-        progress = projects.project_progress(db, actor=user, project_id=project.id)
+    # Hands out nothing when archived; managers find it in the console.
+    shown = [p for p in projects.list_projects(db, actor=user) if not p.is_archived]
+    counted = counters.project_counts(db, [p.id for p in shown])  # kept off the hot path
+    for project in shown:
+        progress = counted[project.id].counts
         rows.append(
             {
                 "project": project,
