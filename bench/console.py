@@ -18,6 +18,7 @@ Usage::
 
     python bench/console.py --scale 0.01 --repeat 10     # 10k items, a quick check
     python bench/console.py                              # 1M items, 3M answers
+    python bench/console.py --keep-database console_1m   # build once, reuse afterwards
 
 Prints one JSON object: per page p50/p99 in ms and the status, the snapshot job's time, and
 whether every page met the 300 ms p99 target.

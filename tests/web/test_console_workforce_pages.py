@@ -190,5 +190,7 @@ def test_the_exam_page_lists_every_workers_standing_on_the_projects_exam(env: En
     assert "100%" in page
     assert "2 / 2" in page
     assert "Passed: 1" in page
-    # A worker sees nobody's results.
+    # A worker sees nobody's results; another manager does not find the project.
     assert _signed_in(env, started).get(f"/manage/projects/{project}/exam").status_code == 403
+    other = _signed_in(env, env.user(Role.MANAGER))
+    assert other.get(f"/manage/projects/{project}/exam").status_code == 404

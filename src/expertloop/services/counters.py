@@ -4,8 +4,8 @@ Counting a project's items reads all of them (half a second at a million items),
 does it for a large project. The counts live in ``project_counters`` and are recounted in one
 pass by
 
-- ``counters.refresh`` (a job per project, deduplicated), queued by the pages that find the
-  counts behind and by the periodic ``counters.watch``;
+- ``counters.refresh`` (a job per project, deduplicated), queued by the periodic
+  ``counters.watch`` for the projects whose counts are behind;
 - the consensus snapshot job, beside each refit.
 
 A count records the project's *marks* (its newest answer and item, and its edit counter) as
@@ -14,8 +14,11 @@ arrived, or an edit (disabling, deleting, gold, a reopened slot) bumped the edit
 its own transaction. Submitting an answer adds nothing: its newest id is the mark.
 
 :func:`project_counts` serves pages: a project of at most :data:`INLINE_MAX_ITEMS` items is
-recounted in the request when behind (so small projects are always exact); a larger one is
-served as counted, with when, while a refresh job runs.
+recounted in the request when behind (so small projects are always exact), and a project
+never counted is counted by the first page that shows it; a larger one is served as counted,
+with when, until the watch's job recounts it. Pages write nothing else (a large project
+under way is always a little behind: queueing from every page view would make each one a
+write).
 """
 
 from __future__ import annotations
@@ -115,7 +118,6 @@ def project_counts(db: Database, project_ids: Iterable[int]) -> dict[int, Projec
                 assert row is not None
                 out[project_id] = ProjectCounts(project_id, row.counts, row.counted_at, False)
                 continue
-            queue_counters_refresh(db, project_id, run_after=_paced(db, row))
             out[project_id] = ProjectCounts(project_id, row.counts, row.counted_at, True)
         else:
             assert row is not None

@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from expertloop.api.deps import DatabaseDep
 from expertloop.api.schemas import Id, SmallId
-from expertloop.domain import CredentialKind, User
+from expertloop.domain import CredentialKind, Role, User
 from expertloop.errors import ExpertloopError, NotFound
 from expertloop.services import projects
 from expertloop.services.runtime import Runtime
@@ -220,6 +220,9 @@ def exam_results(project_id: SmallId, request: Request, db: DatabaseDep) -> Resp
         return refused.response
     try:
         project = projects.get_project(db, actor=user, project_id=project_id)
+        if user.role is not Role.ADMIN and not project.is_member:
+            # Another manager's project: as the other console pages, "not found".
+            raise NotFound(f"project {project_id} not found")
         found = workforce_settings.get_settings(db, actor=user, project_id=project_id)
         q = found.qualification
         results = exams.exam_statuses(db, actor=user, project_id=project_id) if q else []
