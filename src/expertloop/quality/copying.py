@@ -34,7 +34,7 @@ without each one found.
 Measured on the simulators of :mod:`expertloop.quality.simulation` (seven regimes, 12 seeds
 each; ``tests/quality/test_copying.py`` checks a subset): one honest worker flagged in the
 84 data sets (nominally at most 1% of projects), and a copier of a median worker caught in
-59 of 84 (most misses copy a worker with few answers, or are in the few-answers regime,
+57 of 84 (most misses copy a worker with few answers, or are in the few-answers regime,
 2-3 answers per item). Limits: a copier of a near-perfect worker looks like a second
 near-perfect worker (and does little harm beyond double counting); copying a few answers
 among many is below the test's power.
@@ -320,18 +320,14 @@ def _confirm(
     if not len(my_items):
         return None
     rest = fit.posteriors[[position[int(x)] for x in my_items.tolist()]]
-    theta = np.full((n_classes, n_classes), 0.5)
+    theta = _shrunk_confusion(np.eye(n_classes))
     for _ in range(_EM_STEPS):
-        row_sums = theta.sum(axis=1, keepdims=True)
-        post = rest * (theta / row_sums)[:, my_labels].T
+        post = rest * theta[:, my_labels].T
         post /= post.sum(axis=1, keepdims=True)
-        updated = np.full((n_classes, n_classes), 0.5)
-        for x in range(n_classes):
-            updated[:, x] += post[my_labels == x].sum(axis=0)
+        updated = _shrunk_confusion(_soft_counts(post, my_labels, n_classes))
         if np.allclose(updated, theta, atol=1e-9):
             break
         theta = updated
-    theta = theta / theta.sum(axis=1, keepdims=True)
     theirs = kept & (answers.worker == source)
     source_label = dict(zip(answers.item[theirs].tolist(), answers.label[theirs].tolist(),
                             strict=True))
@@ -397,20 +393,43 @@ def _confusion_without(
     posteriors: NDArray[np.float64], confusion: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """A worker's confusion from all their answers (``own_rows``), against each item's
-    posterior given every answer but theirs and ``other``'s, with half a pseudo-answer per
-    cell. Against a noisy posterior this understates a good worker (the screen's empirical
-    null and the confirmation by :func:`_confirm` make up for it)."""
+    posterior given every answer but theirs and ``other``'s, shrunk by
+    :func:`_shrunk_confusion`. Against a noisy posterior this understates a good worker
+    (the screen's empirical null and the confirmation by :func:`_confirm` make up for
+    it)."""
     labels = lab[own_rows]
     rest = posteriors[it[own_rows]] / np.maximum(confusion[worker][:, labels].T, _TINY)
     if shared.any():
         other_labels = _labels_on(rows[other], it, lab, it[own_rows][shared])
         rest[shared] /= np.maximum(confusion[other][:, other_labels].T, _TINY)
     rest /= rest.sum(axis=1, keepdims=True)
-    k = confusion.shape[1]
-    counts = np.full((k, k), 0.5)
+    return _shrunk_confusion(_soft_counts(rest, labels, confusion.shape[1]))
+
+
+def _soft_counts(posterior: NDArray[np.float64], labels: NDArray[np.intp],
+                 k: int) -> NDArray[np.float64]:
+    """Expected counts: row ``c``, column ``x``: answers ``x`` on items of class ``c``."""
+    counts = np.zeros((k, k))
     for x in range(k):
-        counts[:, x] += rest[labels == x].sum(axis=0)
-    return counts / counts.sum(axis=1, keepdims=True)
+        counts[:, x] = posterior[labels == x].sum(axis=0)
+    return counts
+
+
+_PRIOR_ANSWERS_PER_ROW = 2.0
+
+
+def _shrunk_confusion(counts: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A confusion matrix from expected counts, each row shrunk toward the worker's one-coin
+    summary (their pooled accuracy ``t`` on the diagonal, ``(1 - t) / (K - 1)`` elsewhere)
+    with ``_PRIOR_ANSWERS_PER_ROW`` pseudo-answers. With many classes and few answers per
+    class, a flat prior would make every good worker look poor (and every pair of good
+    workers look like copiers); the pooled accuracy is estimable from few answers."""
+    k = counts.shape[0]
+    t = (float(np.trace(counts)) + 1.0) / (float(counts.sum()) + 2.0)
+    prior = np.full((k, k), (1.0 - t) / (k - 1))
+    np.fill_diagonal(prior, t)
+    shrunk = counts + _PRIOR_ANSWERS_PER_ROW * prior
+    return shrunk / shrunk.sum(axis=1, keepdims=True)
 
 
 def _labels_on(worker_rows: NDArray[np.intp], it: NDArray[np.intp], lab: NDArray[np.intp],
