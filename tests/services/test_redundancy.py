@@ -113,7 +113,9 @@ def test_a_fitted_model_trusts_the_reliable_worker_more(env: Env) -> None:
     redundancy.set_redundancy(env.db, actor=manager, project_id=project)
     assert queue_stale_fits(env.db)["queued"] == 1
     result = fit_model(env.db, project)
-    assert result["fitted"] and result["answers"] == 150 and result["workers"] == 5
+    assert result["fitted"]
+    assert result["answers"] == 150
+    assert result["workers"] == 5
     with env.db.read() as conn:
         accuracy = dict(
             conn.execute(
@@ -148,7 +150,8 @@ def test_settings_are_checked_and_audited_and_only_managers_change_them(env: Env
         target_confidence=0.95,
     )
     got = redundancy.get_redundancy(env.db, actor=worker, project_id=project)
-    assert got is not None and got.as_dict() == {
+    assert got is not None
+    assert got.as_dict() == {
         "min_answers": 2, "max_answers": 6, "target_confidence": 0.95,
     }
     retarget_project(env.db, project)

@@ -51,6 +51,7 @@ __all__ = [
     "RETARGET_KIND",
     "Redundancy",
     "after_answer",
+    "check_new_redundancy",
     "check_redundancy",
     "classes_of",
     "get_redundancy",
@@ -126,6 +127,30 @@ def check_redundancy(
     return low, high, confidence
 
 
+def check_new_redundancy(
+    *, task_type: str, config: dict[str, Any], min_answers: Any = DEFAULT_POLICY.min_answers,
+    max_answers: Any = DEFAULT_POLICY.max_answers,
+    target_confidence: Any = DEFAULT_POLICY.target_confidence,
+) -> None:
+    """Settings given with a new project, checked before it is created (so a refused one
+    leaves no project behind): 422s as :func:`set_redundancy`."""
+    check_redundancy(min_answers, max_answers, target_confidence)
+    try:
+        classes = classes_of(task_type, config)
+    except Exception:  # an unknown type or a bad config: the project's own checks say why
+        return
+    if classes is None:
+        raise _no_classes(task_type)
+
+
+def _no_classes(task_type: str) -> InputInvalid:
+    return InputInvalid.on_field(
+        "redundancy",
+        f"adaptive redundancy needs answers that pick a class; a {task_type} project's do "
+        "not (set answers_per_item instead)",
+    )
+
+
 def classes_of(task_type: str, config: dict[str, Any]) -> tuple[str, ...] | None:
     """The votes an item's confidence is over: the classes of the task type's primary
     channel, as :meth:`TaskType.vote` writes them; ``None`` where there are none (free
@@ -163,11 +188,7 @@ def set_redundancy(
     with db.write() as conn:
         project = _managed(conn, actor, project_id)
         if classes_of(project.task_type, project.config) is None:
-            raise InputInvalid.on_field(
-                "min_answers",
-                f"adaptive redundancy needs answers that pick a class; a {project.task_type} "
-                "project's do not (set answers_per_item instead)",
-            )
+            raise _no_classes(project.task_type)
         before = _of(store.load_settings(conn, project_id))
         store.save_settings(conn, store.RedundancyRow(project_id, low, high, confidence, now))
         after = Redundancy(project_id, low, high, confidence)
