@@ -50,6 +50,7 @@ __all__ = [
     "MAX_ANSWERS_LIMIT",
     "RETARGET_KIND",
     "Redundancy",
+    "WorkerReliability",
     "after_answer",
     "check_new_redundancy",
     "check_redundancy",
@@ -60,6 +61,7 @@ __all__ = [
     "remove_redundancy",
     "retarget",
     "set_redundancy",
+    "worker_reliability",
 ]
 
 log = logging.getLogger("expertloop.services")
@@ -165,11 +167,34 @@ def classes_of(task_type: str, config: dict[str, Any]) -> tuple[str, ...] | None
     return tuple(str(c)[:200] for c in spec.classes)
 
 
-def get_redundancy(db: Database, *, actor: User, project_id: int) -> Redundancy | None:
-    """The project's settings (``None``: fixed ``answers_per_item``); any member may read."""
+def get_redundancy(db: Database, *, actor: User | None, project_id: int) -> Redundancy | None:
+    """The project's settings (``None``: fixed ``answers_per_item``); any member may read
+    (``actor=None``: the operator)."""
     with db.read() as conn:
-        load_project(conn, actor=actor, project_id=project_id)
+        if actor is None:
+            _managed(conn, None, project_id)
+        else:
+            load_project(conn, actor=actor, project_id=project_id)
         return _of(store.load_settings(conn, project_id))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReliability:
+    """A worker's accuracy in the project's fitted worker model, and its answers."""
+
+    worker_id: int
+    username: str
+    accuracy: float
+    answers: int
+
+
+def worker_reliability(
+    db: Database, *, actor: User | None, project_id: int
+) -> list[WorkerReliability]:
+    """The workers of the project's last fitted model, most accurate first (managers)."""
+    with db.read() as conn:
+        _managed(conn, actor, project_id)
+        return [WorkerReliability(*row) for row in store.worker_reliability(conn, project_id)]
 
 
 def set_redundancy(
