@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from expertloop.domain import Project, User
 from expertloop.errors import InputInvalid, NotFound
 from expertloop.quality.redundancy import (
     DEFAULT_POLICY,
+    Confusion,
     RedundancyPolicy,
     WorkerModel,
     item_posterior,
@@ -281,7 +283,7 @@ def model_of(
     row = store.load_model(conn, project_id)
     if row is None or tuple(row.classes) != classes:
         return WorkerModel.uninformed(len(classes))
-    confusion = {
+    confusion: dict[Hashable, Confusion] = {
         w: tuple(tuple(r) for r in m)
         for w, m in store.reliability_of(conn, project_id, workers).items()
     }

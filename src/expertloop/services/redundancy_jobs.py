@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -87,8 +87,8 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
         counts[w] = counts.get(w, 0) + 1
     rows = [
         (
-            int(w), [list(r) for r in m],
-            float(np.clip(model.accuracy_of(w), 0.0, 1.0)), counts.get(int(w), 0),
+            int(cast(int, w)), [list(r) for r in m],
+            float(np.clip(model.accuracy_of(w), 0.0, 1.0)), counts.get(cast(int, w), 0),
         )
         for w, m in model.confusion.items()
     ]
