@@ -321,6 +321,11 @@ def retarget(
         if vote is not None and vote in code:
             workers.append(worker)
             labels.append(code[vote])
+    if not labels:
+        # No evidence yet: no confidence to store (uncertainty 0, as a new item's), and the
+        # item wants its min_answers (or one more, for answers without a vote).
+        want = next_target(item.n_answers, 0.0, settings.policy)
+        return store.retarget_item(conn, item_id, want=want, confidence=None)
     model = model_of(conn, item.project_id, classes, workers)
     confidence = max(item_posterior(model, workers, labels))
     want = next_target(item.n_answers, confidence, settings.policy)
