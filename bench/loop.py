@@ -415,6 +415,19 @@ async def _set_up(
             "workforce settings",
         )
 
+    if args.adaptive:
+        # Adaptive redundancy: after every answer the item's posterior sets its target (the
+        # random annotators disagree, so most items ask for more, up to 9 answers).
+        _check(
+            await admin.request(
+                "PUT",
+                f"{API}/projects/{project_id}/redundancy",
+                orjson.dumps({"min_answers": 2, "max_answers": 9, "target_confidence": 0.95}),
+            ),
+            (200,),
+            "adaptive redundancy",
+        )
+
     # Worker accounts and their tokens; password hashing dominates, so a few in parallel.
     names = [f"bench-worker-{i}" for i in range(args.workers)]
     password = "bench-worker-password"
@@ -682,6 +695,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="run a workforce project: this gold share, every 10th item gold, routing on",
     )
+    parser.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="adaptive redundancy on (min 2, max 9 answers, target confidence 0.95): every "
+        "answer re-targets its item",
+    )
     parser.add_argument("--server-log", help="keep the server's output in this file")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio event loop")
@@ -750,6 +769,7 @@ async def _bench(env: BenchEnvironment, args: argparse.Namespace) -> dict[str, A
         "analyzed_after_import": bool(args.analyze and args.db == "postgres"),
         "setup_seconds": round(setup_seconds, 1),
         "gold_share": args.gold_share,
+        "adaptive": args.adaptive,
     }
 
 

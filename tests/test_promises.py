@@ -192,6 +192,83 @@ def test_parallel_asking_answering_skipping_and_sweeping_never_deadlock(
     assert _invariant_violations(env) == {"duplicates": 0, "over_collected": 0, "counter_drift": 0}
 
 
+def test_targets_that_move_while_workers_claim_never_over_collect(env: Env) -> None:
+    """Adaptive redundancy moves targets up and down after every answer, and a manager
+    changes the settings (re-targeting every item) while twelve workers claim, answer at
+    random and skip in parallel: answers plus live leases never exceed an item's target."""
+    import random
+
+    from expertloop.services import redundancy, worker_rules
+    from expertloop.services.redundancy_jobs import retarget_project
+
+    manager = env.user(Role.MANAGER)
+    workers = [env.user() for _ in range(12)]
+    project = env.project(
+        manager, task_type="label", config={"labels": ["x", "y", "z"]}, members=workers,
+        answers_per_item=2,
+    )
+    worker_rules.set_rules(env.db, actor=manager, project_id=project, rules={
+        rule: {"pause": False} for rule in ("gold_accuracy", "spammer_score", "straight_lining")
+    })
+    env.items(manager, project, [
+        {"external_id": f"i{n}", "payload": {"text": f"thing {n}"}} for n in range(25)
+    ])
+    redundancy.set_redundancy(
+        env.db, actor=manager, project_id=project, min_answers=1, max_answers=7,
+        target_confidence=0.9,
+    )
+    done = threading.Event()
+
+    def manage() -> int:
+        changes = 0
+        settings = [(1, 7, 0.9), (3, 4, 0.8), (2, 9, 0.99), None]
+        while not done.is_set():
+            chosen = settings[changes % len(settings)]
+            if chosen is None:
+                redundancy.remove_redundancy(env.db, actor=manager, project_id=project)
+            else:
+                low, high, confidence = chosen
+                redundancy.set_redundancy(
+                    env.db, actor=manager, project_id=project, min_answers=low,
+                    max_answers=high, target_confidence=confidence,
+                )
+            retarget_project(env.db, project)
+            changes += 1
+        return changes
+
+    def work(n: int) -> Counter[str]:
+        rng = random.Random(n)
+        actor = workers[n]
+        seen: Counter[str] = Counter()
+        for _ in range(40):
+            lease = next_assignment(env.db, actor=actor, project_id=project)
+            if lease is None:
+                seen["none"] += 1
+                time.sleep(0.01)  # targets may rise again: ask later
+                continue
+            try:
+                if rng.random() < 0.1:
+                    release_assignment(env.db, actor=actor, assignment_id=lease.id)
+                    seen["released"] += 1
+                    continue
+                submit_answer(env.db, actor=actor, assignment_id=lease.id,
+                              answer={"label": rng.choice("xyz")})
+                seen["answered"] += 1
+            except (AlreadyAnswered, LeaseLost):
+                seen["refused"] += 1
+        return seen
+
+    with ThreadPoolExecutor(max_workers=1) as boss, ThreadPoolExecutor(len(workers)) as pool:
+        changes = boss.submit(manage)
+        try:
+            outcomes = sum(pool.map(work, range(len(workers))), Counter())
+        finally:
+            done.set()
+        assert changes.result() > 0
+    assert outcomes["answered"] > 0, outcomes
+    assert _invariant_violations(env) == {"duplicates": 0, "over_collected": 0, "counter_drift": 0}
+
+
 def test_an_abandoned_lease_expires_and_the_item_is_offered_again(
     env: Env, clock: FakeClock
 ) -> None:

@@ -81,7 +81,7 @@ def test_the_claim_query_is_built_from_every_rule_of_the_set() -> None:
 
 def test_the_postgresql_claim_locks_the_row_without_waiting() -> None:
     sql = RULES.claim_query.sql["postgresql"]
-    assert "ORDER BY i.open_slots, i.priority DESC, i.id" in sql
+    assert "ORDER BY i.open_slots, i.priority DESC, i.uncertainty DESC, i.id" in sql
     assert "FOR NO KEY UPDATE OF i SKIP LOCKED" in sql
     assert "FOR UPDATE" not in RULES.claim_query.sql["sqlite"]
 

@@ -45,6 +45,8 @@ class Generated:
     fates: list[list[str | None]]
     # a worker rule paused worker 0 in the project
     paused: bool = False
+    # items.uncertainty (adaptive redundancy); None: all 0
+    uncertainties: list[float] | None = None
 
 
 @st.composite
@@ -55,7 +57,10 @@ def states(draw: st.DrawFn) -> Generated:
     fates = draw(
         st.lists(st.lists(st.sampled_from(FATES), min_size=3, max_size=3), min_size=n, max_size=n)
     )
-    return Generated(priorities, targets, fates, draw(st.booleans()))
+    uncertainties = draw(
+        st.lists(st.sampled_from([0.0, 0.25, 0.5]), min_size=n, max_size=n)
+    )
+    return Generated(priorities, targets, fates, draw(st.booleans()), uncertainties)
 
 
 def _store(env: Env, generated: Generated) -> tuple[int, list[int], list[ItemState], WorkerState]:
@@ -80,8 +85,10 @@ def _store(env: Env, generated: Generated) -> tuple[int, list[int], list[ItemSta
         states: list[ItemState] = []
         assigned: set[int] = set()
         live_assignments: list[tuple[int, int]] = []  # (assignment id, item id) of worker 0
-        for item_id, priority, target, fates in zip(
-            item_ids, generated.priorities, generated.targets, generated.fates, strict=True
+        uncertainties = generated.uncertainties or [0.0] * n
+        for item_id, priority, target, fates, uncertainty in zip(
+            item_ids, generated.priorities, generated.targets, generated.fates, uncertainties,
+            strict=True,
         ):
             answers = leases = 0
             for worker, fate in zip(workers, fates, strict=True):
@@ -114,9 +121,14 @@ def _store(env: Env, generated: Generated) -> tuple[int, list[int], list[ItemSta
             conn.execute(
                 update(t.Item)
                 .where(t.Item.id == item_id)
-                .values(target=target, n_answers=answers, open_slots=target - answers - leases)
+                .values(
+                    target=target, n_answers=answers, open_slots=target - answers - leases,
+                    uncertainty=uncertainty,
+                )
             )
-            states.append(ItemState(item_id, priority, target, answers, leases))
+            states.append(
+                ItemState(item_id, priority, target, answers, leases, uncertainty=uncertainty)
+            )
         if generated.paused:
             conn.execute(
                 update(t.ProjectMember)
@@ -335,7 +347,7 @@ def _store_workforce(
             states.append(
                 ItemState(
                     item.id, item.priority, item.target, item.answers, item.live_leases,
-                    gold=gold, disputed=disputed,
+                    gold=gold, disputed=disputed, uncertainty=item.uncertainty,
                 )
             )
     worker = WorkerState(
@@ -360,6 +372,7 @@ def test_the_database_obeys_the_workforce_rules_as_the_python_rules_do(
         generated.priorities,
         generated.targets,
         [[None, *fates[1:]] for fates in generated.fates],
+        uncertainties=generated.uncertainties,
     )
     wf = data.draw(workforces(len(generated.priorities)))
     env.backend.truncate()
@@ -422,3 +435,28 @@ def test_the_skill_and_exam_rules_are_one_time_filters_on_postgresql(env: Env) -
         assert f"Index Scan using {index} " in plan, plan
         assert "One-Time Filter" in plan, plan
         assert "Sort Key: i" not in plan, plan
+
+
+def test_the_sqlite_claim_walks_each_claim_order_index_without_sorting(env: Env) -> None:
+    """The order (open slots, priority, uncertainty, id) is each index's column order, so
+    SQLite reads the first eligible row instead of sorting every open item."""
+    if env.backend.name != "sqlite":
+        return
+    manager, worker = env.user(Role.MANAGER), env.user()
+    project = env.project(manager, members=[worker])
+    env.items(manager, project, [pairwise_item(n) for n in range(50)])
+    tiers = {
+        "ix_items_claim_order": RULES.claim_query,
+        "ix_items_gold_claim_order": WORKFORCE_RULES.claims(WorkerState(gold_due=True))[0],
+        "ix_items_disputed_claim_order": WORKFORCE_RULES.claims(WorkerState(routed=True))[0],
+    }
+    for index, query in tiers.items():
+        with env.db.read() as conn:
+            plan = " | ".join(
+                str(row[-1]) for row in conn.execute(
+                    text("EXPLAIN QUERY PLAN " + query.sql["sqlite"]),
+                    {"worker_id": worker.id, "project_id": project, "now": NOW},
+                )
+            )
+        assert f"USING INDEX {index}" in plan, (index, plan)
+        assert "TEMP B-TREE FOR ORDER BY" not in plan, (index, plan)

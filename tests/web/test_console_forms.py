@@ -60,4 +60,7 @@ def test_the_settings_fields_read_numbers_and_text_and_leave_out_what_was_not_se
         "answers_per_item",
         "lease_seconds",
         "max_lease_extensions",
+        "min_answers",
+        "max_answers",
+        "target_confidence",
     ]

@@ -23,6 +23,7 @@ from expertloop.api.routes import (
     jobs,
     my_work,
     projects,
+    redundancy,
     reviews,
     users,
     workforce,
@@ -60,6 +61,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         item_reports,
         my_work,
         flags,
+        redundancy,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

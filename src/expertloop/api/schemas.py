@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from expertloop.api.redundancy_schemas import RedundancyPut
 from expertloop.domain import (
     GuidelinesVersion,
     Project,
@@ -142,6 +143,11 @@ class ProjectCreate(Strict):
         None, ge=0, le=1, description="Gold accuracy from which a worker gets disputed items first"
     )
     escalate: bool = Field(False, description="Send items without a majority to reviewers")
+    redundancy: RedundancyPut | None = Field(
+        None,
+        description="Adaptive redundancy (docs/quality.md); left out: answers_per_item on "
+        "every item. Changed later with PUT /projects/{id}/redundancy.",
+    )
 
 
 class ProjectPublic(BaseModel):

@@ -20,6 +20,7 @@ from expertloop.cli import (
     items_admin,
     jobs,
     projects,
+    redundancy,
     reviews,
     serve,
     users,
@@ -44,6 +45,7 @@ COMMANDS = (
     jobs,
     audit,
     workforce,
+    redundancy,
 )
 
 app = typer.Typer(

@@ -62,6 +62,7 @@ from expertloop.client.projects import (
     Project,
     Projects,
 )
+from expertloop.client.redundancy import Redundancy
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
 from expertloop.client.workforce import Workforce
 
@@ -97,6 +98,7 @@ __all__ = [
     "Progress",
     "Project",
     "Projects",
+    "Redundancy",
     "Reports",
     "Review",
     "ReviewClosed",

@@ -15,6 +15,7 @@ from expertloop.client.flags import WorkerFlags
 from expertloop.client.models import User
 from expertloop.client.my_work import MyWork
 from expertloop.client.projects import Projects
+from expertloop.client.redundancy import Redundancy
 from expertloop.client.workforce import Workforce
 
 __all__ = ["Client", "Users"]
@@ -147,6 +148,7 @@ class Client:
         self.my_work = MyWork(self._http)
         self.flags = WorkerFlags(self._http)
         self.workforce = Workforce(self._http)
+        self.redundancy = Redundancy(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:

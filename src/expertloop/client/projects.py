@@ -623,8 +623,11 @@ class Projects:
         answers_per_item: int = 3,
         lease_seconds: int = 600,
         max_lease_extensions: int = 2,
+        redundancy: Mapping[str, Any] | None = None,
     ) -> Project:
-        """Create a project (managers and admins); you become a member.
+        """Create a project (managers and admins); you become a member. ``redundancy``
+        (``min_answers``, ``max_answers``, ``target_confidence``) makes it adaptive from the
+        start (see :class:`~expertloop.client.redundancy.Redundancy`).
 
         Example::
 
@@ -644,6 +647,7 @@ class Projects:
                 "answers_per_item": answers_per_item,
                 "lease_seconds": lease_seconds,
                 "max_lease_extensions": max_lease_extensions,
+                **({} if redundancy is None else {"redundancy": dict(redundancy)}),
             },
         )
         return Project(self._http, body)

@@ -39,6 +39,7 @@ __all__ = [
     "OLDEST_FIRST",
     "QUALIFIED",
     "RULES",
+    "UNCERTAIN_FIRST",
     "WORKFORCE_RULES",
     "Eligibility",
     "ItemState",
@@ -64,6 +65,7 @@ class ItemState:
     disabled: bool = False
     gold: bool = False
     disputed: bool = False
+    uncertainty: float = 0.0
 
     @property
     def open_slots(self) -> int:
@@ -115,7 +117,7 @@ class OrderTerm:
     name: str
     doc: str
     sql: Callable[[ClaimScope], ColumnElement[Any]]
-    key: Callable[[ItemState], int]
+    key: Callable[[ItemState], float]
 
 
 HAS_OPEN_SLOT = Eligibility(
@@ -183,6 +185,15 @@ HIGHEST_PRIORITY = OrderTerm(
     doc="Then the item the manager ranked higher.",
     sql=lambda s: s.item.c.priority.desc(),
     key=lambda item: -item.priority,
+)
+
+UNCERTAIN_FIRST = OrderTerm(
+    name="uncertain_first",
+    doc="Then the item whose answers so far leave its consensus least certain (adaptive "
+    "redundancy stores ``1 - confidence`` as ``items.uncertainty``; 0 elsewhere), so the "
+    "answers that decide an item come before those that confirm one.",
+    sql=lambda s: s.item.c.uncertainty.desc(),
+    key=lambda item: -item.uncertainty,
 )
 
 OLDEST_FIRST = OrderTerm(
@@ -344,7 +355,7 @@ class RuleSet:
     def is_eligible(self, item: ItemState, worker: WorkerState) -> bool:
         return all(rule.admits(item, worker) for rule in self.eligibility)
 
-    def order_key(self, item: ItemState) -> tuple[int, ...]:
+    def order_key(self, item: ItemState) -> tuple[float, ...]:
         return tuple(term.key(item) for term in self.order)
 
     def pick_next_item(self, items: Iterable[ItemState], worker: WorkerState) -> ItemState | None:
@@ -368,7 +379,7 @@ RULES = RuleSet(
         QUALIFIED,
         EXAM_NOT_LOCKED,
     ),
-    order=(CLOSEST_TO_COMPLETION, HIGHEST_PRIORITY, OLDEST_FIRST),
+    order=(CLOSEST_TO_COMPLETION, HIGHEST_PRIORITY, UNCERTAIN_FIRST, OLDEST_FIRST),
 )
 """The rules every claim follows."""
 

@@ -35,7 +35,7 @@ from expertloop.errors import (
     PermissionDenied,
 )
 from expertloop.scheduling import RULES, lease_expires_at
-from expertloop.services import worker_rules
+from expertloop.services import redundancy, worker_rules
 from expertloop.services.caching import ExpiringCache
 from expertloop.services.item_admin import disable_unservable_item
 from expertloop.services.projects import load_project
@@ -296,6 +296,8 @@ def submit_answer(
         stored.id, assignment_id, stored.item_id, shown, now, True, target.guidelines_version
     )
     _after_answer(db, target, submitted, now, telemetry)
+    # Adaptive redundancy: the item's new confidence and target, once the answer is safe.
+    redundancy.after_answer(db, target)
     return submitted
 
 

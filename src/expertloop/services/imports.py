@@ -36,6 +36,7 @@ from expertloop.errors import (
     PermissionDenied,
 )
 from expertloop.jobs import JobContext, PermanentJobError, job_kind
+from expertloop.services import redundancy
 from expertloop.services.interchange import foreign_records
 from expertloop.services.item_sources import parse_csv_bytes, parse_json_array, parse_ndjson
 from expertloop.services.items import check_can_import, store_labels, validate_items
@@ -380,7 +381,8 @@ def _import_now(
                     now=now,
                 )
                 taken = item_store.insert_items(
-                    conn, project.id, checked.items, target=project.answers_per_item, now=now
+                    conn, project.id, checked.items,
+                    target=redundancy.initial_target(conn, project), now=now,
                 )
                 if taken:  # another import stored them since the check: refuse the file
                     raise _Rollback([
@@ -489,7 +491,7 @@ def run_import_job(context: JobContext) -> dict[str, Any]:
             with db.write() as conn:
                 taken = import_store.store_batch(
                     conn, import_id, project.id, batch, done_before=done,
-                    target=project.answers_per_item, now=db.clock.now(),
+                    target=redundancy.initial_target(conn, project), now=db.clock.now(),
                 )
                 if taken:
                     raise _Rollback([])

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from expertloop.domain import Project, SuggestionSource, User, can_import_items
 from expertloop.domain.safe_json import json_problem
 from expertloop.errors import ImportFailed, PermissionDenied
+from expertloop.services import redundancy
 from expertloop.services.item_sources import ParseProblem
 from expertloop.services.projects import load_project
 from expertloop.services.workforce import settings as workforce_settings
@@ -245,7 +246,7 @@ def import_items(
             if project.workforce:
                 _check_exam_items(conn, project.id, items, lines, source)
             taken = item_store.insert_items(
-                conn, project.id, items, target=project.answers_per_item, now=now,
+                conn, project.id, items, target=redundancy.initial_target(conn, project), now=now,
                 gold_target=workforce_settings.gold_target(conn, project.id)
                 if project.workforce else None,
             )

@@ -49,6 +49,12 @@ class AnswerTarget:
     is_exam: bool = False
     counts_votes: bool = False
     escalate: bool = False
+    # The project has adaptive redundancy (services/redundancy): after the answer is
+    # committed the item's target follows its confidence.
+    adaptive: bool = False
+    # A gold item open to every worker (gold mixed in, or an exam): each answer to it opens
+    # one more slot, in the answer's transaction (services/workforce).
+    open_gold: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +75,12 @@ _TARGET = text(
     "a.leased_at, p.task_type, p.config, i.payload, a.guidelines_version, i.gold, "
     "w.project_id IS NOT NULL, COALESCE(w.is_exam, false), "
     "(w.route_min_accuracy IS NOT NULL OR COALESCE(w.escalate, false)), "
-    "COALESCE(w.escalate, false) "
+    "COALESCE(w.escalate, false), r.project_id IS NOT NULL, "
+    "(i.gold IS NOT NULL AND (COALESCE(w.is_exam, false) OR w.gold_share IS NOT NULL)) "
     "FROM assignments a "
     "JOIN projects p ON p.id = a.project_id JOIN items i ON i.id = a.item_id "
     "LEFT JOIN project_workforce w ON w.project_id = a.project_id "
+    "LEFT JOIN project_redundancy r ON r.project_id = a.project_id "
     "WHERE a.id = :assignment_id"
 ).columns(
     presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json, gold=t.Json
@@ -92,11 +100,11 @@ def answer_target(conn: Connection, assignment_id: int) -> AnswerTarget | None:
         return None
     (assignment_id, project_id, item_id, worker_id, status, presentation, leased_at,
      task_type, config, payload, guidelines_version, gold, workforce, is_exam, counts_votes,
-     escalate) = row
+     escalate, adaptive, open_gold) = row
     return AnswerTarget(
         assignment_id, project_id, item_id, worker_id, status, presentation, leased_at,
         task_type, config, payload, guidelines_version, gold, bool(workforce), bool(is_exam),
-        bool(counts_votes), bool(escalate),
+        bool(counts_votes), bool(escalate), bool(adaptive), bool(open_gold),
     )
 
 

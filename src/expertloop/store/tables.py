@@ -69,14 +69,17 @@ __all__ = [
     "Project",
     "ProjectGuidelines",
     "ProjectMember",
+    "ProjectRedundancy",
     "ProjectRules",
     "ProjectSkill",
     "ProjectWorkforce",
+    "RedundancyModel",
     "Review",
     "User",
     "UserCredential",
     "UserSkill",
     "WorkerFlag",
+    "WorkerReliability",
     "WorkerStats",
     "sql_values",
 ]
@@ -213,20 +216,23 @@ class Item(Base):
             "project_id",
             "open_slots",
             text("priority DESC"),
+            text("uncertainty DESC"),
             "id",
             # Exactly the items a claim may take (scheduling rules HAS_OPEN_SLOT and
             # IN_SERVICE), so the claim walks it in order without filtering.
             postgresql_where=text("open_slots > 0 AND disabled_at IS NULL"),
             sqlite_where=text("open_slots > 0 AND disabled_at IS NULL"),
         ),
-        # The same order over the claimable gold items, and over the claimable disputed ones:
-        # the claim tiers of gold mixing and of routing (scheduling rules IS_GOLD, DISPUTED)
-        # walk these, so finding the first gold or disputed item reads a few rows.
+        # The same order (scheduling.RULES: open slots, priority, uncertainty, id) over the
+        # claimable gold items, and over the claimable disputed ones: the claim tiers of gold
+        # mixing and of routing (scheduling rules IS_GOLD, DISPUTED) walk these, so finding
+        # the first gold or disputed item reads a few rows.
         Index(
             "ix_items_gold_claim_order",
             "project_id",
             "open_slots",
             text("priority DESC"),
+            text("uncertainty DESC"),
             "id",
             postgresql_where=text("open_slots > 0 AND disabled_at IS NULL AND gold IS NOT NULL"),
             sqlite_where=text("open_slots > 0 AND disabled_at IS NULL AND gold IS NOT NULL"),
@@ -236,6 +242,7 @@ class Item(Base):
             "project_id",
             "open_slots",
             text("priority DESC"),
+            text("uncertainty DESC"),
             "id",
             postgresql_where=text("open_slots > 0 AND disabled_at IS NULL AND disputed"),
             sqlite_where=text("open_slots > 0 AND disabled_at IS NULL AND disputed = 1"),
@@ -288,6 +295,11 @@ class Item(Base):
     # Its answers so far disagree (two or more different primary values); set at submit in
     # projects that route (see services/workforce), never on gold items.
     disputed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Adaptive redundancy (services/redundancy): the posterior probability of the item's
+    # most probable class given its answers (NULL before any), and 1 - that, the claim's
+    # order term UNCERTAIN_FIRST (0 until computed).
+    confidence: Mapped[float | None] = mapped_column(Float)
+    uncertainty: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
     # What the item's source said about it (another tool's metadata): for managers and
     # exports, never shown to workers (it may unblind a comparison).
     meta: Mapped[dict[str, Any] | None] = mapped_column(Json)
@@ -1022,3 +1034,75 @@ class ProjectCounters(Base):
     counted_changes: Mapped[int] = mapped_column(Integer)
     counted_at: Mapped[datetime] = mapped_column(DateTime)
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+# --- adaptive redundancy (services/redundancy.py, docs/quality.md) -------------------------
+
+
+class ProjectRedundancy(Base):
+    """A project's adaptive redundancy; a project without a row collects its fixed
+    ``answers_per_item`` on every item.
+
+    Every item without gold first gets ``min_answers``; then, after each answer, it stops
+    once the confidence of its consensus reaches ``target_confidence`` and otherwise asks
+    for one more answer, up to ``max_answers`` (``quality.redundancy.next_target``).
+    """
+
+    __tablename__ = "project_redundancy"
+    __table_args__ = (
+        CheckConstraint(
+            "min_answers >= 1 AND min_answers <= max_answers", name="answers_range"
+        ),
+        CheckConstraint(
+            "target_confidence >= 0.5 AND target_confidence < 1", name="confidence_range"
+        ),
+    )
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    min_answers: Mapped[int] = mapped_column(Integer)
+    max_answers: Mapped[int] = mapped_column(Integer)
+    target_confidence: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RedundancyModel(Base):
+    """The project's worker model as last fitted from its answers (the ``redundancy.fit``
+    job): the classes (votes, in the task type's order), their prior, and the crowd's
+    confusion matrix, which a worker without a row of ``worker_reliability`` gets.
+    ``last_answer_id``: the newest answer the fit saw."""
+
+    __tablename__ = "redundancy_models"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    classes: Mapped[list[str]] = mapped_column(Json)
+    class_prior: Mapped[list[float]] = mapped_column(Json)
+    default_confusion: Mapped[list[list[float]]] = mapped_column(Json)
+    answers: Mapped[int] = mapped_column(BigInteger)
+    last_answer_id: Mapped[int] = mapped_column(BigInteger)
+    fitted_at: Mapped[datetime] = mapped_column(DateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class WorkerReliability(Base):
+    """One worker's confusion matrix in a project's worker model (row: true class, column:
+    the vote given), and the accuracy it implies, with how many answers it rests on."""
+
+    __tablename__ = "worker_reliability"
+    __table_args__ = (
+        CheckConstraint("accuracy >= 0 AND accuracy <= 1", name="accuracy_range"),
+        CheckConstraint("answers >= 0", name="answers_nonnegative"),
+    )
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    worker_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    confusion: Mapped[list[list[float]]] = mapped_column(Json)
+    accuracy: Mapped[float] = mapped_column(Float)
+    answers: Mapped[int] = mapped_column(Integer)

@@ -44,6 +44,7 @@ __all__ = [
     "record_exam_answer",
     "record_worker_answer",
     "refresh_is_exam",
+    "reopen_gold_slot",
     "replace_project_skills",
     "replace_user_skills",
     "save_settings",
@@ -303,20 +304,34 @@ def non_gold_items(conn: Connection, project_id: int, *, limit: int = 20) -> lis
     return [r.id for r in rows]
 
 
-def open_gold_targets(conn: Connection, project_id: int, target: int) -> int:
-    """Raise the target of the project's gold items to ``target`` (every worker may answer
-    each one); returns how many items changed. In-service items gain the open slots."""
+def open_gold_targets(conn: Connection, project_id: int, slots: int) -> int:
+    """Give each of the project's in-service gold items ``slots`` open slots (every worker
+    may answer it; each answer opens one more: :func:`reopen_gold_slot`), raising its
+    target by what it lacks; returns how many items changed. The target stays bounded:
+    answers plus live leases plus ``slots``."""
     result = conn.execute(
         text(
-            "UPDATE items SET open_slots = CASE WHEN disabled_at IS NULL "
-            "THEN open_slots + (:target - target) ELSE open_slots END, target = :target "
-            "WHERE project_id = :project_id AND gold IS NOT NULL AND target < :target"
+            "UPDATE items SET target = target + (:slots - open_slots), open_slots = :slots "
+            "WHERE project_id = :project_id AND gold IS NOT NULL AND disabled_at IS NULL "
+            "AND open_slots < :slots"
         ),
-        {"project_id": project_id, "target": target},
+        {"project_id": project_id, "slots": slots},
     )
     if result.rowcount:
         note_project_changed(conn, project_id)
     return result.rowcount
+
+
+_REOPEN_GOLD = text(
+    "UPDATE items SET target = target + 1, open_slots = open_slots + 1 "
+    "WHERE id = :item_id AND disabled_at IS NULL"
+)
+
+
+def reopen_gold_slot(conn: Connection, item_id: int) -> None:
+    """The slot an answer to an open gold item took, opened again (in the answer's
+    transaction, the item locked already): its open slots stay what they were."""
+    conn.execute(_REOPEN_GOLD, {"item_id": item_id})
 
 
 def count_exam_items(conn: Connection, exam_project_id: int) -> int:
@@ -562,17 +577,24 @@ def votes(conn: Connection, item_id: int) -> dict[str, int]:
     return {r.value: r.n for r in rows}
 
 
-_DISPUTE = text(
-    "UPDATE items SET disputed = true WHERE id = :id "
-    "AND EXISTS (SELECT 1 FROM item_votes v WHERE v.item_id = :id AND v.value <> :value) "
-    "RETURNING id"
+_OTHER_VOTE = text(
+    "SELECT 1 FROM item_votes v WHERE v.item_id = :id AND v.value <> :value LIMIT 1"
 )
+# Only an item not yet disputed is updated: on PostgreSQL every update of an item writes a
+# new row version and, ``disputed`` being in an index predicate, new entries in its
+# indexes, which the claims walking those indexes then step over until vacuum. Setting
+# it again on every answer to a disputed item doubled the item updates of a routing
+# project (bench/loop.py --gold-share).
+_DISPUTE = text("UPDATE items SET disputed = true WHERE id = :id AND NOT disputed")
 
 
 def mark_disputed(conn: Connection, item_id: int, vote: str) -> bool:
     """Mark the item disputed when a vote other than ``vote`` was counted; returns whether
     it is disputed."""
-    return conn.execute(_DISPUTE, {"id": item_id, "value": vote}).first() is not None
+    if conn.execute(_OTHER_VOTE, {"id": item_id, "value": vote}).first() is None:
+        return False
+    conn.execute(_DISPUTE, {"id": item_id})
+    return True
 
 
 def item_progress(conn: Connection, item_id: int) -> tuple[int, int]:

@@ -50,6 +50,9 @@ class SettingField:
     min: float | None = None
     max: float | None = None
     step: str | None = None
+    # Where the setting lives: ``project`` (a field of the project, ``ProjectUpdate``) or
+    # ``redundancy`` (adaptive redundancy, ``PUT /projects/{id}/redundancy``).
+    group: Literal["project", "redundancy"] = "project"
 
 
 # Every setting of a project the console edits, in the order shown. Another feature's
@@ -87,6 +90,38 @@ SETTINGS_FIELDS: tuple[SettingField, ...] = (
         "How many times a worker may take another lease's time on one item (E, or typing).",
         min=0,
         max=100,
+    ),
+    # Adaptive redundancy (docs/quality.md): all three empty, a fixed answers per item.
+    SettingField(
+        "min_answers",
+        "Adaptive: min answers",
+        "int",
+        "Adaptive redundancy: every item first gets this many answers, then stops once its "
+        "consensus is confident enough. Leave the three adaptive fields empty for a fixed "
+        "answers per item.",
+        min=1,
+        max=1000,
+        group="redundancy",
+    ),
+    SettingField(
+        "max_answers",
+        "Adaptive: max answers",
+        "int",
+        "The most answers an item whose answers disagree may get.",
+        min=1,
+        max=1000,
+        group="redundancy",
+    ),
+    SettingField(
+        "target_confidence",
+        "Adaptive: target confidence",
+        "number",
+        "An item stops once its consensus is this probable under the fitted worker model "
+        "(0.5 to below 1, e.g. 0.99).",
+        min=0.5,
+        max=0.9999,
+        step="0.0001",
+        group="redundancy",
     ),
 )
 

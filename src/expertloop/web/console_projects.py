@@ -26,7 +26,7 @@ from expertloop.api.schemas import ProjectCreate, ProjectUpdate, SmallId
 from expertloop.domain import Project, Role, User, can_create_projects
 from expertloop.domain.models import GuidelinesVersion
 from expertloop.errors import ExpertloopError, InputInvalid, NotFound, PermissionDenied
-from expertloop.services import access, counters, projects, users
+from expertloop.services import access, counters, projects, redundancy, users
 from expertloop.services.runtime import Runtime
 from expertloop.store import Database
 from expertloop.tasks import TASK_TYPES, TaskType, TaskValidationError, get_task_type
@@ -211,14 +211,22 @@ async def create_project(request: Request, db: DatabaseDep) -> Response:
     task = _chosen_task(str(form.get("task_type") or ""))
     errors: dict[str, str] = {}
     values = settings_from_form(form, errors)
+    adaptive = _redundancy_values(values)
     config = config_from_form(task, form, errors)
     body = {**values, "task_type": task.name, "config": config}
     if not errors:
         errors.update(validate_schema(ProjectCreate, body))
         errors.update(_config_errors(task, config))
+    if not errors and adaptive:
+        try:
+            redundancy.check_new_redundancy(task_type=task.name, config=config, **adaptive)
+        except InputInvalid as exc:
+            errors.update(errors_by_field(exc))
     if not errors:
         try:
             project = projects.create_project(db, actor=user, **body)
+            if adaptive:
+                redundancy.set_redundancy(db, actor=user, project_id=project.id, **adaptive)
         except InputInvalid as exc:
             errors.update(errors_by_field(exc))
         else:
@@ -232,6 +240,24 @@ async def create_project(request: Request, db: DatabaseDep) -> Response:
         errors=errors,
         status_code=422,
     )
+
+
+def _redundancy_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The adaptive redundancy settings taken out of the form's values (they are not
+    fields of the project): empty when none was given, which means a fixed answers per
+    item; a field left empty takes its default."""
+    return {
+        f.name: values.pop(f.name) for f in SETTINGS_FIELDS
+        if f.group == "redundancy" and f.name in values
+    }
+
+
+def _shows_redundancy(form: Any) -> bool:
+    return any(f.name in form for f in SETTINGS_FIELDS if f.group == "redundancy")
+
+
+def _project_values(project: Project) -> dict[str, Any]:
+    return {f.name: getattr(project, f.name, "") for f in SETTINGS_FIELDS}
 
 
 def _config_errors(task: TaskType, config: dict[str, Any]) -> dict[str, str]:
@@ -362,7 +388,9 @@ def _settings_page(
 ) -> Response:
     task = get_task_type(project.task_type)
     versions = projects.guidelines_versions(db, actor=user, project_id=project.id)
-    shown = values or {f.name: getattr(project, f.name, "") for f in SETTINGS_FIELDS}
+    adaptive = redundancy.get_redundancy(db, actor=user, project_id=project.id)
+    stored = {**_project_values(project), **({} if adaptive is None else adaptive.as_dict())}
+    shown = values or {f.name: stored.get(f.name, "") for f in SETTINGS_FIELDS}
     return render_page(
         request,
         "console/settings.html",
@@ -416,6 +444,7 @@ async def save_settings(project_id: SmallId, request: Request, db: DatabaseDep) 
     task = get_task_type(project.task_type)
     errors: dict[str, str] = {}
     changes = settings_from_form(form, errors)
+    adaptive = _redundancy_values(changes)
     config = config_from_form(task, form, errors)
     changes["config"] = config
     if not errors:
@@ -423,6 +452,8 @@ async def save_settings(project_id: SmallId, request: Request, db: DatabaseDep) 
         errors.update(_config_errors(task, config))
     if not errors:
         try:
+            if adaptive:
+                redundancy.check_redundancy(**adaptive)
             projects.update_project(
                 db,
                 actor=user,
@@ -430,6 +461,10 @@ async def save_settings(project_id: SmallId, request: Request, db: DatabaseDep) 
                 changes=changes,
                 claimable=request.app.state.claimable_projects,
             )
+            if adaptive:
+                redundancy.set_redundancy(db, actor=user, project_id=project_id, **adaptive)
+            elif _shows_redundancy(form):  # the adaptive fields were left empty: off
+                redundancy.remove_redundancy(db, actor=user, project_id=project_id)
         except InputInvalid as exc:
             errors.update(errors_by_field(exc))
         else:

@@ -113,6 +113,8 @@ def record_answer(
         conn, project_id=target.project_id, worker_id=target.worker_id,
         gold=scored is not None, correct=bool(scored),
     )
+    if target.open_gold:
+        store.reopen_gold_slot(conn, target.item_id)
     clear = None
     if target.is_exam:
         failed = exams.record_exam_answer(

@@ -28,7 +28,7 @@ from expertloop.tasks import get_task_type
 __all__ = [
     "DEFAULT_PASS_MARK",
     "DEFAULT_RETRY_AFTER_SECONDS",
-    "OPEN_TARGET",
+    "GOLD_OPEN_SLOTS",
     "UNSET",
     "Qualification",
     "WorkforceSettings",
@@ -43,9 +43,11 @@ __all__ = [
 DEFAULT_PASS_MARK = 0.8
 DEFAULT_RETRY_AFTER_SECONDS = 24 * 3600
 MAX_RETRY_AFTER_SECONDS = 366 * 24 * 3600
-# The target of a gold item in a project that mixes gold in, or of an exam item: every
-# worker may answer it (a worker still answers an item at most once).
-OPEN_TARGET = 1_000_000
+# The open slots of a gold item in a project that mixes gold in, or of an exam item: every
+# worker may answer it (a worker still answers an item at most once), so each answer opens
+# one more slot; this many workers may hold a lease on it at once. Its target stays bounded
+# (answers + live leases + this), so progress figures stay meaningful.
+GOLD_OPEN_SLOTS = 100
 # Exam items whose gold is checked when a project is named as an exam.
 MAX_EXAM_ITEMS = 10_000
 
@@ -220,7 +222,7 @@ def gold_target(conn: Connection, project_id: int) -> int | None:
     answer it) where gold is mixed in or the project is an exam; ``None``: the usual."""
     row = store.load_settings(conn, project_id)
     if row is not None and (row.is_exam or row.gold_share is not None):
-        return OPEN_TARGET
+        return GOLD_OPEN_SLOTS
     return None
 
 
@@ -323,9 +325,9 @@ def update_settings(
         for exam in {old_exam, row.exam_project_id} - {None}:
             assert exam is not None
             if store.refresh_is_exam(conn, exam, now=now):
-                store.open_gold_targets(conn, exam, OPEN_TARGET)
+                store.open_gold_targets(conn, exam, GOLD_OPEN_SLOTS)
         if row.gold_share is not None:
-            store.open_gold_targets(conn, project_id, OPEN_TARGET)
+            store.open_gold_targets(conn, project_id, GOLD_OPEN_SLOTS)
         after = _settings(conn, project_id)
         audit.record_event(
             conn,

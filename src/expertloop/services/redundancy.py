@@ -1,0 +1,350 @@
+"""Adaptive redundancy in the annotator loop: stop collecting answers on an item once its
+consensus is confident enough, ask for more where the answers disagree.
+
+- A project's settings (:func:`set_redundancy`, :func:`remove_redundancy`): ``min_answers``,
+  ``max_answers``, ``target_confidence``, checked by
+  :func:`expertloop.quality.redundancy.policy_problem`. Without them a project collects its
+  fixed ``answers_per_item`` on every item. With them, new items start at ``min_answers``
+  (:func:`initial_target`) and ``answers_per_item`` is not used for items without gold.
+- After each answer is committed (:func:`after_answer`, off the answer's transaction: a
+  failure here never loses an acknowledged answer), the item's posterior under the
+  project's worker model (:func:`expertloop.quality.redundancy.item_posterior`) sets its
+  confidence and, through :func:`~expertloop.quality.redundancy.next_target`, its target:
+  the answers it has once confident (its open slots close), one more while unsure, up to
+  ``max_answers``. ``items.uncertainty`` (1 - confidence) orders the claim
+  (``scheduling.UNCERTAIN_FIRST``): unsure items are served first.
+- The worker model is fitted from the project's answers by a job
+  (``services/redundancy_jobs.py``); before its first fit every worker counts as right with
+  probability 0.7.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from expertloop.domain import Project, User
+from expertloop.errors import InputInvalid, NotFound
+from expertloop.quality.redundancy import (
+    DEFAULT_POLICY,
+    Confusion,
+    RedundancyPolicy,
+    WorkerModel,
+    item_posterior,
+    next_target,
+    policy_problem,
+)
+from expertloop.services.projects import load_project
+from expertloop.services.workforce.settings import managed_project
+from expertloop.store import Database, audit
+from expertloop.store import jobs as job_store
+from expertloop.store import redundancy as store
+from expertloop.store.answers import AnswerTarget
+from expertloop.tasks import get_task_type
+
+__all__ = [
+    "FIT_KIND",
+    "MAX_ANSWERS_LIMIT",
+    "RETARGET_KIND",
+    "Redundancy",
+    "WorkerReliability",
+    "after_answer",
+    "check_new_redundancy",
+    "check_redundancy",
+    "classes_of",
+    "get_redundancy",
+    "initial_target",
+    "model_of",
+    "remove_redundancy",
+    "retarget",
+    "set_redundancy",
+    "worker_reliability",
+]
+
+log = logging.getLogger("expertloop.services")
+
+FIT_KIND = "redundancy.fit"
+RETARGET_KIND = "redundancy.retarget"
+# The most answers adaptive redundancy may ask of one item.
+MAX_ANSWERS_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Redundancy:
+    """A project's adaptive redundancy settings."""
+
+    project_id: int
+    min_answers: int
+    max_answers: int
+    target_confidence: float
+
+    @property
+    def policy(self) -> RedundancyPolicy:
+        return RedundancyPolicy(self.min_answers, self.max_answers, self.target_confidence)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "min_answers": self.min_answers,
+            "max_answers": self.max_answers,
+            "target_confidence": self.target_confidence,
+        }
+
+
+def _of(row: store.RedundancyRow | None) -> Redundancy | None:
+    if row is None:
+        return None
+    return Redundancy(row.project_id, row.min_answers, row.max_answers, row.target_confidence)
+
+
+def _count(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputInvalid.on_field(field, "must be a whole number")
+    if not 1 <= value <= MAX_ANSWERS_LIMIT:
+        raise InputInvalid.on_field(field, f"must be from 1 to {MAX_ANSWERS_LIMIT}")
+    return value
+
+
+def check_redundancy(
+    min_answers: Any = DEFAULT_POLICY.min_answers,
+    max_answers: Any = DEFAULT_POLICY.max_answers,
+    target_confidence: Any = DEFAULT_POLICY.target_confidence,
+) -> tuple[int, int, float]:
+    """The settings checked (422s naming the field), as ``(min, max, confidence)``."""
+    low = _count(min_answers, "min_answers")
+    high = _count(max_answers, "max_answers")
+    if (
+        isinstance(target_confidence, bool)
+        or not isinstance(target_confidence, int | float)
+        or not math.isfinite(target_confidence)
+    ):
+        raise InputInvalid.on_field("target_confidence", "must be a number")
+    confidence = float(target_confidence)
+    problem = policy_problem(low, high, confidence)
+    if problem is not None:
+        field = "target_confidence" if "confidence" in problem else "max_answers"
+        raise InputInvalid.on_field(field, problem)
+    return low, high, confidence
+
+
+def check_new_redundancy(
+    *, task_type: str, config: dict[str, Any], min_answers: Any = DEFAULT_POLICY.min_answers,
+    max_answers: Any = DEFAULT_POLICY.max_answers,
+    target_confidence: Any = DEFAULT_POLICY.target_confidence,
+) -> None:
+    """Settings given with a new project, checked before it is created (so a refused one
+    leaves no project behind): 422s as :func:`set_redundancy`."""
+    check_redundancy(min_answers, max_answers, target_confidence)
+    try:
+        classes = classes_of(task_type, config)
+    except Exception:  # an unknown type or a bad config: the project's own checks say why
+        return
+    if classes is None:
+        raise _no_classes(task_type)
+
+
+def _no_classes(task_type: str) -> InputInvalid:
+    return InputInvalid.on_field(
+        "redundancy",
+        f"adaptive redundancy needs answers that pick a class; a {task_type} project's do "
+        "not (set answers_per_item instead)",
+    )
+
+
+def classes_of(task_type: str, config: dict[str, Any]) -> tuple[str, ...] | None:
+    """The votes an item's confidence is over: the classes of the task type's primary
+    channel, as :meth:`TaskType.vote` writes them; ``None`` where there are none (free
+    text, rankings), so adaptive redundancy does not apply."""
+    task = get_task_type(task_type)
+    channels = task.consensus_channels(config)
+    if not channels:
+        return None
+    spec = next(iter(channels.values()))
+    if spec.per_pair or len(spec.classes) < 2:
+        return None
+    return tuple(str(c)[:200] for c in spec.classes)
+
+
+def get_redundancy(db: Database, *, actor: User | None, project_id: int) -> Redundancy | None:
+    """The project's settings (``None``: fixed ``answers_per_item``); any member may read
+    (``actor=None``: the operator)."""
+    with db.read() as conn:
+        if actor is None:
+            _managed(conn, None, project_id)
+        else:
+            load_project(conn, actor=actor, project_id=project_id)
+        return _of(store.load_settings(conn, project_id))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReliability:
+    """A worker's accuracy in the project's fitted worker model, and its answers."""
+
+    worker_id: int
+    username: str
+    accuracy: float
+    answers: int
+
+
+def worker_reliability(
+    db: Database, *, actor: User | None, project_id: int
+) -> list[WorkerReliability]:
+    """The workers of the project's last fitted model, most accurate first (managers)."""
+    with db.read() as conn:
+        _managed(conn, actor, project_id)
+        return [WorkerReliability(*row) for row in store.worker_reliability(conn, project_id)]
+
+
+def set_redundancy(
+    db: Database,
+    *,
+    actor: User | None,
+    project_id: int,
+    min_answers: Any = DEFAULT_POLICY.min_answers,
+    max_answers: Any = DEFAULT_POLICY.max_answers,
+    target_confidence: Any = DEFAULT_POLICY.target_confidence,
+) -> Redundancy:
+    """Turn adaptive redundancy on, or change its settings (managers; audited). The
+    project's existing items are re-targeted by a job (fitted model first)."""
+    low, high, confidence = check_redundancy(min_answers, max_answers, target_confidence)
+    now = db.clock.now()
+    with db.write() as conn:
+        project = _managed(conn, actor, project_id)
+        if classes_of(project.task_type, project.config) is None:
+            raise _no_classes(project.task_type)
+        before = _of(store.load_settings(conn, project_id))
+        store.save_settings(conn, store.RedundancyRow(project_id, low, high, confidence, now))
+        after = Redundancy(project_id, low, high, confidence)
+        audit.record_event(
+            conn, action="project.redundancy_updated",
+            actor_id=actor.id if actor else None, project_id=project_id, now=now,
+            before=None if before is None else before.as_dict(), after=after.as_dict(),
+        )
+        _queue_retarget(conn, project_id, now=now)
+    return after
+
+
+def remove_redundancy(db: Database, *, actor: User | None, project_id: int) -> None:
+    """Back to a fixed ``answers_per_item`` per item (managers; audited); existing items
+    are re-targeted by a job."""
+    now = db.clock.now()
+    with db.write() as conn:
+        _managed(conn, actor, project_id)
+        before = _of(store.load_settings(conn, project_id))
+        if before is None:
+            return
+        store.delete_settings(conn, project_id)
+        audit.record_event(
+            conn, action="project.redundancy_removed",
+            actor_id=actor.id if actor else None, project_id=project_id, now=now,
+            before=before.as_dict(), after=None,
+        )
+        _queue_retarget(conn, project_id, now=now)
+
+
+def _managed(conn: Connection, actor: User | None, project_id: int) -> Project:
+    project = managed_project(conn, actor, project_id)
+    if project is None:
+        from expertloop.store import projects as project_store
+
+        project = project_store.project_for_user(conn, project_id, 0)
+        if project is None:
+            raise NotFound(f"project {project_id} not found")
+    return project
+
+
+def _queue_retarget(conn: Connection, project_id: int, *, now: Any) -> None:
+    job_store.enqueue_job(
+        conn, kind=RETARGET_KIND, params={}, now=now, project_id=project_id,
+        dedupe_key=f"{RETARGET_KIND}:{project_id}", max_attempts=3,
+    )
+
+
+def initial_target(conn: Connection, project: Project) -> int:
+    """The target a new item without gold gets: ``min_answers`` in an adaptive project,
+    ``answers_per_item`` otherwise."""
+    row = store.load_settings(conn, project.id)
+    return project.answers_per_item if row is None else row.min_answers
+
+
+# --- after each answer --------------------------------------------------------------------
+
+
+def model_of(
+    conn: Connection, project_id: int, classes: tuple[str, ...], workers: list[int]
+) -> WorkerModel:
+    """The project's fitted worker model for these workers (the crowd's matrix for those
+    the fit has not seen), or the uninformed model before any fit or after the classes
+    changed."""
+    row = store.load_model(conn, project_id)
+    if row is None or tuple(row.classes) != classes:
+        return WorkerModel.uninformed(len(classes))
+    confusion: dict[Hashable, Confusion] = {
+        w: tuple(tuple(r) for r in m)
+        for w, m in store.reliability_of(conn, project_id, workers).items()
+    }
+    return WorkerModel(
+        len(classes), tuple(row.class_prior), tuple(tuple(r) for r in row.default_confusion),
+        confusion,
+    )
+
+
+def retarget(
+    conn: Connection,
+    item_id: int,
+    *,
+    task_type: str,
+    config: dict[str, Any],
+    settings: Redundancy | None,
+    answers_per_item: int,
+) -> int | None:
+    """Recompute one item's confidence and target (locks the item); the new target, or
+    ``None`` when the item is not adaptive (gold, out of service, gone)."""
+    item = store.item_answers(conn, item_id)
+    if item is None or item.gold or item.disabled:
+        return None
+    if settings is None:
+        return store.retarget_item(conn, item_id, want=answers_per_item, confidence=None)
+    classes = classes_of(task_type, config)
+    if classes is None:
+        return None
+    code = {c: k for k, c in enumerate(classes)}
+    task = get_task_type(task_type)
+    workers: list[int] = []
+    labels: list[int] = []
+    for worker, value in item.answers:
+        vote = task.vote(value, config=config)
+        if vote is not None and vote in code:
+            workers.append(worker)
+            labels.append(code[vote])
+    if not labels:
+        # No evidence yet: no confidence to store (uncertainty 0, as a new item's), and the
+        # item wants its min_answers (or one more, for answers without a vote).
+        want = next_target(item.n_answers, 0.0, settings.policy)
+        return store.retarget_item(conn, item_id, want=want, confidence=None)
+    model = model_of(conn, item.project_id, classes, workers)
+    confidence = max(item_posterior(model, workers, labels))
+    want = next_target(item.n_answers, confidence, settings.policy)
+    return store.retarget_item(conn, item_id, want=want, confidence=confidence)
+
+
+def after_answer(db: Database, target: AnswerTarget) -> None:
+    """Once an answer is committed in an adaptive project: the item's new confidence and
+    target. Logged, never raised: the answer is stored whatever happens here."""
+    if not target.adaptive or target.gold is not None:
+        return
+    try:
+        with db.write() as conn:
+            settings = _of(store.load_settings(conn, target.project_id))
+            if settings is None:
+                return
+            retarget(
+                conn, target.item_id, task_type=target.task_type, config=target.config,
+                settings=settings, answers_per_item=settings.min_answers,
+            )
+    except Exception:
+        log.exception("adaptive redundancy after answer on item %d failed", target.item_id)

@@ -1,0 +1,85 @@
+"""PUT/GET/DELETE /projects/{id}/redundancy, and adaptive redundancy set on create."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from db_fixtures import Env
+from expertloop.domain import Role
+from expertloop.store import tables as t
+
+
+def _create(client: object, **extra: object) -> object:
+    return client.post(  # type: ignore[attr-defined]
+        "/api/v1/projects",
+        json={"name": "adaptive", "task_type": "label", "config": {"labels": ["a", "b"]},
+              **extra},
+    )
+
+
+def test_a_manager_sets_reads_and_removes_adaptive_redundancy(env: Env) -> None:
+    manager, worker = env.user(Role.MANAGER), env.user()
+    client = env.client(manager)
+    project = _create(client).json()["id"]
+    assert client.get(f"/api/v1/projects/{project}/redundancy").json() == {
+        "adaptive": False, "min_answers": None, "max_answers": None, "target_confidence": None,
+    }
+    put = client.put(
+        f"/api/v1/projects/{project}/redundancy",
+        json={"min_answers": 2, "max_answers": 8, "target_confidence": 0.95},
+    )
+    assert put.status_code == 200, put.text
+    assert put.json() == {
+        "adaptive": True, "min_answers": 2, "max_answers": 8, "target_confidence": 0.95,
+    }
+    assert client.get(f"/api/v1/projects/{project}/redundancy").json()["adaptive"] is True
+    other = env.client(worker)
+    assert other.put(f"/api/v1/projects/{project}/redundancy", json={}).status_code == 404
+    assert client.delete(f"/api/v1/projects/{project}/redundancy").status_code == 204
+    assert client.get(f"/api/v1/projects/{project}/redundancy").json()["adaptive"] is False
+
+
+def test_bad_settings_get_a_422_naming_the_field(env: Env) -> None:
+    client = env.client(env.user(Role.MANAGER))
+    project = _create(client).json()["id"]
+    cases = [
+        ({"min_answers": 5, "max_answers": 4}, "max_answers"),
+        ({"target_confidence": 1}, "target_confidence"),
+        ({"min_answers": 0}, "min_answers"),
+        ({"surprise": 1}, "surprise"),
+    ]
+    for body, field in cases:
+        response = client.put(f"/api/v1/projects/{project}/redundancy", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert field in response.text, (body, response.text)
+
+
+def test_a_project_created_adaptive_starts_its_items_at_min_answers(env: Env) -> None:
+    client = env.client(env.user(Role.MANAGER))
+    created = _create(
+        client, redundancy={"min_answers": 2, "max_answers": 5, "target_confidence": 0.9}
+    )
+    assert created.status_code == 201, created.text
+    project = created.json()["id"]
+    assert client.get(f"/api/v1/projects/{project}/redundancy").json()["max_answers"] == 5
+    imported = client.post(
+        f"/api/v1/projects/{project}/items",
+        json=[{"external_id": "one", "payload": {"text": "hello"}}],
+    )
+    assert imported.status_code == 201, imported.text
+    with env.db.read() as conn:
+        targets = conn.execute(
+            select(t.Item.target).where(t.Item.project_id == project)
+        ).scalars().all()
+    assert targets == [2]
+
+
+def test_a_free_text_project_cannot_be_created_adaptive(env: Env) -> None:
+    client = env.client(env.user(Role.MANAGER))
+    response = client.post(
+        "/api/v1/projects",
+        json={"name": "free", "task_type": "demonstration", "redundancy": {}},
+    )
+    assert response.status_code == 422, response.text
+    assert "redundancy" in response.text
+    assert client.get("/api/v1/projects").json() == []

@@ -1,0 +1,44 @@
+"""``expertloop project redundancy show|set|off|workers``."""
+
+from __future__ import annotations
+
+import json
+
+from cli_helpers import cli  # noqa: F401 - a fixture
+
+from db_fixtures import Env
+from expertloop.domain import Role
+from expertloop.services.assignments import next_assignment, submit_answer
+from expertloop.services.redundancy_jobs import fit_model
+
+
+def test_the_operator_sets_shows_and_turns_off_adaptive_redundancy(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
+    manager, worker = env.user(Role.MANAGER), env.user(username="wren")
+    project = env.project(manager, task_type="label", config={"labels": ["a", "b"]},
+                          members=[worker])
+    env.items(manager, project, [{"external_id": "i", "payload": {"text": "t"}}])
+    assert json.loads(cli("project", "redundancy", "show", str(project)).stdout) == {
+        "adaptive": False
+    }
+    done = cli("project", "redundancy", "set", str(project), "--min-answers", "2",
+               "--max-answers", "6", "--target-confidence", "0.95")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == {
+        "adaptive": True, "min_answers": 2, "max_answers": 6, "target_confidence": 0.95,
+    }
+    bad = cli("project", "redundancy", "set", str(project), "--min-answers", "9",
+              "--max-answers", "3")
+    assert bad.exit_code == 1
+    assert "max_answers" in bad.stderr
+    lease = next_assignment(env.db, actor=worker, project_id=project)
+    assert lease is not None
+    submit_answer(env.db, actor=worker, assignment_id=lease.id, answer={"label": "a"})
+    fit_model(env.db, project)
+    listed = [json.loads(line) for line in
+              cli("project", "redundancy", "workers", str(project)).stdout.splitlines()]
+    assert [(r["username"], r["answers"]) for r in listed] == [("wren", 1)]
+    assert cli("project", "redundancy", "off", str(project)).exit_code == 0
+    assert json.loads(cli("project", "redundancy", "show", str(project)).stdout) == {
+        "adaptive": False
+    }
+    assert cli("project", "redundancy", "show", "999999").exit_code == 1

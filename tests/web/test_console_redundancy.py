@@ -1,0 +1,68 @@
+"""Adaptive redundancy on the console's settings form: shown, set, checked, turned off."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from db_fixtures import PASSWORD, Env
+from expertloop.domain import Role, User
+from expertloop.services import redundancy
+from expertloop.settings import Settings
+from expertloop.web.sessions import SESSION_COOKIE, csrf_token_for
+
+SECRET = Settings().secret_key  # the test server runs with the default development key
+
+
+def _signed_in(env: Env, user: User) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=env.url, timeout=30, follow_redirects=False)
+    env.clients.append(client)
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/login").text)
+    assert token is not None
+    response = client.post("/login", data={
+        "csrf_token": token.group(1), "next": "/", "username": user.username,
+        "password": PASSWORD,
+    })
+    assert response.status_code == 303, response.text
+    session = client.cookies.get(SESSION_COOKIE)
+    assert session
+    return client, csrf_token_for(SECRET, session)
+
+
+def _form(csrf: str, **adaptive: str) -> dict[str, str]:
+    return {
+        "csrf_token": csrf, "name": "Study", "guidelines": "", "answers_per_item": "3",
+        "lease_seconds": "600", "max_lease_extensions": "2", "config.labels": "yes\nno",
+        "min_answers": "", "max_answers": "", "target_confidence": "", **adaptive,
+    }
+
+
+def test_the_settings_form_sets_shows_checks_and_turns_off_adaptive_redundancy(
+    env: Env,
+) -> None:
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager, task_type="label", config={"labels": ["yes", "no"]})
+    client, csrf = _signed_in(env, manager)
+    page = client.get(f"/manage/projects/{project}/settings").text
+    assert 'name="target_confidence"' in page
+    saved = client.post(
+        f"/manage/projects/{project}/settings",
+        data=_form(csrf, min_answers="2", max_answers="6", target_confidence="0.97"),
+    )
+    assert saved.status_code == 303, saved.text
+    got = redundancy.get_redundancy(env.db, actor=manager, project_id=project)
+    assert got is not None
+    assert got.as_dict() == {"min_answers": 2, "max_answers": 6, "target_confidence": 0.97}
+    page = client.get(f"/manage/projects/{project}/settings").text
+    assert re.search(r'name="target_confidence"[^>]*value="0.97"', page), page
+    refused = client.post(
+        f"/manage/projects/{project}/settings",
+        data=_form(csrf, min_answers="7", max_answers="6", target_confidence="0.97"),
+    )
+    assert refused.status_code == 422
+    assert "min_answers &lt;= max_answers" in refused.text or "max_answers" in refused.text
+    assert redundancy.get_redundancy(env.db, actor=manager, project_id=project) == got
+    off = client.post(f"/manage/projects/{project}/settings", data=_form(csrf))
+    assert off.status_code == 303, off.text
+    assert redundancy.get_redundancy(env.db, actor=manager, project_id=project) is None
