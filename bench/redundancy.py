@@ -32,15 +32,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from expertloop.quality import aggregate
-from expertloop.quality.redundancy import DEFAULT_POLICY, replay
+from expertloop.quality.redundancy import DEFAULT_EVIDENCE_WEIGHT, DEFAULT_POLICY, replay
 from quality import categorical_datasets, load_categorical
 
-# (min_answers, max_answers, target_confidence); the first is the shipped default.
-CANDIDATES: list[tuple[int, int, float]] = [
-    (DEFAULT_POLICY.min_answers, DEFAULT_POLICY.max_answers, DEFAULT_POLICY.target_confidence),
-    (2, 10, 0.99),
-    (3, 10, 0.999),
-    (4, 20, 0.9999),
+# (min_answers, max_answers, target_confidence, evidence_weight); the first is the shipped
+# default. An evidence weight below 1 tempers each answer's likelihood (a power posterior),
+# for answers that are not independent evidence.
+Policy = tuple[int, int, float, float]
+CANDIDATES: list[Policy] = [
+    (DEFAULT_POLICY.min_answers, DEFAULT_POLICY.max_answers, DEFAULT_POLICY.target_confidence,
+     DEFAULT_EVIDENCE_WEIGHT),
+    (2, 10, 0.99, 1.0),
+    (4, 20, 0.9999, 1.0),
+    (3, 20, 0.999, 0.7),
+    (3, 20, 0.99, 0.7),
 ]
 
 
@@ -60,7 +65,7 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
             used, savings, deltas = [], [], []
             for seed in range(seeds):
                 r = replay(w, t, lab, min_answers=policy[0], max_answers=policy[1],
-                           target_confidence=policy[2], seed=seed)
+                           target_confidence=policy[2], evidence_weight=policy[3], seed=seed)
                 used.append(r.answers_used)
                 savings.append(r.saving)
                 deltas.append(100 * (_accuracy(r.as_dict(), gold) - full))
@@ -86,8 +91,9 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
     }
 
 
-def _name(policy: tuple[int, int, float]) -> str:
-    return f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
+def _name(policy: Policy) -> str:
+    name = f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
+    return name if policy[3] == 1.0 else f"{name}_weight{policy[3]}"
 
 
 def _mean(datasets: dict[str, Any], policy: str, key: str) -> float:

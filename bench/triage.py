@@ -12,7 +12,11 @@ Accuracy is against ``gold.csv`` where the data has it (xstest), else against th
 (``aggregate(method="auto")``) of all the human votes, which then scores 1.0 by definition.
 The consensus of a replay with judges counts their verdicts as the stopping rule did
 (``accuracy_with_judge``); ``accuracy_with_judge_experts_label`` is the consensus of the
-expert answers it used alone.
+expert answers it used alone. ``accuracy_delta_pts`` (the headline) compares like with like,
+a rule fixed before any run: against gold, the consensus with the judges' verdicts; against
+the consensus of all human votes, the consensus of the human votes used (the judges chose
+which items needed more votes; counting their verdicts in the label would score every
+disagreement between a judge and a lone human vote as an error of the judge).
 
 - ``datasets``: per data set and policy, expert answers used and accuracy with and without
   the judge(s), against all the votes.
@@ -119,7 +123,9 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
                 "accuracy_with_judge_experts_label": round(m["acc_judge_experts"], 4),
                 "expert_saving": round(1 - m["used_judge"] / len(w), 4),
                 "expert_saving_no_judge": round(1 - m["used_no_judge"] / len(w), 4),
-                "accuracy_delta_pts": round(100 * (m["acc_judge"] - full), 3),
+                "accuracy_delta_pts": round(
+                    100 * (m["acc_judge" if gold else "acc_judge_experts"] - full), 3),
+                "accuracy_delta_pts_judge_in_label": round(100 * (m["acc_judge"] - full), 3),
                 "accuracy_delta_pts_no_judge": round(100 * (m["acc_no_judge"] - full), 3),
             }
         entry["seconds"] = round(time.monotonic() - started, 1)

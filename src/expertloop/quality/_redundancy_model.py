@@ -174,14 +174,21 @@ def fit_worker_model(
     unit_ids: ArrayLike,
     prior_strength: float = 5.0,
     evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT,
+    leave_one_out: bool = False,
 ) -> WorkerModel:
     """The :class:`WorkerModel` a consensus fit implies (see the module docstring).
 
     ``workers``, ``units``, ``labels``: one entry per answer, labels as class codes
     ``0..K-1``; ``posteriors``: ``(n_units, K)`` fitted class probabilities of the units
     ``unit_ids`` (sorted), e.g. :attr:`AggregationResult.posteriors` with its ``item_ids``.
-    Answers on units missing from ``unit_ids`` are ignored. ``evidence_weight`` is stored
-    in the model (:attr:`WorkerModel.evidence_weight`).
+    Answers on units missing from ``unit_ids`` are ignored, and so are answers alone on
+    their unit (they agree with a posterior they alone made: with one answer per item every
+    worker would look perfect). ``evidence_weight`` is stored in the model
+    (:attr:`WorkerModel.evidence_weight`). ``leave_one_out=True`` counts each answer
+    against its unit's posterior *without* it (its likelihood under a first fit divided
+    out): no answer flatters its own worker, but with two or three answers per unit the
+    other answers are a noisy reference and accuracies come out too low (more answers,
+    fewer savings); off by default.
     """
     post = np.asarray(posteriors, dtype=np.float64)
     if post.ndim != 2 or post.shape[1] < 2:
@@ -200,17 +207,39 @@ def fit_worker_model(
         pos, keep = np.zeros(len(u), dtype=np.intp), np.zeros(len(u), dtype=bool)
     w, pos, lab = w[keep], pos[keep], lab[keep]
     shares = (post.sum(axis=0) + 1.0) / (len(post) + k)
-    # The crowd's confusion: expected counts over every answer, one pseudo-answer per cell
-    # toward the uninformed matrix.
-    start = np.asarray(one_coin_matrix(0.7, k))
     seen = post[pos]  # (n_answers, K): the fitted class probabilities of each answer's item
+    # An answer alone on its unit agrees with a posterior it alone made: no evidence.
+    weight = (np.bincount(pos, minlength=len(post))[pos] > 1).astype(np.float64)
+    crowd, worker_ids, mats = _confusions(w, lab, seen, weight, k, prior_strength)
+    if leave_one_out and len(w):
+        # Score each answer against its unit's posterior without it: divide its likelihood
+        # (under the first fit) out.
+        codes = np.searchsorted(worker_ids, w)
+        others = seen / np.maximum(mats[codes, :, lab], 1e-12)
+        seen = others / others.sum(axis=1, keepdims=True)
+        crowd, worker_ids, mats = _confusions(w, lab, seen, weight, k, prior_strength)
+    return WorkerModel(
+        k,
+        tuple(shares.tolist()),
+        _as_tuple(crowd),
+        {wid: _as_tuple(m) for wid, m in zip(worker_ids.tolist(), mats, strict=True)},
+        evidence_weight=evidence_weight,
+    )
+
+
+def _confusions(
+    w: NDArray[Any], lab: NDArray[np.int64], seen: NDArray[np.float64],
+    weight: NDArray[np.float64], k: int, prior_strength: float,
+) -> tuple[NDArray[np.float64], NDArray[Any], NDArray[np.float64]]:
+    """The crowd's matrix (expected counts over every answer, one pseudo-answer per cell
+    toward the uninformed matrix) and each worker's (its counts plus ``prior_strength``
+    pseudo-answers of the crowd's)."""
+    start = np.asarray(one_coin_matrix(0.7, k))
+    seen = seen * weight[:, None]
     crowd = np.zeros((k, k))
     for label in range(k):
         crowd[:, label] = seen[lab == label].sum(axis=0)
     crowd = _rows(crowd + start)
-    if not len(w):
-        return WorkerModel(k, tuple(shares.tolist()), _as_tuple(crowd),
-                           evidence_weight=evidence_weight)
     worker_ids, codes = np.unique(w, return_inverse=True)
     counts = np.zeros((len(worker_ids), k, k))
     for label in range(k):
@@ -219,14 +248,7 @@ def fit_worker_model(
             counts[:, true, label] = np.bincount(
                 codes[given], weights=seen[given, true], minlength=len(worker_ids)
             )
-    mats = _rows(counts + prior_strength * crowd[None, :, :])
-    return WorkerModel(
-        k,
-        tuple(shares.tolist()),
-        _as_tuple(crowd),
-        {wid: _as_tuple(m) for wid, m in zip(worker_ids.tolist(), mats, strict=True)},
-        evidence_weight=evidence_weight,
-    )
+    return crowd, worker_ids, _rows(counts + prior_strength * crowd[None, :, :])
 
 
 def _rows(x: NDArray[np.float64]) -> NDArray[np.float64]:

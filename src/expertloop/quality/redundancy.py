@@ -98,6 +98,8 @@ class ReplayResult:
         classes: the classes, sorted (label codes index them).
         used: a boolean per input answer: was it used.
         policy: the policy replayed.
+        stop_labels: each item's most probable class when it stopped (the posterior whose
+            largest value is ``confidence``).
     """
 
     item_ids: NDArray[Any]
@@ -108,6 +110,7 @@ class ReplayResult:
     classes: NDArray[Any]
     used: NDArray[np.bool_]
     policy: RedundancyPolicy
+    stop_labels: NDArray[Any] | None = None
 
     @property
     def answers_used(self) -> int:
@@ -198,6 +201,7 @@ def replay(
     final: str = "auto",
     judges: Judges | None = None,
     judges_in_final: bool = True,
+    calibration_share: float = 0.0,
 ) -> ReplayResult:
     """Replay recorded answers through the adaptive stopping rule.
 
@@ -223,6 +227,12 @@ def replay(
     (``None``, ``"inconsistent"``, ``"invalid"``: an unsure judge) carries no evidence
     and is ignored, as are verdicts on items without answers.
 
+    ``calibration_share``: a random share of the items (drawn from ``seed``) collects every
+    answer up to ``max_answers`` whatever its confidence, as a live project would keep an
+    audit sample. With ``min_answers=1`` most items otherwise end with one answer and a
+    judge's verdict, and the fit cannot tell which of two annotators is right when they
+    disagree; the calibration items, where experts overlap, can.
+
     ``labels`` of the result are the final consensus of each item on the answers it used
     and the judges' verdicts, ``aggregate(method=final)``, as the stopping rule counted
     them (an item whose first two experts split and whose judge sided with one stopped on
@@ -233,9 +243,11 @@ def replay(
     ...            ["x", "x", "x", "x", "x", "y", "x", "y"], min_answers=2, max_answers=4,
     ...            target_confidence=0.8, shuffle=False)
     >>> r.answers_used_per_item.tolist(), r.answers_available
-    ([2, 4], 8)
+    ([2, 3], 8)
     """
     policy = RedundancyPolicy(min_answers, max_answers, target_confidence)
+    if not 0 <= calibration_share <= 1:
+        raise QualityInputError("calibration_share must be in [0, 1]")
     obs = prepare(workers, items, labels, classes=classes)
     k = max(obs.n_classes, 2)
     if model is not None and model.classes < obs.n_classes:
@@ -253,7 +265,11 @@ def replay(
     available = np.diff(starts).astype(np.intp)
     used_n = np.zeros(n_items, dtype=np.intp)
     target = np.full(n_items, policy.min_answers, dtype=np.intp)
+    audit = np.zeros(n_items, dtype=bool)
+    audit[rng.permutation(n_items)[: round(calibration_share * n_items)]] = True
+    target[audit] = policy.max_answers
     confidence = np.zeros(n_items)
+    top = np.zeros(n_items, dtype=np.intp)
     used = np.zeros(len(obs.w), dtype=bool)
     current = model if model is not None else WorkerModel.uninformed(
         k, prior_accuracy=prior_accuracy, evidence_weight=evidence_weight
@@ -270,27 +286,35 @@ def replay(
     free_keys = [[judge_key[c] for c in jv.j[v].tolist()] for v in verdicts]
     free_labels = [jv.l[v].tolist() for v in verdicts]
     active = [i for i in range(n_items) if available[i] > 0]
+
+    def assess(i: int) -> None:
+        answered = queues[i][: used_n[i]]
+        post = item_posterior(
+            current,
+            free_keys[i] + [expert_key[w] for w in obs.w[answered].tolist()],
+            free_labels[i] + obs.l[answered].tolist(),
+        )
+        confidence[i] = max(post)
+        top[i] = post.index(confidence[i])
+        if not audit[i]:
+            target[i] = next_target(int(used_n[i]), confidence[i], policy)
+
     first = True
     while active:
         if not first and model is None:
             current = _refit(obs, used, jv, k, prior_strength, evidence_weight, current)
+            # The live system recomputes open items' confidence after a refit: an item the
+            # new model finds confident stops without another answer.
+            for i in active:
+                assess(i)
         still = []
         for i in active:
             # This round: up to the target (the first round), or one more answer.
             stop_at = min(int(target[i]), int(available[i]))
-            q = queues[i]
             while used_n[i] < stop_at:
-                used[q[used_n[i]]] = True
+                used[queues[i][used_n[i]]] = True
                 used_n[i] += 1
-                n = int(used_n[i])
-                answered = q[:n]
-                post = item_posterior(
-                    current,
-                    free_keys[i] + [expert_key[w] for w in obs.w[answered].tolist()],
-                    free_labels[i] + obs.l[answered].tolist(),
-                )
-                confidence[i] = max(post)
-                target[i] = next_target(n, confidence[i], policy)
+                assess(i)
             if used_n[i] < target[i] and used_n[i] < available[i]:
                 still.append(i)
         active = still
@@ -306,6 +330,7 @@ def replay(
         classes=obs.classes,
         used=used,
         policy=policy,
+        stop_labels=obs.classes[np.minimum(top, len(obs.classes) - 1)],
     )
 
 
