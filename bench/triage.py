@@ -12,11 +12,13 @@ Accuracy is against ``gold.csv`` where the data has it (xstest), else against th
 (``aggregate(method="auto")``) of all the human votes, which then scores 1.0 by definition.
 The consensus of a replay with judges counts their verdicts as the stopping rule did
 (``accuracy_with_judge``); ``accuracy_with_judge_experts_label`` is the consensus of the
-expert answers it used alone. ``accuracy_delta_pts`` (the headline) compares like with like,
-a rule fixed before any run: against gold, the consensus with the judges' verdicts; against
-the consensus of all human votes, the consensus of the human votes used (the judges chose
-which items needed more votes; counting their verdicts in the label would score every
-disagreement between a judge and a lone human vote as an error of the judge).
+expert answers it used alone, ``accuracy_with_judge_stop_label`` the stopping rule's own most
+probable class when the item stopped (``ReplayResult.stop_labels``).
+``accuracy_delta_pts`` (the headline) compares like with like, a rule fixed before any run:
+against gold, the consensus with the judges' verdicts; against the consensus of all human
+votes, the consensus of the human votes used (the judges chose which items needed more
+votes; counting their verdicts in the label would score every disagreement between a judge
+and a lone human vote as an error of the judge).
 
 - ``datasets``: per data set and policy, expert answers used and accuracy with and without
   the judge(s), against all the votes.
@@ -47,14 +49,17 @@ from expertloop.quality import aggregate
 from expertloop.quality.redundancy import replay
 
 DATASETS = ("mtbench_human_judge", "pandalm_test", "xstest_judge")
-# (min_answers, max_answers, target_confidence); the first is TRIAGE_POLICY. One answer
-# minimum, as a triage only asks a second expert where the first and the judge leave doubt.
-CANDIDATES: list[tuple[int, int, float]] = [
-    (1, 20, 0.99),
-    (1, 20, 0.95),
-    (1, 20, 0.98),
-    (1, 20, 0.995),
-    (2, 20, 0.99),
+# (min_answers, max_answers, target_confidence, evidence_weight, calibration_share); the
+# first is TRIAGE_POLICY, fixed before any run on this data. One answer minimum, as a triage
+# only asks a second expert where the first and the judges leave doubt.
+Policy = tuple[int, int, float, float, float]
+CANDIDATES: list[Policy] = [
+    (1, 20, 0.99, 1.0, 0.0),
+    (1, 20, 0.995, 1.0, 0.0),
+    (1, 20, 0.999, 1.0, 0.0),
+    (1, 20, 0.99, 0.7, 0.0),
+    (1, 20, 0.99, 1.0, 0.1),
+    (2, 20, 0.99, 1.0, 0.0),
 ]
 TRIAGE_POLICY = CANDIDATES[0]
 
@@ -101,10 +106,12 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
         for policy in CANDIDATES:
             out: dict[str, list[float]] = {k: [] for k in ("used_no_judge", "acc_no_judge",
                                                             "used_judge", "acc_judge",
-                                                            "acc_judge_experts")}
+                                                            "acc_judge_experts",
+                                                            "acc_judge_stop")}
             for seed in range(seeds):
                 kw = {"min_answers": policy[0], "max_answers": policy[1],
-                      "target_confidence": policy[2], "seed": seed, "classes": classes}
+                      "target_confidence": policy[2], "evidence_weight": policy[3],
+                      "calibration_share": policy[4], "seed": seed, "classes": classes}
                 plain = replay(w, t, lab, **kw)  # type: ignore[arg-type]
                 judged = replay(w, t, lab, judges=verdicts, **kw)  # type: ignore[arg-type]
                 out["used_no_judge"].append(plain.answers_used)
@@ -114,6 +121,10 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
                 u = judged.used
                 experts = aggregate(w_[u], t_[u], l_[u], classes=classes, seed=seed)
                 out["acc_judge_experts"].append(_accuracy(experts.as_dict(), reference))
+                assert judged.stop_labels is not None
+                stop = dict(zip(judged.item_ids.tolist(), judged.stop_labels.tolist(),
+                                strict=True))
+                out["acc_judge_stop"].append(_accuracy(stop, reference))
             m = {k: float(np.mean(v)) for k, v in out.items()}
             entry["policies"][_name(policy)] = {
                 "expert_answers_used_no_judge": round(m["used_no_judge"], 1),
@@ -121,6 +132,7 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
                 "expert_answers_used_with_judge": round(m["used_judge"], 1),
                 "accuracy_with_judge": round(m["acc_judge"], 4),
                 "accuracy_with_judge_experts_label": round(m["acc_judge_experts"], 4),
+                "accuracy_with_judge_stop_label": round(m["acc_judge_stop"], 4),
                 "expert_saving": round(1 - m["used_judge"] / len(w), 4),
                 "expert_saving_no_judge": round(1 - m["used_no_judge"] / len(w), 4),
                 "accuracy_delta_pts": round(
@@ -148,8 +160,11 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
     }
 
 
-def _name(policy: tuple[int, int, float]) -> str:
-    return f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
+def _name(policy: Policy) -> str:
+    name = f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
+    if policy[3] != 1.0:
+        name += f"_weight{policy[3]}"
+    return name + (f"_calibration{policy[4]}" if policy[4] else "")
 
 
 def _mean(datasets: dict[str, Any], policy: str, key: str) -> float:
