@@ -12,7 +12,7 @@ from expertloop.quality._sim_correlated import (
     simulate_correlated,
     simulate_judge,
 )
-from expertloop.quality.redundancy import WorkerModel, item_posterior, replay
+from expertloop.quality.redundancy import WorkerModel, fit_worker_model, item_posterior, replay
 
 K = 3
 POLICY = {"min_answers": 1, "max_answers": 5, "target_confidence": 0.99}
@@ -163,3 +163,22 @@ def test_a_judge_that_breaks_a_tie_between_two_experts_decides_the_label() -> No
     r = replay(workers, items, labels, judges=judges, min_answers=4, max_answers=4,
                shuffle=False, final="majority_vote", judges_in_final=True)
     assert r.labels.tolist() == ["y", "y", "y"]
+
+
+def test_answers_alone_on_their_item_say_nothing_about_their_worker() -> None:
+    # One answer per item: each agrees with the posterior it made, which is no evidence.
+    workers, units, labels = ["a", "a", "b", "b"], [0, 1, 2, 3], [0, 1, 0, 1]
+    posteriors = np.eye(2)[labels]
+    model = fit_worker_model(workers, units, labels, posteriors, unit_ids=[0, 1, 2, 3])
+    assert model.accuracy_of("a") == pytest.approx(WorkerModel.uninformed(2).accuracy_of("x"))
+
+
+def test_leave_one_out_scores_each_answer_against_the_others_only() -> None:
+    crowd = simulate_correlated(seed=3, n_items=300, answers_per_item=3, hard_share=0.0)
+    fit = aggregate(crowd.workers, crowd.items, crowd.labels, method="one_coin_dawid_skene")
+    args = (crowd.workers, crowd.items, crowd.labels, fit.posteriors)
+    plain = fit_worker_model(*args, unit_ids=fit.item_ids)
+    loo = fit_worker_model(*args, unit_ids=fit.item_ids, leave_one_out=True)
+    workers = np.unique(crowd.workers).tolist()
+    assert np.mean([loo.accuracy_of(w) for w in workers]) < np.mean(
+        [plain.accuracy_of(w) for w in workers])

@@ -202,6 +202,7 @@ def replay(
     judges: Judges | None = None,
     judges_in_final: bool = True,
     calibration_share: float = 0.0,
+    leave_one_out: bool = False,
 ) -> ReplayResult:
     """Replay recorded answers through the adaptive stopping rule.
 
@@ -232,6 +233,8 @@ def replay(
     audit sample. With ``min_answers=1`` most items otherwise end with one answer and a
     judge's verdict, and the fit cannot tell which of two annotators is right when they
     disagree; the calibration items, where experts overlap, can.
+
+    ``leave_one_out`` is passed to :func:`fit_worker_model` at every refit.
 
     ``labels`` of the result are the final consensus of each item on the answers it used
     and the judges' verdicts, ``aggregate(method=final)``, as the stopping rule counted
@@ -302,7 +305,8 @@ def replay(
     first = True
     while active:
         if not first and model is None:
-            current = _refit(obs, used, jv, k, prior_strength, evidence_weight, current)
+            current = _refit(obs, used, jv, k, prior_strength, evidence_weight, current,
+                             leave_one_out)
             # The live system recomputes open items' confidence after a refit: an item the
             # new model finds confident stops without another answer.
             for i in active:
@@ -347,7 +351,7 @@ def _with_judges(
 
 def _refit(obs: Any, used: NDArray[np.bool_], jv: _JudgeVerdicts, k: int,
            prior_strength: float, evidence_weight: float,
-           fallback: WorkerModel) -> WorkerModel:
+           fallback: WorkerModel, leave_one_out: bool = False) -> WorkerModel:
     w, i, lab = _with_judges(obs, used, jv)
     try:
         fit = one_coin_dawid_skene(w, i, lab, classes=list(range(k)))
@@ -356,6 +360,7 @@ def _refit(obs: Any, used: NDArray[np.bool_], jv: _JudgeVerdicts, k: int,
     return fit_worker_model(
         w, i, lab, fit.posteriors, unit_ids=fit.item_ids,
         prior_strength=prior_strength, evidence_weight=evidence_weight,
+        leave_one_out=leave_one_out,
     )
 
 
