@@ -339,20 +339,28 @@ def replay(
 
 
 def _with_judges(
-    obs: Any, used: NDArray[np.bool_], jv: _JudgeVerdicts
+    obs: Any, used: NDArray[np.bool_], jv: _JudgeVerdicts, *, overlap_only: bool = False
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """The answers used and the judges' verdicts, judges numbered after the workers; with
+    ``overlap_only``, only the verdicts on items with two answers or more."""
     n_workers = len(obs.worker_ids)
+    keep = np.ones(len(jv.i), dtype=bool)
+    if overlap_only:
+        keep = np.bincount(obs.i[used], minlength=obs.n_items)[jv.i] >= 2
     return (
-        np.concatenate([obs.w[used], n_workers + jv.j]),
-        np.concatenate([obs.i[used], jv.i]),
-        np.concatenate([obs.l[used], jv.l]),
+        np.concatenate([obs.w[used], n_workers + jv.j[keep]]),
+        np.concatenate([obs.i[used], jv.i[keep]]),
+        np.concatenate([obs.l[used], jv.l[keep]]),
     )
 
 
 def _refit(obs: Any, used: NDArray[np.bool_], jv: _JudgeVerdicts, k: int,
            prior_strength: float, evidence_weight: float,
            fallback: WorkerModel, leave_one_out: bool = False) -> WorkerModel:
-    w, i, lab = _with_judges(obs, used, jv)
+    # A judge's reliability is learned where experts overlap: on items with one answer and
+    # one verdict the fit cannot tell which of the two is right, and settles on trusting
+    # the judge, which is on every item.
+    w, i, lab = _with_judges(obs, used, jv, overlap_only=True)
     try:
         fit = one_coin_dawid_skene(w, i, lab, classes=list(range(k)))
     except Exception:  # a fit that fails leaves the previous model in place, as live
