@@ -7,6 +7,9 @@ several seeds (each seed draws another answer order per item), and compared with
 
 - ``datasets``: per data set, answers available, the accuracy on gold with all answers, and
   for each policy the mean answers used, saving and accuracy delta (points).
+  ``accuracy_delta_pts_stop_label`` scores the stopping rule's own most probable class
+  (``ReplayResult.stop_labels``) instead of ``auto`` on the answers used: the difference
+  between the two is the final model choice, not the stopping.
 - ``mean_saving`` and ``mean_accuracy_delta_pts``: the shipped default policy, averaged
   over the data sets (each data set weighs the same). ``target_met``: saving >= 0.30 and
   delta >= -0.5.
@@ -32,15 +35,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from expertloop.quality import aggregate
-from expertloop.quality.redundancy import DEFAULT_POLICY, replay
+from expertloop.quality.redundancy import DEFAULT_EVIDENCE_WEIGHT, DEFAULT_POLICY, replay
 from quality import categorical_datasets, load_categorical
 
-# (min_answers, max_answers, target_confidence); the first is the shipped default.
-CANDIDATES: list[tuple[int, int, float]] = [
-    (DEFAULT_POLICY.min_answers, DEFAULT_POLICY.max_answers, DEFAULT_POLICY.target_confidence),
-    (2, 10, 0.99),
-    (3, 10, 0.999),
-    (4, 20, 0.9999),
+# (min_answers, max_answers, target_confidence, evidence_weight); the first is the shipped
+# default. An evidence weight below 1 tempers each answer's likelihood (a power posterior),
+# for answers that are not independent evidence.
+Policy = tuple[int, int, float, float]
+CANDIDATES: list[Policy] = [
+    (DEFAULT_POLICY.min_answers, DEFAULT_POLICY.max_answers, DEFAULT_POLICY.target_confidence,
+     DEFAULT_EVIDENCE_WEIGHT),
+    (2, 10, 0.99, 1.0),
+    (4, 20, 0.9999, 1.0),
+    (3, 20, 0.999, 0.7),
+    (3, 20, 0.99, 0.7),
 ]
 
 
@@ -57,17 +65,21 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
         entry: dict[str, Any] = {"answers": len(w), "accuracy_all_answers": round(full, 4),
                                  "policies": {}}
         for policy in CANDIDATES:
-            used, savings, deltas = [], [], []
+            used, savings, deltas, stop_deltas = [], [], [], []
             for seed in range(seeds):
                 r = replay(w, t, lab, min_answers=policy[0], max_answers=policy[1],
-                           target_confidence=policy[2], seed=seed)
+                           target_confidence=policy[2], evidence_weight=policy[3], seed=seed)
                 used.append(r.answers_used)
                 savings.append(r.saving)
                 deltas.append(100 * (_accuracy(r.as_dict(), gold) - full))
+                assert r.stop_labels is not None
+                stops = dict(zip(r.item_ids.tolist(), r.stop_labels.tolist(), strict=True))
+                stop_deltas.append(100 * (_accuracy(stops, gold) - full))
             entry["policies"][_name(policy)] = {
                 "answers_used": round(float(np.mean(used)), 1),
                 "saving": round(float(np.mean(savings)), 4),
                 "accuracy_delta_pts": round(float(np.mean(deltas)), 3),
+                "accuracy_delta_pts_stop_label": round(float(np.mean(stop_deltas)), 3),
             }
         entry["seconds"] = round(time.monotonic() - started, 1)
         datasets[folder.name] = entry
@@ -86,8 +98,9 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
     }
 
 
-def _name(policy: tuple[int, int, float]) -> str:
-    return f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
+def _name(policy: Policy) -> str:
+    name = f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
+    return name if policy[3] == 1.0 else f"{name}_weight{policy[3]}"
 
 
 def _mean(datasets: dict[str, Any], policy: str, key: str) -> float:

@@ -45,9 +45,8 @@ ninth). ``docs/quality.md`` gives the figures, including where the defaults fall
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,9 +54,22 @@ from numpy.typing import ArrayLike, NDArray
 
 from expertloop.quality._agg_common import prepare
 from expertloop.quality._common import QualityInputError
+from expertloop.quality._redundancy_model import (
+    DEFAULT_EVIDENCE_WEIGHT,
+    DEFAULT_POLICY,
+    Confusion,
+    RedundancyPolicy,
+    WorkerModel,
+    fit_worker_model,
+    item_posterior,
+    next_target,
+    one_coin_matrix,
+    policy_problem,
+)
 from expertloop.quality.aggregation import aggregate, one_coin_dawid_skene
 
 __all__ = [
+    "DEFAULT_EVIDENCE_WEIGHT",
     "DEFAULT_POLICY",
     "Confusion",
     "RedundancyPolicy",
@@ -66,207 +78,10 @@ __all__ = [
     "fit_worker_model",
     "item_posterior",
     "next_target",
+    "one_coin_matrix",
+    "policy_problem",
     "replay",
 ]
-
-# A worker's accuracy is kept within these bounds (see the module docstring).
-_MAX_ACCURACY = 0.995
-
-
-@dataclass(frozen=True)
-class RedundancyPolicy:
-    """When an item stops collecting answers.
-
-    ``min_answers`` answers always; then stop once the confidence reaches
-    ``target_confidence``, and never go past ``max_answers``.
-    """
-
-    min_answers: int = 3
-    max_answers: int = 20
-    target_confidence: float = 0.999
-
-    def __post_init__(self) -> None:
-        problem = policy_problem(self.min_answers, self.max_answers, self.target_confidence)
-        if problem is not None:
-            raise QualityInputError(problem)
-
-
-def policy_problem(min_answers: int, max_answers: int, target_confidence: float) -> str | None:
-    """Why these settings make no policy, or ``None`` when they do."""
-    if not 1 <= min_answers <= max_answers:
-        return "need 1 <= min_answers <= max_answers"
-    if not 0.5 <= target_confidence < 1:
-        return "target_confidence must be at least 0.5 and below 1"
-    return None
-
-
-DEFAULT_POLICY = RedundancyPolicy()
-"""The recommended policy (see the module docstring for how it was chosen)."""
-
-
-def next_target(n_answers: int, confidence: float, policy: RedundancyPolicy) -> int:
-    """How many answers the item should end with, knowing ``n_answers`` of them and the
-    ``confidence`` they give: ``min_answers`` while below it; ``n_answers`` (stop) once the
-    confidence reaches the target or the item has ``max_answers``; else one more.
-
-    >>> p = RedundancyPolicy(min_answers=2, max_answers=4, target_confidence=0.9)
-    >>> next_target(1, 0.99, p), next_target(2, 0.95, p), next_target(2, 0.6, p)
-    (2, 2, 3)
-    >>> next_target(4, 0.6, p)
-    4
-    """
-    if n_answers < policy.min_answers:
-        return policy.min_answers
-    if n_answers >= policy.max_answers or confidence >= policy.target_confidence:
-        return n_answers
-    return n_answers + 1
-
-
-Confusion = tuple[tuple[float, ...], ...]
-
-
-@dataclass(frozen=True)
-class WorkerModel:
-    """Per-worker confusion matrices and a class prior (see the module docstring).
-
-    ``classes`` is the number of classes ``K``; labels are given as class codes
-    ``0..K-1``. ``confusion`` maps a worker id to its ``K x K`` matrix (row ``k``: the
-    labels it gives to items of true class ``k``); workers missing from it get
-    ``default_confusion``, the crowd's.
-    """
-
-    classes: int
-    class_prior: tuple[float, ...]
-    default_confusion: Confusion
-    confusion: Mapping[Hashable, Confusion] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.classes < 2:
-            raise QualityInputError("a worker model needs at least two classes")
-        if len(self.class_prior) != self.classes:
-            raise QualityInputError("class_prior needs one probability per class")
-
-    @classmethod
-    def uninformed(cls, classes: int, *, prior_accuracy: float = 0.7) -> WorkerModel:
-        """The model before any fit: every worker right with probability
-        ``prior_accuracy`` and otherwise uniformly wrong; classes equally likely."""
-        return cls(classes, tuple([1.0 / classes] * classes),
-                   one_coin_matrix(prior_accuracy, classes))
-
-    def confusion_of(self, worker: Hashable) -> Confusion:
-        return self.confusion.get(worker, self.default_confusion)
-
-    def accuracy_of(self, worker: Hashable) -> float:
-        """The worker's chance of a right answer, ``sum_k p_k pi_w[k, k]``."""
-        m = self.confusion_of(worker)
-        return sum(p * m[k][k] for k, p in enumerate(self.class_prior))
-
-
-def one_coin_matrix(accuracy: float, k: int) -> Confusion:
-    """The ``K x K`` matrix of a worker right with probability ``accuracy``, otherwise
-    uniformly wrong."""
-    a = min(max(accuracy, 1.0 / k), _MAX_ACCURACY)
-    off = (1.0 - a) / (k - 1)
-    return tuple(tuple(a if c == r else off for c in range(k)) for r in range(k))
-
-
-def item_posterior(
-    model: WorkerModel, workers: Sequence[Hashable], labels: Sequence[int]
-) -> list[float]:
-    """``P(class | the item's answers)`` under ``model``: one probability per class.
-
-    ``labels`` are class codes; an answer whose code is outside ``0..K-1`` is ignored.
-    Pure Python on purpose: it runs at every submit on a handful of answers.
-
-    >>> m = WorkerModel.uninformed(2, prior_accuracy=0.9)
-    >>> [round(p, 3) for p in item_posterior(m, ["a", "b"], [1, 1])]
-    [0.012, 0.988]
-    """
-    k = model.classes
-    log_post = [math.log(max(p, _FLOOR)) for p in model.class_prior]
-    for worker, label in zip(workers, labels, strict=True):
-        if 0 <= label < k:
-            m = model.confusion_of(worker)
-            for c in range(k):
-                log_post[c] += math.log(max(m[c][label], _FLOOR))
-    top = max(log_post)
-    ex = [math.exp(v - top) for v in log_post]
-    total = sum(ex)
-    return [v / total for v in ex]
-
-
-_FLOOR = 1e-6
-
-
-def fit_worker_model(
-    workers: ArrayLike | Iterable[Any],
-    units: ArrayLike | Iterable[Any],
-    labels: ArrayLike | Iterable[Any],
-    posteriors: ArrayLike,
-    *,
-    unit_ids: ArrayLike,
-    prior_strength: float = 5.0,
-) -> WorkerModel:
-    """The :class:`WorkerModel` a consensus fit implies (see the module docstring).
-
-    ``workers``, ``units``, ``labels``: one entry per answer, labels as class codes
-    ``0..K-1``; ``posteriors``: ``(n_units, K)`` fitted class probabilities of the units
-    ``unit_ids`` (sorted), e.g. :attr:`AggregationResult.posteriors` with its ``item_ids``.
-    Answers on units missing from ``unit_ids`` are ignored.
-    """
-    post = np.asarray(posteriors, dtype=np.float64)
-    if post.ndim != 2 or post.shape[1] < 2:
-        raise QualityInputError("posteriors must be (n_units, K) with K >= 2")
-    k = post.shape[1]
-    ids = np.asarray(unit_ids)
-    w = np.asarray(workers)
-    u = np.asarray(units)
-    lab = np.asarray(labels, dtype=np.int64)
-    if not (len(w) == len(u) == len(lab)):
-        raise QualityInputError("workers, units and labels must have the same length")
-    if len(ids):
-        pos = np.minimum(np.searchsorted(ids, u), len(ids) - 1)
-        keep = (ids[pos] == u) & (lab >= 0) & (lab < k)
-    else:
-        pos, keep = np.zeros(len(u), dtype=np.intp), np.zeros(len(u), dtype=bool)
-    w, pos, lab = w[keep], pos[keep], lab[keep]
-    shares = (post.sum(axis=0) + 1.0) / (len(post) + k)
-    # The crowd's confusion: expected counts over every answer, one pseudo-answer per cell
-    # toward the uninformed matrix.
-    start = np.asarray(one_coin_matrix(0.7, k))
-    seen = post[pos]  # (n_answers, K): the fitted class probabilities of each answer's item
-    crowd = np.zeros((k, k))
-    for label in range(k):
-        crowd[:, label] = seen[lab == label].sum(axis=0)
-    crowd = _rows(crowd + start)
-    if not len(w):
-        return WorkerModel(k, tuple(shares.tolist()), _as_tuple(crowd))
-    worker_ids, codes = np.unique(w, return_inverse=True)
-    counts = np.zeros((len(worker_ids), k, k))
-    for label in range(k):
-        given = lab == label
-        for true in range(k):
-            counts[:, true, label] = np.bincount(
-                codes[given], weights=seen[given, true], minlength=len(worker_ids)
-            )
-    mats = _rows(counts + prior_strength * crowd[None, :, :])
-    return WorkerModel(
-        k,
-        tuple(shares.tolist()),
-        _as_tuple(crowd),
-        {wid: _as_tuple(m) for wid, m in zip(worker_ids.tolist(), mats, strict=True)},
-    )
-
-
-def _rows(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    x = np.maximum(x, 0.0)
-    x = x / np.maximum(x.sum(axis=-1, keepdims=True), 1e-300)
-    x = np.clip(x, 1e-3, 1.0)
-    return x / x.sum(axis=-1, keepdims=True)
-
-
-def _as_tuple(m: NDArray[np.float64]) -> Confusion:
-    return tuple(tuple(float(v) for v in row) for row in m)
 
 
 @dataclass(frozen=True, eq=False)
@@ -283,6 +98,8 @@ class ReplayResult:
         classes: the classes, sorted (label codes index them).
         used: a boolean per input answer: was it used.
         policy: the policy replayed.
+        stop_labels: each item's most probable class when it stopped (the posterior whose
+            largest value is ``confidence``).
     """
 
     item_ids: NDArray[Any]
@@ -293,6 +110,7 @@ class ReplayResult:
     classes: NDArray[Any]
     used: NDArray[np.bool_]
     policy: RedundancyPolicy
+    stop_labels: NDArray[Any] | None = None
 
     @property
     def answers_used(self) -> int:
@@ -311,7 +129,58 @@ class ReplayResult:
         return dict(zip(self.item_ids.tolist(), self.labels.tolist(), strict=True))
 
 
-Refit = Callable[[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], int], WorkerModel]
+Judges = tuple[ArrayLike | Iterable[Any], ArrayLike | Iterable[Any], ArrayLike | Iterable[Any]]
+
+
+@dataclass(frozen=True)
+class _JudgeVerdicts:
+    """Judge verdicts on the replayed items, encoded: judge ``j`` is annotator
+    ``n_workers + j`` of the fits; ``keys`` are what a fixed model knows them by."""
+
+    j: NDArray[np.intp]
+    i: NDArray[np.intp]
+    l: NDArray[np.intp]  # noqa: E741
+    ids: NDArray[Any]
+
+    def per_item(self, n_items: int) -> list[NDArray[np.intp]]:
+        order = np.argsort(self.i, kind="stable")
+        starts = np.searchsorted(self.i[order], np.arange(n_items + 1))
+        return [order[starts[i] : starts[i + 1]] for i in range(n_items)]
+
+
+def _encode_judges(judges: Judges | None, obs: Any) -> _JudgeVerdicts:
+    empty = np.zeros(0, dtype=np.intp)
+    if judges is None:
+        return _JudgeVerdicts(empty, empty, empty, np.zeros(0, dtype=object))
+    if len(judges) != 3:
+        raise QualityInputError("judges must be (judge_ids, judge_items, judge_labels)")
+    jw, ji, jl = (_as_array(x) for x in judges)
+    if not (len(jw) == len(ji) == len(jl)):
+        raise QualityInputError("judge_ids, judge_items and judge_labels must have the same length")
+    if not len(jw):
+        return _JudgeVerdicts(empty, empty, empty, np.zeros(0, dtype=object))
+    # An item nobody answered, or a verdict that is not one of the classes (unsure,
+    # inconsistent, unparsable: None, "inconsistent", ...), carries no evidence.
+    item_code = {v: c for c, v in enumerate(obs.item_ids.tolist())}
+    class_code = {v: c for c, v in enumerate(obs.classes.tolist())}
+    ids, j_codes = np.unique(jw.astype(str), return_inverse=True)
+    keep_i, keep_j, keep_l = [], [], []
+    for jc, item, label in zip(j_codes.tolist(), ji.tolist(), jl.tolist(), strict=True):
+        ic, lc = item_code.get(item), class_code.get(label)
+        if ic is not None and lc is not None:
+            keep_i.append(ic)
+            keep_j.append(jc)
+            keep_l.append(lc)
+    return _JudgeVerdicts(np.asarray(keep_j, dtype=np.intp), np.asarray(keep_i, dtype=np.intp),
+                          np.asarray(keep_l, dtype=np.intp), ids)
+
+
+def _as_array(values: Any) -> NDArray[Any]:
+    if isinstance(values, np.ndarray):
+        return values
+    out = np.empty(len(values := list(values)), dtype=object)
+    out[:] = values
+    return out
 
 
 def replay(
@@ -327,8 +196,13 @@ def replay(
     shuffle: bool = True,
     prior_accuracy: float = 0.7,
     prior_strength: float = 5.0,
+    evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT,
     classes: Sequence[Hashable] | None = None,
     final: str = "auto",
+    judges: Judges | None = None,
+    judges_in_final: bool = True,
+    calibration_share: float = 0.0,
+    leave_one_out: bool = False,
 ) -> ReplayResult:
     """Replay recorded answers through the adaptive stopping rule.
 
@@ -340,28 +214,51 @@ def replay(
     The worker model is what the live system's periodic consensus fit gives it. Answers
     arrive in rounds: first every item's ``min_answers``, then one more answer per item still
     collecting, and so on; before each round the model is refitted on the answers used so
-    far (one-coin Dawid-Skene, then :func:`fit_worker_model`), as the snapshot job refits
-    while work goes on. The first round uses :meth:`WorkerModel.uninformed`
-    (``prior_accuracy``). Pass ``model`` to use one fixed model throughout instead (the live
-    system between two refits; labels then are class codes ``0..K-1`` of that model).
+    far (one-coin Dawid-Skene, then :func:`fit_worker_model` with ``prior_strength`` and
+    ``evidence_weight``), as the snapshot job refits while work goes on. The first round
+    uses :meth:`WorkerModel.uninformed` (``prior_accuracy``). Pass ``model`` to use one
+    fixed model throughout instead (the live system between two refits; labels then are
+    class codes ``0..K-1`` of that model, and judges are known to it by their ids).
 
-    ``labels`` of the result are the final consensus of each item on the answers it used,
-    ``aggregate(method=final)``. Arrays are array-likes as in
-    :func:`~expertloop.quality.aggregate`.
+    ``judges=(judge_ids, judge_items, judge_labels)``: verdicts of LLM judges, one entry
+    per verdict. Each judge is one more annotator: its verdicts are in every item's
+    posterior from the start and in every refit (so its reliability is estimated with the
+    experts'), but they are free: they never count as answers used, toward
+    ``min_answers`` or ``max_answers``. A verdict whose label is not one of the classes
+    (``None``, ``"inconsistent"``, ``"invalid"``: an unsure judge) carries no evidence
+    and is ignored, as are verdicts on items without answers.
+
+    ``calibration_share``: a random share of the items (drawn from ``seed``) collects every
+    answer up to ``max_answers`` whatever its confidence, as a live project would keep an
+    audit sample. With ``min_answers=1`` most items otherwise end with one answer and a
+    judge's verdict, and the fit cannot tell which of two annotators is right when they
+    disagree; the calibration items, where experts overlap, can.
+
+    ``leave_one_out`` is passed to :func:`fit_worker_model` at every refit.
+
+    ``labels`` of the result are the final consensus of each item on the answers it used
+    and the judges' verdicts, ``aggregate(method=final)``, as the stopping rule counted
+    them (an item whose first two experts split and whose judge sided with one stopped on
+    the judge's word); ``judges_in_final=False`` leaves the verdicts out of it.
+    Arrays are array-likes as in :func:`~expertloop.quality.aggregate`.
 
     >>> r = replay(["a", "b", "c", "d"] * 2, [1, 1, 1, 1, 2, 2, 2, 2],
     ...            ["x", "x", "x", "x", "x", "y", "x", "y"], min_answers=2, max_answers=4,
     ...            target_confidence=0.8, shuffle=False)
     >>> r.answers_used_per_item.tolist(), r.answers_available
-    ([2, 4], 8)
+    ([2, 3], 8)
     """
     policy = RedundancyPolicy(min_answers, max_answers, target_confidence)
+    if not 0 <= calibration_share <= 1:
+        raise QualityInputError("calibration_share must be in [0, 1]")
     obs = prepare(workers, items, labels, classes=classes)
     k = max(obs.n_classes, 2)
     if model is not None and model.classes < obs.n_classes:
         raise QualityInputError("the model has fewer classes than the labels")
+    jv = _encode_judges(judges, obs)
     rng = np.random.default_rng(seed)
     n_items = obs.n_items
+    n_workers = len(obs.worker_ids)
     order = np.argsort(obs.i, kind="stable")
     starts = np.searchsorted(obs.i[order], np.arange(n_items + 1))
     queues: list[NDArray[np.intp]] = []
@@ -371,36 +268,63 @@ def replay(
     available = np.diff(starts).astype(np.intp)
     used_n = np.zeros(n_items, dtype=np.intp)
     target = np.full(n_items, policy.min_answers, dtype=np.intp)
+    audit = np.zeros(n_items, dtype=bool)
+    audit[rng.permutation(n_items)[: round(calibration_share * n_items)]] = True
+    target[audit] = policy.max_answers
     confidence = np.zeros(n_items)
+    top = np.zeros(n_items, dtype=np.intp)
     used = np.zeros(len(obs.w), dtype=bool)
     current = model if model is not None else WorkerModel.uninformed(
-        k, prior_accuracy=prior_accuracy
+        k, prior_accuracy=prior_accuracy, evidence_weight=evidence_weight
     )
-    worker_of = obs.worker_ids  # models know workers by their ids, not by codes
+    # A fixed model knows annotators by their ids; refitted ones by their codes (judges
+    # after the workers), so a judge never shares a name with a worker.
+    expert_key: list[Hashable] = (
+        obs.worker_ids.tolist() if model is not None else list(range(n_workers))
+    )
+    judge_key: list[Hashable] = (
+        jv.ids.tolist() if model is not None else list(range(n_workers, n_workers + len(jv.ids)))
+    )
+    verdicts = jv.per_item(n_items)
+    free_keys = [[judge_key[c] for c in jv.j[v].tolist()] for v in verdicts]
+    free_labels = [jv.l[v].tolist() for v in verdicts]
     active = [i for i in range(n_items) if available[i] > 0]
+
+    def assess(i: int) -> None:
+        answered = queues[i][: used_n[i]]
+        post = item_posterior(
+            current,
+            free_keys[i] + [expert_key[w] for w in obs.w[answered].tolist()],
+            free_labels[i] + obs.l[answered].tolist(),
+        )
+        confidence[i] = max(post)
+        top[i] = post.index(confidence[i])
+        if not audit[i]:
+            target[i] = next_target(int(used_n[i]), confidence[i], policy)
+
     first = True
     while active:
         if not first and model is None:
-            current = _refit(obs, used, k, prior_strength, fallback=current)
+            current = _refit(obs, used, jv, k, prior_strength, evidence_weight, current,
+                             leave_one_out)
+            # The live system recomputes open items' confidence after a refit: an item the
+            # new model finds confident stops without another answer.
+            for i in active:
+                assess(i)
         still = []
         for i in active:
             # This round: up to the target (the first round), or one more answer.
             stop_at = min(int(target[i]), int(available[i]))
-            q = queues[i]
             while used_n[i] < stop_at:
-                used[q[used_n[i]]] = True
+                used[queues[i][used_n[i]]] = True
                 used_n[i] += 1
-                n = int(used_n[i])
-                answered = q[:n]
-                post = item_posterior(current, worker_of[obs.w[answered]].tolist(),
-                                      obs.l[answered].tolist())
-                confidence[i] = max(post)
-                target[i] = next_target(n, confidence[i], policy)
+                assess(i)
             if used_n[i] < target[i] and used_n[i] < available[i]:
                 still.append(i)
         active = still
         first = False
-    final_labels = _final_labels(obs, used, final, seed)
+    final_labels = _final_labels(obs, used, jv if judges_in_final else _encode_judges(None, obs),
+                                 final, seed)
     return ReplayResult(
         item_ids=obs.item_ids,
         labels=final_labels,
@@ -410,24 +334,47 @@ def replay(
         classes=obs.classes,
         used=used,
         policy=policy,
+        stop_labels=obs.classes[np.minimum(top, len(obs.classes) - 1)],
     )
 
 
-def _refit(obs: Any, used: NDArray[np.bool_], k: int, prior_strength: float,
-           fallback: WorkerModel) -> WorkerModel:
-    w, i, lab = obs.w[used], obs.i[used], obs.l[used]
+def _with_judges(
+    obs: Any, used: NDArray[np.bool_], jv: _JudgeVerdicts, *, overlap_only: bool = False
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """The answers used and the judges' verdicts, judges numbered after the workers; with
+    ``overlap_only``, only the verdicts on items with two answers or more."""
+    n_workers = len(obs.worker_ids)
+    keep = np.ones(len(jv.i), dtype=bool)
+    if overlap_only:
+        keep = np.bincount(obs.i[used], minlength=obs.n_items)[jv.i] >= 2
+    return (
+        np.concatenate([obs.w[used], n_workers + jv.j[keep]]),
+        np.concatenate([obs.i[used], jv.i[keep]]),
+        np.concatenate([obs.l[used], jv.l[keep]]),
+    )
+
+
+def _refit(obs: Any, used: NDArray[np.bool_], jv: _JudgeVerdicts, k: int,
+           prior_strength: float, evidence_weight: float,
+           fallback: WorkerModel, leave_one_out: bool = False) -> WorkerModel:
+    # A judge's reliability is learned where experts overlap: on items with one answer and
+    # one verdict the fit cannot tell which of the two is right, and settles on trusting
+    # the judge, which is on every item.
+    w, i, lab = _with_judges(obs, used, jv, overlap_only=True)
     try:
         fit = one_coin_dawid_skene(w, i, lab, classes=list(range(k)))
     except Exception:  # a fit that fails leaves the previous model in place, as live
         return fallback
     return fit_worker_model(
-        obs.worker_ids[w], i, lab, fit.posteriors, unit_ids=fit.item_ids,
-        prior_strength=prior_strength,
+        w, i, lab, fit.posteriors, unit_ids=fit.item_ids,
+        prior_strength=prior_strength, evidence_weight=evidence_weight,
+        leave_one_out=leave_one_out,
     )
 
 
-def _final_labels(obs: Any, used: NDArray[np.bool_], method: str, seed: int) -> NDArray[Any]:
-    w, i, lab = obs.w[used], obs.i[used], obs.l[used]
+def _final_labels(obs: Any, used: NDArray[np.bool_], jv: _JudgeVerdicts, method: str,
+                  seed: int) -> NDArray[Any]:
+    w, i, lab = _with_judges(obs, used, jv)
     agg = aggregate(w, i, lab, method=method, classes=list(range(obs.n_classes)), seed=seed)
     out = np.empty(obs.n_items, dtype=obs.classes.dtype)
     out[agg.item_ids] = obs.classes[agg.labels]

@@ -1,0 +1,212 @@
+"""LLM judges in adaptive redundancy, on real data: how many expert answers a judge saves.
+
+Data: the three sets of ``../shared/data`` with human votes and LLM-judge verdicts on the
+same items (``human.csv``, ``judge.csv``, ``gold.csv`` where the source has a final label):
+``mtbench_human_judge``, ``pandalm_test``, ``xstest_judge``. Each is replayed with
+:func:`expertloop.quality.redundancy.replay` (each seed draws another order of the votes per
+item): with no judge, and with every judge's verdicts as free annotators (``judges=``;
+``inconsistent`` and ``invalid`` verdicts carry no evidence). Items no human voted on are
+left out.
+
+Accuracy is against ``gold.csv`` where the data has it (xstest), else against the consensus
+(``aggregate(method="auto")``) of all the human votes, which then scores 1.0 by definition.
+The consensus of a replay with judges counts their verdicts as the stopping rule did
+(``accuracy_with_judge``); ``accuracy_with_judge_experts_label`` is the consensus of the
+expert answers it used alone, ``accuracy_with_judge_stop_label`` the stopping rule's own most
+probable class when the item stopped (``ReplayResult.stop_labels``).
+``accuracy_delta_pts`` (the headline) compares like with like, a rule fixed before any run:
+against gold, the consensus with the judges' verdicts; against the consensus of all human
+votes, the consensus of the human votes used (the judges chose which items needed more
+votes; counting their verdicts in the label would score every disagreement between a judge
+and a lone human vote as an error of the judge).
+
+- ``datasets``: per data set and policy, expert answers used and accuracy with and without
+  the judge(s), against all the votes.
+- ``mean_expert_saving`` (the fraction of the human votes not needed with the judges) and
+  ``mean_accuracy_delta_pts`` (points against all the votes), each data set weighing the
+  same, for the policy chosen *before* looking at this data (``TRIAGE_POLICY``, from the
+  simulated crowds and judges of ``tests/quality/test_redundancy_judges.py``);
+  ``target_met``: saving >= 0.40 and delta >= -1.
+- ``leave_one_dataset_out``: per data set, the candidate policy chosen on the other two (the
+  largest mean saving whose mean delta is >= -1 there, else the best delta), scored on it.
+
+Usage: ``python bench/triage.py ../shared/data [--seeds 2]``; prints ONE JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from expertloop.quality import aggregate
+from expertloop.quality.redundancy import replay
+
+DATASETS = ("mtbench_human_judge", "pandalm_test", "xstest_judge")
+# (min_answers, max_answers, target_confidence, evidence_weight, calibration_share); the
+# first is TRIAGE_POLICY, fixed before any run on this data. One answer minimum, as a triage
+# only asks a second expert where the first and the judges leave doubt.
+Policy = tuple[int, int, float, float, float]
+CANDIDATES: list[Policy] = [
+    (1, 20, 0.99, 1.0, 0.0),
+    (1, 20, 0.995, 1.0, 0.0),
+    (1, 20, 0.999, 1.0, 0.0),
+    (1, 20, 0.99, 0.7, 0.0),
+    (1, 20, 0.99, 1.0, 0.1),
+    (2, 20, 0.99, 1.0, 0.0),
+]
+TRIAGE_POLICY = CANDIDATES[0]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def load(folder: Path) -> tuple[tuple[list[str], ...], tuple[list[str], ...], dict[str, str]]:
+    human = _rows(folder / "human.csv")
+    judge = _rows(folder / "judge.csv")
+    gold = {r["item"]: r["label"] for r in _rows(folder / "gold.csv")} if (
+        folder / "gold.csv").exists() else {}
+    votes = ([r["worker"] for r in human], [r["item"] for r in human],
+             [r["label"] for r in human])
+    verdicts = ([r["judge"] for r in judge], [r["item"] for r in judge],
+                [r["label"] for r in judge])
+    return votes, verdicts, gold
+
+
+def _accuracy(labels: dict[Any, Any], reference: dict[Any, Any]) -> float:
+    return float(np.mean([labels[t] == g for t, g in reference.items() if t in labels]))
+
+
+def run(data_dir: Path, seeds: int) -> dict[str, Any]:
+    datasets: dict[str, Any] = {}
+    for name in DATASETS:
+        folder = data_dir / name
+        if not (folder / "human.csv").exists():
+            continue
+        started = time.monotonic()
+        (w, t, lab), verdicts, gold = load(folder)
+        consensus = aggregate(w, t, lab).as_dict()
+        reference = gold or consensus
+        classes = sorted(set(lab))
+        w_, t_, l_ = (np.asarray(x) for x in (w, t, lab))
+        full = _accuracy(consensus, reference)
+        entry: dict[str, Any] = {
+            "votes": len(w), "items": len(consensus), "judges": sorted(set(verdicts[0])),
+            "reference": "gold" if gold else "consensus of all votes",
+            "accuracy_all_votes": round(full, 4), "policies": {},
+        }
+        for policy in CANDIDATES:
+            out: dict[str, list[float]] = {k: [] for k in ("used_no_judge", "acc_no_judge",
+                                                            "used_judge", "acc_judge",
+                                                            "acc_judge_experts",
+                                                            "acc_judge_stop")}
+            for seed in range(seeds):
+                kw = {"min_answers": policy[0], "max_answers": policy[1],
+                      "target_confidence": policy[2], "evidence_weight": policy[3],
+                      "calibration_share": policy[4], "seed": seed, "classes": classes}
+                plain = replay(w, t, lab, **kw)  # type: ignore[arg-type]
+                judged = replay(w, t, lab, judges=verdicts, **kw)  # type: ignore[arg-type]
+                out["used_no_judge"].append(plain.answers_used)
+                out["acc_no_judge"].append(_accuracy(plain.as_dict(), reference))
+                out["used_judge"].append(judged.answers_used)
+                out["acc_judge"].append(_accuracy(judged.as_dict(), reference))
+                u = judged.used
+                experts = aggregate(w_[u], t_[u], l_[u], classes=classes, seed=seed)
+                out["acc_judge_experts"].append(_accuracy(experts.as_dict(), reference))
+                assert judged.stop_labels is not None
+                stop = dict(zip(judged.item_ids.tolist(), judged.stop_labels.tolist(),
+                                strict=True))
+                out["acc_judge_stop"].append(_accuracy(stop, reference))
+            m = {k: float(np.mean(v)) for k, v in out.items()}
+            entry["policies"][_name(policy)] = {
+                "expert_answers_used_no_judge": round(m["used_no_judge"], 1),
+                "accuracy_no_judge": round(m["acc_no_judge"], 4),
+                "expert_answers_used_with_judge": round(m["used_judge"], 1),
+                "accuracy_with_judge": round(m["acc_judge"], 4),
+                "accuracy_with_judge_experts_label": round(m["acc_judge_experts"], 4),
+                "accuracy_with_judge_stop_label": round(m["acc_judge_stop"], 4),
+                "expert_saving": round(1 - m["used_judge"] / len(w), 4),
+                "expert_saving_no_judge": round(1 - m["used_no_judge"] / len(w), 4),
+                "accuracy_delta_pts": round(
+                    100 * (m["acc_judge" if gold else "acc_judge_experts"] - full), 3),
+                "accuracy_delta_pts_judge_in_label": round(100 * (m["acc_judge"] - full), 3),
+                "accuracy_delta_pts_no_judge": round(100 * (m["acc_no_judge"] - full), 3),
+            }
+        entry["seconds"] = round(time.monotonic() - started, 1)
+        datasets[name] = entry
+        print(name, json.dumps(entry["policies"]), file=sys.stderr, flush=True)
+    chosen = _name(TRIAGE_POLICY)
+    saving = _mean(datasets, chosen, "expert_saving")
+    delta = _mean(datasets, chosen, "accuracy_delta_pts")
+    return {
+        "seeds": seeds,
+        "policy": chosen,
+        "datasets": datasets,
+        "mean_expert_saving": round(saving, 4),
+        "mean_accuracy_delta_pts": round(delta, 3),
+        "mean_expert_saving_no_judge": round(_mean(datasets, chosen, "expert_saving_no_judge"), 4),
+        "mean_accuracy_delta_pts_no_judge": round(
+            _mean(datasets, chosen, "accuracy_delta_pts_no_judge"), 3),
+        "target_met": bool(saving >= 0.40 and delta >= -1.0),
+        "leave_one_dataset_out": _lodo(datasets),
+    }
+
+
+def _name(policy: Policy) -> str:
+    name = f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
+    if policy[3] != 1.0:
+        name += f"_weight{policy[3]}"
+    return name + (f"_calibration{policy[4]}" if policy[4] else "")
+
+
+def _mean(datasets: dict[str, Any], policy: str, key: str) -> float:
+    return float(np.mean([d["policies"][policy][key] for d in datasets.values()]))
+
+
+def _choose(datasets: dict[str, Any]) -> str:
+    names = [_name(p) for p in CANDIDATES]
+    ok = [n for n in names if _mean(datasets, n, "accuracy_delta_pts") >= -1.0]
+    if ok:
+        return max(ok, key=lambda n: _mean(datasets, n, "expert_saving"))
+    return max(names, key=lambda n: _mean(datasets, n, "accuracy_delta_pts"))
+
+
+def _lodo(datasets: dict[str, Any]) -> dict[str, Any]:
+    per: dict[str, Any] = {}
+    for held in datasets:
+        rest = {k: v for k, v in datasets.items() if k != held}
+        if not rest:
+            continue
+        chosen = _choose(rest)
+        p = datasets[held]["policies"][chosen]
+        per[held] = {"chosen": chosen, "expert_saving": p["expert_saving"],
+                     "accuracy_delta_pts": p["accuracy_delta_pts"]}
+    if not per:
+        return {}
+    return {
+        "per_dataset": per,
+        "mean_expert_saving": round(float(np.mean([p["expert_saving"] for p in per.values()])), 4),
+        "mean_accuracy_delta_pts": round(
+            float(np.mean([p["accuracy_delta_pts"] for p in per.values()])), 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", type=Path, nargs="?", default=Path("../shared/data"))
+    parser.add_argument("--seeds", type=int, default=2)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.data_dir, args.seeds)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,262 @@
+"""The stopping rule and the worker model of adaptive redundancy (see
+:mod:`expertloop.quality.redundancy`, which documents and re-exports them)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from expertloop.quality._common import QualityInputError
+
+__all__ = [
+    "DEFAULT_EVIDENCE_WEIGHT",
+    "DEFAULT_POLICY",
+    "Confusion",
+    "RedundancyPolicy",
+    "WorkerModel",
+    "fit_worker_model",
+    "item_posterior",
+    "next_target",
+    "one_coin_matrix",
+    "policy_problem",
+]
+
+# A worker's accuracy is kept within these bounds (see the module docstring).
+_MAX_ACCURACY = 0.995
+
+
+@dataclass(frozen=True)
+class RedundancyPolicy:
+    """When an item stops collecting answers.
+
+    ``min_answers`` answers always; then stop once the confidence reaches
+    ``target_confidence``, and never go past ``max_answers``.
+    """
+
+    min_answers: int = 3
+    max_answers: int = 20
+    target_confidence: float = 0.999
+
+    def __post_init__(self) -> None:
+        problem = policy_problem(self.min_answers, self.max_answers, self.target_confidence)
+        if problem is not None:
+            raise QualityInputError(problem)
+
+
+def policy_problem(min_answers: int, max_answers: int, target_confidence: float) -> str | None:
+    """Why these settings make no policy, or ``None`` when they do."""
+    if not 1 <= min_answers <= max_answers:
+        return "need 1 <= min_answers <= max_answers"
+    if not 0.5 <= target_confidence < 1:
+        return "target_confidence must be at least 0.5 and below 1"
+    return None
+
+
+DEFAULT_POLICY = RedundancyPolicy()
+"""The recommended policy (see the module docstring for how it was chosen)."""
+
+
+def next_target(n_answers: int, confidence: float, policy: RedundancyPolicy) -> int:
+    """How many answers the item should end with, knowing ``n_answers`` of them and the
+    ``confidence`` they give: ``min_answers`` while below it; ``n_answers`` (stop) once the
+    confidence reaches the target or the item has ``max_answers``; else one more.
+
+    >>> p = RedundancyPolicy(min_answers=2, max_answers=4, target_confidence=0.9)
+    >>> next_target(1, 0.99, p), next_target(2, 0.95, p), next_target(2, 0.6, p)
+    (2, 2, 3)
+    >>> next_target(4, 0.6, p)
+    4
+    """
+    if n_answers < policy.min_answers:
+        return policy.min_answers
+    if n_answers >= policy.max_answers or confidence >= policy.target_confidence:
+        return n_answers
+    return n_answers + 1
+
+
+Confusion = tuple[tuple[float, ...], ...]
+
+DEFAULT_EVIDENCE_WEIGHT = 1.0
+"""The power each answer's likelihood is raised to in :func:`item_posterior`."""
+
+
+@dataclass(frozen=True)
+class WorkerModel:
+    """Per-worker confusion matrices and a class prior (see the module docstring).
+
+    ``classes`` is the number of classes ``K``; labels are given as class codes
+    ``0..K-1``. ``confusion`` maps a worker id to its ``K x K`` matrix (row ``k``: the
+    labels it gives to items of true class ``k``); workers missing from it get
+    ``default_confusion``, the crowd's.
+    """
+
+    classes: int
+    class_prior: tuple[float, ...]
+    default_confusion: Confusion
+    confusion: Mapping[Hashable, Confusion] = field(default_factory=dict)
+    evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT
+
+    def __post_init__(self) -> None:
+        if self.classes < 2:
+            raise QualityInputError("a worker model needs at least two classes")
+        if len(self.class_prior) != self.classes:
+            raise QualityInputError("class_prior needs one probability per class")
+        if not 0 < self.evidence_weight <= 1:
+            raise QualityInputError("evidence_weight must be in (0, 1]")
+
+    @classmethod
+    def uninformed(
+        cls, classes: int, *, prior_accuracy: float = 0.7,
+        evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT,
+    ) -> WorkerModel:
+        """The model before any fit: every worker right with probability
+        ``prior_accuracy`` and otherwise uniformly wrong; classes equally likely."""
+        return cls(classes, tuple([1.0 / classes] * classes),
+                   one_coin_matrix(prior_accuracy, classes), evidence_weight=evidence_weight)
+
+    def confusion_of(self, worker: Hashable) -> Confusion:
+        return self.confusion.get(worker, self.default_confusion)
+
+    def accuracy_of(self, worker: Hashable) -> float:
+        """The worker's chance of a right answer, ``sum_k p_k pi_w[k, k]``."""
+        m = self.confusion_of(worker)
+        return sum(p * m[k][k] for k, p in enumerate(self.class_prior))
+
+
+def one_coin_matrix(accuracy: float, k: int) -> Confusion:
+    """The ``K x K`` matrix of a worker right with probability ``accuracy``, otherwise
+    uniformly wrong."""
+    a = min(max(accuracy, 1.0 / k), _MAX_ACCURACY)
+    off = (1.0 - a) / (k - 1)
+    return tuple(tuple(a if c == r else off for c in range(k)) for r in range(k))
+
+
+def item_posterior(
+    model: WorkerModel, workers: Sequence[Hashable], labels: Sequence[int]
+) -> list[float]:
+    """``P(class | the item's answers)`` under ``model``: one probability per class.
+
+    ``labels`` are class codes; an answer whose code is outside ``0..K-1`` is ignored.
+    Pure Python on purpose: it runs at every submit on a handful of answers.
+
+    >>> m = WorkerModel.uninformed(2, prior_accuracy=0.9)
+    >>> [round(p, 3) for p in item_posterior(m, ["a", "b"], [1, 1])]
+    [0.012, 0.988]
+    """
+    k = model.classes
+    weight = model.evidence_weight
+    log_post = [math.log(max(p, _FLOOR)) for p in model.class_prior]
+    for worker, label in zip(workers, labels, strict=True):
+        if 0 <= label < k:
+            m = model.confusion_of(worker)
+            for c in range(k):
+                log_post[c] += weight * math.log(max(m[c][label], _FLOOR))
+    top = max(log_post)
+    ex = [math.exp(v - top) for v in log_post]
+    total = sum(ex)
+    return [v / total for v in ex]
+
+
+_FLOOR = 1e-6
+
+
+def fit_worker_model(
+    workers: ArrayLike | Iterable[Any],
+    units: ArrayLike | Iterable[Any],
+    labels: ArrayLike | Iterable[Any],
+    posteriors: ArrayLike,
+    *,
+    unit_ids: ArrayLike,
+    prior_strength: float = 5.0,
+    evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT,
+    leave_one_out: bool = False,
+) -> WorkerModel:
+    """The :class:`WorkerModel` a consensus fit implies (see the module docstring).
+
+    ``workers``, ``units``, ``labels``: one entry per answer, labels as class codes
+    ``0..K-1``; ``posteriors``: ``(n_units, K)`` fitted class probabilities of the units
+    ``unit_ids`` (sorted), e.g. :attr:`AggregationResult.posteriors` with its ``item_ids``.
+    Answers on units missing from ``unit_ids`` are ignored, and so are answers alone on
+    their unit (they agree with a posterior they alone made: with one answer per item every
+    worker would look perfect). ``evidence_weight`` is stored in the model
+    (:attr:`WorkerModel.evidence_weight`). ``leave_one_out=True`` counts each answer
+    against its unit's posterior *without* it (its likelihood under a first fit divided
+    out): no answer flatters its own worker, but with two or three answers per unit the
+    other answers are a noisy reference and accuracies come out too low (more answers,
+    fewer savings); off by default.
+    """
+    post = np.asarray(posteriors, dtype=np.float64)
+    if post.ndim != 2 or post.shape[1] < 2:
+        raise QualityInputError("posteriors must be (n_units, K) with K >= 2")
+    k = post.shape[1]
+    ids = np.asarray(unit_ids)
+    w = np.asarray(workers)
+    u = np.asarray(units)
+    lab = np.asarray(labels, dtype=np.int64)
+    if not (len(w) == len(u) == len(lab)):
+        raise QualityInputError("workers, units and labels must have the same length")
+    if len(ids):
+        pos = np.minimum(np.searchsorted(ids, u), len(ids) - 1)
+        keep = (ids[pos] == u) & (lab >= 0) & (lab < k)
+    else:
+        pos, keep = np.zeros(len(u), dtype=np.intp), np.zeros(len(u), dtype=bool)
+    w, pos, lab = w[keep], pos[keep], lab[keep]
+    shares = (post.sum(axis=0) + 1.0) / (len(post) + k)
+    seen = post[pos]  # (n_answers, K): the fitted class probabilities of each answer's item
+    # An answer alone on its unit agrees with a posterior it alone made: no evidence.
+    weight = (np.bincount(pos, minlength=len(post))[pos] > 1).astype(np.float64)
+    crowd, worker_ids, mats = _confusions(w, lab, seen, weight, k, prior_strength)
+    if leave_one_out and len(w):
+        # Score each answer against its unit's posterior without it: divide its likelihood
+        # (under the first fit) out.
+        codes = np.searchsorted(worker_ids, w)
+        others = seen / np.maximum(mats[codes, :, lab], 1e-12)
+        seen = others / others.sum(axis=1, keepdims=True)
+        crowd, worker_ids, mats = _confusions(w, lab, seen, weight, k, prior_strength)
+    return WorkerModel(
+        k,
+        tuple(shares.tolist()),
+        _as_tuple(crowd),
+        {wid: _as_tuple(m) for wid, m in zip(worker_ids.tolist(), mats, strict=True)},
+        evidence_weight=evidence_weight,
+    )
+
+
+def _confusions(
+    w: NDArray[Any], lab: NDArray[np.int64], seen: NDArray[np.float64],
+    weight: NDArray[np.float64], k: int, prior_strength: float,
+) -> tuple[NDArray[np.float64], NDArray[Any], NDArray[np.float64]]:
+    """The crowd's matrix (expected counts over every answer, one pseudo-answer per cell
+    toward the uninformed matrix) and each worker's (its counts plus ``prior_strength``
+    pseudo-answers of the crowd's)."""
+    start = np.asarray(one_coin_matrix(0.7, k))
+    seen = seen * weight[:, None]
+    crowd = np.zeros((k, k))
+    for label in range(k):
+        crowd[:, label] = seen[lab == label].sum(axis=0)
+    crowd = _rows(crowd + start)
+    worker_ids, codes = np.unique(w, return_inverse=True)
+    counts = np.zeros((len(worker_ids), k, k))
+    for label in range(k):
+        given = lab == label
+        for true in range(k):
+            counts[:, true, label] = np.bincount(
+                codes[given], weights=seen[given, true], minlength=len(worker_ids)
+            )
+    return crowd, worker_ids, _rows(counts + prior_strength * crowd[None, :, :])
+
+
+def _rows(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    x = np.maximum(x, 0.0)
+    x = x / np.maximum(x.sum(axis=-1, keepdims=True), 1e-300)
+    x = np.clip(x, 1e-3, 1.0)
+    return x / x.sum(axis=-1, keepdims=True)
+
+
+def _as_tuple(m: NDArray[np.float64]) -> Confusion:
+    return tuple(tuple(float(v) for v in row) for row in m)
