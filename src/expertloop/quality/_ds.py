@@ -162,10 +162,13 @@ def one_coin_log_posteriors(
 def one_coin_accuracy(
     obs: Observations, posteriors: FloatArray, strength: float, pseudo: float
 ) -> FloatArray:
-    """Beta-smoothed accuracy per worker, shrunk toward the population's accuracy."""
+    """Beta-smoothed accuracy per worker, shrunk toward the population's accuracy (an
+    infinite ``strength``: every worker has the population's accuracy)."""
     hit = np.bincount(obs.w, weights=posteriors[obs.i, obs.l], minlength=obs.n_workers)
     n = obs.answers_per_worker
     pop = (hit.sum() + pseudo) / (n.sum() + 2 * pseudo)
+    if np.isinf(strength):
+        return np.full(obs.n_workers, np.clip(pop, 1e-6, 1 - 1e-6))
     acc = (hit + strength * pop) / (n + strength)
     # Keep away from 0 and 1 so that the logs stay finite.
     return np.clip(acc, 1e-6, 1 - 1e-6)
