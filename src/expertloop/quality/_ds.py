@@ -97,7 +97,9 @@ def ds_log_posteriors(obs: Observations, log_conf: FloatArray, log_prior: FloatA
     """Unnormalised ``log p(z_i = k | answers)`` as one sparse product."""
     k = obs.n_classes
     by_label = log_conf.transpose(0, 2, 1).reshape(obs.n_workers * k, k)
-    return np.asarray(obs.item_by_worker_label @ by_label) + log_prior[None, :]
+    out = np.asarray(obs.item_by_worker_label @ by_label)
+    out += log_prior[None, :]
+    return out
 
 
 def fit_dawid_skene(
