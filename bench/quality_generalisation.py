@@ -178,6 +178,7 @@ def shipped(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "auto_chose": chose,
             "majority_vote": round(r["mv"], 2),
             "best_single": max(r["single"], key=r["single"].get),
+            "single": {m: round(v, 2) for m, v in r["single"].items()},
             "gap_to_best_single_points": round(acc - r["best"], 2),
         }
     gaps = [p["gap_to_best_single_points"] for p in per.values()]
@@ -243,6 +244,7 @@ def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
             "shipped_by_scenario": by_scenario,
             "shipped_mean_gap_to_best_single_points": sim_summary["mean_gap_to_best_single_points"],
             "shipped_below_majority_vote": sim_summary["below_majority_vote"],
+            "shipped_per_case": sim_summary["per_case"],
             "leave_one_scenario_out": leave_one_out(sims, lambda n: n.split("/")[0]),
             "fixed_models": fixed_models(sims),
             "every_setting": every_setting(sims),

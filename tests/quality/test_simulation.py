@@ -115,3 +115,15 @@ def test_auto_picks_a_model_that_represents_class_bias_where_judges_are_strict_o
     assert min(ll[m] for m in class_bias - {"dawid_skene"}) > max(
         ll["one_coin_dawid_skene"], ll["glad"], ll["majority_vote"]
     )
+
+
+def test_lookalike_items_are_negatives_that_mislead_workers_toward_yes() -> None:
+    sim = simulate_answers("lookalike_negatives", seed=2)
+    hard = sim.easiness < 0.6
+    assert hard.any()
+    assert np.all(sim.truth[hard] == 0)
+    assert np.all(sim.easiness[sim.truth == 1] == 1.0)
+    on_hard = hard[sim.items]
+    yes_on_hard = sim.labels[on_hard & (sim.truth[sim.items] == 0)].mean()
+    yes_on_easy = sim.labels[~on_hard & (sim.truth[sim.items] == 0)].mean()
+    assert yes_on_hard > yes_on_easy + 0.3
