@@ -1,9 +1,10 @@
 """How ``aggregate(method="auto")`` generalises: leave-one-dataset-out and simulated crowds.
 
-The ``auto`` rule has settings: which candidate is the default, and how many standard errors
-``z`` a candidate may trail the best held-out agreement by and still count as
-indistinguishable. Scoring the shipped settings on the data they were chosen with says little
-about data nobody has seen, so this module scores the *procedure* of choosing them:
+The ``auto`` rule has one setting: how many standard errors ``guard_z`` majority vote's
+held-out agreement must beat a model's by for the guard to reject that model (``inf``: no
+guard, the best held-out log-likelihood always wins). Scoring the shipped setting on the data
+it was chosen with says little about data nobody has seen, so this module scores the
+*procedure* of choosing it:
 
 - **Leave one dataset out** (real data with gold): for each dataset, the settings are chosen
   on the other datasets (by :func:`objective`), then scored on the one left out.
@@ -12,9 +13,9 @@ about data nobody has seen, so this module scores the *procedure* of choosing th
 - **Shipped settings**: the defaults of :mod:`expertloop.quality._select`, per dataset and per
   scenario, against majority vote and the best single candidate.
 
-The family of settings: ``default`` any of the five candidates, ``z`` in {1, 2, 3}. The
-held-out hits are computed once per data set (the folds do not depend on the settings), so
-each setting costs only its final fits.
+The family of settings: ``guard_z`` in {0.5, 1, 2, 3, 4, inf}. The held-out scores are
+computed once per data set (the folds do not depend on the setting), so each setting costs
+nothing more.
 
 Usage: ``python bench/quality_generalisation.py ../shared/data [--sim-seeds 4]`` prints one
 JSON object; ``bench/quality.py`` includes it.
@@ -38,19 +39,18 @@ from expertloop.quality import aggregation as agg
 from expertloop.quality._agg_common import Observations, pick_labels, prepare
 from expertloop.quality.simulation import SCENARIOS, simulate_answers
 
-Z_VALUES = (1.0, 2.0, 3.0)
-SETTINGS = [(default, z) for default in _select.CANDIDATES for z in Z_VALUES]
-SHIPPED = (_select.DEFAULT, _select.Z)
+SETTINGS = (0.5, 1.0, 2.0, 3.0, 4.0, float("inf"))  # inf: no guard
+SHIPPED = _select.GUARD_Z
 
 
 @dataclass
 class Case:
-    """One data set: each candidate's posteriors on all answers, its held-out hits, scores."""
+    """One data set: each candidate's posteriors on all answers, its held-out scores."""
 
     name: str
     obs: Observations
     posteriors: dict[str, np.ndarray]
-    hits: dict[str, np.ndarray]
+    scores: _select.HeldOut
     score: Callable[[np.ndarray], float]  # accuracy (points) of a posterior matrix
 
     def single(self) -> dict[str, float]:
@@ -62,9 +62,10 @@ class Case:
         counts = self.obs.item_class_counts
         return counts / counts.sum(axis=1, keepdims=True)
 
-    def rule(self, default: str, z: float) -> tuple[float, str]:
-        chosen = _select.select(self.obs, self.hits, z=z, default=default).chosen
-        return self.score(np.mean([self.posteriors[c] for c in chosen], axis=0)), "+".join(chosen)
+    def rule(self, guard_z: float) -> tuple[float, str]:
+        (chosen,) = _select.select(self.obs, self.scores, guard_z=guard_z).chosen
+        post = self._mv() if chosen == _select.MAJORITY else self.posteriors[chosen]
+        return self.score(post), chosen
 
 
 def _fit_all(workers: Any, items: Any, labels: Any) -> dict[str, np.ndarray]:
@@ -84,7 +85,7 @@ def make_case(name: str, workers: Any, items: Any, labels: Any, truth_of: Callab
         name=name,
         obs=obs,
         posteriors=_fit_all(workers, items, labels),
-        hits=_select.held_out_agreement(obs, seed=0),
+        scores=_select.held_out_scores(obs, seed=0),
         score=lambda post: truth_of(obs, pick_labels(post)),
     )
 
@@ -125,7 +126,7 @@ def table(cases: list[Case]) -> dict[str, dict[str, Any]]:
     for case in cases:
         single = case.single()
         best = max(single.values())
-        rules = {s: case.rule(*s) for s in SETTINGS}
+        rules = {s: case.rule(s) for s in SETTINGS}
         out[case.name] = {
             "single": single,
             "best": best,
@@ -135,7 +136,7 @@ def table(cases: list[Case]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def objective(rows: list[dict[str, Any]], setting: tuple[str, float]) -> float:
+def objective(rows: list[dict[str, Any]], setting: float) -> float:
     """Mean gap to the best single candidate, with a loss below majority vote counted thrice."""
     gap = [r["rules"][setting][0] - r["best"] for r in rows]
     below = [min(r["rules"][setting][0] - r["mv"], 0.0) for r in rows]
@@ -147,12 +148,13 @@ def leave_one_out(rows: dict[str, dict[str, Any]], group: Callable[[str], str]) 
     per: dict[str, Any] = {}
     for held in sorted({group(n) for n in rows}):
         train = [r for n, r in rows.items() if group(n) != held]
-        setting = max(SETTINGS, key=lambda s: objective(train, s))
+        # Ties go to the weaker guard (the larger guard_z): intervene only where it helped.
+        setting = max(SETTINGS, key=lambda s: (round(objective(train, s), 9), s))
         test = [r for n, r in rows.items() if group(n) == held]
         gaps = [r["rules"][setting][0] - r["best"] for r in test]
         vs_mv = [r["rules"][setting][0] - r["mv"] for r in test]
         per[held] = {
-            "chose": {"default": setting[0], "z": setting[1]},
+            "chose_guard_z": str(setting),
             "gap_to_best_single_points": round(float(np.mean(gaps)), 2),
             "vs_majority_vote_points": round(float(np.mean(vs_mv)), 2),
             "below_majority_vote": int(sum(v < -1e-9 for v in vs_mv)),
@@ -176,6 +178,7 @@ def shipped(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "auto_chose": chose,
             "majority_vote": round(r["mv"], 2),
             "best_single": max(r["single"], key=r["single"].get),
+            "single": {m: round(v, 2) for m, v in r["single"].items()},
             "gap_to_best_single_points": round(acc - r["best"], 2),
         }
     gaps = [p["gap_to_best_single_points"] for p in per.values()]
@@ -210,7 +213,7 @@ def every_setting(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for setting in SETTINGS:
         gaps = [r["rules"][setting][0] - r["best"] for r in rows.values()]
         vs_mv = [r["rules"][setting][0] - r["mv"] for r in rows.values()]
-        out[f"{setting[0]},z={setting[1]:g}"] = {
+        out[f"guard_z={setting:g}"] = {
             "mean_gap_to_best_single_points": round(float(np.mean(gaps)), 2),
             "below_majority_vote": int(sum(v < -1e-9 for v in vs_mv)),
             "worst_vs_majority_vote_points": round(min(vs_mv), 2),
@@ -228,8 +231,8 @@ def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
         by_scenario[scenario] = {k: v for k, v in s.items() if k != "per_case"}
     sim_summary = shipped(sims)
     return {
-        "settings_family": {"default": list(_select.CANDIDATES), "z": list(Z_VALUES)},
-        "shipped": {"default": SHIPPED[0], "z": SHIPPED[1]},
+        "settings_family": {"guard_z": [str(z) for z in SETTINGS]},
+        "shipped": {"guard_z": str(SHIPPED)},
         "real": {
             "shipped": shipped(real),
             "leave_one_dataset_out": leave_one_out(real, lambda n: n),
@@ -241,6 +244,7 @@ def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
             "shipped_by_scenario": by_scenario,
             "shipped_mean_gap_to_best_single_points": sim_summary["mean_gap_to_best_single_points"],
             "shipped_below_majority_vote": sim_summary["below_majority_vote"],
+            "shipped_per_case": sim_summary["per_case"],
             "leave_one_scenario_out": leave_one_out(sims, lambda n: n.split("/")[0]),
             "fixed_models": fixed_models(sims),
             "every_setting": every_setting(sims),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from expertloop.quality import _select
 from expertloop.quality import aggregation as agg
+from expertloop.quality._agg_common import prepare
 from expertloop.quality.simulation import SCENARIOS, simulate_answers
 
 
@@ -99,3 +101,29 @@ def test_every_aggregator_accepts_a_seed_like_aggregate() -> None:
         direct = getattr(agg, method)(*args, seed=3)
         via_aggregate = agg.aggregate(*args, method=method, seed=np.random.default_rng(3))
         assert np.array_equal(direct.labels, via_aggregate.labels), method
+
+
+def test_auto_picks_a_model_that_represents_class_bias_where_judges_are_strict_or_lenient() -> None:
+    # One-coin models and GLAD cannot represent a worker who says "no" too readily; the
+    # held-out log-likelihood must see that (the previous rule, by agreement, did not).
+    sim = simulate_answers("strict_and_lenient", seed=7)
+    obs = prepare(sim.workers, sim.items, sim.labels)
+    selection = _select.choose_models(obs, n_repeats=1)
+    class_bias = {"dawid_skene", "hierarchical_dawid_skene", "mace", "mace_fitted_prior"}
+    assert selection.chosen[0] in class_bias
+    ll = selection.log_likelihood
+    assert min(ll[m] for m in class_bias - {"dawid_skene"}) > max(
+        ll["one_coin_dawid_skene"], ll["glad"], ll["majority_vote"]
+    )
+
+
+def test_lookalike_items_are_negatives_that_mislead_workers_toward_yes() -> None:
+    sim = simulate_answers("lookalike_negatives", seed=2)
+    hard = sim.easiness < 0.6
+    assert hard.any()
+    assert np.all(sim.truth[hard] == 0)
+    assert np.all(sim.easiness[sim.truth == 1] == 1.0)
+    on_hard = hard[sim.items]
+    yes_on_hard = sim.labels[on_hard & (sim.truth[sim.items] == 0)].mean()
+    yes_on_easy = sim.labels[~on_hard & (sim.truth[sim.items] == 0)].mean()
+    assert yes_on_hard > yes_on_easy + 0.3

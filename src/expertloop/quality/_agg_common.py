@@ -150,6 +150,8 @@ def _encode_fast(values: NDArray[Any]) -> tuple[IntArray, NDArray[Any]]:
         if high - low <= 4 * len(values) + 1024:
             shifted = (values - low).astype(np.intp, copy=False)
             present = np.bincount(shifted, minlength=high - low + 1) > 0
+            if present.all():  # already dense codes (plus an offset): no gather needed
+                return shifted, np.arange(low, high + 1).astype(values.dtype)
             code_of = np.cumsum(present, dtype=np.intp) - 1
             uniques = (np.flatnonzero(present) + low).astype(values.dtype)
             return code_of[shifted], uniques
@@ -267,7 +269,7 @@ def majority_posteriors(obs: Observations, worker_weight: FloatArray | None = No
 
 def class_prior(posteriors: FloatArray, pseudo: float = 1.0) -> FloatArray:
     """Dirichlet-smoothed class frequencies."""
-    counts = posteriors.sum(axis=0) + pseudo
+    counts = np.ones(len(posteriors)) @ posteriors + pseudo  # a BLAS call: faster than sum
     return counts / counts.sum()
 
 

@@ -97,7 +97,9 @@ def ds_log_posteriors(obs: Observations, log_conf: FloatArray, log_prior: FloatA
     """Unnormalised ``log p(z_i = k | answers)`` as one sparse product."""
     k = obs.n_classes
     by_label = log_conf.transpose(0, 2, 1).reshape(obs.n_workers * k, k)
-    return np.asarray(obs.item_by_worker_label @ by_label) + log_prior[None, :]
+    out = np.asarray(obs.item_by_worker_label @ by_label)
+    out += log_prior[None, :]
+    return out
 
 
 def fit_dawid_skene(
@@ -162,10 +164,13 @@ def one_coin_log_posteriors(
 def one_coin_accuracy(
     obs: Observations, posteriors: FloatArray, strength: float, pseudo: float
 ) -> FloatArray:
-    """Beta-smoothed accuracy per worker, shrunk toward the population's accuracy."""
+    """Beta-smoothed accuracy per worker, shrunk toward the population's accuracy (an
+    infinite ``strength``: every worker has the population's accuracy)."""
     hit = np.bincount(obs.w, weights=posteriors[obs.i, obs.l], minlength=obs.n_workers)
     n = obs.answers_per_worker
     pop = (hit.sum() + pseudo) / (n.sum() + 2 * pseudo)
+    if np.isinf(strength):
+        return np.full(obs.n_workers, np.clip(pop, 1e-6, 1 - 1e-6))
     acc = (hit + strength * pop) / (n + strength)
     # Keep away from 0 and 1 so that the logs stay finite.
     return np.clip(acc, 1e-6, 1 - 1e-6)

@@ -1,36 +1,50 @@
-"""The rule behind ``aggregate(method="auto")``: MACE with a fitted class prior unless the
-data say otherwise.
+"""The rule behind ``aggregate(method="auto")``: the model that best predicts held-out
+answers, unless the crowd's own answers contradict it.
 
-Every candidate model is scored by repeated K-fold *held-out agreement*: answers are split
-into folds within each item, the model is fitted without one fold, and an answer scores 1
-when it equals the label the model estimates for its item. Held-out answers are noisy labels
-of the truth: if a worker gives the true class with probability ``a_w > 1/K`` and otherwise
-spreads errors evenly, then ``P(answer = estimate) = (1 - a_w)/(K - 1) + (a_w - (1 - a_w)/(K -
-1)) P(estimate = truth)``, an increasing affine function of the estimate's accuracy. Real
-workers do not spread errors evenly, so the score also rewards estimates that lean toward the
-labels workers over-use; its differences are small and noisy. Hence the rule does not simply
-take the best score:
+Answers are split into folds within each item; each candidate model is fitted without one
+fold and then scored on the held-out answers in two ways:
 
-1. The folds are drawn ``n_repeats`` times and each answer's hits are averaged.
-2. The best candidate's lead over another one gets a standard error, from the paired
-   differences of their hits summed per item (items are the independent units).
-3. The candidates within ``z`` standard errors of the best are the ones the data cannot tell
-   apart from it (a "one-standard-error rule", here two). If the default model is among them,
-   it is the answer. Otherwise the posteriors of the candidates in that set that scored above
-   the default are averaged.
+- **held-out log-likelihood** (the evidence): ``log P(answer | the other answers)`` under the
+  fitted model, ``sum_k P(z_i = k | training answers) P(answer | z = k, worker)``. This is a
+  proper score of the whole generative model, class bias included: the sum of leave-out log
+  predictive probabilities is, in the limit, the model's log marginal likelihood (Fong &
+  Holmes 2020), so it penalises a model for parameters the data do not support, as model
+  evidence does. A model that cannot represent workers who miss a rare class (one-coin,
+  GLAD) predicts their answers badly and loses; a full confusion model fitted on too few
+  answers per worker over-fits and loses too.
+- **held-out agreement**: 1 when the answer equals the label the model estimates for its
+  item.
 
-The default is MACE with a fitted class prior (``mace_fitted_prior``): each worker is right
-with its own probability and otherwise answers from its own label habits, so it represents
-workers whose errors lean one way (strict and lenient judges, workers who miss a rare class)
-with ``K`` parameters per worker, where Dawid-Skene needs ``K (K - 1)``. It was chosen over
-Dawid-Skene, and ``z`` and the candidate set were kept, by how the rule generalises, not by
-its score on any one collection: on simulated crowds with known truth
-(:mod:`expertloop.quality.simulation`, seven regimes) and, leave-one-dataset-out, on real
-data (``bench/quality.py`` prints both). With four crowds per regime, Dawid-Skene as a fixed
-choice fell below majority vote on 13 of 28 (many weak workers, few answers per item, strict
-and lenient judges) and MACE with a fitted prior on 5; with Dawid-Skene as the default the
-rule fell far below majority vote (7.5 points at worst) where strict and lenient workers err in
-opposite directions, the pattern in which the previous rule failed on unseen data.
+Majority vote is a candidate too, as the model it is the estimate of: every worker gives the
+true class with one shared accuracy ``a`` (fitted) and spreads errors evenly, classes equally
+likely. Its posteriors are ``softmax(log(a (K - 1) / (1 - a)) * votes)``, so its labels are
+the majority's. Where workers are many and each answers little (a crowd of occasional
+workers), the per-worker parameters of the other models cost more than they explain, and
+this one predicts the held-out answers best. So does its variant with a fitted class prior
+(``shared_one_coin``: the one-coin model with one accuracy for all), which breaks ties and
+near-ties toward the more common class, as a crowd of two or three answers per item needs.
+
+The rule:
+
+1. The guard: where a model's labels depart from the majority's, the held-out answers are
+   the crowd's independent testimony on those items. A model whose held-out agreement is
+   below majority vote's by more than ``guard_z`` standard errors (paired differences summed
+   per item, items being the independent units) is rejected: the answers contradict its
+   departures.
+2. Of the candidates left (majority vote always is), the one with the best held-out
+   log-likelihood is the answer.
+
+Why not choose by agreement alone (the previous rule): agreement rewards estimates that lean
+toward the labels workers over-use, so on relevance-style data (a rare positive class that
+strict workers miss) it preferred the one-coin model or GLAD and fell far below
+Dawid-Skene; and why not by log-likelihood alone: where many workers make the same errors on
+the same items (item-level correlated errors, which no candidate's independence assumption
+represents), a class-biased model explains those errors as a class and its labels drift
+away from the truth while predicting answers well (``act_zencrowd_all``: 4 points below
+majority vote). The guard cannot see that either: the held-out answers share the same
+correlated errors. It is kept as a setting, off by default (``GUARD_Z``), because choosing it
+by leave-one-dataset-out on real data and by leave-one-scenario-out on simulated crowds
+turned it off (``bench/quality.py`` prints both, and every setting's figures).
 
 Folds are drawn per item, so every item keeps most of its answers in each training set.
 """
@@ -41,11 +55,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
-from expertloop.quality._agg_common import FloatArray, IntArray, Observations, pick_labels
+from expertloop.quality._agg_common import (
+    FloatArray,
+    IntArray,
+    Observations,
+    majority_posteriors,
+    normalise_log_rows,
+    pick_labels,
+)
 from expertloop.quality._common import ConvergenceError
-from expertloop.quality._ds import fit_dawid_skene, fit_one_coin
+from expertloop.quality._ds import fit_dawid_skene, fit_one_coin, one_coin_confusion
 from expertloop.quality._glad import fit_glad
+from expertloop.quality._hds import fit_hierarchical_ds
 from expertloop.quality._mace import fit_mace
 
 # Below this many answers per item on average, or with one class, there is too little overlap
@@ -53,37 +76,106 @@ from expertloop.quality._mace import fit_mace
 MIN_ANSWERS_PER_ITEM = 2.0
 N_FOLDS = 5
 N_REPEATS = 3
-# How many standard errors behind the best score a candidate may be and still count as
-# indistinguishable from it.
-Z = 2.0
+# How many standard errors majority vote's held-out agreement must beat a model's by for the
+# guard to reject that model. Off (infinite): leave-one-dataset-out and leave-one-scenario-out
+# chose it; at 3 it never fired on the benchmark's real or simulated crowds, at 2 or less it
+# rejected the right model where workers are strongly class-biased (zheng_d_duck: 14 points)
+# and helped nowhere (bench/quality.py, "every_setting").
+GUARD_Z = float("inf")
+MAJORITY = "majority_vote"
 # name -> (public aggregator, its options); the fitters below mirror those defaults.
 CANDIDATES: dict[str, tuple[str, dict[str, object]]] = {
+    MAJORITY: (MAJORITY, {}),
     "dawid_skene": ("dawid_skene", {}),
+    "hierarchical_dawid_skene": ("dawid_skene", {"prior_strength": "evidence"}),
     "one_coin_dawid_skene": ("one_coin_dawid_skene", {}),
+    "shared_one_coin": ("one_coin_dawid_skene", {"prior_strength": float("inf")}),
     "glad": ("glad", {}),
     "mace": ("mace", {}),
     "mace_fitted_prior": ("mace", {"fit_prior": True}),
 }
-DEFAULT = "mace_fitted_prior"
 
-# Each fitter returns the posteriors of the true classes, ``(n_items, n_classes)``.
-Fitter = Callable[[Observations], FloatArray]
-
-
-def _ds(obs: Observations) -> FloatArray:
-    return fit_dawid_skene(obs, max_iter=1000, tol=1e-6).posteriors
+# Per held-out answer (item, worker, label codes): its probability given the training answers.
+AnswerProbability = Callable[[IntArray, IntArray, IntArray], FloatArray]
 
 
-def _one_coin(obs: Observations) -> FloatArray:
-    return fit_one_coin(obs, max_iter=1000, tol=1e-6, strength=2.0, pseudo=1.0).posteriors
+@dataclass(frozen=True)
+class CandidateFit:
+    posteriors: FloatArray
+    answer_probability: AnswerProbability
 
 
-def _glad(obs: Observations) -> FloatArray:
+Fitter = Callable[[Observations], CandidateFit]
+
+
+def _by_confusion(posteriors: FloatArray, confusion: FloatArray) -> CandidateFit:
+    def prob(i: IntArray, w: IntArray, lab: IntArray) -> FloatArray:
+        return np.asarray((posteriors[i] * confusion[w, :, lab]).sum(axis=1))
+
+    return CandidateFit(posteriors, prob)
+
+
+def majority_model(obs: Observations, max_iter: int = 100) -> tuple[FloatArray, float]:
+    """Majority vote as a model: posteriors and the one accuracy shared by every worker.
+
+    EM for ``a`` with a uniform class prior and a ``Beta(1, 1)`` prior; ``a`` is kept above
+    chance, so the posteriors' argmax is always the majority's label (ties included).
+    """
+    k = obs.n_classes
+    counts = obs.item_class_counts
+    post = majority_posteriors(obs)
+    a = 0.0
+    for _ in range(max_iter):
+        new = (float(post[obs.i, obs.l].sum()) + 1.0) / (len(obs.l) + 2.0)
+        new = min(max(new, 1.0 / k + 1e-3), 1.0 - 1e-6)
+        if abs(new - a) < 1e-9:
+            break
+        a = new
+        post, _ = normalise_log_rows(counts * np.log(a * (k - 1) / (1 - a)))
+        obs.clamp_gold(post)
+    return post, a
+
+
+def _majority(obs: Observations) -> CandidateFit:
+    post, a = majority_model(obs)
+    k = obs.n_classes
+    shared = one_coin_confusion(np.array([a]), k)[0]
+    return _by_confusion(post, np.broadcast_to(shared, (obs.n_workers, k, k)))
+
+
+def _ds(obs: Observations) -> CandidateFit:
+    fit = fit_dawid_skene(obs, max_iter=1000, tol=1e-6)
+    return _by_confusion(fit.posteriors, fit.confusion)
+
+
+def _hds(obs: Observations) -> CandidateFit:
+    fit = fit_hierarchical_ds(obs, max_iter=1000, tol=1e-6)
+    return _by_confusion(fit.posteriors, fit.confusion)
+
+
+def _one_coin(obs: Observations) -> CandidateFit:
+    fit = fit_one_coin(obs, max_iter=1000, tol=1e-6, strength=2.0, pseudo=1.0)
+    return _by_confusion(fit.posteriors, one_coin_confusion(fit.accuracy, obs.n_classes))
+
+
+def _shared_one_coin(obs: Observations) -> CandidateFit:
+    fit = fit_one_coin(obs, max_iter=1000, tol=1e-6, strength=float("inf"), pseudo=1.0)
+    return _by_confusion(fit.posteriors, one_coin_confusion(fit.accuracy, obs.n_classes))
+
+
+def _glad(obs: Observations) -> CandidateFit:
     fit = fit_glad(obs, max_iter=500, tol=1e-6, alpha_prior=(1.0, 1.0), log_beta_prior=(0.0, 1.0))
-    return fit.posteriors
+    k = obs.n_classes
+
+    def prob(i: IntArray, w: IntArray, lab: IntArray) -> FloatArray:
+        right = expit(fit.alpha[w] * fit.beta[i])
+        p_true = fit.posteriors[i, lab]
+        return np.asarray(p_true * right + (1 - p_true) * (1 - right) / (k - 1))
+
+    return CandidateFit(fit.posteriors, prob)
 
 
-def _mace(obs: Observations, fit_prior: bool = False) -> FloatArray:
+def _mace(obs: Observations, fit_prior: bool = False) -> CandidateFit:
     fit = fit_mace(
         obs,
         max_iter=1000,
@@ -92,16 +184,19 @@ def _mace(obs: Observations, fit_prior: bool = False) -> FloatArray:
         spam_prior=1.0,
         fit_prior=fit_prior,
     )
-    return fit.posteriors
+    return _by_confusion(fit.posteriors, fit.confusion)
 
 
-def _mace_fitted_prior(obs: Observations) -> FloatArray:
+def _mace_fitted_prior(obs: Observations) -> CandidateFit:
     return _mace(obs, fit_prior=True)
 
 
 _FITTERS: dict[str, Fitter] = {
+    MAJORITY: _majority,
     "dawid_skene": _ds,
+    "hierarchical_dawid_skene": _hds,
     "one_coin_dawid_skene": _one_coin,
+    "shared_one_coin": _shared_one_coin,
     "glad": _glad,
     "mace": _mace,
     "mace_fitted_prior": _mace_fitted_prior,
@@ -109,20 +204,31 @@ _FITTERS: dict[str, Fitter] = {
 
 
 @dataclass(frozen=True)
+class HeldOut:
+    """Per candidate and answer, averaged over the draws of the folds: the log-probability
+    of the held-out answer (``log_likelihood``) and whether it equals its item's estimated
+    label (``hits``)."""
+
+    log_likelihood: dict[str, FloatArray]
+    hits: dict[str, FloatArray]
+
+
+@dataclass(frozen=True)
 class Selection:
     """What the ``auto`` rule concluded.
 
     Attributes:
-        chosen: the candidates to use: one name, or several whose posteriors are averaged.
-        agreement: each candidate's mean held-out agreement (share of held-out answers equal
-            to the estimated label of their item).
-        standard_error: each candidate's standard error of its score's difference to the best
-            (0 for the best).
+        chosen: the model to use, as a one-name tuple.
+        log_likelihood: each candidate's mean held-out log-likelihood per answer.
+        agreement: each candidate's mean held-out agreement.
+        rejected: the candidates the guard rejected (majority vote's agreement beat theirs by
+            more than ``guard_z`` standard errors).
     """
 
     chosen: tuple[str, ...]
+    log_likelihood: dict[str, float]
     agreement: dict[str, float]
-    standard_error: dict[str, float]
+    rejected: tuple[str, ...] = ()
 
 
 def fold_of_answers(obs: Observations, n_folds: int, rng: np.random.Generator) -> IntArray:
@@ -142,26 +248,48 @@ def fold_of_answers(obs: Observations, n_folds: int, rng: np.random.Generator) -
     return fold
 
 
-def held_out_hits(
-    obs: Observations, fitters: dict[str, Fitter], fold: IntArray, n_folds: int
-) -> dict[str, FloatArray]:
-    """Per candidate and answer: 1 if the answer equals its item's label estimated by the
-    candidate fitted without the answer's fold. A candidate that fails to converge on some
-    training set is left out."""
-    hits = {name: np.zeros(len(obs.w)) for name in fitters}
-    for f in range(n_folds):
-        test = fold == f
-        if not test.any():
-            continue
-        train = obs.subset(~test)  # its sparse matrices are built once, for every candidate
-        for name in list(hits):
-            try:
-                posteriors = fitters[name](train)
-            except ConvergenceError:
-                del hits[name]
+# Floor of a held-out answer's probability: one absurd answer must not decide the score.
+_MIN_PROBABILITY = 1e-6
+
+
+def held_out_scores(
+    obs: Observations,
+    *,
+    n_folds: int = N_FOLDS,
+    n_repeats: int = N_REPEATS,
+    seed: int | np.random.Generator = 0,
+    fitters: dict[str, Fitter] | None = None,
+) -> HeldOut:
+    """Both held-out scores of every candidate (see the module docstring).
+
+    A candidate that fails to converge on some training set is left out.
+    """
+    rng = np.random.default_rng(seed)
+    fitters = dict(_FITTERS if fitters is None else fitters)
+    n = len(obs.w)
+    log_lik = {name: np.zeros(n) for name in fitters}
+    hits = {name: np.zeros(n) for name in fitters}
+    for _ in range(n_repeats):
+        fold = fold_of_answers(obs, n_folds, rng)
+        for f in range(n_folds):
+            test = fold == f
+            if not test.any():
                 continue
-            hits[name][test] = pick_labels(posteriors)[obs.i[test]] == obs.l[test]
-    return hits
+            train = obs.subset(~test)  # its sparse matrices are built once, for every candidate
+            i, w, lab = obs.i[test], obs.w[test], obs.l[test]
+            for name in list(fitters):
+                try:
+                    fit = fitters[name](train)
+                except ConvergenceError:
+                    del fitters[name], log_lik[name], hits[name]
+                    continue
+                p = np.maximum(fit.answer_probability(i, w, lab), _MIN_PROBABILITY)
+                log_lik[name][test] += np.log(p)
+                hits[name][test] += pick_labels(fit.posteriors)[i] == lab
+    return HeldOut(
+        {k: v / n_repeats for k, v in log_lik.items()},
+        {k: v / n_repeats for k, v in hits.items()},
+    )
 
 
 def paired_standard_error(obs: Observations, a: FloatArray, b: FloatArray) -> float:
@@ -172,53 +300,25 @@ def paired_standard_error(obs: Observations, a: FloatArray, b: FloatArray) -> fl
     return float(np.sqrt(obs.n_items) * per_item.std(ddof=1) / len(obs.w))
 
 
-def held_out_agreement(
-    obs: Observations,
-    *,
-    n_folds: int = N_FOLDS,
-    n_repeats: int = N_REPEATS,
-    seed: int | np.random.Generator = 0,
-) -> dict[str, FloatArray]:
-    """Per candidate and answer, its hits averaged over ``n_repeats`` draws of the folds.
-
-    A candidate that fails to converge on some training set is left out.
-    """
-    rng = np.random.default_rng(seed)
-    fitters = dict(_FITTERS)
-    totals = {name: np.zeros(len(obs.w)) for name in fitters}
-    for _ in range(n_repeats):
-        fold = fold_of_answers(obs, n_folds, rng)
-        repeat = held_out_hits(obs, fitters, fold, n_folds)
-        fitters = {name: fitters[name] for name in repeat}
-        for name, h in repeat.items():
-            totals[name] += h
-    return {name: totals[name] / n_repeats for name in fitters}
-
-
-def select(
-    obs: Observations,
-    hits: dict[str, FloatArray],
-    *,
-    z: float = Z,
-    default: str = DEFAULT,
-) -> Selection:
-    """Steps 2 and 3 of the rule, on the held-out hits of :func:`held_out_agreement`."""
-    if not hits:
-        return Selection(("majority_vote",), {}, {})
-    agreement = {name: float(h.mean()) for name, h in hits.items()}
+def select(obs: Observations, scores: HeldOut, *, guard_z: float = GUARD_Z) -> Selection:
+    """Steps 1 and 2 of the rule, on the scores of :func:`held_out_scores`."""
+    log_lik = {name: float(v.mean()) for name, v in scores.log_likelihood.items()}
+    agreement = {name: float(v.mean()) for name, v in scores.hits.items()}
+    if MAJORITY not in scores.hits:
+        return Selection((MAJORITY,), log_lik, agreement)
+    mv = scores.hits[MAJORITY]
+    rejected = tuple(
+        name
+        for name in log_lik
+        if np.isfinite(guard_z)
+        and agreement[MAJORITY] - agreement[name]
+        > guard_z * paired_standard_error(obs, mv, scores.hits[name]) + 1e-12
+    )
+    allowed = [name for name in log_lik if name not in rejected]  # majority vote is
     order = list(_FITTERS)
     # Ties go to the earlier candidate in CANDIDATES order.
-    best = max(agreement, key=lambda k: (agreement[k], -order.index(k)))
-    se = {name: paired_standard_error(obs, hits[best], h) for name, h in hits.items()}
-    close = [name for name in hits if agreement[best] - agreement[name] <= z * se[name] + 1e-12]
-    if default in close:
-        return Selection((default,), agreement, se)
-    # Only the models that scored above the default may replace it: a model that trails it
-    # can still be "close" to the best when its estimates differ a lot (a large standard
-    # error), e.g. with its classes swapped.
-    floor = agreement.get(default, -np.inf)
-    chosen = tuple(name for name in close if agreement[name] > floor)
-    return Selection(chosen, agreement, se)
+    best = max(allowed, key=lambda k: (log_lik[k], -order.index(k) if k in order else 0))
+    return Selection((best,), log_lik, agreement, rejected)
 
 
 def choose_models(
@@ -226,17 +326,15 @@ def choose_models(
     *,
     n_folds: int = N_FOLDS,
     n_repeats: int = N_REPEATS,
-    z: float = Z,
-    default: str = DEFAULT,
+    guard_z: float = GUARD_Z,
     seed: int | np.random.Generator = 0,
 ) -> Selection:
     """Apply the ``auto`` rule of this module's docstring to ``obs``.
 
-    The candidate's public aggregator and options are ``CANDIDATES[name]``; a candidate whose
-    fit does not converge on some training set is left out. ``("majority_vote",)`` when
-    workers overlap too little, or when no candidate converged.
+    The candidate's public aggregator and options are ``CANDIDATES[name]``. ``("majority_vote",)``
+    when workers overlap too little.
     """
     if obs.n_classes < 2 or len(obs.w) / obs.n_items < MIN_ANSWERS_PER_ITEM:
-        return Selection(("majority_vote",), {}, {})
-    hits = held_out_agreement(obs, n_folds=n_folds, n_repeats=n_repeats, seed=seed)
-    return select(obs, hits, z=z, default=default)
+        return Selection((MAJORITY,), {}, {})
+    scores = held_out_scores(obs, n_folds=n_folds, n_repeats=n_repeats, seed=seed)
+    return select(obs, scores, guard_z=guard_z)

@@ -93,6 +93,8 @@ class _Design:
     class_prior: FloatArray
     confusion: FloatArray
     easiness: FloatArray
+    # Items of these true classes never mislead anyone (their easiness is 1).
+    easy_classes: tuple[int, ...] = ()
 
 
 def _symmetric(accuracy: FloatArray, k: int) -> FloatArray:
@@ -237,6 +239,21 @@ def _scenario_item_difficulty(rng: np.random.Generator) -> _Design:
     return _one_coin_design(rng, (k, n_items, n_workers, per_item), accuracy, easiness=easiness)
 
 
+def _scenario_lookalike_negatives(rng: np.random.Generator) -> _Design:
+    # A yes/no judgement where some "no" items look like "yes" ones and mislead most workers
+    # the same way (entity linking, near-duplicates): errors correlated across workers on the
+    # same items, which no model with independent workers represents.
+    _, n_items, n_workers, per_item = _sizes(rng)
+    rare_share = rng.uniform(0.15, 0.35)
+    prior = np.array([1 - rare_share, rare_share])
+    accuracy = rng.uniform(0.7, 0.95, n_workers)
+    lookalike = rng.random(n_items) < rng.uniform(0.2, 0.4)
+    easiness = np.where(lookalike, rng.uniform(0.1, 0.5, n_items), rng.uniform(0.9, 1.0, n_items))
+    return _Design(
+        n_items, n_workers, per_item, prior, _symmetric(accuracy, 2), easiness, easy_classes=(1,)
+    )
+
+
 def _scenario_few_answers(rng: np.random.Generator) -> _Design:
     k, n_items, n_workers, per_item = _sizes(rng, few_answers=True)
     accuracy = rng.uniform(max(0.55, 1.5 / k), 0.95, n_workers)
@@ -251,6 +268,7 @@ _SCENARIOS: dict[str, Callable[[np.random.Generator], _Design]] = {
     "spammers": _scenario_spammers,
     "item_difficulty": _scenario_item_difficulty,
     "few_answers": _scenario_few_answers,
+    "lookalike_negatives": _scenario_lookalike_negatives,
 }
 SCENARIOS: tuple[str, ...] = tuple(_SCENARIOS)
 """The scenarios :func:`simulate_answers` knows:
@@ -266,6 +284,8 @@ SCENARIOS: tuple[str, ...] = tuple(_SCENARIOS)
 - ``item_difficulty``: reliable workers, but many items mislead most of them toward a
   distractor class.
 - ``few_answers``: two or three answers per item.
+- ``lookalike_negatives``: a yes/no judgement where 20-40% of the items, all of them "no",
+  mislead most workers toward "yes": errors correlated across workers on the same items.
 """
 
 
@@ -290,7 +310,9 @@ def _draw(rng: np.random.Generator, d: _Design, scenario: str) -> SimulatedAnswe
     rows = d.confusion[workers, truth[items]]
     labels = _categorical(rng, rows)
     distractor = (truth + rng.integers(1, k, d.n_items)) % k
-    misled = rng.random(len(items)) >= d.easiness[items]
+    easiness = d.easiness.copy()
+    easiness[np.isin(truth, d.easy_classes)] = 1.0
+    misled = rng.random(len(items)) >= easiness[items]
     to_distractor = misled & (rng.random(len(items)) < _DISTRACTOR_SHARE)
     labels[to_distractor] = distractor[items[to_distractor]]
     at_random = misled & ~to_distractor
@@ -301,7 +323,7 @@ def _draw(rng: np.random.Generator, d: _Design, scenario: str) -> SimulatedAnswe
         labels=labels,
         truth=truth,
         confusion=d.confusion,
-        easiness=d.easiness,
+        easiness=easiness,
         scenario=scenario,
     )
 
