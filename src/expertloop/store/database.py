@@ -18,6 +18,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -31,6 +32,11 @@ from sqlalchemy.util import greenlet_spawn
 from expertloop.clock import SYSTEM_CLOCK, Clock
 
 __all__ = ["Database"]
+
+# The transaction a block opened with ``Database.transaction`` (per thread and task).
+_CURRENT_TRANSACTION: ContextVar[tuple[Database, Connection] | None] = ContextVar(
+    "expertloop_transaction", default=None
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -105,7 +111,38 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction that commits on success and rolls back on any exception."""
+        """A transaction that commits on success and rolls back on any exception (inside
+        :meth:`transaction`: that transaction)."""
+        joined = self._joined()
+        if joined is not None:
+            yield joined
+            return
+        with self._begin_write() as conn:
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction around several use cases: every :meth:`write`, :meth:`read` and
+        :meth:`statements` of this database inside the block, in this thread or task, uses
+        its connection, so they all commit together at the end or, on any exception, none
+        does (creating a project with its settings: never a project without them)."""
+        joined = self._joined()
+        if joined is not None:
+            yield joined
+            return
+        with self._begin_write() as conn:
+            token = _CURRENT_TRANSACTION.set((self, conn))
+            try:
+                yield conn
+            finally:
+                _CURRENT_TRANSACTION.reset(token)
+
+    def _joined(self) -> Connection | None:
+        current = _CURRENT_TRANSACTION.get()
+        return current[1] if current is not None and current[0] is self else None
+
+    @contextmanager
+    def _begin_write(self) -> Iterator[Connection]:
         if self._write_lock is None:
             with self.engine.begin() as conn:
                 yield conn
@@ -122,6 +159,10 @@ class Database:
         ``answers.py``). On SQLite, whose multi-statement equivalents need a transaction,
         this is :meth:`write`.
         """
+        joined = self._joined()
+        if joined is not None:
+            yield joined
+            return
         if self._write_lock is not None:
             with self.write() as conn:
                 yield conn
@@ -131,7 +172,12 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only snapshot (rolled back at the end)."""
+        """A read-only snapshot (rolled back at the end); inside :meth:`transaction`, that
+        transaction, which sees its own writes."""
+        joined = self._joined()
+        if joined is not None:
+            yield joined
+            return
         with self.read_engine.connect() as conn:
             yield conn
             conn.rollback()

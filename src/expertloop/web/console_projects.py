@@ -26,7 +26,7 @@ from expertloop.api.schemas import ProjectCreate, ProjectUpdate, SmallId
 from expertloop.domain import Project, Role, User, can_create_projects
 from expertloop.domain.models import GuidelinesVersion
 from expertloop.errors import ExpertloopError, InputInvalid, NotFound, PermissionDenied
-from expertloop.services import access, counters, projects, redundancy, users
+from expertloop.services import access, counters, project_setup, projects, redundancy, users
 from expertloop.services.runtime import Runtime
 from expertloop.store import Database
 from expertloop.tasks import TASK_TYPES, TaskType, TaskValidationError, get_task_type
@@ -224,9 +224,9 @@ async def create_project(request: Request, db: DatabaseDep) -> Response:
             errors.update(errors_by_field(exc))
     if not errors:
         try:
-            project = projects.create_project(db, actor=user, **body)
-            if adaptive:
-                redundancy.set_redundancy(db, actor=user, project_id=project.id, **adaptive)
+            project = project_setup.create_configured_project(
+                db, actor=user, fields=body, adaptive_redundancy=adaptive or None
+            )
         except InputInvalid as exc:
             errors.update(errors_by_field(exc))
         else:

@@ -23,11 +23,10 @@ from expertloop.api.schemas import (
 from expertloop.api.workforce_schemas import WORKFORCE_FIELDS
 from expertloop.domain import SuggestionSource
 from expertloop.errors import InputInvalid, PayloadTooLarge
-from expertloop.services import answers, items, projects, redundancy, worker_rules
+from expertloop.services import answers, items, project_setup, projects
 from expertloop.services.interchange import SOURCES, foreign_records
 from expertloop.services.item_sources import records_from_bytes
 from expertloop.services.items import ItemIn
-from expertloop.services.workforce import settings as workforce_settings
 
 router = APIRouter(tags=["projects"])
 
@@ -41,21 +40,14 @@ router = APIRouter(tags=["projects"])
 def create_project(body: ProjectCreate, db: DatabaseDep, actor: CurrentUser) -> ProjectPublic:
     fields = body.model_dump(exclude={"rules", "redundancy"})
     given = {name: fields.pop(name) for name in WORKFORCE_FIELDS}
-    workforce = {name: v for name, v in given.items() if name in body.model_fields_set}
-    if workforce:
-        workforce_settings.check_new_settings(db, actor=actor, **workforce)
-    if body.redundancy is not None:
-        redundancy.check_new_redundancy(task_type=body.task_type, config=body.config,
-                                        **body.redundancy.model_dump())
-    project = projects.create_project(db, actor=actor, **fields)
-    if body.redundancy is not None:
-        redundancy.set_redundancy(
-            db, actor=actor, project_id=project.id, **body.redundancy.model_dump()
-        )
-    if workforce:
-        workforce_settings.update_settings(db, actor=actor, project_id=project.id, **workforce)
-    if body.rules is not None:
-        worker_rules.set_rules(db, actor=actor, project_id=project.id, rules=body.rules)
+    project = project_setup.create_configured_project(
+        db,
+        actor=actor,
+        fields=fields,
+        workforce={name: v for name, v in given.items() if name in body.model_fields_set},
+        adaptive_redundancy=None if body.redundancy is None else body.redundancy.model_dump(),
+        rules=body.rules,
+    )
     return ProjectPublic.of(project)
 
 
