@@ -45,6 +45,7 @@ from expertloop.domain import (
     SuggestionSource,
     WorkerRule,
 )
+from expertloop.domain.redteam import TurnRole
 
 __all__ = [
     "Answer",
@@ -72,6 +73,7 @@ __all__ = [
     "ProjectRules",
     "ProjectSkill",
     "ProjectWorkforce",
+    "RedteamTurn",
     "Review",
     "User",
     "UserCredential",
@@ -985,3 +987,32 @@ class ItemVote(Base):
     )
     value: Mapped[str] = mapped_column(String(200), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
+
+
+# --- red-teaming (see docs/redteam.md) ----------------------------------------------------
+
+
+class RedteamTurn(Base):
+    """One message of a red-team conversation held during an assignment: the expert's
+    (``user``) or the target model's reply (``assistant``), at ``idx`` from 0. A reply
+    names its model call (``call_id``, in ``llm_calls``), provider and model. An expert's
+    turn without its reply yet is in flight (or its call failed and will be retried)."""
+
+    __tablename__ = "redteam_turns"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({sql_values(TurnRole)})", name="role"),
+        CheckConstraint("idx >= 0", name="idx_nonnegative"),
+        UniqueConstraint("assignment_id", "idx"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE")
+    )
+    idx: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    call_id: Mapped[str | None] = mapped_column(String(100))
+    provider: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
