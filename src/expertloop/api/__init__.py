@@ -21,6 +21,7 @@ from expertloop.api.routes import (
     item_reports,
     items,
     jobs,
+    llm,
     my_work,
     projects,
     reviews,
@@ -60,6 +61,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         item_reports,
         my_work,
         flags,
+        llm,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
