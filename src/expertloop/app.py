@@ -34,6 +34,7 @@ from expertloop.web import (
     install_console_projects,
     install_web_ui,
 )
+from expertloop.web import llm as llm_pages
 from expertloop.web.console_items import install_console_items
 from expertloop.web.dashboard import install_dashboard
 from expertloop.web.worker_flags import install_worker_flag_pages
@@ -57,6 +58,7 @@ PARTS: tuple[Install, ...] = (
     install_dashboard,
     install_console_items,
     install_worker_flag_pages,
+    llm_pages.install,
 )
 
 

@@ -16,9 +16,9 @@ CONFIG = redteam.validate_config({})
 LIVE = {"goal": "g", "target": {"provider": "local", "system_prompt": "Be safe."}}
 TURNS = [
     {"role": "user", "content": "hi", "call_id": None},
-    {"role": "assistant", "content": "hello", "call_id": "c1", "provider": "local", "model": "m"},
+    {"role": "assistant", "content": "hello", "call_id": 1, "provider": "local", "model": "m"},
     {"role": "user", "content": "now the harmful thing"},
-    {"role": "assistant", "content": "HARMFUL", "call_id": "c2", "provider": "local", "model": "m"},
+    {"role": "assistant", "content": "HARMFUL", "call_id": 2, "provider": "local", "model": "m"},
 ]
 
 
@@ -82,7 +82,7 @@ def test_the_server_attaches_the_stored_turns_and_a_sent_transcript_is_refused()
     answer = _with_turns(_answer())
     assert [t["content"] for t in answer["transcript"]] == ["hi", "hello", "now the harmful thing",
                                                             "HARMFUL"]
-    assert answer["transcript"][3]["call_id"] == "c2"
+    assert answer["transcript"][3]["call_id"] == 2
     assert redteam.validate_answer(answer, CONFIG, payload=LIVE)["transcript"][1]["model"] == "m"
     with pytest.raises(TaskValidationError) as exc:
         redteam.attach_conversation(_answer(transcript=TURNS), TURNS)

@@ -21,6 +21,7 @@ from expertloop.api.routes import (
     item_reports,
     items,
     jobs,
+    llm,
     my_work,
     projects,
     redteam,
@@ -62,6 +63,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         item_reports,
         my_work,
         flags,
+        llm,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

@@ -19,6 +19,7 @@ from expertloop.cli import (
     items,
     items_admin,
     jobs,
+    llm,
     projects,
     reviews,
     serve,
@@ -44,6 +45,7 @@ COMMANDS = (
     jobs,
     audit,
     workforce,
+    llm,
 )
 
 app = typer.Typer(

@@ -51,6 +51,7 @@ from expertloop.client.errors import (
 from expertloop.client.flags import Standing, WorkerFlag, WorkerFlags
 from expertloop.client.item_reports import Reports
 from expertloop.client.items import Items, ItemState
+from expertloop.client.llm import LlmProviders, ProviderInfo, ProviderTestResult
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
 from expertloop.client.my_work import REPORT_REASONS, MyAnswer, MyStats, MyWork
 from expertloop.client.projects import (
@@ -83,6 +84,7 @@ __all__ = [
     "Items",
     "JobFailed",
     "LeaseLost",
+    "LlmProviders",
     "Members",
     "MyAnswer",
     "MyStats",
@@ -95,6 +97,8 @@ __all__ = [
     "Progress",
     "Project",
     "Projects",
+    "ProviderInfo",
+    "ProviderTestResult",
     "Reports",
     "Review",
     "ReviewClosed",

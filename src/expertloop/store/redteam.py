@@ -37,7 +37,7 @@ class StoredTurn:
     idx: int
     role: str
     content: str
-    call_id: str | None
+    call_id: int | None
     provider: str | None
     model: str | None
     created_at: datetime
@@ -114,7 +114,7 @@ def add_turn(
     role: str,
     content: str,
     now: datetime,
-    call_id: str | None = None,
+    call_id: int | None = None,
     provider: str | None = None,
     model: str | None = None,
 ) -> int:

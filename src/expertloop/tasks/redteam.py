@@ -127,7 +127,7 @@ class Turn(StrictModel):
 
     role: Literal["user", "assistant"]
     content: str = Field(max_length=MAX_LENGTH)
-    call_id: str | None = Field(None, max_length=100)
+    call_id: int | None = Field(None, ge=1)
     provider: str | None = Field(None, max_length=200)
     model: str | None = Field(None, max_length=200)
 

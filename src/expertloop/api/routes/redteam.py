@@ -1,17 +1,20 @@
-"""Red-teaming over HTTP: a campaign's numbers and its transcripts with labels. The
-conversation with the target model is in ``api/routes/redteam_turns.py``."""
+"""Red-teaming over HTTP: the conversation with the target model during an assignment, a
+campaign's numbers, and its transcripts with labels."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.api.deps import CurrentUser, DatabaseDep
+from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import Id, SmallId
-from expertloop.services import redteam
+from expertloop.services import redteam, redteam_chat
 
 router = APIRouter(tags=["red-teaming"])
 
@@ -50,3 +53,34 @@ def transcripts(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> Str
 def turns(assignment_id: Id, db: DatabaseDep, actor: CurrentUser) -> dict[str, Any]:
     found = redteam.conversation(db, actor=actor, assignment_id=assignment_id)
     return {"assignment_id": assignment_id, "turns": [redteam.turn_dict(t) for t in found]}
+
+
+class TurnSend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0, le=10_000, description="This message's turn index: 0, 2, 4, ...")
+    content: str = Field(max_length=redteam_chat.MAX_MESSAGE_CHARS)
+
+
+@router.post(
+    "/assignments/{assignment_id}/turns",
+    summary="Send your message to the target model; both turns are stored (idempotent by index)",
+    description="201 with the conversation after the model's reply; 200 for a retry of a "
+    "stored message (the stored reply, without calling the model again). 409 "
+    "`already_exists` when another message holds this index, `reply_pending` while its "
+    "reply is being fetched; the provider's errors (502, 503, 504) leave the message unsent.",
+    status_code=201,
+    responses={200: {"description": "A replay: the conversation as stored"},
+               **error_responses(409)},
+)
+def send_turn(
+    assignment_id: Id, body: TurnSend, db: DatabaseDep, actor: CurrentUser
+) -> Response:
+    sent = redteam_chat.send_turn(
+        db, actor=actor, assignment_id=assignment_id, index=body.index, content=body.content
+    )
+    payload = {"assignment_id": assignment_id, "turns": [redteam.turn_dict(t) for t in sent.turns]}
+    return Response(
+        orjson.dumps(payload), status_code=201 if sent.created else 200,
+        media_type="application/json",
+    )

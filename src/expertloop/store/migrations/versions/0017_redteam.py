@@ -1,7 +1,7 @@
 """red-teaming: the turns of the conversations experts hold with a target model
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("idx", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("call_id", sa.String(length=100), nullable=True),
+        sa.Column("call_id", _BIG_ID, nullable=True),
         sa.Column("provider", sa.String(length=200), nullable=True),
         sa.Column("model", sa.String(length=200), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -35,6 +35,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["assignment_id"], ["assignments.id"],
             name=op.f("fk_redteam_turns_assignment_id_assignments"), ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["call_id"], ["llm_calls.id"],
+            name=op.f("fk_redteam_turns_call_id_llm_calls"), ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_redteam_turns")),
         sa.UniqueConstraint(
