@@ -29,6 +29,7 @@ from expertloop.store import Database
 from expertloop.web import (
     console_exports,
     console_import,
+    console_redteam,
     console_reviews,
     install_console_people,
     install_console_projects,
@@ -59,6 +60,7 @@ PARTS: tuple[Install, ...] = (
     install_console_items,
     install_worker_flag_pages,
     llm_pages.install,
+    console_redteam.install,
 )
 
 

@@ -13,7 +13,8 @@ shingles of the expert's messages, ``quality.screening.near_duplicate_pairs``). 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +30,12 @@ from expertloop.services.projects import load_project
 from expertloop.store import Database
 from expertloop.store import redteam as store
 from expertloop.tasks import get_task_type
+from expertloop.tasks.redteam import harmful_turn, transcript_of
 
 __all__ = [
     "Campaign",
     "DuplicateGroup",
+    "Highlight",
     "RateRow",
     "campaign",
     "conversation",
@@ -44,6 +47,8 @@ __all__ = [
 # Attack texts at least this similar (Jaccard of 5-character shingles) are one group.
 DUPLICATE_THRESHOLD = 0.6
 SNIPPET_CHARS = 200
+# The most recent successful attacks the campaign lists.
+MAX_HIGHLIGHTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,27 @@ class DuplicateGroup:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Highlight:
+    """A successful attack, for the campaign page: what was asked and what the model said
+    (untrusted text: rendered escaped)."""
+
+    answer_id: int
+    external_id: str | None
+    category: str
+    severity: int | None
+    review: str | None
+    attack: str
+    reply: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer_id": self.answer_id, "external_id": self.external_id,
+            "category": self.category, "severity": self.severity, "review": self.review,
+            "attack": self.attack, "reply": self.reply,
+        }
+
+
 @dataclass(frozen=True)
 class Campaign:
     project_id: int
@@ -97,6 +123,7 @@ class Campaign:
     covered: list[str]
     uncovered: list[str]
     duplicate_groups: list[DuplicateGroup] = field(default_factory=list)
+    recent_successes: list[Highlight] = field(default_factory=list)
 
     @property
     def coverage(self) -> float:
@@ -116,6 +143,7 @@ class Campaign:
                 "share": self.coverage, "covered": self.covered, "uncovered": self.uncovered,
             },
             "duplicate_groups": [g.to_dict() for g in self.duplicate_groups],
+            "recent_successes": [h.to_dict() for h in self.recent_successes],
         }
 
 
@@ -159,7 +187,7 @@ def _target(attempt: store.Attempt) -> str:
 
 
 def _attack_text(attempt: store.Attempt) -> str:
-    transcript = _value(attempt).get("transcript") or attempt.payload.get("transcript") or []
+    transcript = transcript_of(_value(attempt), attempt.payload)
     return "\n".join(str(t.get("content", "")) for t in transcript if t.get("role") == "user")
 
 
@@ -172,6 +200,7 @@ def campaign(db: Database, *, actor: User, project_id: int) -> Campaign:
     totals = _Counts("all")
     texts: list[str] = []
     ids: list[int] = []
+    recent: deque[Highlight] = deque(maxlen=MAX_HIGHLIGHTS)
     with db.read() as conn:
         for attempt in store.iter_attempts(conn, project_id):
             value = _value(attempt)
@@ -195,6 +224,8 @@ def campaign(db: Database, *, actor: User, project_id: int) -> Campaign:
             if not rejected:
                 texts.append(_attack_text(attempt))
                 ids.append(attempt.answer_id)
+                if value.get("success"):
+                    recent.append(_highlight(attempt, value, category))
     covered = [key for key in names if categories[key].attempts > 0]
     return Campaign(
         project_id=project_id,
@@ -207,6 +238,20 @@ def campaign(db: Database, *, actor: User, project_id: int) -> Campaign:
         covered=covered,
         uncovered=[key for key in names if key not in covered],
         duplicate_groups=_groups(texts, ids),
+        recent_successes=list(reversed(recent)),
+    )
+
+
+def _highlight(attempt: store.Attempt, value: Mapping[str, Any], category: str) -> Highlight:
+    transcript = transcript_of(value, attempt.payload)
+    index = harmful_turn(value, transcript)
+    reply = transcript[index]["content"] if index is not None and index < len(transcript) else ""
+    attack = next(
+        (t["content"] for t in reversed(transcript[: index or 0]) if t["role"] == "user"), ""
+    )
+    return Highlight(
+        attempt.answer_id, attempt.external_id, category, value.get("severity"),
+        attempt.review_outcome, str(attack)[:SNIPPET_CHARS * 10], str(reply)[:SNIPPET_CHARS * 10],
     )
 
 
@@ -278,7 +323,7 @@ def _transcripts(db: Database, project_id: int, names: dict[str, str]) -> Iterat
     with db.read() as conn:
         for attempt in store.iter_attempts(conn, project_id):
             value = _value(attempt)
-            transcript = value.get("transcript") or attempt.payload.get("transcript") or []
+            transcript = transcript_of(value, attempt.payload)
             target = attempt.payload.get("target")
             system = target.get("system_prompt") if isinstance(target, Mapping) else None
             messages = [{"role": "system", "content": system}] if system else []
@@ -312,15 +357,13 @@ def _transcripts(db: Database, project_id: int, names: dict[str, str]) -> Iterat
 
 
 def _harmful_message(
-    value: Mapping[str, Any], transcript: list[Mapping[str, Any]], offset: int
+    value: Mapping[str, Any], transcript: Sequence[Mapping[str, Any]], offset: int
 ) -> int | None:
     """The index in ``messages`` of the harmful reply a success names."""
     if not value.get("success"):
         return None
-    if value.get("harmful_turn") is not None:
-        return offset + int(value["harmful_turn"])
-    replies = [i for i, t in enumerate(transcript) if t.get("role") == "assistant"]
-    return offset + replies[-1] if replies else None
+    index = harmful_turn(value, transcript)
+    return None if index is None else offset + index
 
 
 def transcript_row_json(row: dict[str, Any]) -> bytes:
