@@ -62,6 +62,7 @@ from expertloop.client.projects import (
     Project,
     Projects,
 )
+from expertloop.client.redteam import RedTeam
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
 from expertloop.client.workforce import Workforce
 
@@ -99,6 +100,7 @@ __all__ = [
     "Projects",
     "ProviderInfo",
     "ProviderTestResult",
+    "RedTeam",
     "Reports",
     "Review",
     "ReviewClosed",

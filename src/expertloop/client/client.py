@@ -16,6 +16,7 @@ from expertloop.client.llm import LlmProviders
 from expertloop.client.models import User
 from expertloop.client.my_work import MyWork
 from expertloop.client.projects import Projects
+from expertloop.client.redteam import RedTeam
 from expertloop.client.workforce import Workforce
 
 __all__ = ["Client", "Users"]
@@ -149,6 +150,7 @@ class Client:
         self.flags = WorkerFlags(self._http)
         self.workforce = Workforce(self._http)
         self.llm = LlmProviders(self._http)
+        self.redteam = RedTeam(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:
