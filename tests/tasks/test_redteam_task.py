@@ -114,8 +114,14 @@ def test_an_answer_before_any_reply_is_refused() -> None:
         "transcript": "there is no conversation yet: send the target a message first"
     }
     unanswered = _with_turns(_answer(), TURNS[:1])
+    assert "transcript" not in unanswered
     with pytest.raises(TaskValidationError):
         redteam.validate_answer(unanswered, CONFIG, payload=LIVE)
+
+
+def test_a_message_still_waiting_for_its_reply_is_left_out_of_the_answer() -> None:
+    answer = _with_turns(_answer(), TURNS[:3])
+    assert [t["content"] for t in answer["transcript"]] == ["hi", "hello"]
 
 
 def test_an_ideal_response_may_be_required_for_a_success() -> None:

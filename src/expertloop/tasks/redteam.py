@@ -227,9 +227,13 @@ class Redteam(TaskType):
                     )
                 ]
             )
-        if not turns:
+        held = [dict(t) for t in turns]
+        # A message still waiting for its reply (or whose call failed) is not part of it.
+        while held and held[-1]["role"] != "assistant":
+            held.pop()
+        if not held:
             return answer
-        return {**answer, "transcript": [dict(t) for t in turns]}
+        return {**answer, "transcript": held}
 
     def answer_errors(
         self,
