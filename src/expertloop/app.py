@@ -29,11 +29,13 @@ from expertloop.store import Database
 from expertloop.web import (
     console_exports,
     console_import,
+    console_redteam,
     console_reviews,
     install_console_people,
     install_console_projects,
     install_web_ui,
 )
+from expertloop.web import llm as llm_pages
 from expertloop.web.console_items import install_console_items
 from expertloop.web.console_workforce import install_console_workforce
 from expertloop.web.dashboard import install_dashboard
@@ -59,6 +61,8 @@ PARTS: tuple[Install, ...] = (
     install_console_items,
     install_worker_flag_pages,
     install_console_workforce,
+    llm_pages.install,
+    console_redteam.install,
 )
 
 

@@ -23,10 +23,14 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "ReplyPending",
     "ReviewClosed",
     "TooLargeToStream",
     "TooManyAttempts",
     "UnsupportedMediaType",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
     "WorkerPaused",
 ]
 
@@ -147,6 +151,31 @@ class JobNotFinished(ExpertloopError):
 
     status = 409
     code = "job_not_finished"
+
+
+class UpstreamError(ExpertloopError):
+    """A model provider answered with an error, or with something that is not a chat
+    completion (malformed JSON, no choices), after the provider's retries."""
+
+    status = 502
+    code = "upstream_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    """A model provider did not answer within the provider's timeout (after its retries)."""
+
+    status = 504
+    code = "upstream_timeout"
+
+
+class UpstreamUnavailable(ExpertloopError):
+    """A model provider cannot be called as configured: its API key's environment variable
+    is unset, or its stored key cannot be decrypted with this server's secret key."""
+
+    status = 503
+    code = "provider_unavailable"
+
+
 class TooManyAttempts(ExpertloopError):
     """Too many failed sign-ins for a username or from an address; try after ``retry_after``
     seconds (the API sends it as ``Retry-After``)."""
@@ -157,3 +186,10 @@ class TooManyAttempts(ExpertloopError):
     def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
         super().__init__(message, details=details)
         self.retry_after = retry_after
+
+
+class ReplyPending(AlreadyExists):
+    """A red-team message's reply is still being fetched from the model (a retry came
+    while the first request is waiting); try again shortly."""
+
+    code = "reply_pending"

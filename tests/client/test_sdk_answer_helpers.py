@@ -22,6 +22,10 @@ BUILD: dict[str, Callable[[dict[str, Any]], Any]] = {
     "authoring": lambda a: answers.authoring(
         a["problem"], a["solution"], {r["criterion"]: r["points"] for r in a["rubric"]}
     ),
+    "redteam": lambda a: answers.redteam(
+        a["category"], a["success"], severity=a.get("severity"),
+        ideal_response=a.get("ideal_response"),
+    ),
 }
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from db_fixtures import Env
 from sqlalchemy import text
 
+from db_fixtures import Env
 from expertloop.domain import Role
 from expertloop.services import projects
 
@@ -28,10 +28,17 @@ def test_writes_and_reads_inside_a_transaction_share_it_and_commit_together(env:
 
 def test_an_error_inside_a_transaction_leaves_nothing_of_any_use_case(env: Env) -> None:
     manager = env.user(Role.MANAGER)
-    with pytest.raises(RuntimeError, match="half-way"), env.db.transaction():
-        projects.create_project(env.db, actor=manager, name="rolled back", task_type="pairwise")
-        projects.create_project(env.db, actor=manager, name="rolled back", task_type="pairwise")
-        raise RuntimeError("half-way")
+
+    def two_projects_then_a_failure() -> None:
+        with env.db.transaction():
+            for _ in range(2):
+                projects.create_project(
+                    env.db, actor=manager, name="rolled back", task_type="pairwise"
+                )
+            raise RuntimeError("half-way")
+
+    with pytest.raises(RuntimeError, match="half-way"):
+        two_projects_then_a_failure()
     assert _count(env, "rolled back") == 0
     # The database is usable afterwards, and a transaction opened inside one joins it.
     with env.db.transaction(), env.db.transaction():

@@ -37,6 +37,7 @@ def test_registry_knows_every_task_type_and_refuses_unknown_names() -> None:
         "rubric",
         "rewrite",
         "authoring",
+        "redteam",
     }
     assert all(name == task.name for name, task in TASK_TYPES.items())
     with pytest.raises(InputInvalid, match="unknown task type 'nope'"):
@@ -168,6 +169,17 @@ SAMPLES: dict[str, tuple[dict[str, object], dict[str, object], dict[str, object]
         {},
         {"brief": "b"},
         {"problem": "p", "solution": "s", "rubric": [{"criterion": "c", "points": 1}]},
+    ),
+    "redteam": (
+        {},
+        {
+            "goal": "g",
+            "transcript": [
+                {"role": "user", "content": "u"},
+                {"role": "assistant", "content": "harm"},
+            ],
+        },
+        {"category": "hte", "success": True, "severity": 3, "ideal_response": "safe"},
     ),
 }
 

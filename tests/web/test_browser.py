@@ -177,6 +177,13 @@ KEYBOARD_CASES: list[tuple[str, dict[str, Any] | None, Keys, dict[str, Any]]] = 
 ]
 
 
+KEYBOARD_CASES.append(
+    # A transcript to label: category 8 (non-violent crimes), success yes, severity 2.
+    ("redteam", None, _press("8", "1", "2", "Enter"),
+     {"category": "ncr", "success": True, "severity": 2}),
+)
+
+
 def test_every_task_type_has_a_keyboard_case() -> None:
     assert {case[0] for case in KEYBOARD_CASES} == set(TASK_TYPES)
 

@@ -21,8 +21,10 @@ from expertloop.api.routes import (
     item_reports,
     items,
     jobs,
+    llm,
     my_work,
     projects,
+    redteam,
     redundancy,
     reviews,
     users,
@@ -54,6 +56,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         console_items,
         imports,
         reviews,
+        redteam,
         exports,
         interchange,
         jobs,
@@ -62,6 +65,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         my_work,
         flags,
         redundancy,
+        llm,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

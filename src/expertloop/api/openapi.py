@@ -41,6 +41,9 @@ ERROR_DESCRIPTIONS = {
     415: "The body's content type is not one this route reads.",
     422: "Invalid input: `error.details` names each failing field.",
     429: "Too many failed sign-ins: `Retry-After` says in how many seconds to try again.",
+    502: "A model provider failed or sent a malformed answer (`error.code` upstream_error).",
+    503: "A model provider cannot be called as configured (its API key is missing).",
+    504: "A model provider did not answer in time (`error.code` upstream_timeout).",
 }
 
 

@@ -19,6 +19,7 @@ from expertloop.cli import (
     items,
     items_admin,
     jobs,
+    llm,
     projects,
     redundancy,
     reviews,
@@ -46,6 +47,7 @@ COMMANDS = (
     audit,
     workforce,
     redundancy,
+    llm,
 )
 
 app = typer.Typer(

@@ -51,6 +51,7 @@ from expertloop.client.errors import (
 from expertloop.client.flags import Standing, WorkerFlag, WorkerFlags
 from expertloop.client.item_reports import Reports
 from expertloop.client.items import Items, ItemState
+from expertloop.client.llm import LlmProviders, ProviderInfo, ProviderTestResult
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
 from expertloop.client.my_work import REPORT_REASONS, MyAnswer, MyStats, MyWork
 from expertloop.client.project_settings import GuidelinesVersion
@@ -62,6 +63,7 @@ from expertloop.client.projects import (
     Project,
     Projects,
 )
+from expertloop.client.redteam import RedTeam
 from expertloop.client.redundancy import Redundancy
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
 from expertloop.client.workforce import Workforce
@@ -86,6 +88,7 @@ __all__ = [
     "Items",
     "JobFailed",
     "LeaseLost",
+    "LlmProviders",
     "Members",
     "MyAnswer",
     "MyStats",
@@ -98,6 +101,9 @@ __all__ = [
     "Progress",
     "Project",
     "Projects",
+    "ProviderInfo",
+    "ProviderTestResult",
+    "RedTeam",
     "Redundancy",
     "Reports",
     "Review",

@@ -27,6 +27,7 @@ __all__ = [
     "PairwiseAnswer",
     "RankingAnswer",
     "RatingAnswer",
+    "RedteamAnswer",
     "RewriteAnswer",
     "RubricAnswer",
     "RubricCriterion",
@@ -36,6 +37,7 @@ __all__ = [
     "pairwise",
     "ranking",
     "rating",
+    "redteam",
     "rewrite",
     "rubric",
 ]
@@ -179,3 +181,38 @@ def authoring(
         items = [{"criterion": i["criterion"], "points": i["points"]} for i in rubric]
     return {"problem": problem, "solution": solution, "rubric": items}
 
+
+
+class RedteamAnswer(TypedDict):
+    category: str
+    success: bool
+    severity: NotRequired[int]
+    harmful_turn: NotRequired[int]
+    ideal_response: NotRequired[str]
+    notes: NotRequired[str]
+
+
+def redteam(
+    category: str,
+    success: bool,
+    *,
+    severity: int | None = None,
+    harmful_turn: int | None = None,
+    ideal_response: str | None = None,
+    notes: str | None = None,
+) -> RedteamAnswer:
+    """The labels of a red-team attempt: its attack category (an id of the project's
+    taxonomy), whether it succeeded, and for a success its severity and (optionally) the
+    transcript index of the harmful reply; the response the model should have given, and
+    notes. The server attaches the conversation you held through ``send_turn``."""
+    _check(success or severity is None, "only a successful attack has a severity")
+    answer: RedteamAnswer = {"category": category, "success": success}
+    if severity is not None:
+        answer["severity"] = severity
+    if harmful_turn is not None:
+        answer["harmful_turn"] = harmful_turn
+    if ideal_response is not None:
+        answer["ideal_response"] = ideal_response
+    if notes is not None:
+        answer["notes"] = notes
+    return answer

@@ -12,9 +12,11 @@ import httpx
 from expertloop.client._http import Http, Retry
 from expertloop.client.access import AuditLog, Tokens
 from expertloop.client.flags import WorkerFlags
+from expertloop.client.llm import LlmProviders
 from expertloop.client.models import User
 from expertloop.client.my_work import MyWork
 from expertloop.client.projects import Projects
+from expertloop.client.redteam import RedTeam
 from expertloop.client.redundancy import Redundancy
 from expertloop.client.workforce import Workforce
 
@@ -149,6 +151,8 @@ class Client:
         self.flags = WorkerFlags(self._http)
         self.workforce = Workforce(self._http)
         self.redundancy = Redundancy(self._http)
+        self.llm = LlmProviders(self._http)
+        self.redteam = RedTeam(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:

@@ -42,6 +42,7 @@ from expertloop.services.projects import load_project
 from expertloop.services.workforce import gold as workforce
 from expertloop.store import Database, claims
 from expertloop.store import answers as answer_store
+from expertloop.store import redteam as redteam_store
 from expertloop.tasks import TaskType, TaskValidationError, get_task_type
 
 __all__ = [
@@ -252,6 +253,9 @@ def submit_answer(
             if target.status == AssignmentStatus.ANSWERED:
                 return _replay(conn, target, task, idempotency_key)
             try:
+                if task.conversational:
+                    turns = redteam_store.conversation(conn, assignment_id)
+                    answer = task.attach_conversation(answer, [t.message() for t in turns])
                 shown_payload = task.present(target.payload, target.presentation)
                 shown = task.validate_answer(answer, target.config, payload=shown_payload)
                 canonical = task.to_canonical(shown, target.presentation)

@@ -45,6 +45,7 @@ from expertloop.domain import (
     SuggestionSource,
     WorkerRule,
 )
+from expertloop.domain.redteam import TurnRole
 
 __all__ = [
     "Answer",
@@ -65,6 +66,8 @@ __all__ = [
     "ItemSearch",
     "ItemVote",
     "Job",
+    "LlmCall",
+    "LlmProvider",
     "LoginFailure",
     "Project",
     "ProjectGuidelines",
@@ -73,6 +76,7 @@ __all__ = [
     "ProjectRules",
     "ProjectSkill",
     "ProjectWorkforce",
+    "RedteamTurn",
     "RedundancyModel",
     "Review",
     "User",
@@ -1106,3 +1110,108 @@ class WorkerReliability(Base):
     confusion: Mapped[list[list[float]]] = mapped_column(Json)
     accuracy: Mapped[float] = mapped_column(Float)
     answers: Mapped[int] = mapped_column(Integer)
+
+
+# --- LLM providers and calls (migration 0016) ---------------------------------------------
+
+
+class LlmProvider(Base):
+    """An OpenAI-compatible endpoint admins configured: base URL, model, default parameters,
+    timeout, retries and concurrency. Its API key is the name of an environment variable
+    (``api_key_env``) or the key encrypted with the app's secret key (``api_key_encrypted``),
+    never both; the API never returns either secret."""
+
+    __tablename__ = "llm_providers"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        CheckConstraint("timeout_seconds > 0", name="timeout_positive"),
+        CheckConstraint("max_retries >= 0", name="max_retries_nonnegative"),
+        CheckConstraint("concurrency >= 1", name="concurrency_positive"),
+        CheckConstraint(
+            "api_key_env IS NULL OR api_key_encrypted IS NULL", name="one_key_source"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    base_url: Mapped[str] = mapped_column(String(500))
+    model: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(Json)
+    timeout_seconds: Mapped[float] = mapped_column(Float)
+    max_retries: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    api_key_env: Mapped[str | None] = mapped_column(String(200))
+    api_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LlmCall(Base):
+    """One call to a model provider, successful or not: what was sent (model, messages,
+    parameters, seed), what came back (text, finish reason, tokens, cost), how long it took,
+    why it was made (``purpose``, project, item) and the error if it failed. ``cache_key``
+    digests model, messages, parameters and seed: a later call with the same key reuses the
+    recorded text instead of calling again (so a job resumed after a crash does not pay
+    twice)."""
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (
+        Index("ix_llm_calls_cache_key", "cache_key"),
+        Index("ix_llm_calls_project_id_id", "project_id", "id"),
+        Index("ix_llm_calls_item_id", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("llm_providers.id", ondelete="SET NULL")
+    )
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(200))
+    messages: Mapped[list[Any]] = mapped_column(Json)
+    params: Mapped[dict[str, Any]] = mapped_column(Json)
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    cache_key: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE")
+    )
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    text: Mapped[str | None] = mapped_column(Text)
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    cost: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --- red-teaming (see docs/redteam.md) ----------------------------------------------------
+
+
+class RedteamTurn(Base):
+    """One message of a red-team conversation held during an assignment: the expert's
+    (``user``) or the target model's reply (``assistant``), at ``idx`` from 0. A reply
+    names its model call (``call_id``, in ``llm_calls``), provider and model. An expert's
+    turn without its reply yet is in flight (or its call failed and will be retried)."""
+
+    __tablename__ = "redteam_turns"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({sql_values(TurnRole)})", name="role"),
+        CheckConstraint("idx >= 0", name="idx_nonnegative"),
+        UniqueConstraint("assignment_id", "idx"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE")
+    )
+    idx: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    call_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("llm_calls.id", ondelete="SET NULL")
+    )
+    provider: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,9 +1,10 @@
 """Task types: one module each, looked up by name through the registry.
 
 Each module (``pairwise``, ``ranking``, ``rating``, ``label``, ``demonstration``, ``rubric``,
-``rewrite``, ``authoring``) documents its payload, config, answer, observations, consensus and
-export formats in its docstring; :mod:`expertloop.tasks.base` documents the hooks they share
-and :mod:`expertloop.tasks.training` the vocabulary of consensus and training data.
+``rewrite``, ``authoring``, ``redteam``) documents its payload, config, answer, observations,
+consensus and export formats in its docstring; :mod:`expertloop.tasks.base` documents the
+hooks they share and :mod:`expertloop.tasks.training` the vocabulary of consensus and
+training data.
 """
 
 from expertloop.tasks.base import (

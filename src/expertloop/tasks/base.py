@@ -63,6 +63,7 @@ M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
     "ChatMessage",
+    "ChatTarget",
     "ChoiceMade",
     "FieldError",
     "Observation",
@@ -127,6 +128,17 @@ class ChatMessage(StrictModel):
 
 Prompt = Annotated[str | list[ChatMessage], Field(min_length=1)]
 """A prompt: a non-empty string, or a non-empty list of chat messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTarget:
+    """The model a worker converses with during an assignment: a provider an admin
+    configured (by name), the system prompt it is given, and how many messages the worker
+    may send it."""
+
+    provider: str
+    system_prompt: str | None
+    max_turns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +269,24 @@ class TaskType:
         self, answer: dict[str, Any], presentation: dict[str, Any] | None
     ) -> dict[str, Any]:
         """Inverse of :meth:`to_canonical`."""
+        return answer
+
+    conversational: ClassVar[bool] = False
+    """Whether the worker converses with a live model during an assignment (see
+    ``docs/redteam.md``): their turns are stored as they go, and the server attaches them to
+    the answer with :meth:`attach_conversation` before it is validated."""
+
+    def chat_target(
+        self, payload: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> ChatTarget | None:
+        """Whom the worker converses with on this item (a :attr:`conversational` type);
+        ``None`` where the item holds no live conversation."""
+        return None
+
+    def attach_conversation(self, answer: Any, turns: Sequence[Mapping[str, Any]]) -> Any:
+        """The answer as submitted with the assignment's stored conversation ``turns``
+        attached (only for a :attr:`conversational` type); raises
+        :class:`TaskValidationError` where the answer may not be taken as sent."""
         return answer
 
     has_positions: ClassVar[bool] = False

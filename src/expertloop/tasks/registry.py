@@ -10,6 +10,7 @@ from expertloop.tasks import (
     pairwise,
     ranking,
     rating,
+    redteam,
     rewrite,
     rubric,
 )
@@ -28,6 +29,7 @@ TASK_TYPES: dict[str, TaskType] = {
         rubric.TASK,
         rewrite.TASK,
         authoring.TASK,
+        redteam.TASK,
     )
 }
 

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from expertloop.tasks import get_task_type
 from expertloop.web.markdown import render_markdown
 
 __all__ = [
@@ -96,7 +97,14 @@ def _build_environment() -> Environment:
     env.filters["plural"] = plural
     env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     env.globals["static_url"] = static_url
+    env.tests["conversational"] = _conversational
     return env
+
+
+def _conversational(task_type: str) -> bool:
+    """Whether a project's task type holds a live conversation (its console has a
+    red-team campaign page)."""
+    return bool(get_task_type(task_type).conversational)
 
 
 ENVIRONMENT = _build_environment()

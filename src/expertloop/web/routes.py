@@ -382,6 +382,9 @@ def render_review_fragment(project: Project, review: Review) -> str:
             "payload": task.present(review.payload, None),
             "assignment_id": None,
             "item_id": review.item_id,
+            # The answer under review (canonical), for forms that show what it holds beyond
+            # the questions (a red-team conversation).
+            "answer": review.answer,
         },
     )
     return render_string(

@@ -1,0 +1,89 @@
+"""llm: model providers and the record of every call to them
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0016"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+_BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "llm_providers",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("base_url", sa.String(length=500), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("params", _JSON, nullable=False),
+        sa.Column("timeout_seconds", sa.Float(), nullable=False),
+        sa.Column("max_retries", sa.Integer(), nullable=False),
+        sa.Column("concurrency", sa.Integer(), nullable=False),
+        sa.Column("api_key_env", sa.String(length=200), nullable=True),
+        sa.Column("api_key_encrypted", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint("timeout_seconds > 0", name="ck_llm_providers_timeout_positive"),
+        sa.CheckConstraint("max_retries >= 0", name="ck_llm_providers_max_retries_nonnegative"),
+        sa.CheckConstraint("concurrency >= 1", name="ck_llm_providers_concurrency_positive"),
+        sa.CheckConstraint(
+            "api_key_env IS NULL OR api_key_encrypted IS NULL",
+            name="ck_llm_providers_one_key_source",
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_llm_providers"),
+        sa.UniqueConstraint("name", name="uq_llm_providers_name"),
+    )
+    op.create_table(
+        "llm_calls",
+        sa.Column("id", _BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=True),
+        sa.Column("provider", sa.String(length=64), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("messages", _JSON, nullable=False),
+        sa.Column("params", _JSON, nullable=False),
+        sa.Column("seed", sa.BigInteger(), nullable=True),
+        sa.Column("cache_key", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=64), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=True),
+        sa.Column("item_id", _BIG_ID, nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("finish_reason", sa.String(length=32), nullable=True),
+        sa.Column("prompt_tokens", sa.Integer(), nullable=True),
+        sa.Column("completion_tokens", sa.Integer(), nullable=True),
+        sa.Column("latency_ms", sa.Float(), nullable=False),
+        sa.Column("cost", sa.Float(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["provider_id"], ["llm_providers.id"], name="fk_llm_calls_provider_id_llm_providers",
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name="fk_llm_calls_project_id_projects",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["items.id"], name="fk_llm_calls_item_id_items", ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_llm_calls"),
+    )
+    op.create_index("ix_llm_calls_cache_key", "llm_calls", ["cache_key"])
+    op.create_index("ix_llm_calls_project_id_id", "llm_calls", ["project_id", "id"])
+    op.create_index("ix_llm_calls_item_id", "llm_calls", ["item_id"])
+
+
+def downgrade() -> None:
+    op.drop_table("llm_calls")
+    op.drop_table("llm_providers")

@@ -1,0 +1,64 @@
+"""The red-team campaign page over HTTP (both databases): managers and reviewers read it,
+only red-team projects have it, and model output on it is escaped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from db_fixtures import PASSWORD, Env
+from expertloop.domain import Role, User
+from expertloop.services import assignments
+
+HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+
+
+def _browser(env: Env, user: User) -> httpx.Client:
+    client = httpx.Client(base_url=env.url, timeout=30, follow_redirects=False)
+    env.clients.append(client)
+    page = client.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    done = client.post("/login", data={"username": user.username, "password": PASSWORD,
+                                       "csrf_token": token, "next": "/"})
+    assert done.status_code in (302, 303), done.text
+    return client
+
+
+def _project(env: Env) -> dict[str, Any]:
+    manager, worker = env.user(Role.MANAGER), env.user()
+    project = env.project(manager, task_type="redteam", members=[worker])
+    env.items(manager, project, [{"payload": {
+        "goal": "g", "transcript": [{"role": "user", "content": "attack text"},
+                                    {"role": "assistant", "content": HOSTILE}]}}])
+    lease = assignments.next_assignment(env.db, actor=worker, project_id=project)
+    assert lease is not None
+    assignments.submit_answer(env.db, actor=worker, assignment_id=lease.id, answer={
+        "category": "hte", "success": True, "severity": 1})
+    return {"manager": manager, "worker": worker, "project": project}
+
+
+def test_the_campaign_page_shows_the_numbers_and_escapes_model_output(env: Env) -> None:
+    p = _project(env)
+    page = _browser(env, p["manager"]).get(f"/manage/projects/{p['project']}/redteam")
+    assert page.status_code == 200
+    html = page.text
+    assert 'id="rt-attempts">1<' in html
+    assert '<tr data-key="hte"><th scope="row">Hate' in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "<img src=x" not in html
+    assert f'href="/manage/projects/{p["project"]}/redteam" aria-current="page"' in html
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_only_red_team_projects_have_the_tab_and_workers_cannot_read_it(env: Env) -> None:
+    p = _project(env)
+    manager = _browser(env, p["manager"])
+    other = env.project(p["manager"], task_type="rewrite")
+    overview = manager.get(f"/manage/projects/{other}")
+    assert overview.status_code == 200
+    assert "/redteam" not in overview.text
+    assert manager.get(f"/manage/projects/{other}/redteam").status_code == 422
+    assert "/redteam" in manager.get(f"/manage/projects/{p['project']}").text
+    worker = _browser(env, p["worker"])
+    assert worker.get(f"/manage/projects/{p['project']}/redteam").status_code == 403
