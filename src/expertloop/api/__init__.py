@@ -13,6 +13,7 @@ from expertloop.api.routes import (
     audit,
     auth,
     console_items,
+    constitutions,
     exports,
     flags,
     health,
@@ -60,6 +61,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         item_reports,
         my_work,
         flags,
+        constitutions,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
