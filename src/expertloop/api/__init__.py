@@ -13,6 +13,7 @@ from expertloop.api.routes import (
     audit,
     auth,
     console_items,
+    constitution_votes,
     constitutions,
     exports,
     flags,
@@ -62,6 +63,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         my_work,
         flags,
         constitutions,
+        constitution_votes,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

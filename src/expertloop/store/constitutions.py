@@ -44,6 +44,7 @@ __all__ = [
     "put_principle",
     "record_vote",
     "statement_votes",
+    "voter_votes",
 ]
 
 
@@ -396,3 +397,13 @@ def statement_votes(
         .order_by(_SV.statement_id, _SV.voter_id)
     )
     return [(int(s), int(v), str(vote)) for s, v, vote in conn.execute(query)]
+
+
+def voter_votes(conn: Connection, constitution_id: int, voter_id: int) -> dict[int, str]:
+    """The voter's votes on the constitution's statements, by statement id."""
+    query = (
+        select(_SV.statement_id, _SV.vote)
+        .join(_S, _S.id == _SV.statement_id)
+        .where(_S.constitution_id == constitution_id, _SV.voter_id == voter_id)
+    )
+    return {int(s): str(v) for s, v in conn.execute(query)}
