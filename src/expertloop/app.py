@@ -30,6 +30,8 @@ from expertloop.web import (
     console_exports,
     console_import,
     console_reviews,
+    constitution_pages,
+    constitutions,
     install_console_people,
     install_console_projects,
     install_web_ui,
@@ -57,6 +59,8 @@ PARTS: tuple[Install, ...] = (
     install_dashboard,
     install_console_items,
     install_worker_flag_pages,
+    constitutions.install,
+    constitution_pages.install,
 )
 
 

@@ -9,8 +9,10 @@ Dimensional Opinion Spaces", 2021), as used by Anthropic's Collective Constituti
    grouping (they still count in the overall support).
 2. Missing votes are imputed with the statement's mean vote, the matrix is centred and
    reduced to its principal components (PCA by SVD): two for the plot, as Polis shows;
-   ``max_groups - 1`` for the grouping (k groups need k - 1 dimensions to lie apart, and on
-   simulated panels of four or five groups two components merge groups).
+   for the grouping, those that stand above noise by Horn's parallel analysis (at least two,
+   at most ``max_groups - 1``: k groups need k - 1 dimensions to lie apart, and on
+   simulated panels of four or five groups two components merge groups, while components
+   of pure noise make k-means split small panels).
 3. k-means (k-means++ starts, ``n_init`` restarts, seeded) groups the voters in that space
    for each k in ``2..max_groups``; the k with the highest silhouette wins. When no k
    reaches ``min_silhouette`` the panel is one group (there is no structure to report).
@@ -92,15 +94,34 @@ def _vote_matrix(votes: ArrayLike) -> NDArray[np.float64]:
     return matrix
 
 
-def _components(
-    matrix: NDArray[np.float64], n_components: int, seed: int
-) -> NDArray[np.float64]:
-    """Each voter's place on the first principal components of the imputed votes (padded
-    with zeros when the matrix has fewer)."""
+def _filled(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Missing votes imputed with the statement's mean vote (0 for a statement nobody saw)."""
     seen_any = ~np.isnan(matrix).all(axis=0)
     means = np.zeros(matrix.shape[1])
     means[seen_any] = np.nanmean(matrix[:, seen_any], axis=0)
-    filled = np.where(np.isnan(matrix), means, matrix)
+    return np.where(np.isnan(matrix), means, matrix)
+
+
+def _signal_components(filled: NDArray[np.float64], most: int, seed: int) -> int:
+    """How many leading components stand above noise (Horn's parallel analysis: each
+    component's variance against the same component's on the matrix with every column
+    shuffled on its own, which keeps each statement's votes but breaks the voters' patterns)."""
+    usable = min(most, *filled.shape)
+    if usable < 1:
+        return 0
+    rng = np.random.default_rng(seed)
+    shuffled = np.column_stack([rng.permutation(column) for column in filled.T])
+    real = PCA(n_components=usable, random_state=seed).fit(filled).explained_variance_
+    noise = PCA(n_components=usable, random_state=seed).fit(shuffled).explained_variance_
+    above = real > noise
+    return int(usable if above.all() else np.argmin(above))
+
+
+def _components(
+    filled: NDArray[np.float64], n_components: int, seed: int
+) -> NDArray[np.float64]:
+    """Each voter's place on the first principal components of the imputed votes (padded
+    with zeros when the matrix has fewer)."""
     usable = min(n_components, *filled.shape)
     coords = PCA(n_components=usable, random_state=seed).fit_transform(filled)
     if usable < n_components:
@@ -114,7 +135,7 @@ def _groups(
 ) -> tuple[NDArray[np.intp], float]:
     distinct = len(np.unique(np.round(coords, 12), axis=0))
     best: tuple[float, NDArray[np.intp]] | None = None
-    for k in range(2, min(max_groups, distinct - 1, len(coords) - 1) + 1):
+    for k in range(2, min(max_groups, distinct, len(coords) - 1) + 1):
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
             try:
@@ -146,8 +167,11 @@ def _group_voters(
     """Fill ``labels`` and ``coords`` of the active voters; returns the silhouette."""
     if not active.any():
         return float("nan")
-    # k groups need k - 1 dimensions to lie apart; the plot shows the first two.
-    space = _components(matrix[active], max(2, max_groups - 1), seed)
+    # k groups need k - 1 dimensions to lie apart, but components beyond the signal only
+    # add noise for k-means to split; the plot shows the first two.
+    filled = _filled(matrix[active])
+    dims = max(2, _signal_components(filled, max(2, max_groups - 1), seed))
+    space = _components(filled, dims, seed)
     coords[active] = space[:, :2]
     if max_groups < 2 or active.sum() < 3:
         labels[active] = 0

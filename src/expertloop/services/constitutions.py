@@ -30,6 +30,7 @@ from expertloop.domain.safe_json import json_problem
 from expertloop.errors import AlreadyExists, InputInvalid, NotFound, PermissionDenied, ReviewClosed
 from expertloop.store import Database, audit
 from expertloop.store import constitutions as store
+from expertloop.store import users as user_store
 
 __all__ = [
     "MAX_EXAMPLES",
@@ -49,6 +50,7 @@ __all__ = [
     "put_principle",
     "remove_principle",
     "require_constitution",
+    "usernames_of",
 ]
 
 MAX_TEXT_CHARS = 10_000
@@ -401,3 +403,11 @@ def _apply(conn: Connection, proposal: Proposal, now: Any) -> None:
     else:
         assert proposal.principle is not None
         _put(conn, proposal.constitution_id, proposal.principle, now)
+
+
+def usernames_of(db: Database, user_ids: Sequence[int]) -> dict[int, str]:
+    """The usernames of the proposers, deciders and publishers shown on the pages."""
+    if not user_ids:
+        return {}
+    with db.read() as conn:
+        return user_store.usernames(conn, list(user_ids))
