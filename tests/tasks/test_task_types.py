@@ -37,6 +37,7 @@ def test_registry_knows_every_task_type_and_refuses_unknown_names() -> None:
         "rubric",
         "rewrite",
         "authoring",
+        "critique_revision",
     }
     assert all(name == task.name for name, task in TASK_TYPES.items())
     with pytest.raises(InputInvalid, match="unknown task type 'nope'"):
@@ -164,6 +165,12 @@ SAMPLES: dict[str, tuple[dict[str, object], dict[str, object], dict[str, object]
         {"scores": {"x": 3}, "comments": {"x": "ok"}},
     ),
     "rewrite": ({}, {"prompt": "p", "response": "r"}, {"critique": "c", "rewrite": "better"}),
+    "critique_revision": (
+        {},
+        {"prompt": "p", "response": "r", "principle": {"key": "k", "text": "t"},
+         "constitution_version": 1},
+        {"critique": "c", "revision": "better"},
+    ),
     "authoring": (
         {},
         {"brief": "b"},

@@ -23,6 +23,7 @@ __all__ = [
     "DecisionIn",
     "PrincipleChangePublic",
     "PrincipleIn",
+    "PrincipleItemsIn",
     "PrincipleOut",
     "ProposalIn",
     "ProposalPublic",
@@ -161,3 +162,11 @@ class ProposalPublic(BaseModel):
 class DecisionIn(_Strict):
     accept: bool
     note: str = Field("", max_length=_LONG)
+
+
+class PrincipleItemsIn(_Strict):
+    project_id: int = Field(ge=1, le=2**31 - 1, description="The project to add items to")
+    items: list[dict[str, Any]] = Field(
+        min_length=1, max_length=10_000,
+        description="Each: prompt, response, optional external_id and other payload fields",
+    )

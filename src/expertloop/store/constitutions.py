@@ -41,6 +41,7 @@ __all__ = [
     "load_statement",
     "load_version",
     "mark_draft_changed",
+    "project_item_count",
     "put_principle",
     "record_vote",
     "statement_votes",
@@ -407,3 +408,13 @@ def voter_votes(conn: Connection, constitution_id: int, voter_id: int) -> dict[i
         .where(_S.constitution_id == constitution_id, _SV.voter_id == voter_id)
     )
     return {int(s): str(v) for s, v in conn.execute(query)}
+
+
+def project_item_count(conn: Connection, project_id: int) -> int:
+    """How many items the project holds (read once when items are made from a
+    constitution, to carry the principles' rotation on from where it stopped)."""
+    return int(
+        conn.execute(
+            select(func.count()).select_from(t.Item).where(t.Item.project_id == project_id)
+        ).scalar_one()
+    )

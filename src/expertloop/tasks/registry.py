@@ -5,6 +5,7 @@ from __future__ import annotations
 from expertloop.errors import InputInvalid
 from expertloop.tasks import (
     authoring,
+    critique_revision,
     demonstration,
     label,
     pairwise,
@@ -28,6 +29,7 @@ TASK_TYPES: dict[str, TaskType] = {
         rubric.TASK,
         rewrite.TASK,
         authoring.TASK,
+        critique_revision.TASK,
     )
 }
 

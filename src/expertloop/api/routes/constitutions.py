@@ -13,6 +13,7 @@ from expertloop.api.constitution_schemas import (
     DecisionIn,
     PrincipleChangePublic,
     PrincipleIn,
+    PrincipleItemsIn,
     PrincipleOut,
     ProposalIn,
     ProposalPublic,
@@ -24,7 +25,7 @@ from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import Id, SmallId
 from expertloop.domain.constitutions import ProposalStatus
 from expertloop.errors import InputInvalid
-from expertloop.services import constitution_docs, constitutions
+from expertloop.services import constitution_docs, constitution_tasks, constitutions
 
 router = APIRouter(tags=["constitutions"])
 
@@ -203,3 +204,17 @@ def decide_proposal(
         db, actor=actor, proposal_id=proposal_id, accept=body.accept, note=body.note
     )
     return ProposalPublic.of(decided)
+
+
+@router.post(_PREFIX + "/versions/{version}/critique-items", status_code=status.HTTP_201_CREATED,
+             summary="Add items to a project, each paired with the version's next principle "
+             "(managers)")
+def principle_items(
+    constitution_id: SmallId, version: SmallId, body: PrincipleItemsIn, db: DatabaseDep,
+    actor: CurrentUser,
+) -> dict[str, int]:
+    added = constitution_tasks.principle_items(
+        db, actor=actor, constitution_id=constitution_id, version=version,
+        project_id=body.project_id, records=body.items,
+    )
+    return {"added": added}
