@@ -38,6 +38,7 @@ def test_registry_knows_every_task_type_and_refuses_unknown_names() -> None:
         "rewrite",
         "authoring",
         "critique_revision",
+        "principle_grading",
     }
     assert all(name == task.name for name, task in TASK_TYPES.items())
     with pytest.raises(InputInvalid, match="unknown task type 'nope'"):
@@ -170,6 +171,12 @@ SAMPLES: dict[str, tuple[dict[str, object], dict[str, object], dict[str, object]
         {"prompt": "p", "response": "r", "principle": {"key": "k", "text": "t"},
          "constitution_version": 1},
         {"critique": "c", "revision": "better"},
+    ),
+    "principle_grading": (
+        {"constitution_id": 1, "constitution_version": 1,
+         "principles": [{"key": "k", "text": "t"}]},
+        {"prompt": "p", "response": "r"},
+        {"grades": {"k": {"verdict": "pass"}}},
     ),
     "authoring": (
         {},

@@ -13,6 +13,7 @@ from expertloop.api.routes import (
     audit,
     auth,
     console_items,
+    constitution_grading,
     constitution_votes,
     constitutions,
     exports,
@@ -64,6 +65,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         flags,
         constitutions,
         constitution_votes,
+        constitution_grading,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

@@ -9,6 +9,7 @@ from expertloop.tasks import (
     demonstration,
     label,
     pairwise,
+    principle_grading,
     ranking,
     rating,
     rewrite,
@@ -30,6 +31,7 @@ TASK_TYPES: dict[str, TaskType] = {
         rewrite.TASK,
         authoring.TASK,
         critique_revision.TASK,
+        principle_grading.TASK,
     )
 }
 
