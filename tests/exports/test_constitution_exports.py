@@ -98,3 +98,36 @@ def test_every_format_loads_with_datasets_and_names_principle_and_version(
             "user", "assistant", "user", "assistant", "user", "assistant"]
         assert first[2]["content"].endswith(f"this principle: Follow {loaded['parquet'][0]['principle_key']}.")
         assert first[-1]["content"].startswith("Better ")
+
+
+def test_principle_conditioned_preferences_name_the_principle_in_every_row(
+    env: Any, answer: Any, tmp_path: Path
+) -> None:
+    manager = env.user(Role.MANAGER)
+    made = constitutions.create_constitution(env.db, actor=manager, name="Pairs")
+    for key in ("harmless-1", "honest-1"):
+        constitutions.put_principle(env.db, actor=manager, constitution_id=made.id,
+                                    principle=constitutions.principle_from_input(
+                                        key=key, title=key, text=f"Follow {key}."))
+    constitutions.publish(env.db, actor=manager, constitution_id=made.id)
+    worker = env.user()
+    project = env.project(manager, task_type="principle_pairwise", members=[worker],
+                          answers_per_item=1)
+    constitution_tasks.principle_items(
+        env.db, actor=manager, constitution_id=made.id, version=1, project_id=project,
+        records=[{"external_id": f"p{n}", "prompt": f"Q{n}?", "response_a": f"Good {n}.",
+                  "response_b": f"Bad {n}."} for n in range(4)])
+    answer(project, [worker], {f"p{n}": [{"choice": "A"}] for n in range(4)})
+    prepared = prepare_export(env.db, actor=manager, project_id=project,
+                              options=ExportOptions(format="preference"), secret_key=SECRET)
+    path = tmp_path / "data.parquet"
+    with path.open("wb") as sink:
+        write_rows(prepared.batches(), sink, output="parquet", schema=prepared.schema)
+    data = _datasets().load_dataset("parquet", data_files=str(path),
+                                    cache_dir=str(tmp_path / "c"))["train"]
+    assert data.column_names == [
+        *COLUMNS["preference"], "principle_key", "principle", "constitution_version",
+        *PROVENANCE]
+    assert Counter(data["principle_key"]) == Counter({"harmless-1": 2, "honest-1": 2})
+    assert {row["principle"] for row in data} == {"Follow harmless-1.", "Follow honest-1."}
+    assert all(row["chosen"][0]["content"].startswith("Good ") for row in data)

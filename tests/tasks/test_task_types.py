@@ -39,6 +39,7 @@ def test_registry_knows_every_task_type_and_refuses_unknown_names() -> None:
         "authoring",
         "critique_revision",
         "principle_grading",
+        "principle_pairwise",
     }
     assert all(name == task.name for name, task in TASK_TYPES.items())
     with pytest.raises(InputInvalid, match="unknown task type 'nope'"):
@@ -177,6 +178,11 @@ SAMPLES: dict[str, tuple[dict[str, object], dict[str, object], dict[str, object]
          "principles": [{"key": "k", "text": "t"}]},
         {"prompt": "p", "response": "r"},
         {"grades": {"k": {"verdict": "pass"}}},
+    ),
+    "principle_pairwise": (
+        {},
+        {**PAYLOAD, "principle": {"key": "k", "text": "t"}, "constitution_version": 1},
+        {"choice": "A"},
     ),
     "authoring": (
         {},

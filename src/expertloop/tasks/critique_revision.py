@@ -60,6 +60,7 @@ __all__ = [
     "CritiqueRevisionAnswer",
     "CritiqueRevisionConfig",
     "CritiqueRevisionPayload",
+    "PrincipleRef",
     "critique_request",
     "revision_request",
 ]

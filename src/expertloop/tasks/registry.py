@@ -10,6 +10,7 @@ from expertloop.tasks import (
     label,
     pairwise,
     principle_grading,
+    principle_pairwise,
     ranking,
     rating,
     rewrite,
@@ -32,6 +33,7 @@ TASK_TYPES: dict[str, TaskType] = {
         authoring.TASK,
         critique_revision.TASK,
         principle_grading.TASK,
+        principle_pairwise.TASK,
     )
 }
 
