@@ -22,18 +22,24 @@ from typing import Literal, NotRequired, TypedDict
 
 __all__ = [
     "AuthoringAnswer",
+    "CritiqueRevisionAnswer",
     "DemonstrationAnswer",
     "LabelAnswer",
     "PairwiseAnswer",
+    "PrincipleGrade",
+    "PrincipleGradingAnswer",
     "RankingAnswer",
     "RatingAnswer",
     "RewriteAnswer",
     "RubricAnswer",
     "RubricCriterion",
     "authoring",
+    "critique_revision",
     "demonstration",
     "label",
     "pairwise",
+    "principle_grading",
+    "principle_pairwise",
     "ranking",
     "rating",
     "rewrite",
@@ -77,6 +83,21 @@ class RubricAnswer(TypedDict):
 class RewriteAnswer(TypedDict):
     critique: str
     rewrite: str
+
+
+class CritiqueRevisionAnswer(TypedDict):
+    critique: str
+    revision: str
+
+
+class PrincipleGrade(TypedDict):
+    verdict: Literal["pass", "fail", "not_applicable"]
+    severity: NotRequired[int]
+    note: NotRequired[str]
+
+
+class PrincipleGradingAnswer(TypedDict):
+    grades: dict[str, PrincipleGrade]
 
 
 class RubricCriterion(TypedDict):
@@ -179,3 +200,29 @@ def authoring(
         items = [{"criterion": i["criterion"], "points": i["points"]} for i in rubric]
     return {"problem": problem, "solution": solution, "rubric": items}
 
+
+
+def critique_revision(critique: str, revision: str) -> CritiqueRevisionAnswer:
+    """How the response fails the item's principle, and the response revised to follow it."""
+    return {"critique": critique, "revision": revision}
+
+
+def principle_grading(grades: Mapping[str, PrincipleGrade]) -> PrincipleGradingAnswer:
+    """A grade per principle: ``{"verdict": "pass" | "fail" | "not_applicable"}``, with a
+    ``severity`` (1 to 3) for a fail and an optional ``note``."""
+    for key, grade in grades.items():
+        failed = grade["verdict"] == "fail"
+        _check(failed == ("severity" in grade),
+               f"{key}: a fail needs a severity (1 to 3); other verdicts take none")
+    return {"grades": dict(grades)}
+
+
+def principle_pairwise(
+    choice: Choice,
+    *,
+    strength: int | None = None,
+    rationale: str | None = None,
+    criteria: Mapping[str, Choice] | None = None,
+) -> PairwiseAnswer:
+    """Which response better follows the item's principle: as :func:`pairwise`."""
+    return pairwise(choice, strength=strength, rationale=rationale, criteria=criteria)
