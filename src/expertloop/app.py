@@ -31,6 +31,8 @@ from expertloop.web import (
     console_import,
     console_redteam,
     console_reviews,
+    constitution_pages,
+    constitutions,
     install_console_people,
     install_console_projects,
     install_web_ui,
@@ -63,6 +65,8 @@ PARTS: tuple[Install, ...] = (
     install_console_workforce,
     llm_pages.install,
     console_redteam.install,
+    constitutions.install,
+    constitution_pages.install,
 )
 
 

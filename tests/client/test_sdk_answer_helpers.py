@@ -19,6 +19,10 @@ BUILD: dict[str, Callable[[dict[str, Any]], Any]] = {
     "demonstration": lambda a: answers.demonstration(a["response"]),
     "rubric": lambda a: answers.rubric(a["scores"]),
     "rewrite": lambda a: answers.rewrite(a["critique"], a["rewrite"]),
+    "critique_revision": lambda a: answers.critique_revision(a["critique"], a["revision"]),
+    "principle_grading": lambda a: answers.principle_grading(a["grades"]),
+    "principle_pairwise": lambda a: answers.principle_pairwise(
+        a["choice"], strength=a.get("strength")),
     "authoring": lambda a: answers.authoring(
         a["problem"], a["solution"], {r["criterion"]: r["points"] for r in a["rubric"]}
     ),

@@ -38,6 +38,9 @@ def test_registry_knows_every_task_type_and_refuses_unknown_names() -> None:
         "rewrite",
         "authoring",
         "redteam",
+        "critique_revision",
+        "principle_grading",
+        "principle_pairwise",
     }
     assert all(name == task.name for name, task in TASK_TYPES.items())
     with pytest.raises(InputInvalid, match="unknown task type 'nope'"):
@@ -165,6 +168,23 @@ SAMPLES: dict[str, tuple[dict[str, object], dict[str, object], dict[str, object]
         {"scores": {"x": 3}, "comments": {"x": "ok"}},
     ),
     "rewrite": ({}, {"prompt": "p", "response": "r"}, {"critique": "c", "rewrite": "better"}),
+    "critique_revision": (
+        {},
+        {"prompt": "p", "response": "r", "principle": {"key": "k", "text": "t"},
+         "constitution_version": 1},
+        {"critique": "c", "revision": "better"},
+    ),
+    "principle_grading": (
+        {"constitution_id": 1, "constitution_version": 1,
+         "principles": [{"key": "k", "text": "t"}]},
+        {"prompt": "p", "response": "r"},
+        {"grades": {"k": {"verdict": "pass"}}},
+    ),
+    "principle_pairwise": (
+        {},
+        {**PAYLOAD, "principle": {"key": "k", "text": "t"}, "constitution_version": 1},
+        {"choice": "A"},
+    ),
     "authoring": (
         {},
         {"brief": "b"},

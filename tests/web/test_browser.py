@@ -112,6 +112,15 @@ def _rewrite(page: Page) -> None:
     page.keyboard.press("Control+Enter")
 
 
+def _critique_revision(page: Page) -> None:
+    type_text(page, "It helps someone enter a home uninvited.")
+    page.keyboard.press("Escape")
+    page.keyboard.press("t")
+    page.keyboard.press("Control+a")
+    type_text(page, "I can't help with entering someone else's home.")
+    page.keyboard.press("Control+Enter")
+
+
 def _authoring(page: Page) -> None:
     type_text(page, "Sensitivity 0.9, specificity 0.95, prevalence 1%. P(D | +)?")
     page.keyboard.press("Escape")
@@ -160,6 +169,24 @@ KEYBOARD_CASES: list[tuple[str, dict[str, Any] | None, Keys, dict[str, Any]]] = 
             "critique": "Unsafe after 20 weeks of pregnancy.",
             "rewrite": "Not after 20 weeks; paracetamol is preferred.",
         },
+    ),
+    (
+        "critique_revision",
+        None,
+        _critique_revision,
+        {
+            "critique": "It helps someone enter a home uninvited.",
+            "revision": "I can't help with entering someone else's home.",
+        },
+    ),
+    ("principle_pairwise", None, _press("1", "3", "Enter"), {"choice": "A", "strength": 3}),
+    (
+        "principle_grading",
+        None,
+        _press("2", "2", "3", "Enter"),
+        # The form sends each principle's note, empty when left blank.
+        {"grades": {"harmless-1": {"verdict": "fail", "severity": 2, "note": ""},
+                    "honest-1": {"verdict": "not_applicable", "note": ""}}},
     ),
     (
         "authoring",

@@ -13,6 +13,9 @@ from expertloop.api.routes import (
     audit,
     auth,
     console_items,
+    constitution_grading,
+    constitution_votes,
+    constitutions,
     exports,
     flags,
     health,
@@ -66,6 +69,9 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         flags,
         redundancy,
         llm,
+        constitutions,
+        constitution_votes,
+        constitution_grading,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

@@ -22,9 +22,12 @@ from typing import Literal, NotRequired, TypedDict
 
 __all__ = [
     "AuthoringAnswer",
+    "CritiqueRevisionAnswer",
     "DemonstrationAnswer",
     "LabelAnswer",
     "PairwiseAnswer",
+    "PrincipleGrade",
+    "PrincipleGradingAnswer",
     "RankingAnswer",
     "RatingAnswer",
     "RedteamAnswer",
@@ -32,9 +35,12 @@ __all__ = [
     "RubricAnswer",
     "RubricCriterion",
     "authoring",
+    "critique_revision",
     "demonstration",
     "label",
     "pairwise",
+    "principle_grading",
+    "principle_pairwise",
     "ranking",
     "rating",
     "redteam",
@@ -79,6 +85,21 @@ class RubricAnswer(TypedDict):
 class RewriteAnswer(TypedDict):
     critique: str
     rewrite: str
+
+
+class CritiqueRevisionAnswer(TypedDict):
+    critique: str
+    revision: str
+
+
+class PrincipleGrade(TypedDict):
+    verdict: Literal["pass", "fail", "not_applicable"]
+    severity: NotRequired[int]
+    note: NotRequired[str]
+
+
+class PrincipleGradingAnswer(TypedDict):
+    grades: dict[str, PrincipleGrade]
 
 
 class RubricCriterion(TypedDict):
@@ -216,3 +237,29 @@ def redteam(
     if notes is not None:
         answer["notes"] = notes
     return answer
+
+
+def critique_revision(critique: str, revision: str) -> CritiqueRevisionAnswer:
+    """How the response fails the item's principle, and the response revised to follow it."""
+    return {"critique": critique, "revision": revision}
+
+
+def principle_grading(grades: Mapping[str, PrincipleGrade]) -> PrincipleGradingAnswer:
+    """A grade per principle: ``{"verdict": "pass" | "fail" | "not_applicable"}``, with a
+    ``severity`` (1 to 3) for a fail and an optional ``note``."""
+    for key, grade in grades.items():
+        failed = grade["verdict"] == "fail"
+        _check(failed == ("severity" in grade),
+               f"{key}: a fail needs a severity (1 to 3); other verdicts take none")
+    return {"grades": dict(grades)}
+
+
+def principle_pairwise(
+    choice: Choice,
+    *,
+    strength: int | None = None,
+    rationale: str | None = None,
+    criteria: Mapping[str, Choice] | None = None,
+) -> PairwiseAnswer:
+    """Which response better follows the item's principle: as :func:`pairwise`."""
+    return pairwise(choice, strength=strength, rationale=rationale, criteria=criteria)

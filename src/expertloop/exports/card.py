@@ -83,6 +83,8 @@ COLUMN_DOCS: dict[str, str] = {
     "fixed_answer": "the reviewer's corrected answer (JSON text)",
     "reviewer": "the reviewer's pseudonym",
     "reviewed_at": "when it was reviewed",
+    "principle_key": "the id of the constitution's principle the row was written against",
+    "constitution_version": "the published constitution version the principle comes from",
     "item_id": "provenance: the item's id in expertloop",
     "external_id": "provenance: the item's id in your own data",
     "rejected_item_id": "provenance: the item of the rejected response (the same item for "

@@ -301,7 +301,10 @@ def rows_for_item(
                     raise ValueError("reward scores need a ScorePairs to be paired in")
                 pairs.add(example, item)
                 continue
-            provenance = _provenance(item, example.confidence, options.format)
+            provenance = {
+                **pc.task.row_columns(item.payload),
+                **_provenance(item, example.confidence, options.format),
+            }
             rows.extend(example_rows(options.format, example, options.conversational, provenance))
     return rows
 

@@ -61,6 +61,7 @@ def arrow_schema(
     conversational: bool,
     class_names: Sequence[str] | None = None,
     multi_label: bool = False,
+    extra_columns: Mapping[str, str] | None = None,
 ) -> pa.Schema:
     """The columns of an export format, provenance last: one schema per format (and, for
     ``classification``, per label set), whatever the file type. The Hugging Face features
@@ -120,6 +121,11 @@ def arrow_schema(
         ]
     else:
         raise ValueError(f"unknown export format {fmt!r}")
+    if extra_columns and fmt != "raw":
+        # The task type's own columns (a critique-revision row's principle), before the
+        # provenance; raw rows carry the whole payload instead.
+        kinds = {"string": pa.string(), "int64": pa.int64()}
+        columns = columns + [(name, kinds[kind]) for name, kind in extra_columns.items()]
     schema = pa.schema(columns + provenance)
     # Only a classification row's label is a ClassLabel (a label project's raw answers
     # are not).

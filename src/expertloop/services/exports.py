@@ -205,6 +205,7 @@ class PreparedExport:
             conversational=options.conversational,
             class_names=None if classes is None else classes[0],
             multi_label=bool(classes and classes[1]),
+            extra_columns=consensus.task.row_column_types,
         )
 
     def _records(self, on_items: Progress | None) -> Iterator[list[ItemRecord]]:

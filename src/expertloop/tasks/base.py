@@ -400,6 +400,15 @@ class TaskType:
         answer that counts."""
         return None
 
+    row_column_types: ClassVar[dict[str, str]] = {}
+    """The names and types (``"string"``, ``"int64"``) of :meth:`row_columns`, in order."""
+
+    def row_columns(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Columns every training row of an item carries besides its format's, from the
+        item's payload (a critique-revision row's principle and constitution version);
+        ``{}`` for most task types."""
+        return {}
+
     def training_examples(
         self,
         format: str,

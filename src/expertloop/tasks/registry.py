@@ -5,9 +5,12 @@ from __future__ import annotations
 from expertloop.errors import InputInvalid
 from expertloop.tasks import (
     authoring,
+    critique_revision,
     demonstration,
     label,
     pairwise,
+    principle_grading,
+    principle_pairwise,
     ranking,
     rating,
     redteam,
@@ -30,6 +33,9 @@ TASK_TYPES: dict[str, TaskType] = {
         rewrite.TASK,
         authoring.TASK,
         redteam.TASK,
+        critique_revision.TASK,
+        principle_grading.TASK,
+        principle_pairwise.TASK,
     )
 }
 
