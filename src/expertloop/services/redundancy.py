@@ -274,22 +274,31 @@ def initial_target(conn: Connection, project: Project) -> int:
 # --- after each answer --------------------------------------------------------------------
 
 
-def model_of(
-    conn: Connection, project_id: int, classes: tuple[str, ...], workers: list[int]
+def _model(
+    row: store.ModelRow | None, classes: tuple[str, ...],
+    confusion: dict[int, list[list[float]]],
 ) -> WorkerModel:
-    """The project's fitted worker model for these workers (the crowd's matrix for those
-    the fit has not seen), or the uninformed model before any fit or after the classes
-    changed."""
-    row = store.load_model(conn, project_id)
+    """The project's fitted worker model with these workers' matrices (the crowd's for
+    those the fit has not seen), or the uninformed model before any fit or after the
+    classes changed."""
     if row is None or tuple(row.classes) != classes:
         return WorkerModel.uninformed(len(classes))
-    confusion: dict[Hashable, Confusion] = {
-        w: tuple(tuple(r) for r in m)
-        for w, m in store.reliability_of(conn, project_id, workers).items()
+    matrices: dict[Hashable, Confusion] = {
+        w: tuple(tuple(r) for r in m) for w, m in confusion.items()
     }
     return WorkerModel(
         len(classes), tuple(row.class_prior), tuple(tuple(r) for r in row.default_confusion),
-        confusion,
+        matrices,
+    )
+
+
+def model_of(
+    conn: Connection, project_id: int, classes: tuple[str, ...], workers: list[int]
+) -> WorkerModel:
+    """The project's worker model for these workers, read from its tables."""
+    return _model(
+        store.load_model(conn, project_id), classes,
+        store.reliability_of(conn, project_id, workers),
     )
 
 
@@ -299,15 +308,19 @@ def retarget(
     *,
     task_type: str,
     config: dict[str, Any],
-    settings: Redundancy | None,
-    answers_per_item: int,
+    answers_per_item: int | None,
 ) -> int | None:
-    """Recompute one item's confidence and target (locks the item); the new target, or
-    ``None`` when the item is not adaptive (gold, out of service, gone)."""
+    """Recompute one item's confidence and target (locks the item) under its project's
+    settings as they are (none: ``answers_per_item``, or the item left as it is with
+    ``None``); the new target, or ``None`` when the item was left alone (gold, out of
+    service, gone)."""
     item = store.item_answers(conn, item_id)
     if item is None or item.gold or item.disabled:
         return None
+    settings = _of(item.settings)
     if settings is None:
+        if answers_per_item is None:
+            return None
         return store.retarget_item(conn, item_id, want=answers_per_item, confidence=None)
     classes = classes_of(task_type, config)
     if classes is None:
@@ -326,7 +339,7 @@ def retarget(
         # item wants its min_answers (or one more, for answers without a vote).
         want = next_target(item.n_answers, 0.0, settings.policy)
         return store.retarget_item(conn, item_id, want=want, confidence=None)
-    model = model_of(conn, item.project_id, classes, workers)
+    model = _model(item.model, classes, item.confusion or {})
     confidence = max(item_posterior(model, workers, labels))
     want = next_target(item.n_answers, confidence, settings.policy)
     return store.retarget_item(conn, item_id, want=want, confidence=confidence)
@@ -339,12 +352,11 @@ def after_answer(db: Database, target: AnswerTarget) -> None:
         return
     try:
         with db.write() as conn:
-            settings = _of(store.load_settings(conn, target.project_id))
-            if settings is None:
-                return
+            # A project no longer adaptive (settings removed since the answer was read):
+            # the item keeps its target; the re-targeting job sets it.
             retarget(
                 conn, target.item_id, task_type=target.task_type, config=target.config,
-                settings=settings, answers_per_item=settings.min_answers,
+                answers_per_item=None,
             )
     except Exception:
         log.exception("adaptive redundancy after answer on item %d failed", target.item_id)

@@ -25,7 +25,7 @@ from expertloop.jobs import JobContext, job_kind
 from expertloop.quality import ConvergenceError, QualityInputError
 from expertloop.quality.aggregation import one_coin_dawid_skene
 from expertloop.quality.redundancy import fit_worker_model
-from expertloop.services.redundancy import FIT_KIND, RETARGET_KIND, Redundancy, classes_of
+from expertloop.services.redundancy import FIT_KIND, RETARGET_KIND, classes_of
 from expertloop.services.redundancy import retarget as retarget_item
 from expertloop.store import Database
 from expertloop.store import jobs as job_store
@@ -116,15 +116,11 @@ def retarget_project(db: Database, project_id: int, *, on_items: Any = None) -> 
             project = project_store.project_for_user(conn, project_id, -1)
             if project is None:
                 raise NotFound(f"project {project_id} not found")
-            row = store.load_settings(conn, project_id)
-            settings = None if row is None else Redundancy(
-                project_id, row.min_answers, row.max_answers, row.target_confidence
-            )
             batch = store.adaptive_items(conn, project_id, after_id=after, limit=_BATCH)
             for item_id in batch:
                 if retarget_item(
                     conn, item_id, task_type=project.task_type, config=project.config,
-                    settings=settings, answers_per_item=project.answers_per_item,
+                    answers_per_item=project.answers_per_item,
                 ) is not None:
                     changed += 1
         if on_items is not None:

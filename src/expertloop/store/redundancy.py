@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text
+from sqlalchemy import Connection, delete, insert, select, text
 
 from expertloop.store import tables as t
-from expertloop.store.claims import lock_items
 
 __all__ = [
     "ItemAnswers",
@@ -86,7 +85,9 @@ def delete_settings(conn: Connection, project_id: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ItemAnswers:
-    """An item as adaptive redundancy sees it, read under the item's lock."""
+    """An item as adaptive redundancy sees it, read under the item's lock, with its
+    project's settings and fitted model (``None``: none) and, per answer, the worker's
+    confusion matrix in that model (``None``: the fit has not seen the worker)."""
 
     item_id: int
     project_id: int
@@ -96,30 +97,54 @@ class ItemAnswers:
     target: int
     open_slots: int
     answers: list[tuple[int, dict[str, Any]]]  # (worker id, canonical value)
+    settings: RedundancyRow | None = None
+    model: ModelRow | None = None
+    confusion: dict[int, list[list[float]]] | None = None
 
 
-_ITEM = select(
-    t.Item.id, t.Item.project_id, t.Item.gold.is_not(None), t.Item.disabled_at.is_not(None),
-    t.Item.n_answers, t.Item.target, t.Item.open_slots,
-).where(t.Item.id == bindparam("item_id"))
-_ANSWERS = (
-    select(t.Answer.worker_id, t.Answer.value)
-    .where(t.Answer.item_id == bindparam("item_id"))
-    .order_by(t.Answer.id)
+# One statement locks the item and reads it with its project's settings and model; one
+# more reads its answers with their workers' matrices: the work after each answer is these
+# two reads and the update, on an index each.
+_ITEM = (
+    "SELECT i.id, i.project_id, i.gold IS NOT NULL, i.disabled_at IS NOT NULL, i.n_answers, "
+    "i.target, i.open_slots, r.min_answers, r.max_answers, r.target_confidence, "
+    "r.updated_at, m.classes, m.class_prior, m.default_confusion, m.answers, "
+    "m.last_answer_id, m.fitted_at, m.duration_ms "
+    "FROM items i LEFT JOIN project_redundancy r ON r.project_id = i.project_id "
+    "LEFT JOIN redundancy_models m ON m.project_id = i.project_id WHERE i.id = :item_id"
 )
+_ITEM_LOCKED = {
+    "postgresql": text(_ITEM + " FOR NO KEY UPDATE OF i").columns(
+        classes=t.Json, class_prior=t.Json, default_confusion=t.Json
+    ),
+    "sqlite": text(_ITEM).columns(classes=t.Json, class_prior=t.Json, default_confusion=t.Json),
+}
+_ANSWERS = text(
+    "SELECT a.worker_id, a.value, w.confusion FROM answers a "
+    "LEFT JOIN worker_reliability w ON w.project_id = a.project_id "
+    "AND w.worker_id = a.worker_id WHERE a.item_id = :item_id ORDER BY a.id"
+).columns(value=t.Json, confusion=t.Json)
 
 
 def item_answers(conn: Connection, item_id: int) -> ItemAnswers | None:
     """Lock the item (PostgreSQL; SQLite's write transaction excludes other writers) and
     read it with its answers. Locked first, so the answers read include every answer
     committed before the lock: of two answers' updates, the later sees both."""
-    lock_items(conn, [item_id])
-    row = conn.execute(_ITEM, {"item_id": item_id}).first()
+    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    row = conn.execute(_ITEM_LOCKED[dialect], {"item_id": item_id}).first()
     if row is None:
         return None
-    answers = [(r.worker_id, r.value) for r in conn.execute(_ANSWERS, {"item_id": item_id})]
+    settings = None if row[7] is None else RedundancyRow(row[1], *row[7:11])
+    model = None if row[11] is None else ModelRow(row[1], *row[11:18])
+    answers: list[tuple[int, dict[str, Any]]] = []
+    confusion: dict[int, list[list[float]]] = {}
+    for worker, value, matrix in conn.execute(_ANSWERS, {"item_id": item_id}):
+        answers.append((worker, value))
+        if matrix is not None:
+            confusion[worker] = matrix
     return ItemAnswers(
-        row[0], row[1], bool(row[2]), bool(row[3]), row[4], row[5], row[6], answers
+        row[0], row[1], bool(row[2]), bool(row[3]), row[4], row[5], row[6], answers,
+        settings, model, confusion,
     )
 
 
