@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     lease_sweep_seconds: float = Field(
         5.0, gt=0, description="How often expired leases are returned to the pool."
     )
+    pay_sweep_seconds: float = Field(
+        10.0, gt=0, description="How often accepted work is credited in the pay ledger."
+    )
     job_workers: int = Field(
         1,
         ge=0,

@@ -19,6 +19,7 @@ from expertloop.cli import (
     items,
     items_admin,
     jobs,
+    pay,
     projects,
     reviews,
     serve,
@@ -44,6 +45,7 @@ COMMANDS = (
     jobs,
     audit,
     workforce,
+    pay,
 )
 
 app = typer.Typer(
