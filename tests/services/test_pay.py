@@ -345,3 +345,35 @@ def test_rates_and_budgets_refuse_bad_input_by_field(env: Env) -> None:
         pay_budget.set_budget(env.db, actor=manager, project_id=project, amount_minor=10,
                               currency="EUR")
     assert refused.value.details[0]["field"] == "currency"
+
+
+def test_a_statement_shows_each_movement_and_balances_at_both_ends_of_the_period(
+    env: Env, clock: FakeClock
+) -> None:
+    manager, reviewer, worker = env.user(Role.MANAGER), env.user(Role.REVIEWER), env.user()
+    project = _project(env, manager, [worker, reviewer], 3)
+    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=10,
+                 currency="USD")
+    first = _answer(env, worker, project)
+    assert first is not None
+    clock.advance(LATER.total_seconds())
+    pay.credit(env.db)
+    clock.advance(1)
+    middle = clock.now()
+    _answer(env, worker, project)
+    request_reviews(env.db, actor=manager, project_id=project, answer_ids=[first])
+    with env.db.read() as conn:
+        review = conn.execute(select(t.Review.id)).scalar_one()
+    decide_review(env.db, actor=reviewer, review_id=review, outcome="accepted")
+    clock.advance(LATER.total_seconds())
+    pay.credit(env.db)
+
+    later = pay_ledger.statement(env.db, actor=worker, worker_id=worker.id, since=middle)
+    assert later.opening == {"USD": {"pending": 10}}
+    assert sorted(line.kind for line in later.lines) == ["approval", "credit"]
+    assert later.closing == {"USD": {"pending": 10, "approved": 10}}
+    whole = pay_ledger.statement(env.db, actor=worker, worker_id=worker.id)
+    assert len(whole.lines) == 3
+    assert whole.closing == later.closing
+    with pytest.raises(PermissionDenied):
+        pay_ledger.statement(env.db, actor=reviewer, worker_id=worker.id)

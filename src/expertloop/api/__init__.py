@@ -22,6 +22,7 @@ from expertloop.api.routes import (
     items,
     jobs,
     my_work,
+    pay,
     projects,
     reviews,
     users,
@@ -60,6 +61,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         item_reports,
         my_work,
         flags,
+        pay,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

@@ -33,9 +33,12 @@ __all__ = [
     "Difference",
     "Earnings",
     "Reconciliation",
+    "Statement",
+    "StatementLine",
     "adjust",
     "earnings",
     "reconcile",
+    "statement",
 ]
 
 MAX_REASON_CHARS = 2000
@@ -245,3 +248,78 @@ def adjust(
                      "amount_minor": amount_minor, "currency": code, "reason": reason},
         )
     return tx_id
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    transaction_id: int
+    created_at: datetime
+    kind: str
+    project_id: int | None
+    answer_id: int | None
+    memo: str
+    # What the transaction moved in the worker's accounts: {"pending": -100, "approved": 100}.
+    amounts: dict[str, int]
+    currency: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"transaction_id": self.transaction_id, "created_at": self.created_at.isoformat(),
+                "kind": self.kind, "project_id": self.project_id, "answer_id": self.answer_id,
+                "memo": self.memo, "amounts_minor": self.amounts, "currency": self.currency}
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A worker's money over [since, until): balances at each end and every movement."""
+
+    worker_id: int
+    since: datetime | None
+    until: datetime | None
+    opening: dict[str, dict[str, int]]  # currency -> account -> amount
+    closing: dict[str, dict[str, int]]
+    lines: list[StatementLine]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"worker_id": self.worker_id,
+                "since": None if self.since is None else self.since.isoformat(),
+                "until": None if self.until is None else self.until.isoformat(),
+                "opening_minor": self.opening, "closing_minor": self.closing,
+                "lines": [line.to_dict() for line in self.lines]}
+
+
+def statement(
+    db: Database,
+    *,
+    actor: User,
+    worker_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Statement:
+    """The worker's statement for a period (their own, or anyone's for an admin)."""
+    if not _may_see_worker(actor, worker_id):
+        raise PermissionDenied("you can see only your own statements")
+    if since is not None and until is not None and until <= since:
+        raise InputInvalid.on_field("until", "the period must end after it starts")
+    opening: dict[str, dict[str, int]] = {}
+    lines: list[StatementLine] = []
+    with db.read() as conn:
+        if since is not None:
+            for account, currency, amount in pay_store.worker_balances_before(
+                conn, worker_id, since
+            ):
+                opening.setdefault(currency, {})[account] = amount
+        for tx in pay_store.transactions(conn, worker_id=worker_id, since=since, until=until):
+            amounts: dict[str, int] = {}
+            currency = ""
+            for account, _p, w, amount, cur in tx.postings:
+                if w == worker_id:
+                    amounts[account] = amounts.get(account, 0) + amount
+                    currency = cur
+            lines.append(StatementLine(tx.id, tx.created_at, tx.kind, tx.project_id,
+                                       tx.answer_id, tx.memo, amounts, currency))
+    closing = {c: dict(per) for c, per in opening.items()}
+    for line in lines:
+        per = closing.setdefault(line.currency, {})
+        for account, amount in line.amounts.items():
+            per[account] = per.get(account, 0) + amount
+    return Statement(worker_id, since, until, opening, closing, lines)

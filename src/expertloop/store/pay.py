@@ -65,6 +65,7 @@ __all__ = [
     "transaction_id",
     "transactions",
     "unbalanced_transactions",
+    "worker_balances_before",
 ]
 
 TX = cast(Table, t.PayTransaction.__table__)
@@ -619,3 +620,16 @@ def is_member(conn: Connection, project_id: int, user_id: int) -> bool:
     return conn.execute(
         select(m.c.user_id).where(m.c.project_id == project_id, m.c.user_id == user_id)
     ).first() is not None
+
+
+def worker_balances_before(
+    conn: Connection, worker_id: int, before: datetime
+) -> list[tuple[str, str, int]]:
+    """The worker's balances (account, currency, amount) from transactions before a time."""
+    rows = conn.execute(
+        select(POSTING.c.account, POSTING.c.currency, func.sum(POSTING.c.amount))
+        .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id))
+        .where(POSTING.c.worker_id == worker_id, TX.c.created_at < before)
+        .group_by(POSTING.c.account, POSTING.c.currency)
+    )
+    return [(r[0], r[1], int(r[2])) for r in rows]
