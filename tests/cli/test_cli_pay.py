@@ -56,3 +56,23 @@ def test_the_operator_pays_answers_reconciles_and_catches_a_tampered_ledger(cli,
     assert report["differences"] == [{"owner": "worker", "owner_id": worker.id,
                                       "account": "pending", "currency": "USD",
                                       "expected": 80, "ledger": 82}]
+
+
+def test_the_operator_pays_a_batch_and_exports_the_ledger(cli, env: Env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env.user(Role.ADMIN, username="root")
+    manager = env.user(Role.MANAGER)
+    worker = env.user(Role.WORKER, username="wren")
+    project = env.project(manager, members=[worker])
+    assert cli("pay", "adjust", str(project), "wren", "--amount", "250", "--currency", "EUR",
+               "--reason", "a bonus").exit_code == 0
+    assert cli("pay", "account", "wren", "wren@example.org").exit_code == 0
+    target = tmp_path / "payout.csv"
+    paid = cli("pay", "payout", "2026-12", "--currency", "EUR", "-o", str(target))
+    assert paid.exit_code == 0, paid.output
+    assert json.loads(paid.stdout)["total_minor"] == 250
+    assert target.read_text().splitlines()[1].endswith(",wren@example.org,2.50,EUR")
+    exported = cli("pay", "export")
+    assert exported.exit_code == 0, exported.output
+    assert f"  Liabilities:Workers:W{worker.id}:Paid  2.50 EUR" in exported.stdout
+    bad = cli("pay", "payout", "bad batch!", "--currency", "EUR", "-o", str(target))
+    assert bad.exit_code == 1

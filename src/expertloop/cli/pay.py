@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -139,6 +141,63 @@ def pay_adjust(
         except ExpertloopError as exc:
             fail(exc.message)
     typer.echo(json.dumps({"transaction_id": tx}))
+
+
+@group.command("account")
+def pay_account(
+    worker: Annotated[str, typer.Argument(help="User id or username.")],
+    reference: Annotated[str, typer.Argument(help="Where payouts go (IBAN, e-mail, id).")],
+) -> None:
+    """Set where a worker's payouts go (written to payout files)."""
+    from expertloop.services.pay_payouts import set_payout_reference
+
+    with database(settings()) as db:
+        actor = operator(db, None)
+        try:
+            set_payout_reference(db, actor=actor, worker_id=user_id(db, worker),
+                                 reference=reference)
+        except ExpertloopError as exc:
+            fail(exc.message)
+
+
+@group.command("payout")
+def pay_payout(
+    batch: Annotated[str, typer.Argument(help="The batch's name, e.g. 2026-12.")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code, e.g. USD.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The payout CSV to write.")],
+) -> None:
+    """Pay every worker's approved money as one batch and write its CSV (pseudonym, account
+    reference, amount, currency). Running a batch again pays nothing twice."""
+    from expertloop.services.pay_payouts import pay_batch
+
+    config = settings()
+    with database(config) as db:
+        actor = operator(db, None)
+        try:
+            done = pay_batch(db, actor=actor, batch=batch, currency=currency, path=output,
+                             secret_key=config.secret_key)
+        except ExpertloopError as exc:
+            fail(exc.message)
+    typer.echo(json.dumps(done.to_dict()))
+
+
+@group.command("export")
+def pay_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")
+    ] = None,
+) -> None:
+    """Write the whole ledger as Beancount (for accountants' tools)."""
+    from expertloop.services.pay_payouts import write_beancount
+
+    with database(settings()) as db:
+        actor = operator(db, None)
+        if output is None:
+            write_beancount(db, actor=actor, sink=sys.stdout)
+            return
+        with output.open("w", encoding="utf-8") as sink:
+            lines = write_beancount(db, actor=actor, sink=sink)
+    err.print(f"wrote {lines} lines to {output}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "is_member",
     "ledger_balances",
     "live_leases",
+    "lock_cursor",
     "manual_totals",
     "post_entries",
     "postings_of_young_effects",
@@ -633,3 +634,9 @@ def worker_balances_before(
         .group_by(POSTING.c.account, POSTING.c.currency)
     )
     return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def lock_cursor(conn: Connection, name: str) -> None:
+    """Lock the cursor's row until the transaction ends (a no-op update takes the lock on
+    PostgreSQL; SQLite's write transaction is exclusive already)."""
+    conn.execute(update(CURSOR).where(CURSOR.c.name == name).values(last_id=CURSOR.c.last_id))
