@@ -44,6 +44,7 @@ from expertloop.jobs import JobContext, job_kind
 from expertloop.services.projects import load_project
 from expertloop.store import Database, audit
 from expertloop.store import pay as pay_store
+from expertloop.store import pay_budgets as budget_store
 from expertloop.store.pay import AnswerFacts, Entry, Leg, RateRow
 
 __all__ = [
@@ -123,7 +124,7 @@ def set_rate(
         )
     with db.write() as conn:
         managed_project(conn, actor, project_id)
-        found = pay_store.budget(conn, project_id)
+        found = budget_store.budget(conn, project_id)
         if found is not None and found.currency != code:
             raise InputInvalid.on_field(
                 "currency", f"the project's budget is in {found.currency}; pay in it"
@@ -251,7 +252,7 @@ def _post(conn: Connection, entries: Sequence[Entry], now: datetime) -> dict[str
             if leg.account is LedgerAccount.BUDGET and leg.project_id is not None:
                 spend[leg.project_id] = spend.get(leg.project_id, 0) - leg.amount
     if spend:
-        pay_store.add_spend(conn, spend)
+        budget_store.add_spend(conn, spend)
     return counts
 
 

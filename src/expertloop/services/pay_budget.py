@@ -24,6 +24,7 @@ from expertloop.errors import InputInvalid
 from expertloop.services.pay import MAX_AMOUNT_MINOR, RateBook, managed_project, unit_cost
 from expertloop.store import Database, audit
 from expertloop.store import pay as pay_store
+from expertloop.store import pay_budgets as budget_store
 
 __all__ = ["BudgetStatus", "budget_status", "refresh_budgets", "set_budget"]
 
@@ -54,7 +55,7 @@ class BudgetStatus:
         }
 
 
-def _status(row: pay_store.BudgetRow) -> BudgetStatus:
+def _status(row: budget_store.BudgetRow) -> BudgetStatus:
     return BudgetStatus(
         row.project_id, row.amount_minor, row.currency, row.spent_minor, row.committed_minor,
         row.stopped, row.stopped_at,
@@ -83,15 +84,16 @@ def set_budget(
             raise InputInvalid.on_field(
                 "currency", f"the project pays in {rates[-1].currency}; budget in it"
             )
-        before = pay_store.budget(conn, project_id)
-        pay_store.save_budget(
+        before = budget_store.budget(conn, project_id)
+        budget_store.save_budget(
             conn, project_id=project_id, amount_minor=amount_minor, currency=code, now=now
         )
         if before is None:
             # Work paid before the budget existed counts against it.
-            pay_store.add_spend(conn, {project_id: pay_store.project_spend(conn, project_id, code)})
+            earlier = budget_store.project_spend(conn, project_id, code)
+            budget_store.add_spend(conn, {project_id: earlier})
         _refresh(conn, project_id, now)
-        after = pay_store.budget(conn, project_id)
+        after = budget_store.budget(conn, project_id)
         assert after is not None
         audit.record_event(
             conn, action="pay.budget_set", actor_id=actor.id, project_id=project_id, now=now,
@@ -105,22 +107,22 @@ def set_budget(
 def budget_status(db: Database, *, actor: User, project_id: int) -> BudgetStatus | None:
     with db.read() as conn:
         managed_project(conn, actor, project_id)
-        row = pay_store.budget(conn, project_id)
+        row = budget_store.budget(conn, project_id)
     return None if row is None else _status(row)
 
 
 def _refresh(conn: Connection, project_id: int, now: datetime) -> bool | None:
     """Recompute the budget's committed cost and flag; whether the flag changed to stopped
     (``True``), to running (``False``), or not at all (``None``)."""
-    row = pay_store.budget(conn, project_id)
+    row = budget_store.budget(conn, project_id)
     if row is None:
         return None
     rate = RateBook(pay_store.rates(conn, [project_id])).rate_at(project_id, now)
-    lease_seconds = pay_store.project_lease_seconds(conn, project_id) or 3600
+    lease_seconds = budget_store.project_lease_seconds(conn, project_id) or 3600
     unit = 0 if rate is None else unit_cost(rate, lease_seconds)
-    committed = pay_store.live_leases(conn, project_id, now) * unit
+    committed = budget_store.live_leases(conn, project_id, now) * unit
     stopped = row.spent_minor + committed + unit > row.amount_minor
-    changed = pay_store.set_budget_state(
+    changed = budget_store.set_budget_state(
         conn, project_id=project_id, spent_minor=row.spent_minor, committed_minor=committed,
         stopped=stopped, now=now,
     )
@@ -138,7 +140,7 @@ def _refresh(conn: Connection, project_id: int, now: datetime) -> bool | None:
 def refresh_budgets(db: Database) -> list[int]:
     """Refresh every budget; the projects that stopped now."""
     with db.read() as conn:
-        ids = [row.project_id for row in pay_store.budgets(conn)]
+        ids = [row.project_id for row in budget_store.budgets(conn)]
     stopped = []
     for project_id in ids:
         with db.write() as conn:

@@ -27,7 +27,10 @@ from expertloop.services.pay import (
 )
 from expertloop.store import Database, audit
 from expertloop.store import pay as pay_store
-from expertloop.store.pay import Entry, Leg, Owner
+from expertloop.store import pay_budgets as budget_store
+from expertloop.store import pay_checks as check_store
+from expertloop.store.pay import Entry, Leg
+from expertloop.store.pay_checks import Owner
 
 __all__ = [
     "Difference",
@@ -129,22 +132,22 @@ def reconcile(
                     missing += 1
                 for entry in entries:
                     for leg in entry.legs:
-                        key = _group(pay_store._owner(
+                        key = _group(check_store._owner(
                             leg.worker_id, leg.project_id, leg.account.value, leg.currency))
                         expected[key] = expected.get(key, 0) + leg.amount
-        for key, amount in pay_store.manual_totals(conn).items():
+        for key, amount in check_store.manual_totals(conn).items():
             expected[_group(key)] = expected.get(_group(key), 0) + amount
         ledger: dict[Owner, int] = {}
-        young = pay_store.postings_of_young_effects(conn, as_of)
-        for key, amount in pay_store.account_totals(conn).items():
+        young = check_store.postings_of_young_effects(conn, as_of)
+        for key, amount in check_store.account_totals(conn).items():
             net = amount - young.get(key, 0)
             ledger[_group(key)] = ledger.get(_group(key), 0) + net
-        unbalanced = pay_store.unbalanced_transactions(conn)
-        duplicates = pay_store.duplicate_effects(conn)
+        unbalanced = check_store.unbalanced_transactions(conn)
+        duplicates = check_store.duplicate_effects(conn)
         spend = {
-            b.project_id: (b.currency, b.spent_minor) for b in pay_store.budgets(conn)
+            b.project_id: (b.currency, b.spent_minor) for b in budget_store.budgets(conn)
         }
-        all_budget = pay_store.account_totals_of_budgets(conn)
+        all_budget = check_store.account_totals_of_budgets(conn)
     differences = [
         Difference(kind, owner_id, account, currency, expected.get(key, 0), ledger.get(key, 0))
         for key in sorted(set(expected) | set(ledger))
@@ -240,7 +243,7 @@ def adjust(
         )
         if not pay_store.post_entries(conn, [entry], now=now):
             raise InputInvalid("an identical adjustment was just made; try again")
-        pay_store.add_spend(conn, {project_id: amount_minor})
+        budget_store.add_spend(conn, {project_id: amount_minor})
         tx_id = pay_store.transaction_id(conn, key)
         audit.record_event(
             conn, action="pay.adjusted", actor_id=actor.id, project_id=project_id, now=now,

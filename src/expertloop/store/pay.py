@@ -18,7 +18,6 @@ from sqlalchemy import (
     Connection,
     Table,
     and_,
-    case,
     func,
     insert,
     or_,
@@ -32,47 +31,29 @@ from expertloop.store.dialects import insert_ignoring_conflicts
 
 __all__ = [
     "AnswerFacts",
-    "BudgetRow",
     "Entry",
     "Leg",
-    "Owner",
     "RateRow",
     "TransactionRow",
-    "account_totals",
-    "account_totals_of_budgets",
-    "add_spend",
     "answers_after",
     "balances",
-    "budget",
-    "budgets",
     "cursor",
     "decided_reviews_after",
-    "duplicate_effects",
     "insert_rate",
     "is_member",
-    "ledger_balances",
-    "live_leases",
     "lock_cursor",
-    "manual_totals",
     "post_entries",
-    "postings_of_young_effects",
-    "project_lease_seconds",
-    "project_spend",
     "rates",
     "reconcile_answers",
-    "save_budget",
     "save_cursor",
-    "set_budget_state",
     "transaction_id",
     "transactions",
-    "unbalanced_transactions",
     "worker_balances_before",
 ]
 
 TX = cast(Table, t.PayTransaction.__table__)
 POSTING = cast(Table, t.PayPosting.__table__)
 RATE = cast(Table, t.PayRate.__table__)
-BUDGET = cast(Table, t.PayBudget.__table__)
 CURSOR = cast(Table, t.PayCursor.__table__)
 ANSWER = cast(Table, t.Answer.__table__)
 REVIEW = cast(Table, t.Review.__table__)
@@ -326,46 +307,6 @@ def balances(
     return [(r[0], r[1], r[2], r[3], int(r[4])) for r in conn.execute(query)]
 
 
-def ledger_balances(conn: Connection) -> dict[tuple[int, str, str], int]:
-    """Every worker's balance per (worker, account, currency)."""
-    rows = conn.execute(
-        select(POSTING.c.worker_id, POSTING.c.account, POSTING.c.currency,
-               func.sum(POSTING.c.amount))
-        .where(POSTING.c.worker_id.is_not(None))
-        .group_by(POSTING.c.worker_id, POSTING.c.account, POSTING.c.currency)
-    )
-    return {(int(r[0]), r[1], r[2]): int(r[3]) for r in rows}
-
-
-def unbalanced_transactions(conn: Connection, limit: int = 100) -> list[int]:
-    """Transactions whose postings do not sum to zero in some currency (or have none)."""
-    summed = conn.execute(
-        select(POSTING.c.transaction_id)
-        .group_by(POSTING.c.transaction_id, POSTING.c.currency)
-        .having(func.sum(POSTING.c.amount) != 0)
-        .limit(limit)
-    ).scalars().all()
-    bare = conn.execute(
-        select(TX.c.id)
-        .where(~select(POSTING.c.id).where(POSTING.c.transaction_id == TX.c.id).exists())
-        .limit(limit)
-    ).scalars().all()
-    return sorted({int(i) for i in (*summed, *bare)})
-
-
-def duplicate_effects(conn: Connection) -> int:
-    """Answers with more than one transaction of a kind (the unique keys forbid it; only a
-    hand-edited ledger has any)."""
-    dup = (
-        select(TX.c.answer_id)
-        .where(TX.c.answer_id.is_not(None))
-        .group_by(TX.c.answer_id, TX.c.kind)
-        .having(func.count() > 1)
-        .subquery()
-    )
-    return int(conn.execute(select(func.count()).select_from(dup)).scalar_one())
-
-
 @dataclass(frozen=True, slots=True)
 class TransactionRow:
     id: int
@@ -417,199 +358,6 @@ def transactions(
         after = ids[-1]
 
 
-# --- budgets -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetRow:
-    project_id: int
-    amount_minor: int
-    currency: str
-    spent_minor: int
-    committed_minor: int
-    stopped: bool
-    stopped_at: datetime | None
-    updated_at: datetime
-
-
-def budget(conn: Connection, project_id: int) -> BudgetRow | None:
-    row = conn.execute(select(BUDGET).where(BUDGET.c.project_id == project_id)).first()
-    return None if row is None else BudgetRow(**row._mapping)
-
-
-def budgets(conn: Connection) -> list[BudgetRow]:
-    return [BudgetRow(**row._mapping) for row in conn.execute(select(BUDGET))]
-
-
-def save_budget(
-    conn: Connection, *, project_id: int, amount_minor: int, currency: str, now: datetime
-) -> None:
-    conn.execute(
-        insert_ignoring_conflicts(conn, BUDGET, ["project_id"]),
-        {
-            "project_id": project_id, "amount_minor": amount_minor, "currency": currency,
-            "spent_minor": 0, "committed_minor": 0, "stopped": False, "stopped_at": None,
-            "updated_at": now,
-        },
-    )
-    conn.execute(
-        update(BUDGET)
-        .where(BUDGET.c.project_id == project_id)
-        .values(amount_minor=amount_minor, currency=currency, updated_at=now)
-    )
-
-
-def project_spend(conn: Connection, project_id: int, currency: str) -> int:
-    """What the project's budget account has paid out (minus what came back)."""
-    total = conn.execute(
-        select(func.coalesce(func.sum(POSTING.c.amount), 0)).where(
-            POSTING.c.project_id == project_id,
-            POSTING.c.account == LedgerAccount.BUDGET.value,
-            POSTING.c.currency == currency,
-        )
-    ).scalar_one()
-    return -int(total)
-
-
-def live_leases(conn: Connection, project_id: int, now: datetime) -> int:
-    """Live leases of the project (``ix_assignments_live_by_expiry``)."""
-    a = t.Assignment.__table__
-    return int(
-        conn.execute(
-            select(func.count()).where(
-                a.c.project_id == project_id, a.c.status == "leased", a.c.expires_at >= now
-            )
-        ).scalar_one()
-    )
-
-
-def set_budget_state(
-    conn: Connection,
-    *,
-    project_id: int,
-    spent_minor: int,
-    committed_minor: int,
-    stopped: bool,
-    now: datetime,
-) -> bool:
-    """Store what the budget has spent and committed and whether claims stop; ``True``
-    when ``stopped`` changed."""
-    changed = conn.execute(
-        update(BUDGET)
-        .where(BUDGET.c.project_id == project_id, BUDGET.c.stopped != stopped)
-        .values(stopped=stopped, stopped_at=now if stopped else None)
-    ).rowcount
-    conn.execute(
-        update(BUDGET)
-        .where(BUDGET.c.project_id == project_id)
-        .values(
-            spent_minor=spent_minor, committed_minor=committed_minor, updated_at=now,
-            stopped_at=case((BUDGET.c.stopped, BUDGET.c.stopped_at), else_=None),
-        )
-    )
-    return bool(changed)
-
-
-def add_spend(conn: Connection, spend: dict[int, int]) -> None:
-    """Add what the ledger just took from (or gave back to) each project's budget."""
-    for project_id, delta in sorted(spend.items()):
-        if delta:
-            conn.execute(
-                update(BUDGET)
-                .where(BUDGET.c.project_id == project_id)
-                .values(spent_minor=BUDGET.c.spent_minor + delta)
-            )
-
-
-def project_lease_seconds(conn: Connection, project_id: int) -> int | None:
-    p = t.Project.__table__
-    found = conn.execute(select(p.c.lease_seconds).where(p.c.id == project_id)).scalar()
-    return None if found is None else int(found)
-
-
-Owner = tuple[str, int, str, str]  # ("worker" | "project", id, account, currency)
-
-
-def _owner(worker_id: int | None, project_id: int | None, account: str, currency: str) -> Owner:
-    if worker_id is None:
-        return ("project", int(project_id or 0), account, currency)
-    return ("worker", int(worker_id), account, currency)
-
-
-def account_totals(conn: Connection) -> dict[Owner, int]:
-    """Every account's balance: workers' by (worker, account, currency), budgets' by
-    (project, "budget", currency)."""
-    rows = conn.execute(
-        select(POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account,
-               POSTING.c.currency, func.sum(POSTING.c.amount))
-        .group_by(POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account,
-                  POSTING.c.currency)
-    )
-    totals: dict[Owner, int] = {}
-    for w, p, account, currency, amount in rows:
-        key = _owner(w, p if w is None else None, account, currency)
-        totals[key] = totals.get(key, 0) + int(amount)
-    return totals
-
-
-def postings_of_young_effects(conn: Connection, as_of: datetime) -> dict[Owner, int]:
-    """Balances of the transactions written after ``as_of`` for answers created, or review
-    decisions made, after it (the reconciliation leaves them out: their facts are too young
-    to be expected in the ledger yet)."""
-    young = (
-        select(TX.c.id)
-        .select_from(
-            TX.outerjoin(ANSWER, ANSWER.c.id == TX.c.answer_id)
-            .outerjoin(REVIEW, REVIEW.c.id == TX.c.review_id)
-        )
-        .where(
-            TX.c.created_at > as_of,
-            or_(
-                and_(TX.c.kind == LedgerKind.CREDIT.value, ANSWER.c.created_at > as_of),
-                and_(TX.c.review_id.is_not(None), REVIEW.c.decided_at > as_of),
-            ),
-        )
-    )
-    rows = conn.execute(
-        select(POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account,
-               POSTING.c.currency, func.sum(POSTING.c.amount))
-        .where(POSTING.c.transaction_id.in_(young))
-        .group_by(POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account,
-                  POSTING.c.currency)
-    )
-    totals: dict[Owner, int] = {}
-    for w, p, account, currency, amount in rows:
-        key = _owner(w, p if w is None else None, account, currency)
-        totals[key] = totals.get(key, 0) + int(amount)
-    return totals
-
-
-def manual_totals(conn: Connection) -> dict[Owner, int]:
-    """Balances moved by manual adjustments (inputs to the reconciliation, like reviews)."""
-    rows = conn.execute(
-        select(POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account,
-               POSTING.c.currency, func.sum(POSTING.c.amount))
-        .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id))
-        .where(TX.c.kind == LedgerKind.ADJUSTMENT.value)
-        .group_by(POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account,
-                  POSTING.c.currency)
-    )
-    totals: dict[Owner, int] = {}
-    for w, p, account, currency, amount in rows:
-        key = _owner(w, p if w is None else None, account, currency)
-        totals[key] = totals.get(key, 0) + int(amount)
-    return totals
-
-
-
-def account_totals_of_budgets(conn: Connection) -> dict[tuple[int, str], int]:
-    """Each project's budget account balance per currency."""
-    rows = conn.execute(
-        select(POSTING.c.project_id, POSTING.c.currency, func.sum(POSTING.c.amount))
-        .where(POSTING.c.account == LedgerAccount.BUDGET.value)
-        .group_by(POSTING.c.project_id, POSTING.c.currency)
-    )
-    return {(int(r[0]), r[1]): int(r[2]) for r in rows}
 
 
 def transaction_id(conn: Connection, key: str) -> int:
