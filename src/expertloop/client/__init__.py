@@ -62,6 +62,7 @@ from expertloop.client.projects import (
     Projects,
 )
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
+from expertloop.client.pay import Pay
 from expertloop.client.workforce import Workforce
 
 __all__ = [
@@ -114,6 +115,7 @@ __all__ = [
     "WorkerItem",
     "WorkerPaused",
     "WorkerReviewSummary",
+    "Pay",
     "Workforce",
     "answers",
 ]

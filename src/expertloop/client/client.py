@@ -12,6 +12,7 @@ import httpx
 from expertloop.client._http import Http, Retry
 from expertloop.client.access import AuditLog, Tokens
 from expertloop.client.flags import WorkerFlags
+from expertloop.client.pay import Pay
 from expertloop.client.models import User
 from expertloop.client.my_work import MyWork
 from expertloop.client.projects import Projects
@@ -147,6 +148,7 @@ class Client:
         self.my_work = MyWork(self._http)
         self.flags = WorkerFlags(self._http)
         self.workforce = Workforce(self._http)
+        self.pay = Pay(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:
