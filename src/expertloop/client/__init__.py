@@ -53,6 +53,7 @@ from expertloop.client.item_reports import Reports
 from expertloop.client.items import Items, ItemState
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
 from expertloop.client.my_work import REPORT_REASONS, MyAnswer, MyStats, MyWork
+from expertloop.client.pay import Pay
 from expertloop.client.projects import (
     Assignment,
     ExportedFiles,
@@ -62,7 +63,6 @@ from expertloop.client.projects import (
     Projects,
 )
 from expertloop.client.reviews import Review, Reviews, ReviewSummary, WorkerReviewSummary
-from expertloop.client.pay import Pay
 from expertloop.client.workforce import Workforce
 
 __all__ = [
@@ -91,6 +91,7 @@ __all__ = [
     "NetworkError",
     "NotAuthenticated",
     "NotFound",
+    "Pay",
     "PayloadTooLarge",
     "PermissionDenied",
     "Progress",
@@ -115,7 +116,6 @@ __all__ = [
     "WorkerItem",
     "WorkerPaused",
     "WorkerReviewSummary",
-    "Pay",
     "Workforce",
     "answers",
 ]

@@ -12,9 +12,9 @@ import httpx
 from expertloop.client._http import Http, Retry
 from expertloop.client.access import AuditLog, Tokens
 from expertloop.client.flags import WorkerFlags
-from expertloop.client.pay import Pay
 from expertloop.client.models import User
 from expertloop.client.my_work import MyWork
+from expertloop.client.pay import Pay
 from expertloop.client.projects import Projects
 from expertloop.client.workforce import Workforce
 
