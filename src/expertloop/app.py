@@ -35,6 +35,7 @@ from expertloop.web import (
     install_web_ui,
 )
 from expertloop.web.console_items import install_console_items
+from expertloop.web import pay as pay_pages
 from expertloop.web.dashboard import install_dashboard
 from expertloop.web.worker_flags import install_worker_flag_pages
 
@@ -57,6 +58,7 @@ PARTS: tuple[Install, ...] = (
     install_dashboard,
     install_console_items,
     install_worker_flag_pages,
+    pay_pages.install,
 )
 
 
