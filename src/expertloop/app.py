@@ -34,8 +34,8 @@ from expertloop.web import (
     install_console_projects,
     install_web_ui,
 )
-from expertloop.web.console_items import install_console_items
 from expertloop.web import pay as pay_pages
+from expertloop.web.console_items import install_console_items
 from expertloop.web.dashboard import install_dashboard
 from expertloop.web.worker_flags import install_worker_flag_pages
 
