@@ -377,3 +377,31 @@ def test_a_statement_shows_each_movement_and_balances_at_both_ends_of_the_period
     assert whole.closing == later.closing
     with pytest.raises(PermissionDenied):
         pay_ledger.statement(env.db, actor=reviewer, worker_id=worker.id)
+
+
+def test_effective_hourly_rates_warn_when_a_project_pays_below_the_minimum(
+    env: Env, clock: FakeClock
+) -> None:
+    from expertloop.services import pay_effective
+
+    manager, fast, slow = env.user(Role.MANAGER), env.user(), env.user()
+    project = _project(env, manager, [fast, slow], 4)
+    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=50,
+                 currency="USD")
+    for _ in range(2):
+        _answer(env, fast, project, clock, seconds=60)   # 50 a minute: 3000 an hour
+        _answer(env, slow, project, clock, seconds=600)  # 50 in 10 minutes: 300 an hour
+    clock.advance(LATER.total_seconds())
+    pay.credit(env.db)
+    minimum = pay_effective.parse_minimum("usd 1200")
+    report = pay_effective.effective_rates(env.db, actor=manager, project_id=project,
+                                           minimum=minimum)
+    rates = {w.worker_id: (w.hourly_minor, w.below_minimum) for w in report.workers}
+    assert rates == {fast.id: (3000, False), slow.id: (300, True)}
+    assert report.project_hourly_minor == 545  # 200 over 1320 s
+    assert report.warning is not None
+    assert "below the minimum" in report.warning
+    with pytest.raises(ValueError, match="e.g. 'USD 1200'"):
+        pay_effective.parse_minimum("twelve dollars")
+    with pytest.raises(PermissionDenied):
+        pay_effective.effective_rates(env.db, actor=fast, project_id=project, minimum=None)

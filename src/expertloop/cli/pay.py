@@ -143,6 +143,31 @@ def pay_adjust(
     typer.echo(json.dumps({"transaction_id": tx}))
 
 
+@group.command("effective-rates")
+def pay_effective_rates(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    as_user: Annotated[str | None, _AS] = None,
+) -> None:
+    """Each worker's effective hourly rate (pay over time on task) against
+    EXPERTLOOP_PAY_MINIMUM_HOURLY, with a warning when the project pays below it."""
+    from expertloop.services.pay_effective import effective_rates, parse_minimum
+
+    config = settings()
+    try:
+        minimum = parse_minimum(config.pay_minimum_hourly)
+    except ValueError as exc:
+        fail(str(exc))
+    with database(config) as db:
+        actor = operator(db, as_user)
+        try:
+            report = effective_rates(db, actor=actor, project_id=project, minimum=minimum)
+        except ExpertloopError as exc:
+            fail(exc.message)
+    typer.echo(json.dumps(report.to_dict()))
+    if report.warning:
+        err.print(f"[yellow]warning:[/yellow] {report.warning}", highlight=False)
+
+
 @group.command("account")
 def pay_account(
     worker: Annotated[str, typer.Argument(help="User id or username.")],

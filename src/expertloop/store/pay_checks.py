@@ -17,6 +17,8 @@ __all__ = [
     "ledger_balances",
     "manual_totals",
     "postings_of_young_effects",
+    "project_worker_pay",
+    "project_worker_time",
     "unbalanced_transactions",
 ]
 
@@ -143,3 +145,30 @@ def account_totals_of_budgets(conn: Connection) -> dict[tuple[int, str], int]:
         .group_by(POSTING.c.project_id, POSTING.c.currency)
     )
     return {(int(r[0]), r[1]): int(r[2]) for r in rows}
+
+
+def project_worker_pay(conn: Connection, project_id: int) -> dict[tuple[int, str], int]:
+    """Each worker's net pay for answers in the project (credits minus reversals), by
+    (worker, currency)."""
+    rows = conn.execute(
+        select(POSTING.c.worker_id, POSTING.c.currency, func.sum(POSTING.c.amount))
+        .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id))
+        .where(TX.c.project_id == project_id,
+               TX.c.kind.in_([LedgerKind.CREDIT.value, LedgerKind.REVERSAL.value]),
+               POSTING.c.account == LedgerAccount.PENDING.value)
+        .group_by(POSTING.c.worker_id, POSTING.c.currency)
+    )
+    return {(int(w), c): int(a) for w, c, a in rows}
+
+
+def project_worker_time(conn: Connection, project_id: int) -> dict[int, tuple[int, int]]:
+    """Each worker's credited answers in the project and their time on task (ms)."""
+    credited = select(TX.c.id).where(
+        TX.c.answer_id == ANSWER.c.id, TX.c.kind == LedgerKind.CREDIT.value
+    ).exists()
+    rows = conn.execute(
+        select(ANSWER.c.worker_id, func.count(), func.sum(ANSWER.c.duration_ms))
+        .where(ANSWER.c.project_id == project_id, credited)
+        .group_by(ANSWER.c.worker_id)
+    )
+    return {int(w): (int(n), int(ms or 0)) for w, n, ms in rows}

@@ -9,12 +9,12 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from expertloop.api.deps import CurrentUser, DatabaseDep
+from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import SmallId, UtcDatetime
 from expertloop.domain import Role
 from expertloop.errors import PermissionDenied
-from expertloop.services import pay, pay_budget, pay_ledger
+from expertloop.services import pay, pay_budget, pay_effective, pay_ledger
 from expertloop.store.pay import RateRow
 
 router = APIRouter(tags=["pay"])
@@ -159,3 +159,15 @@ def get_reconciliation(db: DatabaseDep, actor: CurrentUser) -> dict[str, Any]:
     if actor.role is not Role.ADMIN:
         raise PermissionDenied("only an admin can reconcile the ledger")
     return pay_ledger.reconcile(db).to_dict()
+
+
+@router.get("/projects/{project_id}/pay/effective-rates",
+            summary="Each worker's effective hourly rate (pay over time on task) against the "
+            "deployment's minimum, with a warning when the project pays below it (manager)",
+            responses=error_responses(404))
+def get_effective_rates(
+    project_id: SmallId, db: DatabaseDep, actor: CurrentUser, settings: SettingsDep
+) -> dict[str, Any]:
+    minimum = pay_effective.parse_minimum(settings.pay_minimum_hourly)
+    return pay_effective.effective_rates(
+        db, actor=actor, project_id=project_id, minimum=minimum).to_dict()
