@@ -401,7 +401,7 @@ def test_effective_hourly_rates_warn_when_a_project_pays_below_the_minimum(
     assert report.project_hourly_minor == 545  # 200 over 1320 s
     assert report.warning is not None
     assert "below the minimum" in report.warning
-    with pytest.raises(ValueError, match="e.g. 'USD 1200'"):
+    with pytest.raises(ValueError, match="a currency and minor units"):
         pay_effective.parse_minimum("twelve dollars")
     with pytest.raises(PermissionDenied):
         pay_effective.effective_rates(env.db, actor=fast, project_id=project, minimum=None)
