@@ -405,3 +405,46 @@ def test_effective_hourly_rates_warn_when_a_project_pays_below_the_minimum(
         pay_effective.parse_minimum("twelve dollars")
     with pytest.raises(PermissionDenied):
         pay_effective.effective_rates(env.db, actor=fast, project_id=project, minimum=None)
+
+
+def test_two_reviewers_deciding_at_once_leave_exactly_one_effect_on_the_pay(
+    env: Env, clock: FakeClock
+) -> None:
+    from expertloop.errors import ReviewClosed
+
+    manager, worker = env.user(Role.MANAGER), env.user()
+    reviewers = [env.user(Role.REVIEWER) for _ in range(2)]
+    project = _project(env, manager, [worker, *reviewers], 1)
+    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=80,
+                 currency="USD")
+    answer = _answer(env, worker, project)
+    assert answer is not None
+    request_reviews(env.db, actor=manager, project_id=project, answer_ids=[answer])
+    with env.db.read() as conn:
+        review = conn.execute(select(t.Review.id)).scalar_one()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(reviewer: User, outcome: str) -> None:
+        barrier.wait()
+        try:
+            decide_review(env.db, actor=reviewer, review_id=review, outcome=outcome,
+                          comment="no" if outcome == "rejected" else "")
+            outcomes.append(outcome)
+        except ReviewClosed:
+            pass
+
+    threads = [threading.Thread(target=decide, args=(r, o))
+               for r, o in zip(reviewers, ["accepted", "rejected"], strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    clock.advance(LATER.total_seconds())
+    pay.credit(env.db)
+
+    assert len(outcomes) == 1
+    effects = [k for _, k in _credits(env)]
+    assert effects == ["credit", "approval" if outcomes == ["accepted"] else "reversal"]
+    assert _earnings(env, worker) == ((0, 80, 0) if outcomes == ["accepted"] else (0, 0, 0))
+    assert pay_ledger.reconcile(env.db).matches
