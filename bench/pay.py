@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from expertloop.domain import Role, User
 from expertloop.services import pay, pay_ledger, reviews
@@ -235,6 +235,12 @@ def main() -> None:
     started = time.perf_counter()
     history, _admin = export_bench.generate(url, max(1, args.answers // 3), 3, 20)
     db = Database(url)
+    if not db.is_sqlite:  # the history was written with explicit ids: move the sequences on
+        with db.write() as conn:
+            for table in ("items", "assignments", "answers"):
+                conn.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"))
     with db.write() as conn:  # the history's rate, in force before its answers (2025-01-01)
         conn.execute(insert(t.PayRate), {
             "project_id": history, "kind": "hourly", "amount_minor": 3001, "currency": "USD",
