@@ -38,6 +38,7 @@ from expertloop.web import (
     install_web_ui,
 )
 from expertloop.web import llm as llm_pages
+from expertloop.web import pay as pay_pages
 from expertloop.web.console_items import install_console_items
 from expertloop.web.console_workforce import install_console_workforce
 from expertloop.web.dashboard import install_dashboard
@@ -67,6 +68,7 @@ PARTS: tuple[Install, ...] = (
     console_redteam.install,
     constitutions.install,
     constitution_pages.install,
+    pay_pages.install,
 )
 
 

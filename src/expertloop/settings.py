@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     lease_sweep_seconds: float = Field(
         5.0, gt=0, description="How often expired leases are returned to the pool."
     )
+    pay_sweep_seconds: float = Field(
+        10.0, gt=0, description="How often accepted work is credited in the pay ledger."
+    )
+    pay_minimum_hourly: str = Field(
+        "",
+        description="The deployment's minimum effective hourly rate, e.g. 'USD 1200' (minor "
+        "units an hour): managers are warned about workers and projects paid below it.",
+    )
     job_workers: int = Field(
         1,
         ge=0,

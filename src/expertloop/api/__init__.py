@@ -26,6 +26,7 @@ from expertloop.api.routes import (
     jobs,
     llm,
     my_work,
+    pay,
     projects,
     redteam,
     redundancy,
@@ -72,6 +73,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         constitutions,
         constitution_votes,
         constitution_grading,
+        pay,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

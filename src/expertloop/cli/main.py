@@ -20,6 +20,7 @@ from expertloop.cli import (
     items_admin,
     jobs,
     llm,
+    pay,
     projects,
     redundancy,
     reviews,
@@ -48,6 +49,7 @@ COMMANDS = (
     workforce,
     redundancy,
     llm,
+    pay,
 )
 
 app = typer.Typer(

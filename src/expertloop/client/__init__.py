@@ -54,6 +54,7 @@ from expertloop.client.items import Items, ItemState
 from expertloop.client.llm import LlmProviders, ProviderInfo, ProviderTestResult
 from expertloop.client.models import Progress, SubmittedAnswer, User, WorkerItem
 from expertloop.client.my_work import REPORT_REASONS, MyAnswer, MyStats, MyWork
+from expertloop.client.pay import Pay
 from expertloop.client.project_settings import GuidelinesVersion
 from expertloop.client.projects import (
     Assignment,
@@ -96,6 +97,7 @@ __all__ = [
     "NetworkError",
     "NotAuthenticated",
     "NotFound",
+    "Pay",
     "PayloadTooLarge",
     "PermissionDenied",
     "Progress",

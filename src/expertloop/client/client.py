@@ -15,6 +15,7 @@ from expertloop.client.flags import WorkerFlags
 from expertloop.client.llm import LlmProviders
 from expertloop.client.models import User
 from expertloop.client.my_work import MyWork
+from expertloop.client.pay import Pay
 from expertloop.client.projects import Projects
 from expertloop.client.redteam import RedTeam
 from expertloop.client.redundancy import Redundancy
@@ -153,6 +154,7 @@ class Client:
         self.redundancy = Redundancy(self._http)
         self.llm = LlmProviders(self._http)
         self.redteam = RedTeam(self._http)
+        self.pay = Pay(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:

@@ -246,3 +246,30 @@ class FlagAction(enum.StrEnum):
 
     REINSTATED = "reinstated"
     DISMISSED = "dismissed"
+
+
+class PayRateKind(enum.StrEnum):
+    """How a project pays an accepted answer: a piece rate, or an hourly rate on time on task."""
+
+    PIECE = "piece"
+    HOURLY = "hourly"
+
+
+class LedgerKind(enum.StrEnum):
+    """What a ledger transaction records (see ``docs/pay.md``)."""
+
+    CREDIT = "credit"  # an answer earned its pay: project budget -> worker pending
+    REVERSAL = "reversal"  # a rejected answer gives it back: worker pending/approved -> budget
+    APPROVAL = "approval"  # an accepted (or fixed) answer's pay: worker pending -> approved
+    ADJUSTMENT = "adjustment"  # a manager's manual change, with a reason
+    PAYOUT = "payout"  # worker approved -> paid, in a payout batch
+
+
+class LedgerAccount(enum.StrEnum):
+    """The ledger's accounts: a project's budget, and a worker's pending, approved and paid
+    money. Every transaction's postings sum to zero across them."""
+
+    BUDGET = "budget"
+    PENDING = "pending"
+    APPROVED = "approved"
+    PAID = "paid"

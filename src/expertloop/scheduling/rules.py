@@ -40,6 +40,7 @@ __all__ = [
     "QUALIFIED",
     "RULES",
     "UNCERTAIN_FIRST",
+    "WITHIN_BUDGET",
     "WORKFORCE_RULES",
     "Eligibility",
     "ItemState",
@@ -97,6 +98,8 @@ class WorkerState:
     exam_locked: bool = False
     gold_due: bool | None = None
     routed: bool = False
+    # Pay: the project's budget stopped claims (``pay_budgets.stopped``, see services/pay).
+    budget_stopped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +275,19 @@ EXAM_NOT_LOCKED = Eligibility(
 )
 
 
+_budget = t.PayBudget.__table__.alias("pb")
+
+WITHIN_BUDGET = Eligibility(
+    name="within_budget",
+    doc="The project's budget has room for one more lease: a project whose spend plus the "
+    "expected cost of its live leases would pass its budget leases nothing until a manager "
+    "raises it (the crediting pass keeps the project's one ``pay_budgets.stopped`` flag; "
+    "the claim never reads the ledger). Uncorrelated with the item: evaluated once per claim.",
+    sql=lambda s: ~exists().where(_budget.c.project_id == s.project_id, _budget.c.stopped),
+    admits=lambda _, worker: not worker.budget_stopped,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Preference:
     """An order term that depends on the worker: for a worker it ``applies`` to, the items
@@ -378,6 +394,7 @@ RULES = RuleSet(
         HAS_REQUIRED_SKILLS,
         QUALIFIED,
         EXAM_NOT_LOCKED,
+        WITHIN_BUDGET,
     ),
     order=(CLOSEST_TO_COMPLETION, HIGHEST_PRIORITY, UNCERTAIN_FIRST, OLDEST_FIRST),
 )

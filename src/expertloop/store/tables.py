@@ -39,6 +39,9 @@ from expertloop.domain import (
     ImportStatus,
     ItemReportReason,
     ItemReportResolution,
+    LedgerAccount,
+    LedgerKind,
+    PayRateKind,
     ReviewOutcome,
     ReviewSource,
     Role,
@@ -69,6 +72,12 @@ __all__ = [
     "LlmCall",
     "LlmProvider",
     "LoginFailure",
+    "PayBudget",
+    "PayCursor",
+    "PayPosting",
+    "PayRate",
+    "PayTransaction",
+    "PayoutAccount",
     "Project",
     "ProjectGuidelines",
     "ProjectMember",
@@ -1342,3 +1351,141 @@ class StatementVote(Base):
     )
     vote: Mapped[str] = mapped_column(String(8))
     voted_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --- pay: rates, the ledger, budgets (migration 0018) ------------------------------------
+
+
+class PayRate(Base):
+    """A project's rate from ``effective_from`` on: the rate an answer earns is the newest
+    one in effect when it was created (rates are never edited; a change is a new row, so
+    the reconciliation can recompute any answer's pay). Amounts in minor units."""
+
+    __tablename__ = "pay_rates"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({sql_values(PayRateKind)})", name="kind"),
+        CheckConstraint("amount_minor >= 0", name="amount_nonnegative"),
+        CheckConstraint(
+            "max_seconds_per_item IS NULL OR max_seconds_per_item >= 1",
+            name="max_seconds_positive",
+        ),
+        Index("ix_pay_rates_project_id_effective_from", "project_id", "effective_from", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # Hourly rates: time on task counted per answer is capped at this many seconds.
+    max_seconds_per_item: Mapped[int | None] = mapped_column(Integer)
+    effective_from: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PayTransaction(Base):
+    """One ledger transaction. Append-only: rows are never updated or deleted (a mistake
+    is mended by a new transaction). ``key`` is unique, so each effect (``answer:7:credit``)
+    is written once however often it is attempted. No foreign keys: the ledger outlives
+    the answers, users and projects it mentions."""
+
+    __tablename__ = "pay_transactions"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({sql_values(LedgerKind)})", name="kind"),
+        Index("ix_pay_transactions_worker_id_id", "worker_id", "id"),
+        Index("ix_pay_transactions_project_id_id", "project_id", "id"),
+        Index("ix_pay_transactions_answer_id", "answer_id"),
+        Index("ix_pay_transactions_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    project_id: Mapped[int | None] = mapped_column(Integer)
+    worker_id: Mapped[int | None] = mapped_column(Integer)
+    answer_id: Mapped[int | None] = mapped_column(BigInteger)
+    review_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    memo: Mapped[str] = mapped_column(Text, default="")
+
+
+class PayPosting(Base):
+    """One leg of a transaction: ``amount`` (minor units, signed) into an account. A
+    worker's accounts are (kind, worker); a project's budget is (budget, project). The legs
+    of a transaction sum to zero per currency."""
+
+    __tablename__ = "pay_postings"
+    __table_args__ = (
+        CheckConstraint(f"account IN ({sql_values(LedgerAccount)})", name="account"),
+        CheckConstraint(
+            f"(account = '{LedgerAccount.BUDGET}') = (worker_id IS NULL)", name="owner"
+        ),
+        Index("ix_pay_postings_worker_id_account", "worker_id", "account"),
+        Index("ix_pay_postings_project_id_account", "project_id", "account"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(
+        ForeignKey("pay_transactions.id", ondelete="RESTRICT"), index=True
+    )
+    account: Mapped[str] = mapped_column(String(16))
+    project_id: Mapped[int | None] = mapped_column(Integer)
+    worker_id: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class PayCursor(Base):
+    """How far the crediting sweep has read a stream (answers by id, decided reviews by
+    time). Everything past the cursor is read again: the ledger's unique keys make a
+    second pass write nothing."""
+
+    __tablename__ = "pay_cursors"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PayBudget(Base):
+    """A project's budget and what the claim reads of it: ``stopped`` is set (by the
+    crediting sweep) when spend plus the expected cost of live leases would pass
+    ``amount_minor``, and the claim then leases nothing in the project."""
+
+    __tablename__ = "pay_budgets"
+    __table_args__ = (CheckConstraint("amount_minor >= 0", name="amount_nonnegative"),)
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    spent_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    committed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PayoutAccount(Base):
+    """Where a worker's payouts go: a reference the payment provider understands (an IBAN,
+    a PayPal address, a vendor id), written to payout files."""
+
+    __tablename__ = "payout_accounts"
+
+    worker_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    reference: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# The crediting sweep reads decisions in the order they were made.
+Index(
+    "ix_reviews_decided_at",
+    Review.decided_at,
+    postgresql_where=text("decided_at IS NOT NULL"),
+    sqlite_where=text("decided_at IS NOT NULL"),
+)

@@ -1,0 +1,390 @@
+"""Pay's rows: rates, the append-only double-entry ledger, the sweep's cursors, budgets.
+
+The ledger is only ever inserted into: nothing here updates or deletes a transaction or a
+posting. :func:`post_entries` writes a batch of transactions whose keys are unique, so an
+effect attempted twice (a retried sweep, two sweeps at once) is written once: the insert
+of a transaction whose key exists does nothing, and postings go only to transactions that
+have none yet, in the same database transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from expertloop.domain import LedgerAccount, LedgerKind
+from expertloop.store import tables as t
+from expertloop.store.dialects import insert_ignoring_conflicts
+
+__all__ = [
+    "AnswerFacts",
+    "Entry",
+    "Leg",
+    "RateRow",
+    "TransactionRow",
+    "answers_after",
+    "balances",
+    "cursor",
+    "decided_reviews_after",
+    "insert_rate",
+    "is_member",
+    "lock_cursor",
+    "post_entries",
+    "rates",
+    "reconcile_answers",
+    "save_cursor",
+    "transaction_id",
+    "transactions",
+    "worker_balances_before",
+]
+
+TX = cast(Table, t.PayTransaction.__table__)
+POSTING = cast(Table, t.PayPosting.__table__)
+RATE = cast(Table, t.PayRate.__table__)
+CURSOR = cast(Table, t.PayCursor.__table__)
+ANSWER = cast(Table, t.Answer.__table__)
+REVIEW = cast(Table, t.Review.__table__)
+
+
+# --- rates -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RateRow:
+    id: int
+    project_id: int
+    kind: str
+    amount_minor: int
+    currency: str
+    max_seconds_per_item: int | None
+    effective_from: datetime
+    created_by: int | None
+    created_at: datetime
+
+
+def insert_rate(
+    conn: Connection,
+    *,
+    project_id: int,
+    kind: str,
+    amount_minor: int,
+    currency: str,
+    max_seconds_per_item: int | None,
+    effective_from: datetime,
+    created_by: int | None,
+    now: datetime,
+) -> int:
+    return int(
+        conn.execute(
+            insert(RATE).returning(RATE.c.id),
+            {
+                "project_id": project_id, "kind": kind, "amount_minor": amount_minor,
+                "currency": currency, "max_seconds_per_item": max_seconds_per_item,
+                "effective_from": effective_from, "created_by": created_by, "created_at": now,
+            },
+        ).scalar_one()
+    )
+
+
+def rates(conn: Connection, project_ids: Sequence[int] | None = None) -> list[RateRow]:
+    """Rates (of these projects, or all), oldest first per project."""
+    query = select(RATE).order_by(RATE.c.project_id, RATE.c.effective_from, RATE.c.id)
+    if project_ids is not None:
+        query = query.where(RATE.c.project_id.in_(list(project_ids)))
+    return [RateRow(**row._mapping) for row in conn.execute(query)]
+
+
+# --- what the sweep reads ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFacts:
+    """What an answer's pay depends on, and (for a decided review) the decision."""
+
+    answer_id: int
+    project_id: int
+    worker_id: int
+    duration_ms: int
+    created_at: datetime
+    review_id: int | None = None
+    outcome: str | None = None
+    decided_at: datetime | None = None
+    credited: bool | None = None
+
+
+def answers_after(conn: Connection, after_id: int, limit: int) -> list[AnswerFacts]:
+    """Answers with an id above ``after_id``, in id order (the primary key)."""
+    rows = conn.execute(
+        select(
+            ANSWER.c.id, ANSWER.c.project_id, ANSWER.c.worker_id, ANSWER.c.duration_ms,
+            ANSWER.c.created_at,
+        )
+        .where(ANSWER.c.id > after_id)
+        .order_by(ANSWER.c.id)
+        .limit(limit)
+    )
+    return [AnswerFacts(*row) for row in rows]
+
+
+def decided_reviews_after(
+    conn: Connection, after_at: datetime | None, after_id: int, limit: int
+) -> list[AnswerFacts]:
+    """Decided reviews after ``(after_at, after_id)`` in (decided_at, id) order, with their
+    answers (``ix_reviews_decided_at``)."""
+    query = (
+        select(
+            ANSWER.c.id, ANSWER.c.project_id, ANSWER.c.worker_id, ANSWER.c.duration_ms,
+            ANSWER.c.created_at, REVIEW.c.id, REVIEW.c.outcome, REVIEW.c.decided_at,
+        )
+        .select_from(REVIEW.join(ANSWER, ANSWER.c.id == REVIEW.c.answer_id))
+        .where(REVIEW.c.decided_at.is_not(None))
+        .order_by(REVIEW.c.decided_at, REVIEW.c.id)
+        .limit(limit)
+    )
+    if after_at is not None:
+        query = query.where(
+            or_(
+                REVIEW.c.decided_at > after_at,
+                and_(REVIEW.c.decided_at == after_at, REVIEW.c.id > after_id),
+            )
+        )
+    return [AnswerFacts(*row) for row in conn.execute(query)]
+
+
+def reconcile_answers(
+    conn: Connection, project_ids: Sequence[int], after_id: int, limit: int
+) -> list[AnswerFacts]:
+    """Answers of these projects after ``after_id`` with their review's decision (if any)
+    and whether the ledger holds their credit."""
+    credited = select(TX.c.id).where(
+        TX.c.answer_id == ANSWER.c.id, TX.c.kind == LedgerKind.CREDIT.value
+    ).exists()
+    rows = conn.execute(
+        select(
+            ANSWER.c.id, ANSWER.c.project_id, ANSWER.c.worker_id, ANSWER.c.duration_ms,
+            ANSWER.c.created_at, REVIEW.c.id, REVIEW.c.outcome, REVIEW.c.decided_at, credited,
+        )
+        .select_from(ANSWER.outerjoin(REVIEW, REVIEW.c.answer_id == ANSWER.c.id))
+        .where(ANSWER.c.id > after_id, ANSWER.c.project_id.in_(list(project_ids)))
+        .order_by(ANSWER.c.id)
+        .limit(limit)
+    )
+    return [AnswerFacts(*row) for row in rows]
+
+
+def cursor(conn: Connection, name: str) -> tuple[int, datetime | None]:
+    row = conn.execute(
+        select(CURSOR.c.last_id, CURSOR.c.last_at).where(CURSOR.c.name == name)
+    ).first()
+    return (0, None) if row is None else (int(row[0]), row[1])
+
+
+def save_cursor(conn: Connection, name: str, last_id: int, last_at: datetime | None) -> None:
+    """Move the cursor forward (never back: two sweeps at once keep the furthest)."""
+    conn.execute(
+        insert_ignoring_conflicts(conn, CURSOR, ["name"]),
+        {"name": name, "last_id": 0, "last_at": None},
+    )
+    if last_at is None:
+        conn.execute(
+            update(CURSOR)
+            .where(CURSOR.c.name == name, CURSOR.c.last_id < last_id)
+            .values(last_id=last_id)
+        )
+        return
+    conn.execute(
+        update(CURSOR)
+        .where(
+            CURSOR.c.name == name,
+            or_(
+                CURSOR.c.last_at.is_(None),
+                CURSOR.c.last_at < last_at,
+                and_(CURSOR.c.last_at == last_at, CURSOR.c.last_id < last_id),
+            ),
+        )
+        .values(last_id=last_id, last_at=last_at)
+    )
+
+
+# --- the ledger --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    account: LedgerAccount
+    amount: int
+    currency: str
+    project_id: int | None
+    worker_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A transaction to write: its unique key, what it records, and its legs (which sum to
+    zero per currency: checked here, before anything is written)."""
+
+    key: str
+    kind: LedgerKind
+    legs: tuple[Leg, ...]
+    project_id: int | None = None
+    worker_id: int | None = None
+    answer_id: int | None = None
+    review_id: int | None = None
+    created_by: int | None = None
+    memo: str = ""
+
+    def __post_init__(self) -> None:
+        totals: dict[str, int] = {}
+        for leg in self.legs:
+            totals[leg.currency] = totals.get(leg.currency, 0) + leg.amount
+        if any(totals.values()) or not self.legs:
+            raise ValueError(f"transaction {self.key!r} does not balance: {totals}")
+
+
+def post_entries(conn: Connection, entries: Sequence[Entry], *, now: datetime) -> list[Entry]:
+    """Write the entries not written yet; return those this call wrote."""
+    if not entries:
+        return []
+    by_key = {entry.key: entry for entry in entries}
+    conn.execute(
+        insert_ignoring_conflicts(conn, TX, ["key"]),
+        [
+            {
+                "key": e.key, "kind": e.kind.value, "project_id": e.project_id,
+                "worker_id": e.worker_id, "answer_id": e.answer_id, "review_id": e.review_id,
+                "created_by": e.created_by, "created_at": now, "memo": e.memo,
+            }
+            for e in by_key.values()
+        ],
+    )
+    has_postings = select(POSTING.c.id).where(POSTING.c.transaction_id == TX.c.id).exists()
+    fresh = conn.execute(
+        select(TX.c.id, TX.c.key).where(TX.c.key.in_(list(by_key)), ~has_postings)
+    ).all()
+    if not fresh:
+        return []
+    conn.execute(
+        insert(POSTING),
+        [
+            {
+                "transaction_id": tx_id, "account": leg.account.value,
+                "project_id": leg.project_id, "worker_id": leg.worker_id,
+                "amount": leg.amount, "currency": leg.currency,
+            }
+            for tx_id, key in fresh
+            for leg in by_key[key].legs
+        ],
+    )
+    return [by_key[key] for _, key in fresh]
+
+
+def balances(
+    conn: Connection, *, worker_id: int | None = None, project_id: int | None = None
+) -> list[tuple[int | None, int | None, str, str, int]]:
+    """Sums of postings as (worker, project, account, currency, amount), for one worker
+    (``ix_pay_postings_worker_id_account``), one project, or everyone."""
+    query = select(
+        POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account, POSTING.c.currency,
+        func.sum(POSTING.c.amount),
+    ).group_by(POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account, POSTING.c.currency)
+    if worker_id is not None:
+        query = query.where(POSTING.c.worker_id == worker_id)
+    if project_id is not None:
+        query = query.where(POSTING.c.project_id == project_id)
+    return [(r[0], r[1], r[2], r[3], int(r[4])) for r in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRow:
+    id: int
+    key: str
+    kind: str
+    project_id: int | None
+    worker_id: int | None
+    answer_id: int | None
+    created_at: datetime
+    memo: str
+    postings: tuple[tuple[str, int | None, int | None, int, str], ...]
+
+
+def transactions(
+    conn: Connection,
+    *,
+    worker_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch: int = 5000,
+) -> Iterator[TransactionRow]:
+    """Transactions in id order with their postings (account, project, worker, amount,
+    currency), in batches; optionally one worker's, in [since, until)."""
+    after = 0
+    while True:
+        query = select(TX).where(TX.c.id > after).order_by(TX.c.id).limit(batch)
+        if worker_id is not None:
+            query = query.where(TX.c.worker_id == worker_id)
+        if since is not None:
+            query = query.where(TX.c.created_at >= since)
+        if until is not None:
+            query = query.where(TX.c.created_at < until)
+        rows = conn.execute(query).all()
+        if not rows:
+            return
+        ids = [row.id for row in rows]
+        legs: dict[int, list[tuple[str, int | None, int | None, int, str]]] = {}
+        for p in conn.execute(
+            select(POSTING).where(POSTING.c.transaction_id.in_(ids)).order_by(POSTING.c.id)
+        ):
+            legs.setdefault(p.transaction_id, []).append(
+                (p.account, p.project_id, p.worker_id, int(p.amount), p.currency)
+            )
+        for row in rows:
+            yield TransactionRow(
+                row.id, row.key, row.kind, row.project_id, row.worker_id, row.answer_id,
+                row.created_at, row.memo, tuple(legs.get(row.id, ())),
+            )
+        after = ids[-1]
+
+
+
+
+def transaction_id(conn: Connection, key: str) -> int:
+    return int(conn.execute(select(TX.c.id).where(TX.c.key == key)).scalar_one())
+
+
+def is_member(conn: Connection, project_id: int, user_id: int) -> bool:
+    m = t.ProjectMember.__table__
+    return conn.execute(
+        select(m.c.user_id).where(m.c.project_id == project_id, m.c.user_id == user_id)
+    ).first() is not None
+
+
+def worker_balances_before(
+    conn: Connection, worker_id: int, before: datetime
+) -> list[tuple[str, str, int]]:
+    """The worker's balances (account, currency, amount) from transactions before a time."""
+    rows = conn.execute(
+        select(POSTING.c.account, POSTING.c.currency, func.sum(POSTING.c.amount))
+        .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id))
+        .where(POSTING.c.worker_id == worker_id, TX.c.created_at < before)
+        .group_by(POSTING.c.account, POSTING.c.currency)
+    )
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def lock_cursor(conn: Connection, name: str) -> None:
+    """Lock the cursor's row until the transaction ends (a no-op update takes the lock on
+    PostgreSQL; SQLite's write transaction is exclusive already)."""
+    conn.execute(update(CURSOR).where(CURSOR.c.name == name).values(last_id=CURSOR.c.last_id))

@@ -1,0 +1,58 @@
+"""Pay over HTTP: rates and budgets by managers, adjustments with reasons, a worker's own
+earnings and statement, the stopped budget on next, reconciliation for admins."""
+
+from __future__ import annotations
+
+from db_fixtures import Env, pairwise_item
+from expertloop.domain import Role
+from expertloop.services import pay
+
+
+def test_a_manager_prices_a_project_and_its_worker_sees_what_they_earned(env: Env) -> None:
+    manager_user, worker_user = env.user(Role.MANAGER), env.user()
+    project = env.project(manager_user, members=[worker_user])
+    env.items(manager_user, project, [pairwise_item(k) for k in range(3)])
+    manager, worker = env.client(manager_user), env.client(worker_user)
+    base = f"/api/v1/projects/{project}/pay"
+
+    bad = manager.post(f"{base}/rates", json={"kind": "piece", "amount_minor": 10,
+                                               "currency": "ABC"})
+    assert bad.status_code == 422
+    assert "currency" in bad.text
+    created = manager.post(f"{base}/rates", json={"kind": "piece", "amount_minor": 60,
+                                                   "currency": "EUR"})
+    assert created.status_code == 201, created.text
+    assert [r["amount_minor"] for r in manager.get(f"{base}/rates").json()] == [60]
+    assert worker.get(f"{base}/rates").status_code == 403
+    assert manager.get(f"{base}/budget").json() is None
+    budget = manager.put(f"{base}/budget", json={"amount_minor": 100, "currency": "EUR"})
+    assert budget.json()["stopped"] is False
+
+    lease = worker.post(f"/api/v1/projects/{project}/assignments/next").json()
+    done = worker.post(f"/api/v1/assignments/{lease['assignment_id']}/answer",
+                       json={"answer": {"choice": "A"}})
+    assert done.status_code == 201, done.text
+    result = pay.credit(env.db, grace_seconds=0)
+    assert result.credits == 1
+    assert result.budgets_stopped == (project,)  # 60 spent + 60 more would pass 100
+    assert worker.post(f"/api/v1/projects/{project}/assignments/next").status_code == 204
+    assert manager.get(f"{base}/budget").json()["stopped"] is True
+    raised = manager.put(f"{base}/budget", json={"amount_minor": 1000, "currency": "EUR"})
+    assert raised.json()["stopped"] is False
+    assert worker.post(f"/api/v1/projects/{project}/assignments/next").status_code == 200
+
+    adjusted = manager.post(f"{base}/adjustments", json={
+        "worker_id": worker_user.id, "amount_minor": 15, "currency": "EUR",
+        "reason": "agreement bonus"})
+    assert adjusted.status_code == 201, adjusted.text
+    earned = worker.get(f"/api/v1/users/{worker_user.id}/pay/earnings").json()
+    assert earned == [{"worker_id": worker_user.id, "currency": "EUR", "pending_minor": 60,
+                       "approved_minor": 15, "paid_minor": 0}]
+    statement = worker.get(f"/api/v1/users/{worker_user.id}/pay/statement").json()
+    assert [line["kind"] for line in statement["lines"]] == ["credit", "adjustment"]
+    assert statement["closing_minor"] == {"EUR": {"pending": 60, "approved": 15}}
+    assert manager.get(f"/api/v1/users/{worker_user.id}/pay/earnings").status_code == 403
+    assert manager.get("/api/v1/pay/reconciliation").status_code == 403
+    admin = env.client(env.user(Role.ADMIN))
+    report = admin.get("/api/v1/pay/reconciliation").json()
+    assert report["ledger_matches"] is True

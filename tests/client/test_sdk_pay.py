@@ -1,0 +1,43 @@
+"""``client.pay`` against a real server."""
+
+from __future__ import annotations
+
+import pytest
+
+from db_fixtures import Env, pairwise_item
+from expertloop.client import Client, PermissionDenied
+from expertloop.domain import Role
+from expertloop.services import pay
+
+
+def test_a_manager_prices_a_project_and_a_worker_reads_their_earnings_through_the_sdk(
+    env: Env,
+) -> None:
+    manager_user, worker_user = env.user(Role.MANAGER), env.user()
+    project_id = env.project(manager_user, members=[worker_user])
+    env.items(manager_user, project_id, [pairwise_item(0)])
+    manager = Client(env.url, env.token_for(manager_user))
+    worker = Client(env.url, env.token_for(worker_user))
+    try:
+        rate = manager.pay.add_rate(project_id, kind="hourly", amount_minor=3600,
+                                    currency="USD", max_seconds_per_item=60)
+        assert rate["max_seconds_per_item"] == 60
+        assert [r["id"] for r in manager.pay.rates(project_id)] == [rate["id"]]
+        assert manager.pay.budget(project_id) is None
+        assert manager.pay.set_budget(project_id, amount_minor=10_000,
+                                      currency="USD")["stopped"] is False
+        assignment = worker.projects.get(project_id).next()
+        assert assignment is not None
+        assignment.answer({"choice": "A"})
+        pay.credit(env.db, grace_seconds=0)
+        manager.pay.adjust(project_id, worker_id=worker_user.id, amount_minor=7,
+                           currency="USD", reason="bonus")
+        (earned,) = worker.pay.earnings(worker_user.id)
+        assert earned["approved_minor"] == 7
+        assert [line["kind"] for line in worker.pay.statement(worker_user.id)["lines"]] == [
+            "credit", "adjustment"]
+        with pytest.raises(PermissionDenied):
+            worker.pay.reconciliation()
+    finally:
+        manager.close()
+        worker.close()

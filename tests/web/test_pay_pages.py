@@ -1,0 +1,42 @@
+"""The worker's pay page: their own money and statement, escaped, and nobody else's."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from db_fixtures import PASSWORD, Env
+from expertloop.domain import Role, User
+from expertloop.services import pay_ledger
+from expertloop.web.sessions import SESSION_COOKIE
+
+
+def _signed_in(env: Env, user: User) -> httpx.Client:
+    client = httpx.Client(base_url=env.url, timeout=30, follow_redirects=False)
+    env.clients.append(client)
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    assert token is not None
+    response = client.post("/login", data={"csrf_token": token.group(1), "next": "/",
+                                            "username": user.username, "password": PASSWORD})
+    assert response.status_code == 303
+    assert client.cookies.get(SESSION_COOKIE)
+    return client
+
+
+def test_a_worker_sees_their_own_pay_and_statement_with_reasons_escaped(env: Env) -> None:
+    manager, worker, other = env.user(Role.MANAGER), env.user(), env.user()
+    project = env.project(manager, members=[worker, other])
+    pay_ledger.adjust(env.db, actor=manager, project_id=project, worker_id=worker.id,
+                      amount_minor=1234, currency="USD", reason="<b>bonus</b> for May")
+    pay_ledger.adjust(env.db, actor=manager, project_id=project, worker_id=other.id,
+                      amount_minor=99, currency="USD", reason="someone else's")
+    page = _signed_in(env, worker).get("/me/pay")
+    assert page.status_code == 200
+    assert 'data-pay="approved">12.34 USD' in page.text
+    assert "&lt;b&gt;bonus&lt;/b&gt; for May" in page.text
+    assert "someone else" not in page.text
+    empty = _signed_in(env, env.user()).get("/me/pay")
+    assert "No pay yet" in empty.text
+    assert httpx.get(f"{env.url}/me/pay").status_code in (302, 303, 307)
