@@ -106,6 +106,7 @@ def test_every_acknowledged_answer_survives_a_sigkill_of_the_server(
         client = httpx.Client(
             base_url=f"http://127.0.0.1:{port}",
             headers={"Authorization": f"Bearer {env.token_for(workers[0])}"},
+            timeout=60,
         )
         lease = client.post(f"/api/v1/projects/{project}/assignments/next").json()
         answer = client.post(

@@ -73,7 +73,11 @@ def test_forty_concurrent_workers_never_duplicate_or_over_collect(env: Env) -> N
     lock = threading.Lock()
 
     def work(token: str) -> None:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+        # A generous timeout: forty workers on a loaded machine can wait seconds for a core,
+        # and this test is about duplicates and over-collection, not latency.
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        ) as client:
             while True:
                 lease = client.post(f"/api/v1/projects/{project}/assignments/next")
                 with lock:

@@ -69,7 +69,7 @@ def test_the_console_refuses_workers_and_forms_without_the_csrf_token(env: Env) 
     assert worker.get("/manage/constitutions").status_code == 403
     manager = _signed_in(env, env.user(Role.MANAGER))
     assert manager.post("/manage/constitutions", data={"name": "x"}).status_code == 403
-    anonymous = httpx.Client(base_url=env.url, follow_redirects=False)
+    anonymous = httpx.Client(base_url=env.url, follow_redirects=False, timeout=30)
     env.clients.append(anonymous)
     assert anonymous.get("/constitutions").status_code == 303
 
