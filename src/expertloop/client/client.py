@@ -11,6 +11,7 @@ import httpx
 
 from expertloop.client._http import Http, Retry
 from expertloop.client.access import AuditLog, Tokens
+from expertloop.client.constitutions import Constitutions
 from expertloop.client.flags import WorkerFlags
 from expertloop.client.models import User
 from expertloop.client.my_work import MyWork
@@ -147,6 +148,7 @@ class Client:
         self.my_work = MyWork(self._http)
         self.flags = WorkerFlags(self._http)
         self.workforce = Workforce(self._http)
+        self.constitutions = Constitutions(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:

@@ -5,8 +5,9 @@ writes them into the config of a ``principle_grading`` project, so every answer 
 principles and the version it was graded against. :func:`principle_stats` reads a grading
 project's answers and reports per principle: how often it was judged not applicable, how
 many items it applied to (coverage), and Krippendorff's alpha among the experts on the
-verdicts. Principles whose alpha falls below :data:`UNCLEAR_ALPHA` (Krippendorff's
-threshold for tentative conclusions) are listed as unclear: candidates for an amendment.
+verdicts, with a bootstrap interval over items. Principles whose alpha falls below
+:data:`UNCLEAR_ALPHA` (Krippendorff's threshold for tentative conclusions) are listed
+as unclear: candidates for an amendment.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 from expertloop.domain import Project, User
 from expertloop.domain.policies import can_read_answers
 from expertloop.errors import InputInvalid, PermissionDenied
-from expertloop.quality import QualityInputError, krippendorff_alpha
+from expertloop.quality import QualityInputError, krippendorff_alpha_interval
 from expertloop.services import constitutions
 from expertloop.services.projects import create_project, load_project
 from expertloop.store import Database
@@ -25,9 +28,18 @@ from expertloop.store import answers as answer_store
 from expertloop.tasks import get_task_type
 from expertloop.tasks.principle_grading import TASK as GRADING
 
-__all__ = ["UNCLEAR_ALPHA", "PrincipleStats", "grading_project", "principle_stats"]
+__all__ = [
+    "BOOTSTRAP_REPLICATES",
+    "UNCLEAR_ALPHA",
+    "PrincipleStats",
+    "grading_project",
+    "principle_stats",
+]
 
 UNCLEAR_ALPHA = 0.667
+# Replicates of the bootstrap interval of alpha (seeded: the same grades give the same
+# interval on every reading).
+BOOTSTRAP_REPLICATES = 200
 NOT_APPLICABLE = "not_applicable"
 
 
@@ -64,7 +76,9 @@ class PrincipleStats:
     ``not_applicable_rate`` (their share that said not applicable), ``coverage`` (items
     where some expert found it applicable), ``alpha`` (Krippendorff's, nominal, on the
     verdicts; ``None`` where undefined: fewer than two verdicts on any item, or all
-    equal), ``unclear`` (alpha below :data:`UNCLEAR_ALPHA`)."""
+    equal), ``alpha_low`` and ``alpha_high`` (its 95% bootstrap interval over items,
+    ``None`` where no replicate had alpha defined), ``unclear`` (alpha below
+    :data:`UNCLEAR_ALPHA`)."""
 
     key: str
     judgments: int
@@ -72,6 +86,8 @@ class PrincipleStats:
     coverage: int
     alpha: float | None
     unclear: bool
+    alpha_low: float | None = None
+    alpha_high: float | None = None
 
 
 def principle_stats(db: Database, *, actor: User, project_id: int) -> list[PrincipleStats]:
@@ -93,13 +109,19 @@ def principle_stats(db: Database, *, actor: User, project_id: int) -> list[Princ
     for key in keys:
         rows = verdicts.get(key, [])
         na = sum(1 for _, _, v in rows if v == NOT_APPLICABLE)
-        alpha: float | None
-        try:
-            alpha = krippendorff_alpha(
-                [w for w, _, _ in rows], [i for _, i, _ in rows], [v for _, _, v in rows]
-            ) if rows else None
-        except QualityInputError:
-            alpha = None
+        alpha = low = high = None
+        if rows:
+            try:
+                found_alpha = krippendorff_alpha_interval(
+                    [w for w, _, _ in rows], [i for _, i, _ in rows], [v for _, _, v in rows],
+                    n_boot=BOOTSTRAP_REPLICATES, seed=0,
+                )
+            except QualityInputError:
+                pass
+            else:
+                alpha = found_alpha.alpha
+                if not np.isnan(found_alpha.low):
+                    low, high = found_alpha.low, found_alpha.high
         found.append(PrincipleStats(
             key=key,
             judgments=len(rows),
@@ -107,5 +129,7 @@ def principle_stats(db: Database, *, actor: User, project_id: int) -> list[Princ
             coverage=len({i for _, i, v in rows if v != NOT_APPLICABLE}),
             alpha=alpha,
             unclear=alpha is not None and alpha < UNCLEAR_ALPHA,
+            alpha_low=low,
+            alpha_high=high,
         ))
     return found
