@@ -13,6 +13,7 @@ from expertloop.cli import (
     access,
     answers,
     audit,
+    constitutions,
     db,
     exports,
     flags,
@@ -44,6 +45,7 @@ COMMANDS = (
     jobs,
     audit,
     workforce,
+    constitutions,
 )
 
 app = typer.Typer(
