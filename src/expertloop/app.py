@@ -31,6 +31,7 @@ from expertloop.web import (
     console_import,
     console_reviews,
     constitution_pages,
+    constitution_stats,
     constitutions,
     install_console_people,
     install_console_projects,
@@ -61,6 +62,7 @@ PARTS: tuple[Install, ...] = (
     install_worker_flag_pages,
     constitutions.install,
     constitution_pages.install,
+    constitution_stats.install,
 )
 
 

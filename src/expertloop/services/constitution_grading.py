@@ -13,7 +13,9 @@ as unclear: candidates for an amendment.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +24,7 @@ from expertloop.domain.policies import can_read_answers
 from expertloop.errors import InputInvalid, PermissionDenied
 from expertloop.quality import QualityInputError, krippendorff_alpha_interval
 from expertloop.services import constitutions
-from expertloop.services.projects import create_project, load_project
+from expertloop.services.projects import create_project, list_projects, load_project
 from expertloop.store import Database
 from expertloop.store import answers as answer_store
 from expertloop.tasks import get_task_type
@@ -32,7 +34,9 @@ __all__ = [
     "BOOTSTRAP_REPLICATES",
     "UNCLEAR_ALPHA",
     "PrincipleStats",
+    "grades_against_constitution",
     "grading_project",
+    "grading_projects",
     "principle_stats",
 ]
 
@@ -41,6 +45,21 @@ UNCLEAR_ALPHA = 0.667
 # interval on every reading).
 BOOTSTRAP_REPLICATES = 200
 NOT_APPLICABLE = "not_applicable"
+
+
+def grades_against_constitution(config: Mapping[str, Any]) -> bool:
+    """Whether a project's config grades against a constitution version (it then has
+    per-principle statistics)."""
+    return bool(config.get("principles")) and "constitution_version" in config
+
+
+def grading_projects(db: Database, *, actor: User, constitution_id: int) -> list[Project]:
+    """The projects the actor manages that grade against a version of the constitution."""
+    return [
+        p for p in list_projects(db, actor=actor)
+        if grades_against_constitution(p.config)
+        and p.config.get("constitution_id") == constitution_id
+    ]
 
 
 def grading_project(
@@ -97,7 +116,7 @@ def principle_stats(db: Database, *, actor: User, project_id: int) -> list[Princ
         if not can_read_answers(actor, is_member=project.is_member):
             raise PermissionDenied("only the project's managers and reviewers read its grades")
         keys = [p["key"] for p in project.config.get("principles", ())]
-        if not keys or "constitution_version" not in project.config:
+        if not grades_against_constitution(project.config):
             raise InputInvalid(f"project {project_id} does not grade against a constitution")
         task = get_task_type(project.task_type)
         verdicts: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
