@@ -7,11 +7,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import browser_helpers
 import httpx
+from browser_helpers import Page, needs_chromium, on_sqlite, sign_in, unnamed_controls
 
 from db_fixtures import PASSWORD, Env
 from expertloop.domain import Role, User
 from expertloop.services import assignments, constitution_grading, constitutions
+
+browser = browser_helpers.browser
+page = browser_helpers.page
 
 
 def _signed_in(env: Env, user: User) -> httpx.Client:
@@ -136,3 +141,23 @@ def test_the_page_is_for_the_projects_managers_under_the_strict_csp(env: Env) ->
                           follow_redirects=False)
     assert anonymous.status_code in (302, 303)
     assert anonymous.headers["location"].startswith("/login")
+
+
+@on_sqlite
+@needs_chromium
+def test_in_a_browser_the_plot_is_styled_under_the_csp_and_the_unclear_row_stands_out(
+    page: Page, env: Env
+) -> None:
+    manager, cid, project = _graded(env)
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text
+            else None)
+    sign_in(page, env, manager, f"/manage/constitutions/{cid}")
+    page.click(f'#grading-projects a[href="/manage/projects/{project}/principles"]')
+    page.wait_for_selector("#principle-stats")
+    assert page.locator("#unclear-list li").all_inner_texts()[0].startswith("vague")
+    stroke = page.locator('tr[data-key="vague"] .alpha-plot__interval').evaluate(
+        "e => getComputedStyle(e).stroke")
+    assert stroke == "rgb(180, 35, 24)"  # --error: the stylesheet reached the SVG
+    assert unnamed_controls(page) == []
+    assert blocked == []
