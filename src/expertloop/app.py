@@ -32,6 +32,7 @@ from expertloop.web import (
     console_redteam,
     console_reviews,
     constitution_pages,
+    constitution_stats,
     constitutions,
     install_console_people,
     install_console_projects,
@@ -69,6 +70,7 @@ PARTS: tuple[Install, ...] = (
     constitutions.install,
     constitution_pages.install,
     pay_pages.install,
+    constitution_stats.install,
 )
 
 

@@ -13,6 +13,7 @@ from expertloop.cli import (
     access,
     answers,
     audit,
+    constitutions,
     db,
     exports,
     flags,
@@ -50,6 +51,7 @@ COMMANDS = (
     redundancy,
     llm,
     pay,
+    constitutions,
 )
 
 app = typer.Typer(

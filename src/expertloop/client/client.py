@@ -11,6 +11,7 @@ import httpx
 
 from expertloop.client._http import Http, Retry
 from expertloop.client.access import AuditLog, Tokens
+from expertloop.client.constitutions import Constitutions
 from expertloop.client.flags import WorkerFlags
 from expertloop.client.llm import LlmProviders
 from expertloop.client.models import User
@@ -155,6 +156,7 @@ class Client:
         self.llm = LlmProviders(self._http)
         self.redteam = RedTeam(self._http)
         self.pay = Pay(self._http)
+        self.constitutions = Constitutions(self._http)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options: Any) -> Self:

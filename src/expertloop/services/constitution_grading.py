@@ -5,30 +5,61 @@ writes them into the config of a ``principle_grading`` project, so every answer 
 principles and the version it was graded against. :func:`principle_stats` reads a grading
 project's answers and reports per principle: how often it was judged not applicable, how
 many items it applied to (coverage), and Krippendorff's alpha among the experts on the
-verdicts. Principles whose alpha falls below :data:`UNCLEAR_ALPHA` (Krippendorff's
-threshold for tentative conclusions) are listed as unclear: candidates for an amendment.
+verdicts, with a bootstrap interval over items. Principles whose alpha falls below
+:data:`UNCLEAR_ALPHA` (Krippendorff's threshold for tentative conclusions) are listed
+as unclear: candidates for an amendment.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from expertloop.domain import Project, User
 from expertloop.domain.policies import can_read_answers
 from expertloop.errors import InputInvalid, PermissionDenied
-from expertloop.quality import QualityInputError, krippendorff_alpha
+from expertloop.quality import QualityInputError, krippendorff_alpha_interval
 from expertloop.services import constitutions
-from expertloop.services.projects import create_project, load_project
+from expertloop.services.projects import create_project, list_projects, load_project
 from expertloop.store import Database
 from expertloop.store import answers as answer_store
 from expertloop.tasks import get_task_type
 from expertloop.tasks.principle_grading import TASK as GRADING
 
-__all__ = ["UNCLEAR_ALPHA", "PrincipleStats", "grading_project", "principle_stats"]
+__all__ = [
+    "BOOTSTRAP_REPLICATES",
+    "UNCLEAR_ALPHA",
+    "PrincipleStats",
+    "grades_against_constitution",
+    "grading_project",
+    "grading_projects",
+    "principle_stats",
+]
 
 UNCLEAR_ALPHA = 0.667
+# Replicates of the bootstrap interval of alpha (seeded: the same grades give the same
+# interval on every reading).
+BOOTSTRAP_REPLICATES = 200
 NOT_APPLICABLE = "not_applicable"
+
+
+def grades_against_constitution(config: Mapping[str, Any]) -> bool:
+    """Whether a project's config grades against a constitution version (it then has
+    per-principle statistics)."""
+    return bool(config.get("principles")) and "constitution_version" in config
+
+
+def grading_projects(db: Database, *, actor: User, constitution_id: int) -> list[Project]:
+    """The projects the actor manages that grade against a version of the constitution."""
+    return [
+        p for p in list_projects(db, actor=actor)
+        if grades_against_constitution(p.config)
+        and p.config.get("constitution_id") == constitution_id
+    ]
 
 
 def grading_project(
@@ -64,7 +95,9 @@ class PrincipleStats:
     ``not_applicable_rate`` (their share that said not applicable), ``coverage`` (items
     where some expert found it applicable), ``alpha`` (Krippendorff's, nominal, on the
     verdicts; ``None`` where undefined: fewer than two verdicts on any item, or all
-    equal), ``unclear`` (alpha below :data:`UNCLEAR_ALPHA`)."""
+    equal), ``alpha_low`` and ``alpha_high`` (its 95% bootstrap interval over items,
+    ``None`` where no replicate had alpha defined), ``unclear`` (alpha below
+    :data:`UNCLEAR_ALPHA`)."""
 
     key: str
     judgments: int
@@ -72,6 +105,8 @@ class PrincipleStats:
     coverage: int
     alpha: float | None
     unclear: bool
+    alpha_low: float | None = None
+    alpha_high: float | None = None
 
 
 def principle_stats(db: Database, *, actor: User, project_id: int) -> list[PrincipleStats]:
@@ -81,7 +116,7 @@ def principle_stats(db: Database, *, actor: User, project_id: int) -> list[Princ
         if not can_read_answers(actor, is_member=project.is_member):
             raise PermissionDenied("only the project's managers and reviewers read its grades")
         keys = [p["key"] for p in project.config.get("principles", ())]
-        if not keys or "constitution_version" not in project.config:
+        if not grades_against_constitution(project.config):
             raise InputInvalid(f"project {project_id} does not grade against a constitution")
         task = get_task_type(project.task_type)
         verdicts: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
@@ -93,13 +128,19 @@ def principle_stats(db: Database, *, actor: User, project_id: int) -> list[Princ
     for key in keys:
         rows = verdicts.get(key, [])
         na = sum(1 for _, _, v in rows if v == NOT_APPLICABLE)
-        alpha: float | None
-        try:
-            alpha = krippendorff_alpha(
-                [w for w, _, _ in rows], [i for _, i, _ in rows], [v for _, _, v in rows]
-            ) if rows else None
-        except QualityInputError:
-            alpha = None
+        alpha = low = high = None
+        if rows:
+            try:
+                found_alpha = krippendorff_alpha_interval(
+                    [w for w, _, _ in rows], [i for _, i, _ in rows], [v for _, _, v in rows],
+                    n_boot=BOOTSTRAP_REPLICATES, seed=0,
+                )
+            except QualityInputError:
+                pass
+            else:
+                alpha = found_alpha.alpha
+                if not np.isnan(found_alpha.low):
+                    low, high = found_alpha.low, found_alpha.high
         found.append(PrincipleStats(
             key=key,
             judgments=len(rows),
@@ -107,5 +148,7 @@ def principle_stats(db: Database, *, actor: User, project_id: int) -> list[Princ
             coverage=len({i for _, i, v in rows if v != NOT_APPLICABLE}),
             alpha=alpha,
             unclear=alpha is not None and alpha < UNCLEAR_ALPHA,
+            alpha_low=low,
+            alpha_high=high,
         ))
     return found

@@ -5,6 +5,8 @@
   the versions;
 - ``/manage/constitutions/{id}/versions/{v}``: a version, with its diff from another
   (``?against=``; the previous one by default) and its Markdown and JSON downloads;
+- ``/manage/constitutions/{id}`` also lists the projects grading against its versions,
+  each linked to its per-principle statistics (``web/constitution_stats.py``);
 - ``/manage/constitutions/{id}/voting``: statements put to the panel, the opinion groups
   (a uPlot scatter of the voters, the per-group support table), consensus and contested.
 
@@ -25,7 +27,12 @@ from expertloop.api.schemas import SmallId
 from expertloop.domain import User
 from expertloop.domain.constitutions import ProposalStatus
 from expertloop.errors import ExpertloopError
-from expertloop.services import constitution_docs, constitution_votes, constitutions
+from expertloop.services import (
+    constitution_docs,
+    constitution_grading,
+    constitution_votes,
+    constitutions,
+)
 from expertloop.services.runtime import Runtime
 from expertloop.web.console_projects import Refused, console_user
 from expertloop.web.dashboard import json_block
@@ -118,10 +125,14 @@ def constitution_page(
         pending = constitutions.list_proposals(
             db, actor=user, constitution_id=constitution_id, status=ProposalStatus.OPEN
         )
+        grading = constitution_grading.grading_projects(
+            db, actor=user, constitution_id=constitution_id
+        )
         return render_page(
             request, "console/constitution.html",
             _context(request, user, constitution=found, principles=principles,
                      versions=list(reversed(versions)), open_proposals=len(pending),
+                     grading_projects=grading,
                      notice=notice.replace("\x00", ""), human_time=human_time),
         )
 

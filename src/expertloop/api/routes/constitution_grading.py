@@ -27,6 +27,8 @@ class PrincipleStatsPublic(BaseModel):
     not_applicable_rate: float | None
     coverage: int = Field(description="Items where some expert found the principle applicable")
     alpha: float | None = Field(description="Krippendorff's alpha on the verdicts (nominal)")
+    alpha_low: float | None = Field(None, description="95% bootstrap interval of alpha (items)")
+    alpha_high: float | None = None
     unclear: bool
 
 
@@ -56,6 +58,7 @@ def principle_stats(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) ->
     return StatsPublic(
         principles=[PrincipleStatsPublic(
             key=s.key, judgments=s.judgments, not_applicable_rate=s.not_applicable_rate,
-            coverage=s.coverage, alpha=s.alpha, unclear=s.unclear) for s in found],
+            coverage=s.coverage, alpha=s.alpha, alpha_low=s.alpha_low,
+            alpha_high=s.alpha_high, unclear=s.unclear) for s in found],
         unclear=[s.key for s in found if s.unclear],
     )
