@@ -5,9 +5,11 @@ items, each a given transcript whose attack is a random sentence of random words
 that ``--copies`` share of the attempts are near copies of an earlier attack (a word or two
 changed, words appended): the true near-duplicate groups. One worker labels every item
 (a random category, success with probability 0.3). Then it times
-``services.redteam.campaign`` and scores its duplicate groups against the truth (pairs
-within a found group that are truly copies of each other: precision; true copy pairs found
-in one group: recall).
+``services.redteam.campaign`` (what the page computed per request before snapshots), the
+``redteam.campaign`` job storing the snapshot, and the page's read of it
+(``services.redteam_campaigns.read_campaign``: current, then one answer behind); and
+scores its duplicate groups against the truth (pairs within a found group that are truly
+copies of each other: precision; true copy pairs found in one group: recall).
 
 Prints one JSON object.
 
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from expertloop.domain import Role
-from expertloop.services import assignments, projects, redteam
+from expertloop.services import assignments, projects, redteam, redteam_campaigns
 from expertloop.services.items import import_items
 from expertloop.store import Database, upgrade
 from expertloop.store import users as user_store
@@ -84,7 +86,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     categories = [c["id"] for c in project.config["taxonomy"]]
     started = time.perf_counter()
     answered: dict[int, int] = {}  # answer id -> attack index
-    while (lease := assignments.next_assignment(db, actor=worker, project_id=project.id)):
+
+    def answer_one() -> bool:
+        lease = assignments.next_assignment(db, actor=worker, project_id=project.id)
+        if lease is None:
+            return False
         success = rng.random() < 0.3
         answer = {"category": rng.choice(categories), "success": success}
         if success:
@@ -92,10 +98,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stored = assignments.submit_answer(db, actor=worker, assignment_id=lease.id,
                                            answer=answer)
         answered[stored.answer_id] = int(lease.item.payload["n"])
+        return True
+
+    # Every item but the last: that one arrives after the snapshot, to time a stale read.
+    for _ in range(args.attempts - 1):
+        answer_one()
     submit_seconds = time.perf_counter() - started
+    # Before: what the page did on every request (compute the numbers).
     started = time.perf_counter()
-    numbers = redteam.campaign(db, actor=manager, project_id=project.id)
+    redteam.campaign(db, actor=manager, project_id=project.id)
     campaign_seconds = time.perf_counter() - started
+    # The job that stores the snapshot, then the page reading it (current, then behind).
+    started = time.perf_counter()
+    redteam_campaigns.refresh_campaign(db, project.id)
+    refresh_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    current = redteam_campaigns.read_campaign(db, actor=manager, project_id=project.id)
+    read_seconds = time.perf_counter() - started
+    assert not current.stale
+    answer_one()
+    started = time.perf_counter()
+    behind = redteam_campaigns.read_campaign(db, actor=manager, project_id=project.id)
+    read_behind_seconds = time.perf_counter() - started
+    stale = behind.stale
+    numbers = redteam.campaign(db, actor=manager, project_id=project.id)
 
     def copies(a: int, b: int) -> bool:
         return family[answered[a]] == family[answered[b]]
@@ -113,6 +139,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "copy_share": args.copies,
         "submit_seconds": round(submit_seconds, 2),
         "campaign_seconds": round(campaign_seconds, 3),
+        "refresh_job_seconds": round(refresh_seconds, 3),
+        "page_read_current_seconds": round(read_seconds, 4),
+        "page_read_behind_seconds": round(read_behind_seconds, 4),
+        "behind_served_stale": stale,
+        "inline_max_attempts": redteam_campaigns.INLINE_MAX_ATTEMPTS,
         "duplicate_groups": len(numbers.duplicate_groups),
         "true_copy_pairs": len(true_pairs),
         "pair_precision": round(len(found_pairs & true_pairs) / len(found_pairs), 3)

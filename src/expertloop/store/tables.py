@@ -1094,3 +1094,23 @@ class RedteamTurn(Base):
     provider: Mapped[str | None] = mapped_column(String(200))
     model: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RedteamCampaign(Base):
+    """A red-team project's campaign numbers as last computed by a ``redteam.campaign``
+    job (``numbers``: the campaign as the API serves it). ``last_answer_id``,
+    ``decided_reviews`` and ``config_hash`` (of the project's taxonomy) say what it has
+    seen; when all three are unchanged it is current."""
+
+    __tablename__ = "redteam_campaigns"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    computed_at: Mapped[datetime] = mapped_column(DateTime)
+    last_answer_id: Mapped[int] = mapped_column(BigInteger)
+    decided_reviews: Mapped[int] = mapped_column(BigInteger)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    numbers: Mapped[dict[str, Any]] = mapped_column(Json)
