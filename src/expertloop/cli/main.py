@@ -21,6 +21,7 @@ from expertloop.cli import (
     jobs,
     llm,
     projects,
+    redteam,
     reviews,
     serve,
     users,
@@ -46,6 +47,7 @@ COMMANDS = (
     audit,
     workforce,
     llm,
+    redteam,
 )
 
 app = typer.Typer(
