@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from db_fixtures import PASSWORD, Env
 from expertloop.domain import Role, User
-from expertloop.services import assignments, redteam
+from expertloop.services import assignments, redteam, redteam_campaigns
 from expertloop.store import redteam as redteam_store
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
@@ -96,3 +97,22 @@ def test_the_page_and_the_api_serve_a_large_campaigns_snapshot_and_say_it_is_beh
     assert (body["attempts"], body["stale"], body["answers_behind"]) == (7, True, 1)
     assert body["computed_at"].startswith("2026-01-02T03:04")
     assert isinstance(body["refresh_job"], int)
+
+
+def test_a_large_campaign_without_a_snapshot_says_its_numbers_are_on_their_way(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = _project(env)
+    manager: User = p["manager"]
+    monkeypatch.setattr(redteam_campaigns, "INLINE_MAX_ATTEMPTS", 0)  # the campaign is "large"
+    page = _browser(env, manager).get(f"/manage/projects/{p['project']}/redteam")
+    assert page.status_code == 200
+    assert 'id="rt-pending"' in page.text
+    assert 'id="rt-attempts"' not in page.text
+    pending = env.client(manager).get(f"/api/v1/projects/{p['project']}/redteam/campaign")
+    assert pending.status_code == 202
+    job = pending.json()
+    assert (job["kind"], job["status"]) == ("redteam.campaign", "queued")
+    redteam_campaigns.refresh_campaign(env.db, p["project"])
+    body = env.client(manager).get(f"/api/v1/projects/{p['project']}/redteam/campaign").json()
+    assert (body["attempts"], body["stale"]) == (1, False)

@@ -37,7 +37,10 @@ def campaign_page(project_id: SmallId, request: Request) -> Response:
     db = request.app.state.runtime.database
     try:
         project = get_project(db, actor=user, project_id=project_id)
-        view = redteam_campaigns.read_campaign(db, actor=user, project_id=project_id)
+        view = redteam_campaigns.read_campaign(
+            db, actor=user, project_id=project_id,
+            inline_max_attempts=redteam_campaigns.INLINE_MAX_ATTEMPTS,
+        )
     except ExpertloopError as exc:
         return error_page(request, user, exc)
     if view.job is not None:

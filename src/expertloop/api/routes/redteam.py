@@ -36,7 +36,10 @@ router = APIRouter(tags=["red-teaming"])
 def campaign(
     project_id: SmallId, request: Request, db: DatabaseDep, actor: CurrentUser
 ) -> Response:
-    view = redteam_campaigns.read_campaign(db, actor=actor, project_id=project_id)
+    view = redteam_campaigns.read_campaign(
+        db, actor=actor, project_id=project_id,
+        inline_max_attempts=redteam_campaigns.INLINE_MAX_ATTEMPTS,
+    )
     if view.job is not None:
         request.app.state.job_runner.wake()
     if view.campaign is None:
