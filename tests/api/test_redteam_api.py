@@ -227,6 +227,8 @@ def test_the_answer_carries_the_stored_conversation_and_feeds_exports_and_number
     [target] = numbers["by_target"]
     assert (target["key"], target["success_rate"]) == ("target / test-model", 1.0)
     assert numbers["coverage"]["covered"] == ["ncr"]
+    assert (numbers["stale"], numbers["answers_behind"], numbers["refresh_job"]) == (False, 0, None)
+    assert numbers["computed_at"].endswith("Z")
     worker: User = p["worker"]
     assert env.client(worker).get(
         f"/api/v1/projects/{p['project']}/redteam/campaign"

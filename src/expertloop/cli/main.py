@@ -23,6 +23,7 @@ from expertloop.cli import (
     llm,
     pay,
     projects,
+    redteam,
     redundancy,
     reviews,
     serve,
@@ -52,6 +53,7 @@ COMMANDS = (
     llm,
     pay,
     constitutions,
+    redteam,
 )
 
 app = typer.Typer(

@@ -42,7 +42,10 @@ class RedTeam:
         return list(self._http.json("GET", f"assignments/{assignment_id}/turns")["turns"])
 
     def campaign(self, project_id: int) -> dict[str, Any]:
-        """A red-team project's numbers (managers, reviewers): see ``docs/redteam.md``."""
+        """A red-team project's numbers (managers, reviewers), from its snapshot, with
+        ``computed_at``, ``stale`` and ``answers_behind``: see ``docs/redteam.md``. While a
+        large campaign's first snapshot is computed the server answers ``202`` with the
+        job instead (a dict without ``attempts``): ask again once it is done."""
         return dict(self._http.json("GET", f"projects/{project_id}/redteam/campaign"))
 
     def transcripts(self, project_id: int) -> Iterator[dict[str, Any]]:

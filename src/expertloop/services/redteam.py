@@ -38,7 +38,9 @@ __all__ = [
     "Highlight",
     "RateRow",
     "campaign",
+    "compute_campaign",
     "conversation",
+    "conversational_config",
     "iter_transcripts",
     "transcript_row_json",
     "turn_dict",
@@ -156,7 +158,8 @@ class _Counts:
     rejected: int = 0
 
 
-def _conversational_config(db: Database, actor: User, project_id: int) -> dict[str, Any]:
+def conversational_config(db: Database, actor: User, project_id: int) -> dict[str, Any]:
+    """The validated config of a red-team project the actor may read the answers of."""
     check_can_read_answers(db, actor=actor, project_id=project_id)
     with db.read() as conn:
         project = load_project(conn, actor=actor, project_id=project_id)
@@ -192,8 +195,16 @@ def _attack_text(attempt: store.Attempt) -> str:
 
 
 def campaign(db: Database, *, actor: User, project_id: int) -> Campaign:
-    """The campaign numbers of a red-team project (its managers and reviewers)."""
-    config = _conversational_config(db, actor, project_id)
+    """The campaign numbers of a red-team project (its managers and reviewers), computed
+    now. Pages read the stored ones: :func:`expertloop.services.redteam_campaigns.
+    read_campaign`."""
+    config = conversational_config(db, actor, project_id)
+    return compute_campaign(db, project_id, config)
+
+
+def compute_campaign(db: Database, project_id: int, config: Mapping[str, Any]) -> Campaign:
+    """The numbers of the project whose validated config is ``config`` (no permission
+    check: the caller's)."""
     names = {c["id"]: c["name"] for c in config["taxonomy"]}
     categories = {key: _Counts(name) for key, name in names.items()}
     targets: dict[str, _Counts] = {}
@@ -315,7 +326,7 @@ def iter_transcripts(db: Database, *, actor: User, project_id: int) -> Iterator[
     """Every attempt as a transcript with its labels: ``messages`` in the chat format (the
     target's system prompt first), each reply's model call in ``calls``, the labels, and
     the review. Checks permission before the first row."""
-    config = _conversational_config(db, actor, project_id)
+    config = conversational_config(db, actor, project_id)
     return _transcripts(db, project_id, {c["id"]: c["name"] for c in config["taxonomy"]})
 
 

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from expertloop.store import tables as t
 
 __all__ = [
     "Attempt",
+    "CampaignRow",
     "LiveAssignment",
     "StoredTurn",
     "TurnTaken",
@@ -23,7 +24,10 @@ __all__ = [
     "drop_turn",
     "iter_attempts",
     "live_assignment",
+    "load_campaign",
+    "projects_with_answers",
     "retake_turn",
+    "save_campaign",
 ]
 
 
@@ -194,3 +198,61 @@ def iter_attempts(conn: Connection, project_id: int) -> Iterator[Attempt]:
     )
     for row in conn.execute(query):
         yield Attempt(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    """A project's stored campaign numbers and what they have seen."""
+
+    project_id: int
+    computed_at: datetime
+    last_answer_id: int
+    decided_reviews: int
+    config_hash: str
+    attempts: int
+    duration_ms: int
+    numbers: dict[str, Any]
+
+
+_CAMPAIGN_COLUMNS = tuple(getattr(t.RedteamCampaign, name) for name in CampaignRow.__slots__)
+
+
+def load_campaign(conn: Connection, project_id: int) -> CampaignRow | None:
+    row = conn.execute(
+        select(*_CAMPAIGN_COLUMNS).where(t.RedteamCampaign.project_id == project_id)
+    ).first()
+    return None if row is None else CampaignRow(*row)
+
+
+def save_campaign(conn: Connection, row: CampaignRow) -> None:
+    """Store the project's campaign numbers in place of the previous ones (an upsert:
+    running it twice has the effect of once)."""
+    values = {name: getattr(row, name) for name in CampaignRow.__slots__}
+    del values["project_id"]
+    done = conn.execute(
+        update(t.RedteamCampaign)
+        .where(t.RedteamCampaign.project_id == row.project_id)
+        .values(**values)
+    )
+    if done.rowcount == 1:
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(t.RedteamCampaign).values(project_id=row.project_id, **values))
+    except IntegrityError:
+        # Another refresh inserted it meanwhile: ours is as recent, so overwrite.
+        conn.execute(
+            update(t.RedteamCampaign)
+            .where(t.RedteamCampaign.project_id == row.project_id)
+            .values(**values)
+        )
+
+
+def projects_with_answers(conn: Connection) -> list[tuple[int, str]]:
+    """``(project id, task type)`` of every project that has answers, for the watcher."""
+    rows = conn.execute(
+        select(t.Project.id, t.Project.task_type)
+        .where(exists().where(t.Answer.project_id == t.Project.id))
+        .order_by(t.Project.id)
+    )
+    return [(int(pid), str(task_type)) for pid, task_type in rows]

@@ -1489,3 +1489,23 @@ Index(
     postgresql_where=text("decided_at IS NOT NULL"),
     sqlite_where=text("decided_at IS NOT NULL"),
 )
+
+
+class RedteamCampaign(Base):
+    """A red-team project's campaign numbers as last computed by a ``redteam.campaign``
+    job (``numbers``: the campaign as the API serves it). ``last_answer_id``,
+    ``decided_reviews`` and ``config_hash`` (of the project's taxonomy) say what it has
+    seen; when all three are unchanged it is current."""
+
+    __tablename__ = "redteam_campaigns"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    computed_at: Mapped[datetime] = mapped_column(DateTime)
+    last_answer_id: Mapped[int] = mapped_column(BigInteger)
+    decided_reviews: Mapped[int] = mapped_column(BigInteger)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    numbers: Mapped[dict[str, Any]] = mapped_column(Json)

@@ -7,14 +7,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Response
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.api.deps import CurrentUser, DatabaseDep
 from expertloop.api.openapi import error_responses
+from expertloop.api.routes.jobs import job_public
 from expertloop.api.schemas import Id, SmallId
-from expertloop.services import redteam, redteam_chat
+from expertloop.services import redteam, redteam_campaigns, redteam_chat
+from expertloop.services.clock import iso_utc
 
 router = APIRouter(tags=["red-teaming"])
 
@@ -24,10 +26,35 @@ router = APIRouter(tags=["red-teaming"])
     summary="A red-team project's numbers (managers, reviewers)",
     description="Attempts, successes claimed and confirmed by a reviewer, and the success "
     "rate with its 95% interval, per attack category and per target model; the taxonomy's "
-    "coverage; groups of near-duplicate attacks. Rejected answers are left out of the rates.",
+    "coverage; groups of near-duplicate attacks. Rejected answers are left out of the rates. "
+    "Served from the campaign's snapshot: `computed_at`, `stale` and `answers_behind` say "
+    "how current it is, `refresh_job` names the job recomputing it. A small campaign is "
+    "recomputed in the request when behind; a large one without a snapshot yet gets `202` "
+    "with the job.",
+    responses={202: {"description": "No snapshot yet: the job computing it"}},
 )
-def campaign(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> dict[str, Any]:
-    return redteam.campaign(db, actor=actor, project_id=project_id).to_dict()
+def campaign(
+    project_id: SmallId, request: Request, db: DatabaseDep, actor: CurrentUser
+) -> Response:
+    view = redteam_campaigns.read_campaign(
+        db, actor=actor, project_id=project_id,
+        inline_max_attempts=redteam_campaigns.INLINE_MAX_ATTEMPTS,
+    )
+    if view.job is not None:
+        request.app.state.job_runner.wake()
+    if view.campaign is None:
+        assert view.job is not None
+        return JSONResponse(
+            job_public(view.job).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
+        )
+    body = {
+        **view.campaign.to_dict(),
+        "computed_at": None if view.computed_at is None else iso_utc(view.computed_at),
+        "stale": view.stale,
+        "answers_behind": view.answers_behind,
+        "refresh_job": None if view.job is None else view.job.id,
+    }
+    return JSONResponse(body)
 
 
 @router.get(
