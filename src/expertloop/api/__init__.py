@@ -22,6 +22,7 @@ from expertloop.api.routes import (
     items,
     jobs,
     llm,
+    llm_judges,
     my_work,
     projects,
     reviews,
@@ -62,6 +63,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         my_work,
         flags,
         llm,
+        llm_judges,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

@@ -1,0 +1,53 @@
+"""The judges over HTTP: start a run, follow its job, read verdicts, calibration and
+settings; a worker reads verdicts only when the project shows them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from db_fixtures import Env
+from llm_server import ChatServer
+from test_judges import add_provider, fair_judge, pairwise_project, run_jobs
+
+from expertloop.domain import Role
+
+
+def test_a_manager_runs_a_judge_and_reads_verdicts_and_calibration_over_http(
+    env: Env, chat_server: ChatServer, tmp_path: Path
+) -> None:
+    chat_server.reply = fair_judge
+    worker = env.user()
+    manager, project, ids = pairwise_project(env, n=4, members=[worker])
+    add_provider(env, chat_server)
+    client = env.client(manager)
+    bad = client.post(f"/api/v1/projects/{project}/judge-runs", json={"provider": "nope"})
+    assert bad.status_code == 404
+    started = client.post(f"/api/v1/projects/{project}/judge-runs", json={"provider": "judge-x"})
+    assert started.status_code == 202, started.text
+    assert started.json()["kind"] == "llm.judge"
+    run_jobs(env, tmp_path)
+    verdicts = client.get(f"/api/v1/projects/{project}/verdicts", params={"limit": 2}).json()
+    assert [v["item_id"] for v in verdicts] == ids[:2]
+    rest = client.get(
+        f"/api/v1/projects/{project}/verdicts", params={"after_item_id": ids[1]}
+    ).json()
+    assert [v["item_id"] for v in rest] == ids[2:]
+    calibration = client.get(f"/api/v1/projects/{project}/calibration").json()
+    overall = next(r for r in calibration["rows"] if r["key"] == "overall")
+    assert (overall["n"], overall["accuracy"], overall["gold_items"]) == (4, 1.0, 4)
+
+    worker_client = env.client(worker)
+    assert worker_client.get(f"/api/v1/projects/{project}/verdicts").status_code == 403
+    lease = worker_client.post(f"/api/v1/projects/{project}/assignments/next").json()
+    path = f"/api/v1/assignments/{lease['assignment_id']}/verdicts"
+    assert worker_client.get(path).json() == []
+    changed = client.patch(
+        f"/api/v1/projects/{project}/llm-settings",
+        json={"show_verdicts": True, "triage": {"rule": "skip experts when judge is sure"}},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["show_verdicts"] is True
+    [shown] = worker_client.get(path).json()
+    good = "A" if "good" in lease["item"]["payload"]["response_a"] else "B"
+    assert shown["value"]["choice"] == good
+    assert env.client(env.user(Role.WORKER)).get(path).status_code == 404
