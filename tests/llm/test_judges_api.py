@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from db_fixtures import Env
-from llm_server import ChatServer
 from test_judges import add_provider, fair_judge, pairwise_project, run_jobs
 
+from db_fixtures import Env
 from expertloop.domain import Role
+from llm_server import ChatServer
 
 
 def test_a_manager_runs_a_judge_and_reads_verdicts_and_calibration_over_http(
