@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from expertloop.services.llm.calibration import Calibration, CalibrationRow, calibrate
 from expertloop.services.llm.calls import check_messages, complete, completion_of, list_calls
+from expertloop.services.llm.generation import (
+    GENERATE_KIND,
+    GenerationRun,
+    generate_items,
+    start_generation,
+)
 from expertloop.services.llm.judges import (
     JUDGE_KIND,
     JudgeRun,
@@ -34,10 +40,12 @@ from expertloop.services.llm.settings import (
 from expertloop.services.llm.testing import ProviderTest, test_provider
 
 __all__ = [
+    "GENERATE_KIND",
     "JUDGE_KIND",
     "KEEP",
     "Calibration",
     "CalibrationRow",
+    "GenerationRun",
     "JudgeRun",
     "LlmSettings",
     "Provider",
@@ -49,12 +57,14 @@ __all__ = [
     "complete",
     "completion_of",
     "delete_provider",
+    "generate_items",
     "get_llm_settings",
     "get_provider",
     "judge_items",
     "list_calls",
     "list_providers",
     "list_verdicts",
+    "start_generation",
     "start_judging",
     "test_provider",
     "update_llm_settings",
