@@ -164,3 +164,30 @@ def test_generation_is_checked_before_it_is_queued(env: Env, chat_server: ChatSe
     assert chat_server.calls == 0
     with env.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(t.Job)).scalar_one() == 0
+
+
+def test_an_expert_edits_a_model_draft_and_the_answer_records_the_edit_size(
+    env: Env, chat_server: ChatServer
+) -> None:
+    chat_server.script(Reply(text="Paris is the capital of France."))
+    worker = env.user()
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager, task_type="demonstration", config={}, members=[worker])
+    add(env, chat_server, "small", "model-s")
+    llm.generate_items(env.db, project, {
+        "prompts": PROMPTS[1:], "providers": ["small"], "n": 1, "params": {}, "seed": 0,
+        "pairing": "all", "pairs": 1,
+    })
+    from expertloop.services import assignments
+
+    lease = assignments.next_assignment(env.db, actor=worker, project_id=project)
+    assert lease is not None
+    assert lease.item.payload["draft"] == "Paris is the capital of France."
+    assignments.submit_answer(
+        env.db, actor=worker, assignment_id=lease.id,
+        answer={"response": "Paris.", "draft_edit": {"chars_changed": 0}},  # not trusted
+    )
+    with env.db.read() as conn:
+        [value] = conn.execute(select(t.Answer.value)).scalars().all()
+    assert value["response"] == "Paris."
+    assert value["draft_edit"] == {"chars_changed": 25, "share_changed": 0.8065}

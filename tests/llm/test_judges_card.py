@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from db_fixtures import Env
-from llm_server import ChatServer
 from test_judges import _params, add_provider, fair_judge, pairwise_project
 
+from db_fixtures import Env
 from expertloop.services import llm
 from expertloop.services.exports import ExportOptions, prepare_export
+from llm_server import ChatServer
 
 
 def test_the_card_carries_the_triage_rule_and_the_judges_calibration(
