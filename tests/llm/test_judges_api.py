@@ -9,7 +9,7 @@ from test_judges import add_provider, fair_judge, pairwise_project, run_jobs
 
 from db_fixtures import Env
 from expertloop.domain import Role
-from llm_server import ChatServer
+from llm_server import ChatServer, Reply
 
 
 def test_a_manager_runs_a_judge_and_reads_verdicts_and_calibration_over_http(
@@ -51,3 +51,34 @@ def test_a_manager_runs_a_judge_and_reads_verdicts_and_calibration_over_http(
     good = "A" if "good" in lease["item"]["payload"]["response_a"] else "B"
     assert shown["value"]["choice"] == good
     assert env.client(env.user(Role.WORKER)).get(path).status_code == 404
+
+
+def test_a_manager_generates_then_judges_through_the_sdk(
+    env: Env, chat_server: ChatServer, tmp_path: Path
+) -> None:
+    from expertloop.client import Client
+    from expertloop.jobs.worker import Worker
+    from expertloop.services.jobs import load_job_kinds
+    from expertloop.settings import Settings
+
+    chat_server.reply = fair_judge
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager, config={"criteria": [{"name": "accuracy"}, {"name": "tone"}]})
+    add_provider(env, chat_server)
+    client = Client(env.url, env.token_for(manager))
+    try:
+        chat_server.script(Reply(text="good one"), Reply(text="poor one"))
+        job = client.llm.generate(project, [{"id": "p1", "prompt": "Q?"}], ["judge-x"], n=2)
+        assert job["kind"] == "llm.generate"
+        worker = Worker(env.db, Settings(data_dir=tmp_path), kinds=load_job_kinds())
+        while worker.run_one() is not None:
+            pass
+        assert client.llm.judge(project, "judge-x")["kind"] == "llm.judge"
+        while worker.run_one() is not None:
+            pass
+        [verdict] = client.llm.verdicts(project)
+        assert verdict["value"]["choice"] in ("A", "B")
+        assert not verdict["unsure"]
+        assert client.llm.calibration(project)["rows"] == []  # nothing to compare with yet
+    finally:
+        client.close()

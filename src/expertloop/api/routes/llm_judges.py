@@ -1,5 +1,6 @@
-"""LLM judges on a project (managers): run them as jobs, read their verdicts and their
-calibration against the experts, and choose whether experts see verdicts. A worker reads
+"""LLM judges and generation on a project (managers): generate items from models, run
+judges as jobs, read their verdicts and their calibration against the experts, and choose
+whether experts see verdicts. A worker reads
 the verdicts on the item they hold only when the project shows them. See ``docs/llm.md``."""
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ class JudgeRunIn(Strict):
     seed: int | None = Field(None, ge=-(2**53 - 1), le=2**53 - 1)
     item_ids: list[Id] | None = Field(None, max_length=10_000)
     redo: bool = False
+
+
+class GenerationIn(Strict):
+    prompts: list[dict[str, Any]] = Field(
+        min_length=1, max_length=5_000,
+        description='`{"id": "p1", "prompt": "..." | [messages], ...}`; other fields go into '
+        "each item's payload.",
+    )
+    providers: list[str] = Field(min_length=1, max_length=20)
+    n: int = Field(1, ge=1, le=20, description="Samples per prompt from each provider.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    pairing: str = Field("all", description="Pairwise: `all`, `adjacent` or `random`.")
+    pairs: int = Field(1, ge=1, le=1000, description="Pairwise `random`: pairs per prompt.")
 
 
 class VerdictPublic(BaseModel):
@@ -95,6 +110,19 @@ def start_judging(
     project_id: SmallId, body: JudgeRunIn, db: DatabaseDep, actor: CurrentUser
 ) -> JobPublic:
     job = llm.start_judging(db, actor=actor, project_id=project_id, **body.model_dump())
+    return job_public(job)
+
+
+@router.post(
+    "/projects/{project_id}/generations",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Generate responses from models and build items of them, as a job (managers)",
+    responses=error_responses(404, 422),
+)
+def start_generation(
+    project_id: SmallId, body: GenerationIn, db: DatabaseDep, actor: CurrentUser
+) -> JobPublic:
+    job = llm.start_generation(db, actor=actor, project_id=project_id, **body.model_dump())
     return job_public(job)
 
 
