@@ -163,7 +163,8 @@ def test_generation_is_checked_before_it_is_queued(env: Env, chat_server: ChatSe
                              providers=["small"])
     assert chat_server.calls == 0
     with env.db.read() as conn:
-        assert conn.execute(select(func.count()).select_from(t.Job)).scalar_one() == 0
+        queued = select(func.count()).select_from(t.Job).where(t.Job.kind == "llm.generate")
+        assert conn.execute(queued).scalar_one() == 0
 
 
 def test_an_expert_edits_a_model_draft_and_the_answer_records_the_edit_size(
