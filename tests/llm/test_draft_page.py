@@ -4,6 +4,7 @@ escaped, in the reply box."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -41,3 +42,25 @@ def test_a_draft_item_prefills_the_reply_box_escaped_and_is_not_shown_twice(env:
     assert "Paris &lt;script&gt;alert(1)&lt;/script&gt; is the capital.</textarea>" in html
     assert "<script>alert" not in html
     assert html.count("Paris &lt;script&gt;") == 1
+
+
+def test_the_judges_page_shows_each_judges_agreement_with_the_experts(
+    env: Env, chat_server: Any
+) -> None:
+    from test_judges import _params, add_provider, fair_judge, pairwise_project
+
+    from expertloop.services import llm
+
+    chat_server.reply = fair_judge
+    manager, project, _ = pairwise_project(env, n=4)
+    add_provider(env, chat_server)
+    llm.judge_items(env.db, project, _params())
+    client, _ = _signed_in(env, manager)
+    page = client.get(f"/manage/projects/{project}/judges")
+    assert page.status_code == 200
+    assert 'aria-current="page">Judges</a>' in page.text
+    assert "<td>judge-x</td><td>judge-model</td><td>overall</td>" in page.text
+    assert "1.000 (0.51–1.00)" in page.text
+    assert "do <strong>not</strong> see" in page.text
+    outsider, _ = _signed_in(env, env.user())
+    assert outsider.get(f"/manage/projects/{project}/judges").status_code == 404

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from expertloop.api.deps import CurrentUser, DatabaseDep
+from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from expertloop.api.openapi import error_responses
 from expertloop.api.routes.jobs import JobPublic, job_public
 from expertloop.api.schemas import Id, SmallId, Strict
@@ -161,10 +161,14 @@ def list_verdicts(
 def get_calibration(
     project_id: SmallId,
     db: DatabaseDep,
+    settings: SettingsDep,
     actor: CurrentUser,
     min_answers: Annotated[int, Query(ge=1, le=100)] = 2,
 ) -> CalibrationPublic:
-    result = llm.calibrate(db, actor=actor, project_id=project_id, min_answers=min_answers)
+    result = llm.calibrate(
+        db, actor=actor, project_id=project_id, min_answers=min_answers,
+        inline_max_items=settings.export_job_threshold_items,
+    )
     return CalibrationPublic.model_validate(result.to_dict())
 
 
