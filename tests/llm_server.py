@@ -53,8 +53,12 @@ class Reply:
 class ChatServer:
     """An OpenAI-compatible endpoint on a free port; ``base_url`` ends in ``/v1``."""
 
-    def __init__(self, reply: Callable[[Messages], str] = echo) -> None:
+    def __init__(self, reply: Callable[[Messages], str] = echo, *, delay: float = 0.0) -> None:
         self.reply = reply
+        # When set, answers from the whole request body (model, seed, parameters...).
+        self.reply_to_body: Callable[[dict[str, Any]], str] | None = None
+        # Seconds every unscripted answer takes (a slow model).
+        self.delay = delay
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.in_flight = 0
@@ -95,7 +99,7 @@ class ChatServer:
             self.requests.append(body)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            return self._queue.popleft() if self._queue else Reply()
+            return self._queue.popleft() if self._queue else Reply(delay=self.delay)
 
     def _done(self) -> None:
         with self._lock:
@@ -105,7 +109,12 @@ class ChatServer:
         if reply.raw is not None:
             return reply.raw
         messages = body.get("messages") or []
-        text = reply.text if reply.text is not None else self.reply(messages)
+        if reply.text is not None:
+            text = reply.text
+        elif self.reply_to_body is not None:
+            text = self.reply_to_body(body)
+        else:
+            text = self.reply(messages)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,

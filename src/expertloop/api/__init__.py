@@ -25,6 +25,7 @@ from expertloop.api.routes import (
     items,
     jobs,
     llm,
+    llm_judges,
     my_work,
     pay,
     projects,
@@ -74,6 +75,7 @@ def install_api(app: FastAPI, runtime: Runtime) -> None:
         constitution_votes,
         constitution_grading,
         pay,
+        llm_judges,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

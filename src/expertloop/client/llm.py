@@ -112,3 +112,55 @@ class LlmProviders:
     def test(self, name: str) -> ProviderTestResult:
         body = self._http.json("POST", f"llm/providers/{name}/test", retry=Retry.UNSENT)
         return ProviderTestResult(**body)
+
+    # --- judges and generation on a project (its managers) --------------------------------
+
+    def judge(self, project_id: int, provider: str, **options: Any) -> dict[str, Any]:
+        """Start an ``llm.judge`` job over the project's items; the job (follow it with
+        ``client.jobs``). Options: ``judge``, ``instructions``, ``params``, ``seed``,
+        ``item_ids``, ``redo``."""
+        body: dict[str, Any] = self._http.json(
+            "POST", f"projects/{project_id}/judge-runs",
+            json_body={"provider": provider, **options}, retry=Retry.UNSENT,
+        )
+        return body
+
+    def generate(
+        self, project_id: int, prompts: builtins.list[dict[str, Any]],
+        providers: builtins.list[str], **options: Any,
+    ) -> dict[str, Any]:
+        """Start an ``llm.generate`` job; the job. Options: ``n``, ``params``, ``seed``,
+        ``pairing``, ``pairs``."""
+        body: dict[str, Any] = self._http.json(
+            "POST", f"projects/{project_id}/generations",
+            json_body={"prompts": prompts, "providers": providers, **options},
+            retry=Retry.UNSENT,
+        )
+        return body
+
+    def verdicts(
+        self, project_id: int, *, judge: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Every verdict of the project's judges (paged through), by item."""
+        out: builtins.list[dict[str, Any]] = []
+        after = 0
+        while True:
+            params: dict[str, Any] = {"after_item_id": after, "limit": 1000}
+            if judge is not None:
+                params["judge"] = judge
+            page = self._http.json("GET", f"projects/{project_id}/verdicts", params=params)
+            if not page:
+                return out
+            last = page[-1]["item_id"]
+            if len(page) == 1000:  # the page may end part-way through an item's judges
+                whole = [v for v in page if v["item_id"] != last]
+                page, last = (whole, whole[-1]["item_id"]) if whole else (page, last)
+            out.extend(page)
+            after = last
+
+    def calibration(self, project_id: int, *, min_answers: int = 2) -> dict[str, Any]:
+        """Judge-expert agreement per judge, model and key, with intervals."""
+        body: dict[str, Any] = self._http.json(
+            "GET", f"projects/{project_id}/calibration", params={"min_answers": min_answers}
+        )
+        return body

@@ -361,6 +361,11 @@ def card_markdown(
             if stats.get("label_counts")
             else []
         ),
+        *(
+            [f"  model_judges: {_json(stats['model_judges'])}"]
+            if stats.get("model_judges")
+            else []
+        ),
         "---",
         "",
     ]
@@ -427,8 +432,48 @@ def card_markdown(
             for key, reason in fallbacks.items()
         ),
         *([""] if fallbacks else []),
+        *_judges(stats.get("model_judges")),
     ]
     return "\n".join(header + body)
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else f" ({low:.2f}-{high:.2f})"
+
+
+def _judges(judges: Mapping[str, Any] | None) -> list[str]:
+    """The model judges' section: the triage rule and each judge's measured agreement with
+    the experts (accuracy and Cohen's kappa with their intervals)."""
+    if not judges:
+        return []
+    lines = ["## Model judges", ""]
+    if judges.get("triage") is not None:
+        lines += [f"Triage rule in force: `{_json(judges['triage'])}`.", ""]
+    rows = judges.get("calibration") or []
+    if rows:
+        lines += [
+            "Agreement of each model judge with the experts (gold, or the consensus of at "
+            "least two experts), on the items both judged; unsure verdicts are not compared.",
+            "",
+            "| judge | model | key | items | unsure | accuracy | Cohen's kappa |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            accuracy = _fmt(row["accuracy"]) + _interval(
+                row["accuracy_lower"], row["accuracy_upper"]
+            )
+            kappa = _fmt(row["kappa"]) + _interval(row["kappa_lower"], row["kappa_upper"])
+            judge, model, key = (
+                str(row[k]).replace("|", "\\|") for k in ("judge", "model", "key")
+            )
+            lines.append(
+                f"| {judge} | {model} | {key} | {row['n']} | "
+                f"{row['unsure']} | {accuracy} | {kappa} |"
+            )
+        lines.append("")
+    else:
+        lines += ["No judge verdict could be compared with the experts yet.", ""]
+    return lines
 
 
 def _type_name(feature: Mapping[str, Any]) -> str:

@@ -113,6 +113,8 @@ class CardStats:
     reviews: dict[str, int]  # the project's reviews by outcome ("pending" not yet decided)
     filters: dict[str, Any]
     label_counts: dict[str, int]  # unpaired: "true"/"false"; classification: per label
+    # Model judges' calibration and the triage rule (services/llm/card.py), if any.
+    model_judges: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -383,8 +385,14 @@ class PreparedExport:
     def card(self, data_files: str) -> str:
         """The dataset card (``README.md``) of this export, once its rows are written:
         ``data_files`` is the path of the data file (or a glob) next to the card."""
+        from expertloop.services.llm.card import judges_for_card
+
+        stats = self.card_stats()
+        stats.model_judges = judges_for_card(
+            self.db, self.project.id, self.project.task_type, self.project.config
+        )
         return card_markdown(
-            self.card_stats().as_dict(),
+            stats.as_dict(),
             features=schema_features(self.schema),
             data_files=data_files,
             license=self.options.license,

@@ -70,7 +70,9 @@ __all__ = [
     "ItemVote",
     "Job",
     "LlmCall",
+    "LlmProjectSettings",
     "LlmProvider",
+    "LlmVerdict",
     "LoginFailure",
     "PayBudget",
     "PayCursor",
@@ -1509,3 +1511,45 @@ class RedteamCampaign(Base):
     attempts: Mapped[int] = mapped_column(BigInteger)
     duration_ms: Mapped[int] = mapped_column(BigInteger)
     numbers: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class LlmVerdict(Base):
+    """A model judge's verdict on an item: a model suggestion in canonical answer terms,
+    never an answer. One per (item, judge); judging again replaces it. ``value`` holds only
+    what the judge was sure of (``None`` when nothing); ``unsure`` marks an item whose
+    primary verdict is unsure (a pair judged inconsistently in its two orders, a reply that
+    did not parse). ``call_ids`` are the recorded calls it came from (provenance)."""
+
+    __tablename__ = "llm_verdicts"
+    __table_args__ = (
+        UniqueConstraint("item_id", "judge"),
+        Index("ix_llm_verdicts_project_id_judge_item_id", "project_id", "judge", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    judge: Mapped[str] = mapped_column(String(100))
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(200))
+    value: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
+    unsure: Mapped[bool] = mapped_column(Boolean)
+    details: Mapped[dict[str, Any]] = mapped_column(Json)
+    call_ids: Mapped[list[Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LlmProjectSettings(Base):
+    """A project's model settings: whether its experts see the judges' verdicts on the
+    items they work on (off unless the project says so), and the triage rule in force
+    with the agreement measured when it was set (for the export card)."""
+
+    __tablename__ = "llm_project_settings"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    show_verdicts: Mapped[bool] = mapped_column(Boolean)
+    triage: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -38,6 +38,7 @@ from expertloop.tasks.base import (
     StrictModel,
     TaskType,
 )
+from expertloop.tasks.generation import edit_size
 from expertloop.tasks.training import Demonstration as Reply
 from expertloop.tasks.training import (
     ExampleProject,
@@ -89,6 +90,24 @@ class Demonstration(TaskType):
     config_model = DemonstrationConfig
     payload_model = DemonstrationPayload
     answer_model = DemonstrationAnswer
+
+    def validate_answer(
+        self,
+        answer: Any,
+        config: dict[str, Any],
+        *,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An item generated from a model draft (``draft`` in its payload, see
+        ``tasks/generation.py``) records how much the expert changed it: ``draft_edit``
+        (characters inserted plus deleted, and that as a share), computed here, never sent."""
+        if isinstance(answer, dict) and "draft_edit" in answer:
+            answer = {k: v for k, v in answer.items() if k != "draft_edit"}
+        value = super().validate_answer(answer, config, payload=payload)
+        draft = payload.get("draft") if payload is not None else None
+        if isinstance(draft, str):
+            value["draft_edit"] = edit_size(draft, value["response"])
+        return value
 
     def answer_errors(
         self,

@@ -18,6 +18,9 @@ depends_on = None
 
 _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+_NULLABLE_JSON = sa.JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
 
 
 def upgrade() -> None:
@@ -82,8 +85,54 @@ def upgrade() -> None:
     op.create_index("ix_llm_calls_cache_key", "llm_calls", ["cache_key"])
     op.create_index("ix_llm_calls_project_id_id", "llm_calls", ["project_id", "id"])
     op.create_index("ix_llm_calls_item_id", "llm_calls", ["item_id"])
+    op.create_table(
+        "llm_verdicts",
+        sa.Column("id", _BIG_ID, autoincrement=True, nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("item_id", _BIG_ID, nullable=False),
+        sa.Column("judge", sa.String(length=100), nullable=False),
+        sa.Column("provider", sa.String(length=64), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("value", _NULLABLE_JSON, nullable=True),
+        sa.Column("unsure", sa.Boolean(), nullable=False),
+        sa.Column("details", _JSON, nullable=False),
+        sa.Column("call_ids", _JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name="fk_llm_verdicts_project_id_projects",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["items.id"], name="fk_llm_verdicts_item_id_items", ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_llm_verdicts"),
+        sa.UniqueConstraint("item_id", "judge", name="uq_llm_verdicts_item_id_judge"),
+    )
+    op.create_index(
+        "ix_llm_verdicts_project_id_judge_item_id", "llm_verdicts",
+        ["project_id", "judge", "item_id"],
+    )
+    op.create_table(
+        "llm_project_settings",
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("show_verdicts", sa.Boolean(), nullable=False),
+        sa.Column("triage", _NULLABLE_JSON, nullable=True),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_by", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name="fk_llm_project_settings_project_id_projects",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["updated_by"], ["users.id"], name="fk_llm_project_settings_updated_by_users",
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("project_id", name="pk_llm_project_settings"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("llm_project_settings")
+    op.drop_table("llm_verdicts")
     op.drop_table("llm_calls")
     op.drop_table("llm_providers")
