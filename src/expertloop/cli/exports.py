@@ -174,11 +174,12 @@ def export(
             else:
                 with output.open("wb") as sink:
                     write_rows(batches, sink, output=to, schema=prepared.schema)
-    if to != "hub" and push_to_hub is None:
-        card_path = card or (None if output is None else card_path_for(output))
-        if card_path is not None:
-            data_files = output.name if output is not None else "data." + to
-            card_path.write_text(prepared.card(data_files), encoding="utf-8")
+        # Inside the block: the card reads the database (the model judges' calibration).
+        if to != "hub" and push_to_hub is None:
+            card_path = card or (None if output is None else card_path_for(output))
+            if card_path is not None:
+                data_files = output.name if output is not None else "data." + to
+                card_path.write_text(prepared.card(data_files), encoding="utf-8")
     stats = prepared.card_stats()
     summary = {
         "project": project,
