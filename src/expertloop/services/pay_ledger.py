@@ -123,6 +123,7 @@ def reconcile(
                     facts = pay_store.AnswerFacts(
                         facts.answer_id, facts.project_id, facts.worker_id, facts.duration_ms,
                         facts.created_at, credited=facts.credited,
+                        premium_ids=facts.premium_ids,
                     )
                 entries = answer_entries(book, facts)
                 if not entries:

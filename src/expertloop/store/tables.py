@@ -73,6 +73,7 @@ __all__ = [
     "PayCursor",
     "PayPosting",
     "PayRate",
+    "PayRatePremium",
     "PayTransaction",
     "PayoutAccount",
     "Project",
@@ -1052,6 +1053,9 @@ class PayTransaction(Base):
     created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     memo: Mapped[str] = mapped_column(Text, default="")
+    # What a credit was computed from ({"rate_id": 5, "premium_ids": [2]}), so the
+    # reconciliation recomputes the same amount whatever the worker's skills are now.
+    meta: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
 
 
 class PayPosting(Base):
@@ -1078,6 +1082,45 @@ class PayPosting(Base):
     worker_id: Mapped[int | None] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+
+
+class PayRatePremium(Base):
+    """A premium on a rate: a worker with ``skill`` at ``min_level`` or more, or with a
+    verified credential of ``credential_kind``, earns ``basis_points`` more (100 = 1 %) or
+    ``amount_minor`` more per answer. Written with its rate, never edited."""
+
+    __tablename__ = "pay_rate_premiums"
+    __table_args__ = (
+        CheckConstraint(
+            "(skill IS NOT NULL AND min_level IS NOT NULL AND credential_kind IS NULL) OR "
+            "(skill IS NULL AND min_level IS NULL AND credential_kind IS NOT NULL)",
+            name="one_condition",
+        ),
+        CheckConstraint("(basis_points IS NULL) <> (amount_minor IS NULL)", name="one_value"),
+        CheckConstraint(
+            f"min_level IS NULL OR (min_level >= 1 AND min_level <= {MAX_SKILL_LEVEL})",
+            name="level_range",
+        ),
+        CheckConstraint(
+            f"credential_kind IS NULL OR credential_kind IN ({sql_values(CredentialKind)})",
+            name="credential_kind",
+        ),
+        CheckConstraint(
+            "basis_points IS NULL OR (basis_points >= 0 AND basis_points <= 100000)",
+            name="basis_points_range",
+        ),
+        CheckConstraint("amount_minor IS NULL OR amount_minor >= 0", name="amount_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rate_id: Mapped[int] = mapped_column(
+        ForeignKey("pay_rates.id", ondelete="CASCADE"), index=True
+    )
+    skill: Mapped[str | None] = mapped_column(String(64))
+    min_level: Mapped[int | None] = mapped_column(Integer)
+    credential_kind: Mapped[str | None] = mapped_column(String(32))
+    basis_points: Mapped[int | None] = mapped_column(Integer)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class PayCursor(Base):

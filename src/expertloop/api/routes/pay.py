@@ -27,7 +27,21 @@ def _naive(when: datetime | None) -> datetime | None:
     return when.astimezone(UTC).replace(tzinfo=None)
 
 _AMOUNT = Field(ge=0, le=pay.MAX_AMOUNT_MINOR, description="Minor units (cents)")
+_AMOUNT_OR_NONE = Field(None, ge=0, le=pay.MAX_AMOUNT_MINOR, description="Minor units")
 _CURRENCY = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. USD")
+
+
+class PremiumBody(BaseModel):
+    """``skill`` with ``min_level``, or ``credential`` (a kind); ``basis_points`` (2000 is
+    +20 %) or ``amount_minor`` per answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skill: str | None = Field(None, max_length=64)
+    min_level: int | None = Field(None, ge=1, le=5)
+    credential: str | None = Field(None, max_length=32)
+    basis_points: int | None = Field(None, ge=0, le=100_000)
+    amount_minor: int | None = _AMOUNT_OR_NONE
 
 
 class RateCreate(BaseModel):
@@ -40,6 +54,10 @@ class RateCreate(BaseModel):
         None, ge=1, le=604800, description="Hourly: time on task counted per answer at most"
     )
     effective_from: UtcDatetime | None = Field(None, description="Default now; never past")
+    premiums: list[PremiumBody] = Field(
+        default_factory=list, max_length=20,
+        description="More pay for a skill at a level or more, or a verified credential kind",
+    )
 
 
 class RatePublic(BaseModel):
@@ -51,13 +69,15 @@ class RatePublic(BaseModel):
     max_seconds_per_item: int | None
     effective_from: UtcDatetime
     created_at: UtcDatetime
+    premiums: list[dict[str, Any]]
 
     @classmethod
     def of(cls, rate: RateRow) -> RatePublic:
         return cls(id=rate.id, project_id=rate.project_id, kind=rate.kind,
                    amount_minor=rate.amount_minor, currency=rate.currency,
                    max_seconds_per_item=rate.max_seconds_per_item,
-                   effective_from=rate.effective_from, created_at=rate.created_at)
+                   effective_from=rate.effective_from, created_at=rate.created_at,
+                   premiums=[p.to_dict() for p in rate.premiums])
 
 
 class BudgetBody(BaseModel):
@@ -96,6 +116,7 @@ def add_rate(
         db, actor=actor, project_id=project_id, kind=body.kind, amount_minor=body.amount_minor,
         currency=body.currency, max_seconds_per_item=body.max_seconds_per_item,
         effective_from=_naive(body.effective_from),
+        premiums=[p.model_dump(exclude_none=True) for p in body.premiums],
     ))
 
 
