@@ -89,3 +89,22 @@ def test_a_rate_with_premiums_pays_a_verified_licence_more_over_http(env: Env) -
     earned = worker.get(f"/api/v1/users/{worker_user.id}/pay/earnings").json()
     assert earned[0]["pending_minor"] == 125
     assert pay_ledger.reconcile(env.db, grace_seconds=0).matches
+
+
+def test_a_manager_adds_lists_and_disables_bonus_rules_over_http(env: Env) -> None:
+    manager_user, worker_user = env.user(Role.MANAGER), env.user()
+    project = env.project(manager_user, members=[worker_user])
+    manager, worker = env.client(manager_user), env.client(worker_user)
+    base = f"/api/v1/projects/{project}/pay/bonus-rules"
+    body = {"metric": "review_acceptance", "period": "month", "threshold_bp": 9000,
+            "min_count": 10, "amount_minor": 1000, "currency": "EUR"}
+    assert worker.post(base, json=body).status_code == 403
+    assert manager.post(base, json={**body, "period": "year"}).status_code == 422
+    created = manager.post(base, json=body)
+    assert created.status_code == 201, created.text
+    rule = created.json()
+    assert (rule["threshold_bp"], rule["disabled_at"]) == (9000, None)
+    assert [r["id"] for r in manager.get(base).json()] == [rule["id"]]
+    assert manager.delete(f"{base}/{rule['id']}").status_code == 204
+    assert manager.get(base).json()[0]["disabled_at"] is not None
+    assert manager.delete(f"{base}/{rule['id']}").status_code == 404

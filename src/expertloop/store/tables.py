@@ -33,6 +33,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from expertloop.domain import (
     AssignmentStatus,
+    BonusMetric,
+    BonusPeriod,
     CredentialKind,
     FlagAction,
     ImportFormat,
@@ -69,6 +71,7 @@ __all__ = [
     "ItemVote",
     "Job",
     "LoginFailure",
+    "PayBonusRule",
     "PayBudget",
     "PayCursor",
     "PayPosting",
@@ -1121,6 +1124,37 @@ class PayRatePremium(Base):
     credential_kind: Mapped[str | None] = mapped_column(String(32))
     basis_points: Mapped[int | None] = mapped_column(Integer)
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PayBonusRule(Base):
+    """A bonus a project's manager set: each worker whose ``metric`` over a calendar
+    ``period`` (UTC) reaches ``threshold_bp`` (basis points of 1) on at least ``min_count``
+    observations earns ``amount_minor``. The ``pay.bonus`` job pays each closed period once
+    (the cursor ``bonus:{id}``); a disabled rule pays no period ending after it was
+    disabled. Never edited otherwise."""
+
+    __tablename__ = "pay_bonus_rules"
+    __table_args__ = (
+        CheckConstraint(f"metric IN ({sql_values(BonusMetric)})", name="metric"),
+        CheckConstraint(f"period IN ({sql_values(BonusPeriod)})", name="period"),
+        CheckConstraint("threshold_bp >= 0 AND threshold_bp <= 10000", name="threshold_range"),
+        CheckConstraint("min_count >= 1", name="min_count_positive"),
+        CheckConstraint("amount_minor >= 0", name="amount_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    metric: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(8))
+    threshold_bp: Mapped[int] = mapped_column(Integer)
+    min_count: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class PayCursor(Base):

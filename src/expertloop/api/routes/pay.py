@@ -14,7 +14,7 @@ from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import SmallId, UtcDatetime
 from expertloop.domain import Role
 from expertloop.errors import PermissionDenied
-from expertloop.services import pay, pay_budget, pay_effective, pay_ledger
+from expertloop.services import pay, pay_bonuses, pay_budget, pay_effective, pay_ledger
 from expertloop.store.pay import RateRow
 
 router = APIRouter(tags=["pay"])
@@ -148,6 +148,45 @@ def add_adjustment(
         db, actor=actor, project_id=project_id, worker_id=body.worker_id,
         amount_minor=body.amount_minor, currency=body.currency, reason=body.reason,
     ))
+
+
+class BonusRuleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Literal["review_acceptance"]
+    period: Literal["week", "month"]
+    threshold_bp: int = Field(ge=0, le=10_000, description="Share to reach, 8000 = 80 %")
+    min_count: int = Field(ge=1, le=pay_bonuses.MAX_MIN_COUNT,
+                           description="Observations needed in the period")
+    amount_minor: int = _AMOUNT
+    currency: str = _CURRENCY
+
+
+@router.get("/projects/{project_id}/pay/bonus-rules", summary="The project's bonus rules "
+            "(manager)", responses=error_responses(403, 404))
+def list_bonus_rules(
+    project_id: SmallId, db: DatabaseDep, actor: CurrentUser
+) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in pay_bonuses.list_rules(db, actor=actor, project_id=project_id)]
+
+
+@router.post("/projects/{project_id}/pay/bonus-rules", status_code=201,
+             summary="Add a bonus rule paid per period by the pay.bonus job (manager)",
+             responses=error_responses(403, 404, 422))
+def add_bonus_rule(
+    project_id: SmallId, body: BonusRuleBody, db: DatabaseDep, actor: CurrentUser
+) -> dict[str, Any]:
+    return pay_bonuses.add_rule(db, actor=actor, project_id=project_id,
+                                **body.model_dump()).to_dict()
+
+
+@router.delete("/projects/{project_id}/pay/bonus-rules/{rule_id}", status_code=204,
+               summary="Disable a bonus rule: periods ending later are not paid (manager)",
+               responses=error_responses(403, 404))
+def disable_bonus_rule(
+    project_id: SmallId, rule_id: SmallId, db: DatabaseDep, actor: CurrentUser
+) -> None:
+    pay_bonuses.disable_rule(db, actor=actor, project_id=project_id, rule_id=rule_id)
 
 
 @router.get("/users/{user_id}/pay/earnings",
