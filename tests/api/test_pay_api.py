@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from db_fixtures import Env, pairwise_item
 from expertloop.domain import Role
-from expertloop.services import pay
+from expertloop.services import pay, pay_ledger
+from expertloop.services.workforce import skills
 
 
 def test_a_manager_prices_a_project_and_its_worker_sees_what_they_earned(env: Env) -> None:
@@ -56,3 +57,54 @@ def test_a_manager_prices_a_project_and_its_worker_sees_what_they_earned(env: En
     admin = env.client(env.user(Role.ADMIN))
     report = admin.get("/api/v1/pay/reconciliation").json()
     assert report["ledger_matches"] is True
+
+
+def test_a_rate_with_premiums_pays_a_verified_licence_more_over_http(env: Env) -> None:
+    manager_user, worker_user = env.user(Role.MANAGER), env.user()
+    project = env.project(manager_user, members=[worker_user])
+    env.items(manager_user, project, [pairwise_item(k) for k in range(2)])
+    manager, worker = env.client(manager_user), env.client(worker_user)
+    base = f"/api/v1/projects/{project}/pay"
+    bad = manager.post(f"{base}/rates", json={
+        "kind": "piece", "amount_minor": 100, "currency": "USD",
+        "premiums": [{"credential": "licence"}]})
+    assert bad.status_code == 422
+    assert "premiums[0]" in bad.text
+    created = manager.post(f"{base}/rates", json={
+        "kind": "piece", "amount_minor": 100, "currency": "USD",
+        "premiums": [{"credential": "licence", "amount_minor": 25},
+                     {"skill": "law", "min_level": 2, "basis_points": 1000}]})
+    assert created.status_code == 201, created.text
+    premiums = created.json()["premiums"]
+    assert [{k: v for k, v in p.items() if k != "id"} for p in premiums] == [
+        {"credential": "licence", "amount_minor": 25},
+        {"skill": "law", "min_level": 2, "basis_points": 1000},
+    ]
+    skills.add_credential(env.db, actor=manager_user, user_id=worker_user.id, kind="licence",
+                          title="Bar", verified=True)
+    lease = worker.post(f"/api/v1/projects/{project}/assignments/next").json()
+    worker.post(f"/api/v1/assignments/{lease['assignment_id']}/answer",
+                json={"answer": {"choice": "A"}})
+    pay.credit(env.db, grace_seconds=0)
+    earned = worker.get(f"/api/v1/users/{worker_user.id}/pay/earnings").json()
+    assert earned[0]["pending_minor"] == 125
+    assert pay_ledger.reconcile(env.db, grace_seconds=0).matches
+
+
+def test_a_manager_adds_lists_and_disables_bonus_rules_over_http(env: Env) -> None:
+    manager_user, worker_user = env.user(Role.MANAGER), env.user()
+    project = env.project(manager_user, members=[worker_user])
+    manager, worker = env.client(manager_user), env.client(worker_user)
+    base = f"/api/v1/projects/{project}/pay/bonus-rules"
+    body = {"metric": "review_acceptance", "period": "month", "threshold_bp": 9000,
+            "min_count": 10, "amount_minor": 1000, "currency": "EUR"}
+    assert worker.post(base, json=body).status_code == 403
+    assert manager.post(base, json={**body, "period": "year"}).status_code == 422
+    created = manager.post(base, json=body)
+    assert created.status_code == 201, created.text
+    rule = created.json()
+    assert (rule["threshold_bp"], rule["disabled_at"]) == (9000, None)
+    assert [r["id"] for r in manager.get(base).json()] == [rule["id"]]
+    assert manager.delete(f"{base}/{rule['id']}").status_code == 204
+    assert manager.get(base).json()[0]["disabled_at"] is not None
+    assert manager.delete(f"{base}/{rule['id']}").status_code == 404

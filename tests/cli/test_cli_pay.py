@@ -76,3 +76,24 @@ def test_the_operator_pays_a_batch_and_exports_the_ledger(cli, env: Env, tmp_pat
     assert f"  Liabilities:Workers:W{worker.id}:Paid  2.50 EUR" in exported.stdout
     bad = cli("pay", "payout", "bad batch!", "--currency", "EUR", "-o", str(target))
     assert bad.exit_code == 1
+
+
+def test_the_operator_gives_a_rate_premiums_as_json(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
+    env.user(Role.ADMIN, username="root")
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager)
+    rate = cli("pay", "rate", str(project), "--kind", "piece", "--amount", "40",
+               "--currency", "usd", "--premium",
+               '{"skill": "medicine", "min_level": 3, "basis_points": 2000}',
+               "--premium", '{"credential": "licence", "amount_minor": 5}')
+    assert rate.exit_code == 0, rate.output
+    premiums = json.loads(rate.stdout)["premiums"]
+    assert [p.get("skill", p.get("credential")) for p in premiums] == ["medicine", "licence"]
+    not_json = cli("pay", "rate", str(project), "--kind", "piece", "--amount", "40",
+                   "--currency", "usd", "--premium", "medicine>=3")
+    assert not_json.exit_code == 1
+    assert "--premium number 1 is not JSON" in not_json.stderr
+    bad = cli("pay", "rate", str(project), "--kind", "piece", "--amount", "40",
+              "--currency", "usd", "--premium", '{"credential": "wizardry", "amount_minor": 5}')
+    assert bad.exit_code == 1
+    assert "credential" in bad.stderr

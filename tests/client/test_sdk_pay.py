@@ -20,8 +20,11 @@ def test_a_manager_prices_a_project_and_a_worker_reads_their_earnings_through_th
     worker = Client(env.url, env.token_for(worker_user))
     try:
         rate = manager.pay.add_rate(project_id, kind="hourly", amount_minor=3600,
-                                    currency="USD", max_seconds_per_item=60)
+                                    currency="USD", max_seconds_per_item=60,
+                                    premiums=[{"skill": "law", "min_level": 5,
+                                               "basis_points": 1000}])
         assert rate["max_seconds_per_item"] == 60
+        assert rate["premiums"][0]["skill"] == "law"  # the worker has no law: no premium
         assert [r["id"] for r in manager.pay.rates(project_id)] == [rate["id"]]
         assert manager.pay.budget(project_id) is None
         assert manager.pay.set_budget(project_id, amount_minor=10_000,

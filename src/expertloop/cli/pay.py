@@ -30,22 +30,36 @@ def pay_rate(
     max_seconds: Annotated[
         int | None, typer.Option(help="Hourly: count at most this many seconds an answer.")
     ] = None,
+    premium: Annotated[
+        list[str] | None,
+        typer.Option(help='A premium as JSON, repeatable: {"skill": "medicine", "min_level": '
+                          '3, "basis_points": 2000} or {"credential": "licence", '
+                          '"amount_minor": 50}.'),
+    ] = None,
     as_user: Annotated[str | None, _AS] = None,
 ) -> None:
     """Give the project a new rate, from now on (answers paid keep what they earned)."""
     from expertloop.services.pay import set_rate
 
+    premiums = []
+    for number, text in enumerate(premium or [], start=1):
+        try:
+            premiums.append(json.loads(text))
+        except ValueError as exc:
+            fail(f"--premium number {number} is not JSON: {exc}")
     with database(settings()) as db:
         actor = operator(db, as_user)
         try:
             rate = set_rate(db, actor=actor, project_id=project, kind=kind, amount_minor=amount,
-                            currency=currency, max_seconds_per_item=max_seconds)
+                            currency=currency, max_seconds_per_item=max_seconds,
+                            premiums=premiums)
         except ExpertloopError as exc:
             fail(exc.message)
     typer.echo(json.dumps({"project": project, "rate_id": rate.id, "kind": rate.kind,
                            "amount_minor": rate.amount_minor, "currency": rate.currency,
                            "max_seconds_per_item": rate.max_seconds_per_item,
-                           "effective_from": rate.effective_from.isoformat()}))
+                           "effective_from": rate.effective_from.isoformat(),
+                           "premiums": [p.to_dict() for p in rate.premiums]}))
 
 
 @group.command("budget")

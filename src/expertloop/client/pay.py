@@ -34,10 +34,15 @@ class Pay:
     def add_rate(
         self, project_id: int, *, kind: str, amount_minor: int, currency: str,
         max_seconds_per_item: int | None = None, effective_from: datetime | None = None,
+        premiums: builtins.list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """A new rate from now (or ``effective_from``, never the past)."""
+        """A new rate from now (or ``effective_from``, never the past), with its premiums
+        (``{"skill": "law", "min_level": 2, "basis_points": 1000}``,
+        ``{"credential": "licence", "amount_minor": 25}``)."""
         payload: dict[str, Any] = {"kind": kind, "amount_minor": amount_minor,
                                    "currency": currency}
+        if premiums:
+            payload["premiums"] = premiums
         if max_seconds_per_item is not None:
             payload["max_seconds_per_item"] = max_seconds_per_item
         if effective_from is not None:

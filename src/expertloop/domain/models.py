@@ -255,6 +255,19 @@ class PayRateKind(enum.StrEnum):
     HOURLY = "hourly"
 
 
+class BonusMetric(enum.StrEnum):
+    """What a bonus rule measures over a period (``docs/pay.md``, Bonus rules)."""
+
+    REVIEW_ACCEPTANCE = "review_acceptance"
+
+
+class BonusPeriod(enum.StrEnum):
+    """The calendar periods (UTC) a bonus rule pays over: ISO weeks or months."""
+
+    WEEK = "week"
+    MONTH = "month"
+
+
 class LedgerKind(enum.StrEnum):
     """What a ledger transaction records (see ``docs/pay.md``)."""
 

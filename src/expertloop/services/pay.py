@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,10 +41,12 @@ from expertloop.domain.money import MoneyError, check_currency, hourly_amount
 from expertloop.domain.policies import can_read_gold
 from expertloop.errors import InputInvalid, PermissionDenied
 from expertloop.jobs import JobContext, job_kind
+from expertloop.services.pay_premiums import check_premiums, premium_amount, resolve_premiums
 from expertloop.services.projects import load_project
 from expertloop.store import Database, audit
 from expertloop.store import pay as pay_store
 from expertloop.store import pay_budgets as budget_store
+from expertloop.store import pay_premiums as premium_store
 from expertloop.store.pay import AnswerFacts, Entry, Leg, RateRow
 
 __all__ = [
@@ -102,8 +104,11 @@ def set_rate(
     currency: str,
     max_seconds_per_item: int | None = None,
     effective_from: datetime | None = None,
+    premiums: Sequence[Mapping[str, Any]] = (),
 ) -> RateRow:
-    """Give the project a new rate, from ``effective_from`` (default now; never the past)."""
+    """Give the project a new rate, from ``effective_from`` (default now; never the past),
+    with its premiums (see :mod:`expertloop.services.pay_premiums`)."""
+
     try:
         rate_kind = PayRateKind(kind)
     except ValueError:
@@ -116,6 +121,7 @@ def set_rate(
         raise InputInvalid.on_field("max_seconds_per_item", "must be between 1 and 604800")
     if rate_kind is PayRateKind.PIECE and max_seconds_per_item is not None:
         raise InputInvalid.on_field("max_seconds_per_item", "only an hourly rate has a cap")
+    premium_rows = check_premiums(premiums, MAX_AMOUNT_MINOR)
     now = db.clock.now()
     start = now if effective_from is None else effective_from
     if start < now:
@@ -134,11 +140,14 @@ def set_rate(
             currency=code, max_seconds_per_item=max_seconds_per_item, effective_from=start,
             created_by=actor.id, now=now,
         )
+        premium_store.insert_premiums(conn, rate_id, premium_rows)
         audit.record_event(
             conn, action="pay.rate_set", actor_id=actor.id, project_id=project_id, now=now,
             after={"rate_id": rate_id, "kind": rate_kind.value, "amount_minor": amount,
                    "currency": code, "max_seconds_per_item": max_seconds_per_item,
-                   "effective_from": start.isoformat()},
+                   "effective_from": start.isoformat(),
+                   "premiums": [{k: v for k, v in p.items() if v is not None}
+                                for p in premium_rows]},
         )
         return next(r for r in pay_store.rates(conn, [project_id]) if r.id == rate_id)
 
@@ -163,6 +172,10 @@ class RateBook:
     @property
     def project_ids(self) -> list[int]:
         return sorted(self._by_project)
+
+    def with_premiums(self, conn: Connection, rows: Sequence[AnswerFacts]) -> list[AnswerFacts]:
+        """The rows with the premiums their credit uses (recorded, or the worker's now)."""
+        return resolve_premiums(conn, rows, lambda r: self.rate_at(r.project_id, r.created_at))
 
     def rate_at(self, project_id: int, when: datetime) -> RateRow | None:
         starts = self._starts.get(project_id)
@@ -198,7 +211,8 @@ def answer_entries(book: RateBook, facts: AnswerFacts) -> list[Entry]:
     rate = book.rate_at(facts.project_id, facts.created_at)
     if rate is None:
         return []
-    amount = answer_pay(rate, facts.duration_ms)
+    used = facts.premium_ids or ()
+    amount = premium_amount(rate, answer_pay(rate, facts.duration_ms), used)
     cur, p, w = rate.currency, facts.project_id, facts.worker_id
     base: dict[str, Any] = {"project_id": p, "worker_id": w, "answer_id": facts.answer_id}
     entries = [
@@ -206,7 +220,8 @@ def answer_entries(book: RateBook, facts: AnswerFacts) -> list[Entry]:
             f"answer:{facts.answer_id}:credit", LedgerKind.CREDIT,
             (Leg(LedgerAccount.BUDGET, -amount, cur, p, None),
              Leg(LedgerAccount.PENDING, amount, cur, p, w)),
-            memo=f"rate {rate.id}", **base,
+            memo=f"rate {rate.id}", meta={"rate_id": rate.id, "premium_ids": list(used)},
+            **base,
         )
     ]
     if facts.outcome is None:
@@ -268,6 +283,7 @@ def _sweep_answers(db: Database, ripe: datetime, batch: int) -> dict[str, int]:
             if not ready:
                 return totals
             book = RateBook(pay_store.rates(conn, sorted({r.project_id for r in ready})))
+            ready = book.with_premiums(conn, ready)
             entries = [e for r in ready for e in answer_entries(book, r)]
             for kind, n in _post(conn, entries, db.clock.now()).items():
                 totals[kind] = totals.get(kind, 0) + n
@@ -287,6 +303,7 @@ def _sweep_reviews(db: Database, ripe: datetime, batch: int) -> dict[str, int]:
             if not ready:
                 return totals
             book = RateBook(pay_store.rates(conn, sorted({r.project_id for r in ready})))
+            ready = book.with_premiums(conn, ready)
             # The credit comes with the decision: a decision never waits for the answers' pass.
             entries = [e for r in ready for e in answer_entries(book, r)]
             for kind, n in _post(conn, entries, db.clock.now()).items():

@@ -123,6 +123,7 @@ def reconcile(
                     facts = pay_store.AnswerFacts(
                         facts.answer_id, facts.project_id, facts.worker_id, facts.duration_ms,
                         facts.created_at, credited=facts.credited,
+                        premium_ids=facts.premium_ids,
                     )
                 entries = answer_entries(book, facts)
                 if not entries:
@@ -135,6 +136,13 @@ def reconcile(
                         key = _group(check_store._owner(
                             leg.worker_id, leg.project_id, leg.account.value, leg.currency))
                         expected[key] = expected.get(key, 0) + leg.amount
+        from expertloop.services.pay_bonuses import expected_entries
+
+        for entry in expected_entries(conn):
+            for leg in entry.legs:
+                key = _group(check_store._owner(
+                    leg.worker_id, leg.project_id, leg.account.value, leg.currency))
+                expected[key] = expected.get(key, 0) + leg.amount
         for key, amount in check_store.manual_totals(conn).items():
             expected[_group(key)] = expected.get(_group(key), 0) + amount
         ledger: dict[Owner, int] = {}

@@ -10,9 +10,9 @@ have none yet, in the same database transaction.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
@@ -28,6 +28,7 @@ from sqlalchemy import (
 from expertloop.domain import LedgerAccount, LedgerKind
 from expertloop.store import tables as t
 from expertloop.store.dialects import insert_ignoring_conflicts
+from expertloop.store.pay_premiums import PremiumRow, premium_ids_of, premiums_of
 
 __all__ = [
     "AnswerFacts",
@@ -73,6 +74,7 @@ class RateRow:
     effective_from: datetime
     created_by: int | None
     created_at: datetime
+    premiums: tuple[PremiumRow, ...] = ()
 
 
 def insert_rate(
@@ -104,7 +106,9 @@ def rates(conn: Connection, project_ids: Sequence[int] | None = None) -> list[Ra
     query = select(RATE).order_by(RATE.c.project_id, RATE.c.effective_from, RATE.c.id)
     if project_ids is not None:
         query = query.where(RATE.c.project_id.in_(list(project_ids)))
-    return [RateRow(**row._mapping) for row in conn.execute(query)]
+    found = [RateRow(**row._mapping) for row in conn.execute(query)]
+    premiums = premiums_of(conn, [r.id for r in found])
+    return [replace(r, premiums=premiums[r.id]) if r.id in premiums else r for r in found]
 
 
 # --- what the sweep reads ----------------------------------------------------------------
@@ -123,6 +127,8 @@ class AnswerFacts:
     outcome: str | None = None
     decided_at: datetime | None = None
     credited: bool | None = None
+    # The premiums the answer's credit uses (None: not known yet, the sweep works them out).
+    premium_ids: tuple[int, ...] | None = None
 
 
 def answers_after(conn: Connection, after_id: int, limit: int) -> list[AnswerFacts]:
@@ -169,20 +175,27 @@ def reconcile_answers(
 ) -> list[AnswerFacts]:
     """Answers of these projects after ``after_id`` with their review's decision (if any)
     and whether the ledger holds their credit."""
-    credited = select(TX.c.id).where(
-        TX.c.answer_id == ANSWER.c.id, TX.c.kind == LedgerKind.CREDIT.value
-    ).exists()
+    is_credit = and_(TX.c.answer_id == ANSWER.c.id, TX.c.kind == LedgerKind.CREDIT.value)
+    credited = select(TX.c.id).where(is_credit).exists()
+    # The first credit's record of its premiums (a duplicate credit is reported apart).
+    meta = select(TX.c.meta).where(is_credit).order_by(TX.c.id).limit(1).scalar_subquery()
     rows = conn.execute(
         select(
             ANSWER.c.id, ANSWER.c.project_id, ANSWER.c.worker_id, ANSWER.c.duration_ms,
             ANSWER.c.created_at, REVIEW.c.id, REVIEW.c.outcome, REVIEW.c.decided_at, credited,
+            meta,
         )
         .select_from(ANSWER.outerjoin(REVIEW, REVIEW.c.answer_id == ANSWER.c.id))
         .where(ANSWER.c.id > after_id, ANSWER.c.project_id.in_(list(project_ids)))
         .order_by(ANSWER.c.id)
         .limit(limit)
     )
-    return [AnswerFacts(*row) for row in rows]
+    # An uncredited answer is reconciled without premiums: it is a missing credit anyway.
+    return [
+        AnswerFacts(a, p, w, ms, at, review, outcome, decided, credited=bool(credited),
+                    premium_ids=premium_ids_of(meta))
+        for a, p, w, ms, at, review, outcome, decided, credited, meta in rows
+    ]
 
 
 def cursor(conn: Connection, name: str) -> tuple[int, datetime | None]:
@@ -245,6 +258,7 @@ class Entry:
     review_id: int | None = None
     created_by: int | None = None
     memo: str = ""
+    meta: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         totals: dict[str, int] = {}
@@ -266,6 +280,7 @@ def post_entries(conn: Connection, entries: Sequence[Entry], *, now: datetime) -
                 "key": e.key, "kind": e.kind.value, "project_id": e.project_id,
                 "worker_id": e.worker_id, "answer_id": e.answer_id, "review_id": e.review_id,
                 "created_by": e.created_by, "created_at": now, "memo": e.memo,
+                "meta": e.meta,
             }
             for e in by_key.values()
         ],
@@ -356,8 +371,6 @@ def transactions(
                 row.created_at, row.memo, tuple(legs.get(row.id, ())),
             )
         after = ids[-1]
-
-
 
 
 def transaction_id(conn: Connection, key: str) -> int:

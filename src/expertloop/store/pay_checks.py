@@ -126,7 +126,8 @@ def manual_totals(conn: Connection) -> dict[Owner, int]:
         select(POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account,
                POSTING.c.currency, func.sum(POSTING.c.amount))
         .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id))
-        .where(TX.c.kind == LedgerKind.ADJUSTMENT.value)
+        # Bonuses are recomputed from their rules (services/pay_bonuses), not taken as input.
+        .where(TX.c.kind == LedgerKind.ADJUSTMENT.value, ~TX.c.key.startswith("bonus:"))
         .group_by(POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account,
                   POSTING.c.currency)
     )

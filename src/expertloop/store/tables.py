@@ -33,6 +33,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from expertloop.domain import (
     AssignmentStatus,
+    BonusMetric,
+    BonusPeriod,
     CredentialKind,
     FlagAction,
     ImportFormat,
@@ -74,10 +76,12 @@ __all__ = [
     "LlmProvider",
     "LlmVerdict",
     "LoginFailure",
+    "PayBonusRule",
     "PayBudget",
     "PayCursor",
     "PayPosting",
     "PayRate",
+    "PayRatePremium",
     "PayTransaction",
     "PayoutAccount",
     "Project",
@@ -1411,6 +1415,9 @@ class PayTransaction(Base):
     created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     memo: Mapped[str] = mapped_column(Text, default="")
+    # What a credit was computed from ({"rate_id": 5, "premium_ids": [2]}), so the
+    # reconciliation recomputes the same amount whatever the worker's skills are now.
+    meta: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
 
 
 class PayPosting(Base):
@@ -1437,6 +1444,76 @@ class PayPosting(Base):
     worker_id: Mapped[int | None] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+
+
+class PayRatePremium(Base):
+    """A premium on a rate: a worker with ``skill`` at ``min_level`` or more, or with a
+    verified credential of ``credential_kind``, earns ``basis_points`` more (100 = 1 %) or
+    ``amount_minor`` more per answer. Written with its rate, never edited."""
+
+    __tablename__ = "pay_rate_premiums"
+    __table_args__ = (
+        CheckConstraint(
+            "(skill IS NOT NULL AND min_level IS NOT NULL AND credential_kind IS NULL) OR "
+            "(skill IS NULL AND min_level IS NULL AND credential_kind IS NOT NULL)",
+            name="one_condition",
+        ),
+        CheckConstraint("(basis_points IS NULL) <> (amount_minor IS NULL)", name="one_value"),
+        CheckConstraint(
+            f"min_level IS NULL OR (min_level >= 1 AND min_level <= {MAX_SKILL_LEVEL})",
+            name="level_range",
+        ),
+        CheckConstraint(
+            f"credential_kind IS NULL OR credential_kind IN ({sql_values(CredentialKind)})",
+            name="credential_kind",
+        ),
+        CheckConstraint(
+            "basis_points IS NULL OR (basis_points >= 0 AND basis_points <= 100000)",
+            name="basis_points_range",
+        ),
+        CheckConstraint("amount_minor IS NULL OR amount_minor >= 0", name="amount_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rate_id: Mapped[int] = mapped_column(
+        ForeignKey("pay_rates.id", ondelete="CASCADE"), index=True
+    )
+    skill: Mapped[str | None] = mapped_column(String(64))
+    min_level: Mapped[int | None] = mapped_column(Integer)
+    credential_kind: Mapped[str | None] = mapped_column(String(32))
+    basis_points: Mapped[int | None] = mapped_column(Integer)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PayBonusRule(Base):
+    """A bonus a project's manager set: each worker whose ``metric`` over a calendar
+    ``period`` (UTC) reaches ``threshold_bp`` (basis points of 1) on at least ``min_count``
+    observations earns ``amount_minor``. The ``pay.bonus`` job pays each closed period once
+    (the cursor ``bonus:{id}``); a disabled rule pays no period ending after it was
+    disabled. Never edited otherwise."""
+
+    __tablename__ = "pay_bonus_rules"
+    __table_args__ = (
+        CheckConstraint(f"metric IN ({sql_values(BonusMetric)})", name="metric"),
+        CheckConstraint(f"period IN ({sql_values(BonusPeriod)})", name="period"),
+        CheckConstraint("threshold_bp >= 0 AND threshold_bp <= 10000", name="threshold_range"),
+        CheckConstraint("min_count >= 1", name="min_count_positive"),
+        CheckConstraint("amount_minor >= 0", name="amount_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    metric: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(8))
+    threshold_bp: Mapped[int] = mapped_column(Integer)
+    min_count: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class PayCursor(Base):

@@ -21,6 +21,7 @@ from expertloop.errors import ExpertloopError
 from expertloop.services import dashboard as dashboard_service
 from expertloop.services.runtime import Runtime
 from expertloop.web.pages import error_page, page_context, redirect_to_login
+from expertloop.web.pay import pay_overview
 from expertloop.web.rendering import render_page
 from expertloop.web.sessions import session_user
 
@@ -112,6 +113,7 @@ def overview(project_id: SmallId, request: Request) -> Response:
             "eta": _eta_text(data.eta_hours),
             "snapshot_iso": iso_utc(data.snapshot.computed_at) if data.snapshot else None,
             "chart_json": json_block(_chart_data(data, runtime.database.clock.now())),
+            "pay": pay_overview(runtime, user, project_id),
         },
     )
 

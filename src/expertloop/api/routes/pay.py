@@ -14,7 +14,7 @@ from expertloop.api.openapi import error_responses
 from expertloop.api.schemas import SmallId, UtcDatetime
 from expertloop.domain import Role
 from expertloop.errors import PermissionDenied
-from expertloop.services import pay, pay_budget, pay_effective, pay_ledger
+from expertloop.services import pay, pay_bonuses, pay_budget, pay_effective, pay_ledger
 from expertloop.store.pay import RateRow
 
 router = APIRouter(tags=["pay"])
@@ -27,7 +27,21 @@ def _naive(when: datetime | None) -> datetime | None:
     return when.astimezone(UTC).replace(tzinfo=None)
 
 _AMOUNT = Field(ge=0, le=pay.MAX_AMOUNT_MINOR, description="Minor units (cents)")
+_AMOUNT_OR_NONE = Field(None, ge=0, le=pay.MAX_AMOUNT_MINOR, description="Minor units")
 _CURRENCY = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. USD")
+
+
+class PremiumBody(BaseModel):
+    """``skill`` with ``min_level``, or ``credential`` (a kind); ``basis_points`` (2000 is
+    +20 %) or ``amount_minor`` per answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skill: str | None = Field(None, max_length=64)
+    min_level: int | None = Field(None, ge=1, le=5)
+    credential: str | None = Field(None, max_length=32)
+    basis_points: int | None = Field(None, ge=0, le=100_000)
+    amount_minor: int | None = _AMOUNT_OR_NONE
 
 
 class RateCreate(BaseModel):
@@ -40,6 +54,10 @@ class RateCreate(BaseModel):
         None, ge=1, le=604800, description="Hourly: time on task counted per answer at most"
     )
     effective_from: UtcDatetime | None = Field(None, description="Default now; never past")
+    premiums: list[PremiumBody] = Field(
+        default_factory=list, max_length=20,
+        description="More pay for a skill at a level or more, or a verified credential kind",
+    )
 
 
 class RatePublic(BaseModel):
@@ -51,13 +69,15 @@ class RatePublic(BaseModel):
     max_seconds_per_item: int | None
     effective_from: UtcDatetime
     created_at: UtcDatetime
+    premiums: list[dict[str, Any]]
 
     @classmethod
     def of(cls, rate: RateRow) -> RatePublic:
         return cls(id=rate.id, project_id=rate.project_id, kind=rate.kind,
                    amount_minor=rate.amount_minor, currency=rate.currency,
                    max_seconds_per_item=rate.max_seconds_per_item,
-                   effective_from=rate.effective_from, created_at=rate.created_at)
+                   effective_from=rate.effective_from, created_at=rate.created_at,
+                   premiums=[p.to_dict() for p in rate.premiums])
 
 
 class BudgetBody(BaseModel):
@@ -96,6 +116,7 @@ def add_rate(
         db, actor=actor, project_id=project_id, kind=body.kind, amount_minor=body.amount_minor,
         currency=body.currency, max_seconds_per_item=body.max_seconds_per_item,
         effective_from=_naive(body.effective_from),
+        premiums=[p.model_dump(exclude_none=True) for p in body.premiums],
     ))
 
 
@@ -127,6 +148,45 @@ def add_adjustment(
         db, actor=actor, project_id=project_id, worker_id=body.worker_id,
         amount_minor=body.amount_minor, currency=body.currency, reason=body.reason,
     ))
+
+
+class BonusRuleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Literal["review_acceptance"]
+    period: Literal["week", "month"]
+    threshold_bp: int = Field(ge=0, le=10_000, description="Share to reach, 8000 = 80 %")
+    min_count: int = Field(ge=1, le=pay_bonuses.MAX_MIN_COUNT,
+                           description="Observations needed in the period")
+    amount_minor: int = _AMOUNT
+    currency: str = _CURRENCY
+
+
+@router.get("/projects/{project_id}/pay/bonus-rules", summary="The project's bonus rules "
+            "(manager)", responses=error_responses(403, 404))
+def list_bonus_rules(
+    project_id: SmallId, db: DatabaseDep, actor: CurrentUser
+) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in pay_bonuses.list_rules(db, actor=actor, project_id=project_id)]
+
+
+@router.post("/projects/{project_id}/pay/bonus-rules", status_code=201,
+             summary="Add a bonus rule paid per period by the pay.bonus job (manager)",
+             responses=error_responses(403, 404, 422))
+def add_bonus_rule(
+    project_id: SmallId, body: BonusRuleBody, db: DatabaseDep, actor: CurrentUser
+) -> dict[str, Any]:
+    return pay_bonuses.add_rule(db, actor=actor, project_id=project_id,
+                                **body.model_dump()).to_dict()
+
+
+@router.delete("/projects/{project_id}/pay/bonus-rules/{rule_id}", status_code=204,
+               summary="Disable a bonus rule: periods ending later are not paid (manager)",
+               responses=error_responses(403, 404))
+def disable_bonus_rule(
+    project_id: SmallId, rule_id: SmallId, db: DatabaseDep, actor: CurrentUser
+) -> None:
+    pay_bonuses.disable_rule(db, actor=actor, project_id=project_id, rule_id=rule_id)
 
 
 @router.get("/users/{user_id}/pay/earnings",
