@@ -2,7 +2,7 @@
 a credit used (``pay_transactions.meta``), and bonus rules over periods
 
 Revision ID: 0022
-Revises: 0018
+Revises: 0021
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0022"
-down_revision = "0018"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
