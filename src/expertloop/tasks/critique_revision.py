@@ -44,8 +44,8 @@ from expertloop.tasks.base import (
     StrictModel,
     TaskType,
     chat_messages,
-    same_text,
 )
+from expertloop.tasks.rewrite import critique_and_rewrite_errors
 from expertloop.tasks.training import (
     Demonstration,
     ExampleProject,
@@ -130,26 +130,10 @@ class CritiqueRevision(TaskType):
         *,
         payload: Mapping[str, Any] | None,
     ) -> list[FieldError]:
-        errors = []
-        critique = len(answer["critique"].strip())
-        low = config.get("min_critique_length", 1)
-        if critique == 0:
-            errors.append(FieldError("critique", "write a critique; it must not be blank"))
-        elif critique < low:
-            errors.append(
-                FieldError("critique", f"write at least {low} characters; this has {critique}")
-            )
-        if not answer["revision"].strip():
-            errors.append(FieldError("revision", "write the revision; it must not be blank"))
-        elif payload is not None and same_text(answer["revision"], str(payload["response"])):
-            errors.append(
-                FieldError(
-                    "revision",
-                    "the revision is the same as the original response; revise it, or skip "
-                    "the item if it already follows the principle",
-                )
-            )
-        return errors
+        return critique_and_rewrite_errors(
+            answer, config, payload, field="revision",
+            unchanged="revise it, or skip the item if it already follows the principle",
+        )
 
     def observations(
         self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None

@@ -68,6 +68,35 @@ class RewriteAnswer(StrictModel):
     rewrite: str = Field(max_length=MAX_LENGTH)
 
 
+def critique_and_rewrite_errors(
+    answer: Mapping[str, Any],
+    config: Mapping[str, Any],
+    payload: Mapping[str, Any] | None,
+    *,
+    field: str,
+    unchanged: str,
+) -> list[FieldError]:
+    """What is wrong with a critique and the rewritten response in ``answer[field]``: a
+    blank or too short critique (``min_critique_length``), a blank rewrite, or one that
+    is the original response again (``unchanged`` says what to do instead)."""
+    errors = []
+    critique = len(answer["critique"].strip())
+    low = config.get("min_critique_length", 1)
+    if critique == 0:
+        errors.append(FieldError("critique", "write a critique; it must not be blank"))
+    elif critique < low:
+        errors.append(
+            FieldError("critique", f"write at least {low} characters; this has {critique}")
+        )
+    if not answer[field].strip():
+        errors.append(FieldError(field, f"write the {field}; it must not be blank"))
+    elif payload is not None and same_text(answer[field], str(payload["response"])):
+        errors.append(
+            FieldError(field, f"the {field} is the same as the original response; {unchanged}")
+        )
+    return errors
+
+
 class Rewrite(TaskType):
     name: ClassVar[str] = "rewrite"
     config_model = RewriteConfig
@@ -81,26 +110,10 @@ class Rewrite(TaskType):
         *,
         payload: Mapping[str, Any] | None,
     ) -> list[FieldError]:
-        errors = []
-        critique = len(answer["critique"].strip())
-        low = config.get("min_critique_length", 1)
-        if critique == 0:
-            errors.append(FieldError("critique", "write a critique; it must not be blank"))
-        elif critique < low:
-            errors.append(
-                FieldError("critique", f"write at least {low} characters; this has {critique}")
-            )
-        if not answer["rewrite"].strip():
-            errors.append(FieldError("rewrite", "write the rewrite; it must not be blank"))
-        elif payload is not None and same_text(answer["rewrite"], str(payload["response"])):
-            errors.append(
-                FieldError(
-                    "rewrite",
-                    "the rewrite is the same as the original response; improve it, or skip "
-                    "the item if it needs no change",
-                )
-            )
-        return errors
+        return critique_and_rewrite_errors(
+            answer, config, payload, field="rewrite",
+            unchanged="improve it, or skip the item if it needs no change",
+        )
 
     def observations(
         self, answer: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
