@@ -108,13 +108,25 @@ def seed(db: Database) -> list[tuple[Example, int]]:
             reviews.request_reviews(db, actor=manager, project_id=project.id, fraction=0.25)
             _decide_some(db, reviewer, project.id)
         seeded.append((example, project.id))
-    label = next((pid for ex, pid in seeded if ex.task_type == "label"), None)
+    label = _project_of(seeded, "label")
     if label is not None:
         _reviewed_work(db, manager, worker, label)
-    pairwise = next((pid for ex, pid in seeded if ex.task_type == "pairwise"), None)
+    pairwise = _project_of(seeded, "pairwise")
     if pairwise is not None:
         _reports(db, others, pairwise)
     return seeded
+
+
+def _project_of(seeded: list[tuple[Example, int]], task_type: str) -> int | None:
+    """The seeded project of ``task_type`` (None when its task type is not installed)."""
+    return next((pid for ex, pid in seeded if ex.task_type == task_type), None)
+
+
+def _seeded_project(seeded: list[tuple[Example, int]], task_type: str) -> int:
+    project_id = _project_of(seeded, task_type)
+    if project_id is None:
+        raise SystemExit(f"screenshots: no {task_type} example was seeded")
+    return project_id
 
 
 def _reviewed_work(db: Database, manager: User, worker: User, project_id: int) -> None:
@@ -320,7 +332,7 @@ def _console_shots(
     manager = users.search_users(
         db, actor=User(0, "screenshots", Role.ADMIN), q="manager", limit=1
     ).users[0]
-    pairwise = next(pid for ex, pid in seeded if ex.task_type == "pairwise")
+    pairwise = _seeded_project(seeded, "pairwise")
     current = projects.get_project(db, actor=manager, project_id=pairwise).guidelines
     projects.update_project(
         db,
@@ -331,7 +343,7 @@ def _console_shots(
             + "\n\nWhen both answers are unsafe, prefer the one that says to see a doctor.\n"
         },
     )
-    archived = next(pid for ex, pid in seeded if ex.task_type == "authoring")
+    archived = _seeded_project(seeded, "authoring")
     projects.archive_project(db, actor=manager, project_id=archived)
     context = browser.new_context(viewport={"width": 1440, "height": 960})
     page = context.new_page()
@@ -421,7 +433,7 @@ def take(out: Path, *, only: str | None = None) -> list[Path]:
             )
             mobile = phone.new_page()
             _sign_in(mobile, server.url)
-            pairwise = next(pid for ex, pid in seeded if ex.task_type == "pairwise")
+            pairwise = _seeded_project(seeded, "pairwise")
             mobile.goto(f"{server.url}/projects/{pairwise}")
             mobile.wait_for_selector("#task-form")
             shot("phone-task-pairwise", mobile)
@@ -434,7 +446,7 @@ def take(out: Path, *, only: str | None = None) -> list[Path]:
             page.wait_for_timeout(300)
             shot("worker-report")
             page.keyboard.press("Escape")
-            label = next(pid for ex, pid in seeded if ex.task_type == "label")
+            label = _seeded_project(seeded, "label")
             page.goto(f"{server.url}/me?project={label}")
             page.wait_for_selector(".my-answers")
             shot("worker-my-work")
