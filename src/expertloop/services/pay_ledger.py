@@ -123,9 +123,9 @@ def reconcile(
                     facts = pay_store.AnswerFacts(
                         facts.answer_id, facts.project_id, facts.worker_id, facts.duration_ms,
                         facts.created_at, credited=facts.credited,
-                        premium_ids=facts.premium_ids,
+                        premium_ids=facts.premium_ids, auto_approved=facts.auto_approved,
                     )
-                entries = answer_entries(book, facts)
+                entries = answer_entries(book, facts, as_of=as_of)
                 if not entries:
                     continue
                 checked += 1
