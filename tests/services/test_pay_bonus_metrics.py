@@ -34,7 +34,7 @@ def test_a_gold_accuracy_bonus_pays_workers_who_match_the_gold_on_enough_gold_it
 ) -> None:
     # Items 0-3 have gold "cat"; item 4 has none (it counts for nobody's gold accuracy).
     world = PayWorld.build(env, clock, workers=3, items=5, per_item=3,
-                           gold={k: "cat" for k in range(4)}, kind="piece", amount_minor=10)
+                           gold=dict.fromkeys(range(4), "cat"), kind="piece", amount_minor=10)
     good, poor, idle = world.workers
     rule = _rule(world, "gold_accuracy")
     for k in range(5):
@@ -48,8 +48,9 @@ def test_a_gold_accuracy_bonus_pays_workers_who_match_the_gold_on_enough_gold_it
     assert pay_bonuses.pay_bonuses(env.db) == 1
     assert pay_bonuses.pay_bonuses(env.db) == 0
     assert [world.money(w)[1] for w in world.workers] == [500, 0, 0]
-    (key, kind) = [tx for tx in world.transactions() if tx[0].startswith("bonus:")][0]
-    assert key.startswith(f"bonus:{rule.id}:{good.id}:") and kind == "adjustment"
+    key, kind = next(tx for tx in world.transactions() if tx[0].startswith("bonus:"))
+    assert key.startswith(f"bonus:{rule.id}:{good.id}:")
+    assert kind == "adjustment"
     assert world.reconciles()
 
 

@@ -26,8 +26,8 @@ def _world(env: Env, clock: FakeClock, **rate: object) -> PayWorld:
 
 def _events(env: Env, action: str) -> list[dict[str, object]]:
     with env.db.read() as conn:
-        return [d for d in conn.execute(select(t.AuditEvent.details).where(
-            t.AuditEvent.action == action)).scalars()]
+        return list(conn.execute(select(t.AuditEvent.details).where(
+            t.AuditEvent.action == action)).scalars())
 
 
 def test_a_premium_workers_lease_is_refused_when_only_the_base_rate_fits(
@@ -47,7 +47,8 @@ def test_a_premium_workers_lease_is_refused_when_only_the_base_rate_fits(
     # The novice's live lease is committed: nothing more fits, for anyone.
     assert pay_budget.refresh_budgets(env.db) == [world.project]
     status = pay_budget.budget_status(env.db, actor=world.manager, project_id=world.project)
-    assert status is not None and (status.committed_minor, status.stopped) == (100, True)
+    assert status is not None
+    assert (status.committed_minor, status.stopped) == (100, True)
 
     # Raised: the expert works again, and their live lease counts at its premium.
     pay_budget.set_budget(env.db, actor=world.manager, project_id=world.project,
@@ -55,7 +56,8 @@ def test_a_premium_workers_lease_is_refused_when_only_the_base_rate_fits(
     assert next_assignment(env.db, actor=expert, project_id=world.project) is not None
     pay_budget.refresh_budgets(env.db)
     status = pay_budget.budget_status(env.db, actor=world.manager, project_id=world.project)
-    assert status is not None and (status.committed_minor, status.stopped) == (250, False)
+    assert status is not None
+    assert (status.committed_minor, status.stopped) == (250, False)
     assert _events(env, "pay.budget_worker_resumed")[0]["worker_ids"] == [expert.id]
 
 
@@ -76,7 +78,8 @@ def test_an_hourly_rate_commits_the_capped_time_at_each_workers_premium(
     assert next_assignment(env.db, actor=expert, project_id=world.project) is not None
     pay_budget.refresh_budgets(env.db)
     status = pay_budget.budget_status(env.db, actor=world.manager, project_id=world.project)
-    assert status is not None and status.committed_minor == 60 + 90
+    assert status is not None
+    assert status.committed_minor == 60 + 90
 
 
 def test_a_premium_raised_by_a_new_rate_blocks_the_worker_at_once(
