@@ -5,6 +5,7 @@ the consensus snapshot when the period was paid (both databases)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 from sqlalchemy import update
@@ -94,4 +95,35 @@ def test_without_a_consensus_snapshot_nobody_earns_an_agreement_bonus(
     world.settle(0)
     assert pay_bonuses.pay_bonuses(env.db) == 0
     assert world.money(worker)[1] == 0
+    assert world.reconciles()
+
+
+def test_bonus_passes_at_once_pay_each_worker_once(env: Env, clock: FakeClock) -> None:
+    world = PayWorld.build(env, clock, workers=2, items=3, per_item=2,
+                           gold=dict.fromkeys(range(3), "cat"), kind="piece", amount_minor=10)
+    rule = _rule(world, "gold_accuracy")
+    for worker in world.workers:
+        for _ in range(3):
+            world.answer(worker, "cat")
+    _close_month(world, rule)
+    written: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def run() -> None:
+        try:
+            start.wait()
+            written.append(pay_bonuses.pay_bonuses(env.db))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(written) == 2
+    assert [world.money(w)[1] for w in world.workers] == [500, 500]
+    world.settle(0)
     assert world.reconciles()
