@@ -14,6 +14,10 @@
 4. At the end one last pass credits what is left; ``reconcile`` compares the ledger with the
    answers and reviews.
 
+With ``--review-window SECONDS`` both rates have a review window: the passes also approve
+pay whose window ended (the history's at once, the live answers' during the load), and a
+rejection after a window reverses approved money.
+
 Prints one JSON object: ``ledger_matches``, ``duplicate_credits`` (answers with more than
 one credit), ``missing_credits`` (answers without one), the kills, and the seconds to
 credit the backlog and to produce every worker's statement.
@@ -98,7 +102,7 @@ def _wait_healthy(port: int, timeout: float = 300) -> None:
 
 
 def _setup(
-    db: Database, history: int, n_workers: int, live: int
+    db: Database, history: int, n_workers: int, live: int, window: int | None
 ) -> tuple[int, User, User, list[str]]:
     """The live project (its items, its piece rate), a manager, a reviewer, worker tokens."""
     now = db.clock.now()
@@ -134,7 +138,7 @@ def _setup(
         ] + [{"project_id": history, "user_id": u, "added_at": now}
              for u in (manager.id, reviewer.id)])
     pay.set_rate(db, actor=manager, project_id=project, kind="piece", amount_minor=50,
-                 currency="USD")
+                 currency="USD", review_window_seconds=window)
     return project, manager, reviewer, tokens
 
 
@@ -227,6 +231,8 @@ def main() -> None:
                         help="seconds between server kills")
     parser.add_argument("--job-kill-every", type=float, default=12.0,
                         help="seconds between job worker kills (more than its start-up)")
+    parser.add_argument("--review-window", type=int, default=None,
+                        help="seconds: give both rates a review window")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
@@ -246,8 +252,10 @@ def main() -> None:
             "project_id": history, "kind": "hourly", "amount_minor": 3001, "currency": "USD",
             "max_seconds_per_item": 45, "effective_from": datetime(2024, 12, 31),
             "created_by": None, "created_at": datetime(2024, 12, 31),
+            "review_window_seconds": args.review_window,
         })
-    project, manager, reviewer, tokens = _setup(db, history, args.workers, args.live)
+    project, manager, reviewer, tokens = _setup(db, history, args.workers, args.live,
+                                                args.review_window)
     print(f"set up in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
     port = _free_port()
@@ -320,8 +328,12 @@ def _report(db: Database, args: argparse.Namespace, stats: dict[str, int], serve
     result = pay_ledger.reconcile(db, grace_seconds=0)
     with db.read() as conn:
         answers = conn.execute(select(func.count()).select_from(t.Answer)).scalar_one()
-        credits = conn.execute(select(func.count()).select_from(t.PayTransaction).where(
-            t.PayTransaction.kind == "credit")).scalar_one()
+        kinds = dict(conn.execute(select(t.PayTransaction.kind, func.count()).group_by(
+            t.PayTransaction.kind)).all())
+        window_approvals = conn.execute(select(func.count()).select_from(t.PayTransaction).where(
+            t.PayTransaction.kind == "approval", t.PayTransaction.review_id.is_(None),
+        )).scalar_one()
+        credits = kinds.get("credit", 0)
         worker_ids = list(conn.execute(select(t.PayTransaction.worker_id).distinct()).scalars())
     statements_started = time.perf_counter()
     lines = 0
@@ -343,11 +355,16 @@ def _report(db: Database, args: argparse.Namespace, stats: dict[str, int], serve
         "server_kills": server.kills,
         "job_worker_kills": jobs.kills,
         "credits": credits,
+        "review_window_seconds": args.review_window,
+        "approvals": kinds.get("approval", 0),
+        "window_approvals": window_approvals,
+        "reversals": kinds.get("reversal", 0),
         "ledger_matches": result.matches,
         "duplicate_credits": result.duplicate_credits,
         "missing_credits": result.missing_credits,
         "differences": len(result.differences),
         "credited_by_final_pass": final.credits,
+        "approved_by_final_pass": final.approvals,
         "final_pass_seconds": round(credit_seconds, 2),
         "statements": len(worker_ids),
         "statement_lines": lines,

@@ -97,3 +97,31 @@ def test_the_operator_gives_a_rate_premiums_as_json(cli, env: Env) -> None:  # t
               "--currency", "usd", "--premium", '{"credential": "wizardry", "amount_minor": 5}')
     assert bad.exit_code == 1
     assert "credential" in bad.stderr
+
+
+def test_the_operator_sets_a_review_window_and_adds_lists_and_disables_bonus_rules(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
+    env.user(Role.ADMIN, username="root")
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager)
+    rate = cli("pay", "rate", str(project), "--kind", "piece", "--amount", "40",
+               "--currency", "usd", "--review-window", "3600")
+    assert rate.exit_code == 0, rate.output
+    assert json.loads(rate.stdout)["review_window_seconds"] == 3600
+    added = cli("pay", "bonus-rule", str(project), "--metric", "consensus_agreement",
+                "--period", "month", "--threshold", "8000", "--min-count", "5",
+                "--amount", "250", "--currency", "usd")
+    assert added.exit_code == 0, added.output
+    rule = json.loads(added.stdout)
+    assert (rule["metric"], rule["threshold_bp"], rule["currency"]) == (
+        "consensus_agreement", 8000, "USD")
+    bad = cli("pay", "bonus-rule", str(project), "--metric", "speed", "--period", "month",
+              "--threshold", "8000", "--min-count", "5", "--amount", "250", "--currency", "usd")
+    assert bad.exit_code == 1
+    assert "metric" in bad.stderr
+    listed = cli("pay", "bonus-rules", str(project), "--disable", str(rule["id"]))
+    assert listed.exit_code == 0, listed.output
+    (shown,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert shown["disabled_at"] is not None
+    paid = cli("pay", "bonus")
+    assert paid.exit_code == 0, paid.output
+    assert json.loads(paid.stdout) == {"bonuses": 0}

@@ -44,3 +44,22 @@ def test_a_manager_prices_a_project_and_a_worker_reads_their_earnings_through_th
     finally:
         manager.close()
         worker.close()
+
+
+def test_a_manager_sets_a_review_window_and_bonus_rules_through_the_sdk(env: Env) -> None:
+    manager_user = env.user(Role.MANAGER)
+    project_id = env.project(manager_user)
+    manager = Client(env.url, env.token_for(manager_user))
+    try:
+        rate = manager.pay.add_rate(project_id, kind="piece", amount_minor=25,
+                                    currency="USD", review_window_seconds=86400)
+        assert rate["review_window_seconds"] == 86400
+        rule = manager.pay.add_bonus_rule(project_id, metric="gold_accuracy", period="week",
+                                          threshold_bp=9000, min_count=10, amount_minor=300,
+                                          currency="USD")
+        assert (rule["metric"], rule["disabled_at"]) == ("gold_accuracy", None)
+        manager.pay.disable_bonus_rule(project_id, rule["id"])
+        (listed,) = manager.pay.bonus_rules(project_id)
+        assert listed["disabled_at"] is not None
+    finally:
+        manager.close()

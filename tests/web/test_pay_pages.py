@@ -32,11 +32,23 @@ def test_a_worker_sees_their_own_pay_and_statement_with_reasons_escaped(env: Env
                       amount_minor=1234, currency="USD", reason="<b>bonus</b> for May")
     pay_ledger.adjust(env.db, actor=manager, project_id=project, worker_id=other.id,
                       amount_minor=99, currency="USD", reason="someone else's")
-    page = _signed_in(env, worker).get("/me/pay")
+    client = _signed_in(env, worker)
+    page = client.get("/me/pay")
     assert page.status_code == 200
     assert 'data-pay="approved">12.34 USD' in page.text
     assert "&lt;b&gt;bonus&lt;/b&gt; for May" in page.text
     assert "someone else" not in page.text
+    # The statement is this month's, with its balances; last month's has no movement but
+    # ends where this one starts.
+    now = env.db.clock.now()
+    assert f"Statement for {now.strftime('%B %Y')}" in page.text
+    assert re.search(r'data-balance="approved"><td>approved</td><td>0.00 USD</td>'
+                     r'<td>12.34 USD</td>', page.text)
+    previous = f"{now.year - 1}-12" if now.month == 1 else f"{now.year}-{now.month - 1:02d}"
+    earlier = client.get(f"/me/pay?month={previous}")
+    assert earlier.status_code == 200
+    assert "No movements in" in earlier.text
+    assert client.get("/me/pay?month=2026-13").status_code == 422
     empty = _signed_in(env, env.user()).get("/me/pay")
     assert "No pay yet" in empty.text
     assert httpx.get(f"{env.url}/me/pay").status_code in (302, 303, 307)

@@ -36,6 +36,11 @@ def pay_rate(
                           '3, "basis_points": 2000} or {"credential": "licence", '
                           '"amount_minor": 50}.'),
     ] = None,
+    review_window: Annotated[
+        int | None,
+        typer.Option(help="Seconds after an answer when its pending pay is approved unless a "
+                          "review rejected it first (default: only a review approves)."),
+    ] = None,
     as_user: Annotated[str | None, _AS] = None,
 ) -> None:
     """Give the project a new rate, from now on (answers paid keep what they earned)."""
@@ -52,13 +57,14 @@ def pay_rate(
         try:
             rate = set_rate(db, actor=actor, project_id=project, kind=kind, amount_minor=amount,
                             currency=currency, max_seconds_per_item=max_seconds,
-                            premiums=premiums)
+                            premiums=premiums, review_window_seconds=review_window)
         except ExpertloopError as exc:
             fail(exc.message)
     typer.echo(json.dumps({"project": project, "rate_id": rate.id, "kind": rate.kind,
                            "amount_minor": rate.amount_minor, "currency": rate.currency,
                            "max_seconds_per_item": rate.max_seconds_per_item,
                            "effective_from": rate.effective_from.isoformat(),
+                           "review_window_seconds": rate.review_window_seconds,
                            "premiums": [p.to_dict() for p in rate.premiums]}))
 
 
@@ -133,6 +139,65 @@ def pay_earnings(
         except ExpertloopError as exc:
             fail(exc.message)
     typer.echo(json.dumps([row.to_dict() for row in rows]))
+
+
+@group.command("bonus-rule")
+def pay_bonus_rule(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    metric: Annotated[str, typer.Option(
+        help="review_acceptance, gold_accuracy or consensus_agreement.")],
+    period: Annotated[str, typer.Option(help="week (ISO, UTC) or month (UTC).")],
+    threshold: Annotated[int, typer.Option(
+        help="The share to reach, in basis points: 9000 is 90 %.")],
+    min_count: Annotated[int, typer.Option(help="Observations needed in the period.")],
+    amount: Annotated[int, typer.Option(help="The bonus in minor units (cents).")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code, e.g. USD.")],
+    as_user: Annotated[str | None, _AS] = None,
+) -> None:
+    """Add a bonus rule, paid per closed period by the pay.bonus job."""
+    from expertloop.services.pay_bonuses import add_rule
+
+    with database(settings()) as db:
+        actor = operator(db, as_user)
+        try:
+            rule = add_rule(db, actor=actor, project_id=project, metric=metric, period=period,
+                            threshold_bp=threshold, min_count=min_count, amount_minor=amount,
+                            currency=currency)
+        except ExpertloopError as exc:
+            fail(exc.message)
+    typer.echo(json.dumps(rule.to_dict()))
+
+
+@group.command("bonus-rules")
+def pay_bonus_rules(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    disable: Annotated[int | None, typer.Option(
+        help="Disable this rule first (periods ending later are not paid).")] = None,
+    as_user: Annotated[str | None, _AS] = None,
+) -> None:
+    """List the project's bonus rules (one JSON object a line)."""
+    from expertloop.services.pay_bonuses import disable_rule, list_rules
+
+    with database(settings()) as db:
+        actor = operator(db, as_user)
+        try:
+            if disable is not None:
+                disable_rule(db, actor=actor, project_id=project, rule_id=disable)
+            rules = list_rules(db, actor=actor, project_id=project)
+        except ExpertloopError as exc:
+            fail(exc.message)
+    for rule in rules:
+        typer.echo(json.dumps(rule.to_dict()))
+
+
+@group.command("bonus")
+def pay_bonus() -> None:
+    """Pay every bonus rule's closed periods not paid yet (the pay.bonus job's pass)."""
+    from expertloop.services.pay_bonuses import pay_bonuses
+
+    with database(settings()) as db:
+        written = pay_bonuses(db)
+    typer.echo(json.dumps({"bonuses": written}))
 
 
 @group.command("adjust")

@@ -35,16 +35,20 @@ class Pay:
         self, project_id: int, *, kind: str, amount_minor: int, currency: str,
         max_seconds_per_item: int | None = None, effective_from: datetime | None = None,
         premiums: builtins.list[dict[str, Any]] | None = None,
+        review_window_seconds: int | None = None,
     ) -> dict[str, Any]:
         """A new rate from now (or ``effective_from``, never the past), with its premiums
         (``{"skill": "law", "min_level": 2, "basis_points": 1000}``,
-        ``{"credential": "licence", "amount_minor": 25}``)."""
+        ``{"credential": "licence", "amount_minor": 25}``) and its review window (pending
+        pay no review rejected within it is approved)."""
         payload: dict[str, Any] = {"kind": kind, "amount_minor": amount_minor,
                                    "currency": currency}
         if premiums:
             payload["premiums"] = premiums
         if max_seconds_per_item is not None:
             payload["max_seconds_per_item"] = max_seconds_per_item
+        if review_window_seconds is not None:
+            payload["review_window_seconds"] = review_window_seconds
         if effective_from is not None:
             payload["effective_from"] = effective_from.isoformat()
         body: dict[str, Any] = self._http.json(
@@ -71,6 +75,31 @@ class Pay:
             json_body={"worker_id": worker_id, "amount_minor": amount_minor,
                        "currency": currency, "reason": reason})
         return int(body["transaction_id"])
+
+    def bonus_rules(self, project_id: int) -> builtins.list[dict[str, Any]]:
+        """The project's bonus rules (managers)."""
+        body: builtins.list[dict[str, Any]] = self._http.json(
+            "GET", f"projects/{project_id}/pay/bonus-rules")
+        return body
+
+    def add_bonus_rule(
+        self, project_id: int, *, metric: str, period: str, threshold_bp: int, min_count: int,
+        amount_minor: int, currency: str,
+    ) -> dict[str, Any]:
+        """A bonus per ``period`` (week, month) for each worker whose ``metric``
+        (review_acceptance, gold_accuracy, consensus_agreement) reaches ``threshold_bp``
+        (8000 = 80 %) on at least ``min_count`` observations."""
+        body: dict[str, Any] = self._http.json(
+            "POST", f"projects/{project_id}/pay/bonus-rules", retry=Retry.UNSENT,
+            json_body={"metric": metric, "period": period, "threshold_bp": threshold_bp,
+                       "min_count": min_count, "amount_minor": amount_minor,
+                       "currency": currency})
+        return body
+
+    def disable_bonus_rule(self, project_id: int, rule_id: int) -> None:
+        """Stop a bonus rule: periods ending later are not paid."""
+        self._http.json("DELETE", f"projects/{project_id}/pay/bonus-rules/{rule_id}",
+                        retry=Retry.UNSENT)
 
     def earnings(self, user_id: int) -> builtins.list[dict[str, Any]]:
         """Pending, approved and paid money per currency (your own, or anyone's as admin)."""

@@ -258,7 +258,9 @@ class PayRateKind(enum.StrEnum):
 class BonusMetric(enum.StrEnum):
     """What a bonus rule measures over a period (``docs/pay.md``, Bonus rules)."""
 
-    REVIEW_ACCEPTANCE = "review_acceptance"
+    REVIEW_ACCEPTANCE = "review_acceptance"  # answers accepted or fixed, of those reviewed
+    GOLD_ACCURACY = "gold_accuracy"  # answers on gold items that match the gold
+    CONSENSUS_AGREEMENT = "consensus_agreement"  # answers that give the item's consensus
 
 
 class BonusPeriod(enum.StrEnum):

@@ -98,7 +98,8 @@ class WorkerState:
     exam_locked: bool = False
     gold_due: bool | None = None
     routed: bool = False
-    # Pay: the project's budget stopped claims (``pay_budgets.stopped``, see services/pay).
+    # Pay: the project's budget stopped claims, or cannot afford this worker's lease
+    # (``pay_budgets.stopped``, ``pay_budget_blocks``; see services/pay_budget).
     budget_stopped: bool = False
 
 
@@ -276,14 +277,21 @@ EXAM_NOT_LOCKED = Eligibility(
 
 
 _budget = t.PayBudget.__table__.alias("pb")
+_budget_block = t.PayBudgetBlock.__table__.alias("pbb")
 
 WITHIN_BUDGET = Eligibility(
     name="within_budget",
-    doc="The project's budget has room for one more lease: a project whose spend plus the "
-    "expected cost of its live leases would pass its budget leases nothing until a manager "
-    "raises it (the crediting pass keeps the project's one ``pay_budgets.stopped`` flag; "
-    "the claim never reads the ledger). Uncorrelated with the item: evaluated once per claim.",
-    sql=lambda s: ~exists().where(_budget.c.project_id == s.project_id, _budget.c.stopped),
+    doc="The project's budget has room for one more lease of this worker: a project whose "
+    "spend plus the expected cost of its live leases (each at its worker's premiums) would "
+    "pass its budget leases nothing until a manager raises it, and a worker whose premiums "
+    "make their lease dearer than what is left gets nothing there while others at the base "
+    "rate still do (the budget's refresh keeps the project's ``pay_budgets.stopped`` flag "
+    "and the ``pay_budget_blocks`` rows; the claim never reads the ledger). Uncorrelated "
+    "with the item: evaluated once per claim.",
+    sql=lambda s: ~exists().where(_budget.c.project_id == s.project_id, _budget.c.stopped)
+    & ~exists().where(
+        _budget_block.c.project_id == s.project_id, _budget_block.c.worker_id == s.worker_id
+    ),
     admits=lambda _, worker: not worker.budget_stopped,
 )
 

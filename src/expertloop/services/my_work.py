@@ -37,6 +37,7 @@ __all__ = [
     "MyStats",
     "my_answers",
     "my_stats",
+    "primary_key",
 ]
 
 MAX_PAGE = 100
@@ -234,7 +235,7 @@ def my_stats(db: Database, *, actor: User, project_id: int) -> MyStats:
     )
 
 
-def _primary(task: TaskType, value: Any, config: Mapping[str, Any]) -> str | None:
+def primary_key(task: TaskType, value: Any, config: Mapping[str, Any]) -> str | None:
     """What an answer (or a consensus, or a gold) says on the task type's primary
     question, as a comparable key; ``None`` for free text or what cannot be read. Scores
     are rounded, since a consensus score is a posterior mean."""
@@ -268,8 +269,8 @@ def _agreement(
         line = lines.get(item_id)
         if line is None:
             continue
-        expected = _primary(task, line.get("consensus"), config)
-        given = _primary(task, value, config)
+        expected = primary_key(task, line.get("consensus"), config)
+        given = primary_key(task, value, config)
         if expected is None or given is None:
             continue
         consensus[item_id] = expected
@@ -292,8 +293,8 @@ def _gold(
     given: list[str] = []
     truths: list[str] = []
     for value, gold in pairs:
-        truth = _primary(task, gold, config)
-        answer = _primary(task, value, config)
+        truth = primary_key(task, gold, config)
+        answer = primary_key(task, value, config)
         if truth is None or answer is None:
             continue
         given.append(answer)

@@ -15,7 +15,12 @@
   transaction still committing when the sweep passes cannot be skipped.
 - States: a credited answer's pay is *pending*; an accepted or fixed review *approves* it;
   a rejected review *reverses* it (the money goes back to the project's budget); a payout
-  moves *approved* to *paid*.
+  moves *approved* to *paid*. With a review window on the rate, pay that no review decided
+  within the window is approved when it ends (by the same pass, per project from a cursor
+  ``approvals:{project}``); a rejection after that reverses the approved money. Which of
+  these happened is a function of the answer's time, the window and the decision's time
+  (:func:`answer_entries`), so the passes, concurrent or repeated, agree, and the
+  reconciliation recomputes it.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ __all__ = [
     "CREDIT_GRACE_SECONDS",
     "CREDIT_KIND",
     "MAX_AMOUNT_MINOR",
+    "MAX_REVIEW_WINDOW_SECONDS",
     "RateBook",
     "SweepResult",
     "answer_entries",
@@ -61,6 +67,7 @@ __all__ = [
     "managed_project",
     "set_rate",
     "unit_cost",
+    "window_end",
 ]
 
 log = logging.getLogger("expertloop.pay")
@@ -69,6 +76,7 @@ CREDIT_KIND = "pay.credit"
 CREDIT_GRACE_SECONDS = 10
 # A trillion minor units: far above any real rate or budget, far below 64-bit overflow.
 MAX_AMOUNT_MINOR = 10**12
+MAX_REVIEW_WINDOW_SECONDS = 366 * 86400
 _BATCH = 2000
 
 
@@ -105,9 +113,11 @@ def set_rate(
     max_seconds_per_item: int | None = None,
     effective_from: datetime | None = None,
     premiums: Sequence[Mapping[str, Any]] = (),
+    review_window_seconds: int | None = None,
 ) -> RateRow:
     """Give the project a new rate, from ``effective_from`` (default now; never the past),
-    with its premiums (see :mod:`expertloop.services.pay_premiums`)."""
+    with its premiums (see :mod:`expertloop.services.pay_premiums`) and its review window
+    (pending pay not rejected within it is approved; ``None``: only a review approves)."""
 
     try:
         rate_kind = PayRateKind(kind)
@@ -121,6 +131,12 @@ def set_rate(
         raise InputInvalid.on_field("max_seconds_per_item", "must be between 1 and 604800")
     if rate_kind is PayRateKind.PIECE and max_seconds_per_item is not None:
         raise InputInvalid.on_field("max_seconds_per_item", "only an hourly rate has a cap")
+    if review_window_seconds is not None and (
+        isinstance(review_window_seconds, bool) or not isinstance(review_window_seconds, int)
+        or not 1 <= review_window_seconds <= MAX_REVIEW_WINDOW_SECONDS
+    ):
+        raise InputInvalid.on_field(
+            "review_window_seconds", f"an integer from 1 to {MAX_REVIEW_WINDOW_SECONDS}")
     premium_rows = check_premiums(premiums, MAX_AMOUNT_MINOR)
     now = db.clock.now()
     start = now if effective_from is None else effective_from
@@ -138,14 +154,19 @@ def set_rate(
         rate_id = pay_store.insert_rate(
             conn, project_id=project_id, kind=rate_kind.value, amount_minor=amount,
             currency=code, max_seconds_per_item=max_seconds_per_item, effective_from=start,
-            created_by=actor.id, now=now,
+            created_by=actor.id, now=now, review_window_seconds=review_window_seconds,
         )
         premium_store.insert_premiums(conn, rate_id, premium_rows)
+        if start == now:  # a new price changes what the budget can afford
+            from expertloop.services.pay_budget import _refresh
+
+            _refresh(conn, project_id, now)
         audit.record_event(
             conn, action="pay.rate_set", actor_id=actor.id, project_id=project_id, now=now,
             after={"rate_id": rate_id, "kind": rate_kind.value, "amount_minor": amount,
                    "currency": code, "max_seconds_per_item": max_seconds_per_item,
                    "effective_from": start.isoformat(),
+                   "review_window_seconds": review_window_seconds,
                    "premiums": [{k: v for k, v in p.items() if v is not None}
                                 for p in premium_rows]},
         )
@@ -206,8 +227,24 @@ def unit_cost(rate: RateRow, lease_seconds: int) -> int:
     return hourly_amount(rate.amount_minor, seconds * 1000)
 
 
-def answer_entries(book: RateBook, facts: AnswerFacts) -> list[Entry]:
-    """The ledger transactions an answer (and its review's decision, if any) calls for."""
+def window_end(rate: RateRow, created_at: datetime) -> datetime | None:
+    """When an answer's review window ends (``None``: the rate has none)."""
+    if rate.review_window_seconds is None:
+        return None
+    return created_at + timedelta(seconds=rate.review_window_seconds)
+
+
+def answer_entries(
+    book: RateBook, facts: AnswerFacts, *, as_of: datetime | None = None
+) -> list[Entry]:
+    """The ledger transactions an answer (and its review's decision, if any) calls for.
+
+    A decision made within the review window (or under a rate without one) approves the
+    pending pay (accepted, fixed) or reverses it (rejected). Otherwise, once the window has
+    ended (by ``as_of``, or before the decision, or as the ledger already records), the
+    pay is approved (the key is the same as a review's approval: an answer is approved
+    once), and a later rejection reverses the approved money.
+    """
     rate = book.rate_at(facts.project_id, facts.created_at)
     if rate is None:
         return []
@@ -224,21 +261,40 @@ def answer_entries(book: RateBook, facts: AnswerFacts) -> list[Entry]:
             **base,
         )
     ]
-    if facts.outcome is None:
+    ends = window_end(rate, facts.created_at)
+    decided = facts.outcome is not None and facts.decided_at is not None
+    if decided and (ends is None or facts.decided_at < ends):  # type: ignore[operator]
+        if facts.outcome == ReviewOutcome.REJECTED:
+            entries.append(Entry(
+                f"answer:{facts.answer_id}:reversal", LedgerKind.REVERSAL,
+                (Leg(LedgerAccount.PENDING, -amount, cur, p, w),
+                 Leg(LedgerAccount.BUDGET, amount, cur, p, None)),
+                review_id=facts.review_id, memo="rejected in review", **base,
+            ))
+        else:  # accepted, or fixed: the worker keeps their pay
+            entries.append(Entry(
+                f"answer:{facts.answer_id}:approval", LedgerKind.APPROVAL,
+                (Leg(LedgerAccount.PENDING, -amount, cur, p, w),
+                 Leg(LedgerAccount.APPROVED, amount, cur, p, w)),
+                review_id=facts.review_id, memo=f"{facts.outcome} in review", **base,
+            ))
         return entries
-    if facts.outcome == ReviewOutcome.REJECTED:
+    if ends is None:
+        return entries
+    if not (decided or facts.auto_approved or (as_of is not None and ends <= as_of)):
+        return entries  # the window is still open
+    entries.append(Entry(
+        f"answer:{facts.answer_id}:approval", LedgerKind.APPROVAL,
+        (Leg(LedgerAccount.PENDING, -amount, cur, p, w),
+         Leg(LedgerAccount.APPROVED, amount, cur, p, w)),
+        memo="review window passed", meta={"window_ended_at": ends.isoformat()}, **base,
+    ))
+    if decided and facts.outcome == ReviewOutcome.REJECTED:
         entries.append(Entry(
             f"answer:{facts.answer_id}:reversal", LedgerKind.REVERSAL,
-            (Leg(LedgerAccount.PENDING, -amount, cur, p, w),
+            (Leg(LedgerAccount.APPROVED, -amount, cur, p, w),
              Leg(LedgerAccount.BUDGET, amount, cur, p, None)),
-            review_id=facts.review_id, memo="rejected in review", **base,
-        ))
-    else:  # accepted, or fixed: the worker keeps their pay
-        entries.append(Entry(
-            f"answer:{facts.answer_id}:approval", LedgerKind.APPROVAL,
-            (Leg(LedgerAccount.PENDING, -amount, cur, p, w),
-             Leg(LedgerAccount.APPROVED, amount, cur, p, w)),
-            review_id=facts.review_id, memo=f"{facts.outcome} in review", **base,
+            review_id=facts.review_id, memo="rejected in review after its window", **base,
         ))
     return entries
 
@@ -315,18 +371,52 @@ def _sweep_reviews(db: Database, ripe: datetime, batch: int) -> dict[str, int]:
             return totals
 
 
+def _sweep_windows(db: Database, ripe: datetime, batch: int) -> dict[str, int]:
+    """Approve the pay of answers whose review window ended by ``ripe``, project by project
+    (each from its cursor, in answer order, stopping at the first window still open)."""
+    with db.read() as conn:
+        projects = pay_store.projects_with_review_windows(conn)
+    totals: dict[str, int] = {}
+    for project_id in projects:
+        name = f"approvals:{project_id}"
+        while True:
+            with db.write() as conn:
+                last_id, _ = pay_store.cursor(conn, name)
+                rows = pay_store.project_answers_after(conn, project_id, last_id, batch)
+                book = RateBook(pay_store.rates(conn, [project_id]))
+                ready: list[AnswerFacts] = []
+                for row in rows:
+                    rate = book.rate_at(project_id, row.created_at)
+                    ends = None if rate is None else window_end(rate, row.created_at)
+                    if row.created_at > ripe or (ends is not None and ends > ripe):
+                        break  # this window (and, nearly always, those after it) is open
+                    ready.append(row)
+                if not ready:
+                    break
+                ready = book.with_premiums(conn, ready)
+                entries = [e for r in ready for e in answer_entries(book, r, as_of=ripe)]
+                for kind, n in _post(conn, entries, db.clock.now()).items():
+                    totals[kind] = totals.get(kind, 0) + n
+                pay_store.save_cursor(conn, name, ready[-1].answer_id, None)
+            if len(ready) < batch:
+                break
+    return totals
+
+
 def credit(
     db: Database, *, grace_seconds: float = CREDIT_GRACE_SECONDS, batch: int = _BATCH
 ) -> SweepResult:
-    """One crediting pass: credit new answers, apply new review decisions, then refresh the
-    budgets (see :mod:`expertloop.services.pay_budget`). Idempotent, safe to run in several
-    processes at once."""
+    """One crediting pass: credit new answers, apply new review decisions, approve pay
+    whose review window ended, then refresh the budgets (see
+    :mod:`expertloop.services.pay_budget`). Idempotent, safe to run in several processes at
+    once."""
     from expertloop.services.pay_budget import refresh_budgets
 
     ripe = db.clock.now() - timedelta(seconds=grace_seconds)
     counts = _sweep_answers(db, ripe, batch)
-    for kind, n in _sweep_reviews(db, ripe, batch).items():
-        counts[kind] = counts.get(kind, 0) + n
+    for sweep in (_sweep_reviews, _sweep_windows):
+        for kind, n in sweep(db, ripe, batch).items():
+            counts[kind] = counts.get(kind, 0) + n
     stopped = refresh_budgets(db)
     return SweepResult(
         credits=counts.get(LedgerKind.CREDIT.value, 0),

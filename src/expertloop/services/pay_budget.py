@@ -2,9 +2,12 @@
 
 A budget's row keeps ``spent_minor`` (what the ledger took from the project's budget
 account, added by the crediting pass in the same transaction as the postings) and
-``committed_minor`` (the expected cost of the project's live leases). The claim reads one
-flag, ``stopped`` (scheduling rule ``WITHIN_BUDGET``): never the ledger. The flag is set
-when ``spent + committed + the cost of one more lease`` would pass the budget, by every
+``committed_minor`` (the expected cost of the project's live leases, each at its worker's
+premiums and the hourly rate's cap). The claim reads one flag, ``stopped``, and the rows of
+``pay_budget_blocks`` (scheduling rule ``WITHIN_BUDGET``): never the ledger. The flag is
+set when ``spent + committed + the cost of one more lease at the base rate`` would pass the
+budget; a worker whose premiums make their lease cost more than what is left is blocked
+alone, while base-rate workers go on. Both are kept by every
 crediting pass (``pay_sweep_seconds``) and at once when a manager sets the budget or a
 rate; so a project can overshoot by at most the work leased within one pass. Raising the
 budget clears the flag in the same transaction.
@@ -12,6 +15,7 @@ budget clears the flag in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,11 +26,14 @@ from expertloop.domain import User
 from expertloop.domain.money import MoneyError, check_currency
 from expertloop.errors import InputInvalid
 from expertloop.services.pay import MAX_AMOUNT_MINOR, RateBook, managed_project, unit_cost
+from expertloop.services.pay_premiums import premium_amount, qualifying
 from expertloop.store import Database, audit
 from expertloop.store import pay as pay_store
 from expertloop.store import pay_budgets as budget_store
+from expertloop.store import pay_premiums as premium_store
+from expertloop.store.pay import RateRow
 
-__all__ = ["BudgetStatus", "budget_status", "refresh_budgets", "set_budget"]
+__all__ = ["BudgetStatus", "budget_status", "lease_costs", "refresh_budgets", "set_budget"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +118,53 @@ def budget_status(db: Database, *, actor: User, project_id: int) -> BudgetStatus
     return None if row is None else _status(row)
 
 
+def lease_costs(
+    conn: Connection, rate: RateRow | None, lease_seconds: int, worker_ids: Iterable[int]
+) -> tuple[int, dict[int, int]]:
+    """The expected cost of one lease at the base rate (the piece rate, or the hourly rate
+    over the lease time or its cap), and of each worker's lease with the premiums they
+    qualify for now (those their answer's credit would use)."""
+    ids = sorted(set(worker_ids))
+    if rate is None:
+        return 0, dict.fromkeys(ids, 0)
+    base = unit_cost(rate, lease_seconds)
+    if not rate.premiums:
+        return base, dict.fromkeys(ids, base)
+    quals = premium_store.qualifications(conn, ids)
+    costs = {}
+    for worker_id in ids:
+        skills, kinds = quals.get(worker_id, ({}, frozenset()))
+        costs[worker_id] = premium_amount(rate, base, qualifying(rate, skills, kinds))
+    return base, costs
+
+
 def _refresh(conn: Connection, project_id: int, now: datetime) -> bool | None:
-    """Recompute the budget's committed cost and flag; whether the flag changed to stopped
-    (``True``), to running (``False``), or not at all (``None``)."""
+    """Recompute the budget's committed cost, its flag and the workers it cannot afford;
+    whether the flag changed to stopped (``True``), to running (``False``), or not at all
+    (``None``)."""
     row = budget_store.budget(conn, project_id)
     if row is None:
         return None
     rate = RateBook(pay_store.rates(conn, [project_id])).rate_at(project_id, now)
     lease_seconds = budget_store.project_lease_seconds(conn, project_id) or 3600
-    unit = 0 if rate is None else unit_cost(rate, lease_seconds)
-    committed = budget_store.live_leases(conn, project_id, now) * unit
-    stopped = row.spent_minor + committed + unit > row.amount_minor
+    live = budget_store.live_leases_by_worker(conn, project_id, now)
+    workers = set(live)
+    if rate is not None and rate.premiums:  # who else might lease at a premium
+        workers.update(budget_store.members(conn, project_id))
+    unit, costs = lease_costs(conn, rate, lease_seconds, workers)
+    committed = sum(n * costs.get(w, unit) for w, n in live.items())
+    room = row.amount_minor - row.spent_minor - committed
+    stopped = unit > room
+    # Workers whose premiums make a lease dearer than what is left, while the base fits.
+    blocked = {} if stopped else {w: c for w, c in costs.items() if c > room}
+    added, freed = budget_store.save_blocks(conn, project_id, blocked, now)
+    for action, ids in (("pay.budget_worker_stopped", added), ("pay.budget_worker_resumed", freed)):
+        if ids:
+            audit.record_event(
+                conn, action=action, actor_id=None, project_id=project_id, now=now,
+                details={"worker_ids": ids, "remaining_minor": room, "currency": row.currency,
+                         "lease_costs_minor": {str(w): costs.get(w, unit) for w in ids}},
+            )
     changed = budget_store.set_budget_state(
         conn, project_id=project_id, spent_minor=row.spent_minor, committed_minor=committed,
         stopped=stopped, now=now,

@@ -10,7 +10,7 @@ expected to hold them yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from expertloop.services.pay import (
     RateBook,
     answer_entries,
     managed_project,
+    window_end,
 )
 from expertloop.store import Database, audit
 from expertloop.store import pay as pay_store
@@ -103,7 +104,8 @@ def reconcile(
     db: Database, *, grace_seconds: float = CREDIT_GRACE_SECONDS, batch: int = 5000
 ) -> Reconciliation:
     """Compare the ledger with what the answers, reviews, rates and adjustments call for."""
-    as_of = db.clock.now() - timedelta(seconds=grace_seconds)
+    now = db.clock.now()
+    as_of = now - timedelta(seconds=grace_seconds)
     expected: dict[Owner, int] = {}
     checked = missing = 0
     with db.read() as conn:
@@ -118,14 +120,22 @@ def reconcile(
             for facts in rows:
                 if facts.created_at > as_of:
                     continue
+                if facts.auto_approved:
+                    # A window's approval already written counts only once its window has
+                    # ended (a pass younger than ``as_of`` may have written it): one written
+                    # before is caught.
+                    rate = book.rate_at(facts.project_id, facts.created_at)
+                    ends = None if rate is None else window_end(rate, facts.created_at)
+                    if ends is None or ends > now:
+                        facts = replace(facts, auto_approved=False)
                 young_decision = facts.decided_at is not None and facts.decided_at > as_of
                 if young_decision:
                     facts = pay_store.AnswerFacts(
                         facts.answer_id, facts.project_id, facts.worker_id, facts.duration_ms,
                         facts.created_at, credited=facts.credited,
-                        premium_ids=facts.premium_ids,
+                        premium_ids=facts.premium_ids, auto_approved=facts.auto_approved,
                     )
-                entries = answer_entries(book, facts)
+                entries = answer_entries(book, facts, as_of=as_of)
                 if not entries:
                     continue
                 checked += 1

@@ -44,6 +44,8 @@ __all__ = [
     "is_member",
     "lock_cursor",
     "post_entries",
+    "project_answers_after",
+    "projects_with_review_windows",
     "rates",
     "reconcile_answers",
     "save_cursor",
@@ -74,6 +76,7 @@ class RateRow:
     effective_from: datetime
     created_by: int | None
     created_at: datetime
+    review_window_seconds: int | None = None
     premiums: tuple[PremiumRow, ...] = ()
 
 
@@ -88,6 +91,7 @@ def insert_rate(
     effective_from: datetime,
     created_by: int | None,
     now: datetime,
+    review_window_seconds: int | None = None,
 ) -> int:
     return int(
         conn.execute(
@@ -96,6 +100,7 @@ def insert_rate(
                 "project_id": project_id, "kind": kind, "amount_minor": amount_minor,
                 "currency": currency, "max_seconds_per_item": max_seconds_per_item,
                 "effective_from": effective_from, "created_by": created_by, "created_at": now,
+                "review_window_seconds": review_window_seconds,
             },
         ).scalar_one()
     )
@@ -129,6 +134,8 @@ class AnswerFacts:
     credited: bool | None = None
     # The premiums the answer's credit uses (None: not known yet, the sweep works them out).
     premium_ids: tuple[int, ...] | None = None
+    # Whether the ledger holds the answer's approval by its review window (reconcile only).
+    auto_approved: bool | None = None
 
 
 def answers_after(conn: Connection, after_id: int, limit: int) -> list[AnswerFacts]:
@@ -170,6 +177,24 @@ def decided_reviews_after(
     return [AnswerFacts(*row) for row in conn.execute(query)]
 
 
+def project_answers_after(
+    conn: Connection, project_id: int, after_id: int, limit: int
+) -> list[AnswerFacts]:
+    """The project's answers after ``after_id`` in id order (``ix_answers_project_id_id``),
+    with their review's decision if any (the review window's pass)."""
+    rows = conn.execute(
+        select(
+            ANSWER.c.id, ANSWER.c.project_id, ANSWER.c.worker_id, ANSWER.c.duration_ms,
+            ANSWER.c.created_at, REVIEW.c.id, REVIEW.c.outcome, REVIEW.c.decided_at,
+        )
+        .select_from(ANSWER.outerjoin(REVIEW, REVIEW.c.answer_id == ANSWER.c.id))
+        .where(ANSWER.c.project_id == project_id, ANSWER.c.id > after_id)
+        .order_by(ANSWER.c.id)
+        .limit(limit)
+    )
+    return [AnswerFacts(*row) for row in rows]
+
+
 def reconcile_answers(
     conn: Connection, project_ids: Sequence[int], after_id: int, limit: int
 ) -> list[AnswerFacts]:
@@ -179,11 +204,16 @@ def reconcile_answers(
     credited = select(TX.c.id).where(is_credit).exists()
     # The first credit's record of its premiums (a duplicate credit is reported apart).
     meta = select(TX.c.meta).where(is_credit).order_by(TX.c.id).limit(1).scalar_subquery()
+    # An approval without a review: the review window's (see services/pay.answer_entries).
+    auto = select(TX.c.id).where(
+        TX.c.answer_id == ANSWER.c.id, TX.c.kind == LedgerKind.APPROVAL.value,
+        TX.c.review_id.is_(None),
+    ).exists()
     rows = conn.execute(
         select(
             ANSWER.c.id, ANSWER.c.project_id, ANSWER.c.worker_id, ANSWER.c.duration_ms,
             ANSWER.c.created_at, REVIEW.c.id, REVIEW.c.outcome, REVIEW.c.decided_at, credited,
-            meta,
+            meta, auto,
         )
         .select_from(ANSWER.outerjoin(REVIEW, REVIEW.c.answer_id == ANSWER.c.id))
         .where(ANSWER.c.id > after_id, ANSWER.c.project_id.in_(list(project_ids)))
@@ -193,9 +223,17 @@ def reconcile_answers(
     # An uncredited answer is reconciled without premiums: it is a missing credit anyway.
     return [
         AnswerFacts(a, p, w, ms, at, review, outcome, decided, credited=bool(credited),
-                    premium_ids=premium_ids_of(meta))
-        for a, p, w, ms, at, review, outcome, decided, credited, meta in rows
+                    premium_ids=premium_ids_of(meta), auto_approved=bool(auto))
+        for a, p, w, ms, at, review, outcome, decided, credited, meta, auto in rows
     ]
+
+
+def projects_with_review_windows(conn: Connection) -> list[int]:
+    """Projects with a rate that has a review window."""
+    return [int(p) for p in conn.execute(
+        select(RATE.c.project_id).where(RATE.c.review_window_seconds.is_not(None))
+        .distinct().order_by(RATE.c.project_id)
+    ).scalars()]
 
 
 def cursor(conn: Connection, name: str) -> tuple[int, datetime | None]:

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, case, func, insert, select, update
+from sqlalchemy import Connection, Table, Text, and_, case, func, insert, select, update
+from sqlalchemy import cast as sql_cast
 
 from expertloop.domain import ReviewOutcome
 from expertloop.store import tables as t
 from expertloop.store.pay import ANSWER, REVIEW
 
-__all__ = ["BonusRuleRow", "disable_rule", "insert_rule", "review_acceptance", "rules"]
+__all__ = [
+    "BonusRuleRow",
+    "MeasureRow",
+    "answers_with_consensus",
+    "answers_with_gold",
+    "disable_rule",
+    "insert_measures",
+    "insert_rule",
+    "measures",
+    "project_task",
+    "review_acceptance",
+    "rules",
+]
 
 RULE = cast(Table, t.PayBonusRule.__table__)
+MEASURE = cast(Table, t.PayBonusMeasure.__table__)
+ITEM = cast(Table, t.Item.__table__)
+LINE = cast(Table, t.ConsensusItem.__table__)
+_PAGE = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +94,84 @@ def review_acceptance(
         .group_by(ANSWER.c.worker_id)
     )
     return {int(w): (int(n), int(k or 0)) for w, n, k in rows}
+
+
+def project_task(conn: Connection, project_id: int) -> tuple[str, dict[str, Any]]:
+    """The project's task type and configuration."""
+    p = t.Project.__table__
+    row = conn.execute(select(p.c.task_type, p.c.config).where(p.c.id == project_id)).one()
+    return str(row[0]), dict(row[1] or {})
+
+
+def answers_with_gold(
+    conn: Connection, project_id: int, start: datetime, end: datetime
+) -> Iterator[list[tuple[int, dict[str, Any], dict[str, Any]]]]:
+    """(worker, answer, gold) of the project's answers created in [start, end) on gold
+    items, a page at a time (``ix_answers_project_id_id``)."""
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(ANSWER.c.id, ANSWER.c.worker_id, ANSWER.c.value, ITEM.c.gold)
+            .select_from(ANSWER.join(ITEM, ITEM.c.id == ANSWER.c.item_id))
+            .where(ANSWER.c.project_id == project_id, ANSWER.c.id > after,
+                   ANSWER.c.created_at >= start, ANSWER.c.created_at < end,
+                   ITEM.c.gold.is_not(None), sql_cast(ITEM.c.gold, Text) != "null")
+            .order_by(ANSWER.c.id)
+            .limit(_PAGE)
+        ).all()
+        if not rows:
+            return
+        yield [(int(w), v, g) for _, w, v, g in rows if g is not None]
+        after = rows[-1][0]
+
+
+def answers_with_consensus(
+    conn: Connection, project_id: int, generation: int, start: datetime, end: datetime
+) -> Iterator[list[tuple[int, dict[str, Any], dict[str, Any]]]]:
+    """(worker, answer, consensus line) of the project's answers created in [start, end)
+    whose item has a line in the snapshot generation (without gold), a page at a time."""
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(ANSWER.c.id, ANSWER.c.worker_id, ANSWER.c.value, LINE.c.line)
+            .select_from(ANSWER.join(LINE, and_(
+                LINE.c.project_id == ANSWER.c.project_id, LINE.c.include_gold.is_(False),
+                LINE.c.generation == generation, LINE.c.item_id == ANSWER.c.item_id)))
+            .where(ANSWER.c.project_id == project_id, ANSWER.c.id > after,
+                   ANSWER.c.created_at >= start, ANSWER.c.created_at < end)
+            .order_by(ANSWER.c.id)
+            .limit(_PAGE)
+        ).all()
+        if not rows:
+            return
+        yield [(int(w), v, line) for _, w, v, line in rows]
+        after = rows[-1][0]
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureRow:
+    rule_id: int
+    period: str
+    worker_id: int
+    counted: int
+    hits: int
+    generation: int | None
+    measured_at: datetime
+
+
+def insert_measures(conn: Connection, rows: list[MeasureRow]) -> None:
+    """Record a paid period's measures (once: the caller holds the rule's cursor)."""
+    if rows:
+        conn.execute(insert(MEASURE), [
+            {"rule_id": r.rule_id, "period": r.period, "worker_id": r.worker_id,
+             "counted": r.counted, "hits": r.hits, "generation": r.generation,
+             "measured_at": r.measured_at} for r in rows
+        ])
+
+
+def measures(conn: Connection, rule_id: int, period: str) -> list[MeasureRow]:
+    rows = conn.execute(
+        select(MEASURE).where(MEASURE.c.rule_id == rule_id, MEASURE.c.period == period)
+        .order_by(MEASURE.c.worker_id)
+    )
+    return [MeasureRow(**row._mapping) for row in rows]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, case, func, select, update
+from sqlalchemy import Connection, Table, case, delete, func, select, update
 
 from expertloop.domain import LedgerAccount
 from expertloop.store import tables as t
@@ -17,16 +17,21 @@ from expertloop.store.pay import POSTING
 __all__ = [
     "BudgetRow",
     "add_spend",
+    "blocks",
     "budget",
     "budgets",
     "live_leases",
+    "live_leases_by_worker",
+    "members",
     "project_lease_seconds",
     "project_spend",
+    "save_blocks",
     "save_budget",
     "set_budget_state",
 ]
 
 BUDGET = cast(Table, t.PayBudget.__table__)
+BLOCK = cast(Table, t.PayBudgetBlock.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +139,47 @@ def project_lease_seconds(conn: Connection, project_id: int) -> int | None:
     p = t.Project.__table__
     found = conn.execute(select(p.c.lease_seconds).where(p.c.id == project_id)).scalar()
     return None if found is None else int(found)
+
+
+def live_leases_by_worker(conn: Connection, project_id: int, now: datetime) -> dict[int, int]:
+    """Live leases of the project per worker (``ix_assignments_live_by_expiry``)."""
+    a = t.Assignment.__table__
+    rows = conn.execute(
+        select(a.c.worker_id, func.count())
+        .where(a.c.project_id == project_id, a.c.status == "leased", a.c.expires_at >= now)
+        .group_by(a.c.worker_id)
+    )
+    return {int(w): int(n) for w, n in rows}
+
+
+def members(conn: Connection, project_id: int) -> list[int]:
+    m = t.ProjectMember.__table__
+    return [int(u) for u in conn.execute(
+        select(m.c.user_id).where(m.c.project_id == project_id).order_by(m.c.user_id)
+    ).scalars()]
+
+
+def blocks(conn: Connection, project_id: int) -> dict[int, int]:
+    """Workers the budget cannot afford a lease of, with that lease's expected cost."""
+    return {int(w): int(u) for w, u in conn.execute(
+        select(BLOCK.c.worker_id, BLOCK.c.unit_minor).where(BLOCK.c.project_id == project_id)
+    )}
+
+
+def save_blocks(
+    conn: Connection, project_id: int, blocked: dict[int, int], now: datetime
+) -> tuple[list[int], list[int]]:
+    """Make the project's blocked workers exactly ``blocked``; (newly blocked, freed)."""
+    before = blocks(conn, project_id)
+    freed = sorted(set(before) - set(blocked))
+    added = sorted(set(blocked) - set(before))
+    if freed:
+        conn.execute(delete(BLOCK).where(BLOCK.c.project_id == project_id,
+                                         BLOCK.c.worker_id.in_(freed)))
+    if added:
+        conn.execute(
+            insert_ignoring_conflicts(conn, BLOCK, ["project_id", "worker_id"]),
+            [{"project_id": project_id, "worker_id": w, "unit_minor": blocked[w], "since": now}
+             for w in added],
+        )
+    return added, freed

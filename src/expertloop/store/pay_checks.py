@@ -149,14 +149,16 @@ def account_totals_of_budgets(conn: Connection) -> dict[tuple[int, str], int]:
 
 
 def project_worker_pay(conn: Connection, project_id: int) -> dict[tuple[int, str], int]:
-    """Each worker's net pay for answers in the project (credits minus reversals), by
+    """Each worker's net pay for answers in the project (credits minus reversals, whether
+    a reversal takes back pending or, after the review window, approved money), by
     (worker, currency)."""
     rows = conn.execute(
         select(POSTING.c.worker_id, POSTING.c.currency, func.sum(POSTING.c.amount))
         .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id))
         .where(TX.c.project_id == project_id,
                TX.c.kind.in_([LedgerKind.CREDIT.value, LedgerKind.REVERSAL.value]),
-               POSTING.c.account == LedgerAccount.PENDING.value)
+               POSTING.c.account.in_([LedgerAccount.PENDING.value,
+                                      LedgerAccount.APPROVED.value]))
         .group_by(POSTING.c.worker_id, POSTING.c.currency)
     )
     return {(int(w), c): int(a) for w, c, a in rows}

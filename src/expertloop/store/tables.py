@@ -1375,6 +1375,10 @@ class PayRate(Base):
             "max_seconds_per_item IS NULL OR max_seconds_per_item >= 1",
             name="max_seconds_positive",
         ),
+        CheckConstraint(
+            "review_window_seconds IS NULL OR review_window_seconds >= 1",
+            name="review_window_positive",
+        ),
         Index("ix_pay_rates_project_id_effective_from", "project_id", "effective_from", "id"),
     )
 
@@ -1388,6 +1392,9 @@ class PayRate(Base):
     effective_from: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # The review window: an answer's pending pay is approved this long after the answer
+    # unless a review rejected it first (NULL: only a review approves).
+    review_window_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
 class PayTransaction(Base):
@@ -1630,3 +1637,42 @@ class LlmProjectSettings(Base):
     triage: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class PayBudgetBlock(Base):
+    """A worker whose next lease in a budgeted project would cost more than the budget has
+    left (their premiums make it dearer than the base rate that still fits): the claim
+    leases them nothing there (scheduling rule ``WITHIN_BUDGET``). Kept by the budget's
+    refresh (services/pay_budget), with the expected cost of their lease."""
+
+    __tablename__ = "pay_budget_blocks"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    worker_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_minor: Mapped[int] = mapped_column(BigInteger)
+    since: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PayBonusMeasure(Base):
+    """What a bonus rule measured for a worker over a paid period, when the measure rests
+    on something that changes later (the consensus snapshot it was compared with, of
+    ``generation``): the reconciliation recomputes the bonus from it. Written once, with
+    the period's bonuses."""
+
+    __tablename__ = "pay_bonus_measures"
+
+    rule_id: Mapped[int] = mapped_column(
+        ForeignKey("pay_bonus_rules.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    worker_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    counted: Mapped[int] = mapped_column(BigInteger)
+    hits: Mapped[int] = mapped_column(BigInteger)
+    generation: Mapped[int | None] = mapped_column(BigInteger)
+    measured_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,8 +1,11 @@
 """The worker's pay page, ``/me/pay``: their money per currency (pending review, approved,
-paid) and their statement's latest movements, each with its reason."""
+paid) and their statement for a month (``?month=2026-12``, default the current one, UTC):
+the balances at both ends and every movement in it, each with its reason."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -10,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from expertloop.api.deps import DatabaseDep
 from expertloop.domain import User
 from expertloop.domain.money import format_minor
-from expertloop.errors import ExpertloopError
+from expertloop.errors import ExpertloopError, InputInvalid
 from expertloop.services import pay_effective, pay_figures, pay_ledger
 from expertloop.services.runtime import Runtime
 from expertloop.web.pages import error_page, page_context, redirect_to_login
@@ -25,17 +28,43 @@ router = APIRouter(include_in_schema=False)
 SHOWN_LINES = 200
 
 
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _month(value: str | None, now: datetime) -> datetime:
+    """The first moment of the month ``YYYY-MM`` (default: the current one)."""
+    if not value:
+        return datetime(now.year, now.month, 1)
+    found = _MONTH.match(value)
+    if found is None or not 1970 <= int(found.group(1)) <= 9998:
+        raise InputInvalid.on_field("month", "a month as YYYY-MM, e.g. 2026-12")
+    return datetime(int(found.group(1)), int(found.group(2)), 1)
+
+
+def _next_month(start: datetime) -> datetime:
+    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+
+
+def _previous_month(start: datetime) -> datetime:
+    return (start.replace(year=start.year - 1, month=12) if start.month == 1
+            else start.replace(month=start.month - 1))
+
+
 @router.get("/me/pay")
 def my_pay_page(request: Request, db: DatabaseDep) -> Response:
     user = session_user(request)
     if user is None:
         return redirect_to_login(request)
     try:
+        since = _month(request.query_params.get("month"), db.clock.now())
+        until = _next_month(since)
         earnings = pay_ledger.earnings(db, actor=user, worker_id=user.id)
-        statement = pay_ledger.statement(db, actor=user, worker_id=user.id)
+        statement = pay_ledger.statement(db, actor=user, worker_id=user.id, since=since,
+                                         until=until)
     except ExpertloopError as exc:
         return error_page(request, user, exc)
     lines = statement.lines[-SHOWN_LINES:][::-1]
+    currencies = sorted(set(statement.opening) | set(statement.closing))
     return render_page(
         request,
         "my_pay.html",
@@ -46,6 +75,17 @@ def my_pay_page(request: Request, db: DatabaseDep) -> Response:
                  "approved": format_minor(e.approved, e.currency),
                  "paid": format_minor(e.paid, e.currency)}
                 for e in earnings
+            ],
+            "month": since.strftime("%B %Y"),
+            "previous": _previous_month(since).strftime("%Y-%m"),
+            "next": until.strftime("%Y-%m") if until <= db.clock.now() else None,
+            "balances": [
+                {"currency": c, "accounts": [
+                    {"account": account,
+                     "opening": format_minor(statement.opening.get(c, {}).get(account, 0), c),
+                     "closing": format_minor(statement.closing.get(c, {}).get(account, 0), c)}
+                    for account in ("pending", "approved", "paid")]}
+                for c in currencies
             ],
             "lines": [
                 {"line": line, "amounts": {

@@ -54,6 +54,10 @@ class RateCreate(BaseModel):
         None, ge=1, le=604800, description="Hourly: time on task counted per answer at most"
     )
     effective_from: UtcDatetime | None = Field(None, description="Default now; never past")
+    review_window_seconds: int | None = Field(
+        None, ge=1, le=pay.MAX_REVIEW_WINDOW_SECONDS,
+        description="Pending pay no review rejected within this long is approved",
+    )
     premiums: list[PremiumBody] = Field(
         default_factory=list, max_length=20,
         description="More pay for a skill at a level or more, or a verified credential kind",
@@ -69,6 +73,7 @@ class RatePublic(BaseModel):
     max_seconds_per_item: int | None
     effective_from: UtcDatetime
     created_at: UtcDatetime
+    review_window_seconds: int | None
     premiums: list[dict[str, Any]]
 
     @classmethod
@@ -77,6 +82,7 @@ class RatePublic(BaseModel):
                    amount_minor=rate.amount_minor, currency=rate.currency,
                    max_seconds_per_item=rate.max_seconds_per_item,
                    effective_from=rate.effective_from, created_at=rate.created_at,
+                   review_window_seconds=rate.review_window_seconds,
                    premiums=[p.to_dict() for p in rate.premiums])
 
 
@@ -116,6 +122,7 @@ def add_rate(
         db, actor=actor, project_id=project_id, kind=body.kind, amount_minor=body.amount_minor,
         currency=body.currency, max_seconds_per_item=body.max_seconds_per_item,
         effective_from=_naive(body.effective_from),
+        review_window_seconds=body.review_window_seconds,
         premiums=[p.model_dump(exclude_none=True) for p in body.premiums],
     ))
 
@@ -153,7 +160,7 @@ def add_adjustment(
 class BonusRuleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    metric: Literal["review_acceptance"]
+    metric: Literal["review_acceptance", "gold_accuracy", "consensus_agreement"]
     period: Literal["week", "month"]
     threshold_bp: int = Field(ge=0, le=10_000, description="Share to reach, 8000 = 80 %")
     min_count: int = Field(ge=1, le=pay_bonuses.MAX_MIN_COUNT,
