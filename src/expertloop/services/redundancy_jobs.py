@@ -12,7 +12,10 @@
   answers or more (as :func:`expertloop.quality.redundancy.replay` refits: with one answer
   and one verdict the fit cannot tell which is right and would trust the judge, which is on
   every item); the judges' matrices and their measured agreement with the experts go to
-  ``redundancy_models.judges``. A new model marks the items still collecting as due.
+  ``redundancy_models.judges``. In the transaction that stores the new model, every item
+  still collecting whose target or confidence the model changes is re-targeted, from the
+  answers and verdicts the fit read (guarded by its answer count: one answered since is
+  marked due instead).
 - ``redundancy.retarget`` (queued when a manager changes the settings) fits, then
   recomputes every in-service item's target under the new settings, a batch per
   transaction (idempotent: run twice, it sets the same targets).
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Hashable
 from datetime import timedelta
 from typing import Any, cast
 
@@ -34,7 +38,13 @@ from expertloop.errors import NotFound
 from expertloop.jobs import JobContext, job_kind
 from expertloop.quality import ConvergenceError, QualityInputError
 from expertloop.quality.aggregation import one_coin_dawid_skene
-from expertloop.quality.redundancy import fit_worker_model
+from expertloop.quality.redundancy import (
+    RedundancyPolicy,
+    WorkerModel,
+    fit_worker_model,
+    item_posterior,
+    next_target,
+)
 from expertloop.services.redundancy import FIT_KIND, RETARGET_KIND, classes_of, triage_judges
 from expertloop.services.redundancy import retarget as retarget_item
 from expertloop.store import Database
@@ -88,6 +98,8 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
             if on_answers is not None and n % 1000 == 0:
                 on_answers(1000)
         names = triage_judges(conn, project_id)
+        settings = store.load_settings(conn, project_id)
+        collecting = store.collecting_items(conn, project_id) if settings is not None else []
         verdicts = [
             (name, item, code[vote])
             for name, item, value in store.iter_judge_votes(conn, project_id, names)
@@ -124,6 +136,9 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
         if cast(int, w) > 0
     ]
     judges = _judges_fitted(model, judge_id, overlap, verdicts, items, labels) or None
+    changes = _refit_targets(
+        model, settings, collecting, judge_id, verdicts, workers, items, labels
+    )
     duration_ms = int((time.monotonic() - started) * 1000)
     with db.write() as conn:
         store.save_model(
@@ -135,11 +150,61 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
             ),
             rows,
         )
-        # The new model may stop, or extend, what is still collecting.
-        due = store.mark_collecting_due(conn, project_id)
+        # The new model may stop, or extend, what is still collecting: in the model's
+        # transaction, so a crash leaves neither; an item answered since the read is marked
+        # due (its step may have used the old model) for the sweep.
+        moved = [
+            store.retarget_after_refit(
+                conn, item_id, n_answers=n, want=want, confidence=confidence
+            )
+            for item_id, n, want, confidence in changes
+        ]
+        duration_ms = int((time.monotonic() - started) * 1000)
+        store.set_fit_duration(conn, project_id, duration_ms)
     return {"fitted": True, "answers": len(labels), "workers": len(rows),
             "last_answer_id": last, "duration_ms": duration_ms,
-            "judges": sorted(judges or {}), "items_due": due}
+            "judges": sorted(judges or {}), "items_retargeted": sum(moved),
+            "items_due": len(moved) - sum(moved)}
+
+
+def _refit_targets(
+    model: WorkerModel, settings: store.RedundancyRow | None,
+    collecting: list[tuple[int, int, int, float | None]], judge_id: dict[str, int],
+    verdicts: list[tuple[str, int, int]], workers: list[int], items: list[int],
+    labels: list[int],
+) -> list[tuple[int, int, int, float]]:
+    """(item, answers, target, confidence) of each item still collecting whose target, or
+    confidence (by 0.001 or more), the new model changes, from the answers and verdicts the
+    fit read (the live step's rule: :func:`item_posterior` on the sure verdicts of the
+    fitted judges and the expert votes, then :func:`next_target`). Items whose answer count
+    differs from the votes read (an answer since, or answers without a vote) are left to
+    their own steps."""
+    if settings is None or not collecting:
+        return []
+    wanted = {c[0] for c in collecting}
+    votes: dict[int, tuple[list[Hashable], list[int]]] = defaultdict(lambda: ([], []))
+    for name, item, label in verdicts:
+        if item in wanted and name in judge_id and judge_id[name] in model.confusion:
+            votes[item][0].append(judge_id[name])
+            votes[item][1].append(label)
+    counts: Counter[int] = Counter()
+    for worker, item, label in zip(workers, items, labels, strict=True):
+        if item in wanted:
+            votes[item][0].append(worker)
+            votes[item][1].append(label)
+            counts[item] += 1
+    policy = RedundancyPolicy(settings.min_answers, settings.max_answers,
+                              settings.target_confidence)
+    out = []
+    for item_id, n_answers, target, confidence in collecting:
+        if counts[item_id] != n_answers:
+            continue
+        keys, given = votes[item_id]
+        new = max(item_posterior(model, keys, given))
+        want = next_target(n_answers, new, policy)
+        if want != target or confidence is None or abs(new - confidence) >= 1e-3:
+            out.append((item_id, n_answers, want, new))
+    return out
 
 
 def _judges_fitted(

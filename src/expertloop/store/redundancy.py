@@ -24,6 +24,7 @@ __all__ = [
     "RedundancyRow",
     "adaptive_items",
     "clear_due",
+    "collecting_items",
     "delete_settings",
     "due_items",
     "due_projects",
@@ -32,13 +33,14 @@ __all__ = [
     "iter_votes_source",
     "load_model",
     "load_settings",
-    "mark_collecting_due",
     "mark_due",
     "newest_answer_id",
     "reliability_of",
+    "retarget_after_refit",
     "retarget_item",
     "save_model",
     "save_settings",
+    "set_fit_duration",
     "stale_models",
     "worker_reliability",
 ]
@@ -242,22 +244,61 @@ def mark_due(conn: Connection, item_ids: Sequence[int]) -> int:
     return int(result.rowcount or 0)
 
 
-def mark_collecting_due(conn: Connection, project_id: int) -> int:
-    """A refit changed the worker model: every item of the project still collecting (open
-    slots, in service, without gold) must be re-targeted under it (the claim-order index
-    finds them)."""
-    result = conn.execute(
-        update(t.Item)
-        .where(
+def collecting_items(
+    conn: Connection, project_id: int
+) -> list[tuple[int, int, int, float | None]]:
+    """(id, answers, target, confidence) of the project's items still collecting that have
+    answers (open slots, in service, without gold; the claim-order index finds them): what
+    a new worker model may stop or extend."""
+    rows = conn.execute(
+        select(t.Item.id, t.Item.n_answers, t.Item.target, t.Item.confidence).where(
             t.Item.project_id == project_id,
             t.Item.open_slots > 0,
             t.Item.disabled_at.is_(None),
             t.Item.gold.is_(None),
-            t.Item.n_answers > 0,  # no answer yet: it wants min_answers under any model
+            t.Item.n_answers > 0,
         )
-        .values(retarget_due=t.Item.retarget_due + 1)
     )
-    return int(result.rowcount or 0)
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+_REFIT_SQL = (
+    "UPDATE items SET target = {greatest}(:want, target - open_slots), "
+    "open_slots = {greatest}(:want, target - open_slots) - (target - open_slots), "
+    "confidence = :confidence, uncertainty = :uncertainty "
+    "WHERE id = :item_id AND n_answers = :n AND disabled_at IS NULL RETURNING target"
+)
+_REFIT = {
+    dialect: text(_REFIT_SQL.format(greatest="GREATEST" if dialect == "postgresql" else "MAX"))
+    for dialect in ("postgresql", "sqlite")
+}
+
+
+def retarget_after_refit(
+    conn: Connection, item_id: int, *, n_answers: int, want: int, confidence: float
+) -> bool:
+    """Set the target a new model gives an item read with ``n_answers`` answers, if it
+    still has that many (its ``retarget_due`` left alone: an event since still counts);
+    ``False`` when it changed, and the item is marked due instead."""
+    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    done = conn.execute(
+        _REFIT[dialect],
+        {"item_id": item_id, "n": n_answers, "want": want, "confidence": confidence,
+         "uncertainty": 1.0 - confidence},
+    ).scalar()
+    if done is None:
+        mark_due(conn, [item_id])
+        return False
+    return True
+
+
+def set_fit_duration(conn: Connection, project_id: int, duration_ms: int) -> None:
+    """How long the fit and what followed it took (paces the next fit)."""
+    conn.execute(
+        update(t.RedundancyModel)
+        .where(t.RedundancyModel.project_id == project_id)
+        .values(duration_ms=duration_ms)
+    )
 
 
 def due_items(conn: Connection, project_id: int, *, after_id: int, limit: int) -> list[int]:

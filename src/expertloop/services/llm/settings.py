@@ -26,6 +26,7 @@ from expertloop.store import Database, audit
 from expertloop.store import answers as answer_store
 from expertloop.store import llm as llm_store
 from expertloop.store import llm_judges as judge_store
+from expertloop.store import projects as project_store
 from expertloop.store import redundancy as redundancy_store
 from expertloop.tasks import get_task_type
 from expertloop.tasks.judging import judge_for
@@ -35,6 +36,7 @@ __all__ = [
     "LlmSettings",
     "ShownVerdict",
     "get_llm_settings",
+    "get_triage",
     "update_llm_settings",
     "verdicts_for_assignment",
 ]
@@ -71,13 +73,38 @@ def get_llm_settings(db: Database, *, actor: User, project_id: int) -> LlmSettin
     return _settings(db, project_id)
 
 
+def get_triage(db: Database, *, actor: User | None, project_id: int) -> dict[str, Any]:
+    """Triage as applied (managers; ``actor=None``: the operator): the rule, whether it is
+    applied, the policy and what the last fit measured of each judge (see
+    :func:`expertloop.services.llm.card.triage_applied`); ``{"rule": None, ...}`` when off."""
+    from expertloop.services.llm.card import triage_applied
+
+    if actor is None:
+        with db.read() as conn:
+            if project_store.project_for_user(conn, project_id, 0) is None:
+                raise NotFound(f"project {project_id} not found")
+    else:
+        check_manager(db, actor, project_id, "read its triage")
+    return triage_applied(db, project_id) or {
+        "rule": None, "judges": [], "applied": False, "policy": None, "measured": {},
+        "model_fitted_at": None,
+    }
+
+
 def update_llm_settings(
-    db: Database, *, actor: User, project_id: int, show_verdicts: Any = KEEP,
+    db: Database, *, actor: User | None, project_id: int, show_verdicts: Any = KEEP,
     triage: Any = KEEP,
 ) -> LlmSettings:
     """Change whether experts see verdicts, and triage (``{"judges": [...]}`` or ``None``;
-    see the module doc), audited. A triage change queues the refit and re-target job."""
-    project = check_manager(db, actor, project_id, "change its model settings")
+    see the module doc), audited; managers (``actor=None``: the operator, from the CLI).
+    A triage change queues the refit and re-target job."""
+    if actor is None:
+        with db.read() as conn:
+            project = project_store.project_for_user(conn, project_id, 0)
+        if project is None:
+            raise NotFound(f"project {project_id} not found")
+    else:
+        project = check_manager(db, actor, project_id, "change its model settings")
     before = _settings(db, project_id)
     show = before.show_verdicts if show_verdicts is KEEP else bool(show_verdicts)
     rule = before.triage if triage is KEEP else triage
@@ -86,10 +113,12 @@ def update_llm_settings(
     now = db.clock.now()
     with db.write() as conn:
         judge_store.save_settings(
-            conn, project_id, show_verdicts=show, triage=rule, by=actor.id, now=now
+            conn, project_id, show_verdicts=show, triage=rule,
+            by=None if actor is None else actor.id, now=now,
         )
         audit.record_event(
-            conn, action="llm.settings_changed", actor_id=actor.id, now=now,
+            conn, action="llm.settings_changed", actor_id=None if actor is None else actor.id,
+            now=now,
             project_id=project_id,
             before={"show_verdicts": before.show_verdicts, "triage": before.triage},
             after={"show_verdicts": show, "triage": rule},
