@@ -42,3 +42,27 @@ def test_the_operator_sets_shows_and_turns_off_adaptive_redundancy(cli, env: Env
         "adaptive": False
     }
     assert cli("project", "redundancy", "show", "999999").exit_code == 1
+
+
+def test_the_operator_turns_triage_on_and_off(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
+    from expertloop.services import llm
+
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager, task_type="label", config={"labels": ["a", "b"]})
+    llm.add_provider(env.db, actor=None, name="judge-x", base_url="http://127.0.0.1:9/v1",
+                     model="m", max_retries=0)
+    shown = json.loads(cli("llm", "triage", str(project)).stdout)
+    assert (shown["rule"], shown["applied"]) == (None, False)
+    early = cli("llm", "triage", str(project), "--judge", "judge-x")
+    assert early.exit_code == 1
+    assert "adaptive redundancy" in early.stderr
+    assert cli("project", "redundancy", "set", str(project), "--min-answers", "1").exit_code == 0
+    unknown = cli("llm", "triage", str(project), "--judge", "nobody")
+    assert unknown.exit_code == 1
+    assert "unknown judge 'nobody'" in unknown.stderr
+    on = cli("llm", "triage", str(project), "--judge", "judge-x")
+    assert on.exit_code == 0, on.output
+    assert json.loads(on.stdout)["judges"] == ["judge-x"]
+    assert json.loads(on.stdout)["applied"] is True
+    off = cli("llm", "triage", str(project), "--off")
+    assert json.loads(off.stdout)["applied"] is False

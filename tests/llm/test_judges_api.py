@@ -41,12 +41,34 @@ def test_a_manager_runs_a_judge_and_reads_verdicts_and_calibration_over_http(
     lease = worker_client.post(f"/api/v1/projects/{project}/assignments/next").json()
     path = f"/api/v1/assignments/{lease['assignment_id']}/verdicts"
     assert worker_client.get(path).json() == []
+    # Triage is no free text: a rule of another shape, or before adaptive redundancy, is 422.
+    refused = client.patch(
+        f"/api/v1/projects/{project}/llm-settings",
+        json={"triage": {"rule": "skip experts when judge is sure"}},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"][0]["field"] == "triage.rule"
+    early = client.patch(f"/api/v1/projects/{project}/llm-settings",
+                         json={"triage": {"judges": ["judge-x"]}})
+    assert early.status_code == 422
+    assert "adaptive redundancy" in early.json()["error"]["message"]
+    assert client.put(f"/api/v1/projects/{project}/redundancy",
+                      json={"min_answers": 1}).status_code == 200
+    unknown = client.patch(f"/api/v1/projects/{project}/llm-settings",
+                           json={"triage": {"judges": ["judge-y"]}})
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["details"][0]["field"] == "triage.judges[0]"
     changed = client.patch(
         f"/api/v1/projects/{project}/llm-settings",
-        json={"show_verdicts": True, "triage": {"rule": "skip experts when judge is sure"}},
+        json={"show_verdicts": True, "triage": {"judges": ["judge-x"]}},
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["show_verdicts"] is True
+    assert changed.json()["triage"] == {"judges": ["judge-x"]}
+    triage = client.get(f"/api/v1/projects/{project}/triage").json()
+    assert (triage["applied"], triage["judges"]) == (True, ["judge-x"])
+    assert triage["policy"]["min_answers"] == 1
+    assert worker_client.get(f"/api/v1/projects/{project}/triage").status_code == 403
     [shown] = worker_client.get(path).json()
     good = "A" if "good" in lease["item"]["payload"]["response_a"] else "B"
     assert shown["value"]["choice"] == good
@@ -78,6 +100,12 @@ def test_a_manager_generates_then_judges_through_the_sdk(
             pass
         [verdict] = client.llm.verdicts(project)
         assert verdict["value"]["choice"] in ("A", "B")
+        assert client.llm.settings(project)["triage"] is None
+        client.redundancy.set(project, min_answers=1, max_answers=3, target_confidence=0.9)
+        assert client.llm.set_triage(project, ["judge-x"])["triage"] == {"judges": ["judge-x"]}
+        assert client.llm.triage(project)["applied"] is True
+        assert client.llm.set_triage(project, None)["triage"] is None
+        assert client.llm.triage(project)["applied"] is False
         assert not verdict["unsure"]
         assert client.llm.calibration(project)["rows"] == []  # nothing to compare with yet
     finally:

@@ -108,5 +108,33 @@ def llm_remove(name: Annotated[str, typer.Argument(help="The provider's name.")]
     typer.echo(json.dumps({"removed": name}))
 
 
+@group.command("triage")
+def llm_triage(
+    project: Annotated[int, typer.Argument(help="Project id.")],
+    judge: Annotated[
+        list[str] | None,
+        typer.Option(help="A judge to weigh in the stopping rule (repeat for several)."),
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Turn triage off.")] = False,
+) -> None:
+    """Show triage as applied, or turn it on with --judge (adaptive redundancy needed) or
+    off with --off; exit 1 for a bad judge or project."""
+    from expertloop.services import llm
+
+    if off and judge:
+        fail("give --judge or --off, not both")
+    with database(settings()) as db:
+        try:
+            if off or judge:
+                llm.update_llm_settings(
+                    db, actor=None, project_id=project,
+                    triage=None if off else {"judges": list(judge or [])},
+                )
+            shown = llm.get_triage(db, actor=None, project_id=project)
+        except ExpertloopError as exc:
+            fail(exc.message)
+    typer.echo(json.dumps(shown, default=str))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="llm")

@@ -158,6 +158,31 @@ class LlmProviders:
             out.extend(page)
             after = last
 
+    def settings(self, project_id: int) -> dict[str, Any]:
+        """The project's model settings: ``show_verdicts`` and the ``triage`` rule."""
+        body: dict[str, Any] = self._http.json("GET", f"projects/{project_id}/llm-settings")
+        return body
+
+    def set_triage(
+        self, project_id: int, judges: builtins.list[str] | None
+    ) -> dict[str, Any]:
+        """Turn triage on with these judges (names of judge runs, or providers), or off with
+        ``None``; the project's model settings. Needs adaptive redundancy on; an unknown
+        judge, or one of another task type, is refused (422)."""
+        body: dict[str, Any] = self._http.json(
+            "PATCH", f"projects/{project_id}/llm-settings",
+            json_body={"triage": None if judges is None else {"judges": list(judges)}},
+            retry=Retry.UNSENT,
+        )
+        return body
+
+    def triage(self, project_id: int) -> dict[str, Any]:
+        """Triage as applied: ``applied``, ``judges``, ``policy``, and per judge what the
+        last model fit measured (``accuracy``, ``agreement`` with the expert majority,
+        ``compared``, ``fitted_verdicts``, ``verdicts``)."""
+        body: dict[str, Any] = self._http.json("GET", f"projects/{project_id}/triage")
+        return body
+
     def calibration(self, project_id: int, *, min_answers: int = 2) -> dict[str, Any]:
         """Judge-expert agreement per judge, model and key, with intervals."""
         body: dict[str, Any] = self._http.json(

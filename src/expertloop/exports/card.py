@@ -448,7 +448,7 @@ def _judges(judges: Mapping[str, Any] | None) -> list[str]:
         return []
     lines = ["## Model judges", ""]
     if judges.get("triage") is not None:
-        lines += [f"Triage rule in force: `{_json(judges['triage'])}`.", ""]
+        lines += _triage(judges["triage"])
     rows = judges.get("calibration") or []
     if rows:
         lines += [
@@ -473,6 +473,51 @@ def _judges(judges: Mapping[str, Any] | None) -> list[str]:
         lines.append("")
     else:
         lines += ["No judge verdict could be compared with the experts yet.", ""]
+    return lines
+
+
+def _triage(triage: Mapping[str, Any]) -> list[str]:
+    """What triage did: the judges weighed in the stopping rule, the policy, and what the
+    last model fit measured of each judge."""
+    if not triage.get("applied"):
+        why = (
+            "adaptive redundancy is off, so no judge changed how many answers an item got"
+            if triage.get("judges") else "it names no judge, so it was not applied"
+        )
+        return [f"A triage rule is recorded (`{_json(triage.get('rule'))}`), but {why}.", ""]
+    policy = triage.get("policy") or {}
+    names = ", ".join(f"`{n}`" for n in triage.get("judges") or [])
+    lines = [
+        f"Triage applied: the sure verdicts of the model judge(s) {names} were weighed with "
+        "the expert answers in adaptive redundancy's stopping rule, each judge fitted as one "
+        "more annotator whose reliability was estimated with the experts' on items with two "
+        "expert answers or more. An item stopped collecting once its consensus confidence "
+        f"reached {policy.get('target_confidence')} after {policy.get('min_answers')} expert "
+        f"answer(s), and at most {policy.get('max_answers')}. Verdicts are model "
+        "suggestions: never counted as answers, never exported as answers; an unsure or "
+        "inconsistent verdict, or one of a judge the fit could not measure, weighed nothing.",
+        "",
+    ]
+    measured = triage.get("measured") or {}
+    if measured:
+        lines += [
+            "| judge | accuracy in the model | agreement with the expert majority | items "
+            "compared | verdicts fitted | verdicts |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, m in sorted(measured.items()):
+            lines.append(
+                f"| {str(name).replace('|', chr(92) + '|')} | {_fmt(m.get('accuracy'))} | "
+                f"{_fmt(m.get('agreement'))} | {m.get('compared', 0)} | "
+                f"{m.get('fitted_verdicts', 0)} | {m.get('verdicts', 0)} |"
+            )
+        lines += ["", f"Measured by the model fit of {triage.get('model_fitted_at')}.", ""]
+    else:
+        lines += [
+            "No judge has been measured against the experts yet (no verdict on an item with "
+            "two expert answers when the model was last fitted), so none weighed in.",
+            "",
+        ]
     return lines
 
 

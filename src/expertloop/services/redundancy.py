@@ -12,10 +12,18 @@ consensus is confident enough, ask for more where the answers disagree.
   confidence and, through :func:`~expertloop.quality.redundancy.next_target`, its target:
   the answers it has once confident (its open slots close), one more while unsure, up to
   ``max_answers``. ``items.uncertainty`` (1 - confidence) orders the claim
-  (``scheduling.UNCERTAIN_FIRST``): unsure items are served first.
+  (``scheduling.UNCERTAIN_FIRST``): unsure items are served first. The answer's own
+  statement counts it in ``items.retarget_due``; the step reads without a lock and updates
+  the item only if that count is still what it read (a concurrent answer's step, which
+  reads both answers, wins); whatever is left due (a crash, a failed step, a verdict, a
+  refit) the ``redundancy.sweep`` job re-targets (``services/redundancy_jobs.py``).
 - The worker model is fitted from the project's answers by a job
   (``services/redundancy_jobs.py``); before its first fit every worker counts as right with
   probability 0.7.
+- Triage (``services/llm/settings.py``): the model judges a project names are fitted as
+  annotators with the experts, and each judge's sure verdict on an item is one more term
+  of the item's posterior (free: never an answer, never counted toward ``min_answers`` or
+  ``max_answers``). Only judges the last fit measured count (``redundancy_models.judges``).
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from expertloop.services.projects import load_project
 from expertloop.services.workforce.settings import managed_project
 from expertloop.store import Database, audit
 from expertloop.store import jobs as job_store
+from expertloop.store import llm_judges as judge_store
 from expertloop.store import redundancy as store
 from expertloop.store.answers import AnswerTarget
 from expertloop.tasks import get_task_type
@@ -59,10 +68,14 @@ __all__ = [
     "classes_of",
     "get_redundancy",
     "initial_target",
+    "judge_key",
     "model_of",
+    "queue_retarget",
     "remove_redundancy",
     "retarget",
     "set_redundancy",
+    "triage_judges",
+    "triage_rule_judges",
     "worker_reliability",
 ]
 
@@ -257,11 +270,34 @@ def _managed(conn: Connection, actor: User | None, project_id: int) -> Project:
     return project
 
 
+def queue_retarget(conn: Connection, project_id: int, *, now: Any) -> None:
+    """Queue the project's refit and re-target of every item (settings changed)."""
+    _queue_retarget(conn, project_id, now=now)
+
+
 def _queue_retarget(conn: Connection, project_id: int, *, now: Any) -> None:
     job_store.enqueue_job(
         conn, kind=RETARGET_KIND, params={}, now=now, project_id=project_id,
         dedupe_key=f"{RETARGET_KIND}:{project_id}", max_attempts=3,
     )
+
+
+def triage_rule_judges(rule: Any) -> list[str]:
+    """The judges a project's triage rule names (``{"judges": [...]}``, checked by
+    ``services/llm/settings.py``); none for no rule, or a rule recorded before triage
+    was applied (free-form JSON)."""
+    if not isinstance(rule, dict):
+        return []
+    judges = rule.get("judges")
+    if not isinstance(judges, list):
+        return []
+    return [j for j in judges if isinstance(j, str)]
+
+
+def triage_judges(conn: Connection, project_id: int) -> list[str]:
+    """The judges the project's triage rule names (empty: triage off)."""
+    row = judge_store.get_settings(conn, project_id)
+    return triage_rule_judges(None if row is None else row.triage)
 
 
 def initial_target(conn: Connection, project: Project) -> int:
@@ -274,18 +310,25 @@ def initial_target(conn: Connection, project: Project) -> int:
 # --- after each answer --------------------------------------------------------------------
 
 
+def judge_key(name: str) -> tuple[str, str]:
+    """How a model judge is known in a live worker model (never equal to a worker's id)."""
+    return ("judge", name)
+
+
 def _model(
     row: store.ModelRow | None, classes: tuple[str, ...],
     confusion: dict[int, list[list[float]]],
 ) -> WorkerModel:
     """The project's fitted worker model with these workers' matrices (the crowd's for
-    those the fit has not seen), or the uninformed model before any fit or after the
-    classes changed."""
+    those the fit has not seen) and its judges', or the uninformed model before any fit or
+    after the classes changed."""
     if row is None or tuple(row.classes) != classes:
         return WorkerModel.uninformed(len(classes))
     matrices: dict[Hashable, Confusion] = {
         w: tuple(tuple(r) for r in m) for w, m in confusion.items()
     }
+    for name, fitted in (row.judges or {}).items():
+        matrices[judge_key(name)] = tuple(tuple(r) for r in fitted["confusion"])
     return WorkerModel(
         len(classes), tuple(row.class_prior), tuple(tuple(r) for r in row.default_confusion),
         matrices,
@@ -309,25 +352,41 @@ def retarget(
     task_type: str,
     config: dict[str, Any],
     answers_per_item: int | None,
+    lock: bool = True,
 ) -> int | None:
-    """Recompute one item's confidence and target (locks the item) under its project's
-    settings as they are (none: ``answers_per_item``, or the item left as it is with
-    ``None``); the new target, or ``None`` when the item was left alone (gold, out of
-    service, gone)."""
-    item = store.item_answers(conn, item_id)
-    if item is None or item.gold or item.disabled:
+    """Recompute one item's confidence and target under its project's settings as they
+    are (none: ``answers_per_item``, or the item left as it is with ``None``); the new
+    target, or ``None`` when the item was left alone (gold, out of service, gone, or, with
+    ``lock=False``, up to date already or reached by another event meanwhile).
+
+    ``lock=True`` (the jobs) locks the item first. ``lock=False`` (the step after an
+    answer) reads without a lock and updates only if ``items.retarget_due`` is still what
+    it read (see ``store/redundancy.py``)."""
+    item = store.item_answers(conn, item_id, lock=lock)
+    if item is None:
+        return None
+    seen = None if lock else item.due
+    if seen == 0:
+        return None  # another step or the sweep followed this answer already
+    if item.gold or item.disabled:
+        if lock and item.due:
+            store.clear_due(conn, item_id)
         return None
     settings = _of(item.settings)
     if settings is None:
         if answers_per_item is None:
             return None
-        return store.retarget_item(conn, item_id, want=answers_per_item, confidence=None)
+        return store.retarget_item(
+            conn, item_id, want=answers_per_item, confidence=None, seen_due=seen
+        )
     classes = classes_of(task_type, config)
     if classes is None:
+        if lock and item.due:
+            store.clear_due(conn, item_id)
         return None
     code = {c: k for k, c in enumerate(classes)}
     task = get_task_type(task_type)
-    workers: list[int] = []
+    workers: list[Hashable] = []
     labels: list[int] = []
     for worker, value in item.answers:
         vote = task.vote(value, config=config)
@@ -336,13 +395,37 @@ def retarget(
             labels.append(code[vote])
     if not labels:
         # No evidence yet: no confidence to store (uncertainty 0, as a new item's), and the
-        # item wants its min_answers (or one more, for answers without a vote).
+        # item wants its min_answers (or one more, for answers without a vote). A judge's
+        # verdict alone never decides an item: it only weighs with expert answers.
         want = next_target(item.n_answers, 0.0, settings.policy)
-        return store.retarget_item(conn, item_id, want=want, confidence=None)
+        return store.retarget_item(conn, item_id, want=want, confidence=None, seen_due=seen)
     model = _model(item.model, classes, item.confusion or {})
-    confidence = max(item_posterior(model, workers, labels))
+    judged = _judge_votes(item, model, task, config, code)
+    confidence = max(
+        item_posterior(model, [k for k, _ in judged] + workers, [v for _, v in judged] + labels)
+    )
     want = next_target(item.n_answers, confidence, settings.policy)
-    return store.retarget_item(conn, item_id, want=want, confidence=confidence)
+    return store.retarget_item(
+        conn, item_id, want=want, confidence=confidence, seen_due=seen
+    )
+
+
+def _judge_votes(
+    item: store.ItemAnswers, model: WorkerModel, task: Any, config: dict[str, Any],
+    code: dict[str, int],
+) -> list[tuple[Hashable, int]]:
+    """The sure verdicts on the item of the judges the model has fitted (triage), as
+    (annotator key, class code): a verdict that is not one of the classes, or of a judge
+    the fit did not measure, carries no evidence."""
+    fitted = (item.model.judges or {}) if item.model is not None else {}
+    out: list[tuple[Hashable, int]] = []
+    for name, value in item.verdicts or []:
+        if name not in fitted or judge_key(name) not in model.confusion:
+            continue
+        vote = task.vote(value, config=config)
+        if vote is not None and vote in code:
+            out.append((judge_key(name), code[vote]))
+    return out
 
 
 def after_answer(db: Database, target: AnswerTarget) -> None:
@@ -351,12 +434,14 @@ def after_answer(db: Database, target: AnswerTarget) -> None:
     if not target.adaptive or target.gold is not None:
         return
     try:
-        with db.write() as conn:
+        # Two reads and one guarded update, each atomic on its own (autocommit on
+        # PostgreSQL): no transaction and no lock for the hot path.
+        with db.statements() as conn:
             # A project no longer adaptive (settings removed since the answer was read):
             # the item keeps its target; the re-targeting job sets it.
             retarget(
                 conn, target.item_id, task_type=target.task_type, config=target.config,
-                answers_per_item=None,
+                answers_per_item=None, lock=False,
             )
     except Exception:
         log.exception("adaptive redundancy after answer on item %d failed", target.item_id)

@@ -7,14 +7,28 @@
   gold, then :func:`expertloop.quality.redundancy.fit_worker_model` (each worker's confusion
   matrix shrunk toward the crowd's), and stores it (``redundancy_models``,
   ``worker_reliability``). A fit that fails leaves the previous model in place.
+  With triage on (``services/llm/settings.py``), the named judges' sure verdicts are fitted
+  with the answers, each judge one more annotator, but only on items with two expert
+  answers or more (as :func:`expertloop.quality.redundancy.replay` refits: with one answer
+  and one verdict the fit cannot tell which is right and would trust the judge, which is on
+  every item); the judges' matrices and their measured agreement with the experts go to
+  ``redundancy_models.judges``. In the transaction that stores the new model, every item
+  still collecting whose target or confidence the model changes is re-targeted, from the
+  answers and verdicts the fit read (guarded by its answer count: one answered since is
+  marked due instead).
 - ``redundancy.retarget`` (queued when a manager changes the settings) fits, then
   recomputes every in-service item's target under the new settings, a batch per
   transaction (idempotent: run twice, it sets the same targets).
+- ``redundancy.sweep`` (periodic, every ``EXPERTLOOP_CONSENSUS_REFRESH_SECONDS``)
+  re-targets every item still due (``items.retarget_due > 0``): an answer whose step after
+  it failed or never ran (a crash), a verdict, a refit.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter, defaultdict
+from collections.abc import Hashable
 from datetime import timedelta
 from typing import Any, cast
 
@@ -24,8 +38,14 @@ from expertloop.errors import NotFound
 from expertloop.jobs import JobContext, job_kind
 from expertloop.quality import ConvergenceError, QualityInputError
 from expertloop.quality.aggregation import one_coin_dawid_skene
-from expertloop.quality.redundancy import fit_worker_model
-from expertloop.services.redundancy import FIT_KIND, RETARGET_KIND, classes_of
+from expertloop.quality.redundancy import (
+    RedundancyPolicy,
+    WorkerModel,
+    fit_worker_model,
+    item_posterior,
+    next_target,
+)
+from expertloop.services.redundancy import FIT_KIND, RETARGET_KIND, classes_of, triage_judges
 from expertloop.services.redundancy import retarget as retarget_item
 from expertloop.store import Database
 from expertloop.store import jobs as job_store
@@ -34,13 +54,18 @@ from expertloop.store import redundancy as store
 from expertloop.tasks import get_task_type
 
 __all__ = [
+    "SWEEP_KIND",
     "WATCH_KIND",
     "fit_model",
+    "queue_fit",
     "queue_stale_fits",
+    "retarget_due_items",
     "retarget_project",
+    "sweep_due_items",
 ]
 
 WATCH_KIND = "redundancy.watch"
+SWEEP_KIND = "redundancy.sweep"
 # A project is refitted at most once per this many times its last fit took.
 _PACING = 10
 _BATCH = 200
@@ -72,13 +97,30 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
                 labels.append(code[vote])
             if on_answers is not None and n % 1000 == 0:
                 on_answers(1000)
+        names = triage_judges(conn, project_id)
+        settings = store.load_settings(conn, project_id)
+        collecting = store.collecting_items(conn, project_id) if settings is not None else []
+        verdicts = [
+            (name, item, code[vote])
+            for name, item, value in store.iter_judge_votes(conn, project_id, names)
+            if (vote := task.vote(value, config=project.config)) is not None and vote in code
+        ]
     if not labels:
         return {"fitted": False, "reason": "no answers"}
     k = len(classes)
+    # Judges are annotators -1, -2, ... of the fit (workers' ids are positive), and only
+    # their verdicts on items with two expert votes or more are fitted.
+    per_item = Counter(items)
+    overlap = [v for v in verdicts if per_item[v[1]] >= 2]
+    fitted_names = sorted({name for name, _, _ in overlap})
+    judge_id = {name: -(n + 1) for n, name in enumerate(fitted_names)}
+    all_workers = workers + [judge_id[name] for name, _, _ in overlap]
+    all_items = items + [item for _, item, _ in overlap]
+    all_labels = labels + [label for _, _, label in overlap]
     try:
-        fit = one_coin_dawid_skene(workers, items, labels, classes=list(range(k)))
+        fit = one_coin_dawid_skene(all_workers, all_items, all_labels, classes=list(range(k)))
         model = fit_worker_model(
-            workers, items, labels, fit.posteriors, unit_ids=fit.item_ids
+            all_workers, all_items, all_labels, fit.posteriors, unit_ids=fit.item_ids
         )
     except (ConvergenceError, QualityInputError) as exc:
         return {"fitted": False, "reason": str(exc)}
@@ -91,7 +133,12 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
             float(np.clip(model.accuracy_of(w), 0.0, 1.0)), counts.get(cast(int, w), 0),
         )
         for w, m in model.confusion.items()
+        if cast(int, w) > 0
     ]
+    judges = _judges_fitted(model, judge_id, overlap, verdicts, items, labels) or None
+    changes = _refit_targets(
+        model, settings, collecting, judge_id, verdicts, workers, items, labels
+    )
     duration_ms = int((time.monotonic() - started) * 1000)
     with db.write() as conn:
         store.save_model(
@@ -99,12 +146,141 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
             store.ModelRow(
                 project_id, list(classes), list(model.class_prior),
                 [list(r) for r in model.default_confusion], len(labels), last,
-                db.clock.now(), duration_ms,
+                db.clock.now(), duration_ms, judges,
             ),
             rows,
         )
+        # The new model may stop, or extend, what is still collecting: in the model's
+        # transaction, so a crash leaves neither; an item answered since the read is marked
+        # due (its step may have used the old model) for the sweep.
+        moved = [
+            store.retarget_after_refit(
+                conn, item_id, n_answers=n, want=want, confidence=confidence
+            )
+            for item_id, n, want, confidence in changes
+        ]
+        duration_ms = int((time.monotonic() - started) * 1000)
+        store.set_fit_duration(conn, project_id, duration_ms)
     return {"fitted": True, "answers": len(labels), "workers": len(rows),
-            "last_answer_id": last, "duration_ms": duration_ms}
+            "last_answer_id": last, "duration_ms": duration_ms,
+            "judges": sorted(judges or {}), "items_retargeted": sum(moved),
+            "items_due": len(moved) - sum(moved)}
+
+
+def _refit_targets(
+    model: WorkerModel, settings: store.RedundancyRow | None,
+    collecting: list[tuple[int, int, int, float | None]], judge_id: dict[str, int],
+    verdicts: list[tuple[str, int, int]], workers: list[int], items: list[int],
+    labels: list[int],
+) -> list[tuple[int, int, int, float]]:
+    """(item, answers, target, confidence) of each item still collecting whose target, or
+    confidence (by 0.001 or more), the new model changes, from the answers and verdicts the
+    fit read (the live step's rule: :func:`item_posterior` on the sure verdicts of the
+    fitted judges and the expert votes, then :func:`next_target`). Items whose answer count
+    differs from the votes read (an answer since, or answers without a vote) are left to
+    their own steps."""
+    if settings is None or not collecting:
+        return []
+    wanted = {c[0] for c in collecting}
+    votes: dict[int, tuple[list[Hashable], list[int]]] = defaultdict(lambda: ([], []))
+    for name, item, label in verdicts:
+        if item in wanted and name in judge_id and judge_id[name] in model.confusion:
+            votes[item][0].append(judge_id[name])
+            votes[item][1].append(label)
+    counts: Counter[int] = Counter()
+    for worker, item, label in zip(workers, items, labels, strict=True):
+        if item in wanted:
+            votes[item][0].append(worker)
+            votes[item][1].append(label)
+            counts[item] += 1
+    policy = RedundancyPolicy(settings.min_answers, settings.max_answers,
+                              settings.target_confidence)
+    out = []
+    for item_id, n_answers, target, confidence in collecting:
+        if counts[item_id] != n_answers:
+            continue
+        keys, given = votes[item_id]
+        new = max(item_posterior(model, keys, given))
+        want = next_target(n_answers, new, policy)
+        if want != target or confidence is None or abs(new - confidence) >= 1e-3:
+            out.append((item_id, n_answers, want, new))
+    return out
+
+
+def _judges_fitted(
+    model: Any, judge_id: dict[str, int], overlap: list[tuple[str, int, int]],
+    verdicts: list[tuple[str, int, int]], items: list[int],
+    labels: list[int],
+) -> dict[str, Any]:
+    """Each fitted judge: its confusion matrix and accuracy in the model, and its agreement
+    with the experts where it was measured: the share of its verdicts, on items with two
+    expert votes or more and a strict majority, that match that majority (the judge
+    itself left out of the reference)."""
+    votes: dict[int, Counter[int]] = defaultdict(Counter)
+    for item, label in zip(items, labels, strict=True):
+        votes[item][label] += 1
+    majority: dict[int, int] = {}
+    for item, counter in votes.items():
+        if sum(counter.values()) >= 2:
+            (top, n), *rest = [*counter.most_common(2), (-1, 0)]
+            if n > rest[0][1]:
+                majority[item] = top
+    out: dict[str, Any] = {}
+    for name, jid in judge_id.items():
+        if jid not in model.confusion:
+            continue
+        compared = [(label, majority[item]) for n, item, label in overlap
+                    if n == name and item in majority]
+        agree = sum(1 for a, b in compared if a == b)
+        out[name] = {
+            "confusion": [list(r) for r in model.confusion[jid]],
+            "accuracy": float(np.clip(model.accuracy_of(jid), 0.0, 1.0)),
+            "verdicts": sum(1 for n, _, _ in verdicts if n == name),
+            "fitted_verdicts": sum(1 for n, _, _ in overlap if n == name),
+            "compared": len(compared),
+            "agreement": agree / len(compared) if compared else None,
+        }
+    return out
+
+
+def retarget_due_items(db: Database, project_id: int, *, on_items: Any = None) -> int:
+    """Re-target every item of the project still due (locked, a batch per transaction);
+    how many were re-targeted."""
+    after, done = 0, 0
+    while True:
+        with db.write() as conn:
+            project = project_store.project_for_user(conn, project_id, -1)
+            if project is None:
+                return done
+            batch = store.due_items(conn, project_id, after_id=after, limit=_BATCH)
+            for item_id in batch:
+                if retarget_item(
+                    conn, item_id, task_type=project.task_type, config=project.config,
+                    answers_per_item=project.answers_per_item,
+                ) is not None:
+                    done += 1
+        if on_items is not None:
+            on_items(len(batch))
+        if len(batch) < _BATCH:
+            return done
+        after = batch[-1]
+
+
+def sweep_due_items(db: Database) -> dict[str, Any]:
+    """Every project's items still due re-targeted (the periodic sweep)."""
+    with db.read() as conn:
+        projects = store.due_projects(conn)
+    items = sum(retarget_due_items(db, p) for p in projects)
+    return {"projects": len(projects), "items": items}
+
+
+def queue_fit(db: Database, project_id: int) -> None:
+    """Queue a fit of the project's model now (verdicts of a triage judge arrived)."""
+    with db.write() as conn:
+        job_store.enqueue_job(
+            conn, kind=FIT_KIND, params={}, now=db.clock.now(), project_id=project_id,
+            dedupe_key=f"{FIT_KIND}:{project_id}", max_attempts=3,
+        )
 
 
 def retarget_project(db: Database, project_id: int, *, on_items: Any = None) -> dict[str, Any]:
@@ -133,7 +309,9 @@ def retarget_project(db: Database, project_id: int, *, on_items: Any = None) -> 
 @job_kind(FIT_KIND, max_attempts=3)
 def run_fit(context: JobContext) -> dict[str, Any]:
     assert context.job.project_id is not None
-    return fit_model(context.database, context.job.project_id, on_answers=context.advance)
+    db, project_id = context.database, context.job.project_id
+    fitted = fit_model(db, project_id, on_answers=context.advance)
+    return {**fitted, "retargeted": retarget_due_items(db, project_id)}
 
 
 @job_kind(RETARGET_KIND, max_attempts=3)
@@ -171,3 +349,8 @@ def queue_stale_fits(db: Database) -> dict[str, Any]:
 @job_kind(WATCH_KIND, max_attempts=1, every=lambda settings: settings.consensus_refresh_seconds)
 def watch_fits(context: JobContext) -> dict[str, Any]:
     return queue_stale_fits(context.database)
+
+
+@job_kind(SWEEP_KIND, max_attempts=1, every=lambda settings: settings.consensus_refresh_seconds)
+def sweep(context: JobContext) -> dict[str, Any]:
+    return sweep_due_items(context.database)

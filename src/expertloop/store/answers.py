@@ -132,14 +132,19 @@ _FINISH_LIVE = text(
     "UPDATE assignments SET status = 'answered', finished_at = :now "
     "WHERE id = :assignment_id AND status = 'leased'"
 )
-_COUNT_ANSWER = text("UPDATE items SET n_answers = n_answers + 1 WHERE id = :item_id")
+# ``:due`` is 1 in an adaptive project (the item's target must follow the answer: see
+# store/redundancy.py), else 0.
+_COUNT_ANSWER = text(
+    "UPDATE items SET n_answers = n_answers + 1, retarget_due = retarget_due + :due "
+    "WHERE id = :item_id"
+)
 _FINISH_EXPIRED = text(
     "UPDATE assignments SET status = 'answered', finished_at = :now "
     "WHERE id = :assignment_id AND status = 'expired'"
 )
 _TAKE_FREE_SLOT = text(
-    "UPDATE items SET n_answers = n_answers + 1, open_slots = open_slots - 1 "
-    "WHERE id = :item_id AND open_slots > 0"
+    "UPDATE items SET n_answers = n_answers + 1, open_slots = open_slots - 1, "
+    "retarget_due = retarget_due + :due WHERE id = :item_id AND open_slots > 0"
 )
 _INSERT_COLUMNS = (
     "project_id, item_id, worker_id, assignment_id, value, idempotency_key, duration_ms, "
@@ -172,7 +177,8 @@ _PG_ANSWER_LIVE = DriverStatement(
       RETURNING assignments.item_id
     ),
     counted AS (
-      UPDATE items SET n_answers = items.n_answers + 1
+      UPDATE items SET n_answers = items.n_answers + 1,
+        retarget_due = items.retarget_due + :due
       FROM finished WHERE items.id = finished.item_id
       RETURNING items.id
     )
@@ -268,6 +274,7 @@ def _answer_params(
         "duration_ms": max(0, int((now - target.leased_at).total_seconds() * 1000)),
         "now": now,
         "guidelines_version": target.guidelines_version,
+        "due": 1 if target.adaptive and target.gold is None else 0,
     }
 
 

@@ -19,6 +19,8 @@ __all__ = [
     "count_items",
     "get_settings",
     "items_after",
+    "judge_names",
+    "judge_task_types",
     "judged_item_ids",
     "save_settings",
     "save_verdict",
@@ -155,3 +157,33 @@ def save_settings(
     }
     stmt = _insert(conn)(t.LlmProjectSettings).values(project_id=project_id, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["project_id"], set_=values))
+
+
+def judge_names(conn: Connection, project_id: int, names: Sequence[str]) -> set[str]:
+    """Those of ``names`` that have verdicts in the project (the index finds each)."""
+    found: set[str] = set()
+    for name in names:
+        hit = conn.execute(
+            select(t.LlmVerdict.id)
+            .where(t.LlmVerdict.project_id == project_id, t.LlmVerdict.judge == name)
+            .limit(1)
+        ).first()
+        if hit is not None:
+            found.add(name)
+    return found
+
+
+def judge_task_types(conn: Connection, name: str, *, limit: int = 5) -> list[str]:
+    """The task types of the projects where a judge of this name gave verdicts."""
+    rows = conn.execute(
+        select(t.Project.task_type)
+        .where(
+            select(t.LlmVerdict.id)
+            .where(t.LlmVerdict.project_id == t.Project.id, t.LlmVerdict.judge == name)
+            .exists()
+        )
+        .distinct()
+        .order_by(t.Project.task_type)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]

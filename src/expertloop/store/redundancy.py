@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, delete, insert, select, text, update
 
 from expertloop.store import tables as t
 
@@ -23,16 +23,24 @@ __all__ = [
     "ModelRow",
     "RedundancyRow",
     "adaptive_items",
+    "clear_due",
+    "collecting_items",
     "delete_settings",
+    "due_items",
+    "due_projects",
     "item_answers",
+    "iter_judge_votes",
     "iter_votes_source",
     "load_model",
     "load_settings",
+    "mark_due",
     "newest_answer_id",
     "reliability_of",
+    "retarget_after_refit",
     "retarget_item",
     "save_model",
     "save_settings",
+    "set_fit_duration",
     "stale_models",
     "worker_reliability",
 ]
@@ -100,6 +108,10 @@ class ItemAnswers:
     settings: RedundancyRow | None = None
     model: ModelRow | None = None
     confusion: dict[int, list[list[float]]] | None = None
+    # The events its target has not followed yet (``items.retarget_due``), and the sure
+    # verdicts of model judges on it: (judge name, value in canonical answer terms).
+    due: int = 0
+    verdicts: list[tuple[str, dict[str, Any]]] | None = None
 
 
 # One statement locks the item and reads it with its project's settings and model; one
@@ -109,78 +121,207 @@ _ITEM = (
     "SELECT i.id, i.project_id, i.gold IS NOT NULL, i.disabled_at IS NOT NULL, i.n_answers, "
     "i.target, i.open_slots, r.min_answers, r.max_answers, r.target_confidence, "
     "r.updated_at, m.classes, m.class_prior, m.default_confusion, m.answers, "
-    "m.last_answer_id, m.fitted_at, m.duration_ms "
+    "m.last_answer_id, m.fitted_at, m.duration_ms, m.judges, i.retarget_due "
     "FROM items i LEFT JOIN project_redundancy r ON r.project_id = i.project_id "
     "LEFT JOIN redundancy_models m ON m.project_id = i.project_id WHERE i.id = :item_id"
 )
-_ITEM_LOCKED = {
-    "postgresql": text(_ITEM + " FOR NO KEY UPDATE OF i").columns(
-        classes=t.Json, class_prior=t.Json, default_confusion=t.Json
-    ),
-    "sqlite": text(_ITEM).columns(classes=t.Json, class_prior=t.Json, default_confusion=t.Json),
+_JSON_COLUMNS = {
+    "classes": t.Json, "class_prior": t.Json, "default_confusion": t.Json,
+    "judges": t.NullableJson,
 }
+_ITEM_LOCKED = {
+    "postgresql": text(_ITEM + " FOR NO KEY UPDATE OF i").columns(**_JSON_COLUMNS),
+    "sqlite": text(_ITEM).columns(**_JSON_COLUMNS),
+}
+_ITEM_UNLOCKED = text(_ITEM).columns(**_JSON_COLUMNS)
+# The item's answers with their workers' matrices, then the judges' sure verdicts on it
+# (worker NULL): one statement.
 _ANSWERS = text(
-    "SELECT a.worker_id, a.value, w.confusion FROM answers a "
+    "SELECT a.id, a.worker_id, NULL AS judge, a.value, w.confusion FROM answers a "
     "LEFT JOIN worker_reliability w ON w.project_id = a.project_id "
-    "AND w.worker_id = a.worker_id WHERE a.item_id = :item_id ORDER BY a.id"
-).columns(value=t.Json, confusion=t.Json)
+    "AND w.worker_id = a.worker_id WHERE a.item_id = :item_id "
+    "UNION ALL SELECT v.id, NULL, v.judge, v.value, NULL FROM llm_verdicts v "
+    "WHERE v.item_id = :item_id AND NOT v.unsure AND v.value IS NOT NULL "
+    "ORDER BY 3 NULLS FIRST, 1"
+).columns(value=t.Json, confusion=t.NullableJson)
 
 
-def item_answers(conn: Connection, item_id: int) -> ItemAnswers | None:
-    """Lock the item (PostgreSQL; SQLite's write transaction excludes other writers) and
-    read it with its answers. Locked first, so the answers read include every answer
-    committed before the lock: of two answers' updates, the later sees both."""
-    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
-    row = conn.execute(_ITEM_LOCKED[dialect], {"item_id": item_id}).first()
+def item_answers(conn: Connection, item_id: int, *, lock: bool = True) -> ItemAnswers | None:
+    """Read the item with its answers and verdicts; with ``lock`` (the jobs), lock it first
+    (PostgreSQL; SQLite's write transaction excludes other writers), so the answers read
+    include every answer committed before the lock. Without (the step after an answer, two
+    autocommit reads on PostgreSQL), :func:`retarget_item` with ``seen_due`` applies the
+    result only if no event reached the item since: the later of two answers' steps reads
+    both answers, as its own was committed before it read."""
+    if lock:
+        dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+        row = conn.execute(_ITEM_LOCKED[dialect], {"item_id": item_id}).first()
+    else:
+        row = conn.execute(_ITEM_UNLOCKED, {"item_id": item_id}).first()
     if row is None:
         return None
     settings = None if row[7] is None else RedundancyRow(row[1], *row[7:11])
-    model = None if row[11] is None else ModelRow(row[1], *row[11:18])
+    model = None if row[11] is None else ModelRow(row[1], *row[11:19])
     answers: list[tuple[int, dict[str, Any]]] = []
+    verdicts: list[tuple[str, dict[str, Any]]] = []
     confusion: dict[int, list[list[float]]] = {}
-    for worker, value, matrix in conn.execute(_ANSWERS, {"item_id": item_id}):
+    for _, worker, judge, value, matrix in conn.execute(_ANSWERS, {"item_id": item_id}):
+        if judge is not None:
+            verdicts.append((judge, value))
+            continue
         answers.append((worker, value))
         if matrix is not None:
             confusion[worker] = matrix
     return ItemAnswers(
         row[0], row[1], bool(row[2]), bool(row[3]), row[4], row[5], row[6], answers,
-        settings, model, confusion,
+        settings, model, confusion, int(row[19] or 0), verdicts,
     )
 
 
 # ``target - open_slots`` is the answers plus live leases (the invariant of items): the new
 # target never goes below it. Every right-hand side reads the row as it was.
+# With ``seen`` (the step after an answer, which read without a lock) the update applies only
+# if no answer, verdict or refit reached the item since it was read (``retarget_due`` as
+# read): otherwise that event's own step, or the sweep, re-targets it on all the evidence.
+_RETARGET_SQL = (
+    "UPDATE items SET target = {greatest}(:want, target - open_slots), "
+    "open_slots = {greatest}(:want, target - open_slots) - (target - open_slots), "
+    "confidence = :confidence, uncertainty = :uncertainty, retarget_due = 0 "
+    "WHERE id = :item_id AND disabled_at IS NULL{guard} RETURNING target"
+)
 _RETARGET = {
-    "postgresql": text(
-        "UPDATE items SET target = GREATEST(:want, target - open_slots), "
-        "open_slots = GREATEST(:want, target - open_slots) - (target - open_slots), "
-        "confidence = :confidence, uncertainty = :uncertainty "
-        "WHERE id = :item_id AND disabled_at IS NULL RETURNING target"
-    ),
-    "sqlite": text(
-        "UPDATE items SET target = MAX(:want, target - open_slots), "
-        "open_slots = MAX(:want, target - open_slots) - (target - open_slots), "
-        "confidence = :confidence, uncertainty = :uncertainty "
-        "WHERE id = :item_id AND disabled_at IS NULL RETURNING target"
-    ),
+    (dialect, guarded): text(
+        _RETARGET_SQL.format(
+            greatest="GREATEST" if dialect == "postgresql" else "MAX",
+            guard=" AND retarget_due = :seen" if guarded else "",
+        )
+    )
+    for dialect in ("postgresql", "sqlite")
+    for guarded in (False, True)
 }
 
 
 def retarget_item(
-    conn: Connection, item_id: int, *, want: int, confidence: float | None
+    conn: Connection, item_id: int, *, want: int, confidence: float | None,
+    seen_due: int | None = None,
 ) -> int | None:
     """Set the item's target to ``want``, or to its answers plus live leases if that is
-    more, with its confidence; the target set (``None``: the item is out of service)."""
-    statement = _RETARGET["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
-    return conn.execute(
-        statement,
-        {
-            "item_id": item_id,
-            "want": want,
-            "confidence": confidence,
-            "uncertainty": 0.0 if confidence is None else 1.0 - confidence,
-        },
+    more, with its confidence, and mark it up to date; the target set (``None``: the item
+    is out of service, or, with ``seen_due``, an event reached it since it was read)."""
+    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    params = {
+        "item_id": item_id,
+        "want": want,
+        "confidence": confidence,
+        "uncertainty": 0.0 if confidence is None else 1.0 - confidence,
+    }
+    if seen_due is not None:
+        params["seen"] = seen_due
+    return conn.execute(_RETARGET[dialect, seen_due is not None], params).scalar()
+
+
+def clear_due(conn: Connection, item_id: int) -> None:
+    """The item needs no re-target (gold, out of service, no classes): not due any more."""
+    conn.execute(update(t.Item).where(t.Item.id == item_id).values(retarget_due=0))
+
+
+def mark_due(conn: Connection, item_ids: Sequence[int]) -> int:
+    """One more event the targets of these items (those without gold, in adaptive
+    projects) must follow: a judge's verdict arrived."""
+    if not item_ids:
+        return 0
+    result = conn.execute(
+        update(t.Item)
+        .where(
+            t.Item.id.in_(sorted(set(item_ids))),
+            t.Item.gold.is_(None),
+            select(t.ProjectRedundancy.project_id)
+            .where(t.ProjectRedundancy.project_id == t.Item.project_id)
+            .exists(),
+        )
+        .values(retarget_due=t.Item.retarget_due + 1)
+    )
+    return int(result.rowcount or 0)
+
+
+def collecting_items(
+    conn: Connection, project_id: int
+) -> list[tuple[int, int, int, float | None]]:
+    """(id, answers, target, confidence) of the project's items still collecting that have
+    answers (open slots, in service, without gold; the claim-order index finds them): what
+    a new worker model may stop or extend."""
+    rows = conn.execute(
+        select(t.Item.id, t.Item.n_answers, t.Item.target, t.Item.confidence).where(
+            t.Item.project_id == project_id,
+            t.Item.open_slots > 0,
+            t.Item.disabled_at.is_(None),
+            t.Item.gold.is_(None),
+            t.Item.n_answers > 0,
+        )
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+_REFIT_SQL = (
+    "UPDATE items SET target = {greatest}(:want, target - open_slots), "
+    "open_slots = {greatest}(:want, target - open_slots) - (target - open_slots), "
+    "confidence = :confidence, uncertainty = :uncertainty "
+    "WHERE id = :item_id AND n_answers = :n AND disabled_at IS NULL RETURNING target"
+)
+_REFIT = {
+    dialect: text(_REFIT_SQL.format(greatest="GREATEST" if dialect == "postgresql" else "MAX"))
+    for dialect in ("postgresql", "sqlite")
+}
+
+
+def retarget_after_refit(
+    conn: Connection, item_id: int, *, n_answers: int, want: int, confidence: float
+) -> bool:
+    """Set the target a new model gives an item read with ``n_answers`` answers, if it
+    still has that many (its ``retarget_due`` left alone: an event since still counts);
+    ``False`` when it changed, and the item is marked due instead."""
+    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    done = conn.execute(
+        _REFIT[dialect],
+        {"item_id": item_id, "n": n_answers, "want": want, "confidence": confidence,
+         "uncertainty": 1.0 - confidence},
     ).scalar()
+    if done is None:
+        mark_due(conn, [item_id])
+        return False
+    return True
+
+
+def set_fit_duration(conn: Connection, project_id: int, duration_ms: int) -> None:
+    """How long the fit and what followed it took (paces the next fit)."""
+    conn.execute(
+        update(t.RedundancyModel)
+        .where(t.RedundancyModel.project_id == project_id)
+        .values(duration_ms=duration_ms)
+    )
+
+
+def due_items(conn: Connection, project_id: int, *, after_id: int, limit: int) -> list[int]:
+    """The project's items whose target has not followed every event yet, by id."""
+    return list(
+        conn.execute(
+            select(t.Item.id)
+            .where(t.Item.project_id == project_id, t.Item.retarget_due > 0,
+                   t.Item.id > after_id)
+            .order_by(t.Item.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def due_projects(conn: Connection) -> list[int]:
+    """The projects with items waiting for a re-target (read from the partial index)."""
+    return list(
+        conn.execute(
+            select(t.Item.project_id).where(t.Item.retarget_due > 0).distinct()
+            .order_by(t.Item.project_id)
+        ).scalars()
+    )
 
 
 def adaptive_items(
@@ -216,6 +357,7 @@ class ModelRow:
     last_answer_id: int
     fitted_at: datetime
     duration_ms: int
+    judges: dict[str, Any] | None = None
 
 
 def load_model(conn: Connection, project_id: int) -> ModelRow | None:
@@ -225,6 +367,7 @@ def load_model(conn: Connection, project_id: int) -> ModelRow | None:
             t.RedundancyModel.class_prior, t.RedundancyModel.default_confusion,
             t.RedundancyModel.answers, t.RedundancyModel.last_answer_id,
             t.RedundancyModel.fitted_at, t.RedundancyModel.duration_ms,
+            t.RedundancyModel.judges,
         ).where(t.RedundancyModel.project_id == project_id)
     ).first()
     return None if row is None else ModelRow(*row)
@@ -276,7 +419,7 @@ def save_model(
             project_id=project_id, classes=model.classes, class_prior=model.class_prior,
             default_confusion=model.default_confusion, answers=model.answers,
             last_answer_id=model.last_answer_id, fitted_at=model.fitted_at,
-            duration_ms=model.duration_ms,
+            duration_ms=model.duration_ms, judges=model.judges,
         )
     )
     rows = [
@@ -325,3 +468,27 @@ def iter_votes_source(conn: Connection, project_id: int) -> Iterator[tuple[int, 
     )
     for row in conn.execute(query):
         yield row[0], row[1], row[2], row[3]
+
+
+def iter_judge_votes(
+    conn: Connection, project_id: int, judges: Sequence[str]
+) -> Iterator[tuple[str, int, Any]]:
+    """(judge, item id, value) of the sure verdicts of these judges on the project's items
+    without gold, streamed: what triage fits the judges on."""
+    if not judges:
+        return
+    query = (
+        select(t.LlmVerdict.judge, t.LlmVerdict.item_id, t.LlmVerdict.value)
+        .join(t.Item, t.Item.id == t.LlmVerdict.item_id)
+        .where(
+            t.LlmVerdict.project_id == project_id,
+            t.LlmVerdict.judge.in_(list(judges)),
+            t.LlmVerdict.unsure.is_(False),
+            t.Item.gold.is_(None),
+        )
+        .order_by(t.LlmVerdict.id)
+        .execution_options(yield_per=2000)
+    )
+    for row in conn.execute(query):
+        if row[2] is not None:
+            yield row[0], row[1], row[2]

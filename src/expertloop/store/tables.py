@@ -292,6 +292,15 @@ class Item(Base):
             postgresql_where=text("n_answers >= target"),
             sqlite_where=text("n_answers >= target"),
         ),
+        # Adaptive redundancy's items whose target has not followed their last answer,
+        # verdict or model yet (``retarget_due > 0``): what the sweep job re-targets.
+        Index(
+            "ix_items_retarget_due",
+            "project_id",
+            "id",
+            postgresql_where=text("retarget_due > 0"),
+            sqlite_where=text("retarget_due > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -319,6 +328,12 @@ class Item(Base):
     # order term UNCERTAIN_FIRST (0 until computed).
     confidence: Mapped[float | None] = mapped_column(Float)
     uncertainty: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    # Adaptive redundancy: events since the item's target last followed its evidence (each
+    # answer in an adaptive project, each judge verdict, each refit while it collects add
+    # one; a re-target that saw them all sets 0). The after-answer step updates the item only
+    # if this is still what it read, so a concurrent event is never lost (see
+    # store/redundancy.py); the sweep job picks up what is left.
+    retarget_due: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # What the item's source said about it (another tool's metadata): for managers and
     # exports, never shown to workers (it may unblind a comparison).
     meta: Mapped[dict[str, Any] | None] = mapped_column(Json)
@@ -1104,6 +1119,10 @@ class RedundancyModel(Base):
     last_answer_id: Mapped[int] = mapped_column(BigInteger)
     fitted_at: Mapped[datetime] = mapped_column(DateTime)
     duration_ms: Mapped[int] = mapped_column(Integer)
+    # Triage (migration 0024): the model judges fitted as annotators with the experts, by
+    # name: their confusion matrix, accuracy and measured agreement with the experts
+    # (``None``: no judge in the model).
+    judges: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
 
 
 class WorkerReliability(Base):

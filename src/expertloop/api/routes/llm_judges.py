@@ -92,7 +92,25 @@ class LlmSettingsPublic(BaseModel):
 
 class LlmSettingsPatch(Strict):
     show_verdicts: bool | None = None
+    # {"judges": ["judge name", ...]} turns triage on; null turns it off.
     triage: dict[str, Any] | None = None
+
+
+class JudgeMeasuredPublic(BaseModel):
+    accuracy: float
+    agreement: float | None
+    compared: int
+    fitted_verdicts: int
+    verdicts: int
+
+
+class TriagePublic(BaseModel):
+    rule: dict[str, Any] | None
+    judges: list[str]
+    applied: bool
+    policy: dict[str, Any] | None
+    measured: dict[str, JudgeMeasuredPublic]
+    model_fitted_at: str | None
 
 
 class ShownVerdictPublic(BaseModel):
@@ -187,7 +205,7 @@ def get_settings(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> Ll
 
 @router.patch(
     "/projects/{project_id}/llm-settings",
-    summary="Show the judges' verdicts to experts or not; record the triage rule (managers)",
+    summary="Show the judges' verdicts to experts or not; turn triage on or off (managers)",
     responses=error_responses(404, 422),
 )
 def patch_settings(
@@ -203,6 +221,15 @@ def patch_settings(
         project_id=s.project_id, show_verdicts=s.show_verdicts, triage=s.triage,
         updated_at=s.updated_at,
     )
+
+
+@router.get(
+    "/projects/{project_id}/triage",
+    summary="Triage as applied: its judges, the policy, each judge's measured agreement",
+    responses=error_responses(404),
+)
+def get_triage(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> TriagePublic:
+    return TriagePublic.model_validate(llm.get_triage(db, actor=actor, project_id=project_id))
 
 
 @router.get(

@@ -34,6 +34,7 @@ from expertloop.services.llm.settings import (
     LlmSettings,
     ShownVerdict,
     get_llm_settings,
+    get_triage,
     update_llm_settings,
     verdicts_for_assignment,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "generate_items",
     "get_llm_settings",
     "get_provider",
+    "get_triage",
     "judge_items",
     "list_calls",
     "list_providers",

@@ -7,6 +7,11 @@ idempotent and resumable: items that already have this judge's verdict are skipp
 record doubles as a cache, so a run killed half-way and run again repeats at most the calls
 that were in flight. Verdicts are model suggestions (table ``llm_verdicts``), never answers;
 experts see them only where the project turns ``show_verdicts`` on.
+
+A judge the project's triage rule names (``services/llm/settings.py``) counts in adaptive
+redundancy: each verdict marks its item due, and at the end of the run the model is refitted
+(the ``redundancy.fit`` job, which measures the judge against the experts) and the due items
+re-targeted, so an item whose judge agrees with its experts stops without waiting.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ from expertloop.services.jobs import queue_job
 from expertloop.services.llm.calls import complete
 from expertloop.services.llm.common import check_manager, in_job
 from expertloop.services.llm.providers import check_params
+from expertloop.services.redundancy import triage_judges
+from expertloop.services.redundancy_jobs import queue_fit, retarget_due_items
 from expertloop.store import Database, audit
 from expertloop.store import llm as llm_store
 from expertloop.store import llm_judges as judge_store
 from expertloop.store import projects as project_store
+from expertloop.store import redundancy as redundancy_store
 from expertloop.store.jobs import JobRow
 from expertloop.store.llm_judges import ItemToJudge, VerdictRow
 from expertloop.tasks import get_task_type
@@ -116,7 +124,7 @@ def start_judging(
 
 def _judge_one(
     db: Database, item: ItemToJudge, *, project_id: int, config: dict[str, Any], judge: Judge,
-    params: dict[str, Any],
+    params: dict[str, Any], triage: bool = False,
 ) -> bool:
     """Judge one item and store the verdict; whether it is unsure."""
     readings: dict[str, dict[str, Any] | None] = {}
@@ -148,6 +156,8 @@ def _judge_one(
             provider=provider, model=model, value=verdict.value, unsure=verdict.unsure,
             details=verdict.details, call_ids=call_ids, created_at=db.clock.now(),
         )
+        if triage and not verdict.unsure:
+            redundancy_store.mark_due(conn, [item.id])
     return verdict.unsure
 
 
@@ -161,6 +171,7 @@ def judge_items(
             raise NotFound(f"project {project_id} not found")
         provider = llm_store.get_provider(conn, params["provider"])
         total = judge_store.count_items(conn, project_id, params.get("item_ids"))
+        triage = params["judge"] in triage_judges(conn, project_id)
     if provider is None:
         raise NotFound(f"no model provider named {params['provider']!r}")
     judge = _judge_of(project.task_type)
@@ -184,7 +195,7 @@ def judge_items(
             outcomes = list(pool.map(
                 lambda item: _judge_one(
                     db, item, project_id=project_id, config=project.config, judge=judge,
-                    params=params,
+                    params=params, triage=triage,
                 ),
                 todo,
             ))
@@ -193,6 +204,11 @@ def judge_items(
             unsure += sum(outcomes)
             if context is not None:
                 context.advance(len(batch))
+    if triage and judged:
+        # Re-target now under the current model, and refit so the judge is measured on its
+        # new verdicts (the fit job re-targets what the new model changes).
+        retarget_due_items(db, project_id)
+        queue_fit(db, project_id)
     return JudgeRun(judged, skipped, unsure)
 
 

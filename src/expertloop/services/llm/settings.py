@@ -3,33 +3,47 @@
 ``show_verdicts`` is off by default: experts work blind to the judges. Turned on, a worker
 holding a lease on an item can read the judges' sure verdicts on it, in the terms shown to
 them (a swapped pair's verdict is swapped too).
+
+``triage`` turns triage on: ``{"judges": ["gpt-4o", ...]}`` names the judges (as named by
+their ``llm.judge`` runs, or a provider's name) whose verdicts adaptive redundancy weighs
+with the experts' answers (``services/redundancy.py``); ``null`` turns it off. It needs
+adaptive redundancy and a task type with a judge and classes; a change refits the model
+and re-targets the items (the ``redundancy.retarget`` job).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from expertloop.domain import User
-from expertloop.domain.safe_json import json_problem
 from expertloop.errors import InputInvalid, NotFound
+from expertloop.services import redundancy
 from expertloop.services.llm.common import check_manager
 from expertloop.store import Database, audit
 from expertloop.store import answers as answer_store
+from expertloop.store import llm as llm_store
 from expertloop.store import llm_judges as judge_store
+from expertloop.store import projects as project_store
+from expertloop.store import redundancy as redundancy_store
 from expertloop.tasks import get_task_type
+from expertloop.tasks.judging import judge_for
 
 __all__ = [
     "KEEP",
     "LlmSettings",
     "ShownVerdict",
     "get_llm_settings",
+    "get_triage",
     "update_llm_settings",
     "verdicts_for_assignment",
 ]
 
 KEEP: Any = object()
+MAX_TRIAGE_JUDGES = 10
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,36 +73,119 @@ def get_llm_settings(db: Database, *, actor: User, project_id: int) -> LlmSettin
     return _settings(db, project_id)
 
 
+def get_triage(db: Database, *, actor: User | None, project_id: int) -> dict[str, Any]:
+    """Triage as applied (managers; ``actor=None``: the operator): the rule, whether it is
+    applied, the policy and what the last fit measured of each judge (see
+    :func:`expertloop.services.llm.card.triage_applied`); ``{"rule": None, ...}`` when off."""
+    from expertloop.services.llm.card import triage_applied
+
+    if actor is None:
+        with db.read() as conn:
+            if project_store.project_for_user(conn, project_id, 0) is None:
+                raise NotFound(f"project {project_id} not found")
+    else:
+        check_manager(db, actor, project_id, "read its triage")
+    return triage_applied(db, project_id) or {
+        "rule": None, "judges": [], "applied": False, "policy": None, "measured": {},
+        "model_fitted_at": None,
+    }
+
+
 def update_llm_settings(
-    db: Database, *, actor: User, project_id: int, show_verdicts: Any = KEEP,
+    db: Database, *, actor: User | None, project_id: int, show_verdicts: Any = KEEP,
     triage: Any = KEEP,
 ) -> LlmSettings:
-    """Change whether experts see verdicts, and the triage rule recorded for the export
-    card (a JSON object: the rule and the agreement measured for it), audited."""
-    check_manager(db, actor, project_id, "change its model settings")
+    """Change whether experts see verdicts, and triage (``{"judges": [...]}`` or ``None``;
+    see the module doc), audited; managers (``actor=None``: the operator, from the CLI).
+    A triage change queues the refit and re-target job."""
+    if actor is None:
+        with db.read() as conn:
+            project = project_store.project_for_user(conn, project_id, 0)
+        if project is None:
+            raise NotFound(f"project {project_id} not found")
+    else:
+        project = check_manager(db, actor, project_id, "change its model settings")
     before = _settings(db, project_id)
     show = before.show_verdicts if show_verdicts is KEEP else bool(show_verdicts)
     rule = before.triage if triage is KEEP else triage
-    if rule is not None:
-        if not isinstance(rule, dict):
-            raise InputInvalid.on_field("triage", "triage must be a JSON object or null")
-        problem = json_problem(rule, path="triage")
-        if problem is not None:
-            raise InputInvalid.on_field(problem.field, problem.message)
-        if len(repr(rule)) > 20_000:
-            raise InputInvalid.on_field("triage", "triage must be under 20 kB")
+    if triage is not KEEP and triage is not None:
+        rule = _checked_triage(db, project_id, project.task_type, project.config, triage)
     now = db.clock.now()
     with db.write() as conn:
         judge_store.save_settings(
-            conn, project_id, show_verdicts=show, triage=rule, by=actor.id, now=now
+            conn, project_id, show_verdicts=show, triage=rule,
+            by=None if actor is None else actor.id, now=now,
         )
         audit.record_event(
-            conn, action="llm.settings_changed", actor_id=actor.id, now=now,
+            conn, action="llm.settings_changed", actor_id=None if actor is None else actor.id,
+            now=now,
             project_id=project_id,
             before={"show_verdicts": before.show_verdicts, "triage": before.triage},
             after={"show_verdicts": show, "triage": rule},
         )
+        if rule != before.triage and redundancy_store.load_settings(conn, project_id):
+            redundancy.queue_retarget(conn, project_id, now=now)
     return LlmSettings(project_id, show, rule, now)
+
+
+def _checked_triage(
+    db: Database, project_id: int, task_type: str, config: dict[str, Any], rule: Any
+) -> dict[str, Any]:
+    """The triage rule checked (422s naming the field): ``{"judges": [names]}``, each a
+    judge with verdicts in this project or a provider's name, on a task type that has a
+    judge and classes, in a project with adaptive redundancy."""
+    if not isinstance(rule, dict):
+        raise InputInvalid.on_field("triage", "triage must be a JSON object or null")
+    unknown = sorted(set(rule) - {"judges"})
+    if unknown:
+        raise InputInvalid.on_field(
+            f"triage.{unknown[0]}", 'unknown key: triage is {"judges": ["judge name", ...]}'
+        )
+    judges = rule.get("judges")
+    if not isinstance(judges, list) or not judges:
+        raise InputInvalid.on_field("triage.judges", "a non-empty list of judge names")
+    if len(judges) > MAX_TRIAGE_JUDGES:
+        raise InputInvalid.on_field("triage.judges", f"at most {MAX_TRIAGE_JUDGES} judges")
+    for n, name in enumerate(judges):
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise InputInvalid.on_field(
+                f"triage.judges[{n}]",
+                "a judge name is 1-100 letters, digits, '.', '_', ':' or '-'",
+            )
+    if len(set(judges)) != len(judges):
+        raise InputInvalid.on_field("triage.judges", "each judge at most once")
+    if judge_for(get_task_type(task_type)) is None:
+        raise InputInvalid.on_field(
+            "triage", f"{task_type} projects have no LLM judge (pairwise, rubric and label do)"
+        )
+    if redundancy.classes_of(task_type, config) is None:
+        raise InputInvalid.on_field(
+            "triage", f"a {task_type} project's answers pick no class for a judge to agree with"
+        )
+    with db.read() as conn:
+        if redundancy_store.load_settings(conn, project_id) is None:
+            raise InputInvalid.on_field(
+                "triage",
+                "triage weighs judges in adaptive redundancy's stopping rule: turn adaptive "
+                f"redundancy on first (PUT /api/v1/projects/{project_id}/redundancy)",
+            )
+        known = judge_store.judge_names(conn, project_id, judges)
+        for n, name in enumerate(judges):
+            if name in known or llm_store.get_provider(conn, name) is not None:
+                continue
+            elsewhere = judge_store.judge_task_types(conn, name)
+            if elsewhere and task_type not in elsewhere:
+                raise InputInvalid.on_field(
+                    f"triage.judges[{n}]",
+                    f"judge {name!r} judged {', '.join(elsewhere)} projects, not {task_type} "
+                    "ones; run it on this project first",
+                )
+            raise InputInvalid.on_field(
+                f"triage.judges[{n}]",
+                f"unknown judge {name!r}: no verdicts of it in this project and no model "
+                "provider of that name",
+            )
+    return {"judges": list(judges)}
 
 
 def verdicts_for_assignment(
