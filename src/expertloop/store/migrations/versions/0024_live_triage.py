@@ -3,7 +3,7 @@ not followed yet, with a partial index the sweep job walks) and ``redundancy_mod
 (the model judges fitted with the experts)
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-03
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
