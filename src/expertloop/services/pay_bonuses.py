@@ -112,11 +112,12 @@ def add_rule(
         metric_value = BonusMetric(metric).value
     except ValueError:
         raise InputInvalid.on_field(
-            "metric", f"one of {', '.join(m.value for m in BonusMetric)}") from None
+            "metric", f"a bonus rule's metric: one of "
+                      f"{', '.join(m.value for m in BonusMetric)}") from None
     try:
         period_value = BonusPeriod(period).value
     except ValueError:
-        raise InputInvalid.on_field("period", "week or month") from None
+        raise InputInvalid.on_field("period", "a bonus rule's period: week or month") from None
     now = db.clock.now()
     values: dict[str, Any] = {
         "project_id": project_id, "metric": metric_value, "period": period_value,
