@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, text, update
 
 from expertloop.store import tables as t
+from expertloop.store.driver import DriverStatement
 
 __all__ = [
     "ItemAnswers",
@@ -134,6 +135,23 @@ _ITEM_LOCKED = {
     "sqlite": text(_ITEM).columns(**_JSON_COLUMNS),
 }
 _ITEM_UNLOCKED = text(_ITEM).columns(**_JSON_COLUMNS)
+# PostgreSQL, the step after each answer: the item, its answers with their workers' matrices
+# and its sure verdicts in one statement (one snapshot), run on the driver's cursor.
+_PG_ITEM_WITH_ANSWERS = DriverStatement(
+    text(
+        _ITEM.replace(
+            " FROM items i",
+            ", (SELECT json_agg(json_build_array(a.worker_id, a.value, w.confusion) "
+            "ORDER BY a.id) FROM answers a LEFT JOIN worker_reliability w "
+            "ON w.project_id = a.project_id AND w.worker_id = a.worker_id "
+            "WHERE a.item_id = i.id), "
+            "(SELECT json_agg(json_build_array(v.judge, v.value) ORDER BY v.judge) "
+            "FROM llm_verdicts v WHERE v.item_id = i.id AND NOT v.unsure "
+            "AND v.value IS NOT NULL) FROM items i",
+            1,
+        )
+    )
+)
 # The item's answers with their workers' matrices, then the judges' sure verdicts on it
 # (worker NULL): one statement.
 _ANSWERS = text(
@@ -153,9 +171,13 @@ def item_answers(conn: Connection, item_id: int, *, lock: bool = True) -> ItemAn
     autocommit reads on PostgreSQL), :func:`retarget_item` with ``seen_due`` applies the
     result only if no event reached the item since: the later of two answers' steps reads
     both answers, as its own was committed before it read."""
+    postgres = conn.dialect.name == "postgresql"
+    if not lock and postgres:
+        return _pg_item_with_answers(conn, item_id)
     if lock:
-        dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
-        row = conn.execute(_ITEM_LOCKED[dialect], {"item_id": item_id}).first()
+        row = conn.execute(
+            _ITEM_LOCKED["postgresql" if postgres else "sqlite"], {"item_id": item_id}
+        ).first()
     else:
         row = conn.execute(_ITEM_UNLOCKED, {"item_id": item_id}).first()
     if row is None:
@@ -201,6 +223,28 @@ _RETARGET = {
 }
 
 
+def _pg_item_with_answers(conn: Connection, item_id: int) -> ItemAnswers | None:
+    row = _PG_ITEM_WITH_ANSWERS.first(conn, {"item_id": item_id})
+    if row is None:
+        return None
+    settings = None if row[7] is None else RedundancyRow(row[1], *row[7:11])
+    model = None if row[11] is None else ModelRow(row[1], *row[11:19])
+    answers: list[tuple[int, dict[str, Any]]] = []
+    confusion: dict[int, list[list[float]]] = {}
+    for worker, value, matrix in row[20] or []:
+        answers.append((worker, value))
+        if matrix is not None:
+            confusion[worker] = matrix
+    verdicts = [(judge, value) for judge, value in row[21] or []]
+    return ItemAnswers(
+        row[0], row[1], bool(row[2]), bool(row[3]), row[4], row[5], row[6], answers,
+        settings, model, confusion, int(row[19] or 0), verdicts,
+    )
+
+
+_PG_RETARGET_GUARDED = DriverStatement(_RETARGET["postgresql", True])
+
+
 def retarget_item(
     conn: Connection, item_id: int, *, want: int, confidence: float | None,
     seen_due: int | None = None,
@@ -217,6 +261,9 @@ def retarget_item(
     }
     if seen_due is not None:
         params["seen"] = seen_due
+        if dialect == "postgresql":
+            row = _PG_RETARGET_GUARDED.first(conn, params)
+            return None if row is None else int(row[0])
     return conn.execute(_RETARGET[dialect, seen_due is not None], params).scalar()
 
 
