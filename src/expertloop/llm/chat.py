@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import openai
-
 from expertloop.errors import UpstreamError, UpstreamTimeout
 from expertloop.llm.completion import Completion, ProviderConfig
 
@@ -82,6 +80,8 @@ def retry_delay(attempt: int, retry_after: float | None, rng: random.Random) -> 
 
 
 def _upstream(config: ProviderConfig, exc: Exception) -> UpstreamError:
+    import openai  # imported on use, as in call_chat
+
     if isinstance(exc, openai.APITimeoutError):
         return UpstreamTimeout(
             f"provider {config.name!r} did not answer within {config.timeout:g} s",
@@ -105,6 +105,8 @@ def _upstream(config: ProviderConfig, exc: Exception) -> UpstreamError:
 
 
 def _retryable(exc: Exception) -> bool:
+    import openai
+
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code == 429 or exc.status_code >= 500
     return isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError))
@@ -171,6 +173,10 @@ def call_chat(
     extra = {key: value for key, value in params.items() if key not in _NAMED}
     if seed is not None:
         named["seed"] = seed
+    # Imported on use: the client library takes about a second to load, and every server
+    # and CLI process would pay it at start-up.
+    import openai
+
     client = openai.OpenAI(
         base_url=config.base_url,
         api_key=config.api_key or "not-needed",

@@ -41,10 +41,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
 from expertloop.quality._common import ConvergenceError, QualityInputError
@@ -106,6 +102,8 @@ def _signal_components(filled: NDArray[np.float64], most: int, seed: int) -> int
     """How many leading components stand above noise (Horn's parallel analysis: each
     component's variance against the same component's on the matrix with every column
     shuffled on its own, which keeps each statement's votes but breaks the voters' patterns)."""
+    from sklearn.decomposition import PCA  # imported on use: scikit-learn takes ~1 s to load
+
     usable = min(most, *filled.shape)
     if usable < 1:
         return 0
@@ -122,6 +120,8 @@ def _components(
 ) -> NDArray[np.float64]:
     """Each voter's place on the first principal components of the imputed votes (padded
     with zeros when the matrix has fewer)."""
+    from sklearn.decomposition import PCA
+
     usable = min(n_components, *filled.shape)
     coords = PCA(n_components=usable, random_state=seed).fit_transform(filled)
     if usable < n_components:
@@ -133,6 +133,10 @@ def _groups(
     coords: NDArray[np.float64], *, max_groups: int, min_silhouette: float, n_init: int,
     seed: int,
 ) -> tuple[NDArray[np.intp], float]:
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import silhouette_score
+
     distinct = len(np.unique(np.round(coords, 12), axis=0))
     best: tuple[float, NDArray[np.intp]] | None = None
     for k in range(2, min(max_groups, distinct, len(coords) - 1) + 1):
