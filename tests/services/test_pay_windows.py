@@ -11,6 +11,7 @@ from sqlalchemy import insert
 
 from db_fixtures import Env
 from expertloop.clock import FakeClock
+from expertloop.domain import Role, User
 from expertloop.errors import InputInvalid
 from expertloop.services import pay, pay_effective, pay_ledger
 from expertloop.store import tables as t
@@ -162,4 +163,64 @@ def test_window_passes_and_a_late_rejection_at_once_write_each_effect_once(
         assert kinds == (["credit", "approval", "reversal"] if answer in answers[:3]
                          else ["credit", "approval"])
     assert world.money(worker) == (0, 90, 0)
+    assert world.reconciles()
+
+
+def test_two_reviewers_deciding_after_the_window_while_passes_run_leave_one_outcome(
+    env: Env, clock: FakeClock
+) -> None:
+    from expertloop.errors import ReviewClosed
+    from expertloop.services.reviews import decide_review, request_reviews
+
+    world = PayWorld.build(env, clock, items=1, kind="piece", amount_minor=80,
+                           review_window_seconds=HOUR)
+    (worker,) = world.workers
+    second = env.user(Role.REVIEWER)
+    from expertloop.services import projects
+
+    projects.add_members(env.db, actor=world.manager, project_id=world.project,
+                         user_ids=[second.id])
+    answer = world.answer(worker)
+    assert answer is not None
+    world.settle(HOUR + LATER)  # approved by its window
+    request_reviews(env.db, actor=world.manager, project_id=world.project,
+                    answer_ids=[answer])
+    review = world.review_id(answer)
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def decide(reviewer: User, outcome: str) -> None:
+        barrier.wait()
+        try:
+            decide_review(env.db, actor=reviewer, review_id=review, outcome=outcome,
+                          comment="no" if outcome == "rejected" else "")
+            outcomes.append(outcome)
+        except ReviewClosed:
+            pass
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def sweep() -> None:
+        barrier.wait()
+        try:
+            pay.credit(env.db, grace_seconds=0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=decide, args=(r, o)) for r, o in
+               zip([world.reviewer, second], ["accepted", "rejected"], strict=True)]
+    threads += [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    world.settle()
+    assert len(outcomes) == 1
+    kinds = [kind for _, kind in world.transactions(answer)]
+    if outcomes == ["accepted"]:
+        assert (kinds, world.money(worker)) == (["credit", "approval"], (0, 80, 0))
+    else:
+        assert (kinds, world.money(worker)) == (["credit", "approval", "reversal"], (0, 0, 0))
     assert world.reconciles()
