@@ -19,23 +19,38 @@ from pay_factory import PayWorld
 
 
 def _rule(world: PayWorld, metric: str) -> pay_bonuses.BonusRuleRow:
-    return pay_bonuses.add_rule(world.env.db, actor=world.manager, project_id=world.project,
-                                metric=metric, period="month", threshold_bp=7500,
-                                min_count=3, amount_minor=500, currency="USD")
+    return pay_bonuses.add_rule(
+        world.env.db,
+        actor=world.manager,
+        project_id=world.project,
+        metric=metric,
+        period="month",
+        threshold_bp=7500,
+        min_count=3,
+        amount_minor=500,
+        currency="USD",
+    )
 
 
 def _close_month(world: PayWorld, rule: pay_bonuses.BonusRuleRow) -> None:
     end = next(pay_bonuses.periods(rule, datetime(9999, 1, 1)))[1]
-    world.clock.advance((end - world.clock.now()).total_seconds()
-                        + pay.CREDIT_GRACE_SECONDS + 1)
+    world.clock.advance((end - world.clock.now()).total_seconds() + pay.CREDIT_GRACE_SECONDS + 1)
 
 
 def test_a_gold_accuracy_bonus_pays_workers_who_match_the_gold_on_enough_gold_items(
     env: Env, clock: FakeClock
 ) -> None:
     # Items 0-3 have gold "cat"; item 4 has none (it counts for nobody's gold accuracy).
-    world = PayWorld.build(env, clock, workers=3, items=5, per_item=3,
-                           gold=dict.fromkeys(range(4), "cat"), kind="piece", amount_minor=10)
+    world = PayWorld.build(
+        env,
+        clock,
+        workers=3,
+        items=5,
+        per_item=3,
+        gold=dict.fromkeys(range(4), "cat"),
+        kind="piece",
+        amount_minor=10,
+    )
     good, poor, idle = world.workers
     rule = _rule(world, "gold_accuracy")
     for k in range(5):
@@ -58,8 +73,9 @@ def test_a_gold_accuracy_bonus_pays_workers_who_match_the_gold_on_enough_gold_it
 def test_a_consensus_agreement_bonus_is_measured_against_the_snapshot_and_reconciled_from_it(
     env: Env, clock: FakeClock
 ) -> None:
-    world = PayWorld.build(env, clock, workers=3, items=4, per_item=3, kind="piece",
-                           amount_minor=10)
+    world = PayWorld.build(
+        env, clock, workers=3, items=4, per_item=3, kind="piece", amount_minor=10
+    )
     first, second, contrarian = world.workers
     rule = _rule(world, "consensus_agreement")
     for _ in range(4):
@@ -76,11 +92,15 @@ def test_a_consensus_agreement_bonus_is_measured_against_the_snapshot_and_reconc
     # What was measured is the record: a later consensus does not change a paid period,
     # and a record altered by hand is caught.
     with env.db.write() as conn:
-        conn.execute(update(t.PayBonusMeasure).where(
-            t.PayBonusMeasure.worker_id == contrarian.id).values(hits=4))
+        conn.execute(
+            update(t.PayBonusMeasure)
+            .where(t.PayBonusMeasure.worker_id == contrarian.id)
+            .values(hits=4)
+        )
     report = pay_ledger.reconcile(env.db)
-    assert {(d.owner_id, d.expected, d.ledger) for d in report.differences
-            if d.owner == "worker"} == {(contrarian.id, 500, 0)}
+    assert {
+        (d.owner_id, d.expected, d.ledger) for d in report.differences if d.owner == "worker"
+    } == {(contrarian.id, 500, 0)}
 
 
 def test_without_a_consensus_snapshot_nobody_earns_an_agreement_bonus(
@@ -99,8 +119,16 @@ def test_without_a_consensus_snapshot_nobody_earns_an_agreement_bonus(
 
 
 def test_bonus_passes_at_once_pay_each_worker_once(env: Env, clock: FakeClock) -> None:
-    world = PayWorld.build(env, clock, workers=2, items=3, per_item=2,
-                           gold=dict.fromkeys(range(3), "cat"), kind="piece", amount_minor=10)
+    world = PayWorld.build(
+        env,
+        clock,
+        workers=2,
+        items=3,
+        per_item=2,
+        gold=dict.fromkeys(range(3), "cat"),
+        kind="piece",
+        amount_minor=10,
+    )
     rule = _rule(world, "gold_accuracy")
     for worker in world.workers:
         for _ in range(3):

@@ -19,15 +19,19 @@ MEDICINE = [{"skill": "medicine", "min_level": 3, "basis_points": 5000}]  # +50 
 
 def _world(env: Env, clock: FakeClock, **rate: object) -> PayWorld:
     world = PayWorld.build(env, clock, workers=2, items=6, per_item=2, **rate)
-    skills.set_skills(env.db, actor=world.manager, user_id=world.workers[1].id,
-                      skills={"medicine": 3})
+    skills.set_skills(
+        env.db, actor=world.manager, user_id=world.workers[1].id, skills={"medicine": 3}
+    )
     return world
 
 
 def _events(env: Env, action: str) -> list[dict[str, object]]:
     with env.db.read() as conn:
-        return list(conn.execute(select(t.AuditEvent.details).where(
-            t.AuditEvent.action == action)).scalars())
+        return list(
+            conn.execute(
+                select(t.AuditEvent.details).where(t.AuditEvent.action == action)
+            ).scalars()
+        )
 
 
 def test_a_premium_workers_lease_is_refused_when_only_the_base_rate_fits(
@@ -35,8 +39,9 @@ def test_a_premium_workers_lease_is_refused_when_only_the_base_rate_fits(
 ) -> None:
     world = _world(env, clock, kind="piece", amount_minor=100, premiums=MEDICINE)
     novice, expert = world.workers
-    status = pay_budget.set_budget(env.db, actor=world.manager, project_id=world.project,
-                                   amount_minor=130, currency="USD")
+    status = pay_budget.set_budget(
+        env.db, actor=world.manager, project_id=world.project, amount_minor=130, currency="USD"
+    )
     assert not status.stopped  # a base-rate lease (100) fits in 130; the expert's (150) not
     assert next_assignment(env.db, actor=expert, project_id=world.project) is None
     assert next_assignment(env.db, actor=novice, project_id=world.project) is not None
@@ -51,8 +56,9 @@ def test_a_premium_workers_lease_is_refused_when_only_the_base_rate_fits(
     assert (status.committed_minor, status.stopped) == (100, True)
 
     # Raised: the expert works again, and their live lease counts at its premium.
-    pay_budget.set_budget(env.db, actor=world.manager, project_id=world.project,
-                          amount_minor=1000, currency="USD")
+    pay_budget.set_budget(
+        env.db, actor=world.manager, project_id=world.project, amount_minor=1000, currency="USD"
+    )
     assert next_assignment(env.db, actor=expert, project_id=world.project) is not None
     pay_budget.refresh_budgets(env.db)
     status = pay_budget.budget_status(env.db, actor=world.manager, project_id=world.project)
@@ -66,15 +72,18 @@ def test_an_hourly_rate_commits_the_capped_time_at_each_workers_premium(
 ) -> None:
     # 36.00 an hour is 1 cent a second; at most 60 s an answer: a lease costs 60, the
     # expert's 90. The project's leases last 600 s, so the cap decides.
-    world = _world(env, clock, kind="hourly", amount_minor=3600, max_seconds_per_item=60,
-                   premiums=MEDICINE)
+    world = _world(
+        env, clock, kind="hourly", amount_minor=3600, max_seconds_per_item=60, premiums=MEDICINE
+    )
     novice, expert = world.workers
-    pay_budget.set_budget(env.db, actor=world.manager, project_id=world.project,
-                          amount_minor=80, currency="USD")
+    pay_budget.set_budget(
+        env.db, actor=world.manager, project_id=world.project, amount_minor=80, currency="USD"
+    )
     assert next_assignment(env.db, actor=expert, project_id=world.project) is None
     assert next_assignment(env.db, actor=novice, project_id=world.project) is not None
-    pay_budget.set_budget(env.db, actor=world.manager, project_id=world.project,
-                          amount_minor=200, currency="USD")
+    pay_budget.set_budget(
+        env.db, actor=world.manager, project_id=world.project, amount_minor=200, currency="USD"
+    )
     assert next_assignment(env.db, actor=expert, project_id=world.project) is not None
     pay_budget.refresh_budgets(env.db)
     status = pay_budget.budget_status(env.db, actor=world.manager, project_id=world.project)
@@ -87,7 +96,8 @@ def test_a_premium_raised_by_a_new_rate_blocks_the_worker_at_once(
 ) -> None:
     world = _world(env, clock, kind="piece", amount_minor=100)
     _novice, expert = world.workers
-    pay_budget.set_budget(env.db, actor=world.manager, project_id=world.project,
-                          amount_minor=120, currency="USD")
+    pay_budget.set_budget(
+        env.db, actor=world.manager, project_id=world.project, amount_minor=120, currency="USD"
+    )
     world.rate(kind="piece", amount_minor=100, premiums=MEDICINE)
     assert next_assignment(env.db, actor=expert, project_id=world.project) is None
