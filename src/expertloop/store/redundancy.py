@@ -312,7 +312,10 @@ def collecting_items(
 _REFIT_SQL = (
     "UPDATE items SET target = {greatest}(:want, target - open_slots), "
     "open_slots = {greatest}(:want, target - open_slots) - (target - open_slots), "
-    "confidence = :confidence, uncertainty = :uncertainty "
+    "confidence = :confidence, uncertainty = :uncertainty, "
+    # A step still due may have read the old model: keep it from writing (its guard
+    # fails) and leave the item to the sweep, which reads the new one.
+    "retarget_due = CASE WHEN retarget_due > 0 THEN retarget_due + 1 ELSE 0 END "
     "WHERE id = :item_id AND n_answers = :n AND disabled_at IS NULL RETURNING target"
 )
 _REFIT = {
@@ -325,8 +328,9 @@ def retarget_after_refit(
     conn: Connection, item_id: int, *, n_answers: int, want: int, confidence: float
 ) -> bool:
     """Set the target a new model gives an item read with ``n_answers`` answers, if it
-    still has that many (its ``retarget_due`` left alone: an event since still counts);
-    ``False`` when it changed, and the item is marked due instead."""
+    still has that many (an item still due stays due, one more, so a step that read the
+    old model cannot overwrite this); ``False`` when it changed, and the item is marked
+    due instead."""
     dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
     done = conn.execute(
         _REFIT[dialect],
