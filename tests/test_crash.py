@@ -33,7 +33,7 @@ def _start_server(env: Env, data_dir: Path, port: int) -> subprocess.Popen[bytes
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # start-up runs every migration; slow on a loaded machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
