@@ -92,12 +92,12 @@ def next_assignment(
     for _ in range(MAX_UNSERVABLE_SKIPS):
         if lease is None:
             # An empty pool may only look empty: reclaim this project's expired leases
-            # before telling the worker there is nothing left.
+            # before telling the worker there is nothing left, then claim again whether
+            # this sweep or a concurrent one (the periodic job) freed them.
             with db.write() as conn:
-                swept = claims.expire_leases(conn, now=now, project_id=project.id)
-            if swept:
-                with db.statements() as conn:
-                    lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
+                claims.expire_leases(conn, now=now, project_id=project.id, wait=True)
+            with db.statements() as conn:
+                lease = _lease_next(conn, project, task, actor=actor, now=now, rng=rng)
             if lease is None:
                 # Nothing for them: say so, unless a worker rule paused them (then say why).
                 worker_rules.raise_if_paused(db, project_id=project.id, worker_id=actor.id)

@@ -413,14 +413,21 @@ def lease_of(conn: Connection, assignment_id: int) -> LeaseState | None:
 
 
 def expire_leases(
-    conn: Connection, *, now: datetime, project_id: int | None = None, limit: int = 1000
+    conn: Connection,
+    *,
+    now: datetime,
+    project_id: int | None = None,
+    limit: int = 1000,
+    wait: bool = False,
 ) -> int:
     """Mark up to ``limit`` leases past their expiry as expired and reopen their slots.
 
     Run in a write transaction. Safe to run from many processes at once: on PostgreSQL the
     sweep locks the items of the leases due first, skipping those another transaction
     holds (their leases wait for the next sweep), so sweepers take different rows and never
-    wait for a claim or an answer.
+    wait for a claim or an answer. With ``wait`` it waits for those rows instead (a claim
+    that found the pool empty must not miss a lease another sweep is expiring right then);
+    items are locked in id order, so waiting sweeps cannot deadlock.
     """
     query = (
         select(t.Assignment.id, t.Assignment.item_id)
@@ -433,7 +440,7 @@ def expire_leases(
     due = conn.execute(query).all()
     if not due:
         return 0
-    locked = lock_items(conn, {r.item_id for r in due}, skip_locked=True)
+    locked = lock_items(conn, {r.item_id for r in due}, skip_locked=not wait)
     ids = [r.id for r in due if r.item_id in locked]
     if not ids:
         return 0
