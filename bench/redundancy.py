@@ -35,20 +35,31 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from expertloop.quality import aggregate
-from expertloop.quality.redundancy import DEFAULT_EVIDENCE_WEIGHT, DEFAULT_POLICY, replay
+from expertloop.quality.redundancy import (
+    DEFAULT_CALIBRATE,
+    DEFAULT_EVIDENCE_WEIGHT,
+    DEFAULT_POLICY,
+    replay,
+)
 from quality import categorical_datasets, load_categorical
 
-# (min_answers, max_answers, target_confidence, evidence_weight); the first is the shipped
-# default. An evidence weight below 1 tempers each answer's likelihood (a power posterior),
-# for answers that are not independent evidence.
-Policy = tuple[int, int, float, float]
+# (min_answers, max_answers, target_confidence, evidence_weight, calibrate); the first is the
+# shipped default (replay's keyword defaults). An evidence weight below 1 tempers each
+# answer's likelihood (a power posterior); ``calibrate`` estimates the within-item
+# correlation of the answers at every refit (``replay(calibrate=True)``), which tempers
+# n answers to Kish's effective number n / (1 + (n - 1) rho).
+Policy = tuple[int, int, float, float, bool]
 CANDIDATES: list[Policy] = [
-    (DEFAULT_POLICY.min_answers, DEFAULT_POLICY.max_answers, DEFAULT_POLICY.target_confidence,
-     DEFAULT_EVIDENCE_WEIGHT),
-    (2, 10, 0.99, 1.0),
-    (4, 20, 0.9999, 1.0),
-    (3, 20, 0.999, 0.7),
-    (3, 20, 0.99, 0.7),
+    (
+        DEFAULT_POLICY.min_answers,
+        DEFAULT_POLICY.max_answers,
+        DEFAULT_POLICY.target_confidence,
+        DEFAULT_EVIDENCE_WEIGHT,
+        DEFAULT_CALIBRATE,
+    ),
+    (3, 20, 0.999, 1.0, not DEFAULT_CALIBRATE),
+    (3, 20, 0.995, 1.0, True),
+    (4, 20, 0.9999, 1.0, False),
 ]
 
 
@@ -62,13 +73,25 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
         (w, t, lab), gold = load_categorical(folder)
         started = time.monotonic()
         full = _accuracy(aggregate(w, t, lab).as_dict(), gold)
-        entry: dict[str, Any] = {"answers": len(w), "accuracy_all_answers": round(full, 4),
-                                 "policies": {}}
+        entry: dict[str, Any] = {
+            "answers": len(w),
+            "accuracy_all_answers": round(full, 4),
+            "policies": {},
+        }
         for policy in CANDIDATES:
             used, savings, deltas, stop_deltas = [], [], [], []
             for seed in range(seeds):
-                r = replay(w, t, lab, min_answers=policy[0], max_answers=policy[1],
-                           target_confidence=policy[2], evidence_weight=policy[3], seed=seed)
+                r = replay(
+                    w,
+                    t,
+                    lab,
+                    min_answers=policy[0],
+                    max_answers=policy[1],
+                    target_confidence=policy[2],
+                    evidence_weight=policy[3],
+                    calibrate=policy[4],
+                    seed=seed,
+                )
                 used.append(r.answers_used)
                 savings.append(r.saving)
                 deltas.append(100 * (_accuracy(r.as_dict(), gold) - full))
@@ -100,7 +123,9 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
 
 def _name(policy: Policy) -> str:
     name = f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
-    return name if policy[3] == 1.0 else f"{name}_weight{policy[3]}"
+    if policy[3] != 1.0:
+        name += f"_weight{policy[3]}"
+    return name + ("_calibrated" if policy[4] else "")
 
 
 def _mean(datasets: dict[str, Any], policy: str, key: str) -> float:
