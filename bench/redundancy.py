@@ -47,8 +47,9 @@ from quality import categorical_datasets, load_categorical
 # shipped default (replay's keyword defaults). An evidence weight below 1 tempers each
 # answer's likelihood (a power posterior); ``calibrate`` estimates the within-item
 # correlation of the answers at every refit (``replay(calibrate=True)``), which tempers
-# n answers to Kish's effective number n / (1 + (n - 1) rho).
-Policy = tuple[int, int, float, float, bool]
+# n answers to Kish's effective number n / (1 + (n - 1) rho); ``refit`` is the consensus
+# fit behind the stopping model (``replay(refit=...)``: one-coin or full Dawid-Skene).
+Policy = tuple[int, int, float, float, bool, str]
 CANDIDATES: list[Policy] = [
     (
         DEFAULT_POLICY.min_answers,
@@ -56,10 +57,11 @@ CANDIDATES: list[Policy] = [
         DEFAULT_POLICY.target_confidence,
         DEFAULT_EVIDENCE_WEIGHT,
         DEFAULT_CALIBRATE,
+        "one_coin_dawid_skene",
     ),
-    (3, 20, 0.999, 1.0, not DEFAULT_CALIBRATE),
-    (3, 20, 0.995, 1.0, True),
-    (4, 20, 0.9999, 1.0, False),
+    (3, 20, 0.999, 1.0, False, "dawid_skene"),
+    (3, 20, 0.995, 1.0, True, "one_coin_dawid_skene"),
+    (4, 20, 0.9999, 1.0, False, "one_coin_dawid_skene"),
 ]
 
 
@@ -90,6 +92,7 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
                     target_confidence=policy[2],
                     evidence_weight=policy[3],
                     calibrate=policy[4],
+                    refit=policy[5],
                     seed=seed,
                 )
                 used.append(r.answers_used)
@@ -125,7 +128,8 @@ def _name(policy: Policy) -> str:
     name = f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
     if policy[3] != 1.0:
         name += f"_weight{policy[3]}"
-    return name + ("_calibrated" if policy[4] else "")
+    name += "_calibrated" if policy[4] else ""
+    return name + ("_refit_ds" if policy[5] == "dawid_skene" else "")
 
 
 def _mean(datasets: dict[str, Any], policy: str, key: str) -> float:

@@ -99,3 +99,18 @@ def test_the_calibrated_rule_saves_answers_at_the_accuracy_of_all_of_them() -> N
     r = replay(sim.workers, sim.items, sim.labels, calibrate=True, target_confidence=0.995)
     assert r.saving >= 0.15
     assert sim.accuracy(r.item_ids, r.labels) >= sim.accuracy(full.item_ids, full.labels) - 0.002
+
+
+def test_with_strict_and_lenient_workers_a_class_conditional_refit_stops_on_the_truth() -> None:
+    # Workers whose errors favour one class: the one-coin fit takes them for reliable in
+    # both directions, and the rule stops on their habit; full Dawid-Skene sees the habit.
+    sim = simulate_answers("strict_and_lenient", seed=4)
+    kw = {"min_answers": 2, "max_answers": 10, "target_confidence": 0.99}
+    right = {}
+    for refit in ("one_coin_dawid_skene", "dawid_skene"):
+        r = replay(sim.workers, sim.items, sim.labels, refit=refit, **kw)  # type: ignore[arg-type]
+        assert r.stop_labels is not None
+        right[refit] = sim.accuracy(r.item_ids, r.stop_labels.astype(int))
+    assert right["dawid_skene"] >= right["one_coin_dawid_skene"] + 0.03
+    with pytest.raises(QualityInputError):
+        replay(sim.workers, sim.items, sim.labels, refit="glad")
