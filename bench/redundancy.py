@@ -35,20 +35,33 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from expertloop.quality import aggregate
-from expertloop.quality.redundancy import DEFAULT_EVIDENCE_WEIGHT, DEFAULT_POLICY, replay
+from expertloop.quality.redundancy import (
+    DEFAULT_CALIBRATE,
+    DEFAULT_EVIDENCE_WEIGHT,
+    DEFAULT_POLICY,
+    replay,
+)
 from quality import categorical_datasets, load_categorical
 
-# (min_answers, max_answers, target_confidence, evidence_weight); the first is the shipped
-# default. An evidence weight below 1 tempers each answer's likelihood (a power posterior),
-# for answers that are not independent evidence.
-Policy = tuple[int, int, float, float]
+# (min_answers, max_answers, target_confidence, evidence_weight, calibrate); the first is the
+# shipped default (replay's keyword defaults). An evidence weight below 1 tempers each
+# answer's likelihood (a power posterior); ``calibrate`` estimates the within-item
+# correlation of the answers at every refit (``replay(calibrate=True)``), which tempers
+# n answers to Kish's effective number n / (1 + (n - 1) rho); ``refit`` is the consensus
+# fit behind the stopping model (``replay(refit=...)``: one-coin or full Dawid-Skene).
+Policy = tuple[int, int, float, float, bool, str]
 CANDIDATES: list[Policy] = [
-    (DEFAULT_POLICY.min_answers, DEFAULT_POLICY.max_answers, DEFAULT_POLICY.target_confidence,
-     DEFAULT_EVIDENCE_WEIGHT),
-    (2, 10, 0.99, 1.0),
-    (4, 20, 0.9999, 1.0),
-    (3, 20, 0.999, 0.7),
-    (3, 20, 0.99, 0.7),
+    (
+        DEFAULT_POLICY.min_answers,
+        DEFAULT_POLICY.max_answers,
+        DEFAULT_POLICY.target_confidence,
+        DEFAULT_EVIDENCE_WEIGHT,
+        DEFAULT_CALIBRATE,
+        "one_coin_dawid_skene",
+    ),
+    (3, 20, 0.999, 1.0, False, "dawid_skene"),
+    (3, 20, 0.995, 1.0, True, "one_coin_dawid_skene"),
+    (4, 20, 0.9999, 1.0, False, "one_coin_dawid_skene"),
 ]
 
 
@@ -62,13 +75,26 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
         (w, t, lab), gold = load_categorical(folder)
         started = time.monotonic()
         full = _accuracy(aggregate(w, t, lab).as_dict(), gold)
-        entry: dict[str, Any] = {"answers": len(w), "accuracy_all_answers": round(full, 4),
-                                 "policies": {}}
+        entry: dict[str, Any] = {
+            "answers": len(w),
+            "accuracy_all_answers": round(full, 4),
+            "policies": {},
+        }
         for policy in CANDIDATES:
             used, savings, deltas, stop_deltas = [], [], [], []
             for seed in range(seeds):
-                r = replay(w, t, lab, min_answers=policy[0], max_answers=policy[1],
-                           target_confidence=policy[2], evidence_weight=policy[3], seed=seed)
+                r = replay(
+                    w,
+                    t,
+                    lab,
+                    min_answers=policy[0],
+                    max_answers=policy[1],
+                    target_confidence=policy[2],
+                    evidence_weight=policy[3],
+                    calibrate=policy[4],
+                    refit=policy[5],
+                    seed=seed,
+                )
                 used.append(r.answers_used)
                 savings.append(r.saving)
                 deltas.append(100 * (_accuracy(r.as_dict(), gold) - full))
@@ -100,7 +126,10 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
 
 def _name(policy: Policy) -> str:
     name = f"min{policy[0]}_max{policy[1]}_target{policy[2]}"
-    return name if policy[3] == 1.0 else f"{name}_weight{policy[3]}"
+    if policy[3] != 1.0:
+        name += f"_weight{policy[3]}"
+    name += "_calibrated" if policy[4] else ""
+    return name + ("_refit_ds" if policy[5] == "dawid_skene" else "")
 
 
 def _mean(datasets: dict[str, Any], policy: str, key: str) -> float:

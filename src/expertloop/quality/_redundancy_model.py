@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 from expertloop.quality._common import QualityInputError
 
 __all__ = [
+    "DEFAULT_CALIBRATE",
     "DEFAULT_EVIDENCE_WEIGHT",
     "DEFAULT_POLICY",
     "Confusion",
@@ -84,6 +85,11 @@ Confusion = tuple[tuple[float, ...], ...]
 DEFAULT_EVIDENCE_WEIGHT = 1.0
 """The power each answer's likelihood is raised to in :func:`item_posterior`."""
 
+DEFAULT_CALIBRATE = False
+"""Whether the recommended refit estimates the answers' within-item correlation
+(:func:`fit_worker_model` ``calibrate``; see the module docstring of
+:mod:`expertloop.quality.redundancy` for how this was chosen)."""
+
 
 @dataclass(frozen=True)
 class WorkerModel:
@@ -100,6 +106,7 @@ class WorkerModel:
     default_confusion: Confusion
     confusion: Mapping[Hashable, Confusion] = field(default_factory=dict)
     evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT
+    correlation: float = 0.0
 
     def __post_init__(self) -> None:
         if self.classes < 2:
@@ -108,16 +115,33 @@ class WorkerModel:
             raise QualityInputError("class_prior needs one probability per class")
         if not 0 < self.evidence_weight <= 1:
             raise QualityInputError("evidence_weight must be in (0, 1]")
+        if not 0 <= self.correlation < 1:
+            raise QualityInputError("correlation must be in [0, 1)")
+
+    def weight_of(self, n_answers: int) -> float:
+        """The power each of ``n_answers`` answers on one item is raised to:
+        ``evidence_weight / (1 + (n - 1) * correlation)``, so that ``n`` answers whose errors
+        correlate ``correlation`` within the item weigh as Kish's effective sample size
+        ``n / (1 + (n - 1) * correlation)`` of independent ones (at most ``1 / correlation``
+        however many agree)."""
+        return self.evidence_weight / (1.0 + max(n_answers - 1, 0) * self.correlation)
 
     @classmethod
     def uninformed(
-        cls, classes: int, *, prior_accuracy: float = 0.7,
+        cls,
+        classes: int,
+        *,
+        prior_accuracy: float = 0.7,
         evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT,
     ) -> WorkerModel:
         """The model before any fit: every worker right with probability
         ``prior_accuracy`` and otherwise uniformly wrong; classes equally likely."""
-        return cls(classes, tuple([1.0 / classes] * classes),
-                   one_coin_matrix(prior_accuracy, classes), evidence_weight=evidence_weight)
+        return cls(
+            classes,
+            tuple([1.0 / classes] * classes),
+            one_coin_matrix(prior_accuracy, classes),
+            evidence_weight=evidence_weight,
+        )
 
     def confusion_of(self, worker: Hashable) -> Confusion:
         return self.confusion.get(worker, self.default_confusion)
@@ -149,7 +173,7 @@ def item_posterior(
     [0.012, 0.988]
     """
     k = model.classes
-    weight = model.evidence_weight
+    weight = model.weight_of(sum(1 for label in labels if 0 <= label < k))
     log_post = [math.log(max(p, _FLOOR)) for p in model.class_prior]
     for worker, label in zip(workers, labels, strict=True):
         if 0 <= label < k:
@@ -175,6 +199,7 @@ def fit_worker_model(
     prior_strength: float = 5.0,
     evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT,
     leave_one_out: bool = False,
+    calibrate: bool = DEFAULT_CALIBRATE,
 ) -> WorkerModel:
     """The :class:`WorkerModel` a consensus fit implies (see the module docstring).
 
@@ -189,6 +214,9 @@ def fit_worker_model(
     out): no answer flatters its own worker, but with two or three answers per unit the
     other answers are a noisy reference and accuracies come out too low (more answers,
     fewer savings); off by default.
+
+    ``calibrate=True`` also estimates :attr:`WorkerModel.correlation` from these answers
+    (see :func:`_calibrated_correlation`); otherwise it is 0, independent answers.
     """
     post = np.asarray(posteriors, dtype=np.float64)
     if post.ndim != 2 or post.shape[1] < 2:
@@ -218,28 +246,95 @@ def fit_worker_model(
         others = seen / np.maximum(mats[codes, :, lab], 1e-12)
         seen = others / others.sum(axis=1, keepdims=True)
         crowd, worker_ids, mats = _confusions(w, lab, seen, weight, k, prior_strength)
+    correlation = 0.0
+    if calibrate and len(w):
+        correlation = _calibrated_correlation(
+            w, pos, lab, post[pos], weight, shares, k, prior_strength, evidence_weight
+        )
     return WorkerModel(
         k,
         tuple(shares.tolist()),
         _as_tuple(crowd),
         {wid: _as_tuple(m) for wid, m in zip(worker_ids.tolist(), mats, strict=True)},
         evidence_weight=evidence_weight,
+        correlation=correlation,
     )
 
 
-def _confusions(
-    w: NDArray[Any], lab: NDArray[np.int64], seen: NDArray[np.float64],
-    weight: NDArray[np.float64], k: int, prior_strength: float,
-) -> tuple[NDArray[np.float64], NDArray[Any], NDArray[np.float64]]:
-    """The crowd's matrix (expected counts over every answer, one pseudo-answer per cell
-    toward the uninformed matrix) and each worker's (its counts plus ``prior_strength``
-    pseudo-answers of the crowd's)."""
+# The within-item correlations the calibration chooses among.
+_CORRELATION_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6)
+
+
+def _calibrated_correlation(
+    w: NDArray[Any],
+    pos: NDArray[np.intp],
+    lab: NDArray[np.int64],
+    seen: NDArray[np.float64],
+    weight: NDArray[np.float64],
+    shares: NDArray[np.float64],
+    k: int,
+    prior_strength: float,
+    evidence_weight: float,
+) -> float:
+    """The within-item correlation ``rho`` under which the posterior best predicts
+    held-out answers.
+
+    For every answer on a unit with two answers or more, the probability of its label given
+    the ``m`` *other* answers of its unit, ``sum_k P_rho(k | others) pi_w[k, l]``, where
+    ``P_rho(k | others) ∝ p_k prod pi^(tau / (1 + (m - 1) rho))`` (``tau`` the evidence
+    weight) and every confusion matrix leaves the unit out (its expected counts without the
+    unit's own answers, so no answer vouches for itself). ``rho`` maximises the sum of the
+    log probabilities (a proper score) over a grid from 0 to 0.6. With independent answers
+    the untempered posterior is the true predictive and ``rho`` comes out near 0; where
+    agreeing answers are not independent (items that mislead most workers the same way,
+    workers who share a bias) agreement predicts the next answer less well than the model
+    says, and ``rho`` grows.
+    """
+    multi = weight > 0
+    if multi.sum() < 2:
+        return 0.0
+    w, pos, lab, seen = w[multi], pos[multi], lab[multi], seen[multi]
+    crowd_counts, _, codes, counts = _counts(w, lab, seen, np.ones(len(w)), k)
     start = np.asarray(one_coin_matrix(0.7, k))
+    crowd = _rows(crowd_counts + start)
+    # The answer's own column of its worker's matrix, without the unit's answers (a worker
+    # answers a unit once as a rule; its own expected count is what the unit contributed).
+    num = counts[codes, :, lab] - seen + prior_strength * crowd[:, lab].T
+    den = counts[codes].sum(axis=2) - seen + prior_strength
+    like = np.clip(np.maximum(num, 0.0) / np.maximum(den, 1e-12), 1e-3, 1.0)
+    log_like = np.log(like)  # (n_answers, K)
+    _, unit = np.unique(pos, return_inverse=True)
+    per_unit = np.zeros((unit.max() + 1, k))
+    np.add.at(per_unit, unit, log_like)
+    others = per_unit[unit] - log_like  # (n_answers, K)
+    m = np.bincount(unit)[unit] - 1.0  # how many others each held-out answer has
+    log_prior = np.log(shares)
+    best, best_score = 0.0, -np.inf
+    for rho in _CORRELATION_GRID:
+        tau = evidence_weight / (1.0 + (m - 1.0) * rho)
+        z = log_prior + tau[:, None] * others
+        z = z - z.max(axis=1, keepdims=True)
+        log_post = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        joint = log_post + log_like
+        top = joint.max(axis=1, keepdims=True)
+        score = float((top[:, 0] + np.log(np.exp(joint - top).sum(axis=1))).sum())
+        if score > best_score + 1e-9:
+            best, best_score = rho, score
+    return best
+
+
+def _counts(
+    w: NDArray[Any],
+    lab: NDArray[np.int64],
+    seen: NDArray[np.float64],
+    weight: NDArray[np.float64],
+    k: int,
+) -> tuple[NDArray[np.float64], NDArray[Any], NDArray[np.intp], NDArray[np.float64]]:
+    """Expected counts: the crowd's ``(K, K)`` and each worker's ``(n_workers, K, K)``."""
     seen = seen * weight[:, None]
     crowd = np.zeros((k, k))
     for label in range(k):
         crowd[:, label] = seen[lab == label].sum(axis=0)
-    crowd = _rows(crowd + start)
     worker_ids, codes = np.unique(w, return_inverse=True)
     counts = np.zeros((len(worker_ids), k, k))
     for label in range(k):
@@ -248,6 +343,23 @@ def _confusions(
             counts[:, true, label] = np.bincount(
                 codes[given], weights=seen[given, true], minlength=len(worker_ids)
             )
+    return crowd, worker_ids, codes, counts
+
+
+def _confusions(
+    w: NDArray[Any],
+    lab: NDArray[np.int64],
+    seen: NDArray[np.float64],
+    weight: NDArray[np.float64],
+    k: int,
+    prior_strength: float,
+) -> tuple[NDArray[np.float64], NDArray[Any], NDArray[np.float64]]:
+    """The crowd's matrix (expected counts over every answer, one pseudo-answer per cell
+    toward the uninformed matrix) and each worker's (its counts plus ``prior_strength``
+    pseudo-answers of the crowd's)."""
+    start = np.asarray(one_coin_matrix(0.7, k))
+    crowd, worker_ids, _, counts = _counts(w, lab, seen, weight, k)
+    crowd = _rows(crowd + start)
     return crowd, worker_ids, _rows(counts + prior_strength * crowd[None, :, :])
 
 
