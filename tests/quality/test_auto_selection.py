@@ -140,8 +140,7 @@ def test_auto_returns_the_models_it_chose_fitted_on_every_answer(
     assert sum(selection.weights.values()) == pytest.approx(1.0)
     if combine == "best":
         assert len(selection.chosen) == 1
-    choose = _select.choose_models
-    monkeypatch.setattr(agg, "choose_models", lambda o, **k: choose(o, **k, combine=combine))
+    monkeypatch.setattr(_select, "COMBINE", combine)
     result = agg.aggregate(workers, items, labels, seed=4)
     pooled = np.zeros_like(result.posteriors)
     for name, weight in selection.weights.items():

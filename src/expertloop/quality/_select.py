@@ -32,19 +32,35 @@ The rule:
    per item, items being the independent units) is rejected: the answers contradict its
    departures.
 2. Of the candidates left (majority vote always is), the one with the best held-out
-   log-likelihood is the answer.
+   log-likelihood is the answer (``combine="best"``, the default).
+
+The alternative second step, ``combine="stacking"`` (Yao, Vehtari, Simpson & Gelman,
+"Using stacking to average Bayesian predictive distributions", Bayesian Analysis 2018):
+the weights ``w`` on the simplex that maximise the held-out log score of the mixture
+``sum_m w_m p_m(answer)``, found by EM for mixture weights (the objective is concave). A
+model best on every answer gets all the weight; models that each predict a part of the
+answers best (a one-coin model on symmetric workers, Dawid-Skene on class-biased ones)
+share it, and ``aggregate`` pools their posteriors with those weights. It has no setting of
+its own. On simulated crowds (leave-one-scenario-out) it came much closer to the best single
+model than choosing one, and slightly closer on the real data (leave-one-dataset-out); but
+where many workers make the same mistakes on the same items (``lookalike_negatives``) the
+models it mixes in are all below majority vote, and so was the mixture, by up to 2.7 points
+on a crowd where choosing one stayed at majority vote. ``COMBINE`` is chosen by the same
+leave-one-out procedures as ``guard_z``; ``bench/quality.py`` prints both.
 
 Why not choose by agreement alone (the previous rule): agreement rewards estimates that lean
 toward the labels workers over-use, so on relevance-style data (a rare positive class that
 strict workers miss) it preferred the one-coin model or GLAD and fell far below
-Dawid-Skene; and why not by log-likelihood alone: where many workers make the same errors on
-the same items (item-level correlated errors, which no candidate's independence assumption
-represents), a class-biased model explains those errors as a class and its labels drift
-away from the truth while predicting answers well (``act_zencrowd_all``: 4 points below
-majority vote). The guard cannot see that either: the held-out answers share the same
-correlated errors. It is kept as a setting, off by default (``GUARD_Z``), because choosing it
-by leave-one-dataset-out on real data and by leave-one-scenario-out on simulated crowds
-turned it off (``bench/quality.py`` prints both, and every setting's figures).
+Dawid-Skene; and why not trust the log-likelihood blindly: where many workers make the same
+errors on the same items (item-level correlated errors, which no candidate's independence
+assumption represents), a class-biased model explains those errors as a class and its labels
+drift away from the truth while predicting answers well (``act_zencrowd_all``: 4 points below
+majority vote, with either combine rule). The guard cannot see that either: the held-out
+answers share the same correlated errors, and held-out agreement on the items where a model
+departs from the majority favours the majority just as much where the model is right
+(workers who miss a rare class go on missing it in the held-out answers). It is kept as a
+setting, off by default (``GUARD_Z``), because choosing it by leave-one-dataset-out on real
+data and by leave-one-scenario-out on simulated crowds turned it off.
 
 Folds are drawn per item, so every item keeps most of its answers in each training set.
 """
@@ -342,14 +358,19 @@ def stacking_weights(
 
 
 def select(
-    obs: Observations, scores: HeldOut, *, guard_z: float = GUARD_Z, combine: str = COMBINE
+    obs: Observations,
+    scores: HeldOut,
+    *,
+    guard_z: float = GUARD_Z,
+    combine: str | None = None,
 ) -> Selection:
     """Steps 1 and 2 of the rule, on the scores of :func:`held_out_scores`.
 
     ``combine="best"``: the candidate with the best held-out log-likelihood, alone (weight
     1). ``combine="stacking"``: the stacking weights of every candidate left
-    (:func:`stacking_weights`).
+    (:func:`stacking_weights`). ``None``: the module's ``COMBINE``, read at the call.
     """
+    combine = COMBINE if combine is None else combine
     if combine not in COMBINE_RULES:
         raise ValueError(f"combine must be one of {COMBINE_RULES}, got {combine!r}")
     log_lik = {name: float(v.mean()) for name, v in scores.log_likelihood.items()}
@@ -386,7 +407,7 @@ def choose_models(
     n_folds: int = N_FOLDS,
     n_repeats: int = N_REPEATS,
     guard_z: float = GUARD_Z,
-    combine: str = COMBINE,
+    combine: str | None = None,
     seed: int | np.random.Generator = 0,
 ) -> Selection:
     """Apply the ``auto`` rule of this module's docstring to ``obs``.

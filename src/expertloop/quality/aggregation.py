@@ -411,20 +411,24 @@ def aggregate(
        split into 5 folds within each item, the model is fitted without a fold, and gives
        each held-out answer a probability. The folds are drawn three times; ``seed`` draws
        them.
-    3. **Stacking** (Yao et al. 2018): the weights of the mixture of the candidates'
-       predictive distributions that gives the held-out answers the highest log score. A
-       model that is best everywhere gets all the weight; models that each predict some of
-       the answers best share it.
-    4. The candidates with weight are fitted on all answers. One alone is returned as it is
-       (``result.method`` names it, e.g. ``"hierarchical_dawid_skene"``). Several are pooled:
-       the posteriors are the weighted mean of theirs, ``result.method`` is ``"stacking"``,
-       ``result.components`` lists the models and their weights, and the worker confusions
-       are Dawid-Skene's M-step on the pooled posteriors (each worker's expected counts,
-       shrunk toward its MACE summary). A candidate that does not converge on all answers is
-       left out and the others' weights renormalised.
+    3. The candidate with the best held-out log-likelihood (a proper score of the whole
+       worker model, class bias included, and a cross-validated estimate of its evidence) is
+       fitted on all answers and returned (``result.method`` names it, e.g.
+       ``"hierarchical_dawid_skene"``).
+
+    A second way to combine the candidates exists, **stacking** (Yao et al. 2018;
+    ``expertloop.quality._select.COMBINE = "stacking"``): the weights of the mixture of the
+    candidates' predictive distributions that gives the held-out answers the highest log
+    score. The candidates with weight are fitted on all answers and pooled: the posteriors
+    are the weighted mean of theirs, ``result.method`` is ``"stacking"``,
+    ``result.components`` lists the models and their weights, and the worker confusions are
+    Dawid-Skene's M-step on the pooled posteriors; a candidate that does not converge on all
+    answers is left out and the others' weights renormalised. It is off: it came closer to
+    the best single model on average, but fell further below majority vote where workers'
+    errors are correlated on the same items (``bench/quality.py`` prints both).
 
     A guard that rejects a model whose held-out agreement is below majority vote's by more
-    than ``guard_z`` standard errors before stacking exists
+    than ``guard_z`` standard errors exists
     (:func:`expertloop.quality._select.select`) but is off: choosing ``guard_z``
     leave-one-dataset-out and leave-one-scenario-out turned it off.
 
