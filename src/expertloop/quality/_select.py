@@ -330,7 +330,7 @@ def paired_standard_error(obs: Observations, a: FloatArray, b: FloatArray) -> fl
 
 
 def stacking_weights(
-    log_likelihood: dict[str, FloatArray], *, max_iter: int = 10_000, tol: float = 1e-10
+    log_likelihood: dict[str, FloatArray], *, max_iter: int = 1000, tol: float = 1e-6
 ) -> dict[str, float]:
     """Weights on the simplex maximising the held-out log score of the mixture of the
     candidates' predictive distributions, ``sum_n log sum_m w_m p_m(answer_n)`` (stacking,
