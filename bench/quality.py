@@ -68,6 +68,8 @@ class _Ours:
             fn = agg.aggregate if self.method == "auto" else getattr(agg, self.method)
             result = fn(w, t, lab)
         self.last_model = result.method
+        if result.components:
+            self.last_model += ": " + " + ".join(f"{w:.2f} {n}" for n, w in result.components)
         return dict(zip(result.item_ids.tolist(), result.labels.tolist(), strict=True))
 
 

@@ -1,10 +1,12 @@
 """How ``aggregate(method="auto")`` generalises: leave-one-dataset-out and simulated crowds.
 
-The ``auto`` rule has one setting: how many standard errors ``guard_z`` majority vote's
+The ``auto`` rule has two settings: how many standard errors ``guard_z`` majority vote's
 held-out agreement must beat a model's by for the guard to reject that model (``inf``: no
-guard, the best held-out log-likelihood always wins). Scoring the shipped setting on the data
-it was chosen with says little about data nobody has seen, so this module scores the
-*procedure* of choosing it:
+guard), and ``combine``, how the held-out log-likelihoods of the candidates left become the
+answer (``"best"``: the best one alone; ``"stacking"``: the mixture whose weights give the
+held-out answers the best log score, Yao et al. 2018). Scoring the shipped settings on the
+data they were chosen with says little about data nobody has seen, so this module scores the
+*procedure* of choosing them:
 
 - **Leave one dataset out** (real data with gold): for each dataset, the settings are chosen
   on the other datasets (by :func:`objective`), then scored on the one left out.
@@ -13,7 +15,8 @@ it was chosen with says little about data nobody has seen, so this module scores
 - **Shipped settings**: the defaults of :mod:`expertloop.quality._select`, per dataset and per
   scenario, against majority vote and the best single candidate.
 
-The family of settings: ``guard_z`` in {0.5, 1, 2, 3, 4, inf}. The held-out scores are
+The family of settings: ``guard_z`` in {0.5, 1, 2, 3, 4, inf} times ``combine`` in {best,
+stacking}; the objective counts a loss below majority vote three times. The held-out scores are
 computed once per data set (the folds do not depend on the setting), so each setting costs
 nothing more.
 
@@ -39,8 +42,11 @@ from expertloop.quality import aggregation as agg
 from expertloop.quality._agg_common import Observations, pick_labels, prepare
 from expertloop.quality.simulation import SCENARIOS, simulate_answers
 
-SETTINGS = (0.5, 1.0, 2.0, 3.0, 4.0, float("inf"))  # inf: no guard
-SHIPPED = _select.GUARD_Z
+Setting = tuple[float, str]  # (guard_z, combine)
+SETTINGS: tuple[Setting, ...] = tuple(
+    (z, c) for c in _select.COMBINE_RULES for z in (0.5, 1.0, 2.0, 3.0, 4.0, float("inf"))
+)  # guard_z inf: no guard
+SHIPPED: Setting = (_select.GUARD_Z, _select.COMBINE)
 
 
 @dataclass
@@ -59,18 +65,26 @@ class Case:
         return out
 
     def _mv(self) -> np.ndarray:
-        counts = self.obs.item_class_counts
-        return counts / counts.sum(axis=1, keepdims=True)
+        # Majority vote as the model it is the estimate of (its labels are the majority's).
+        return _select.majority_model(self.obs)[0]
 
-    def rule(self, guard_z: float) -> tuple[float, str]:
-        (chosen,) = _select.select(self.obs, self.scores, guard_z=guard_z).chosen
-        post = self._mv() if chosen == _select.MAJORITY else self.posteriors[chosen]
-        return self.score(post), chosen
+    def rule(self, setting: Setting) -> tuple[float, str]:
+        """``auto``'s accuracy with this setting, and what it used (with weights)."""
+        guard_z, combine = setting
+        weights = _select.select(self.obs, self.scores, guard_z=guard_z, combine=combine).weights
+        post = sum(
+            w * (self._mv() if name == _select.MAJORITY else self.posteriors[name])
+            for name, w in weights.items()
+        )
+        used = " + ".join(f"{w:.2f} {n}" for n, w in sorted(weights.items(), key=lambda x: -x[1]))
+        return self.score(np.asarray(post)), used
 
 
 def _fit_all(workers: Any, items: Any, labels: Any) -> dict[str, np.ndarray]:
     out = {}
     for name, (public, options) in _select.CANDIDATES.items():
+        if name == _select.MAJORITY:
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out[name] = np.asarray(
@@ -136,7 +150,7 @@ def table(cases: list[Case]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def objective(rows: list[dict[str, Any]], setting: float) -> float:
+def objective(rows: list[dict[str, Any]], setting: Setting) -> float:
     """Mean gap to the best single candidate, with a loss below majority vote counted thrice."""
     gap = [r["rules"][setting][0] - r["best"] for r in rows]
     below = [min(r["rules"][setting][0] - r["mv"], 0.0) for r in rows]
@@ -148,13 +162,14 @@ def leave_one_out(rows: dict[str, dict[str, Any]], group: Callable[[str], str]) 
     per: dict[str, Any] = {}
     for held in sorted({group(n) for n in rows}):
         train = [r for n, r in rows.items() if group(n) != held]
-        # Ties go to the weaker guard (the larger guard_z): intervene only where it helped.
-        setting = max(SETTINGS, key=lambda s: (round(objective(train, s), 9), s))
+        # Ties go to the weaker guard (the larger guard_z), then to the single best model:
+        # intervene only where it helped.
+        setting = max(SETTINGS, key=lambda s: (round(objective(train, s), 9), s[0], s[1] == "best"))
         test = [r for n, r in rows.items() if group(n) == held]
         gaps = [r["rules"][setting][0] - r["best"] for r in test]
         vs_mv = [r["rules"][setting][0] - r["mv"] for r in test]
         per[held] = {
-            "chose_guard_z": str(setting),
+            "chose": {"guard_z": str(setting[0]), "combine": setting[1]},
             "gap_to_best_single_points": round(float(np.mean(gaps)), 2),
             "vs_majority_vote_points": round(float(np.mean(vs_mv)), 2),
             "below_majority_vote": int(sum(v < -1e-9 for v in vs_mv)),
@@ -213,7 +228,7 @@ def every_setting(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for setting in SETTINGS:
         gaps = [r["rules"][setting][0] - r["best"] for r in rows.values()]
         vs_mv = [r["rules"][setting][0] - r["mv"] for r in rows.values()]
-        out[f"guard_z={setting:g}"] = {
+        out[f"guard_z={setting[0]:g},combine={setting[1]}"] = {
             "mean_gap_to_best_single_points": round(float(np.mean(gaps)), 2),
             "below_majority_vote": int(sum(v < -1e-9 for v in vs_mv)),
             "worst_vs_majority_vote_points": round(min(vs_mv), 2),
@@ -231,8 +246,11 @@ def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
         by_scenario[scenario] = {k: v for k, v in s.items() if k != "per_case"}
     sim_summary = shipped(sims)
     return {
-        "settings_family": {"guard_z": [str(z) for z in SETTINGS]},
-        "shipped": {"guard_z": str(SHIPPED)},
+        "settings_family": {
+            "guard_z": sorted({str(z) for z, _ in SETTINGS}),
+            "combine": list(_select.COMBINE_RULES),
+        },
+        "shipped": {"guard_z": str(SHIPPED[0]), "combine": SHIPPED[1]},
         "real": {
             "shipped": shipped(real),
             "leave_one_dataset_out": leave_one_out(real, lambda n: n),

@@ -130,15 +130,66 @@ def test_the_shared_one_coin_model_is_the_majority_weighed_by_the_class_prior() 
     assert agg.majority_vote(workers, items, flipped).labels.tolist()[2] == "n"  # sorted first
 
 
-def test_auto_returns_the_model_it_chose_fitted_on_every_answer() -> None:
+@pytest.mark.parametrize("combine", _select.COMBINE_RULES)
+def test_auto_returns_the_models_it_chose_fitted_on_every_answer(
+    combine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     workers, items, labels, _ = simulate(biased_workers(), n_items=120, per_item=4, seed=2)
     obs = prepare(workers, items, labels)
-    (chosen,) = _select.choose_models(obs, seed=4).chosen
+    selection = _select.choose_models(obs, seed=4, combine=combine)
+    assert sum(selection.weights.values()) == pytest.approx(1.0)
+    if combine == "best":
+        assert len(selection.chosen) == 1
+    monkeypatch.setattr(_select, "COMBINE", combine)
     result = agg.aggregate(workers, items, labels, seed=4)
-    assert result.method == chosen
-    public, options = _select.CANDIDATES[chosen]
-    direct = getattr(agg, public)(workers, items, labels, **options)
-    assert np.allclose(result.posteriors, direct.posteriors)
+    pooled = np.zeros_like(result.posteriors)
+    for name, weight in selection.weights.items():
+        if name == _select.MAJORITY:
+            pooled += weight * _select.majority_model(obs)[0]
+            continue
+        public, options = _select.CANDIDATES[name]
+        pooled += weight * getattr(agg, public)(workers, items, labels, **options).posteriors
+    assert np.allclose(result.posteriors, pooled)
+    if len(selection.chosen) == 1:
+        assert result.method == selection.chosen[0]
+    else:
+        assert result.method == "stacking"
+        assert [n for n, _ in result.components] == list(selection.chosen)
+        assert result.worker_confusion is not None
+        assert np.allclose(result.worker_confusion.sum(axis=2), 1.0)
+
+
+def test_stacking_weights_go_to_the_model_that_predicts_each_answer_best() -> None:
+    n = 400
+    good, poor = np.log(np.full(n, 0.8)), np.log(np.full(n, 0.4))
+    # One model better on every answer: it gets (almost) all the weight.
+    w = _select.stacking_weights({"a": good, "b": poor})
+    assert w["a"] > 0.99
+    # Each better on half the answers, symmetrically: the weight is shared evenly.
+    half = np.arange(n) < n // 2
+    w = _select.stacking_weights({"a": np.where(half, good, poor), "b": np.where(half, poor, good)})
+    assert w["a"] == pytest.approx(0.5, abs=1e-6)
+    # Identical candidates split the weight; the mixture's score is the best single one's.
+    w = _select.stacking_weights({"a": good, "b": good.copy(), "c": poor})
+    assert w["a"] == pytest.approx(w["b"])
+    assert w["c"] < 0.01
+
+
+def test_a_pooled_result_leaves_out_a_model_that_does_not_converge_on_all_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    obs = small_obs()
+    weights = {"glad": 0.6, "mace": 0.4}
+    selection = _select.Selection(("glad", "mace"), weights, {}, {})
+    monkeypatch.setattr(agg, "choose_models", lambda *a, **k: selection)
+
+    def diverge(*args: object, **kwargs: object) -> agg.AggregationResult:
+        raise ConvergenceError("no", n_iter=1, delta=1.0)
+
+    monkeypatch.setitem(agg._METHODS, "glad", diverge)
+    result = agg.aggregate(obs.w, obs.i, obs.l)
+    assert result.method == "mace"
+    assert np.allclose(result.posteriors, agg.mace(obs.w, obs.i, obs.l).posteriors)
 
 
 def test_auto_does_not_depend_on_the_order_of_the_answers() -> None:

@@ -47,7 +47,9 @@ class AggregationResult:
             matrix is the distribution of the labels it gives to items of true class ``k``;
             ``None`` for models without one.
         n_iter: iterations the model ran (0 for closed-form methods).
-        method: the name of the model.
+        method: the name of the model (``"stacking"`` for ``aggregate``'s mixture of several).
+        components: for ``"stacking"``, each model in the mixture and its weight, heaviest
+            first; otherwise empty.
     """
 
     item_ids: NDArray[Any]
@@ -59,6 +61,7 @@ class AggregationResult:
     worker_confusion: FloatArray | None
     n_iter: int
     method: str
+    components: tuple[tuple[str, float], ...] = ()
 
     def as_dict(self) -> dict[Hashable, Hashable]:
         """Return the consensus as a mapping ``item -> label``."""

@@ -32,19 +32,35 @@ The rule:
    per item, items being the independent units) is rejected: the answers contradict its
    departures.
 2. Of the candidates left (majority vote always is), the one with the best held-out
-   log-likelihood is the answer.
+   log-likelihood is the answer (``combine="best"``, the default).
+
+The alternative second step, ``combine="stacking"`` (Yao, Vehtari, Simpson & Gelman,
+"Using stacking to average Bayesian predictive distributions", Bayesian Analysis 2018):
+the weights ``w`` on the simplex that maximise the held-out log score of the mixture
+``sum_m w_m p_m(answer)``, found by EM for mixture weights (the objective is concave). A
+model best on every answer gets all the weight; models that each predict a part of the
+answers best (a one-coin model on symmetric workers, Dawid-Skene on class-biased ones)
+share it, and ``aggregate`` pools their posteriors with those weights. It has no setting of
+its own. On simulated crowds (leave-one-scenario-out) it came much closer to the best single
+model than choosing one, and slightly closer on the real data (leave-one-dataset-out); but
+where many workers make the same mistakes on the same items (``lookalike_negatives``) the
+models it mixes in are all below majority vote, and so was the mixture, by up to 2.7 points
+on a crowd where choosing one stayed at majority vote. ``COMBINE`` is chosen by the same
+leave-one-out procedures as ``guard_z``; ``bench/quality.py`` prints both.
 
 Why not choose by agreement alone (the previous rule): agreement rewards estimates that lean
 toward the labels workers over-use, so on relevance-style data (a rare positive class that
 strict workers miss) it preferred the one-coin model or GLAD and fell far below
-Dawid-Skene; and why not by log-likelihood alone: where many workers make the same errors on
-the same items (item-level correlated errors, which no candidate's independence assumption
-represents), a class-biased model explains those errors as a class and its labels drift
-away from the truth while predicting answers well (``act_zencrowd_all``: 4 points below
-majority vote). The guard cannot see that either: the held-out answers share the same
-correlated errors. It is kept as a setting, off by default (``GUARD_Z``), because choosing it
-by leave-one-dataset-out on real data and by leave-one-scenario-out on simulated crowds
-turned it off (``bench/quality.py`` prints both, and every setting's figures).
+Dawid-Skene; and why not trust the log-likelihood blindly: where many workers make the same
+errors on the same items (item-level correlated errors, which no candidate's independence
+assumption represents), a class-biased model explains those errors as a class and its labels
+drift away from the truth while predicting answers well (``act_zencrowd_all``: 4 points below
+majority vote, with either combine rule). The guard cannot see that either: the held-out
+answers share the same correlated errors, and held-out agreement on the items where a model
+departs from the majority favours the majority just as much where the model is right
+(workers who miss a rare class go on missing it in the held-out answers). It is kept as a
+setting, off by default (``GUARD_Z``), because choosing it by leave-one-dataset-out on real
+data and by leave-one-scenario-out on simulated crowds turned it off.
 
 Folds are drawn per item, so every item keeps most of its answers in each training set.
 """
@@ -83,6 +99,17 @@ N_REPEATS = 3
 # and helped nowhere (bench/quality.py, "every_setting").
 GUARD_Z = float("inf")
 MAJORITY = "majority_vote"
+# How the candidates' held-out scores become the answer: "best" (the one with the best
+# held-out log-likelihood) or "stacking" (a mixture, Yao et al. 2018). Stacking came closer
+# to the best single model on average (leave-one-scenario-out and leave-one-dataset-out) but
+# fell below majority vote by up to 2.7 points where errors are correlated across workers
+# (lookalike_negatives): the default stays "best" (bench/quality.py prints both).
+COMBINE = "best"
+COMBINE_RULES = ("best", "stacking")
+# Stacking weights below this are dropped (and the rest renormalised): a candidate that
+# carries less than a thousandth of the mixture cannot move a posterior by more than that,
+# and fitting it on every answer would cost as much as any other.
+MIN_WEIGHT = 1e-3
 # name -> (public aggregator, its options); the fitters below mirror those defaults.
 CANDIDATES: dict[str, tuple[str, dict[str, object]]] = {
     MAJORITY: (MAJORITY, {}),
@@ -218,7 +245,8 @@ class Selection:
     """What the ``auto`` rule concluded.
 
     Attributes:
-        chosen: the model to use, as a one-name tuple.
+        chosen: the candidates with a stacking weight, heaviest first.
+        weights: each chosen candidate's stacking weight (they sum to 1).
         log_likelihood: each candidate's mean held-out log-likelihood per answer.
         agreement: each candidate's mean held-out agreement.
         rejected: the candidates the guard rejected (majority vote's agreement beat theirs by
@@ -226,6 +254,7 @@ class Selection:
     """
 
     chosen: tuple[str, ...]
+    weights: dict[str, float]
     log_likelihood: dict[str, float]
     agreement: dict[str, float]
     rejected: tuple[str, ...] = ()
@@ -300,12 +329,54 @@ def paired_standard_error(obs: Observations, a: FloatArray, b: FloatArray) -> fl
     return float(np.sqrt(obs.n_items) * per_item.std(ddof=1) / len(obs.w))
 
 
-def select(obs: Observations, scores: HeldOut, *, guard_z: float = GUARD_Z) -> Selection:
-    """Steps 1 and 2 of the rule, on the scores of :func:`held_out_scores`."""
+def stacking_weights(
+    log_likelihood: dict[str, FloatArray], *, max_iter: int = 1000, tol: float = 1e-6
+) -> dict[str, float]:
+    """Weights on the simplex maximising the held-out log score of the mixture of the
+    candidates' predictive distributions, ``sum_n log sum_m w_m p_m(answer_n)`` (stacking,
+    Yao et al. 2018).
+
+    The objective is concave in ``w``; it is maximised by EM for mixture weights from uniform
+    weights (each step raises it), until no weight moves by more than ``tol``. Deterministic;
+    ties between identical candidates split the weight evenly.
+    """
+    names = list(log_likelihood)
+    if len(names) == 1:
+        return {names[0]: 1.0}
+    log_p = np.stack([log_likelihood[n] for n in names], axis=1)
+    p = np.exp(log_p - log_p.max(axis=1, keepdims=True))  # a common factor per answer
+    w = np.full(len(names), 1.0 / len(names))
+    for _ in range(max_iter):
+        mix = p @ w
+        new = w * (p / mix[:, None]).mean(axis=0)
+        new /= new.sum()
+        done = float(np.abs(new - w).max()) < tol
+        w = new
+        if done:
+            break
+    return dict(zip(names, w.tolist(), strict=True))
+
+
+def select(
+    obs: Observations,
+    scores: HeldOut,
+    *,
+    guard_z: float = GUARD_Z,
+    combine: str | None = None,
+) -> Selection:
+    """Steps 1 and 2 of the rule, on the scores of :func:`held_out_scores`.
+
+    ``combine="best"``: the candidate with the best held-out log-likelihood, alone (weight
+    1). ``combine="stacking"``: the stacking weights of every candidate left
+    (:func:`stacking_weights`). ``None``: the module's ``COMBINE``, read at the call.
+    """
+    combine = COMBINE if combine is None else combine
+    if combine not in COMBINE_RULES:
+        raise ValueError(f"combine must be one of {COMBINE_RULES}, got {combine!r}")
     log_lik = {name: float(v.mean()) for name, v in scores.log_likelihood.items()}
     agreement = {name: float(v.mean()) for name, v in scores.hits.items()}
     if MAJORITY not in scores.hits:
-        return Selection((MAJORITY,), log_lik, agreement)
+        return Selection((MAJORITY,), {MAJORITY: 1.0}, log_lik, agreement)
     mv = scores.hits[MAJORITY]
     rejected = tuple(
         name
@@ -314,11 +385,20 @@ def select(obs: Observations, scores: HeldOut, *, guard_z: float = GUARD_Z) -> S
         and agreement[MAJORITY] - agreement[name]
         > guard_z * paired_standard_error(obs, mv, scores.hits[name]) + 1e-12
     )
-    allowed = [name for name in log_lik if name not in rejected]  # majority vote is
+    allowed = {n: v for n, v in scores.log_likelihood.items() if n not in rejected}
     order = list(_FITTERS)
-    # Ties go to the earlier candidate in CANDIDATES order.
-    best = max(allowed, key=lambda k: (log_lik[k], -order.index(k) if k in order else 0))
-    return Selection((best,), log_lik, agreement, rejected)
+    if combine == "best":
+        # Ties go to the earlier candidate in CANDIDATES order.
+        best = max(allowed, key=lambda k: (log_lik[k], -order.index(k) if k in order else 0))
+        return Selection((best,), {best: 1.0}, log_lik, agreement, rejected)
+    weights = {n: w for n, w in stacking_weights(allowed).items() if w > MIN_WEIGHT}
+    total = sum(weights.values())
+    weights = {n: w / total for n, w in weights.items()}
+    # Heaviest first; ties go to the earlier candidate in CANDIDATES order.
+    chosen = tuple(
+        sorted(weights, key=lambda k: (-weights[k], order.index(k) if k in order else len(order)))
+    )
+    return Selection(chosen, weights, log_lik, agreement, rejected)
 
 
 def choose_models(
@@ -327,6 +407,7 @@ def choose_models(
     n_folds: int = N_FOLDS,
     n_repeats: int = N_REPEATS,
     guard_z: float = GUARD_Z,
+    combine: str | None = None,
     seed: int | np.random.Generator = 0,
 ) -> Selection:
     """Apply the ``auto`` rule of this module's docstring to ``obs``.
@@ -335,6 +416,6 @@ def choose_models(
     when workers overlap too little.
     """
     if obs.n_classes < 2 or len(obs.w) / obs.n_items < MIN_ANSWERS_PER_ITEM:
-        return Selection((MAJORITY,), {}, {})
+        return Selection((MAJORITY,), {MAJORITY: 1.0}, {}, {})
     scores = held_out_scores(obs, n_folds=n_folds, n_repeats=n_repeats, seed=seed)
-    return select(obs, scores, guard_z=guard_z)
+    return select(obs, scores, guard_z=guard_z, combine=combine)
