@@ -156,7 +156,7 @@ class ClaimQuery:
     ``eligible`` are boolean expressions over :data:`SCOPE` that all must hold; ``order_by``
     are expressions over :data:`SCOPE` (with ``.desc()`` where wanted), best first. Items are
     always restricted to the claim's project. For the claim to stay an index range scan the
-    order should follow ``ix_items_claim_order`` (see ``tables.py``). ``sql`` holds the SQL
+    order should follow ``ix_items_claim_order`` (``store/tables/work.py``). ``sql`` holds the SQL
     of each dialect, for reading and for ``EXPLAIN``.
     """
 
