@@ -245,25 +245,8 @@ def _judges_fitted(
 
 def retarget_due_items(db: Database, project_id: int, *, on_items: Any = None) -> int:
     """Re-target every item of the project still due (locked, a batch per transaction);
-    how many were re-targeted."""
-    after, done = 0, 0
-    while True:
-        with db.write() as conn:
-            project = project_store.project_for_user(conn, project_id, -1)
-            if project is None:
-                return done
-            batch = store.due_items(conn, project_id, after_id=after, limit=_BATCH)
-            for item_id in batch:
-                if retarget_item(
-                    conn, item_id, task_type=project.task_type, config=project.config,
-                    answers_per_item=project.answers_per_item,
-                ) is not None:
-                    done += 1
-        if on_items is not None:
-            on_items(len(batch))
-        if len(batch) < _BATCH:
-            return done
-        after = batch[-1]
+    how many were re-targeted (0 for a project gone meanwhile)."""
+    return _retarget_batches(db, project_id, store.due_items, on_items=on_items) or 0
 
 
 def sweep_due_items(db: Database) -> dict[str, Any]:
@@ -286,13 +269,24 @@ def queue_fit(db: Database, project_id: int) -> None:
 def retarget_project(db: Database, project_id: int, *, on_items: Any = None) -> dict[str, Any]:
     """Every in-service item without gold re-targeted under the project's current settings
     (adaptive: its confidence; otherwise ``answers_per_item``), a batch at a time."""
+    changed = _retarget_batches(db, project_id, store.adaptive_items, on_items=on_items)
+    if changed is None:
+        raise NotFound(f"project {project_id} not found")
+    return {"items": changed}
+
+
+def _retarget_batches(
+    db: Database, project_id: int, batch_of: Any, *, on_items: Any = None
+) -> int | None:
+    """Re-target the items ``batch_of(conn, project_id, after_id=, limit=)`` lists, a batch
+    per transaction, each locked; how many changed (``None``: the project is gone)."""
     after, changed = 0, 0
     while True:
         with db.write() as conn:
             project = project_store.project_for_user(conn, project_id, -1)
             if project is None:
-                raise NotFound(f"project {project_id} not found")
-            batch = store.adaptive_items(conn, project_id, after_id=after, limit=_BATCH)
+                return None
+            batch = batch_of(conn, project_id, after_id=after, limit=_BATCH)
             for item_id in batch:
                 if retarget_item(
                     conn, item_id, task_type=project.task_type, config=project.config,
@@ -302,7 +296,7 @@ def retarget_project(db: Database, project_id: int, *, on_items: Any = None) -> 
         if on_items is not None:
             on_items(len(batch))
         if len(batch) < _BATCH:
-            return {"items": changed}
+            return changed
         after = batch[-1]
 
 
