@@ -26,6 +26,12 @@ class RedundancyPut(BaseModel):
         DEFAULT_POLICY.target_confidence, ge=0.5, lt=1,
         description="An item stops once its consensus is this probable",
     )
+    audit_share: float = Field(
+        0.0, ge=0, le=1,
+        description="Share of the items (chosen by project and item id) that get one answer "
+        "more than min_answers whatever their confidence: the overlap on which workers' and "
+        "triage judges' reliability is measured",
+    )
 
 
 class RedundancyPublic(BaseModel):
@@ -33,6 +39,7 @@ class RedundancyPublic(BaseModel):
     min_answers: int | None = None
     max_answers: int | None = None
     target_confidence: float | None = None
+    audit_share: float | None = None
 
     @classmethod
     def of(cls, settings: Redundancy | None) -> RedundancyPublic:

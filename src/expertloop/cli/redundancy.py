@@ -50,6 +50,10 @@ def set_(
     target_confidence: Annotated[
         float, typer.Option(help="Stop once the consensus is this probable (0.5 to <1).")
     ] = DEFAULT_POLICY.target_confidence,
+    audit_share: Annotated[
+        float, typer.Option(help="Share of items (0 to 1) that get one answer more than "
+                            "min-answers whatever their confidence (the audit sample).")
+    ] = 0.0,
 ) -> None:
     """Turn adaptive redundancy on or change it; existing items follow in the background."""
     from expertloop.services import redundancy as service
@@ -59,6 +63,7 @@ def set_(
             done = service.set_redundancy(
                 db, actor=None, project_id=project, min_answers=min_answers,
                 max_answers=max_answers, target_confidence=target_confidence,
+                audit_share=audit_share,
             )
         except ExpertloopError as exc:
             fail(str(exc))

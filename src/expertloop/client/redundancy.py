@@ -20,6 +20,7 @@ class Redundancy:
     """Example::
 
         client.redundancy.set(project, min_answers=3, max_answers=9, target_confidence=0.99)
+        client.redundancy.set(project, min_answers=1, target_confidence=0.95, audit_share=0.1)
         client.redundancy.get(project)  # {"adaptive": True, "min_answers": 3, ...}
         client.redundancy.remove(project)  # back to answers_per_item on every item
     """
@@ -38,13 +39,18 @@ class Redundancy:
         min_answers: int = 3,
         max_answers: int = 20,
         target_confidence: float = 0.999,
+        audit_share: float = 0.0,
     ) -> dict[str, Any]:
         """Turn adaptive redundancy on or change it (managers); existing items follow in
-        the background. :class:`~expertloop.client.InvalidInput` names a bad field."""
+        the background. ``audit_share`` (0 to 1): the share of items that get one answer
+        more than ``min_answers`` whatever their confidence, so workers and triage judges
+        are measured where experts overlap (0.1 with ``min_answers=1`` and triage).
+        :class:`~expertloop.client.InvalidInput` names a bad field."""
         body = {
             "min_answers": min_answers,
             "max_answers": max_answers,
             "target_confidence": target_confidence,
+            "audit_share": audit_share,
         }
         return dict(self._http.json("PUT", f"projects/{_id(project)}/redundancy", json_body=body))
 

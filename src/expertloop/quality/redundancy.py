@@ -4,8 +4,10 @@ Every item first gets ``min_answers`` answers. From then on, after each answer, 
 *confidence* is the posterior probability of its most probable class given its answers;
 it stops collecting once that reaches ``target_confidence``, and otherwise asks for one
 more answer, up to ``max_answers``. The live system (``services/redundancy.py``) and the
-offline :func:`replay` call the same two functions, :func:`item_posterior` and
-:func:`next_target`, so they stop at the same points on the same answers and model.
+offline :func:`replay` call the same functions, :func:`item_posterior` and
+:func:`item_target` (:func:`next_target`, or one answer more for the items of the audit
+sample that :func:`is_audited` picks), so they stop at the same points on the same answers
+and model.
 
 The model (:class:`WorkerModel`)
 --------------------------------
@@ -72,8 +74,9 @@ the ninth). ``docs/quality.md`` gives the figures, including where the defaults 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -107,13 +110,65 @@ __all__ = [
     "RedundancyPolicy",
     "ReplayResult",
     "WorkerModel",
+    "audit_draw",
+    "audit_policy",
     "fit_worker_model",
+    "is_audited",
     "item_posterior",
+    "item_target",
     "next_target",
     "one_coin_matrix",
     "policy_problem",
     "replay",
 ]
+
+
+def audit_draw(salt: Hashable, item: Hashable) -> float:
+    """A number in ``[0, 1)`` fixed by ``salt`` and ``item`` (their ``str``), uniform over
+    items: the first 8 bytes of the SHA-256 of ``"{salt}:{item}"``. The same on every
+    machine and in every process (unlike ``hash``), so a choice made from it survives
+    restarts.
+
+    >>> audit_draw(7, 12) == audit_draw("7", "12")
+    True
+    """
+    digest = hashlib.sha256(f"{salt}:{item}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def is_audited(salt: Hashable, item: Hashable, share: float) -> bool:
+    """Whether ``item`` is in the audit sample of a share ``share`` of the items: its
+    :func:`audit_draw` is below ``share``. Each item's own draw decides it, so the choice
+    never changes as items are added, and a share of ``share`` of the items is chosen in
+    expectation (binomial: 100 items at 0.1 give 10 +- 3). The live system's salt is the
+    project id (``services/redundancy.py``), :func:`replay`'s its ``seed``.
+
+    >>> is_audited(1, 5, 0.0), is_audited(1, 5, 1.0)
+    (False, True)
+    """
+    return share > 0 and audit_draw(salt, item) < share
+
+
+def audit_policy(policy: RedundancyPolicy) -> RedundancyPolicy:
+    """The policy of an audited item: one answer more than ``min_answers`` whatever the
+    confidence (up to ``max_answers``), then the same stopping rule. The extra answer is
+    the overlap a judge's and a worker's reliability are measured on: with
+    ``min_answers=1`` an item otherwise ends with one answer and a verdict, and a fit
+    cannot tell which of two annotators is right when they disagree."""
+    return replace(policy, min_answers=min(policy.min_answers + 1, policy.max_answers))
+
+
+def item_target(
+    n_answers: int, confidence: float, policy: RedundancyPolicy, *, audited: bool = False
+) -> int:
+    """:func:`next_target` under ``policy``, or under :func:`audit_policy` for an item of
+    the audit sample (:func:`is_audited`): what the live system and :func:`replay` set.
+
+    >>> p = RedundancyPolicy(min_answers=1, max_answers=5, target_confidence=0.9)
+    >>> item_target(1, 0.99, p), item_target(1, 0.99, p, audited=True)
+    (1, 2)
+    """
+    return next_target(n_answers, confidence, audit_policy(policy) if audited else policy)
 
 
 @dataclass(frozen=True, eq=False)
@@ -266,11 +321,15 @@ def replay(
     (``None``, ``"inconsistent"``, ``"invalid"``: an unsure judge) carries no evidence
     and is ignored, as are verdicts on items without answers.
 
-    ``calibration_share``: a random share of the items (drawn from ``seed``) collects every
-    answer up to ``max_answers`` whatever its confidence, as a live project would keep an
-    audit sample. With ``min_answers=1`` most items otherwise end with one answer and a
-    judge's verdict, and the fit cannot tell which of two annotators is right when they
-    disagree; the calibration items, where experts overlap, can.
+    ``calibration_share``: the audit sample. The items :func:`is_audited` picks (salt
+    ``seed``; a share ``calibration_share`` of them in expectation) collect one answer more
+    than ``min_answers`` whatever their confidence, then follow the rule
+    (:func:`audit_policy`), as a live project with that ``audit_share`` does
+    (``services/redundancy.py``, the same functions). With ``min_answers=1`` most items
+    otherwise end with one answer and a judge's verdict, and the fit cannot tell which of
+    two annotators is right when they disagree; the audited items, where experts overlap,
+    can. (Until 2026-12-03 exactly ``round(calibration_share * n)`` items drawn from the
+    seed's generator collected every answer up to ``max_answers``.)
 
     ``leave_one_out`` and ``calibrate`` (the within-item correlation of the answers, see
     the module docstring) are passed to :func:`fit_worker_model` at every refit.
@@ -312,10 +371,13 @@ def replay(
         queues.append(rng.permutation(mine) if shuffle else mine)
     available = np.diff(starts).astype(np.intp)
     used_n = np.zeros(n_items, dtype=np.intp)
-    target = np.full(n_items, policy.min_answers, dtype=np.intp)
-    audit = np.zeros(n_items, dtype=bool)
-    audit[rng.permutation(n_items)[: round(calibration_share * n_items)]] = True
-    target[audit] = policy.max_answers
+    audit = np.array(
+        [is_audited(seed, item, calibration_share) for item in obs.item_ids.tolist()],
+        dtype=bool,
+    )
+    target = np.array(
+        [item_target(0, 0.0, policy, audited=bool(a)) for a in audit], dtype=np.intp
+    )
     confidence = np.zeros(n_items)
     top = np.zeros(n_items, dtype=np.intp)
     used = np.zeros(len(obs.w), dtype=bool)
@@ -348,8 +410,7 @@ def replay(
         )
         confidence[i] = max(post)
         top[i] = post.index(confidence[i])
-        if not audit[i]:
-            target[i] = next_target(int(used_n[i]), confidence[i], policy)
+        target[i] = item_target(int(used_n[i]), confidence[i], policy, audited=bool(audit[i]))
 
     first = True
     while active:

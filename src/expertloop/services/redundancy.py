@@ -3,7 +3,11 @@ consensus is confident enough, ask for more where the answers disagree.
 
 - A project's settings (:func:`set_redundancy`, :func:`remove_redundancy`): ``min_answers``,
   ``max_answers``, ``target_confidence``, checked by
-  :func:`expertloop.quality.redundancy.policy_problem`. Without them a project collects its
+  :func:`expertloop.quality.redundancy.policy_problem`, and ``audit_share`` (0 to 1, default
+  0): the items :func:`expertloop.quality.redundancy.is_audited` picks by project and item
+  id (a share ``audit_share`` of them, the same on every re-target) get one answer more
+  than ``min_answers`` whatever their confidence (``item_target``, as ``replay``'s
+  ``calibration_share``), so the workers and judges are measured where experts overlap. Without them a project collects its
   fixed ``answers_per_item`` on every item. With them, new items start at ``min_answers``
   (:func:`initial_target`) and ``answers_per_item`` is not used for items without gold.
 - After each answer is committed (:func:`after_answer`, off the answer's transaction: a
@@ -43,8 +47,9 @@ from expertloop.quality.redundancy import (
     Confusion,
     RedundancyPolicy,
     WorkerModel,
+    is_audited,
     item_posterior,
-    next_target,
+    item_target,
     policy_problem,
 )
 from expertloop.services.projects import load_project
@@ -64,6 +69,7 @@ __all__ = [
     "WorkerReliability",
     "after_answer",
     "check_new_redundancy",
+    "check_audit_share",
     "check_redundancy",
     "classes_of",
     "get_redundancy",
@@ -95,23 +101,32 @@ class Redundancy:
     min_answers: int
     max_answers: int
     target_confidence: float
+    audit_share: float = 0.0
 
     @property
     def policy(self) -> RedundancyPolicy:
         return RedundancyPolicy(self.min_answers, self.max_answers, self.target_confidence)
+
+    def audited(self, item_id: int) -> bool:
+        """Whether the item is in the project's audit sample."""
+        return is_audited(self.project_id, item_id, self.audit_share)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "min_answers": self.min_answers,
             "max_answers": self.max_answers,
             "target_confidence": self.target_confidence,
+            "audit_share": self.audit_share,
         }
 
 
 def _of(row: store.RedundancyRow | None) -> Redundancy | None:
     if row is None:
         return None
-    return Redundancy(row.project_id, row.min_answers, row.max_answers, row.target_confidence)
+    return Redundancy(
+        row.project_id, row.min_answers, row.max_answers, row.target_confidence,
+        row.audit_share,
+    )
 
 
 def _count(value: Any, field: str) -> int:
@@ -122,12 +137,23 @@ def _count(value: Any, field: str) -> int:
     return value
 
 
+def check_audit_share(value: Any) -> float:
+    """``audit_share`` checked (a 422 naming the field): a number from 0 to 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputInvalid.on_field("audit_share", "must be a number from 0 to 1")
+    if not 0 <= value <= 1:
+        raise InputInvalid.on_field("audit_share", "must be from 0 to 1 (a share of the items)")
+    return float(value)
+
+
 def check_redundancy(
     min_answers: Any = DEFAULT_POLICY.min_answers,
     max_answers: Any = DEFAULT_POLICY.max_answers,
     target_confidence: Any = DEFAULT_POLICY.target_confidence,
+    audit_share: Any = 0.0,
 ) -> tuple[int, int, float]:
     """The settings checked (422s naming the field), as ``(min, max, confidence)``."""
+    check_audit_share(audit_share)
     low = _count(min_answers, "min_answers")
     high = _count(max_answers, "max_answers")
     if (
@@ -147,11 +173,11 @@ def check_redundancy(
 def check_new_redundancy(
     *, task_type: str, config: dict[str, Any], min_answers: Any = DEFAULT_POLICY.min_answers,
     max_answers: Any = DEFAULT_POLICY.max_answers,
-    target_confidence: Any = DEFAULT_POLICY.target_confidence,
+    target_confidence: Any = DEFAULT_POLICY.target_confidence, audit_share: Any = 0.0,
 ) -> None:
     """Settings given with a new project, checked before it is created (so a refused one
     leaves no project behind): 422s as :func:`set_redundancy`."""
-    check_redundancy(min_answers, max_answers, target_confidence)
+    check_redundancy(min_answers, max_answers, target_confidence, audit_share)
     try:
         classes = classes_of(task_type, config)
     except Exception:  # an unknown type or a bad config: the project's own checks say why
@@ -220,18 +246,24 @@ def set_redundancy(
     min_answers: Any = DEFAULT_POLICY.min_answers,
     max_answers: Any = DEFAULT_POLICY.max_answers,
     target_confidence: Any = DEFAULT_POLICY.target_confidence,
+    audit_share: Any = 0.0,
 ) -> Redundancy:
     """Turn adaptive redundancy on, or change its settings (managers; audited). The
     project's existing items are re-targeted by a job (fitted model first)."""
-    low, high, confidence = check_redundancy(min_answers, max_answers, target_confidence)
+    low, high, confidence = check_redundancy(
+        min_answers, max_answers, target_confidence, audit_share
+    )
+    share = check_audit_share(audit_share)
     now = db.clock.now()
     with db.write() as conn:
         project = _managed(conn, actor, project_id)
         if classes_of(project.task_type, project.config) is None:
             raise _no_classes(project.task_type)
         before = _of(store.load_settings(conn, project_id))
-        store.save_settings(conn, store.RedundancyRow(project_id, low, high, confidence, now))
-        after = Redundancy(project_id, low, high, confidence)
+        store.save_settings(
+            conn, store.RedundancyRow(project_id, low, high, confidence, now, share)
+        )
+        after = Redundancy(project_id, low, high, confidence, share)
         audit.record_event(
             conn, action="project.redundancy_updated",
             actor_id=actor.id if actor else None, project_id=project_id, now=now,
@@ -397,14 +429,18 @@ def retarget(
         # No evidence yet: no confidence to store (uncertainty 0, as a new item's), and the
         # item wants its min_answers (or one more, for answers without a vote). A judge's
         # verdict alone never decides an item: it only weighs with expert answers.
-        want = next_target(item.n_answers, 0.0, settings.policy)
+        want = item_target(
+            item.n_answers, 0.0, settings.policy, audited=settings.audited(item_id)
+        )
         return store.retarget_item(conn, item_id, want=want, confidence=None, seen_due=seen)
     model = _model(item.model, classes, item.confusion or {})
     judged = _judge_votes(item, model, task, config, code)
     confidence = max(
         item_posterior(model, [k for k, _ in judged] + workers, [v for _, v in judged] + labels)
     )
-    want = next_target(item.n_answers, confidence, settings.policy)
+    want = item_target(
+        item.n_answers, confidence, settings.policy, audited=settings.audited(item_id)
+    )
     return store.retarget_item(
         conn, item_id, want=want, confidence=confidence, seen_due=seen
     )

@@ -42,8 +42,9 @@ from expertloop.quality.redundancy import (
     RedundancyPolicy,
     WorkerModel,
     fit_worker_model,
+    is_audited,
     item_posterior,
-    next_target,
+    item_target,
 )
 from expertloop.services.redundancy import FIT_KIND, RETARGET_KIND, classes_of, triage_judges
 from expertloop.services.redundancy import retarget as retarget_item
@@ -201,7 +202,8 @@ def _refit_targets(
             continue
         keys, given = votes[item_id]
         new = max(item_posterior(model, keys, given))
-        want = next_target(n_answers, new, policy)
+        audited = is_audited(settings.project_id, item_id, settings.audit_share)
+        want = item_target(n_answers, new, policy, audited=audited)
         if want != target or confidence is None or abs(new - confidence) >= 1e-3:
             out.append((item_id, n_answers, want, new))
     return out

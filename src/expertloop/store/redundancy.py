@@ -54,6 +54,7 @@ class RedundancyRow:
     max_answers: int
     target_confidence: float
     updated_at: datetime
+    audit_share: float = 0.0
 
 
 def load_settings(conn: Connection, project_id: int) -> RedundancyRow | None:
@@ -64,6 +65,7 @@ def load_settings(conn: Connection, project_id: int) -> RedundancyRow | None:
             t.ProjectRedundancy.max_answers,
             t.ProjectRedundancy.target_confidence,
             t.ProjectRedundancy.updated_at,
+            t.ProjectRedundancy.audit_share,
         ).where(t.ProjectRedundancy.project_id == project_id)
     ).first()
     return None if row is None else RedundancyRow(*row)
@@ -77,7 +79,7 @@ def save_settings(conn: Connection, row: RedundancyRow) -> None:
         insert(t.ProjectRedundancy).values(
             project_id=row.project_id, min_answers=row.min_answers,
             max_answers=row.max_answers, target_confidence=row.target_confidence,
-            updated_at=row.updated_at,
+            updated_at=row.updated_at, audit_share=row.audit_share,
         )
     )
 
@@ -122,8 +124,8 @@ _ITEM = (
     "SELECT i.id, i.project_id, i.gold IS NOT NULL, i.disabled_at IS NOT NULL, i.n_answers, "
     "i.target, i.open_slots, r.min_answers, r.max_answers, r.target_confidence, "
     "r.updated_at, m.classes, m.class_prior, m.default_confusion, m.answers, "
-    "m.last_answer_id, m.fitted_at, m.duration_ms, m.judges, i.retarget_due "
-    "FROM items i LEFT JOIN project_redundancy r ON r.project_id = i.project_id "
+    "m.last_answer_id, m.fitted_at, m.duration_ms, m.judges, i.retarget_due, "
+    "r.audit_share FROM items i LEFT JOIN project_redundancy r ON r.project_id = i.project_id "
     "LEFT JOIN redundancy_models m ON m.project_id = i.project_id WHERE i.id = :item_id"
 )
 _JSON_COLUMNS = {
@@ -182,7 +184,7 @@ def item_answers(conn: Connection, item_id: int, *, lock: bool = True) -> ItemAn
         row = conn.execute(_ITEM_UNLOCKED, {"item_id": item_id}).first()
     if row is None:
         return None
-    settings = None if row[7] is None else RedundancyRow(row[1], *row[7:11])
+    settings = None if row[7] is None else RedundancyRow(row[1], *row[7:11], row[20])
     model = None if row[11] is None else ModelRow(row[1], *row[11:19])
     answers: list[tuple[int, dict[str, Any]]] = []
     verdicts: list[tuple[str, dict[str, Any]]] = []
@@ -227,15 +229,15 @@ def _pg_item_with_answers(conn: Connection, item_id: int) -> ItemAnswers | None:
     row = _PG_ITEM_WITH_ANSWERS.first(conn, {"item_id": item_id})
     if row is None:
         return None
-    settings = None if row[7] is None else RedundancyRow(row[1], *row[7:11])
+    settings = None if row[7] is None else RedundancyRow(row[1], *row[7:11], row[20])
     model = None if row[11] is None else ModelRow(row[1], *row[11:19])
     answers: list[tuple[int, dict[str, Any]]] = []
     confusion: dict[int, list[list[float]]] = {}
-    for worker, value, matrix in row[20] or []:
+    for worker, value, matrix in row[21] or []:
         answers.append((worker, value))
         if matrix is not None:
             confusion[worker] = matrix
-    verdicts = [(judge, value) for judge, value in row[21] or []]
+    verdicts = [(judge, value) for judge, value in row[22] or []]
     return ItemAnswers(
         row[0], row[1], bool(row[2]), bool(row[3]), row[4], row[5], row[6], answers,
         settings, model, confusion, int(row[19] or 0), verdicts,

@@ -91,13 +91,13 @@ SETTINGS_FIELDS: tuple[SettingField, ...] = (
         min=0,
         max=100,
     ),
-    # Adaptive redundancy (docs/quality.md): all three empty, a fixed answers per item.
+    # Adaptive redundancy (docs/quality.md): all empty, a fixed answers per item.
     SettingField(
         "min_answers",
         "Adaptive: min answers",
         "int",
         "Adaptive redundancy: every item first gets this many answers, then stops once its "
-        "consensus is confident enough. Leave the three adaptive fields empty for a fixed "
+        "consensus is confident enough. Leave the adaptive fields empty for a fixed "
         "answers per item.",
         min=1,
         max=1000,
@@ -121,6 +121,18 @@ SETTINGS_FIELDS: tuple[SettingField, ...] = (
         min=0.5,
         max=0.9999,
         step="0.0001",
+        group="redundancy",
+    ),
+    SettingField(
+        "audit_share",
+        "Adaptive: audit share",
+        "number",
+        "The share of items (0 to 1) that get one answer more than the minimum whatever "
+        "their confidence, so workers and triage judges are measured where experts overlap "
+        "(e.g. 0.1 with min answers 1 and triage; empty: 0).",
+        min=0,
+        max=1,
+        step="0.01",
         group="redundancy",
     ),
 )

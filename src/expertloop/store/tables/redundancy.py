@@ -12,6 +12,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +26,9 @@ class ProjectRedundancy(Base):
     Every item without gold first gets ``min_answers``; then, after each answer, it stops
     once the confidence of its consensus reaches ``target_confidence`` and otherwise asks
     for one more answer, up to ``max_answers`` (``quality.redundancy.next_target``).
+    ``audit_share``: the share of items (``quality.redundancy.is_audited``, by project and
+    item id) that get one answer more than ``min_answers`` whatever their confidence, so
+    the workers' and judges' reliability is measured where experts overlap.
     """
 
     __tablename__ = "project_redundancy"
@@ -35,6 +39,7 @@ class ProjectRedundancy(Base):
         CheckConstraint(
             "target_confidence >= 0.5 AND target_confidence < 1", name="confidence_range"
         ),
+        CheckConstraint("audit_share >= 0 AND audit_share <= 1", name="audit_share_range"),
     )
 
     project_id: Mapped[int] = mapped_column(
@@ -44,6 +49,7 @@ class ProjectRedundancy(Base):
     max_answers: Mapped[int] = mapped_column(Integer)
     target_confidence: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    audit_share: Mapped[float] = mapped_column(Float, server_default=text("0"), default=0.0)
 
 
 class RedundancyModel(Base):
