@@ -7,9 +7,10 @@ consensus is confident enough, ask for more where the answers disagree.
   0): the items :func:`expertloop.quality.redundancy.is_audited` picks by project and item
   id (a share ``audit_share`` of them, the same on every re-target) get one answer more
   than ``min_answers`` whatever their confidence (``item_target``, as ``replay``'s
-  ``calibration_share``), so the workers and judges are measured where experts overlap. Without them a project collects its
-  fixed ``answers_per_item`` on every item. With them, new items start at ``min_answers``
-  (:func:`initial_target`) and ``answers_per_item`` is not used for items without gold.
+  ``calibration_share``), so the workers and judges are measured where experts overlap.
+  Without them a project collects its fixed ``answers_per_item`` on every item. With them,
+  new items start at ``min_answers`` (:func:`initial_target`; an audited item's own target
+  follows its first re-target) and ``answers_per_item`` is not used for items without gold.
 - After each answer is committed (:func:`after_answer`, off the answer's transaction: a
   failure here never loses an acknowledged answer), the item's posterior under the
   project's worker model (:func:`expertloop.quality.redundancy.item_posterior`) sets its
@@ -68,8 +69,8 @@ __all__ = [
     "Redundancy",
     "WorkerReliability",
     "after_answer",
-    "check_new_redundancy",
     "check_audit_share",
+    "check_new_redundancy",
     "check_redundancy",
     "classes_of",
     "get_redundancy",

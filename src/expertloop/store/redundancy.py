@@ -166,6 +166,13 @@ _ANSWERS = text(
 ).columns(value=t.Json, confusion=t.NullableJson)
 
 
+def _settings_of(row: Any) -> RedundancyRow | None:
+    """The project's settings in a row of ``_ITEM`` (``None``: not adaptive)."""
+    if row[7] is None:
+        return None
+    return RedundancyRow(row[1], row[7], row[8], row[9], row[10], row[20])
+
+
 def item_answers(conn: Connection, item_id: int, *, lock: bool = True) -> ItemAnswers | None:
     """Read the item with its answers and verdicts; with ``lock`` (the jobs), lock it first
     (PostgreSQL; SQLite's write transaction excludes other writers), so the answers read
@@ -184,7 +191,7 @@ def item_answers(conn: Connection, item_id: int, *, lock: bool = True) -> ItemAn
         row = conn.execute(_ITEM_UNLOCKED, {"item_id": item_id}).first()
     if row is None:
         return None
-    settings = None if row[7] is None else RedundancyRow(row[1], *row[7:11], row[20])
+    settings = _settings_of(row)
     model = None if row[11] is None else ModelRow(row[1], *row[11:19])
     answers: list[tuple[int, dict[str, Any]]] = []
     verdicts: list[tuple[str, dict[str, Any]]] = []
@@ -229,7 +236,7 @@ def _pg_item_with_answers(conn: Connection, item_id: int) -> ItemAnswers | None:
     row = _PG_ITEM_WITH_ANSWERS.first(conn, {"item_id": item_id})
     if row is None:
         return None
-    settings = None if row[7] is None else RedundancyRow(row[1], *row[7:11], row[20])
+    settings = _settings_of(row)
     model = None if row[11] is None else ModelRow(row[1], *row[11:19])
     answers: list[tuple[int, dict[str, Any]]] = []
     confusion: dict[int, list[list[float]]] = {}
