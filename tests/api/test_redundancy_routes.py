@@ -23,14 +23,17 @@ def test_a_manager_sets_reads_and_removes_adaptive_redundancy(env: Env) -> None:
     project = _create(client).json()["id"]
     assert client.get(f"/api/v1/projects/{project}/redundancy").json() == {
         "adaptive": False, "min_answers": None, "max_answers": None, "target_confidence": None,
+        "audit_share": None,
     }
     put = client.put(
         f"/api/v1/projects/{project}/redundancy",
-        json={"min_answers": 2, "max_answers": 8, "target_confidence": 0.95},
+        json={"min_answers": 2, "max_answers": 8, "target_confidence": 0.95,
+              "audit_share": 0.1},
     )
     assert put.status_code == 200, put.text
     assert put.json() == {
         "adaptive": True, "min_answers": 2, "max_answers": 8, "target_confidence": 0.95,
+        "audit_share": 0.1,
     }
     assert client.get(f"/api/v1/projects/{project}/redundancy").json()["adaptive"] is True
     other = env.client(worker)
@@ -47,6 +50,9 @@ def test_bad_settings_get_a_422_naming_the_field(env: Env) -> None:
         ({"target_confidence": 1}, "target_confidence"),
         ({"min_answers": 0}, "min_answers"),
         ({"surprise": 1}, "surprise"),
+        ({"audit_share": 1.01}, "audit_share"),
+        ({"audit_share": -0.5}, "audit_share"),
+        ({"audit_share": "some"}, "audit_share"),
     ]
     for body, field in cases:
         response = client.put(f"/api/v1/projects/{project}/redundancy", json=body)

@@ -21,11 +21,17 @@ def test_the_operator_sets_shows_and_turns_off_adaptive_redundancy(cli, env: Env
         "adaptive": False
     }
     done = cli("project", "redundancy", "set", str(project), "--min-answers", "2",
-               "--max-answers", "6", "--target-confidence", "0.95")
+               "--max-answers", "6", "--target-confidence", "0.95", "--audit-share", "0.25")
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout) == {
         "adaptive": True, "min_answers": 2, "max_answers": 6, "target_confidence": 0.95,
+        "audit_share": 0.25,
     }
+    assert json.loads(cli("project", "redundancy", "show", str(project)).stdout)[
+        "audit_share"] == 0.25
+    too_much = cli("project", "redundancy", "set", str(project), "--audit-share", "2")
+    assert too_much.exit_code == 1
+    assert "audit_share" in too_much.stderr
     bad = cli("project", "redundancy", "set", str(project), "--min-answers", "9",
               "--max-answers", "3")
     assert bad.exit_code == 1

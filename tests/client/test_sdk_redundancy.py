@@ -31,10 +31,15 @@ def test_a_manager_runs_a_project_with_adaptive_redundancy_through_the_sdk(
     )
     assert sdk.redundancy.get(project) == {
         "adaptive": True, "min_answers": 2, "max_answers": 7, "target_confidence": 0.98,
+        "audit_share": 0.0,
     }
     changed = sdk.redundancy.set(project.id, min_answers=3, max_answers=5,
-                                 target_confidence=0.9)
-    assert changed["max_answers"] == 5
+                                 target_confidence=0.9, audit_share=0.1)
+    assert (changed["max_answers"], changed["audit_share"]) == (5, 0.1)
+    assert sdk.redundancy.get(project)["audit_share"] == 0.1
+    with pytest.raises(InvalidInput) as caught:
+        sdk.redundancy.set(project, audit_share=1.5)
+    assert "audit_share" in str(caught.value)
     with pytest.raises(InvalidInput) as caught:
         sdk.redundancy.set(project, min_answers=6, max_answers=5)
     assert "max_answers" in str(caught.value)

@@ -137,6 +137,10 @@ def test_settings_are_checked_and_audited_and_only_managers_change_them(env: Env
         ({"target_confidence": 1.0}, "target_confidence"),
         ({"target_confidence": "high"}, "target_confidence"),
         ({"max_answers": 5000}, "max_answers"),
+        ({"audit_share": 1.5}, "audit_share"),
+        ({"audit_share": -0.1}, "audit_share"),
+        ({"audit_share": "a tenth"}, "audit_share"),
+        ({"audit_share": float("nan")}, "audit_share"),
     ]
     for given, field in bad:
         with pytest.raises(InputInvalid) as caught:
@@ -152,7 +156,7 @@ def test_settings_are_checked_and_audited_and_only_managers_change_them(env: Env
     got = redundancy.get_redundancy(env.db, actor=worker, project_id=project)
     assert got is not None
     assert got.as_dict() == {
-        "min_answers": 2, "max_answers": 6, "target_confidence": 0.95,
+        "min_answers": 2, "max_answers": 6, "target_confidence": 0.95, "audit_share": 0.0,
     }
     retarget_project(env.db, project)
     assert _item(env, project).target == 2

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from db_fixtures import Env
 from expertloop.domain import Role, User
 from expertloop.errors import AlreadyAnswered, InputInvalid, LeaseLost
-from expertloop.quality.redundancy import item_posterior
+from expertloop.quality.redundancy import is_audited, item_posterior
 from expertloop.services import llm, redundancy
 from expertloop.services.assignments import next_assignment, submit_answer
 from expertloop.services.exports import ExportOptions, prepare_export
@@ -376,3 +376,94 @@ def test_concurrent_answers_leave_no_item_behind_its_evidence(env: Env) -> None:
             assert (target, n_answers) == ref[:2], (item_id, before[item_id], ref)
             assert confidence == pytest.approx(ref[2]), (item_id, before[item_id], ref)
     assert all(v[3] == 0 for v in after.values())
+
+
+def test_an_audited_item_gets_its_second_expert_answer_even_when_the_judge_agrees(
+    env: Env, chat_server: ChatServer
+) -> None:
+    """With an audit share, the items :func:`is_audited` picks by project and item id get
+    one answer more than ``min_answers`` though the judge agrees with their first expert;
+    the others stop at one. After each answer, in a refit and in a whole re-target alike."""
+    manager, workers, project = _calibrated_project(env, chat_server)
+    share = 0.5
+    redundancy.set_redundancy(env.db, actor=manager, project_id=project, min_answers=1,
+                              max_answers=3, target_confidence=0.99, audit_share=share)
+    retarget_project(env.db, project)
+    names = [f"new{k}" for k in range(10)]
+    _add(env, manager, project, *((name, "x") for name in names))
+    llm.judge_items(env.db, project, _params())  # the judge says x on each: it agrees
+    _answer_all(env, [workers[3]], project)
+    items = {name: _item(env, project, name) for name in names}
+    audited = {name for name, row in items.items() if is_audited(project, row.id, share)}
+    # The rule is deterministic, so the test knows which items are audited; both kinds occur
+    # among ten items at 0.5 for all but a 1 in 500 draw of the ids.
+    assert 0 < len(audited) < len(names), audited
+    for name, row in items.items():
+        assert row.n_answers == 1
+        assert row.confidence >= 0.99, (name, row.confidence)  # the judge agrees
+        want = 2 if name in audited else 1
+        assert (row.target, row.open_slots) == (want, want - 1), (name, row)
+    # A refit and a whole re-target keep the audited items' targets.
+    fit_model(env.db, project)
+    retarget_project(env.db, project)
+    for name in names:
+        row = _item(env, project, name)
+        assert row.target == (2 if name in audited else 1), (name, row)
+    # A second expert gets exactly the audited items, agrees, and they stop at two.
+    _answer_all(env, [workers[0]], project)
+    for name in names:
+        row = _item(env, project, name)
+        want = 2 if name in audited else 1
+        assert (row.n_answers, row.target, row.open_slots) == (want, want, 0), (name, row)
+    # The judge is measured on the audited items' overlap at the next fit.
+    fitted = fit_model(env.db, project)
+    assert fitted["judges"] == ["judge-x"]
+    with env.db.read() as conn:
+        model = redundancy_store.load_model(conn, project)
+    assert model is not None
+    assert model.judges is not None
+    assert model.judges["judge-x"]["compared"] == 12 + len(audited)
+    # The share is shown with the triage and in the card.
+    applied = triage_applied(env.db, project)
+    assert applied is not None
+    assert applied["policy"]["audit_share"] == share
+    card = prepare_export(env.db, actor=manager, project_id=project,
+                          options=ExportOptions(format="classification"),
+                          secret_key="k" * 32).card("data.jsonl")
+    assert "Audit share: 0.5: that share of the items" in card
+    assert "at least 2 expert answers whatever their confidence" in card
+
+
+def test_turning_triage_off_takes_effect_at_once_without_a_refit(
+    env: Env, chat_server: ChatServer
+) -> None:
+    """Triage off: the judge leaves the fitted model in the same call, the item its verdict
+    stopped wants its second answer again, and an answer after it is not stopped by the
+    judge, all before any refit or re-target job runs."""
+    manager, workers, project = _calibrated_project(env, chat_server)
+    _add(env, manager, project, ("stopped", "x"), ("next", "x"))
+    llm.judge_items(env.db, project, _params())
+    _answer(env, workers[3], project, "stopped", "x")
+    stopped = _item(env, project, "stopped")
+    assert (stopped.n_answers, stopped.target, stopped.open_slots) == (1, 1, 0)
+    with_judge = stopped.confidence
+    assert with_judge >= 0.99
+    llm.update_llm_settings(env.db, actor=manager, project_id=project, triage=None)
+    with env.db.read() as conn:
+        model = redundancy_store.load_model(conn, project)
+        live = redundancy.model_of(conn, project, tuple(LABELS), [workers[3].id])
+    assert model is not None
+    assert not model.judges
+    alone = max(item_posterior(live, [workers[3].id], [0]))
+    assert alone < 0.99
+    stopped = _item(env, project, "stopped")
+    assert (stopped.n_answers, stopped.target, stopped.open_slots, stopped.retarget_due) == (
+        1, 2, 1, 0
+    )
+    assert stopped.confidence == pytest.approx(alone)
+    # The verdict on "next" is still stored, but weighs nothing now.
+    _answer(env, workers[3], project, "next", "x")
+    following = _item(env, project, "next")
+    assert (following.n_answers, following.target, following.open_slots) == (1, 2, 1)
+    assert following.confidence == pytest.approx(alone)
+    assert triage_applied(env.db, project) is None

@@ -63,4 +63,5 @@ def test_the_settings_fields_read_numbers_and_text_and_leave_out_what_was_not_se
         "min_answers",
         "max_answers",
         "target_confidence",
+        "audit_share",
     ]

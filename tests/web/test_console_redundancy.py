@@ -34,7 +34,8 @@ def _form(csrf: str, **adaptive: str) -> dict[str, str]:
     return {
         "csrf_token": csrf, "name": "Study", "guidelines": "", "answers_per_item": "3",
         "lease_seconds": "600", "max_lease_extensions": "2", "config.labels": "yes\nno",
-        "min_answers": "", "max_answers": "", "target_confidence": "", **adaptive,
+        "min_answers": "", "max_answers": "", "target_confidence": "", "audit_share": "",
+        **adaptive,
     }
 
 
@@ -48,14 +49,25 @@ def test_the_settings_form_sets_shows_checks_and_turns_off_adaptive_redundancy(
     assert 'name="target_confidence"' in page
     saved = client.post(
         f"/manage/projects/{project}/settings",
-        data=_form(csrf, min_answers="2", max_answers="6", target_confidence="0.97"),
+        data=_form(csrf, min_answers="2", max_answers="6", target_confidence="0.97",
+                   audit_share="0.1"),
     )
     assert saved.status_code == 303, saved.text
     got = redundancy.get_redundancy(env.db, actor=manager, project_id=project)
     assert got is not None
-    assert got.as_dict() == {"min_answers": 2, "max_answers": 6, "target_confidence": 0.97}
+    assert got.as_dict() == {
+        "min_answers": 2, "max_answers": 6, "target_confidence": 0.97, "audit_share": 0.1,
+    }
     page = client.get(f"/manage/projects/{project}/settings").text
     assert re.search(r'name="target_confidence"[^>]*value="0.97"', page), page
+    assert re.search(r'name="audit_share"[^>]*value="0.1"', page), page
+    too_much = client.post(
+        f"/manage/projects/{project}/settings",
+        data=_form(csrf, min_answers="2", max_answers="6", target_confidence="0.97",
+                   audit_share="1.5"),
+    )
+    assert too_much.status_code == 422
+    assert redundancy.get_redundancy(env.db, actor=manager, project_id=project) == got
     refused = client.post(
         f"/manage/projects/{project}/settings",
         data=_form(csrf, min_answers="7", max_answers="6", target_confidence="0.97"),

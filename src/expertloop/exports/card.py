@@ -497,6 +497,8 @@ def _triage(triage: Mapping[str, Any]) -> list[str]:
         "suggestions: never counted as answers, never exported as answers; an unsure or "
         "inconsistent verdict, or one of a judge the fit could not measure, weighed nothing.",
         "",
+        _audit_sentence(policy),
+        "",
     ]
     measured = triage.get("measured") or {}
     if measured:
@@ -519,6 +521,22 @@ def _triage(triage: Mapping[str, Any]) -> list[str]:
             "",
         ]
     return lines
+
+
+def _audit_sentence(policy: Mapping[str, Any]) -> str:
+    """The audit share of the triage's policy, in words."""
+    share = float(policy.get("audit_share") or 0.0)
+    if share <= 0:
+        return (
+            "Audit share: 0 (no audit sample): the judges were measured only on items that "
+            "got a second expert answer because their confidence was short of the target."
+        )
+    extra = min(int(policy.get("min_answers") or 1) + 1, int(policy.get("max_answers") or 1))
+    return (
+        f"Audit share: {share:g}: that share of the items (chosen by project and item id) "
+        f"collected at least {extra} expert answers whatever their confidence, the audit "
+        "sample on which the judges' agreement with the experts was measured."
+    )
 
 
 def _type_name(feature: Mapping[str, Any]) -> str:

@@ -142,6 +142,12 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
     )
     duration_ms = int((time.monotonic() - started) * 1000)
     with db.write() as conn:
+        named = set(triage_judges(conn, project_id))
+        if judges and not set(judges) <= named:
+            # Triage was turned off, or a judge dropped, while this fit ran: the judge stays
+            # out, and the re-target job the change queued follows the new model.
+            judges = {k: v for k, v in judges.items() if k in named} or None
+            changes = []
         store.save_model(
             conn,
             store.ModelRow(

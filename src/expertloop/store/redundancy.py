@@ -27,6 +27,7 @@ __all__ = [
     "clear_due",
     "collecting_items",
     "delete_settings",
+    "drop_model_judges",
     "due_items",
     "due_projects",
     "item_answers",
@@ -350,6 +351,38 @@ def retarget_after_refit(
         mark_due(conn, [item_id])
         return False
     return True
+
+
+def drop_model_judges(conn: Connection, project_id: int, names: Sequence[str]) -> list[int]:
+    """Take these judges out of the project's fitted model (their matrices weigh no more in
+    any item's confidence) and return the items with a sure verdict of theirs, whose
+    targets must follow."""
+    if not names:
+        return []
+    fitted = conn.execute(
+        select(t.RedundancyModel.judges).where(t.RedundancyModel.project_id == project_id)
+    ).scalar()
+    if fitted:
+        kept = {k: v for k, v in fitted.items() if k not in set(names)}
+        if len(kept) != len(fitted):
+            conn.execute(
+                update(t.RedundancyModel)
+                .where(t.RedundancyModel.project_id == project_id)
+                .values(judges=kept or None)
+            )
+    return list(
+        conn.execute(
+            select(t.LlmVerdict.item_id)
+            .where(
+                t.LlmVerdict.project_id == project_id,
+                t.LlmVerdict.judge.in_(sorted(set(names))),
+                t.LlmVerdict.unsure.is_(False),
+                t.LlmVerdict.value.is_not(None),
+            )
+            .distinct()
+            .order_by(t.LlmVerdict.item_id)
+        ).scalars()
+    )
 
 
 def set_fit_duration(conn: Connection, project_id: int, duration_ms: int) -> None:

@@ -1,7 +1,8 @@
 """The app's part for model providers and judges: the provider keys stored in the app's
 database are encrypted with the app's secret key (``services/llm/providers.py``), and the
-manager's judges page ``/manage/projects/{id}/judges`` shows each judge's calibration
-against the experts (read-only; runs and settings go through the API)."""
+manager's judges page ``/manage/projects/{id}/judges`` shows triage as applied, in words,
+and each judge's calibration against the experts (read-only; runs and settings go through
+the API)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def judges_page(project_id: SmallId, request: Request, db: DatabaseDep) -> Respo
     try:
         project = projects.get_project(db, actor=user, project_id=project_id)
         settings = llm.get_llm_settings(db, actor=user, project_id=project_id)
+        triage = llm.get_triage(db, actor=user, project_id=project_id)
         calibration = llm.calibrate(
             db, actor=user, project_id=project_id,
             inline_max_items=request.app.state.settings.export_job_threshold_items,
@@ -43,6 +45,7 @@ def judges_page(project_id: SmallId, request: Request, db: DatabaseDep) -> Respo
             "project": project,
             "tab": "judges",
             "settings": settings,
+            "triage": triage,
             "calibration": calibration,
         },
     )

@@ -44,6 +44,7 @@ def triage_applied(db: Database, project_id: int) -> dict[str, Any] | None:
         "policy": None if policy is None else {
             "min_answers": policy.min_answers, "max_answers": policy.max_answers,
             "target_confidence": policy.target_confidence,
+            "audit_share": policy.audit_share,
         },
         "measured": measured,
         "model_fitted_at": None if model is None else iso_utc(model.fitted_at),

@@ -8,7 +8,11 @@ them (a swapped pair's verdict is swapped too).
 their ``llm.judge`` runs, or a provider's name) whose verdicts adaptive redundancy weighs
 with the experts' answers (``services/redundancy.py``); ``null`` turns it off. It needs
 adaptive redundancy and a task type with a judge and classes; a change refits the model
-and re-targets the items (the ``redundancy.retarget`` job).
+and re-targets the items (the ``redundancy.retarget`` job). Turning triage off, or dropping
+a judge from it, takes effect at once: the judges dropped leave the fitted model in the
+change's transaction (no item's confidence counts them from then on) and the items they
+gave a sure verdict on are marked due and re-targeted before the call returns (the sweep
+finishes the work if the process dies first).
 """
 
 from __future__ import annotations
@@ -123,8 +127,18 @@ def update_llm_settings(
             before={"show_verdicts": before.show_verdicts, "triage": before.triage},
             after={"show_verdicts": show, "triage": rule},
         )
+        dropped = sorted(
+            set(redundancy.triage_rule_judges(before.triage))
+            - set(redundancy.triage_rule_judges(rule))
+        )
+        affected = redundancy_store.drop_model_judges(conn, project_id, dropped)
+        redundancy_store.mark_due(conn, affected)
         if rule != before.triage and redundancy_store.load_settings(conn, project_id):
             redundancy.queue_retarget(conn, project_id, now=now)
+    if affected:
+        from expertloop.services.redundancy_jobs import retarget_due_items
+
+        retarget_due_items(db, project_id)
     return LlmSettings(project_id, show, rule, now)
 
 
