@@ -467,3 +467,34 @@ def test_turning_triage_off_takes_effect_at_once_without_a_refit(
     assert (following.n_answers, following.target, following.open_slots) == (1, 2, 1)
     assert following.confidence == pytest.approx(alone)
     assert triage_applied(env.db, project) is None
+
+
+def test_a_fit_running_while_triage_is_turned_off_does_not_bring_the_judge_back(
+    env: Env, chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fit reads the rule and verdicts, triage is turned off (committed) before the fit
+    stores its model: the stored model has no judge, and the item the judge stopped stays
+    re-targeted without it."""
+    from expertloop.services import redundancy_jobs
+
+    manager, workers, project = _calibrated_project(env, chat_server)
+    _add(env, manager, project, ("stopped", "x"))
+    llm.judge_items(env.db, project, _params())
+    _answer(env, workers[3], project, "stopped", "x")
+    assert _item(env, project, "stopped").target == 1
+    between = redundancy_jobs._refit_targets
+
+    def turned_off_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        llm.update_llm_settings(env.db, actor=manager, project_id=project, triage=None)
+        return between(*args, **kwargs)
+
+    monkeypatch.setattr(redundancy_jobs, "_refit_targets", turned_off_meanwhile)
+    result = fit_model(env.db, project)
+    assert result["fitted"]
+    assert result["judges"] == []
+    with env.db.read() as conn:
+        model = redundancy_store.load_model(conn, project)
+    assert model is not None
+    assert not model.judges
+    stopped = _item(env, project, "stopped")
+    assert (stopped.n_answers, stopped.target, stopped.open_slots) == (1, 2, 1)

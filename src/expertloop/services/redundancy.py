@@ -141,9 +141,11 @@ def _count(value: Any, field: str) -> int:
 def check_audit_share(value: Any) -> float:
     """``audit_share`` checked (a 422 naming the field): a number from 0 to 1."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputInvalid.on_field("audit_share", "must be a number from 0 to 1")
+        raise InputInvalid.on_field("audit_share", "audit_share must be a number from 0 to 1")
     if not 0 <= value <= 1:
-        raise InputInvalid.on_field("audit_share", "must be from 0 to 1 (a share of the items)")
+        raise InputInvalid.on_field(
+            "audit_share", "audit_share must be from 0 to 1 (a share of the items)"
+        )
     return float(value)
 
 
