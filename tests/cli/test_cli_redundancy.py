@@ -62,7 +62,8 @@ def test_the_operator_turns_triage_on_and_off(cli, env: Env) -> None:  # type: i
     early = cli("llm", "triage", str(project), "--judge", "judge-x")
     assert early.exit_code == 1
     assert "adaptive redundancy" in early.stderr
-    assert cli("project", "redundancy", "set", str(project), "--min-answers", "1").exit_code == 0
+    assert cli("project", "redundancy", "set", str(project), "--min-answers", "1",
+               "--audit-share", "0.1").exit_code == 0
     unknown = cli("llm", "triage", str(project), "--judge", "nobody")
     assert unknown.exit_code == 1
     assert "unknown judge 'nobody'" in unknown.stderr
@@ -70,5 +71,6 @@ def test_the_operator_turns_triage_on_and_off(cli, env: Env) -> None:  # type: i
     assert on.exit_code == 0, on.output
     assert json.loads(on.stdout)["judges"] == ["judge-x"]
     assert json.loads(on.stdout)["applied"] is True
+    assert json.loads(on.stdout)["policy"]["audit_share"] == 0.1
     off = cli("llm", "triage", str(project), "--off")
     assert json.loads(off.stdout)["applied"] is False
