@@ -16,8 +16,10 @@ from expertloop.domain import ReviewSource
 from expertloop.store import tables as t
 from expertloop.store.claims import lock_items
 from expertloop.store.counters import note_project_changed
+from expertloop.store.driver import DriverStatement
 
 __all__ = [
+    "AnswerCounted",
     "CredentialRow",
     "ExamRow",
     "ProjectSettingsRow",
@@ -26,6 +28,7 @@ __all__ = [
     "add_credential",
     "add_vote",
     "clear_exam_attempt",
+    "count_answer",
     "count_exam_items",
     "credential",
     "delete_credential",
@@ -368,8 +371,15 @@ _COUNTERS = text(
 )
 
 
+_PG_COUNTERS = DriverStatement(_COUNTERS)
+
+
 def worker_counters(conn: Connection, project_id: int, worker_id: int) -> WorkerCounters | None:
-    row = conn.execute(_COUNTERS, {"project_id": project_id, "worker_id": worker_id}).first()
+    params = {"project_id": project_id, "worker_id": worker_id}
+    if conn.dialect.name == "postgresql":  # every claim in the project: the driver's cursor
+        found = _PG_COUNTERS.first(conn, params)
+        return None if found is None else WorkerCounters(*found)
+    row = conn.execute(_COUNTERS, params).first()
     return None if row is None else WorkerCounters(*row)
 
 
@@ -617,3 +627,106 @@ _ESCALATE = text(
 def escalate_item(conn: Connection, item_id: int, *, now: datetime) -> int:
     """Queue every answer of the item for review, as an escalation; returns how many."""
     return conn.execute(_ESCALATE, {"item_id": item_id, "now": now}).rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCounted:
+    """What counting an answer left: whether its item is disputed (another value has a
+    vote), and, in an escalating project, the votes of each value (this answer's included)
+    of a disputed item that has all its answers (``None`` otherwise)."""
+
+    disputed: bool
+    tally: dict[str, int] | None = None
+
+
+# PostgreSQL: the worker's counters, the item's vote and its dispute mark in one statement
+# on the driver's cursor (in the answer's transaction, the item locked by the answer's
+# statement already). Its parts read the snapshot from before the statement: the other
+# values' votes were counted by earlier answers, and the tally it returns lacks this vote,
+# which :func:`count_answer` adds.
+_PG_COUNT_ANSWER = DriverStatement(
+    text(
+        """
+    WITH stats AS (
+      INSERT INTO worker_stats (project_id, worker_id, answers, gold_answers, gold_correct)
+      VALUES (:project_id, :worker_id, 1, :gold, :correct)
+      ON CONFLICT (project_id, worker_id) DO UPDATE SET
+        answers = worker_stats.answers + 1,
+        gold_answers = worker_stats.gold_answers + excluded.gold_answers,
+        gold_correct = worker_stats.gold_correct + excluded.gold_correct
+      RETURNING 1
+    ),
+    vote AS (
+      INSERT INTO item_votes (item_id, value, n)
+      SELECT :item_id, CAST(:vote AS VARCHAR), 1 WHERE CAST(:vote AS VARCHAR) IS NOT NULL
+      ON CONFLICT (item_id, value) DO UPDATE SET n = item_votes.n + 1
+      RETURNING 1
+    ),
+    other AS (
+      SELECT EXISTS (
+        SELECT 1 FROM item_votes v
+        WHERE v.item_id = :item_id AND v.value <> CAST(:vote AS VARCHAR)
+      ) AS found
+    ),
+    marked AS (
+      UPDATE items SET disputed = true
+      WHERE id = :item_id AND NOT disputed AND (SELECT found FROM other)
+      RETURNING 1
+    )
+    SELECT (SELECT found FROM other),
+           CASE WHEN CAST(:escalate AS BOOLEAN) AND (SELECT found FROM other)
+                     AND i.n_answers >= i.target THEN
+             (SELECT json_object_agg(v.value, v.n) FROM item_votes v WHERE v.item_id = i.id)
+           END,
+           (SELECT count(*) FROM stats), (SELECT count(*) FROM vote), (SELECT count(*) FROM marked)
+    FROM items i WHERE i.id = :item_id
+    """
+    )
+)
+
+
+def count_answer(
+    conn: Connection,
+    *,
+    project_id: int,
+    worker_id: int,
+    item_id: int,
+    gold: bool,
+    correct: bool,
+    vote: str | None,
+    escalate: bool,
+) -> AnswerCounted:
+    """Count a new answer in the answer's transaction: the worker's counters (``gold`` when
+    it was on a gold item that could be scored), and with a ``vote`` the item's votes and
+    its dispute mark; with ``escalate``, what deciding an escalation needs."""
+    params = {
+        "project_id": project_id,
+        "worker_id": worker_id,
+        "gold": int(gold),
+        "correct": int(gold and correct),
+    }
+    if conn.dialect.name == "postgresql":
+        row = _PG_COUNT_ANSWER.first(
+            conn, {**params, "item_id": item_id, "vote": vote, "escalate": escalate}
+        )
+        assert row is not None  # the answer's statement locked the item, which exists
+        if vote is None or not row[0]:
+            return AnswerCounted(False)
+        if row[1] is None:
+            return AnswerCounted(True)
+        tally = {str(value): int(n) for value, n in row[1].items()}
+        tally[vote] = tally.get(vote, 0) + 1
+        return AnswerCounted(True, tally)
+    record_worker_answer(
+        conn, project_id=project_id, worker_id=worker_id, gold=gold, correct=correct
+    )
+    if vote is None:
+        return AnswerCounted(False)
+    add_vote(conn, item_id, vote)
+    # One statement: disputed once another value has a vote (the item is locked already).
+    if not mark_disputed(conn, item_id, vote):
+        return AnswerCounted(False)
+    if not escalate:
+        return AnswerCounted(True)
+    answers, target = item_progress(conn, item_id)
+    return AnswerCounted(True, votes(conn, item_id) if answers >= target else None)
