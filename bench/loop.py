@@ -748,6 +748,22 @@ _PER_ITEM = """
 """
 
 
+# Projects that count votes (routing or escalation): per item without gold, its votes add up
+# to its answers (every pairwise answer is a vote) and it is disputed exactly when two
+# values have votes.
+_VOTES = """
+    WITH v AS (SELECT item_id, sum(n) AS n, count(*) AS k FROM item_votes GROUP BY item_id)
+    SELECT coalesce(sum(CASE WHEN coalesce(v.n, 0) <> i.n_answers
+                               OR (CASE WHEN i.disputed THEN 1 ELSE 0 END)
+                                  <> (CASE WHEN coalesce(v.k, 0) > 1 THEN 1 ELSE 0 END)
+                             THEN 1 ELSE 0 END), 0)
+    FROM items i
+    JOIN project_workforce w ON w.project_id = i.project_id
+    LEFT JOIN v ON v.item_id = i.id
+    WHERE i.gold IS NULL AND (w.route_min_accuracy IS NOT NULL OR w.escalate)
+"""
+
+
 def _analyze(database_url: str) -> None:
     from sqlalchemy import create_engine, text
 
@@ -767,6 +783,7 @@ def check_invariants(database_url: str) -> dict[str, int]:
         with engine.connect() as conn:
             duplicates = int(conn.execute(text(_DUPLICATES)).scalar_one())
             row = conn.execute(text(_PER_ITEM)).one()
+            vote_mismatches = int(conn.execute(text(_VOTES)).scalar_one())
     finally:
         engine.dispose()
     over_answers, over_with_leases, mismatched, answers, leases = (int(v) for v in row)
@@ -778,6 +795,7 @@ def check_invariants(database_url: str) -> dict[str, int]:
         "over_collected_answers": over_answers,
         "over_collected_with_leases": over_with_leases,
         "counter_mismatches": mismatched,
+        "vote_mismatches": vote_mismatches,
         "answers_in_db": answers,
         "live_leases_in_db": leases,
     }
