@@ -415,6 +415,8 @@ async def _set_up(
             "workforce settings",
         )
 
+    exam_id = await _set_up_exam(admin, project_id) if args.workforce else None
+
     if args.adaptive:
         # Adaptive redundancy: after every answer the item's posterior sets its target (the
         # random annotators disagree, so most items ask for more, up to 9 answers).
@@ -461,6 +463,8 @@ async def _set_up(
         (200, 201, 204),
         "add members",
     )
+    if exam_id is not None:
+        await _qualify_workers(admin, exam_id, project_id, user_ids, tokens)
 
     # Items, in chunks; only the requests are timed, not the generation of their bodies.
     rng = random.Random(args.seed)
@@ -490,6 +494,118 @@ async def _set_up(
     admin.close()
     anonymous.close()
     return Setup(project_id, tokens, args.items / import_seconds, import_seconds)
+
+
+# --workforce: a required skill every worker has, and a qualification exam of a few gold items
+# that every worker passes before the run (so every claim evaluates both rules, as in a
+# project that uses them, and every answer also counts votes for escalation).
+_SKILL = "bench-skill"
+_EXAM_ITEMS = 3
+
+
+async def _set_up_exam(admin: Connection, project_id: int) -> int:
+    """The exam project (all gold: the right response is the one reading "right") and the
+    main project's skill, exam and escalation settings; the exam's id."""
+    exam = _check(
+        await admin.request(
+            "POST",
+            f"{API}/projects",
+            orjson.dumps(
+                {"name": "loop bench exam", "task_type": "pairwise", "answers_per_item": 1}
+            ),
+        ),
+        (200, 201),
+        "create exam project",
+    )
+    exam_id = int(exam["id"])
+    lines = b"\n".join(
+        orjson.dumps(
+            {
+                "payload": {"prompt": f"exam {k}", "response_a": "right", "response_b": "wrong"},
+                "gold": {"choice": "A"},
+            }
+        )
+        for k in range(_EXAM_ITEMS)
+    )
+    _check(
+        await admin.request(
+            "POST", f"{API}/projects/{exam_id}/items", lines + b"\n",
+            content_type="application/x-ndjson",
+        ),
+        (200, 201),
+        "import exam items",
+    )
+    _check(
+        await admin.request(
+            "PATCH",
+            f"{API}/projects/{project_id}/workforce",
+            orjson.dumps(
+                {
+                    "required_skills": {_SKILL: 2},
+                    "qualification": {"exam_project_id": exam_id, "pass_mark": 0.8},
+                    "escalate": True,
+                }
+            ),
+        ),
+        (200,),
+        "workforce skills and exam",
+    )
+    return exam_id
+
+
+async def _qualify_workers(
+    admin: Connection, exam_id: int, project_id: int, user_ids: list[int], tokens: list[str]
+) -> None:
+    """Give every worker the skill and have each pass the exam (answering the response that
+    reads "right", wherever the shuffle put it)."""
+    for user_id in user_ids:
+        _check(
+            await admin.request(
+                "PUT", f"{API}/users/{user_id}/skills", orjson.dumps({"skills": {_SKILL: 3}})
+            ),
+            (200,),
+            "worker skills",
+        )
+    _check(
+        await admin.request(
+            "POST", f"{API}/projects/{exam_id}/members", orjson.dumps({"user_ids": user_ids})
+        ),
+        (200, 201, 204),
+        "add exam members",
+    )
+
+    async def take_exam(token: str) -> None:
+        conn = Connection(HOST, admin.port, token=token)
+        try:
+            while True:
+                response = await conn.request("POST", f"{API}/projects/{exam_id}/assignments/next")
+                if response.status == 204:
+                    break
+                shown = _check(response, (200,), "exam next")
+                side = "A" if shown["item"]["payload"]["response_a"] == "right" else "B"
+                _check(
+                    await conn.request(
+                        "POST",
+                        f"{API}/assignments/{shown['assignment_id']}/answer",
+                        orjson.dumps({"answer": {"choice": side}}),
+                    ),
+                    (200, 201),
+                    "exam answer",
+                )
+            standing = _check(
+                await conn.request("GET", f"{API}/projects/{project_id}/qualification"),
+                (200,),
+                "qualification",
+            )
+            if not standing["qualified"]:
+                raise RuntimeError(f"a bench worker did not pass the exam: {standing}")
+        finally:
+            conn.close()
+
+    # One worker at a time: the exam has three items, and concurrent claims skip the rows
+    # other claims hold (PostgreSQL), so a worker could be told the exam has nothing left.
+    for token in tokens:
+        await take_exam(token)
 
 
 _CHOICES = [orjson.dumps({"answer": {"choice": c}}) for c in ("A", "B", "tie")]
@@ -632,6 +748,22 @@ _PER_ITEM = """
 """
 
 
+# Projects that count votes (routing or escalation): per item without gold, its votes add up
+# to its answers (every pairwise answer is a vote) and it is disputed exactly when two
+# values have votes.
+_VOTES = """
+    WITH v AS (SELECT item_id, sum(n) AS n, count(*) AS k FROM item_votes GROUP BY item_id)
+    SELECT coalesce(sum(CASE WHEN coalesce(v.n, 0) <> i.n_answers
+                               OR (CASE WHEN i.disputed THEN 1 ELSE 0 END)
+                                  <> (CASE WHEN coalesce(v.k, 0) > 1 THEN 1 ELSE 0 END)
+                             THEN 1 ELSE 0 END), 0)
+    FROM items i
+    JOIN project_workforce w ON w.project_id = i.project_id
+    LEFT JOIN v ON v.item_id = i.id
+    WHERE i.gold IS NULL AND (w.route_min_accuracy IS NOT NULL OR w.escalate)
+"""
+
+
 def _analyze(database_url: str) -> None:
     from sqlalchemy import create_engine, text
 
@@ -651,6 +783,7 @@ def check_invariants(database_url: str) -> dict[str, int]:
         with engine.connect() as conn:
             duplicates = int(conn.execute(text(_DUPLICATES)).scalar_one())
             row = conn.execute(text(_PER_ITEM)).one()
+            vote_mismatches = int(conn.execute(text(_VOTES)).scalar_one())
     finally:
         engine.dispose()
     over_answers, over_with_leases, mismatched, answers, leases = (int(v) for v in row)
@@ -662,6 +795,7 @@ def check_invariants(database_url: str) -> dict[str, int]:
         "over_collected_answers": over_answers,
         "over_collected_with_leases": over_with_leases,
         "counter_mismatches": mismatched,
+        "vote_mismatches": vote_mismatches,
         "answers_in_db": answers,
         "live_leases_in_db": leases,
     }
@@ -696,6 +830,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="run a workforce project: this gold share, every 10th item gold, routing on",
     )
     parser.add_argument(
+        "--workforce",
+        action="store_true",
+        help="with --gold-share: also a required skill (every worker has it), a "
+        "qualification exam (every worker passes it before the run) and escalation",
+    )
+    parser.add_argument(
         "--adaptive",
         action="store_true",
         help="adaptive redundancy on (min 2, max 9 answers, target confidence 0.95): every "
@@ -707,6 +847,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.db == "sqlite" and args.processes != 1:
         parser.error("SQLite serves one process: use --processes 1")
+    if args.workforce and args.gold_share is None:
+        parser.error("--workforce builds on --gold-share: give both")
     if min(args.processes, args.workers, args.items) < 1 or args.seconds <= 0:
         parser.error("--processes, --workers, --items and --seconds must be positive")
     return args
@@ -769,6 +911,7 @@ async def _bench(env: BenchEnvironment, args: argparse.Namespace) -> dict[str, A
         "analyzed_after_import": bool(args.analyze and args.db == "postgres"),
         "setup_seconds": round(setup_seconds, 1),
         "gold_share": args.gold_share,
+        "workforce": args.workforce,
         "adaptive": args.adaptive,
     }
 

@@ -288,40 +288,18 @@ def _sign_in(page: Page, url: str, username: str = WORKER) -> None:
     page.wait_for_url(f"{url}/")
 
 
-def _prepare_task(page: Page, task_type: str) -> None:
-    """Touch the form the way an expert would, so the picture shows a task in progress."""
-    if task_type == "pairwise":
-        page.keyboard.press("1")
-        page.keyboard.press("2")
-        page.fill(
-            "textarea[name=rationale]", "One answer treats on LDL alone and dismisses side effects."
-        )
-        page.locator("[data-action=submit]").focus()
-    elif task_type == "ranking":
-        page.keyboard.press("1")
-        page.keyboard.press("3")
-    elif task_type == "rating":
-        page.keyboard.press("5")
-    elif task_type == "rubric":
-        page.keyboard.press("1")
-        page.keyboard.press("2")
-    elif task_type == "demonstration":
-        page.fill(
-            "textarea[name=response]",
-            "Probably yes. If your employer **requires** you to work from home, you can claim "
-            "relief in one of two ways:\n\n1. A flat £6 a week, with no receipts needed.\n"
-            "2. The exact extra costs (heating, metered broadband), with evidence.",
-        )
-    elif task_type == "rewrite":
-        page.fill("textarea[name=critique]", "Wrong after 20 weeks: NSAIDs risk fetal harm.")
-    elif task_type == "authoring":
-        page.fill(
-            "textarea[name=problem]",
-            "A test for disease D has sensitivity 0.9 and "
-            "specificity 0.95. Prevalence is 1%. What is P(D | positive)?",
-        )
-        page.fill("[data-rubric-rows] input[type=text]", "Sets up Bayes' theorem correctly")
-        page.fill("[data-rubric-rows] input[type=number]", "2")
+def _prepare_task(page: Page, example: Example) -> None:
+    """Touch the form the way an expert would, so the picture shows a task in progress (the
+    steps are the task type's: :attr:`ExampleProject.in_progress`)."""
+    for action, *args in example.in_progress:
+        if action == "press":
+            page.keyboard.press(*args)
+        elif action == "fill":
+            page.fill(*args)
+        elif action == "focus":
+            page.locator(*args).focus()
+        else:
+            raise ValueError(f"{example.task_type}: unknown demo step {action!r}")
 
 
 def _console_shots(
@@ -416,7 +394,7 @@ def take(out: Path, *, only: str | None = None) -> list[Path]:
             for example, project_id in seeded:
                 page.goto(f"{server.url}/projects/{project_id}")
                 page.wait_for_selector("#task-form")
-                _prepare_task(page, example.task_type)
+                _prepare_task(page, example)
                 page.evaluate("window.scrollTo(0, 0)")
                 page.wait_for_timeout(300)  # let transitions settle
                 shot(f"task-{example.task_type}")

@@ -3,6 +3,8 @@ steps pay tests repeat (answer, review, let the crediting pass run, read the led
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,26 @@ from expertloop.store import tables as t
 
 LABELS = ["cat", "dog"]
 LATER = pay.CREDIT_GRACE_SECONDS + 1
+
+
+def at_once(*actions: Callable[[], object]) -> list[BaseException]:
+    """Run the actions in threads released together (a barrier); what they raised."""
+    start = threading.Barrier(len(actions))
+    errors: list[BaseException] = []
+
+    def run(action: Callable[[], object]) -> None:
+        start.wait()
+        try:
+            action()
+        except BaseException as exc:  # reported to the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
 
 
 @dataclass

@@ -29,6 +29,7 @@ from expertloop.store import Database
 from expertloop.web import (
     console_exports,
     console_import,
+    console_members,
     console_redteam,
     console_reviews,
     constitution_pages,
@@ -60,6 +61,7 @@ PARTS: tuple[Install, ...] = (
     console_exports.install,
     console_reviews.install,
     install_console_projects,
+    console_members.install,
     install_console_people,
     install_dashboard,
     install_console_items,

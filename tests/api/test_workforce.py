@@ -496,6 +496,42 @@ def test_an_item_whose_answers_end_without_a_majority_is_escalated_to_the_review
     assert all(kept == answered for kept, answered in rows)
 
 
+def test_escalation_waits_for_the_items_last_answer_and_spares_a_majority(env: Env) -> None:
+    # Three answers an item. Item 0: A, B, then A (disputed at the second answer, which is
+    # not the last; a majority at the end): no review. Item 1: A, B, then a tie: escalated
+    # at its last answer, all three answers.
+    manager, reviewer = env.user(Role.MANAGER), env.user(Role.REVIEWER)
+    workers = [env.user() for _ in range(3)]
+    project = env.project(manager, members=[*workers, reviewer], answers_per_item=3)
+    env.items(manager, project, [pairwise_item(0)])
+    env.client(manager).patch(f"{API}/projects/{project}/workforce", json={"escalate": True})
+
+    def pending() -> list[dict[str, Any]]:
+        return env.client(reviewer).get(
+            f"{API}/projects/{project}/reviews", params={"status": "pending"}
+        ).json()
+
+    clients = [env.client(w) for w in workers]
+    _answer(clients[0], _next(clients[0], project).json(), correct=True)
+    _answer(clients[1], _next(clients[1], project).json(), correct=False)
+    assert pending() == []  # disputed, but one answer is still to come
+    _answer(clients[2], _next(clients[2], project).json(), correct=True)
+    assert pending() == []  # two of three agree
+
+    env.items(manager, project, [pairwise_item(1)])
+    _answer(clients[0], _next(clients[0], project).json(), correct=True)
+    _answer(clients[1], _next(clients[1], project).json(), correct=False)
+    tie = _next(clients[2], project).json()
+    answered = clients[2].post(
+        f"{API}/assignments/{tie['assignment_id']}/answer", json={"answer": {"choice": "tie"}}
+    )
+    assert answered.status_code == 201, answered.text
+    escalated = pending()
+    assert {r["source"] for r in escalated} == {"escalation"}
+    assert {r["item_id"] for r in escalated} == {tie["item"]["id"]}
+    assert len(escalated) == 3
+
+
 def test_without_escalation_disagreeing_answers_queue_no_review(env: Env) -> None:
     manager = env.user(Role.MANAGER)
     workers = [env.user() for _ in range(2)]

@@ -3,7 +3,6 @@ reviews, reconciliation (and a tampered ledger), adjustments, and the budget sto
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,41 +12,13 @@ from db_fixtures import Env
 from expertloop.clock import FakeClock
 from expertloop.domain import Role, User
 from expertloop.errors import InputInvalid, PermissionDenied
-from expertloop.services import pay, pay_budget, pay_ledger
+from expertloop.services import pay, pay_budget, pay_ledger, projects
 from expertloop.services.assignments import next_assignment, submit_answer
 from expertloop.services.reviews import decide_review, request_reviews
 from expertloop.store import tables as t
+from pay_factory import PayWorld, at_once
 
-LABELS = ["cat", "dog"]
 LATER = timedelta(seconds=pay.CREDIT_GRACE_SECONDS + 1)
-
-
-def _project(env: Env, manager: User, workers: list[User], n: int, per_item: int = 1) -> int:
-    project = env.project(manager, task_type="label", config={"labels": LABELS},
-                          members=workers, answers_per_item=per_item)
-    env.items(manager, project, [
-        {"external_id": f"i{k}", "payload": {"text": f"thing {k}"}} for k in range(n)
-    ])
-    return project
-
-
-def _answer(env: Env, worker: User, project: int, clock: FakeClock | None = None,
-            seconds: float = 0, key: str | None = None) -> int | None:
-    a = next_assignment(env.db, actor=worker, project_id=project)
-    if a is None:
-        return None
-    if clock is not None and seconds:
-        clock.advance(seconds)
-    return submit_answer(env.db, actor=worker, assignment_id=a.id, answer={"label": "cat"},
-                         idempotency_key=key).answer_id
-
-
-def _earnings(env: Env, worker: User) -> tuple[int, int, int]:
-    rows = pay_ledger.earnings(env.db, actor=worker, worker_id=worker.id)
-    if not rows:
-        return (0, 0, 0)
-    (row,) = rows
-    return (row.pending, row.approved, row.paid)
 
 
 def _credits(env: Env) -> list[tuple[int | None, str]]:
@@ -60,17 +31,15 @@ def _credits(env: Env) -> list[tuple[int | None, str]]:
 def test_a_piece_rate_credits_each_answer_once_however_often_the_pass_runs(
     env: Env, clock: FakeClock
 ) -> None:
-    manager, worker = env.user(Role.MANAGER), env.user()
-    project = _project(env, manager, [worker], 5)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=125,
-                 currency="usd")
-    answers = [_answer(env, worker, project) for _ in range(3)]
+    world = PayWorld.build(env, clock, items=5, kind="piece", amount_minor=125, currency="usd")
+    (worker,) = world.workers
+    answers = [world.answer(worker) for _ in range(3)]
 
     assert pay.credit(env.db).credits == 0  # younger than the grace period: not yet
     clock.advance(LATER.total_seconds())
     assert pay.credit(env.db).credits == 3
     assert pay.credit(env.db).credits == 0
-    assert _earnings(env, worker) == (375, 0, 0)
+    assert world.money(worker) == (375, 0, 0)
     assert sorted(a for a, _ in _credits(env)) == sorted(answers)  # type: ignore[type-var]
     assert pay_ledger.reconcile(env.db).matches
 
@@ -78,53 +47,48 @@ def test_a_piece_rate_credits_each_answer_once_however_often_the_pass_runs(
 def test_an_hourly_rate_pays_time_on_task_capped_per_item_and_rounded_half_up(
     env: Env, clock: FakeClock
 ) -> None:
-    manager, worker = env.user(Role.MANAGER), env.user()
-    project = _project(env, manager, [worker], 3)
     # 18.01 an hour, at most 120 s an item.
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="hourly", amount_minor=1801,
-                 currency="EUR", max_seconds_per_item=120)
-    _answer(env, worker, project, clock, seconds=60)   # 1801 / 60 = 30.0167 -> 30
-    _answer(env, worker, project, clock, seconds=300)  # capped at 120 s: 60.033 -> 60
-    _answer(env, worker, project, clock, seconds=1)    # 0.5003 -> 1
+    world = PayWorld.build(env, clock, items=3, kind="hourly", amount_minor=1801,
+                           currency="EUR", max_seconds_per_item=120)
+    (worker,) = world.workers
+    world.answer(worker, seconds=60)   # 1801 / 60 = 30.0167 -> 30
+    world.answer(worker, seconds=300)  # capped at 120 s: 60.033 -> 60
+    world.answer(worker, seconds=1)    # 0.5003 -> 1
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
-    assert _earnings(env, worker) == (91, 0, 0)
+    assert world.money(worker) == (91, 0, 0)
     assert pay_ledger.reconcile(env.db).matches
 
 
 def test_a_new_rate_pays_only_answers_created_after_it_starts(
     env: Env, clock: FakeClock
 ) -> None:
-    manager, worker = env.user(Role.MANAGER), env.user()
-    project = _project(env, manager, [worker], 4)
-    _answer(env, worker, project)  # before any rate: unpaid
+    world = PayWorld.build(env, clock, items=4)
+    (worker,) = world.workers
+    world.answer(worker)  # before any rate: unpaid
     clock.advance(1)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=10,
-                 currency="USD")
-    _answer(env, worker, project)
+    world.rate(kind="piece", amount_minor=10)
+    world.answer(worker)
     clock.advance(1)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=20,
-                 currency="USD")
-    _answer(env, worker, project)
+    world.rate(kind="piece", amount_minor=20)
+    world.answer(worker)
     with pytest.raises(InputInvalid) as refused:
-        pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=5,
-                     currency="USD", effective_from=clock.now() - timedelta(days=1))
+        world.rate(kind="piece", amount_minor=5, effective_from=clock.now() - timedelta(days=1))
     assert refused.value.details[0]["field"] == "effective_from"
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
-    assert _earnings(env, worker) == (30, 0, 0)
+    assert world.money(worker) == (30, 0, 0)
     assert pay_ledger.reconcile(env.db).matches
 
 
 def test_reviews_approve_accepted_and_fixed_answers_and_reverse_rejected_ones(
     env: Env, clock: FakeClock
 ) -> None:
-    manager, reviewer = env.user(Role.MANAGER), env.user(Role.REVIEWER)
-    worker = env.user()
-    project = _project(env, manager, [worker, reviewer], 4)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=100,
-                 currency="USD")
-    ids = [_answer(env, worker, project) for _ in range(4)]
+    world = PayWorld.build(env, clock, items=4, kind="piece", amount_minor=100)
+    manager, reviewer, project, (worker,) = (
+        world.manager, world.reviewer, world.project, world.workers
+    )
+    ids = [world.answer(worker) for _ in range(4)]
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
     request_reviews(env.db, actor=manager, project_id=project, answer_ids=ids[:3])
@@ -139,7 +103,7 @@ def test_reviews_approve_accepted_and_fixed_answers_and_reverse_rejected_ones(
     result = pay.credit(env.db)
 
     assert (result.approvals, result.reversals) == (2, 1)
-    assert _earnings(env, worker) == (100, 200, 0)
+    assert world.money(worker) == (100, 200, 0)
     assert pay.credit(env.db).to_dict()["reversals"] == 0
     kinds = [k for a, k in _credits(env) if a == ids[1]]
     assert kinds == ["credit", "reversal"]  # a reversal is a new transaction
@@ -149,19 +113,14 @@ def test_reviews_approve_accepted_and_fixed_answers_and_reverse_rejected_ones(
 def test_a_decision_made_before_the_answers_pass_credits_and_decides_in_one_go(
     env: Env, clock: FakeClock
 ) -> None:
-    manager, reviewer, worker = env.user(Role.MANAGER), env.user(Role.REVIEWER), env.user()
-    project = _project(env, manager, [worker, reviewer], 1)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=7,
-                 currency="JPY")
-    answer = _answer(env, worker, project)
+    world = PayWorld.build(env, clock, items=1, kind="piece", amount_minor=7, currency="JPY")
+    (worker,) = world.workers
+    answer = world.answer(worker)
     assert answer is not None
-    request_reviews(env.db, actor=manager, project_id=project, answer_ids=[answer])
-    with env.db.read() as conn:
-        review = conn.execute(select(t.Review.id)).scalar_one()
-    decide_review(env.db, actor=reviewer, review_id=review, outcome="rejected", comment="no")
+    world.review(answer, "rejected")
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
-    assert _earnings(env, worker) == (0, 0, 0)
+    assert world.money(worker) == (0, 0, 0)
     assert [k for _, k in _credits(env)] == ["credit", "reversal"]
     assert pay_ledger.reconcile(env.db).matches
 
@@ -169,11 +128,9 @@ def test_a_decision_made_before_the_answers_pass_credits_and_decides_in_one_go(
 def test_duplicate_submits_and_concurrent_passes_credit_each_answer_once(
     env: Env, clock: FakeClock
 ) -> None:
-    manager = env.user(Role.MANAGER)
-    workers = [env.user() for _ in range(3)]
-    project = _project(env, manager, workers, 20, per_item=3)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=3,
-                 currency="USD")
+    world = PayWorld.build(env, clock, workers=3, items=20, per_item=3, kind="piece",
+                           amount_minor=3)
+    project, workers = world.project, world.workers
     for worker in workers:
         for k in range(5):
             a = next_assignment(env.db, actor=worker, project_id=project)
@@ -182,37 +139,20 @@ def test_duplicate_submits_and_concurrent_passes_credit_each_answer_once(
                 submit_answer(env.db, actor=worker, assignment_id=a.id,
                               answer={"label": "dog"}, idempotency_key=f"k{k}")
     clock.advance(LATER.total_seconds())
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def sweep() -> None:
-        try:
-            barrier.wait()
-            pay.credit(env.db, batch=4)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=sweep) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert at_once(*[lambda: pay.credit(env.db, batch=4)] * 4) == []
     credited = [a for a, k in _credits(env) if k == "credit"]
     assert len(credited) == len(set(credited)) == 15
-    assert all(_earnings(env, w) == (15, 0, 0) for w in workers)
+    assert all(world.money(w) == (15, 0, 0) for w in workers)
     assert pay_ledger.reconcile(env.db).matches
 
 
 def test_reconcile_finds_a_tampered_ledger_and_a_missing_credit(
     env: Env, clock: FakeClock
 ) -> None:
-    manager, worker = env.user(Role.MANAGER), env.user()
-    project = _project(env, manager, [worker], 3)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=50,
-                 currency="USD")
+    world = PayWorld.build(env, clock, items=3, kind="piece", amount_minor=50)
+    (worker,) = world.workers
     for _ in range(3):
-        _answer(env, worker, project)
+        world.answer(worker)
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
     assert pay_ledger.reconcile(env.db).matches
@@ -232,15 +172,13 @@ def test_reconcile_finds_a_tampered_ledger_and_a_missing_credit(
 
 
 def test_reconcile_finds_a_credit_that_was_never_written(env: Env, clock: FakeClock) -> None:
-    manager, worker = env.user(Role.MANAGER), env.user()
-    project = _project(env, manager, [worker], 3)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=50,
-                 currency="USD")
-    _answer(env, worker, project)
+    world = PayWorld.build(env, clock, items=3, kind="piece", amount_minor=50)
+    (worker,) = world.workers
+    world.answer(worker)
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
     # An answer the pass skipped (as if its cursor had been moved past it by hand).
-    _answer(env, worker, project)
+    world.answer(worker)
     with env.db.write() as conn:
         conn.execute(update(t.PayCursor).values(last_id=10**9))
     clock.advance(LATER.total_seconds())
@@ -251,11 +189,9 @@ def test_reconcile_finds_a_credit_that_was_never_written(env: Env, clock: FakeCl
 
 
 def test_an_extra_transaction_that_balances_is_still_caught(env: Env, clock: FakeClock) -> None:
-    manager, worker = env.user(Role.MANAGER), env.user()
-    project = _project(env, manager, [worker], 1)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=50,
-                 currency="USD")
-    answer = _answer(env, worker, project)
+    world = PayWorld.build(env, clock, items=1, kind="piece", amount_minor=50)
+    project, (worker,) = world.project, world.workers
+    answer = world.answer(worker)
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
     with env.db.write() as conn:
@@ -275,8 +211,8 @@ def test_an_extra_transaction_that_balances_is_still_caught(env: Env, clock: Fak
 
 
 def test_a_manual_adjustment_needs_a_reason_and_a_manager(env: Env, clock: FakeClock) -> None:
-    manager, worker = env.user(Role.MANAGER), env.user()
-    project = _project(env, manager, [worker], 1)
+    world = PayWorld.build(env, clock, items=1)
+    manager, project, (worker,) = world.manager, world.project, world.workers
     with pytest.raises(InputInvalid) as refused:
         pay_ledger.adjust(env.db, actor=manager, project_id=project, worker_id=worker.id,
                           amount_minor=500, currency="USD", reason="  ")
@@ -286,23 +222,20 @@ def test_a_manual_adjustment_needs_a_reason_and_a_manager(env: Env, clock: FakeC
                           amount_minor=500, currency="USD", reason="a gift to myself")
     pay_ledger.adjust(env.db, actor=manager, project_id=project, worker_id=worker.id,
                       amount_minor=500, currency="USD", reason="gold accuracy bonus, May")
-    assert _earnings(env, worker) == (0, 500, 0)
+    assert world.money(worker) == (0, 500, 0)
     assert pay_ledger.reconcile(env.db).matches
     with pytest.raises(PermissionDenied):
         pay_ledger.earnings(env.db, actor=env.user(), worker_id=worker.id)
 
 
 def test_a_budget_stops_the_leasing_and_raising_it_resumes(env: Env, clock: FakeClock) -> None:
-    manager = env.user(Role.MANAGER)
-    workers = [env.user() for _ in range(2)]
-    project = _project(env, manager, workers, 20)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=100,
-                 currency="USD")
+    world = PayWorld.build(env, clock, workers=2, items=20, kind="piece", amount_minor=100)
+    manager, project, workers = world.manager, world.project, world.workers
     status = pay_budget.set_budget(env.db, actor=manager, project_id=project,
                                    amount_minor=350, currency="USD")
     assert not status.stopped
     for _ in range(3):
-        _answer(env, workers[0], project)
+        world.answer(workers[0])
     held = next_assignment(env.db, actor=workers[1], project_id=project)
     assert held is not None
     clock.advance(LATER.total_seconds())
@@ -324,9 +257,9 @@ def test_a_budget_stops_the_leasing_and_raising_it_resumes(env: Env, clock: Fake
     assert pay_ledger.reconcile(env.db).matches
 
 
-def test_rates_and_budgets_refuse_bad_input_by_field(env: Env) -> None:
-    manager = env.user(Role.MANAGER)
-    project = _project(env, manager, [], 1)
+def test_rates_and_budgets_refuse_bad_input_by_field(env: Env, clock: FakeClock) -> None:
+    world = PayWorld.build(env, clock, workers=0, items=1)
+    manager, project = world.manager, world.project
     cases = [
         ({"kind": "daily", "amount_minor": 1, "currency": "USD"}, "kind"),
         ({"kind": "piece", "amount_minor": 1.5, "currency": "USD"}, "amount_minor"),
@@ -350,21 +283,16 @@ def test_rates_and_budgets_refuse_bad_input_by_field(env: Env) -> None:
 def test_a_statement_shows_each_movement_and_balances_at_both_ends_of_the_period(
     env: Env, clock: FakeClock
 ) -> None:
-    manager, reviewer, worker = env.user(Role.MANAGER), env.user(Role.REVIEWER), env.user()
-    project = _project(env, manager, [worker, reviewer], 3)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=10,
-                 currency="USD")
-    first = _answer(env, worker, project)
+    world = PayWorld.build(env, clock, items=3, kind="piece", amount_minor=10)
+    reviewer, (worker,) = world.reviewer, world.workers
+    first = world.answer(worker)
     assert first is not None
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
     clock.advance(1)
     middle = clock.now()
-    _answer(env, worker, project)
-    request_reviews(env.db, actor=manager, project_id=project, answer_ids=[first])
-    with env.db.read() as conn:
-        review = conn.execute(select(t.Review.id)).scalar_one()
-    decide_review(env.db, actor=reviewer, review_id=review, outcome="accepted")
+    world.answer(worker)
+    world.review(first, "accepted")
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
 
@@ -384,13 +312,11 @@ def test_effective_hourly_rates_warn_when_a_project_pays_below_the_minimum(
 ) -> None:
     from expertloop.services import pay_effective
 
-    manager, fast, slow = env.user(Role.MANAGER), env.user(), env.user()
-    project = _project(env, manager, [fast, slow], 4)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=50,
-                 currency="USD")
+    world = PayWorld.build(env, clock, workers=2, items=4, kind="piece", amount_minor=50)
+    manager, project, (fast, slow) = world.manager, world.project, world.workers
     for _ in range(2):
-        _answer(env, fast, project, clock, seconds=60)   # 50 a minute: 3000 an hour
-        _answer(env, slow, project, clock, seconds=600)  # 50 in 10 minutes: 300 an hour
+        world.answer(fast, seconds=60)   # 50 a minute: 3000 an hour
+        world.answer(slow, seconds=600)  # 50 in 10 minutes: 300 an hour
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
     minimum = pay_effective.parse_minimum("usd 1200")
@@ -412,21 +338,19 @@ def test_two_reviewers_deciding_at_once_leave_exactly_one_effect_on_the_pay(
 ) -> None:
     from expertloop.errors import ReviewClosed
 
-    manager, worker = env.user(Role.MANAGER), env.user()
-    reviewers = [env.user(Role.REVIEWER) for _ in range(2)]
-    project = _project(env, manager, [worker, *reviewers], 1)
-    pay.set_rate(env.db, actor=manager, project_id=project, kind="piece", amount_minor=80,
-                 currency="USD")
-    answer = _answer(env, worker, project)
+    world = PayWorld.build(env, clock, items=1, kind="piece", amount_minor=80)
+    (worker,) = world.workers
+    reviewers = [world.reviewer, env.user(Role.REVIEWER)]
+    projects.add_members(
+        env.db, actor=world.manager, project_id=world.project, user_ids=[reviewers[1].id]
+    )
+    answer = world.answer(worker)
     assert answer is not None
-    request_reviews(env.db, actor=manager, project_id=project, answer_ids=[answer])
-    with env.db.read() as conn:
-        review = conn.execute(select(t.Review.id)).scalar_one()
-    barrier = threading.Barrier(2)
+    request_reviews(env.db, actor=world.manager, project_id=world.project, answer_ids=[answer])
+    review = world.review_id(answer)
     outcomes: list[str] = []
 
     def decide(reviewer: User, outcome: str) -> None:
-        barrier.wait()
         try:
             decide_review(env.db, actor=reviewer, review_id=review, outcome=outcome,
                           comment="no" if outcome == "rejected" else "")
@@ -434,17 +358,14 @@ def test_two_reviewers_deciding_at_once_leave_exactly_one_effect_on_the_pay(
         except ReviewClosed:
             pass
 
-    threads = [threading.Thread(target=decide, args=(r, o))
-               for r, o in zip(reviewers, ["accepted", "rejected"], strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert at_once(
+        lambda: decide(reviewers[0], "accepted"), lambda: decide(reviewers[1], "rejected")
+    ) == []
     clock.advance(LATER.total_seconds())
     pay.credit(env.db)
 
     assert len(outcomes) == 1
     effects = [k for _, k in _credits(env)]
     assert effects == ["credit", "approval" if outcomes == ["accepted"] else "reversal"]
-    assert _earnings(env, worker) == ((0, 80, 0) if outcomes == ["accepted"] else (0, 0, 0))
+    assert world.money(worker) == ((0, 80, 0) if outcomes == ["accepted"] else (0, 0, 0))
     assert pay_ledger.reconcile(env.db).matches

@@ -5,7 +5,6 @@ the consensus snapshot when the period was paid (both databases)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
 from sqlalchemy import update
@@ -15,7 +14,7 @@ from expertloop.clock import FakeClock
 from expertloop.services import pay, pay_bonuses, pay_ledger
 from expertloop.services.consensus import refresh_snapshot
 from expertloop.store import tables as t
-from pay_factory import PayWorld
+from pay_factory import PayWorld, at_once
 
 
 def _rule(world: PayWorld, metric: str) -> pay_bonuses.BonusRuleRow:
@@ -135,22 +134,7 @@ def test_bonus_passes_at_once_pay_each_worker_once(env: Env, clock: FakeClock) -
             world.answer(worker, "cat")
     _close_month(world, rule)
     written: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(4)
-
-    def run() -> None:
-        try:
-            start.wait()
-            written.append(pay_bonuses.pay_bonuses(env.db))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert at_once(*[lambda: written.append(pay_bonuses.pay_bonuses(env.db))] * 4) == []
     assert sum(written) == 2
     assert [world.money(w)[1] for w in world.workers] == [500, 500]
     world.settle(0)

@@ -4,8 +4,6 @@ recomputes which happened (both databases, also with passes and decisions at onc
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import insert
 
@@ -15,18 +13,24 @@ from expertloop.domain import Role, User
 from expertloop.errors import InputInvalid
 from expertloop.services import pay, pay_effective, pay_ledger
 from expertloop.store import tables as t
-from pay_factory import LATER, PayWorld
+from pay_factory import LATER, PayWorld, at_once
 
 HOUR = 3600
+
+
+def _windowed(env: Env, clock: FakeClock, *, items: int, amount: int) -> tuple[PayWorld, User]:
+    """One worker, ``items`` items and a piece rate of ``amount`` with an hour's window."""
+    world = PayWorld.build(
+        env, clock, items=items, kind="piece", amount_minor=amount, review_window_seconds=HOUR
+    )
+    (worker,) = world.workers
+    return world, worker
 
 
 def test_pay_no_review_rejected_within_the_window_is_approved_once_when_it_ends(
     env: Env, clock: FakeClock
 ) -> None:
-    world = PayWorld.build(
-        env, clock, items=4, kind="piece", amount_minor=100, review_window_seconds=HOUR
-    )
-    (worker,) = world.workers
+    world, worker = _windowed(env, clock, items=4, amount=100)
     rejected, accepted, fixed, quiet = (world.answer(worker) for _ in range(4))
     assert world.settle().credits == 4
     assert world.money(worker) == (400, 0, 0)
@@ -47,10 +51,7 @@ def test_pay_no_review_rejected_within_the_window_is_approved_once_when_it_ends(
 def test_a_rejection_after_the_window_reverses_the_approved_pay_and_an_acceptance_adds_nothing(
     env: Env, clock: FakeClock
 ) -> None:
-    world = PayWorld.build(
-        env, clock, items=3, kind="piece", amount_minor=70, review_window_seconds=HOUR
-    )
-    (worker,) = world.workers
+    world, worker = _windowed(env, clock, items=3, amount=70)
     late_reject, late_accept = world.answer(worker), world.answer(worker)
     world.settle(HOUR + LATER)
     assert world.money(worker) == (0, 140, 0)
@@ -78,10 +79,7 @@ def test_a_decision_the_window_pass_has_not_seen_gives_the_same_ledger_in_either
     # The rejection comes after the window ended but before any pass ran: the review
     # pass writes the window's approval and the reversal of approved money, and the
     # window pass after it writes nothing more.
-    world = PayWorld.build(
-        env, clock, items=2, kind="piece", amount_minor=50, review_window_seconds=HOUR
-    )
-    (worker,) = world.workers
+    world, worker = _windowed(env, clock, items=2, amount=50)
     answer = world.answer(worker)
     clock.advance(HOUR + 1)
     world.review(answer, "rejected")  # type: ignore[arg-type]
@@ -108,10 +106,7 @@ def test_the_window_is_part_of_the_rate_and_checked(env: Env, clock: FakeClock) 
 def test_the_reconciliation_catches_a_window_approval_written_before_the_window_ended(
     env: Env, clock: FakeClock
 ) -> None:
-    world = PayWorld.build(
-        env, clock, items=2, kind="piece", amount_minor=40, review_window_seconds=HOUR
-    )
-    (worker,) = world.workers
+    world, worker = _windowed(env, clock, items=2, amount=40)
     answer = world.answer(worker)
     world.settle()
     with env.db.write() as conn:  # forged: approved with half the window to go
@@ -159,38 +154,16 @@ def test_the_reconciliation_catches_a_window_approval_written_before_the_window_
 def test_window_passes_and_a_late_rejection_at_once_write_each_effect_once(
     env: Env, clock: FakeClock
 ) -> None:
-    world = PayWorld.build(
-        env, clock, items=6, kind="piece", amount_minor=30, review_window_seconds=HOUR
-    )
-    (worker,) = world.workers
+    world, worker = _windowed(env, clock, items=6, amount=30)
     answers = [world.answer(worker) for _ in range(6)]
     world.settle()
     clock.advance(HOUR + LATER)
-    errors: list[BaseException] = []
-    start = threading.Barrier(5)
-
-    def sweep() -> None:
-        try:
-            start.wait()
-            pay.credit(env.db)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
 
     def reject() -> None:
-        try:
-            start.wait()
-            for answer in answers[:3]:
-                world.review(answer, "rejected")  # type: ignore[arg-type]
-        except BaseException as exc:
-            errors.append(exc)
+        for answer in answers[:3]:
+            world.review(answer, "rejected")  # type: ignore[arg-type]
 
-    threads = [threading.Thread(target=sweep) for _ in range(4)]
-    threads.append(threading.Thread(target=reject))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert at_once(*[lambda: pay.credit(env.db)] * 4, reject) == []
     world.settle()
     for answer in answers:
         kinds = [kind for _, kind in world.transactions(answer)]
@@ -207,10 +180,7 @@ def test_two_reviewers_deciding_after_the_window_while_passes_run_leave_one_outc
     from expertloop.errors import ReviewClosed
     from expertloop.services.reviews import decide_review, request_reviews
 
-    world = PayWorld.build(
-        env, clock, items=1, kind="piece", amount_minor=80, review_window_seconds=HOUR
-    )
-    (worker,) = world.workers
+    world, worker = _windowed(env, clock, items=1, amount=80)
     second = env.user(Role.REVIEWER)
     from expertloop.services import projects
 
@@ -222,12 +192,9 @@ def test_two_reviewers_deciding_after_the_window_while_passes_run_leave_one_outc
     world.settle(HOUR + LATER)  # approved by its window
     request_reviews(env.db, actor=world.manager, project_id=world.project, answer_ids=[answer])
     review = world.review_id(answer)
-    barrier = threading.Barrier(4)
     outcomes: list[str] = []
-    errors: list[BaseException] = []
 
     def decide(reviewer: User, outcome: str) -> None:
-        barrier.wait()
         try:
             decide_review(
                 env.db,
@@ -239,26 +206,12 @@ def test_two_reviewers_deciding_after_the_window_while_passes_run_leave_one_outc
             outcomes.append(outcome)
         except ReviewClosed:
             pass
-        except BaseException as exc:  # reported below
-            errors.append(exc)
 
-    def sweep() -> None:
-        barrier.wait()
-        try:
-            pay.credit(env.db, grace_seconds=0)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(target=decide, args=(r, o))
-        for r, o in zip([world.reviewer, second], ["accepted", "rejected"], strict=True)
-    ]
-    threads += [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert at_once(
+        lambda: decide(world.reviewer, "accepted"),
+        lambda: decide(second, "rejected"),
+        *[lambda: pay.credit(env.db, grace_seconds=0)] * 2,
+    ) == []
     world.settle()
     assert len(outcomes) == 1
     kinds = [kind for _, kind in world.transactions(answer)]

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from expertloop.domain import Role, User
+from expertloop.errors import ExpertloopError
 from expertloop.services.database import Database, open_database
 from expertloop.services.users import list_users
 from expertloop.settings import Settings
@@ -24,6 +25,7 @@ __all__ = [
     "json_option",
     "operator",
     "progress_columns",
+    "refused",
     "settings",
     "user_id",
 ]
@@ -48,6 +50,16 @@ def settings() -> Settings:
 def fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(code=1)
+
+
+@contextmanager
+def refused() -> Iterator[None]:
+    """A service's refusal inside the block (an :class:`ExpertloopError`: not found, not
+    allowed, invalid input...) ends the command with its message and exit code 1."""
+    try:
+        yield
+    except ExpertloopError as exc:
+        fail(exc.message)
 
 
 @contextmanager

@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from expertloop.cli.common import database, err, fail, operator, settings, user_id
-from expertloop.errors import ExpertloopError
+from expertloop.cli.common import database, err, fail, operator, refused, settings, user_id
 
 __all__ = ["group", "register"]
 
@@ -54,12 +53,10 @@ def pay_rate(
             fail(f"--premium number {number} is not JSON: {exc}")
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             rate = set_rate(db, actor=actor, project_id=project, kind=kind, amount_minor=amount,
                             currency=currency, max_seconds_per_item=max_seconds,
                             premiums=premiums, review_window_seconds=review_window)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps({"project": project, "rate_id": rate.id, "kind": rate.kind,
                            "amount_minor": rate.amount_minor, "currency": rate.currency,
                            "max_seconds_per_item": rate.max_seconds_per_item,
@@ -80,11 +77,9 @@ def pay_budget_set(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             status = set_budget(db, actor=actor, project_id=project, amount_minor=amount,
                                 currency=currency)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps(status.to_dict()))
 
 
@@ -134,10 +129,8 @@ def pay_earnings(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             rows = earnings(db, actor=actor, worker_id=user_id(db, worker))
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps([row.to_dict() for row in rows]))
 
 
@@ -159,12 +152,10 @@ def pay_bonus_rule(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             rule = add_rule(db, actor=actor, project_id=project, metric=metric, period=period,
                             threshold_bp=threshold, min_count=min_count, amount_minor=amount,
                             currency=currency)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps(rule.to_dict()))
 
 
@@ -180,12 +171,10 @@ def pay_bonus_rules(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             if disable is not None:
                 disable_rule(db, actor=actor, project_id=project, rule_id=disable)
             rules = list_rules(db, actor=actor, project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
     for rule in rules:
         typer.echo(json.dumps(rule.to_dict()))
 
@@ -214,11 +203,9 @@ def pay_adjust(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             tx = adjust(db, actor=actor, project_id=project, worker_id=user_id(db, worker),
                         amount_minor=amount, currency=currency, reason=reason)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps({"transaction_id": tx}))
 
 
@@ -238,10 +225,8 @@ def pay_effective_rates(
         fail(str(exc))
     with database(config) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             report = effective_rates(db, actor=actor, project_id=project, minimum=minimum)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps(report.to_dict()))
     if report.warning:
         err.print(f"[yellow]warning:[/yellow] {report.warning}", highlight=False)
@@ -257,11 +242,9 @@ def pay_account(
 
     with database(settings()) as db:
         actor = operator(db, None)
-        try:
+        with refused():
             set_payout_reference(db, actor=actor, worker_id=user_id(db, worker),
                                  reference=reference)
-        except ExpertloopError as exc:
-            fail(exc.message)
 
 
 @group.command("payout")
@@ -277,11 +260,9 @@ def pay_payout(
     config = settings()
     with database(config) as db:
         actor = operator(db, None)
-        try:
+        with refused():
             done = pay_batch(db, actor=actor, batch=batch, currency=currency, path=output,
                              secret_key=config.secret_key)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps(done.to_dict()))
 
 

@@ -190,6 +190,16 @@ class Authoring(TaskType):
                 ],
             }
         },
+        in_progress=(
+            (
+                "fill",
+                "textarea[name=problem]",
+                "A test for disease D has sensitivity 0.9 and specificity 0.95. Prevalence is "
+                "1%. What is P(D | positive)?",
+            ),
+            ("fill", "[data-rubric-rows] input[type=text]", "Sets up Bayes' theorem correctly"),
+            ("fill", "[data-rubric-rows] input[type=number]", "2"),
+        ),
     )
 
 

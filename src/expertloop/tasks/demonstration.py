@@ -171,6 +171,15 @@ class Demonstration(TaskType):
                 "claim tax relief of £6 a week without receipts."
             }
         },
+        in_progress=(
+            (
+                "fill",
+                "textarea[name=response]",
+                "Probably yes. If your employer **requires** you to work from home, you can "
+                "claim relief in one of two ways:\n\n1. A flat £6 a week, with no receipts "
+                "needed.\n2. The exact extra costs (heating, metered broadband), with evidence.",
+            ),
+        ),
     )
 
     def answer_from_fields(

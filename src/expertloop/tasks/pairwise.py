@@ -361,6 +361,16 @@ class Pairwise(TaskType):
             }
         ],
         extra={"answer": {"choice": "A", "strength": 3}},
+        in_progress=(
+            ("press", "1"),
+            ("press", "2"),
+            (
+                "fill",
+                "textarea[name=rationale]",
+                "One answer treats on LDL alone and dismisses side effects.",
+            ),
+            ("focus", "[data-action=submit]"),
+        ),
     )
 
     # Label Studio's pairwise template names the responses answer1/answer2 and stores the

@@ -357,6 +357,7 @@ class Ranking(TaskType):
             }
         ],
         extra={"answer": {"ranking": [[0], [2], [1]]}},
+        in_progress=(("press", "1"), ("press", "3")),
     )
 
 

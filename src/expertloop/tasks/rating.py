@@ -293,6 +293,7 @@ class Rating(TaskType):
             }
         ],
         extra={"answer": {"scores": {"accuracy": 5, "clarity": 4}}},
+        in_progress=(("press", "5"),),
     )
 
     def answer_from_fields(

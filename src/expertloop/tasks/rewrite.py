@@ -164,6 +164,9 @@ class Rewrite(TaskType):
                 "rewrite": "Not after 20 weeks. Paracetamol is preferred; ask a midwife.",
             }
         },
+        in_progress=(
+            ("fill", "textarea[name=critique]", "Wrong after 20 weeks: NSAIDs risk fetal harm."),
+        ),
     )
 
 

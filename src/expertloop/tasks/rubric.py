@@ -360,6 +360,7 @@ class Rubric(TaskType):
             }
         ],
         extra={"answer": {"scores": {"correct dose": True, "completeness": 3}}},
+        in_progress=(("press", "1"), ("press", "2")),
     )
 
     def answer_from_fields(

@@ -272,11 +272,18 @@ class ColumnarComparison:
         return criterion or self.channel
 
 
+DemoStep = tuple[str, ...]
+"""One touch of a task's form, as the screenshots replay it: ``("press", key)``,
+``("fill", css selector, text)`` or ``("focus", css selector)``."""
+
+
 @dataclass(frozen=True)
 class ExampleProject:
     """A small, realistic project of one task type, for the UI's screenshots and browser
-    tests: its config, items, guidelines, and in ``extra`` what the tests need (an
-    ``answer`` a worker might give to its first item)."""
+    tests: its config, items, guidelines, in ``extra`` what the tests need (an ``answer`` a
+    worker might give to its first item), and in ``in_progress`` how an expert part-way
+    through the first item has touched its form (its template's keys and fields), so the
+    picture shows a task being done."""
 
     task_type: str
     name: str
@@ -284,6 +291,7 @@ class ExampleProject:
     items: list[dict[str, Any]]
     guidelines: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    in_progress: tuple[DemoStep, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The manager's console, its project pages: the project list (``/manage``), creating a
-project with a live preview, settings with the guidelines' versions and archiving, and
-members. The user directory (``/manage/people``) is in ``web/console_people.py``.
+project with a live preview, settings with the guidelines' versions and archiving. Its
+members are in ``web/console_members.py``, the user directory (``/manage/people``) in
+``web/console_people.py``, who may use the console in ``web/console_access.py``.
 
 Handlers load, authorise (through the services, which apply ``domain/policies.py``) and
 render; forms post back to the same page with the session's CSRF token, and errors are
@@ -14,7 +15,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -25,11 +25,12 @@ from expertloop.api.deps import CurrentUser, DatabaseDep
 from expertloop.api.schemas import ProjectCreate, ProjectUpdate, SmallId
 from expertloop.domain import Project, Role, User, can_create_projects
 from expertloop.domain.models import GuidelinesVersion
-from expertloop.errors import ExpertloopError, InputInvalid, NotFound, PermissionDenied
-from expertloop.services import access, counters, project_setup, projects, redundancy, users
+from expertloop.errors import ExpertloopError, InputInvalid, PermissionDenied
+from expertloop.services import counters, project_setup, projects, redundancy
 from expertloop.services.runtime import Runtime
 from expertloop.store import Database
 from expertloop.tasks import TASK_TYPES, TaskType, TaskValidationError, get_task_type
+from expertloop.web.console_access import DIRECTORY_PAGE, Refused, console_user, manageable
 from expertloop.web.console_forms import (
     SETTINGS_FIELDS,
     config_controls,
@@ -43,7 +44,6 @@ from expertloop.web.pages import (
     error_page,
     page_context,
     redirect,
-    redirect_to_login,
 )
 from expertloop.web.rendering import render_page, render_string, task_template_name
 from expertloop.web.sessions import session_user
@@ -52,44 +52,10 @@ __all__ = ["DIRECTORY_PAGE", "Refused", "console_user", "install_console_project
 
 router = APIRouter(include_in_schema=False)
 
-DIRECTORY_PAGE = 50
-
 
 def install_console_projects(app: FastAPI, runtime: Runtime) -> None:  # noqa: ARG001
     """The console's project pages."""
     app.include_router(router)
-
-
-class Refused(Exception):
-    """A console page refused: ``response`` is what to send instead (sign in, or 403)."""
-
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
-def console_user(request: Request) -> User:
-    """The signed-in manager or admin; anyone else is sent to sign in or refused (403)."""
-    user = session_user(request)
-    if user is None:
-        raise Refused(redirect_to_login(request))
-    if not can_create_projects(user):
-        raise Refused(
-            error_page(
-                request,
-                user,
-                PermissionDenied("The console is for project managers and admins."),
-            )
-        )
-    return user
-
-
-def _manageable(db: Database, user: User, project_id: int) -> Project:
-    """The project if the user manages it (its managers, admins); NotFound otherwise, so a
-    manager learns nothing of other managers' projects."""
-    project = projects.get_project(db, actor=user, project_id=project_id)
-    if user.role is not Role.ADMIN and not project.is_member:
-        raise NotFound(f"project {project_id} not found")
-    return project
 
 
 def _task_types() -> list[dict[str, str]]:
@@ -421,7 +387,7 @@ _NOTICES = {
 def settings_form(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     try:
         user = console_user(request)
-        project = _manageable(db, user, project_id)
+        project = manageable(db, user, project_id)
     except Refused as refused:
         return refused.response
     except ExpertloopError as exc:
@@ -434,7 +400,7 @@ def settings_form(project_id: SmallId, request: Request, db: DatabaseDep) -> Res
 async def save_settings(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     try:
         user = console_user(request)
-        project = _manageable(db, user, project_id)
+        project = manageable(db, user, project_id)
         form = await request.form()
         check_form_csrf(request, form)
     except Refused as refused:
@@ -484,7 +450,7 @@ async def save_settings(project_id: SmallId, request: Request, db: DatabaseDep) 
 async def _archiving(request: Request, db: Database, project_id: int, archive: bool) -> Response:
     try:
         user = console_user(request)
-        _manageable(db, user, project_id)
+        manageable(db, user, project_id)
         check_form_csrf(request, await request.form())
         change = projects.archive_project if archive else projects.unarchive_project
         change(
@@ -509,108 +475,3 @@ async def archive(project_id: SmallId, request: Request, db: DatabaseDep) -> Res
 @router.post("/manage/projects/{project_id}/unarchive")
 async def unarchive(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     return await _archiving(request, db, project_id, False)
-
-
-# --- members ------------------------------------------------------------------------------
-
-
-def _members_page(
-    request: Request,
-    db: Database,
-    user: User,
-    project: Project,
-    *,
-    username: str = "",
-    error: str = "",
-    notice: str = "",
-    status_code: int = 200,
-) -> Response:
-    members = projects.list_members(db, actor=user, project_id=project.id)
-    return render_page(
-        request,
-        "console/members.html",
-        {
-            **page_context(request, user),
-            "tab": "members",
-            "project": project,
-            "members": members,
-            "username": username,
-            "error": error,
-            "notice": notice,
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/manage/projects/{project_id}/members")
-def members_page(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
-    try:
-        user = console_user(request)
-        project = _manageable(db, user, project_id)
-    except Refused as refused:
-        return refused.response
-    except ExpertloopError as exc:
-        return error_page(request, session_user(request), exc)
-    notice = ""
-    if request.query_params.get("added"):
-        notice = f"Added {request.query_params['added']}."
-    elif request.query_params.get("removed"):
-        notice = f"Removed {request.query_params['removed']}."
-    return _members_page(request, db, user, project, notice=notice)
-
-
-@router.post("/manage/projects/{project_id}/members")
-async def add_member(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
-    try:
-        user = console_user(request)
-        project = _manageable(db, user, project_id)
-        form = await request.form()
-        check_form_csrf(request, form)
-    except Refused as refused:
-        return refused.response
-    except ExpertloopError as exc:
-        return error_page(request, session_user(request), exc)
-    username = str(form.get("username") or "").strip()
-    found = users.search_users(db, actor=user, q=username, limit=DIRECTORY_PAGE).users
-    match = next((u for u in found if u.username == username), None)
-    if match is None:
-        match = next((u for u in found if u.username.lower() == username.lower()), None)
-    if not username or match is None:
-        error = "Enter a username." if not username else f"No user is named {username!r}."
-        return _members_page(
-            request, db, user, project, username=username, error=error, status_code=422
-        )
-    try:
-        projects.add_members(db, actor=user, project_id=project_id, user_ids=[match.id])
-    except ExpertloopError as exc:
-        return _members_page(
-            request, db, user, project, username=username, error=exc.message, status_code=exc.status
-        )
-    return redirect(f"/manage/projects/{project_id}/members?{urlencode({'added': match.username})}")
-
-
-@router.post("/manage/projects/{project_id}/members/{user_id}/remove")
-async def remove_member(
-    project_id: SmallId, user_id: SmallId, request: Request, db: DatabaseDep
-) -> Response:
-    try:
-        user = console_user(request)
-        _manageable(db, user, project_id)
-        check_form_csrf(request, await request.form())
-        members = {
-            m.user_id: m.username
-            for m in projects.list_members(db, actor=user, project_id=project_id)
-        }
-        access.remove_member(
-            db,
-            actor=user,
-            project_id=project_id,
-            user_id=user_id,
-            caches=request.app.state.runtime.access_caches,
-        )
-    except Refused as refused:
-        return refused.response
-    except ExpertloopError as exc:
-        return error_page(request, session_user(request), exc)
-    gone = urlencode({"removed": members.get(user_id, str(user_id))})
-    return redirect(f"/manage/projects/{project_id}/members?{gone}")

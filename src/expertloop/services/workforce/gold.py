@@ -109,10 +109,22 @@ def record_answer(
         None if target.gold is None
         else task.matches_gold(canonical, target.gold, config=target.config)
     )
-    store.record_worker_answer(
-        conn, project_id=target.project_id, worker_id=target.worker_id,
-        gold=scored is not None, correct=bool(scored),
+    vote = (
+        task.vote(canonical, config=target.config)
+        if target.gold is None and target.counts_votes else None
     )
+    # The worker's counters, and the item's vote and dispute mark (one statement on
+    # PostgreSQL).
+    counted = store.count_answer(
+        conn, project_id=target.project_id, worker_id=target.worker_id,
+        item_id=target.item_id, gold=scored is not None, correct=bool(scored), vote=vote,
+        escalate=target.escalate,
+    )
+    # An escalating project's disputed item has all its answers and no value has more
+    # than half of them: every answer of it goes to review.
+    tally = counted.tally
+    if tally is not None and 2 * max(tally.values()) <= sum(tally.values()):
+        store.escalate_item(conn, target.item_id, now=now)
     if target.open_gold:
         store.reopen_gold_slot(conn, target.item_id)
     clear = None
@@ -123,28 +135,7 @@ def record_answer(
         )
         if failed:
             clear = (target.project_id, target.worker_id)
-    if target.gold is None and target.counts_votes:
-        vote = task.vote(canonical, config=target.config)
-        if vote is not None:
-            _count_vote(conn, target.item_id, vote, escalate=target.escalate, now=now)
     return AfterAnswer(clear)
-
-
-def _count_vote(
-    conn: Connection, item_id: int, vote: str, *, escalate: bool, now: datetime
-) -> None:
-    store.add_vote(conn, item_id, vote)
-    # One statement: disputed once another value has a vote (the item is locked already).
-    disputed = store.mark_disputed(conn, item_id, vote)
-    if escalate and disputed:
-        answers, target = store.item_progress(conn, item_id)
-        if answers < target:
-            return
-        tally = store.votes(conn, item_id)
-        total = sum(tally.values())
-        # The item has all its answers and no value has more than half of them.
-        if answers >= target and 2 * max(tally.values()) <= total:
-            store.escalate_item(conn, item_id, now=now)
 
 
 def after_commit(db: Database, after: AfterAnswer) -> None:
