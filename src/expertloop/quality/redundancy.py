@@ -72,19 +72,20 @@ the ninth). ``docs/quality.md`` gives the figures, including where the defaults 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from expertloop.quality._agg_common import prepare
+from expertloop.quality._agg_common import AggregationResult, prepare
 from expertloop.quality._common import QualityInputError
 from expertloop.quality._redundancy_model import (
     DEFAULT_CALIBRATE,
     DEFAULT_EVIDENCE_WEIGHT,
     DEFAULT_POLICY,
+    DEFAULT_REFIT,
     Confusion,
     RedundancyPolicy,
     WorkerModel,
@@ -94,19 +95,37 @@ from expertloop.quality._redundancy_model import (
     one_coin_matrix,
     policy_problem,
 )
-from expertloop.quality.aggregation import aggregate, dawid_skene, one_coin_dawid_skene
+from expertloop.quality.aggregation import aggregate, dawid_skene, mace, one_coin_dawid_skene
+
+
+def _hierarchical_dawid_skene(w: Any, i: Any, lab: Any, *, classes: Any) -> AggregationResult:
+    return dawid_skene(w, i, lab, classes=classes, prior_strength="evidence")
+
+
+def _auto(w: Any, i: Any, lab: Any, *, classes: Any) -> AggregationResult:
+    return aggregate(w, i, lab, method="auto", classes=classes)
+
 
 # The consensus fits a replay's refit can use (``replay(refit=...)``).
-_REFITS = {"one_coin_dawid_skene": one_coin_dawid_skene, "dawid_skene": dawid_skene}
+REFITS: dict[str, Callable[..., AggregationResult]] = {
+    "one_coin_dawid_skene": one_coin_dawid_skene,
+    "dawid_skene": dawid_skene,
+    "hierarchical_dawid_skene": _hierarchical_dawid_skene,
+    "mace": mace,
+    "auto": _auto,
+}
 
 __all__ = [
     "DEFAULT_CALIBRATE",
     "DEFAULT_EVIDENCE_WEIGHT",
     "DEFAULT_POLICY",
+    "DEFAULT_REFIT",
+    "REFITS",
     "Confusion",
     "RedundancyPolicy",
     "ReplayResult",
     "WorkerModel",
+    "fit_stopping_model",
     "fit_worker_model",
     "item_posterior",
     "next_target",
@@ -240,7 +259,7 @@ def replay(
     calibration_share: float = 0.0,
     leave_one_out: bool = False,
     calibrate: bool = DEFAULT_CALIBRATE,
-    refit: str = "one_coin_dawid_skene",
+    refit: str = DEFAULT_REFIT,
 ) -> ReplayResult:
     """Replay recorded answers through the adaptive stopping rule.
 
@@ -292,8 +311,8 @@ def replay(
     ([2, 3], 8)
     """
     policy = RedundancyPolicy(min_answers, max_answers, target_confidence)
-    if refit not in _REFITS:
-        raise QualityInputError(f"refit must be one of {sorted(_REFITS)}")
+    if refit not in REFITS:
+        raise QualityInputError(f"refit must be one of {sorted(REFITS)}")
     if not 0 <= calibration_share <= 1:
         raise QualityInputError("calibration_share must be in [0, 1]")
     obs = prepare(workers, items, labels, classes=classes)
@@ -424,16 +443,52 @@ def _refit(
     fallback: WorkerModel,
     leave_one_out: bool = False,
     calibrate: bool = DEFAULT_CALIBRATE,
-    refit: str = "one_coin_dawid_skene",
+    refit: str = DEFAULT_REFIT,
 ) -> WorkerModel:
     # A judge's reliability is learned where experts overlap: on items with one answer and
     # one verdict the fit cannot tell which of the two is right, and settles on trusting
     # the judge, which is on every item.
     w, i, lab = _with_judges(obs, used, jv, overlap_only=True)
     try:
-        fit = _REFITS[refit](w, i, lab, classes=list(range(k)))
+        return fit_stopping_model(
+            w,
+            i,
+            lab,
+            classes=k,
+            refit=refit,
+            calibrate=calibrate,
+            prior_strength=prior_strength,
+            evidence_weight=evidence_weight,
+            leave_one_out=leave_one_out,
+        )
     except Exception:  # a fit that fails leaves the previous model in place, as live
         return fallback
+
+
+def fit_stopping_model(
+    workers: ArrayLike | Iterable[Any],
+    items: ArrayLike | Iterable[Any],
+    labels: ArrayLike | Iterable[Any],
+    *,
+    classes: int,
+    refit: str = DEFAULT_REFIT,
+    calibrate: bool = DEFAULT_CALIBRATE,
+    prior_strength: float = 5.0,
+    evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT,
+    leave_one_out: bool = False,
+) -> WorkerModel:
+    """The stopping rule's :class:`WorkerModel` from a project's answers: the consensus fit
+    ``refit`` (one of :data:`REFITS`), then :func:`fit_worker_model` on its posteriors.
+
+    What :func:`replay` does at every refit and the live ``redundancy.fit`` job does, so
+    the two stop at the same points. ``labels`` are class codes ``0..classes-1``. Raises
+    what the fit raises (:class:`~expertloop.quality.ConvergenceError`,
+    :class:`~expertloop.quality.QualityInputError`).
+    """
+    if refit not in REFITS:
+        raise QualityInputError(f"refit must be one of {sorted(REFITS)}")
+    w, i, lab = np.asarray(workers), np.asarray(items), np.asarray(labels)
+    fit = REFITS[refit](w, i, lab, classes=list(range(classes)))
     return fit_worker_model(
         w,
         i,

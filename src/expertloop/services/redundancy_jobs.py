@@ -37,11 +37,10 @@ import numpy as np
 from expertloop.errors import NotFound
 from expertloop.jobs import JobContext, job_kind
 from expertloop.quality import ConvergenceError, QualityInputError
-from expertloop.quality.aggregation import one_coin_dawid_skene
 from expertloop.quality.redundancy import (
     RedundancyPolicy,
     WorkerModel,
-    fit_worker_model,
+    fit_stopping_model,
     item_posterior,
     next_target,
 )
@@ -118,10 +117,7 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
     all_items = items + [item for _, item, _ in overlap]
     all_labels = labels + [label for _, _, label in overlap]
     try:
-        fit = one_coin_dawid_skene(all_workers, all_items, all_labels, classes=list(range(k)))
-        model = fit_worker_model(
-            all_workers, all_items, all_labels, fit.posteriors, unit_ids=fit.item_ids
-        )
+        model = fit_stopping_model(all_workers, all_items, all_labels, classes=k)
     except (ConvergenceError, QualityInputError) as exc:
         return {"fitted": False, "reason": str(exc)}
     counts: dict[int, int] = {}
