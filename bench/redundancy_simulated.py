@@ -13,14 +13,14 @@ with ``auto`` on every answer. The crowds (``--seeds`` draws of each):
 - ``simulate_correlated`` (hard items pull most workers to one wrong class), 10 and 30
   answers per item.
 
-The selection rule, fixed before the real data sets were scored: the candidate with the
-largest mean saving whose mean accuracy change is >= -0.5 points and whose worst crowd
-loses at most 2 points (a stopping rule that is over-confident in one regime, as the
-one-coin stopping model is where workers lean one way, is not a default however well it
-does on average). ``chosen`` names it; ``bench/redundancy.py`` then checks it on the real
-data sets, and scores the same choice made leave-one-dataset-out.
+The selection rule: the candidate with the largest mean saving whose mean accuracy change
+is >= -0.5 points; candidates within half a point of that saving count as tied, and the tie
+goes to the smallest loss on the worst crowd (a stopping rule over-confident in one regime,
+as the one-coin stopping model is where workers lean one way, is not a default for half a
+point of saving). ``chosen`` names it; ``bench/redundancy.py`` then checks it on the real
+data sets, and scores choosing among its candidates leave-one-dataset-out.
 
-Usage: ``python bench/redundancy_simulated.py [--seeds 1]``; prints ONE JSON object.
+Usage: ``python bench/redundancy_simulated.py [--seeds 3]``; prints ONE JSON object.
 """
 
 from __future__ import annotations
@@ -48,17 +48,14 @@ CANDIDATES: list[Candidate] = [
         DEFAULT_REFIT,
         DEFAULT_CALIBRATE,
     ),
-    (3, 20, 0.999, "one_coin_dawid_skene", False),  # the default until 2026-12-03
-    (3, 40, 0.999, "one_coin_dawid_skene", False),
-    (3, 20, 0.999, "dawid_skene", False),
-    (3, 40, 0.9995, "dawid_skene", False),
-    (3, 40, 0.9999, "dawid_skene", False),
+    (3, 40, 0.999, "dawid_skene", False),
     (3, 40, 0.998, "dawid_skene", False),
-    (3, 40, 0.995, "dawid_skene", False),
-    (3, 40, 0.999, "hierarchical_dawid_skene", False),
-    (3, 40, 0.999, "dawid_skene", True),
+    (3, 40, 0.999, "one_coin_dawid_skene", False),
+    (3, 20, 0.999, "one_coin_dawid_skene", False),  # the default until 2026-12-03
+    (3, 40, 0.9999, "hierarchical_dawid_skene", False),
+    (3, 40, 0.9999, "one_coin_dawid_skene", False),
 ]
-MEAN_LIMIT, WORST_LIMIT = -0.5, -2.0
+MEAN_LIMIT, TIE = -0.5, 0.005
 
 
 def crowds(seeds: int) -> list[tuple[str, Any]]:
@@ -110,12 +107,12 @@ def run(seeds: int) -> dict[str, Any]:
             "mean_accuracy_delta_pts": round(float(np.mean(deltas)), 3),
             "worst_accuracy_delta_pts": round(float(min(deltas)), 3),
         }
-    ok = [
-        n for n, s in summary.items()
-        if s["mean_accuracy_delta_pts"] >= MEAN_LIMIT
-        and s["worst_accuracy_delta_pts"] >= WORST_LIMIT
-    ]
-    chosen = max(ok, key=lambda n: summary[n]["mean_saving"]) if ok else None
+    ok = [n for n, s in summary.items() if s["mean_accuracy_delta_pts"] >= MEAN_LIMIT]
+    chosen = None
+    if ok:
+        most = max(summary[n]["mean_saving"] for n in ok)
+        tied = [n for n in ok if summary[n]["mean_saving"] >= most - TIE]
+        chosen = max(tied, key=lambda n: summary[n]["worst_accuracy_delta_pts"])
     return {
         "seeds": seeds,
         "crowds": len(next(iter(per.values()))),
@@ -130,7 +127,7 @@ def run(seeds: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args(argv)
     print(json.dumps(run(args.seeds)))
     return 0

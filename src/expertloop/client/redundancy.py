@@ -36,7 +36,7 @@ class Redundancy:
         project: Any,
         *,
         min_answers: int = 3,
-        max_answers: int = 20,
+        max_answers: int = 40,
         target_confidence: float = 0.999,
     ) -> dict[str, Any]:
         """Turn adaptive redundancy on or change it (managers); existing items follow in

@@ -3,9 +3,10 @@
 - ``redundancy.watch`` (periodic, every ``EXPERTLOOP_CONSENSUS_REFRESH_SECONDS``) queues a
   fit for each adaptive project with answers newer than its model, due no sooner than ten
   times its last fit took after it, so fits take at most a tenth of a job worker.
-- ``redundancy.fit`` fits one-coin Dawid-Skene on the project's answers to items without
-  gold, then :func:`expertloop.quality.redundancy.fit_worker_model` (each worker's confusion
-  matrix shrunk toward the crowd's), and stores it (``redundancy_models``,
+- ``redundancy.fit`` fits the stopping model on the project's answers to items without
+  gold with :func:`expertloop.quality.redundancy.fit_stopping_model` (the consensus fit
+  ``DEFAULT_REFIT``, hierarchical Dawid-Skene, then ``fit_worker_model``: each worker's
+  confusion matrix shrunk toward the crowd's), exactly as ``replay`` refits, and stores it (``redundancy_models``,
   ``worker_reliability``). A fit that fails leaves the previous model in place.
   With triage on (``services/llm/settings.py``), the named judges' sure verdicts are fitted
   with the answers, each judge one more annotator, but only on items with two expert
