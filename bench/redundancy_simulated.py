@@ -110,8 +110,8 @@ def run(seeds: int) -> dict[str, Any]:
     ok = [n for n, s in summary.items() if s["mean_accuracy_delta_pts"] >= MEAN_LIMIT]
     chosen = None
     if ok:
-        most = max(summary[n]["mean_saving"] for n in ok)
-        tied = [n for n in ok if summary[n]["mean_saving"] >= most - TIE]
+        best = max(summary[n]["mean_saving"] for n in ok)
+        tied = [n for n in ok if summary[n]["mean_saving"] >= best - TIE]
         chosen = max(tied, key=lambda n: summary[n]["worst_accuracy_delta_pts"])
     return {
         "seeds": seeds,
