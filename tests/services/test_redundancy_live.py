@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
 from db_fixtures import Env
 from expertloop.domain import Role, User
 from expertloop.errors import InputInvalid, PermissionDenied
+from expertloop.quality.redundancy import fit_stopping_model
 from expertloop.services import redundancy
 from expertloop.services.assignments import next_assignment, submit_answer
 from expertloop.services.audit import list_events
@@ -189,3 +191,42 @@ def test_gold_open_to_every_worker_keeps_a_bounded_target(env: Env) -> None:
     item = _item(env, project)
     # Every answer opened the slot it took again: the target grows with the answers only.
     assert (item.n_answers, item.target, item.open_slots) == (3, slots + 3, slots)
+
+
+def test_the_live_fit_builds_the_stopping_model_replay_builds(env: Env) -> None:
+    # redundancy.fit and replay's refits call the same function with the same defaults, so
+    # the live system stops where a replay of its answers would.
+    manager = env.user(Role.MANAGER)
+    strict, lenient, *others = [env.user() for _ in range(5)]
+    project = _project(env, manager, [strict, lenient, *others], 40, answers_per_item=5)
+    for worker in (strict, lenient, *others):
+        while (lease := next_assignment(env.db, actor=worker, project_id=project)) is not None:
+            k = int(lease.item.payload["text"].split()[-1])
+            truth = LABELS[int(k % 3 == 0)]  # "y" on a third of the items
+            label = "x" if worker is strict else "y" if worker is lenient and k % 2 else truth
+            submit_answer(env.db, actor=worker, assignment_id=lease.id, answer={"label": label})
+    redundancy.set_redundancy(env.db, actor=manager, project_id=project)
+    assert fit_model(env.db, project)["fitted"]
+    with env.db.read() as conn:
+        votes = conn.execute(
+            select(t.Answer.worker_id, t.Answer.item_id, t.Answer.value).where(
+                t.Answer.project_id == project
+            )
+        ).all()
+        stored = dict(
+            conn.execute(
+                select(t.WorkerReliability.worker_id, t.WorkerReliability.confusion).where(
+                    t.WorkerReliability.project_id == project
+                )
+            ).all()
+        )
+    expected = fit_stopping_model(
+        [v[0] for v in votes], [v[1] for v in votes],
+        [LABELS.index(v[2]["label"]) for v in votes], classes=len(LABELS),
+    )
+    assert set(stored) == set(expected.confusion)
+    for worker, matrix in expected.confusion.items():
+        assert np.allclose(stored[worker], matrix)
+    # The refit is the class-conditional one: the strict worker's "x" on a "y" item is
+    # likely, its "y" on an "x" item is not.
+    assert stored[strict.id][1][0] > 0.5 > stored[strict.id][0][1]

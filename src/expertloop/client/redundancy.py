@@ -37,7 +37,7 @@ class Redundancy:
         project: Any,
         *,
         min_answers: int = 3,
-        max_answers: int = 20,
+        max_answers: int = 40,
         target_confidence: float = 0.999,
         audit_share: float = 0.0,
     ) -> dict[str, Any]:

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_CALIBRATE",
     "DEFAULT_EVIDENCE_WEIGHT",
     "DEFAULT_POLICY",
+    "DEFAULT_REFIT",
     "Confusion",
     "RedundancyPolicy",
     "WorkerModel",
@@ -40,7 +41,7 @@ class RedundancyPolicy:
     """
 
     min_answers: int = 3
-    max_answers: int = 20
+    max_answers: int = 40
     target_confidence: float = 0.999
 
     def __post_init__(self) -> None:
@@ -84,6 +85,10 @@ Confusion = tuple[tuple[float, ...], ...]
 
 DEFAULT_EVIDENCE_WEIGHT = 1.0
 """The power each answer's likelihood is raised to in :func:`item_posterior`."""
+
+DEFAULT_REFIT = "hierarchical_dawid_skene"
+"""The consensus fit behind the recommended stopping model (``replay(refit=...)``, the live
+``redundancy.fit`` job; see the module docstring of :mod:`expertloop.quality.redundancy`)."""
 
 DEFAULT_CALIBRATE = False
 """Whether the recommended refit estimates the answers' within-item correlation

@@ -55,39 +55,66 @@ with independent errors and 0.1-0.3 on crowds with misleading items; there, item
 
 How the defaults were chosen
 ----------------------------
-``min_answers=3``, ``max_answers=20``, ``target_confidence=0.999``, ``calibrate=False``:
-chosen on simulated crowds with known truth (:mod:`expertloop.quality.simulation` and
-``_sim_correlated``: seven crowds, four to ten answers per item) by the largest mean saving
-whose mean accuracy, against ``aggregate(method="auto")`` on every answer, is within half a
-point. The uncalibrated rule at 0.999 saved 21% there at -0.13 points; the calibrated rule
-moves along the same trade-off rather than beating it (0.999: 11% at -0.11; 0.995: 24% at
--0.52; 0.99: 28% at -0.77), because a loss against *all* the answers comes from items the
-whole crowd gets wrong, which no stopping rule rescues. So calibration is offered, for a
-confidence that means what it says, and is not the default. Likewise ``refit="dawid_skene"``
-(class-conditional confusions behind the stopping model) tied with the one-coin refit there
-(21.0% at -0.09) and stops on the right label far more often where workers lean one way, but
-the simpler fit stays the default. The policy was then checked on
+``min_answers=3``, ``max_answers=40``, ``target_confidence=0.999``,
+``refit="hierarchical_dawid_skene"``, ``calibrate=False``. Chosen on simulated crowds with
+known truth, not on the real data sets: the seven regimes of
+:mod:`expertloop.quality.simulation` other than ``few_answers``, each with its own three to
+eight answers per item and again with 20 and 40 (``simulate_answers(answers_per_item=...)``),
+and ``_sim_correlated`` with 10 and 30; the rule (``bench/redundancy_simulated.py``) is the
+largest mean saving whose mean accuracy, against ``aggregate(method="auto")`` on every
+answer, is within half a point, a tie (half a point of saving) going to the smaller loss on
+the worst crowd. Two findings decided it (figures in ``docs/quality.md``):
+
+- **The refit.** The stopping model is only as right as the consensus fit it is built from.
+  The one-coin fit takes workers who lean one way (strict and lenient judges, a favoured
+  class) for reliable ones and stops on their habit: on the simulated strict-and-lenient
+  crowd with 20 answers per item the one-coin rule lost 4.3 points, the class-conditional
+  refits 0.1-0.4. The full Dawid-Skene refit in turn breaks on weak crowds with many
+  classes (five classes, workers a little better than chance: -7.7 points, its own label
+  -26), where the hierarchical one (:func:`~expertloop.quality.aggregation.dawid_skene`
+  with ``prior_strength="evidence"``: each class's shrinkage toward the crowd learned from
+  the data) behaves like the one-coin fit (-2.7, as one-coin). Hierarchical and full tied
+  on the first 23 crowds (42.7% saved at -0.27 points); the hierarchical refit's own label
+  was right far more often (-0.33 against -1.72 points) and it did not break on the weak
+  crowds: over all 53 crowds (seeds 1-3) it saved 40.7% at -0.42 points, the full refit
+  41.4% at -0.55, the one-coin 41.8% at -0.68 (the old default, one-coin with at most 20
+  answers, 43.3% at -1.12). So it is the default; ``bench/redundancy_simulated.py
+  --seeds 3`` (69 crowds) chooses it: 42.8% saved at -0.46 points.
+- **The cap.** With 40 answers per item, a weak crowd leaves some items uncertain past 20
+  answers; stopping them at 20 lost 10 points there (any refit), letting them go to 40 lost
+  under one. A cap only binds on items the rule is still unsure of, so ``max_answers=40``.
+
+``calibrate=True`` (and ``evidence_weight`` below 1) move along the same trade-off as a
+higher target rather than beating it (at 0.999 with the full refit: 27.7% saved at -0.06
+against 42.7% at -0.27), because a loss against *all* the answers comes mostly from items
+the whole crowd gets wrong, or from a final fit with fewer answers per worker, which no
+stopping rule rescues; it is offered, for a confidence that means what it says, and is not
+the default. A refit by ``aggregate(method="auto")`` itself (``refit="auto"``) costs about
+120 fits per refit and was not scored on every data set. The policy was then checked on
 the nine real data sets of ``../shared/data`` by ``bench/redundancy.py``, which also scores
 the *procedure* of choosing a policy by leave-one-dataset-out (chosen on eight, scored on
-the ninth). ``docs/quality.md`` gives the figures, including where the defaults fall short.
+the ninth): 28.8% saved at -0.66 points (the old default 30.7% at -0.97), and choosing
+leave-one-dataset-out 20.3% at -0.44; the issue's 30% within half a point is not met.
+``docs/quality.md`` gives the figures, including where the defaults fall short.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from expertloop.quality._agg_common import prepare
+from expertloop.quality._agg_common import AggregationResult, prepare
 from expertloop.quality._common import QualityInputError
 from expertloop.quality._redundancy_model import (
     DEFAULT_CALIBRATE,
     DEFAULT_EVIDENCE_WEIGHT,
     DEFAULT_POLICY,
+    DEFAULT_REFIT,
     Confusion,
     RedundancyPolicy,
     WorkerModel,
@@ -97,21 +124,39 @@ from expertloop.quality._redundancy_model import (
     one_coin_matrix,
     policy_problem,
 )
-from expertloop.quality.aggregation import aggregate, dawid_skene, one_coin_dawid_skene
+from expertloop.quality.aggregation import aggregate, dawid_skene, mace, one_coin_dawid_skene
+
+
+def _hierarchical_dawid_skene(w: Any, i: Any, lab: Any, *, classes: Any) -> AggregationResult:
+    return dawid_skene(w, i, lab, classes=classes, prior_strength="evidence")
+
+
+def _auto(w: Any, i: Any, lab: Any, *, classes: Any) -> AggregationResult:
+    return aggregate(w, i, lab, method="auto", classes=classes)
+
 
 # The consensus fits a replay's refit can use (``replay(refit=...)``).
-_REFITS = {"one_coin_dawid_skene": one_coin_dawid_skene, "dawid_skene": dawid_skene}
+REFITS: dict[str, Callable[..., AggregationResult]] = {
+    "one_coin_dawid_skene": one_coin_dawid_skene,
+    "dawid_skene": dawid_skene,
+    "hierarchical_dawid_skene": _hierarchical_dawid_skene,
+    "mace": mace,
+    "auto": _auto,
+}
 
 __all__ = [
     "DEFAULT_CALIBRATE",
     "DEFAULT_EVIDENCE_WEIGHT",
     "DEFAULT_POLICY",
+    "DEFAULT_REFIT",
+    "REFITS",
     "Confusion",
     "RedundancyPolicy",
     "ReplayResult",
     "WorkerModel",
     "audit_draw",
     "audit_policy",
+    "fit_stopping_model",
     "fit_worker_model",
     "is_audited",
     "item_posterior",
@@ -295,7 +340,7 @@ def replay(
     calibration_share: float = 0.0,
     leave_one_out: bool = False,
     calibrate: bool = DEFAULT_CALIBRATE,
-    refit: str = "one_coin_dawid_skene",
+    refit: str = DEFAULT_REFIT,
 ) -> ReplayResult:
     """Replay recorded answers through the adaptive stopping rule.
 
@@ -307,11 +352,12 @@ def replay(
     The worker model is what the live system's periodic consensus fit gives it. Answers
     arrive in rounds: first every item's ``min_answers``, then one more answer per item still
     collecting, and so on; before each round the model is refitted on the answers used so
-    far (one-coin Dawid-Skene, then :func:`fit_worker_model` with ``prior_strength`` and
-    ``evidence_weight``), as the snapshot job refits while work goes on. The first round
-    uses :meth:`WorkerModel.uninformed` (``prior_accuracy``). Pass ``model`` to use one
-    fixed model throughout instead (the live system between two refits; labels then are
-    class codes ``0..K-1`` of that model, and judges are known to it by their ids).
+    far (the consensus fit ``refit``, then :func:`fit_worker_model` with ``prior_strength``
+    and ``evidence_weight``: :func:`fit_stopping_model`), as the live ``redundancy.fit`` job
+    refits while work goes on. The first round uses :meth:`WorkerModel.uninformed`
+    (``prior_accuracy``). Pass ``model`` to use one fixed model throughout instead (the
+    live system between two refits; labels then are class codes ``0..K-1`` of that model,
+    and judges are known to it by their ids).
 
     ``judges=(judge_ids, judge_items, judge_labels)``: verdicts of LLM judges, one entry
     per verdict. Each judge is one more annotator: its verdicts are in every item's
@@ -333,10 +379,11 @@ def replay(
 
     ``leave_one_out`` and ``calibrate`` (the within-item correlation of the answers, see
     the module docstring) are passed to :func:`fit_worker_model` at every refit.
-    ``refit`` is the consensus fit behind each refit: ``"one_coin_dawid_skene"`` (the
-    default) or ``"dawid_skene"`` (class-conditional confusions, for workers whose errors
-    favour one class; on the simulated crowds it saved as much at the same accuracy, so the
-    default stays the simpler fit).
+    ``refit`` is the consensus fit behind each refit (:func:`fit_stopping_model`, one of
+    :data:`REFITS`): ``"hierarchical_dawid_skene"`` (the default: class-conditional
+    confusions, shrunk toward the crowd as far as the data say, see the module docstring),
+    ``"dawid_skene"``, ``"one_coin_dawid_skene"`` (the default until 2026-12-03), ``"mace"``
+    or ``"auto"`` (``aggregate(method="auto")``, the final consensus's own choice; costly).
 
     ``labels`` of the result are the final consensus of each item on the answers it used
     and the judges' verdicts, ``aggregate(method=final)``, as the stopping rule counted
@@ -351,8 +398,8 @@ def replay(
     ([2, 3], 8)
     """
     policy = RedundancyPolicy(min_answers, max_answers, target_confidence)
-    if refit not in _REFITS:
-        raise QualityInputError(f"refit must be one of {sorted(_REFITS)}")
+    if refit not in REFITS:
+        raise QualityInputError(f"refit must be one of {sorted(REFITS)}")
     if not 0 <= calibration_share <= 1:
         raise QualityInputError("calibration_share must be in [0, 1]")
     obs = prepare(workers, items, labels, classes=classes)
@@ -485,16 +532,52 @@ def _refit(
     fallback: WorkerModel,
     leave_one_out: bool = False,
     calibrate: bool = DEFAULT_CALIBRATE,
-    refit: str = "one_coin_dawid_skene",
+    refit: str = DEFAULT_REFIT,
 ) -> WorkerModel:
     # A judge's reliability is learned where experts overlap: on items with one answer and
     # one verdict the fit cannot tell which of the two is right, and settles on trusting
     # the judge, which is on every item.
     w, i, lab = _with_judges(obs, used, jv, overlap_only=True)
     try:
-        fit = _REFITS[refit](w, i, lab, classes=list(range(k)))
+        return fit_stopping_model(
+            w,
+            i,
+            lab,
+            classes=k,
+            refit=refit,
+            calibrate=calibrate,
+            prior_strength=prior_strength,
+            evidence_weight=evidence_weight,
+            leave_one_out=leave_one_out,
+        )
     except Exception:  # a fit that fails leaves the previous model in place, as live
         return fallback
+
+
+def fit_stopping_model(
+    workers: ArrayLike | Iterable[Any],
+    items: ArrayLike | Iterable[Any],
+    labels: ArrayLike | Iterable[Any],
+    *,
+    classes: int,
+    refit: str = DEFAULT_REFIT,
+    calibrate: bool = DEFAULT_CALIBRATE,
+    prior_strength: float = 5.0,
+    evidence_weight: float = DEFAULT_EVIDENCE_WEIGHT,
+    leave_one_out: bool = False,
+) -> WorkerModel:
+    """The stopping rule's :class:`WorkerModel` from a project's answers: the consensus fit
+    ``refit`` (one of :data:`REFITS`), then :func:`fit_worker_model` on its posteriors.
+
+    What :func:`replay` does at every refit and the live ``redundancy.fit`` job does, so
+    the two stop at the same points. ``labels`` are class codes ``0..classes-1``. Raises
+    what the fit raises (:class:`~expertloop.quality.ConvergenceError`,
+    :class:`~expertloop.quality.QualityInputError`).
+    """
+    if refit not in REFITS:
+        raise QualityInputError(f"refit must be one of {sorted(REFITS)}")
+    w, i, lab = np.asarray(workers), np.asarray(items), np.asarray(labels)
+    fit = REFITS[refit](w, i, lab, classes=list(range(classes)))
     return fit_worker_model(
         w,
         i,

@@ -33,7 +33,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -289,12 +289,26 @@ SCENARIOS: tuple[str, ...] = tuple(_SCENARIOS)
 """
 
 
-def simulate_answers(scenario: str, *, seed: int | np.random.Generator = 0) -> SimulatedAnswers:
-    """Draw a data set from ``scenario`` (one of :data:`SCENARIOS`), reproducibly from ``seed``."""
+def simulate_answers(
+    scenario: str,
+    *,
+    seed: int | np.random.Generator = 0,
+    answers_per_item: int | None = None,
+) -> SimulatedAnswers:
+    """Draw a data set from ``scenario`` (one of :data:`SCENARIOS`), reproducibly from ``seed``.
+
+    ``answers_per_item`` overrides the scenario's (two to eight; at most the number of
+    workers): the same crowd asked for many answers per item, as adaptive redundancy's
+    ``max_answers`` needs (every other parameter is drawn as without it).
+    """
     if scenario not in _SCENARIOS:
         raise QualityInputError(f"unknown scenario {scenario!r}; use one of {list(SCENARIOS)}")
+    if answers_per_item is not None and answers_per_item < 1:
+        raise QualityInputError("answers_per_item must be at least 1")
     rng = np.random.default_rng(seed)
     design = _SCENARIOS[scenario](rng)
+    if answers_per_item is not None:
+        design = replace(design, answers_per_item=min(answers_per_item, design.n_workers))
     return _draw(rng, design, scenario)
 
 

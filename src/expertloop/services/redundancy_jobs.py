@@ -3,19 +3,20 @@
 - ``redundancy.watch`` (periodic, every ``EXPERTLOOP_CONSENSUS_REFRESH_SECONDS``) queues a
   fit for each adaptive project with answers newer than its model, due no sooner than ten
   times its last fit took after it, so fits take at most a tenth of a job worker.
-- ``redundancy.fit`` fits one-coin Dawid-Skene on the project's answers to items without
-  gold, then :func:`expertloop.quality.redundancy.fit_worker_model` (each worker's confusion
-  matrix shrunk toward the crowd's), and stores it (``redundancy_models``,
-  ``worker_reliability``). A fit that fails leaves the previous model in place.
-  With triage on (``services/llm/settings.py``), the named judges' sure verdicts are fitted
-  with the answers, each judge one more annotator, but only on items with two expert
-  answers or more (as :func:`expertloop.quality.redundancy.replay` refits: with one answer
-  and one verdict the fit cannot tell which is right and would trust the judge, which is on
-  every item); the judges' matrices and their measured agreement with the experts go to
-  ``redundancy_models.judges``. In the transaction that stores the new model, every item
-  still collecting whose target or confidence the model changes is re-targeted, from the
-  answers and verdicts the fit read (guarded by its answer count: one answered since is
-  marked due instead).
+- ``redundancy.fit`` fits the stopping model on the project's answers to items without gold
+  with :func:`expertloop.quality.redundancy.fit_stopping_model` (the consensus fit
+  ``DEFAULT_REFIT``, hierarchical Dawid-Skene, then ``fit_worker_model``: each worker's
+  confusion matrix shrunk toward the crowd's), exactly as ``replay`` refits, and stores it
+  (``redundancy_models``, ``worker_reliability``). A fit that fails leaves the previous
+  model in place. With triage on (``services/llm/settings.py``), the named judges' sure
+  verdicts are fitted with the answers, each judge one more annotator, but only on items
+  with two expert answers or more (as :func:`expertloop.quality.redundancy.replay` refits:
+  with one answer and one verdict the fit cannot tell which is right and would trust the
+  judge, which is on every item); the judges' matrices and their measured agreement with the
+  experts go to ``redundancy_models.judges``. In the transaction that stores the new model,
+  every item still collecting whose target or confidence the model changes is re-targeted,
+  from the answers and verdicts the fit read (guarded by its answer count: one answered
+  since is marked due instead).
 - ``redundancy.retarget`` (queued when a manager changes the settings) fits, then
   recomputes every in-service item's target under the new settings, a batch per
   transaction (idempotent: run twice, it sets the same targets).
@@ -37,11 +38,10 @@ import numpy as np
 from expertloop.errors import NotFound
 from expertloop.jobs import JobContext, job_kind
 from expertloop.quality import ConvergenceError, QualityInputError
-from expertloop.quality.aggregation import one_coin_dawid_skene
 from expertloop.quality.redundancy import (
     RedundancyPolicy,
     WorkerModel,
-    fit_worker_model,
+    fit_stopping_model,
     is_audited,
     item_posterior,
     item_target,
@@ -119,10 +119,7 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
     all_items = items + [item for _, item, _ in overlap]
     all_labels = labels + [label for _, _, label in overlap]
     try:
-        fit = one_coin_dawid_skene(all_workers, all_items, all_labels, classes=list(range(k)))
-        model = fit_worker_model(
-            all_workers, all_items, all_labels, fit.posteriors, unit_ids=fit.item_ids
-        )
+        model = fit_stopping_model(all_workers, all_items, all_labels, classes=k)
     except (ConvergenceError, QualityInputError) as exc:
         return {"fitted": False, "reason": str(exc)}
     counts: dict[int, int] = {}
