@@ -1,10 +1,13 @@
 """How ``aggregate(method="auto")`` generalises: leave-one-dataset-out and simulated crowds.
 
-The ``auto`` rule has two settings: how many standard errors ``guard_z`` majority vote's
+The ``auto`` rule has three settings: how many standard errors ``guard_z`` majority vote's
 held-out agreement must beat a model's by for the guard to reject that model (``inf``: no
-guard), and ``combine``, how the held-out log-likelihoods of the candidates left become the
+guard); ``combine``, how the held-out log-likelihoods of the candidates left become the
 answer (``"best"``: the best one alone; ``"stacking"``: the mixture whose weights give the
-held-out answers the best log score, Yao et al. 2018). Scoring the shipped settings on the
+held-out answers the best log score, Yao et al. 2018); and, with ``"best"``, ``simple_z``:
+how many paired standard errors the best candidate's held-out log-likelihood must beat the
+better majority model's by (majority vote or the shared one-coin model) to be used instead
+of it (0: always the best). Scoring the shipped settings on the
 data they were chosen with says little about data nobody has seen, so this module scores the
 *procedure* of choosing them:
 
@@ -16,7 +19,9 @@ data they were chosen with says little about data nobody has seen, so this modul
   scenario, against majority vote and the best single candidate.
 
 The family of settings: ``guard_z`` in {0.5, 1, 2, 3, 4, inf} times ``combine`` in {best,
-stacking}; the objective counts a loss below majority vote three times. The held-out scores are
+stacking}, times ``simple_z`` in {0, 0.5, 1, 2, 3, 4} with ``best``; the objective counts a
+loss below majority vote three times. ``simple_z`` alone (no guard, ``best``) is also chosen
+leave-one-out on its own (``leave_one_out_simple_z``). The held-out scores are
 computed once per data set (the folds do not depend on the setting), so each setting costs
 nothing more.
 
@@ -42,11 +47,20 @@ from expertloop.quality import aggregation as agg
 from expertloop.quality._agg_common import Observations, pick_labels, prepare
 from expertloop.quality.simulation import SCENARIOS, simulate_answers
 
-Setting = tuple[float, str]  # (guard_z, combine)
+Setting = tuple[float, str, float]  # (guard_z, combine, simple_z)
+SIMPLE_ZS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0)
 SETTINGS: tuple[Setting, ...] = tuple(
-    (z, c) for c in _select.COMBINE_RULES for z in (0.5, 1.0, 2.0, 3.0, 4.0, float("inf"))
-)  # guard_z inf: no guard
-SHIPPED: Setting = (_select.GUARD_Z, _select.COMBINE)
+    (z, c, s)
+    for c in _select.COMBINE_RULES
+    for z in (0.5, 1.0, 2.0, 3.0, 4.0, float("inf"))  # guard_z inf: no guard
+    for s in (SIMPLE_ZS if c == "best" else (0.0,))  # simple_z applies to "best" only
+)
+SIMPLE_Z_SETTINGS: tuple[Setting, ...] = tuple((float("inf"), "best", s) for s in SIMPLE_ZS)
+SHIPPED: Setting = (
+    _select.GUARD_Z,
+    _select.COMBINE,
+    _select.SIMPLE_Z if _select.COMBINE == "best" else 0.0,
+)
 
 
 @dataclass
@@ -70,8 +84,10 @@ class Case:
 
     def rule(self, setting: Setting) -> tuple[float, str]:
         """``auto``'s accuracy with this setting, and what it used (with weights)."""
-        guard_z, combine = setting
-        weights = _select.select(self.obs, self.scores, guard_z=guard_z, combine=combine).weights
+        guard_z, combine, simple_z = setting
+        weights = _select.select(
+            self.obs, self.scores, guard_z=guard_z, combine=combine, simple_z=simple_z
+        ).weights
         post = sum(
             w * (self._mv() if name == _select.MAJORITY else self.posteriors[name])
             for name, w in weights.items()
@@ -140,7 +156,7 @@ def table(cases: list[Case]) -> dict[str, dict[str, Any]]:
     for case in cases:
         single = case.single()
         best = max(single.values())
-        rules = {s: case.rule(s) for s in SETTINGS}
+        rules = {s: case.rule(s) for s in (*SETTINGS, SHIPPED)}
         out[case.name] = {
             "single": single,
             "best": best,
@@ -157,19 +173,26 @@ def objective(rows: list[dict[str, Any]], setting: Setting) -> float:
     return float(np.mean(gap) + 2 * np.mean(below))
 
 
-def leave_one_out(rows: dict[str, dict[str, Any]], group: Callable[[str], str]) -> dict[str, Any]:
+def leave_one_out(
+    rows: dict[str, dict[str, Any]],
+    group: Callable[[str], str],
+    settings: tuple[Setting, ...] = SETTINGS,
+) -> dict[str, Any]:
     """Choose the setting on every group but one, score it on that one; for each group."""
     per: dict[str, Any] = {}
     for held in sorted({group(n) for n in rows}):
         train = [r for n, r in rows.items() if group(n) != held]
-        # Ties go to the weaker guard (the larger guard_z), then to the single best model:
-        # intervene only where it helped.
-        setting = max(SETTINGS, key=lambda s: (round(objective(train, s), 9), s[0], s[1] == "best"))
+        # Ties go to the weaker guard (the larger guard_z), then to the single best model,
+        # then to the weaker simplicity rule: intervene only where it helped.
+        setting = max(
+            settings,
+            key=lambda s: (round(objective(train, s), 9), s[0], s[1] == "best", -s[2]),
+        )
         test = [r for n, r in rows.items() if group(n) == held]
         gaps = [r["rules"][setting][0] - r["best"] for r in test]
         vs_mv = [r["rules"][setting][0] - r["mv"] for r in test]
         per[held] = {
-            "chose": {"guard_z": str(setting[0]), "combine": setting[1]},
+            "chose": {"guard_z": str(setting[0]), "combine": setting[1], "simple_z": setting[2]},
             "gap_to_best_single_points": round(float(np.mean(gaps)), 2),
             "vs_majority_vote_points": round(float(np.mean(vs_mv)), 2),
             "below_majority_vote": int(sum(v < -1e-9 for v in vs_mv)),
@@ -228,7 +251,7 @@ def every_setting(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for setting in SETTINGS:
         gaps = [r["rules"][setting][0] - r["best"] for r in rows.values()]
         vs_mv = [r["rules"][setting][0] - r["mv"] for r in rows.values()]
-        out[f"guard_z={setting[0]:g},combine={setting[1]}"] = {
+        out[f"guard_z={setting[0]:g},combine={setting[1]},simple_z={setting[2]:g}"] = {
             "mean_gap_to_best_single_points": round(float(np.mean(gaps)), 2),
             "below_majority_vote": int(sum(v < -1e-9 for v in vs_mv)),
             "worst_vs_majority_vote_points": round(min(vs_mv), 2),
@@ -247,13 +270,15 @@ def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
     sim_summary = shipped(sims)
     return {
         "settings_family": {
-            "guard_z": sorted({str(z) for z, _ in SETTINGS}),
+            "guard_z": sorted({str(z) for z, _, _ in SETTINGS}),
             "combine": list(_select.COMBINE_RULES),
+            "simple_z": list(SIMPLE_ZS),
         },
-        "shipped": {"guard_z": str(SHIPPED[0]), "combine": SHIPPED[1]},
+        "shipped": {"guard_z": str(SHIPPED[0]), "combine": SHIPPED[1], "simple_z": SHIPPED[2]},
         "real": {
             "shipped": shipped(real),
             "leave_one_dataset_out": leave_one_out(real, lambda n: n),
+            "leave_one_dataset_out_simple_z": leave_one_out(real, lambda n: n, SIMPLE_Z_SETTINGS),
             "fixed_models": fixed_models(real),
             "every_setting": every_setting(real),
         },
@@ -264,6 +289,9 @@ def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
             "shipped_below_majority_vote": sim_summary["below_majority_vote"],
             "shipped_per_case": sim_summary["per_case"],
             "leave_one_scenario_out": leave_one_out(sims, lambda n: n.split("/")[0]),
+            "leave_one_scenario_out_simple_z": leave_one_out(
+                sims, lambda n: n.split("/")[0], SIMPLE_Z_SETTINGS
+            ),
             "fixed_models": fixed_models(sims),
             "every_setting": every_setting(sims),
         },
