@@ -103,7 +103,7 @@ def fit_community_ds(
     centres = _initial_communities(confusion_counts(obs, post), n_communities)
     n_c = len(centres)
     strength = np.full(k, float(grid[len(grid) // 2]))
-    member = np.arange(obs.n_workers, dtype=np.intp) % n_c  # equal shares at the first step
+    member = np.zeros(obs.n_workers, dtype=np.intp)  # every worker starts in the pooled one
     delta, log_lik, frozen = np.inf, -np.inf, False
     for it in range(1, max_iter + 1):
         counts = confusion_counts(obs, post)
