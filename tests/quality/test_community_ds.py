@@ -105,11 +105,12 @@ def crowd_obs() -> Observations:
 def test_a_richer_model_within_noise_of_the_majority_models_gives_way_to_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(_select, "COMMUNITY_CANDIDATE", True)
     for name in _select.CANDIDATES:
         monkeypatch.setitem(_select._FITTERS, name, fake(0.6))
     # Better on half the items and worse on the other half: better on the whole, by a hair
     # the item-to-item spread swamps.
-    monkeypatch.setitem(_select._FITTERS, "community_dawid_skene", fake(0.7, on_odd_items=0.5))
+    monkeypatch.setitem(_select._FITTERS, "community_dawid_skene", fake(0.7, on_odd_items=0.49))
     obs = crowd_obs()
     scores = _select.held_out_scores(obs, n_repeats=1)
     ll = {k: v.mean() for k, v in scores.log_likelihood.items()}
@@ -120,3 +121,6 @@ def test_a_richer_model_within_noise_of_the_majority_models_gives_way_to_them(
     monkeypatch.setitem(_select._FITTERS, "community_dawid_skene", fake(0.7))
     scores = _select.held_out_scores(obs, n_repeats=1)
     assert _select.select(obs, scores).chosen == ("community_dawid_skene",)
+    # Off by default: the community model is not a candidate.
+    monkeypatch.setattr(_select, "COMMUNITY_CANDIDATE", False)
+    assert "community_dawid_skene" not in _select.held_out_scores(obs, n_repeats=1).hits

@@ -427,9 +427,8 @@ def aggregate(
 
     1. With a single class, or fewer than 2 answers per item on average, workers overlap too
        little for their reliability to be estimated: ``majority_vote``.
-    2. Otherwise each candidate model (``majority_vote``; ``dawid_skene``, its
-       hierarchical form ``prior_strength="evidence"`` and its community form
-       ``communities=8``; ``one_coin_dawid_skene`` and its
+    2. Otherwise each candidate model (``majority_vote``; ``dawid_skene`` and its
+       hierarchical form ``prior_strength="evidence"``; ``one_coin_dawid_skene`` and its
        shared form ``prior_strength=float("inf")``; ``glad``; ``mace`` with the paper's
        uniform class prior and with a fitted one) is scored by cross-validation: answers are
        split into 5 folds within each item, the model is fitted without a fold, and gives
@@ -438,7 +437,7 @@ def aggregate(
     3. The candidate with the best held-out log-likelihood (a proper score of the whole
        worker model, class bias included, and a cross-validated estimate of its evidence) is
        fitted on all answers and returned (``result.method`` names it, e.g.
-       ``"hierarchical_dawid_skene"``), unless its held-out log-likelihood is within one
+       ``"hierarchical_dawid_skene"``), unless its held-out log-likelihood is within half a
        paired standard error of the better of ``majority_vote`` and the shared one-coin
        model: then that one (a difference the folds cannot tell from noise does not pay for
        a parameter per worker).
@@ -462,7 +461,7 @@ def aggregate(
     Gold is never looked at to choose, only used as an anchor in every fit. Why these
     scores: :mod:`expertloop.quality._select` gives the reasoning and how the rule was
     checked (simulated crowds with known truth, and leave-one-dataset-out on real data, both
-    printed by ``bench/quality.py``). Costs ``3 x 5 x 9`` fits on 80% of the answers more
+    printed by ``bench/quality.py``). Costs ``3 x 5 x 8`` fits on 80% of the answers more
     than one model.
 
     >>> r = aggregate(["a", "b", "c"], [1, 2, 3], ["x", "y", "x"])  # one answer per item
