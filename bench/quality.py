@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from expertloop.quality import _select
 from expertloop.quality import aggregation as agg
 
 NUMERIC = {"zheng_n_emotion"}
@@ -60,10 +61,9 @@ class _Ours:
         self.last_model = ""
 
     def __call__(self, w: list[str], t: list[str], lab: list[str]) -> dict[str, str]:
-        if self.method == "mace_fitted_prior":
-            result = agg.mace(w, t, lab, fit_prior=True)
-        elif self.method == "hierarchical_dawid_skene":
-            result = agg.dawid_skene(w, t, lab, prior_strength="evidence")
+        if self.method in _select.CANDIDATES and self.method != _select.MAJORITY:
+            public, options = _select.CANDIDATES[self.method]
+            result = getattr(agg, public)(w, t, lab, **options)
         else:
             fn = agg.aggregate if self.method == "auto" else getattr(agg, self.method)
             result = fn(w, t, lab)
@@ -81,6 +81,7 @@ EXPERTLOOP_METHODS = [
     "majority_vote",
     "dawid_skene",
     "hierarchical_dawid_skene",
+    "community_dawid_skene",
     "one_coin_dawid_skene",
     "glad",
     "mace",

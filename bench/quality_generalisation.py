@@ -1,10 +1,15 @@
 """How ``aggregate(method="auto")`` generalises: leave-one-dataset-out and simulated crowds.
 
-The ``auto`` rule has two settings: how many standard errors ``guard_z`` majority vote's
+The ``auto`` rule has three settings: how many standard errors ``guard_z`` majority vote's
 held-out agreement must beat a model's by for the guard to reject that model (``inf``: no
-guard), and ``combine``, how the held-out log-likelihoods of the candidates left become the
+guard); ``combine``, how the held-out log-likelihoods of the candidates left become the
 answer (``"best"``: the best one alone; ``"stacking"``: the mixture whose weights give the
-held-out answers the best log score, Yao et al. 2018). Scoring the shipped settings on the
+held-out answers the best log score, Yao et al. 2018); and, with ``"best"``, ``simple_z``:
+how many paired standard errors the best candidate's held-out log-likelihood must beat the
+better majority model's by (majority vote or the shared one-coin model) to be used instead
+of it (0: always the best). A fourth, private switch adds the community Dawid-Skene as a
+candidate (``_select.COMMUNITY_CANDIDATE``); its held-out scores are always computed, and
+each setting says whether the rule sees them. Scoring the shipped settings on the
 data they were chosen with says little about data nobody has seen, so this module scores the
 *procedure* of choosing them:
 
@@ -16,7 +21,11 @@ data they were chosen with says little about data nobody has seen, so this modul
   scenario, against majority vote and the best single candidate.
 
 The family of settings: ``guard_z`` in {0.5, 1, 2, 3, 4, inf} times ``combine`` in {best,
-stacking}; the objective counts a loss below majority vote three times. The held-out scores are
+stacking}, times ``simple_z`` in {0, 0.5, 1, 2, 3, 4} with ``best``; the objective counts a
+loss below majority vote three times; each with and without the community candidate.
+``simple_z`` alone (no guard, ``best``, the shipped candidates) is also chosen leave-one-out
+on its own (``leave_one_out_simple_z``). The best single model everywhere is the best of all
+nine candidates, the community model included. The held-out scores are
 computed once per data set (the folds do not depend on the setting), so each setting costs
 nothing more.
 
@@ -42,11 +51,27 @@ from expertloop.quality import aggregation as agg
 from expertloop.quality._agg_common import Observations, pick_labels, prepare
 from expertloop.quality.simulation import SCENARIOS, simulate_answers
 
-Setting = tuple[float, str]  # (guard_z, combine)
+Setting = tuple[float, str, float, bool]  # (guard_z, combine, simple_z, community)
+SIMPLE_ZS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0)
 SETTINGS: tuple[Setting, ...] = tuple(
-    (z, c) for c in _select.COMBINE_RULES for z in (0.5, 1.0, 2.0, 3.0, 4.0, float("inf"))
-)  # guard_z inf: no guard
-SHIPPED: Setting = (_select.GUARD_Z, _select.COMBINE)
+    (z, c, s, community)
+    for community in (False, True)
+    for c in _select.COMBINE_RULES
+    for z in (0.5, 1.0, 2.0, 3.0, 4.0, float("inf"))  # guard_z inf: no guard
+    for s in (SIMPLE_ZS if c == "best" else (0.0,))  # simple_z applies to "best" only
+)
+SIMPLE_Z_SETTINGS: tuple[Setting, ...] = tuple(
+    (float("inf"), "best", s, _select.COMMUNITY_CANDIDATE) for s in SIMPLE_ZS
+)
+COMMUNITY_SETTINGS: tuple[Setting, ...] = tuple(
+    (float("inf"), "best", s, True) for s in SIMPLE_ZS
+)
+SHIPPED: Setting = (
+    _select.GUARD_Z,
+    _select.COMBINE,
+    _select.SIMPLE_Z if _select.COMBINE == "best" else 0.0,
+    _select.COMMUNITY_CANDIDATE,
+)
 
 
 @dataclass
@@ -70,8 +95,16 @@ class Case:
 
     def rule(self, setting: Setting) -> tuple[float, str]:
         """``auto``'s accuracy with this setting, and what it used (with weights)."""
-        guard_z, combine = setting
-        weights = _select.select(self.obs, self.scores, guard_z=guard_z, combine=combine).weights
+        guard_z, combine, simple_z, community = setting
+        scores = self.scores
+        if not community:
+            scores = _select.HeldOut(
+                {n: v for n, v in scores.log_likelihood.items() if n != _select.COMMUNITY},
+                {n: v for n, v in scores.hits.items() if n != _select.COMMUNITY},
+            )
+        weights = _select.select(
+            self.obs, scores, guard_z=guard_z, combine=combine, simple_z=simple_z
+        ).weights
         post = sum(
             w * (self._mv() if name == _select.MAJORITY else self.posteriors[name])
             for name, w in weights.items()
@@ -99,7 +132,7 @@ def make_case(name: str, workers: Any, items: Any, labels: Any, truth_of: Callab
         name=name,
         obs=obs,
         posteriors=_fit_all(workers, items, labels),
-        scores=_select.held_out_scores(obs, seed=0),
+        scores=_select.held_out_scores(obs, seed=0, fitters=_select._FITTERS),
         score=lambda post: truth_of(obs, pick_labels(post)),
     )
 
@@ -140,7 +173,7 @@ def table(cases: list[Case]) -> dict[str, dict[str, Any]]:
     for case in cases:
         single = case.single()
         best = max(single.values())
-        rules = {s: case.rule(s) for s in SETTINGS}
+        rules = {s: case.rule(s) for s in (*SETTINGS, SHIPPED)}
         out[case.name] = {
             "single": single,
             "best": best,
@@ -157,19 +190,31 @@ def objective(rows: list[dict[str, Any]], setting: Setting) -> float:
     return float(np.mean(gap) + 2 * np.mean(below))
 
 
-def leave_one_out(rows: dict[str, dict[str, Any]], group: Callable[[str], str]) -> dict[str, Any]:
+def leave_one_out(
+    rows: dict[str, dict[str, Any]],
+    group: Callable[[str], str],
+    settings: tuple[Setting, ...] = SETTINGS,
+) -> dict[str, Any]:
     """Choose the setting on every group but one, score it on that one; for each group."""
     per: dict[str, Any] = {}
     for held in sorted({group(n) for n in rows}):
         train = [r for n, r in rows.items() if group(n) != held]
-        # Ties go to the weaker guard (the larger guard_z), then to the single best model:
-        # intervene only where it helped.
-        setting = max(SETTINGS, key=lambda s: (round(objective(train, s), 9), s[0], s[1] == "best"))
+        # Ties go to the weaker guard (the larger guard_z), then to the single best model,
+        # then to the weaker simplicity rule: intervene only where it helped.
+        setting = max(
+            settings,
+            key=lambda s: (round(objective(train, s), 9), s[0], s[1] == "best", -s[2], not s[3]),
+        )
         test = [r for n, r in rows.items() if group(n) == held]
         gaps = [r["rules"][setting][0] - r["best"] for r in test]
         vs_mv = [r["rules"][setting][0] - r["mv"] for r in test]
         per[held] = {
-            "chose": {"guard_z": str(setting[0]), "combine": setting[1]},
+            "chose": {
+                "guard_z": str(setting[0]),
+                "combine": setting[1],
+                "simple_z": setting[2],
+                "community": setting[3],
+            },
             "gap_to_best_single_points": round(float(np.mean(gaps)), 2),
             "vs_majority_vote_points": round(float(np.mean(vs_mv)), 2),
             "below_majority_vote": int(sum(v < -1e-9 for v in vs_mv)),
@@ -228,7 +273,8 @@ def every_setting(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for setting in SETTINGS:
         gaps = [r["rules"][setting][0] - r["best"] for r in rows.values()]
         vs_mv = [r["rules"][setting][0] - r["mv"] for r in rows.values()]
-        out[f"guard_z={setting[0]:g},combine={setting[1]}"] = {
+        name = f"guard_z={setting[0]:g},combine={setting[1]},simple_z={setting[2]:g}"
+        out[name + (",community" if setting[3] else "")] = {
             "mean_gap_to_best_single_points": round(float(np.mean(gaps)), 2),
             "below_majority_vote": int(sum(v < -1e-9 for v in vs_mv)),
             "worst_vs_majority_vote_points": round(min(vs_mv), 2),
@@ -247,13 +293,24 @@ def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
     sim_summary = shipped(sims)
     return {
         "settings_family": {
-            "guard_z": sorted({str(z) for z, _ in SETTINGS}),
+            "guard_z": sorted({str(z) for z, _, _, _ in SETTINGS}),
             "combine": list(_select.COMBINE_RULES),
+            "simple_z": list(SIMPLE_ZS),
+            "community": [False, True],
         },
-        "shipped": {"guard_z": str(SHIPPED[0]), "combine": SHIPPED[1]},
+        "shipped": {
+            "guard_z": str(SHIPPED[0]),
+            "combine": SHIPPED[1],
+            "simple_z": SHIPPED[2],
+            "community": SHIPPED[3],
+        },
         "real": {
             "shipped": shipped(real),
             "leave_one_dataset_out": leave_one_out(real, lambda n: n),
+            "leave_one_dataset_out_simple_z": leave_one_out(real, lambda n: n, SIMPLE_Z_SETTINGS),
+            "leave_one_dataset_out_community_simple_z": leave_one_out(
+                real, lambda n: n, COMMUNITY_SETTINGS
+            ),
             "fixed_models": fixed_models(real),
             "every_setting": every_setting(real),
         },
@@ -264,6 +321,12 @@ def run_generalisation(data_dir: Path, sim_seeds: int = 4) -> dict[str, Any]:
             "shipped_below_majority_vote": sim_summary["below_majority_vote"],
             "shipped_per_case": sim_summary["per_case"],
             "leave_one_scenario_out": leave_one_out(sims, lambda n: n.split("/")[0]),
+            "leave_one_scenario_out_simple_z": leave_one_out(
+                sims, lambda n: n.split("/")[0], SIMPLE_Z_SETTINGS
+            ),
+            "leave_one_scenario_out_community_simple_z": leave_one_out(
+                sims, lambda n: n.split("/")[0], COMMUNITY_SETTINGS
+            ),
             "fixed_models": fixed_models(sims),
             "every_setting": every_setting(sims),
         },

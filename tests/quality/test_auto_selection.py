@@ -12,7 +12,7 @@ from expertloop.quality._common import ConvergenceError
 from expertloop.quality._ds import trust_confusion
 from expertloop.quality._glad import _m_step, fit_glad
 
-CANDIDATES = set(_select.CANDIDATES)
+CANDIDATES = set(_select.active_fitters())
 
 
 def simulate(

@@ -38,6 +38,7 @@ from expertloop.quality._agg_common import (
     majority_posteriors,
     prepare,
 )
+from expertloop.quality._cbcc import CommunityFit, fit_community_ds
 from expertloop.quality._common import ConvergenceError, QualityInputError
 from expertloop.quality._ds import (
     DS_PRIOR_STRENGTH,
@@ -163,6 +164,7 @@ def dawid_skene(
     tol: float = 1e-6,
     prior_strength: float | str = DS_PRIOR_STRENGTH,
     pseudo_count: float = 1.0,
+    communities: int | None = None,
     seed: int | np.random.Generator | None = None,
 ) -> AggregationResult:
     """Dawid and Skene's confusion-matrix model, fitted by EM.
@@ -192,6 +194,14 @@ def dawid_skene(
     whose workers' confusions really differ from them a weak one (the fit tends to the plain
     Dawid-Skene). ``result.method`` is then ``"hierarchical_dawid_skene"``.
 
+    ``communities=M`` (with ``prior_strength="evidence"``) centres each worker's prior on the
+    confusion matrix of its *community* instead (community-based BCC, Venanzi et al. 2014):
+    the workers fall into ``M`` groups learned with everything else, each group's confusion
+    is its members' pooled counts, and the strength is learned as above. Workers who share a
+    class bias (strict judges, lenient ones) lend each other its full confusion, which a
+    worker's own few answers cannot estimate. ``result.method`` is then
+    ``"community_dawid_skene"``.
+
     ``worker_skill`` is the worker's chance of a right answer, ``sum_k p_k pi_w[k, k]``.
 
     >>> r = dawid_skene(["a", "b", "c", "a", "b", "c"], [1, 1, 1, 2, 2, 2],
@@ -208,10 +218,23 @@ def dawid_skene(
         )
     if (not learned and not float(prior_strength) > 0) or not pseudo_count > 0:
         raise QualityInputError("prior_strength and pseudo_count must be positive")
+    if communities is not None and (
+        not learned or int(communities) != communities or communities < 1
+    ):
+        raise QualityInputError(
+            "communities must be a positive integer, with prior_strength='evidence'"
+        )
     obs = prepare(workers, items, labels, gold=gold, classes=classes)
-    fit: DSFit | HDSFit
-    if learned:
+    fit: DSFit | HDSFit | CommunityFit
+    method = "dawid_skene"
+    if communities is not None:
+        fit = fit_community_ds(
+            obs, max_iter=max_iter, tol=tol, n_communities=int(communities), pseudo=pseudo_count
+        )
+        method = "community_dawid_skene"
+    elif learned:
         fit = fit_hierarchical_ds(obs, max_iter=max_iter, tol=tol, pseudo=pseudo_count)
+        method = "hierarchical_dawid_skene"
     else:
         fit = fit_dawid_skene(
             obs, max_iter=max_iter, tol=tol, strength=float(prior_strength), pseudo=pseudo_count
@@ -223,7 +246,7 @@ def dawid_skene(
         worker_skill=diag @ fit.prior,
         worker_confusion=fit.confusion,
         n_iter=fit.n_iter,
-        method="hierarchical_dawid_skene" if learned else "dawid_skene",
+        method=method,
     )
 
 
@@ -414,7 +437,10 @@ def aggregate(
     3. The candidate with the best held-out log-likelihood (a proper score of the whole
        worker model, class bias included, and a cross-validated estimate of its evidence) is
        fitted on all answers and returned (``result.method`` names it, e.g.
-       ``"hierarchical_dawid_skene"``).
+       ``"hierarchical_dawid_skene"``), unless its held-out log-likelihood is within half a
+       paired standard error of the better of ``majority_vote`` and the shared one-coin
+       model: then that one (a difference the folds cannot tell from noise does not pay for
+       a parameter per worker).
 
     A second way to combine the candidates exists, **stacking** (Yao et al. 2018;
     ``expertloop.quality._select.COMBINE = "stacking"``): the weights of the mixture of the
