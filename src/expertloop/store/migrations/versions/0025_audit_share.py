@@ -1,8 +1,8 @@
 """adaptive redundancy's audit sample: ``project_redundancy.audit_share``, the share of items
 that get one answer more than ``min_answers`` whatever their confidence
 
-Revision ID: 0026
-Revises: 0024 (to be re-chained after 0025 when merged)
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026"
+revision = "0025"
 down_revision = "0024"
 branch_labels = None
 depends_on = None
