@@ -121,6 +121,11 @@ def test_a_richer_model_within_noise_of_the_majority_models_gives_way_to_them(
     monkeypatch.setitem(_select._FITTERS, "community_dawid_skene", fake(0.7))
     scores = _select.held_out_scores(obs, n_repeats=1)
     assert _select.select(obs, scores).chosen == ("community_dawid_skene",)
-    # Off by default: the community model is not a candidate.
+    # The switch off: the community model is not a candidate.
     monkeypatch.setattr(_select, "COMMUNITY_CANDIDATE", False)
     assert "community_dawid_skene" not in _select.held_out_scores(obs, n_repeats=1).hits
+
+
+def test_the_community_model_is_a_candidate_of_auto_by_default() -> None:
+    assert _select.COMMUNITY_CANDIDATE
+    assert "community_dawid_skene" in _select.held_out_scores(crowd_obs(), n_repeats=1).hits

@@ -111,6 +111,13 @@ def test_a_tempered_posterior_weighs_each_answer_as_a_fraction_of_one() -> None:
         WorkerModel.uninformed(2, evidence_weight=0.0)
 
 
+# The final label of these replays, and of all the answers, comes from one fixed model (the
+# crowd's own, workers right with one accuracy each): these tests are about where the
+# stopping rule stops, and ``auto`` may choose another model on a subset of the answers than
+# on all of them (tests/quality/test_auto_selection.py tests that choice).
+FINAL = "one_coin_dawid_skene"
+
+
 def _replay_scores(
     crowd: CorrelatedCrowd, target: float, *, weight: float = 1.0,
     items: np.ndarray | None = None,
@@ -118,7 +125,7 @@ def _replay_scores(
     """(accuracy of the items stopped at the target, among ``items``; final accuracy;
     saving)."""
     r = replay(crowd.workers, crowd.items, crowd.labels, min_answers=2, max_answers=10,
-               target_confidence=target, evidence_weight=weight)
+               target_confidence=target, evidence_weight=weight, final=FINAL)
     ids = r.item_ids.astype(int)
     assert r.stop_labels is not None
     right = r.stop_labels.astype(int) == crowd.truth[ids]
@@ -129,7 +136,7 @@ def _replay_scores(
 
 
 def _all_answers_accuracy(crowd: CorrelatedCrowd) -> float:
-    full = aggregate(crowd.workers, crowd.items, crowd.labels)
+    full = aggregate(crowd.workers, crowd.items, crowd.labels, method=FINAL)
     return crowd.accuracy(full.item_ids, full.labels)
 
 

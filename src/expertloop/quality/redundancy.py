@@ -93,8 +93,8 @@ the default. A refit by ``aggregate(method="auto")`` itself (``refit="auto"``) c
 120 fits per refit and was not scored on every data set. The policy was then checked on
 the nine real data sets of ``../shared/data`` by ``bench/redundancy.py``, which also scores
 the *procedure* of choosing a policy by leave-one-dataset-out (chosen on eight, scored on
-the ninth): 28.8% saved at -0.66 points (the old default 30.7% at -0.97), and choosing
-leave-one-dataset-out 20.3% at -0.44; the issue's 30% within half a point is not met.
+the ninth): 28.8% saved at -0.59 points (the old default 30.7% at -0.92), and choosing
+leave-one-dataset-out 20.3% at -0.47; the issue's 30% within half a point is not met.
 ``docs/quality.md`` gives the figures, including where the defaults fall short.
 """
 
