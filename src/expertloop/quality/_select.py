@@ -43,10 +43,10 @@ The rule:
    shared one-coin model: no parameter per worker) by more than ``SIMPLE_Z`` paired standard
    errors of the held-out log-likelihood (items the units): then that majority model is the
    answer. This is the one-standard-error rule of model selection (Breiman et al. 1984;
-   Hastie, Tibshirani & Friedman, ch. 7.10; chosen by leave-one-dataset-out and on
-   simulated crowds, see ``SIMPLE_Z``): a difference the folds cannot tell from noise
-   does not pay for a model with a parameter per worker. It matters where a richer model
-   predicts the answers only about as well as majority vote while its labels drift from it: a crowd of weak
+   Hastie, Tibshirani & Friedman, ch. 7.10; chosen by leave-one-dataset-out and on simulated
+   crowds, see ``SIMPLE_Z``): a difference the folds cannot tell from noise does not pay for
+   a model with a parameter per worker. It matters where a richer model predicts the answers
+   only about as well as majority vote while its labels drift from it: a crowd of weak
    workers (the one-coin model 5.3 points below majority vote on one simulated crowd), or
    workers who make the same mistakes on the same items (``lookalike_negatives``, where a
    class-biased model explains the shared mistakes as a class: the community model 6.5
