@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from expertloop.cli.common import database, fail, settings, user_id
+from expertloop.cli.common import database, refused, settings, user_id
 from expertloop.cli.users import group as user_group
-from expertloop.errors import ExpertloopError
 
 __all__ = ["register", "user_reactivate", "user_suspend"]
 
@@ -20,11 +19,8 @@ def _set_active(user: str, *, active: bool) -> None:
     from expertloop.services.access import reactivate_user, suspend_user
 
     change = reactivate_user if active else suspend_user
-    with database(settings()) as db:
-        try:
-            changed = change(db, actor=None, user_id=user_id(db, user))
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        changed = change(db, actor=None, user_id=user_id(db, user))
     typer.echo(
         json.dumps({"id": changed.id, "username": changed.username, "is_active": changed.is_active})
     )

@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from expertloop.cli.common import database, err, fail, operator, settings
-from expertloop.errors import ExpertloopError
+from expertloop.cli.common import database, err, operator, refused, settings
 
 __all__ = ["group", "register"]
 
@@ -29,10 +28,8 @@ def answers_export(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             rows = iter_answers(db, actor=actor, project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
         sink = output.open("wb") if output else sys.stdout.buffer
         count = 0
         try:

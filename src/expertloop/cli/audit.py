@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from expertloop.cli.common import database, fail, settings, user_id
-from expertloop.errors import ExpertloopError
+from expertloop.cli.common import database, refused, settings, user_id
 from expertloop.services.clock import iso_utc
 
 __all__ = ["group", "register"]
@@ -30,19 +29,16 @@ def audit_list(
     page on with --after and the last id printed."""
     from expertloop.services.audit import list_events
 
-    with database(settings()) as db:
-        try:
-            events = list_events(
-                db,
-                actor=None,
-                after_id=after,
-                limit=limit,
-                action=action,
-                actor_id=None if actor is None else user_id(db, actor),
-                project_id=project,
-            )
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        events = list_events(
+            db,
+            actor=None,
+            after_id=after,
+            limit=limit,
+            action=action,
+            actor_id=None if actor is None else user_id(db, actor),
+            project_id=project,
+        )
     for event in events:
         row: dict[str, Any] = {
             "id": event.id,

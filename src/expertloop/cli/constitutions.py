@@ -19,10 +19,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from expertloop.cli.common import database, fail, operator, settings
+from expertloop.cli.common import database, operator, refused, settings
 from expertloop.domain import User
 from expertloop.domain.constitutions import ConstitutionVersion, Principle
-from expertloop.errors import ExpertloopError
 from expertloop.services.database import Database
 
 __all__ = [
@@ -71,10 +70,8 @@ def run(as_user: str | None, action: Callable[[Database, User], T]) -> T:
     printed and ends the command with exit code 1."""
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             return action(db, actor)
-        except ExpertloopError as exc:
-            fail(exc.message)
 
 
 def _version_json(v: ConstitutionVersion) -> dict[str, Any]:

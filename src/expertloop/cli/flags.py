@@ -8,8 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from expertloop.cli.common import database, fail, json_option, operator, settings, user_id
-from expertloop.errors import ExpertloopError
+from expertloop.cli.common import database, json_option, operator, refused, settings, user_id
 
 __all__ = ["group", "register"]
 
@@ -40,12 +39,10 @@ def flags_list(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             flags, pauses = list_worker_flags(
                 db, actor=actor, project_id=project, open_only=not show_all
             )
-        except ExpertloopError as exc:
-            fail(exc.message)
     for flag in flags:
         typer.echo(json.dumps(_flag_row(flag, flag.worker_id in pauses)))
 
@@ -63,12 +60,10 @@ def flags_reinstate(
     with database(settings()) as db:
         actor = operator(db, as_user)
         worker_id = user_id(db, worker)
-        try:
+        with refused():
             resolved = reinstate_worker(
                 db, actor=actor, project_id=project, worker_id=worker_id, note=note
             )
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps({"project": project, "worker_id": worker_id,
                            "resolved_flags": resolved}))
 
@@ -84,10 +79,8 @@ def flags_dismiss(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             dismissed = dismiss_flag(db, actor=actor, project_id=project, flag_id=flag)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps(_flag_row(dismissed, False)))
 
 
@@ -106,13 +99,11 @@ def flags_rules(
     wanted = json_option(set_rules, "--set") if set_rules is not None else None
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             if wanted is not None:
                 rules = worker_rules.set_rules(db, actor=actor, project_id=project, rules=wanted)
             else:
                 rules = worker_rules.get_rules(db, actor=actor, project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(rules.model_dump_json())
 
 
@@ -126,11 +117,9 @@ def flags_evaluate(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             worker_rules.get_rules(db, actor=actor, project_id=project)  # authorises
             result = worker_rules.evaluate_project(db, project)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps({"project": project, **result}))
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress
 
-from expertloop.cli.common import database, err, fail, operator, progress_columns, settings
+from expertloop.cli.common import database, err, fail, operator, progress_columns, refused, settings
 from expertloop.errors import ExpertloopError
 
 __all__ = ["group", "register"]
@@ -57,10 +57,8 @@ def items_import(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             target = check_can_import(db, actor=actor, project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
         with file.open("rb") as handle:
             kind = sniff_format(handle.read(4096))
         with Progress(*progress_columns(), console=err, transient=False) as progress:
@@ -130,7 +128,7 @@ def items_export(
         fail(f"--to must be one of {', '.join(SOURCES)}, not {to!r}")
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             records = export_to_tool(db, actor=actor, project_id=project, tool=to)
             handle = output.open("w", encoding="utf-8") if output else sys.stdout
             try:
@@ -141,8 +139,6 @@ def items_export(
             finally:
                 if output:
                     handle.close()
-        except ExpertloopError as exc:
-            fail(exc.message)
 
 
 def _print_import_errors(exc: ExpertloopError) -> None:

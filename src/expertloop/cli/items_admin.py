@@ -12,11 +12,10 @@ from typing import Annotated, Any
 import typer
 
 from expertloop.cli.common import database as _database
-from expertloop.cli.common import fail as _fail
 from expertloop.cli.common import operator as _operator
+from expertloop.cli.common import refused
 from expertloop.cli.common import settings as _settings
 from expertloop.cli.items import group as items_group
-from expertloop.errors import ExpertloopError
 from expertloop.services import item_admin
 from expertloop.services.clock import iso_utc
 
@@ -52,10 +51,8 @@ def _state_json(state: item_admin.ItemState) -> str:
 def _run(action: str, item_id: int, as_user: str | None, **options: Any) -> None:
     with _database(_settings()) as database:
         actor = _operator(database, as_user)
-        try:
+        with refused():
             state = getattr(item_admin, action)(database, actor=actor, item_id=item_id, **options)
-        except ExpertloopError as exc:
-            _fail(exc.message)
     typer.echo(_state_json(state))
 
 

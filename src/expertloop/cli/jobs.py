@@ -17,11 +17,10 @@ from typing import Annotated, Any
 import typer
 
 from expertloop.cli.common import database as _database
-from expertloop.cli.common import err
+from expertloop.cli.common import err, refused
 from expertloop.cli.common import fail as _fail
 from expertloop.cli.common import operator as _operator
 from expertloop.cli.common import settings as _settings
-from expertloop.errors import ExpertloopError
 from expertloop.services.clock import iso_utc
 from expertloop.services.jobs import JobRow
 
@@ -57,12 +56,10 @@ def jobs_list(
 
     with _database(_settings()) as database:
         actor = _operator(database, as_user)
-        try:
+        with refused():
             found = jobs.list_jobs(
                 database, actor=actor, status=status, kind=kind, project_id=project, limit=limit
             )
-        except ExpertloopError as exc:
-            _fail(exc.message)
     for job in found:
         typer.echo(json.dumps(_job_json(job)))
 
@@ -77,10 +74,8 @@ def jobs_show(
 
     with _database(_settings()) as database:
         actor = _operator(database, as_user)
-        try:
+        with refused():
             job = jobs.get_job(database, actor=actor, job_id=job_id)
-        except ExpertloopError as exc:
-            _fail(exc.message)
     typer.echo(json.dumps(_job_json(job), indent=2))
 
 
@@ -94,10 +89,8 @@ def jobs_cancel(
 
     with _database(_settings()) as database:
         actor = _operator(database, as_user)
-        try:
+        with refused():
             job = jobs.cancel_job(database, actor=actor, job_id=job_id)
-        except ExpertloopError as exc:
-            _fail(exc.message)
     err.print(f"job {job.id} is {job.status}", highlight=False)
 
 

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from expertloop.cli.common import database, fail, settings
-from expertloop.errors import ExpertloopError
+from expertloop.cli.common import database, fail, refused, settings
 
 __all__ = ["group", "register"]
 
@@ -54,14 +53,12 @@ def llm_add(
     config = settings()
     with database(config) as db:
         llm.use_secret_key(db, config.secret_key)
-        try:
+        with refused():
             provider = llm.add_provider(
                 db, actor=None, name=name, base_url=base_url, model=model,
                 params=default_params, timeout_seconds=timeout, max_retries=max_retries,
                 concurrency=concurrency, api_key=api_key or None, api_key_env=api_key_env,
             )
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps(_row(provider)))
 
 
@@ -83,10 +80,8 @@ def llm_test(name: Annotated[str, typer.Argument(help="The provider's name.")]) 
     config = settings()
     with database(config) as db:
         llm.use_secret_key(db, config.secret_key)
-        try:
+        with refused():
             result = llm.test_provider(db, actor=None, name=name)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps({
         "provider": result.provider, "ok": result.ok, "text": result.text,
         "model": result.model, "latency_ms": result.latency_ms, "error": result.error,
@@ -100,11 +95,8 @@ def llm_remove(name: Annotated[str, typer.Argument(help="The provider's name.")]
     """Remove a provider (its recorded calls stay)."""
     from expertloop.services import llm
 
-    with database(settings()) as db:
-        try:
-            llm.delete_provider(db, actor=None, name=name)
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        llm.delete_provider(db, actor=None, name=name)
     typer.echo(json.dumps({"removed": name}))
 
 
@@ -123,16 +115,13 @@ def llm_triage(
 
     if off and judge:
         fail("give --judge or --off, not both")
-    with database(settings()) as db:
-        try:
-            if off or judge:
-                llm.update_llm_settings(
-                    db, actor=None, project_id=project,
-                    triage=None if off else {"judges": list(judge or [])},
-                )
-            shown = llm.get_triage(db, actor=None, project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        if off or judge:
+            llm.update_llm_settings(
+                db, actor=None, project_id=project,
+                triage=None if off else {"judges": list(judge or [])},
+            )
+        shown = llm.get_triage(db, actor=None, project_id=project)
     typer.echo(json.dumps(shown, default=str))
 
 

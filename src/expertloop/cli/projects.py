@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from expertloop.cli.common import database, fail, json_option, operator, settings
-from expertloop.errors import ExpertloopError
+from expertloop.cli.common import database, json_option, operator, refused, settings
 from expertloop.tasks import TASK_TYPES
 
 __all__ = ["group", "register"]
@@ -41,7 +40,7 @@ def project_create(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             project = create_project(
                 db,
                 actor=actor,
@@ -53,8 +52,6 @@ def project_create(
                 lease_seconds=lease_seconds,
                 max_lease_extensions=max_lease_extensions,
             )
-        except ExpertloopError as exc:
-            fail(exc.message)
         typer.echo(json.dumps({"id": project.id, "name": project.name, "task_type": task_type}))
 
 
@@ -93,10 +90,8 @@ def project_add_members(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             add_members(db, actor=actor, project_id=project, usernames=usernames)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps({"project": project, "added": usernames}))
 
 
@@ -106,10 +101,8 @@ def _set_archived(project: int, as_user: str | None, *, archived: bool) -> None:
     change = archive_project if archived else unarchive_project
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             changed = change(db, actor=actor, project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps({"id": changed.id, "name": changed.name, "archived": archived}))
 
 

@@ -14,8 +14,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from expertloop.cli.common import database, err, fail, operator, settings
-from expertloop.errors import ExpertloopError
+from expertloop.cli.common import database, err, fail, operator, refused, settings
 
 __all__ = ["group", "register"]
 
@@ -73,10 +72,8 @@ def redteam_campaign(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             view = read_campaign(db, actor=actor, project_id=project, inline_max_attempts=None)
-        except ExpertloopError as exc:
-            fail(exc.message)
     numbers = view.campaign
     assert numbers is not None
     assert view.computed_at is not None
@@ -127,10 +124,8 @@ def redteam_transcripts(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             rows = iter_transcripts(db, actor=actor, project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
         lines = (transcript_row_json(row) for row in rows)
         count = _to_stdout(lines) if str(out) == "-" else _write(out, lines)
     err.print(f"wrote {count} transcripts", highlight=False)

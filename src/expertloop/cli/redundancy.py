@@ -8,9 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from expertloop.cli.common import database, fail, settings
+from expertloop.cli.common import database, refused, settings
 from expertloop.cli.projects import group as project_group
-from expertloop.errors import ExpertloopError
 from expertloop.quality.redundancy import DEFAULT_POLICY
 
 __all__ = ["register"]
@@ -30,11 +29,8 @@ def show(project: Annotated[int, typer.Argument(help="Project id.")]) -> None:
     """The project's settings (adaptive false: answers_per_item on every item)."""
     from expertloop.services import redundancy as service
 
-    with database(settings()) as db:
-        try:
-            found = service.get_redundancy(db, actor=None, project_id=project)
-        except ExpertloopError as exc:
-            fail(str(exc))
+    with database(settings()) as db, refused():
+        found = service.get_redundancy(db, actor=None, project_id=project)
     _echo({"adaptive": False} if found is None else {"adaptive": True, **found.as_dict()})
 
 
@@ -58,15 +54,12 @@ def set_(
     """Turn adaptive redundancy on or change it; existing items follow in the background."""
     from expertloop.services import redundancy as service
 
-    with database(settings()) as db:
-        try:
-            done = service.set_redundancy(
-                db, actor=None, project_id=project, min_answers=min_answers,
-                max_answers=max_answers, target_confidence=target_confidence,
-                audit_share=audit_share,
-            )
-        except ExpertloopError as exc:
-            fail(str(exc))
+    with database(settings()) as db, refused():
+        done = service.set_redundancy(
+            db, actor=None, project_id=project, min_answers=min_answers,
+            max_answers=max_answers, target_confidence=target_confidence,
+            audit_share=audit_share,
+        )
     _echo({"adaptive": True, **done.as_dict()})
 
 
@@ -75,11 +68,8 @@ def off(project: Annotated[int, typer.Argument(help="Project id.")]) -> None:
     """Back to answers_per_item on every item."""
     from expertloop.services import redundancy as service
 
-    with database(settings()) as db:
-        try:
-            service.remove_redundancy(db, actor=None, project_id=project)
-        except ExpertloopError as exc:
-            fail(str(exc))
+    with database(settings()) as db, refused():
+        service.remove_redundancy(db, actor=None, project_id=project)
     _echo({"adaptive": False})
 
 
@@ -88,11 +78,8 @@ def workers(project: Annotated[int, typer.Argument(help="Project id.")]) -> None
     """Each worker's accuracy in the last fitted worker model, most accurate first."""
     from expertloop.services import redundancy as service
 
-    with database(settings()) as db:
-        try:
-            rows = service.worker_reliability(db, actor=None, project_id=project)
-        except ExpertloopError as exc:
-            fail(str(exc))
+    with database(settings()) as db, refused():
+        rows = service.worker_reliability(db, actor=None, project_id=project)
     for row in rows:
         _echo({"worker_id": row.worker_id, "username": row.username,
                "accuracy": round(row.accuracy, 4), "answers": row.answers})

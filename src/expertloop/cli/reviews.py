@@ -10,9 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from expertloop.cli.common import database, err, fail, operator, settings, user_id
+from expertloop.cli.common import database, err, operator, refused, settings, user_id
 from expertloop.domain import Review, ReviewOutcome, ReviewStatus
-from expertloop.errors import ExpertloopError
 
 __all__ = ["REVIEW_STATUSES", "group", "register"]
 
@@ -97,7 +96,7 @@ def reviews_request(
     with database(settings()) as db:
         actor = operator(db, as_user)
         worker_id = user_id(db, worker) if worker is not None else None
-        try:
+        with refused():
             queued = request_reviews(
                 db,
                 actor=actor,
@@ -107,8 +106,6 @@ def reviews_request(
                 worker_id=worker_id,
                 answer_ids=ids,
             )
-        except ExpertloopError as exc:
-            fail(exc.message)
     typer.echo(json.dumps({"project": project, "queued": queued}))
 
 
@@ -127,10 +124,8 @@ def reviews_summary(
 
     with database(settings()) as db:
         actor = operator(db, as_user)
-        try:
+        with refused():
             summary = review_summary(db, actor=actor, project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
     if as_json:
         typer.echo(
             json.dumps({"project": project, "counts": summary.counts, "workers": summary.workers})
@@ -198,7 +193,7 @@ def reviews_list(
         actor = operator(db, as_user)
 
         def page(after: int) -> list[Review]:
-            try:
+            with refused():
                 return list_reviews(
                     db,
                     actor=actor,
@@ -207,8 +202,6 @@ def reviews_list(
                     after=after,
                     limit=MAX_LISTED,
                 )
-            except ExpertloopError as exc:
-                fail(exc.message)
 
         reviews = page(0)  # permission errors before anything is written
         sink = output.open("wb") if output else sys.stdout.buffer

@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from expertloop.cli.common import database, fail, settings
+from expertloop.cli.common import database, refused, settings
 from expertloop.domain import Role
-from expertloop.errors import ExpertloopError
 
 __all__ = ["group", "register"]
 
@@ -35,10 +34,8 @@ def user_create(
         else:
             password = sys.stdin.readline().rstrip("\n")
     with database(settings()) as db:
-        try:
+        with refused():
             user = create_user(db, actor=None, username=username, password=password, role=role)
-        except ExpertloopError as exc:
-            fail(exc.message)
         typer.echo(json.dumps({"id": user.id, "username": user.username, "role": user.role.value}))
 
 

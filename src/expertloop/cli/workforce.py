@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from expertloop.cli.common import database, fail, operator, settings, user_id
+from expertloop.cli.common import database, fail, operator, refused, settings, user_id
 from expertloop.cli.projects import group as project_group
 from expertloop.cli.users import group as user_group
-from expertloop.errors import ExpertloopError
 
 __all__ = ["register"]
 
@@ -58,13 +57,10 @@ def skills_set(
     """Replace a user's skills."""
     from expertloop.services.workforce import skills as service
 
-    with database(settings()) as db:
-        try:
-            done = service.set_skills(
-                db, actor=None, user_id=user_id(db, user), skills=_pairs(skills, "SKILLS")
-            )
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        done = service.set_skills(
+            db, actor=None, user_id=user_id(db, user), skills=_pairs(skills, "SKILLS")
+        )
     _echo(done)
 
 
@@ -93,14 +89,11 @@ def credentials_add(
     """Record a credential."""
     from expertloop.services.workforce import skills as service
 
-    with database(settings()) as db:
-        try:
-            row = service.add_credential(
-                db, actor=None, user_id=user_id(db, user), kind=kind, title=title,
-                evidence=evidence, verified=verified,
-            )
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        row = service.add_credential(
+            db, actor=None, user_id=user_id(db, user), kind=kind, title=title,
+            evidence=evidence, verified=verified,
+        )
     _echo(_credential(row))
 
 
@@ -112,13 +105,10 @@ def credentials_verify(
     """Mark a credential verified."""
     from expertloop.services.workforce import skills as service
 
-    with database(settings()) as db:
-        try:
-            row = service.verify_credential(
-                db, actor=None, user_id=user_id(db, user), credential_id=credential_id
-            )
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        row = service.verify_credential(
+            db, actor=None, user_id=user_id(db, user), credential_id=credential_id
+        )
     _echo(_credential(row))
 
 
@@ -141,13 +131,10 @@ def credentials_remove(
     """Remove a credential."""
     from expertloop.services.workforce import skills as service
 
-    with database(settings()) as db:
-        try:
-            service.delete_credential(
-                db, actor=None, user_id=user_id(db, user), credential_id=credential_id
-            )
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        service.delete_credential(
+            db, actor=None, user_id=user_id(db, user), credential_id=credential_id
+        )
     _echo({"removed": credential_id})
 
 
@@ -172,11 +159,8 @@ def workforce_show(project: Annotated[int, typer.Argument(help="Project id.")]) 
     """The project's workforce settings, as JSON."""
     from expertloop.services.workforce import settings as service
 
-    with database(settings()) as db:
-        try:
-            found = service.get_settings(db, actor=None, project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        found = service.get_settings(db, actor=None, project_id=project)
     _echo(_settings_json(found))
 
 
@@ -222,11 +206,8 @@ def workforce_set(
         changes["route_min_accuracy"] = route_min_accuracy
     if escalate is not None:
         changes["escalate"] = escalate
-    with database(settings()) as db:
-        try:
-            done = service.update_settings(db, actor=None, project_id=project, **changes)
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        done = service.update_settings(db, actor=None, project_id=project, **changes)
     _echo(_settings_json(done))
 
 
@@ -234,11 +215,8 @@ def exam_results(project: Annotated[int, typer.Argument(help="Project id.")]) ->
     """Every worker's standing on the project's qualification exam, one JSON object a line."""
     from expertloop.services.workforce import exams
 
-    with database(settings()) as db:
-        try:
-            found = exams.exam_statuses(db, actor=None, project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        found = exams.exam_statuses(db, actor=None, project_id=project)
     for q in found:
         _echo({
             "worker_id": q.worker_id, "username": q.username, "status": q.status,
@@ -254,11 +232,8 @@ def gold(
     """Gold accuracy of the project's workers with 95% credible intervals, one a line."""
     from expertloop.services.workforce import gold as service
 
-    with database(settings()) as db:
-        try:
-            found = service.gold_accuracy(db, actor=operator(db, as_user), project_id=project)
-        except ExpertloopError as exc:
-            fail(exc.message)
+    with database(settings()) as db, refused():
+        found = service.gold_accuracy(db, actor=operator(db, as_user), project_id=project)
     for g in found:
         _echo({
             "worker_id": g.worker_id, "username": g.username, "gold_answers": g.gold_answers,
