@@ -69,6 +69,20 @@ def test_only_the_items_the_audit_sample_picks_get_the_extra_answer(env: Env) ->
     assert 0 < sum(v == 2 for v in want.values()) < 40  # both kinds are there
 
 
+def test_gold_items_are_not_in_the_audit_sample(env: Env) -> None:
+    manager = env.user(Role.MANAGER)
+    project = _adaptive(env, manager, 1.0)
+    env.items(manager, project, [
+        {"external_id": "g", "payload": {"text": "known"}, "gold": {"label": "x"}},
+        {"external_id": "n", "payload": {"text": "unknown"}},
+    ])
+    with env.db.read() as conn:
+        rows = dict(conn.execute(
+            select(t.Item.external_id, t.Item.target).where(t.Item.project_id == project)
+        ).all())
+    assert rows == {"g": 1, "n": 2}
+
+
 def test_a_file_imported_now_and_by_a_job_start_at_the_audited_target(
     env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
