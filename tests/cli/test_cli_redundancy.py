@@ -74,3 +74,45 @@ def test_the_operator_turns_triage_on_and_off(cli, env: Env) -> None:  # type: i
     assert json.loads(on.stdout)["policy"]["audit_share"] == 0.1
     off = cli("llm", "triage", str(project), "--off")
     assert json.loads(off.stdout)["applied"] is False
+
+
+def test_llm_triage_sets_the_audit_share_keeping_the_other_settings(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
+    from expertloop.services import llm, redundancy
+
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager, task_type="label", config={"labels": ["a", "b"]})
+    llm.add_provider(env.db, actor=None, name="judge-x", base_url="http://127.0.0.1:9/v1",
+                     model="m", max_retries=0)
+
+    def settings() -> dict[str, object] | None:
+        found = redundancy.get_redundancy(env.db, actor=None, project_id=project)
+        return None if found is None else found.as_dict()
+
+    early = cli("llm", "triage", str(project), "--audit-share", "0.1")
+    assert early.exit_code == 1
+    assert "adaptive redundancy" in early.stderr
+    assert settings() is None
+    assert cli("project", "redundancy", "set", str(project), "--min-answers", "1",
+               "--max-answers", "4", "--target-confidence", "0.9").exit_code == 0
+    on = cli("llm", "triage", str(project), "--judge", "judge-x", "--audit-share", "0.1")
+    assert on.exit_code == 0, on.output
+    shown = json.loads(on.stdout)
+    assert (shown["judges"], shown["applied"]) == (["judge-x"], True)
+    want = {"min_answers": 1, "max_answers": 4, "target_confidence": 0.9, "audit_share": 0.1}
+    assert shown["policy"] == want
+    assert settings() == want
+    # A bad share, or a bad judge with a good share, changes nothing.
+    for args in (["--audit-share", "1.5"], ["--judge", "nobody", "--audit-share", "0.3"]):
+        bad = cli("llm", "triage", str(project), *args)
+        assert bad.exit_code == 1
+        assert ("audit_share" if "1.5" in args else "unknown judge") in bad.stderr
+        assert settings() == want
+        assert json.loads(cli("llm", "triage", str(project)).stdout)["judges"] == ["judge-x"]
+    alone = cli("llm", "triage", str(project), "--audit-share", "0.2")
+    assert alone.exit_code == 0, alone.output
+    assert json.loads(alone.stdout)["judges"] == ["judge-x"]
+    assert settings() == {**want, "audit_share": 0.2}
+    off = cli("llm", "triage", str(project), "--off", "--audit-share", "0")
+    assert off.exit_code == 0, off.output
+    assert json.loads(off.stdout)["applied"] is False
+    assert settings() == {**want, "audit_share": 0.0}

@@ -192,3 +192,26 @@ def test_an_expert_edits_a_model_draft_and_the_answer_records_the_edit_size(
         [value] = conn.execute(select(t.Answer.value)).scalars().all()
     assert value["response"] == "Paris."
     assert value["draft_edit"] == {"chars_changed": 25, "share_changed": 0.8065}
+
+
+@pytest.mark.parametrize(("share", "target"), [(1.0, 2), (0.0, 1)])
+def test_generated_items_of_an_adaptive_project_start_at_their_redundancy_target(
+    env: Env, chat_server: ChatServer, share: float, target: int
+) -> None:
+    """``min_answers``, or one answer more for the audit sample, not ``answers_per_item``."""
+    from expertloop.services import redundancy
+
+    chat_server.reply = sampler
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager, answers_per_item=3)
+    redundancy.set_redundancy(env.db, actor=manager, project_id=project, min_answers=1,
+                              max_answers=4, target_confidence=0.9, audit_share=share)
+    add(env, chat_server, "small", "model-s")
+    params = {"prompts": PROMPTS, "providers": ["small"], "n": 2, "params": {}, "seed": 0,
+              "pairing": "all", "pairs": 1}
+    assert llm.generate_items(env.db, project, params).items_created == 2
+    with env.db.read() as conn:
+        rows = conn.execute(
+            select(t.Item.target, t.Item.open_slots).where(t.Item.project_id == project)
+        ).all()
+    assert [tuple(r) for r in rows] == [(target, target)] * 2

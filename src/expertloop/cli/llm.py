@@ -108,18 +108,38 @@ def llm_triage(
         typer.Option(help="A judge to weigh in the stopping rule (repeat for several)."),
     ] = None,
     off: Annotated[bool, typer.Option("--off", help="Turn triage off.")] = False,
+    audit_share: Annotated[
+        float | None,
+        typer.Option(help="Also set adaptive redundancy's audit share (0 to 1): the share of "
+                     "items that get one answer more than min-answers, where the judges "
+                     "and experts overlap. The other redundancy settings stay."),
+    ] = None,
 ) -> None:
     """Show triage as applied, or turn it on with --judge (adaptive redundancy needed) or
-    off with --off; exit 1 for a bad judge or project."""
-    from expertloop.services import llm
+    off with --off, and set the audit share with --audit-share; exit 1 for a bad judge,
+    share or project (nothing is changed then)."""
+    from expertloop.services import llm, redundancy
 
     if off and judge:
         fail("give --judge or --off, not both")
     with database(settings()) as db, refused():
+        current = None
+        if audit_share is not None:  # refused before anything changes
+            redundancy.check_audit_share(audit_share)
+            current = redundancy.get_redundancy(db, actor=None, project_id=project)
+            if current is None:
+                fail("--audit-share needs adaptive redundancy: turn it on first "
+                     "(expertloop project redundancy set)")
         if off or judge:
             llm.update_llm_settings(
                 db, actor=None, project_id=project,
                 triage=None if off else {"judges": list(judge or [])},
+            )
+        if current is not None:
+            redundancy.set_redundancy(
+                db, actor=None, project_id=project, min_answers=current.min_answers,
+                max_answers=current.max_answers,
+                target_confidence=current.target_confidence, audit_share=audit_share,
             )
         shown = llm.get_triage(db, actor=None, project_id=project)
     typer.echo(json.dumps(shown, default=str))

@@ -380,9 +380,10 @@ def _import_now(
                     format=file_format.value, size_bytes=size, status=ImportStatus.IMPORTING,
                     now=now,
                 )
+                new_ids: list[int] = []
                 taken = item_store.insert_items(
                     conn, project.id, checked.items,
-                    target=redundancy.initial_target(conn, project), now=now,
+                    target=redundancy.initial_target(conn, project), now=now, ids=new_ids,
                 )
                 if taken:  # another import stored them since the check: refuse the file
                     raise _Rollback([
@@ -390,6 +391,7 @@ def _import_now(
                          "message": f"external_id {x!r} already exists in this project"}
                         for x in sorted(taken)
                     ])
+                redundancy.audit_new_items(conn, project, new_ids)
                 store_labels(conn, project.id, checked.items, origin=_origin(file_format), now=now)
                 import_store.finish_import(
                     conn, import_id, status=ImportStatus.SUCCEEDED, now=now,
@@ -489,13 +491,16 @@ def run_import_job(context: JobContext) -> dict[str, Any]:
         batch = items[done : done + BATCH]
         try:
             with db.write() as conn:
+                new_ids: list[int] = []
                 taken = import_store.store_batch(
                     conn, import_id, project.id, batch, done_before=done,
                     target=redundancy.initial_target(conn, project), now=db.clock.now(),
+                    ids=new_ids,
                 )
                 if taken:
                     raise _Rollback([])
                 if taken is not None:
+                    redundancy.audit_new_items(conn, project, new_ids)
                     store_labels(
                         conn, project.id, batch, origin=_origin(ImportFormat(row.format)),
                         now=db.clock.now(),

@@ -245,13 +245,15 @@ def import_items(
         with db.write() as conn:
             if project.workforce:
                 _check_exam_items(conn, project.id, items, lines, source)
+            new_ids: list[int] = []
             taken = item_store.insert_items(
                 conn, project.id, items, target=redundancy.initial_target(conn, project), now=now,
                 gold_target=workforce_settings.gold_target(conn, project.id)
-                if project.workforce else None,
+                if project.workforce else None, ids=new_ids,
             )
             if taken:
                 raise _ExternalIdsTaken(taken)
+            redundancy.audit_new_items(conn, project, new_ids)
             store_labels(conn, project.id, items, origin=origin, now=now)
             audit.record_event(
                 conn,

@@ -9,8 +9,9 @@ consensus is confident enough, ask for more where the answers disagree.
   than ``min_answers`` whatever their confidence (``item_target``, as ``replay``'s
   ``calibration_share``), so the workers and judges are measured where experts overlap.
   Without them a project collects its fixed ``answers_per_item`` on every item. With them,
-  new items start at ``min_answers`` (:func:`initial_target`; an audited item's own target
-  follows its first re-target) and ``answers_per_item`` is not used for items without gold.
+  new items start at ``min_answers`` (:func:`initial_target`), those of the audit sample at
+  their audited target in the transaction that inserts them (:func:`audit_new_items`), and
+  ``answers_per_item`` is not used for items without gold.
 - After each answer is committed (:func:`after_answer`, off the answer's transaction: a
   failure here never loses an acknowledged answer), the item's posterior under the
   project's worker model (:func:`expertloop.quality.redundancy.item_posterior`) sets its
@@ -69,6 +70,7 @@ __all__ = [
     "Redundancy",
     "WorkerReliability",
     "after_answer",
+    "audit_new_items",
     "check_audit_share",
     "check_new_redundancy",
     "check_redundancy",
@@ -340,6 +342,23 @@ def initial_target(conn: Connection, project: Project) -> int:
     ``answers_per_item`` otherwise."""
     row = store.load_settings(conn, project.id)
     return project.answers_per_item if row is None else row.min_answers
+
+
+def audit_new_items(conn: Connection, project: Project, item_ids: list[int]) -> int:
+    """Raise the items of the audit sample among these new items (just inserted, without
+    answers) to their audited target (``item_target(..., audited=True)``: one answer more
+    than ``min_answers``), in the caller's transaction, so they ask for their extra answer
+    from the start; the number raised (none outside adaptive projects or at share 0)."""
+    row = store.load_settings(conn, project.id)
+    if row is None or row.audit_share <= 0 or not item_ids:
+        return 0
+    settings = _of(row)
+    assert settings is not None
+    chosen = [i for i in item_ids if settings.audited(i)]
+    if not chosen:
+        return 0
+    target = item_target(0, 0.0, settings.policy, audited=True)
+    return store.raise_new_targets(conn, chosen, target)
 
 
 # --- after each answer --------------------------------------------------------------------

@@ -148,12 +148,13 @@ def store_batch(
     done_before: int,
     target: int,
     now: datetime,
+    ids: list[int] | None = None,
 ) -> set[str] | None:
     """Insert one batch and move ``items_done`` from ``done_before`` past it, atomically.
 
     ``None`` when ``items_done`` is no longer ``done_before`` (another run of the job got
     there first: nothing inserted); otherwise the batch's external ids that already existed
-    (the caller rolls the batch back).
+    (the caller rolls the batch back). ``ids``, if given, gets the ids of the rows inserted.
     """
     moved = conn.execute(
         update(t.ItemImport)
@@ -162,7 +163,7 @@ def store_batch(
     ).rowcount
     if moved != 1:
         return None
-    return item_store.insert_items(conn, project_id, items, target=target, now=now)
+    return item_store.insert_items(conn, project_id, items, target=target, now=now, ids=ids)
 
 
 def finish_import(

@@ -85,13 +85,15 @@ def insert_items(
     target: int,
     now: datetime,
     gold_target: int | None = None,
+    ids: list[int] | None = None,
 ) -> set[str]:
     """Insert validated items (dicts with external_id, payload, gold, priority, and
     optionally meta).
 
     Returns the external ids that already existed in the project: those rows were not
     inserted, and the caller rolls back to keep the import all-or-nothing. The unique index
-    finds them, so no look-up scans the project's items first.
+    finds them, so no look-up scans the project's items first. ``ids``, if given, gets the
+    ids of the rows inserted (what the caller's next statements on them need).
     """
     # ``gold_target``: where every worker may answer each gold item (gold mixed in, exams).
     rows = []
@@ -121,6 +123,8 @@ def insert_items(
         result = sorted(conn.execute(statement, chunk).all())
         taken = {r.external_id for r in result if r.external_id is not None}
         inserted.update(taken)
+        if ids is not None:
+            ids.extend(row.id for row in result)
         # Ids are given in the rows' order, so the inserted rows (those without an external
         # id, and those whose external id went in) pair with the returned ids in id order.
         stored, seen = [], set()

@@ -37,6 +37,7 @@ __all__ = [
     "load_settings",
     "mark_due",
     "newest_answer_id",
+    "raise_new_targets",
     "reliability_of",
     "retarget_after_refit",
     "retarget_item",
@@ -299,6 +300,26 @@ def mark_due(conn: Connection, item_ids: Sequence[int]) -> int:
         .values(retarget_due=t.Item.retarget_due + 1)
     )
     return int(result.rowcount or 0)
+
+
+def raise_new_targets(conn: Connection, item_ids: Sequence[int], target: int) -> int:
+    """Raise the target of these items without gold to ``target`` (new items of an
+    adaptive project that its audit sample picks), with their open slots; never lowers a
+    target. One statement per 5000 ids; the number of items raised."""
+    raised = 0
+    chosen = sorted(set(item_ids))
+    for start in range(0, len(chosen), 5000):
+        result = conn.execute(
+            update(t.Item)
+            .where(
+                t.Item.id.in_(chosen[start : start + 5000]),
+                t.Item.gold.is_(None),
+                t.Item.target < target,
+            )
+            .values(target=target, open_slots=t.Item.open_slots + (target - t.Item.target))
+        )
+        raised += int(result.rowcount or 0)
+    return raised
 
 
 def collecting_items(

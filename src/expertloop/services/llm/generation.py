@@ -20,6 +20,7 @@ from expertloop.domain import User
 from expertloop.domain.safe_json import json_problem
 from expertloop.errors import InputInvalid, NotFound
 from expertloop.jobs import JobContext, job_kind
+from expertloop.services import redundancy
 from expertloop.services.items import check_can_import
 from expertloop.services.jobs import queue_job
 from expertloop.services.llm.calls import complete
@@ -216,10 +217,13 @@ def generate_items(
                               "gold": None, "meta": item.meta, "priority": 0})
             if valid:
                 with db.write() as conn:
+                    new_ids: list[int] = []
                     existed = item_store.insert_items(
-                        conn, project_id, valid, target=project.answers_per_item,
-                        now=db.clock.now(),
+                        conn, project_id, valid,
+                        target=redundancy.initial_target(conn, project),
+                        now=db.clock.now(), ids=new_ids,
                     )
+                    redundancy.audit_new_items(conn, project, new_ids)
                 created += len(valid) - len(existed)
             if context is not None:
                 context.advance(1)
