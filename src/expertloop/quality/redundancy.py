@@ -100,9 +100,8 @@ leave-one-dataset-out 20.3% at -0.47; the issue's 30% within half a point is not
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -118,8 +117,12 @@ from expertloop.quality._redundancy_model import (
     Confusion,
     RedundancyPolicy,
     WorkerModel,
+    audit_draw,
+    audit_policy,
     fit_worker_model,
+    is_audited,
     item_posterior,
+    item_target,
     next_target,
     one_coin_matrix,
     policy_problem,
@@ -166,54 +169,6 @@ __all__ = [
     "policy_problem",
     "replay",
 ]
-
-
-def audit_draw(salt: Hashable, item: Hashable) -> float:
-    """A number in ``[0, 1)`` fixed by ``salt`` and ``item`` (their ``str``), uniform over
-    items: the first 8 bytes of the SHA-256 of ``"{salt}:{item}"``. The same on every
-    machine and in every process (unlike ``hash``), so a choice made from it survives
-    restarts.
-
-    >>> audit_draw(7, 12) == audit_draw("7", "12")
-    True
-    """
-    digest = hashlib.sha256(f"{salt}:{item}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
-
-
-def is_audited(salt: Hashable, item: Hashable, share: float) -> bool:
-    """Whether ``item`` is in the audit sample of a share ``share`` of the items: its
-    :func:`audit_draw` is below ``share``. Each item's own draw decides it, so the choice
-    never changes as items are added, and a share of ``share`` of the items is chosen in
-    expectation (binomial: 100 items at 0.1 give 10 +- 3). The live system's salt is the
-    project id (``services/redundancy.py``), :func:`replay`'s its ``seed``.
-
-    >>> is_audited(1, 5, 0.0), is_audited(1, 5, 1.0)
-    (False, True)
-    """
-    return share > 0 and audit_draw(salt, item) < share
-
-
-def audit_policy(policy: RedundancyPolicy) -> RedundancyPolicy:
-    """The policy of an audited item: one answer more than ``min_answers`` whatever the
-    confidence (up to ``max_answers``), then the same stopping rule. The extra answer is
-    the overlap a judge's and a worker's reliability are measured on: with
-    ``min_answers=1`` an item otherwise ends with one answer and a verdict, and a fit
-    cannot tell which of two annotators is right when they disagree."""
-    return replace(policy, min_answers=min(policy.min_answers + 1, policy.max_answers))
-
-
-def item_target(
-    n_answers: int, confidence: float, policy: RedundancyPolicy, *, audited: bool = False
-) -> int:
-    """:func:`next_target` under ``policy``, or under :func:`audit_policy` for an item of
-    the audit sample (:func:`is_audited`): what the live system and :func:`replay` set.
-
-    >>> p = RedundancyPolicy(min_answers=1, max_answers=5, target_confidence=0.9)
-    >>> item_target(1, 0.99, p), item_target(1, 0.99, p, audited=True)
-    (1, 2)
-    """
-    return next_target(n_answers, confidence, audit_policy(policy) if audited else policy)
 
 
 @dataclass(frozen=True, eq=False)

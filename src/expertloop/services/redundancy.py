@@ -156,9 +156,10 @@ def check_redundancy(
     max_answers: Any = DEFAULT_POLICY.max_answers,
     target_confidence: Any = DEFAULT_POLICY.target_confidence,
     audit_share: Any = 0.0,
-) -> tuple[int, int, float]:
-    """The settings checked (422s naming the field), as ``(min, max, confidence)``."""
-    check_audit_share(audit_share)
+) -> tuple[int, int, float, float]:
+    """The settings checked (422s naming the field), as ``(min, max, confidence, audit
+    share)``."""
+    share = check_audit_share(audit_share)
     low = _count(min_answers, "min_answers")
     high = _count(max_answers, "max_answers")
     if (
@@ -172,7 +173,7 @@ def check_redundancy(
     if problem is not None:
         field = "target_confidence" if "confidence" in problem else "max_answers"
         raise InputInvalid.on_field(field, problem)
-    return low, high, confidence
+    return low, high, confidence, share
 
 
 def check_new_redundancy(
@@ -255,10 +256,9 @@ def set_redundancy(
 ) -> Redundancy:
     """Turn adaptive redundancy on, or change its settings (managers; audited). The
     project's existing items are re-targeted by a job (fitted model first)."""
-    low, high, confidence = check_redundancy(
+    low, high, confidence, share = check_redundancy(
         min_answers, max_answers, target_confidence, audit_share
     )
-    share = check_audit_share(audit_share)
     now = db.clock.now()
     with db.write() as conn:
         project = _managed(conn, actor, project_id)
