@@ -25,10 +25,11 @@ def _answered(env: Env, n: int = 6) -> tuple[User, int]:
     workers = [env.user(Role.WORKER) for _ in range(2)]
     project = env.project(manager, members=workers, answers_per_item=2)
     env.items(manager, project, [pairwise_item(k) for k in range(n)])
-    for worker in workers:
+    for worker in workers:  # both prefer the canonical response_a, wherever it is shown
         while (assignment := next_assignment(env.db, actor=worker, project_id=project)):
+            choice = "A" if assignment.item.payload["response_a"].startswith("A") else "B"
             submit_answer(env.db, actor=worker, assignment_id=assignment.id,
-                          answer={"choice": "A"})
+                          answer={"choice": choice})
     return manager, project
 
 
@@ -60,8 +61,9 @@ def test_an_export_job_answers_202_then_serves_the_same_file_as_the_stream_and_a
     assert job["status"] == "succeeded", job
     assert job["progress_done"] == job["progress_total"] > 0
     counts = job["result"]["stats"]["counts"]
-    # Two workers split 1-1 on an item: no better than chance, left out by default.
-    assert job["result"]["rows"] + counts["below_chance"] + counts["ties_dropped"] == 6
+    # Both workers preferred response_a on all six items: nothing left out.
+    assert job["result"]["rows"] == 6
+    assert counts["below_chance"] == counts["ties_dropped"] == 0
     file = client.get(f"/api/v1/exports/{job['id']}/file")
     assert file.status_code == 200
     assert file.headers["content-type"].startswith("application/x-ndjson")
@@ -143,7 +145,7 @@ def test_the_sdk_exports_through_a_job_and_downloads_file_and_card(
             tmp_path / "out", "preference", file_format=file_format, poll_seconds=0.05
         )
     assert files.job["status"] == "succeeded"
-    # The workers' choices split at random (shown order): rows as many as the job counted.
-    assert files.path.read_bytes().count(b"\n") == files.job["result"]["rows"] > 0
+    # Both workers preferred response_a on every item: one preference row per item.
+    assert files.path.read_bytes().count(b"\n") == files.job["result"]["rows"] == 6
     assert files.card.name == "README.md"
     assert "expertloop:" in files.card.read_text()
