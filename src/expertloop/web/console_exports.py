@@ -23,16 +23,16 @@ from expertloop.services.exports import ExportOptions
 from expertloop.services.jobs import get_job
 from expertloop.services.runtime import Runtime
 from expertloop.store import Database
+from expertloop.web.console_access import Refused
 from expertloop.web.ops_pages import (
     console_context,
     human_bytes,
     human_time,
     managed_page,
-    managed_project,
+    managed_post,
 )
-from expertloop.web.pages import check_form_csrf, error_page, redirect, redirect_to_login
+from expertloop.web.pages import check_form_csrf, error_page, redirect
 from expertloop.web.rendering import render_page
-from expertloop.web.sessions import session_user
 
 __all__ = ["install", "router"]
 
@@ -150,13 +150,10 @@ def _options(form: Any) -> tuple[ExportOptions, str]:
 @router.post("/manage/projects/{project_id}/exports")
 async def start_export(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     """Start an export job with the form's format and filters, then show it."""
-    user = session_user(request)
-    if user is None:
-        return redirect_to_login(request)
     try:
-        project = await run_in_threadpool(managed_project, db, user, project_id)
-    except ExpertloopError as exc:
-        return error_page(request, user, exc)
+        user, project = await managed_post(request, db, project_id)
+    except Refused as refused:
+        return refused.response
     form = await request.form(max_files=0, max_fields=16)
     values = {k: str(v) for k, v in form.items()}
     try:

@@ -26,16 +26,16 @@ from expertloop.services.runtime import Runtime
 from expertloop.settings import Settings
 from expertloop.store import Database
 from expertloop.tasks import get_task_type
+from expertloop.web.console_access import Refused
 from expertloop.web.ops_pages import (
     console_context,
     human_bytes,
     human_time,
     managed_page,
-    managed_project,
+    managed_post,
 )
-from expertloop.web.pages import check_form_csrf, error_page, redirect, redirect_to_login
+from expertloop.web.pages import check_form_csrf, error_page, redirect
 from expertloop.web.rendering import render_page
-from expertloop.web.sessions import session_user
 
 __all__ = ["install", "router"]
 
@@ -149,14 +149,11 @@ def _too_large(limit: int) -> str:
 async def upload(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     """Take the upload (managers only, checked before the body is read), then import it
     now or start its job, and show the import."""
-    user = session_user(request)
-    if user is None:
-        return redirect_to_login(request)
-    settings = _settings(request)
     try:
-        project = await run_in_threadpool(managed_project, db, user, project_id)
-    except ExpertloopError as exc:
-        return error_page(request, user, exc)
+        user, project = await managed_post(request, db, project_id)
+    except Refused as refused:
+        return refused.response
+    settings = _settings(request)
     limit = settings.max_import_bytes + FORM_OVERHEAD_BYTES
     chosen = imports.AUTO
     try:

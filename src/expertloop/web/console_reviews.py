@@ -22,10 +22,10 @@ from expertloop.errors import ExpertloopError, InputInvalid
 from expertloop.services import reviews
 from expertloop.services.runtime import Runtime
 from expertloop.store import Database
-from expertloop.web.ops_pages import console_context, human_time, managed_page, managed_project
-from expertloop.web.pages import check_form_csrf, error_page, redirect, redirect_to_login
+from expertloop.web.console_access import Refused
+from expertloop.web.ops_pages import console_context, human_time, managed_page, managed_post
+from expertloop.web.pages import check_form_csrf, error_page, redirect
 from expertloop.web.rendering import render_page
-from expertloop.web.sessions import session_user
 
 __all__ = ["install", "router"]
 
@@ -166,13 +166,10 @@ def _sample(form: Any) -> dict[str, Any]:
 @router.post("/manage/projects/{project_id}/reviews")
 async def queue_sample(project_id: SmallId, request: Request, db: DatabaseDep) -> Response:
     """Queue a random sample of answers for review, then show how many were queued."""
-    user = session_user(request)
-    if user is None:
-        return redirect_to_login(request)
     try:
-        project = await run_in_threadpool(managed_project, db, user, project_id)
-    except ExpertloopError as exc:
-        return error_page(request, user, exc)
+        user, project = await managed_post(request, db, project_id)
+    except Refused as refused:
+        return refused.response
     form = await request.form(max_files=0, max_fields=16)
     values = {k: str(v) for k, v in form.items()}
     try:

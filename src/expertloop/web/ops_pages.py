@@ -8,15 +8,17 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from expertloop.domain import Project, User, can_import_items
 from expertloop.errors import ExpertloopError, PermissionDenied
 from expertloop.services import projects
 from expertloop.store import Database
+from expertloop.web.console_access import Refused
 from expertloop.web.pages import error_page, page_context, redirect_to_login
 from expertloop.web.sessions import session_user
 
-__all__ = ["console_context", "human_bytes", "human_time", "managed_page"]
+__all__ = ["console_context", "human_bytes", "human_time", "managed_page", "managed_post"]
 
 
 def managed_project(db: Database, user: User, project_id: int) -> Project:
@@ -43,6 +45,18 @@ def managed_page(
         return render(user, project)
     except ExpertloopError as exc:
         return error_page(request, user, exc)
+
+
+async def managed_post(request: Request, db: Database, project_id: int) -> tuple[User, Project]:
+    """Sign-in, then the manager check, for a console form's POST before its body is read;
+    a refusal raises :class:`Refused` with the page to send (sign in, or the error page)."""
+    user = session_user(request)
+    if user is None:
+        raise Refused(redirect_to_login(request))
+    try:
+        return user, await run_in_threadpool(managed_project, db, user, project_id)
+    except ExpertloopError as exc:
+        raise Refused(error_page(request, user, exc)) from None
 
 
 def console_context(request: Request, user: User, project: Project, tab: str) -> dict[str, Any]:
