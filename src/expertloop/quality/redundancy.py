@@ -121,6 +121,7 @@ from expertloop.quality._redundancy_model import (
     audit_policy,
     fit_worker_model,
     is_audited,
+    item_confidence,
     item_posterior,
     item_target,
     next_target,
@@ -162,6 +163,7 @@ __all__ = [
     "fit_stopping_model",
     "fit_worker_model",
     "is_audited",
+    "item_confidence",
     "item_posterior",
     "item_target",
     "next_target",
@@ -405,13 +407,13 @@ def replay(
 
     def assess(i: int) -> None:
         answered = queues[i][: used_n[i]]
-        post = item_posterior(
+        confidence[i], top[i] = item_confidence(
             current,
-            free_keys[i] + [expert_key[w] for w in obs.w[answered].tolist()],
-            free_labels[i] + obs.l[answered].tolist(),
+            [expert_key[w] for w in obs.w[answered].tolist()],
+            obs.l[answered].tolist(),
+            free_keys[i],
+            free_labels[i],
         )
-        confidence[i] = max(post)
-        top[i] = post.index(confidence[i])
         target[i] = item_target(int(used_n[i]), confidence[i], policy, audited=bool(audit[i]))
 
     first = True
