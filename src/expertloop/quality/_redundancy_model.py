@@ -259,14 +259,16 @@ def item_confidence(
     what the stopping rule compares with ``target_confidence``.
 
     The exported label is the experts' (a judge's verdict is a model suggestion, never an
-    answer), so the class is the most probable one given the experts' ``workers`` and
-    ``labels`` alone, and its probability is taken from :func:`item_posterior` on the
-    answers *and* the judges' ``verdicts`` (annotator keys ``judges``): where a reliable
-    judge agrees with the experts the item stops sooner, and where it sides against them
-    the experts' class loses probability and the item asks for another expert, instead
-    of stopping on the judge's class while exporting the experts' (on MT-Bench such items
-    stopped at 0.95 after one expert's ``tie`` and a judge's ``A`` were exported as ``tie``
-    and matched the consensus of all the votes 9 times in 26). Where the experts' answers
+    answer), so the class is the experts' plurality class (the one most of ``labels`` give;
+    a tie in votes goes to :func:`item_posterior` on the experts' ``workers`` and
+    ``labels`` alone, whose class prior could otherwise outweigh a lone answer), and its
+    probability is taken from :func:`item_posterior` on the answers *and* the judges'
+    ``verdicts`` (annotator keys ``judges``): where a reliable judge agrees with the
+    experts the item stops sooner, and where it sides against them the experts' class
+    loses probability and the item asks for another expert, instead of stopping on the
+    judge's class while exporting the experts' (on MT-Bench, at 0.95, 26 items stopped
+    after one expert's ``tie`` and GPT-4's ``A`` or ``B`` and were exported as ``tie``; 9
+    of them matched the consensus of all the votes). Where the experts' answers
     tie between classes (either may be exported), the less probable one counts. Without
     verdicts (or without answers) this is the posterior's largest probability and its
     class.
@@ -285,9 +287,14 @@ def item_confidence(
     if not judges or not any(0 <= label < model.classes for label in labels):
         top = max(post)
         return top, post.index(top)
+    votes = [0] * model.classes
+    for label in labels:
+        if 0 <= label < model.classes:
+            votes[label] += 1
     own = item_posterior(model, workers, labels)
-    # Experts tied between classes may be exported as either: the less probable one.
-    k = max(range(model.classes), key=lambda c: (own[c], -post[c]))
+    # The experts' plurality class; a tie in votes goes to the experts' posterior, and one
+    # in both (either may be exported) to the class the verdicts make less probable.
+    k = max(range(model.classes), key=lambda c: (votes[c], own[c], -post[c]))
     return post[k], k
 
 
