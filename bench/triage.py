@@ -38,6 +38,24 @@ stopping rule's own most probable class when the item stopped (``ReplayResult.st
 - ``leave_one_dataset_out``: per data set, the candidate policy chosen on the other two (the
   largest mean saving whose mean delta is >= -1 there, else the best delta), scored on it.
 
+The stopping rule's confidence, with judges, is the probability of the experts' own class
+given the answers and the verdicts (:func:`expertloop.quality.redundancy.item_confidence`,
+since 2026-12-04; before, the posterior's largest probability, which stopped items on the
+judge's class while the label scored here is the experts'). Measured 2026-12-04, two seeds,
+``TRIAGE_POLICY``: mean saving 40.0% (39.98%) at -1.51 points (before: 40.3% at -1.73);
+mtbench 27.6% at -2.15 (28.4%, -2.70), pandalm 51.8% at -2.35 (51.9%, -2.45), xstest 40.5%
+at -0.02 (unchanged); leave-one-dataset-out 36.3% at -1.14 (36.3%, -1.18); without the
+judge 34.2% at -0.82. Seeds 2-5: 39.8% at -1.35 (before 40.7% at -1.92). Target 0.97: 38.1%
+at -1.06; 0.98: 36.6% at -0.86; 0.99: 34.1% at -0.64. The target (>= 40% at >= -1) is not
+met; docs/quality.md ("Triage on real data") says where the loss is and what was tried.
+
+Scoring check (2026-12-04): the no-judge figures and the headline are scored on the same
+items (every item with a human vote) against the same reference, and both labels are
+``aggregate(method="auto")`` on the votes used; ``accuracy_all_votes`` is the same
+reference's score of every vote, so both deltas are against one baseline (checked on seed 0:
+the replay's own no-judge label and ``aggregate`` on the votes it used agree on every item
+of the three sets, as do ``replay(judges_in_final=False)`` and the label scored here).
+
 Usage: ``python bench/triage.py ../shared/data [--seeds 2]``; prints ONE JSON object.
 """
 

@@ -12,7 +12,13 @@ from expertloop.quality._sim_correlated import (
     simulate_correlated,
     simulate_judge,
 )
-from expertloop.quality.redundancy import WorkerModel, fit_worker_model, item_posterior, replay
+from expertloop.quality.redundancy import (
+    WorkerModel,
+    fit_worker_model,
+    item_confidence,
+    item_posterior,
+    replay,
+)
 
 K = 3
 POLICY = {"min_answers": 1, "max_answers": 5, "target_confidence": 0.99}
@@ -189,3 +195,19 @@ def test_leave_one_out_scores_each_answer_against_the_others_only() -> None:
     workers = np.unique(crowd.workers).tolist()
     assert np.mean([loo.accuracy_of(w) for w in workers]) < np.mean(
         [plain.accuracy_of(w) for w in workers])
+
+
+def test_an_item_stops_on_the_experts_class_never_on_a_judge_that_sides_against_them() -> None:
+    # A fixed model: the judge is right 99% of the time, the expert 60%. After one expert's
+    # "x" and the judge's "y" the posterior is sure of "y", but the exported label is the
+    # experts' ("x"), so the item asks for a second expert; where the judge agrees, it stops.
+    judge = ((0.99, 0.01), (0.01, 0.99))
+    model = WorkerModel(2, (0.5, 0.5), ((0.6, 0.4), (0.4, 0.6)), {"j": judge})
+    assert max(item_posterior(model, ["j", "a"], [1, 0])) >= 0.95
+    assert item_confidence(model, ["a"], [0], ["j"], [1]) == pytest.approx(
+        (item_posterior(model, ["j", "a"], [1, 0])[0], 0)
+    )
+    workers, items, labels = ["a", "b", "a", "b"], [0, 0, 1, 1], [0, 1, 1, 1]
+    r = replay(workers, items, labels, judges=(["j", "j"], [0, 1], [1, 1]), min_answers=1,
+               max_answers=3, target_confidence=0.95, shuffle=False, model=model)
+    assert r.answers_used_per_item.tolist() == [2, 1]

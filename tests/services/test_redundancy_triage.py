@@ -498,3 +498,34 @@ def test_a_fit_running_while_triage_is_turned_off_does_not_bring_the_judge_back(
     assert not model.judges
     stopped = _item(env, project, "stopped")
     assert (stopped.n_answers, stopped.target, stopped.open_slots) == (1, 2, 1)
+
+
+def test_judges_that_outvote_a_lone_expert_ask_for_another_expert_rather_than_stop(
+    env: Env, chat_server: ChatServer
+) -> None:
+    # Two judges, both right on the calibration items, say y; the one expert says x. The
+    # posterior is sure of y, but the project exports its experts' label (x), so the item's
+    # confidence is that of x (item_confidence) and it asks for a second expert.
+    manager, workers, project = _calibrated_project(env, chat_server)
+    llm.add_provider(env.db, actor=None, name="judge-z", base_url=chat_server.base_url,
+                     model="judge-model-z", params={"temperature": 0}, max_retries=0)
+    second = {**_params(), "provider": "judge-z", "judge": "judge-z"}
+    llm.judge_items(env.db, project, second)
+    llm.update_llm_settings(env.db, actor=manager, project_id=project,
+                            triage={"judges": ["judge-x", "judge-z"]})
+    assert fit_model(env.db, project)["judges"] == ["judge-x", "judge-z"]
+    redundancy.set_redundancy(env.db, actor=manager, project_id=project, min_answers=1,
+                              max_answers=3, target_confidence=0.9)
+    retarget_project(env.db, project)
+    _add(env, manager, project, ("outvoted", "y"))
+    llm.judge_items(env.db, project, _params())
+    llm.judge_items(env.db, project, second)
+    with env.db.read() as conn:
+        live = redundancy.model_of(conn, project, tuple(LABELS), [workers[3].id])
+    keys = [redundancy.judge_key("judge-x"), redundancy.judge_key("judge-z"), workers[3].id]
+    post = item_posterior(live, keys, [1, 1, 0])
+    assert post[1] >= 0.9, post  # stopping on the most probable class would stop here
+    _answer(env, workers[3], project, "outvoted", "x")
+    item = _item(env, project, "outvoted")
+    assert (item.n_answers, item.target, item.open_slots) == (1, 2, 1)
+    assert item.confidence == pytest.approx(post[0])

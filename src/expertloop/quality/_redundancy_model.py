@@ -26,6 +26,7 @@ __all__ = [
     "audit_policy",
     "fit_worker_model",
     "is_audited",
+    "item_confidence",
     "item_posterior",
     "item_target",
     "next_target",
@@ -245,6 +246,56 @@ def item_posterior(
 
 
 _FLOOR = 1e-6
+
+
+def item_confidence(
+    model: WorkerModel,
+    workers: Sequence[Hashable],
+    labels: Sequence[int],
+    judges: Sequence[Hashable] = (),
+    verdicts: Sequence[int] = (),
+) -> tuple[float, int]:
+    """The class the item would be exported as, and the probability that it is right:
+    what the stopping rule compares with ``target_confidence``.
+
+    The exported label is the experts' (a judge's verdict is a model suggestion, never an
+    answer), so the class is the experts' plurality class (the one most of ``labels`` give;
+    a tie in votes goes to :func:`item_posterior` on the experts' ``workers`` and
+    ``labels`` alone, whose class prior could otherwise outweigh a lone answer), and its
+    probability is taken from :func:`item_posterior` on the answers *and* the judges'
+    ``verdicts`` (annotator keys ``judges``): where a reliable judge agrees with the
+    experts the item stops sooner, and where it sides against them the experts' class
+    loses probability and the item asks for another expert, instead of stopping on the
+    judge's class while exporting the experts' (on MT-Bench, at 0.95, 26 items stopped
+    after one expert's ``tie`` and GPT-4's ``A`` or ``B`` and were exported as ``tie``; 9
+    of them matched the consensus of all the votes). Where the experts' answers
+    tie between classes (either may be exported), the less probable one counts. Without
+    verdicts (or without answers) this is the posterior's largest probability and its
+    class.
+
+    >>> m = WorkerModel.uninformed(3, prior_accuracy=0.8)
+    >>> [round(p, 3) for p in item_posterior(m, ["j", "g", "a"], [0, 0, 2])]
+    [0.877, 0.014, 0.11]
+    >>> c, k = item_confidence(m, ["a"], [2], ["j", "g"], [0, 0])
+    >>> k, round(c, 3)
+    (2, 0.11)
+    >>> c, k = item_confidence(m, ["a"], [2], ["j"], [2])
+    >>> k, round(c, 3)
+    (2, 0.97)
+    """
+    post = item_posterior(model, list(judges) + list(workers), list(verdicts) + list(labels))
+    if not judges or not any(0 <= label < model.classes for label in labels):
+        top = max(post)
+        return top, post.index(top)
+    votes = [0] * model.classes
+    for label in labels:
+        if 0 <= label < model.classes:
+            votes[label] += 1
+    own = item_posterior(model, workers, labels)
+    # The experts' plurality class; a tie in votes goes to the experts' posterior, and one
+    # in both (either may be exported) to the class the verdicts make less probable.
+    k = max(range(model.classes), key=lambda c: (votes[c], own[c], -post[c]))
+    return post[k], k
 
 
 def fit_worker_model(

@@ -1,13 +1,14 @@
 """Adaptive redundancy: how many answers an item needs, decided as its answers arrive.
 
 Every item first gets ``min_answers`` answers. From then on, after each answer, the item's
-*confidence* is the posterior probability of its most probable class given its answers;
-it stops collecting once that reaches ``target_confidence``, and otherwise asks for one
-more answer, up to ``max_answers``. The live system (``services/redundancy.py``) and the
-offline :func:`replay` call the same functions, :func:`item_posterior` and
-:func:`item_target` (:func:`next_target`, or one answer more for the items of the audit
-sample that :func:`is_audited` picks), so they stop at the same points on the same answers
-and model.
+*confidence* is the posterior probability of its most probable class given its answers
+(with LLM judges' verdicts, that of the experts' own class given answers and verdicts:
+:func:`item_confidence`); it stops collecting once that reaches ``target_confidence``, and
+otherwise asks for one more answer, up to ``max_answers``. The live system
+(``services/redundancy.py``) and the offline :func:`replay` call the same functions,
+:func:`item_confidence` (:func:`item_posterior`) and :func:`item_target`
+(:func:`next_target`, or one answer more for the items of the audit sample that
+:func:`is_audited` picks), so they stop at the same points on the same answers and model.
 
 The model (:class:`WorkerModel`)
 --------------------------------
@@ -121,6 +122,7 @@ from expertloop.quality._redundancy_model import (
     audit_policy,
     fit_worker_model,
     is_audited,
+    item_confidence,
     item_posterior,
     item_target,
     next_target,
@@ -162,6 +164,7 @@ __all__ = [
     "fit_stopping_model",
     "fit_worker_model",
     "is_audited",
+    "item_confidence",
     "item_posterior",
     "item_target",
     "next_target",
@@ -301,7 +304,7 @@ def replay(
 
     Each item's answers are taken in a random order (``seed``; in the given order with
     ``shuffle=False``), one at a time, and the item stops where the live system would
-    (:func:`next_target`): after ``min_answers``, once :func:`item_posterior` reaches
+    (:func:`next_target`): after ``min_answers``, once :func:`item_confidence` reaches
     ``target_confidence``, or at ``max_answers``, or when its recorded answers run out.
 
     The worker model is what the live system's periodic consensus fit gives it. Answers
@@ -318,7 +321,10 @@ def replay(
     per verdict. Each judge is one more annotator: its verdicts are in every item's
     posterior from the start and in every refit (so its reliability is estimated with the
     experts'), but they are free: they never count as answers used, toward
-    ``min_answers`` or ``max_answers``. A verdict whose label is not one of the classes
+    ``min_answers`` or ``max_answers``. The confidence is that of the experts' class
+    (:func:`item_confidence`: the label exported is theirs), so an item never stops on a
+    judge's class that its experts did not give. A verdict whose label is not one of the
+    classes
     (``None``, ``"inconsistent"``, ``"invalid"``: an unsure judge) carries no evidence
     and is ignored, as are verdicts on items without answers.
 
@@ -405,13 +411,13 @@ def replay(
 
     def assess(i: int) -> None:
         answered = queues[i][: used_n[i]]
-        post = item_posterior(
+        confidence[i], top[i] = item_confidence(
             current,
-            free_keys[i] + [expert_key[w] for w in obs.w[answered].tolist()],
-            free_labels[i] + obs.l[answered].tolist(),
+            [expert_key[w] for w in obs.w[answered].tolist()],
+            obs.l[answered].tolist(),
+            free_keys[i],
+            free_labels[i],
         )
-        confidence[i] = max(post)
-        top[i] = post.index(confidence[i])
         target[i] = item_target(int(used_n[i]), confidence[i], policy, audited=bool(audit[i]))
 
     first = True

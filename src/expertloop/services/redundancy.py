@@ -14,7 +14,7 @@ consensus is confident enough, ask for more where the answers disagree.
   ``answers_per_item`` is not used for items without gold.
 - After each answer is committed (:func:`after_answer`, off the answer's transaction: a
   failure here never loses an acknowledged answer), the item's posterior under the
-  project's worker model (:func:`expertloop.quality.redundancy.item_posterior`) sets its
+  project's worker model (:func:`expertloop.quality.redundancy.item_confidence`) sets its
   confidence and, through :func:`~expertloop.quality.redundancy.next_target`, its target:
   the answers it has once confident (its open slots close), one more while unsure, up to
   ``max_answers``. ``items.uncertainty`` (1 - confidence) orders the claim
@@ -30,6 +30,10 @@ consensus is confident enough, ask for more where the answers disagree.
   annotators with the experts, and each judge's sure verdict on an item is one more term
   of the item's posterior (free: never an answer, never counted toward ``min_answers`` or
   ``max_answers``). Only judges the last fit measured count (``redundancy_models.judges``).
+  The confidence is that of the class the experts' answers favour (the exported label is
+  theirs), under the answers and the verdicts (``item_confidence``): an item stops where a
+  judge agrees with its experts, and asks for another expert where the judge sides
+  against them.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from expertloop.quality.redundancy import (
     RedundancyPolicy,
     WorkerModel,
     is_audited,
-    item_posterior,
+    item_confidence,
     item_target,
     policy_problem,
 )
@@ -457,8 +461,8 @@ def retarget(
         return store.retarget_item(conn, item_id, want=want, confidence=None, seen_due=seen)
     model = _model(item.model, classes, item.confusion or {})
     judged = _judge_votes(item, model, task, config, code)
-    confidence = max(
-        item_posterior(model, [k for k, _ in judged] + workers, [v for _, v in judged] + labels)
+    confidence, _ = item_confidence(
+        model, workers, labels, [k for k, _ in judged], [v for _, v in judged]
     )
     want = item_target(
         item.n_answers, confidence, settings.policy, audited=settings.audited(item_id)

@@ -43,7 +43,7 @@ from expertloop.quality.redundancy import (
     WorkerModel,
     fit_stopping_model,
     is_audited,
-    item_posterior,
+    item_confidence,
     item_target,
 )
 from expertloop.services.redundancy import FIT_KIND, RETARGET_KIND, classes_of, triage_judges
@@ -179,14 +179,17 @@ def _refit_targets(
 ) -> list[tuple[int, int, int, float]]:
     """(item, answers, target, confidence) of each item still collecting whose target, or
     confidence (by 0.001 or more), the new model changes, from the answers and verdicts the
-    fit read (the live step's rule: :func:`item_posterior` on the sure verdicts of the
+    fit read (the live step's rule: :func:`item_confidence` on the sure verdicts of the
     fitted judges and the expert votes, then :func:`next_target`). Items whose answer count
     differs from the votes read (an answer since, or answers without a vote) are left to
     their own steps."""
     if settings is None or not collecting:
         return []
     wanted = {c[0] for c in collecting}
-    votes: dict[int, tuple[list[Hashable], list[int]]] = defaultdict(lambda: ([], []))
+    # Per item: (judge keys, their verdicts, expert workers, their labels).
+    votes: dict[int, tuple[list[Hashable], list[int], list[Hashable], list[int]]] = defaultdict(
+        lambda: ([], [], [], [])
+    )
     for name, item, label in verdicts:
         if item in wanted and name in judge_id and judge_id[name] in model.confusion:
             votes[item][0].append(judge_id[name])
@@ -194,8 +197,8 @@ def _refit_targets(
     counts: Counter[int] = Counter()
     for worker, item, label in zip(workers, items, labels, strict=True):
         if item in wanted:
-            votes[item][0].append(worker)
-            votes[item][1].append(label)
+            votes[item][2].append(worker)
+            votes[item][3].append(label)
             counts[item] += 1
     policy = RedundancyPolicy(settings.min_answers, settings.max_answers,
                               settings.target_confidence)
@@ -203,8 +206,8 @@ def _refit_targets(
     for item_id, n_answers, target, confidence in collecting:
         if counts[item_id] != n_answers:
             continue
-        keys, given = votes[item_id]
-        new = max(item_posterior(model, keys, given))
+        judges, verdict_labels, experts, given = votes[item_id]
+        new, _ = item_confidence(model, experts, given, judges, verdict_labels)
         audited = is_audited(settings.project_id, item_id, settings.audit_share)
         want = item_target(n_answers, new, policy, audited=audited)
         if want != target or confidence is None or abs(new - confidence) >= 1e-3:
