@@ -105,6 +105,8 @@ from expertloop.quality._common import ConvergenceError
 from expertloop.quality._ds import fit_dawid_skene, fit_one_coin, one_coin_confusion
 from expertloop.quality._glad import fit_glad
 from expertloop.quality._hds import fit_hierarchical_ds
+from expertloop.quality._lookalike import answer_probability as lookalike_answer_probability
+from expertloop.quality._lookalike import fit_lookalike_ds
 from expertloop.quality._mace import fit_mace
 
 # Below this many answers per item on average, or with one class, there is too little overlap
@@ -153,6 +155,15 @@ SIMPLE_Z = 1.0
 # module switch, read at each call, so the bench can score auto without it.
 COMMUNITY_CANDIDATE = True
 COMMUNITY = "community_dawid_skene"
+# The lookalike Dawid-Skene (items that pull many workers to the same wrong class,
+# :mod:`expertloop.quality._lookalike`) as a tenth candidate: off. A module switch like
+# COMMUNITY_CANDIDATE, read at each call; bench/quality_generalisation.py scores auto with it
+# on ("lookalike_candidate"). It is the best model on its own simulator and on zheng_d_duck,
+# but it wins the held-out log-likelihood where items are genuinely ambiguous and its labels
+# are not better (zheng_s_face: 60.62 against majority vote's 63.01); see the module
+# docstring.
+LOOKALIKE_CANDIDATE = False
+LOOKALIKE = "lookalike_dawid_skene"
 MAJORITY_MODELS = (MAJORITY, "shared_one_coin")
 # name -> (public aggregator, its options); the fitters below mirror those defaults.
 CANDIDATES: dict[str, tuple[str, dict[str, object]]] = {
@@ -168,6 +179,7 @@ CANDIDATES: dict[str, tuple[str, dict[str, object]]] = {
         "dawid_skene",
         {"prior_strength": "evidence", "communities": N_COMMUNITIES},
     ),
+    LOOKALIKE: ("dawid_skene", {"prior_strength": "evidence", "lookalike": True}),
 }
 
 # Per held-out answer (item, worker, label codes): its probability given the training answers.
@@ -233,6 +245,15 @@ def _community_ds(obs: Observations) -> CandidateFit:
     return _by_confusion(fit.posteriors, fit.confusion)
 
 
+def _lookalike_ds(obs: Observations) -> CandidateFit:
+    fit = fit_lookalike_ds(obs, max_iter=1000, tol=1e-6)
+
+    def prob(i: IntArray, w: IntArray, lab: IntArray) -> FloatArray:
+        return lookalike_answer_probability(fit, i, w, lab)
+
+    return CandidateFit(fit.posteriors, prob)
+
+
 def _one_coin(obs: Observations) -> CandidateFit:
     fit = fit_one_coin(obs, max_iter=1000, tol=1e-6, strength=2.0, pseudo=1.0)
     return _by_confusion(fit.posteriors, one_coin_confusion(fit.accuracy, obs.n_classes))
@@ -281,13 +302,18 @@ _FITTERS: dict[str, Fitter] = {
     "mace": _mace,
     "mace_fitted_prior": _mace_fitted_prior,
     COMMUNITY: _community_ds,
+    LOOKALIKE: _lookalike_ds,
 }
 
 
 def active_fitters() -> dict[str, Fitter]:
-    """The candidates ``auto`` scores: every one, the community model only where the private
-    switch ``COMMUNITY_CANDIDATE`` (read at the call) says so."""
-    return {n: f for n, f in _FITTERS.items() if n != COMMUNITY or COMMUNITY_CANDIDATE}
+    """The candidates ``auto`` scores: every one, the community and the lookalike models only
+    where the private switches ``COMMUNITY_CANDIDATE`` and ``LOOKALIKE_CANDIDATE`` (read at
+    the call) say so."""
+    off = {COMMUNITY} if not COMMUNITY_CANDIDATE else set()
+    if not LOOKALIKE_CANDIDATE:
+        off.add(LOOKALIKE)
+    return {n: f for n, f in _FITTERS.items() if n not in off}
 
 
 @dataclass(frozen=True)
