@@ -34,9 +34,10 @@ nothing more.
   candidate, on the real sets, the simulated crowds and ``2 x sim-seeds`` crowds of
   :mod:`expertloop.quality._sim_correlated` (hard items whose distractor pulls every
   worker). Its held-out scores are always computed; the other sections leave it out while
-  the switch is off. With 4 seeds (4 December 2026): correlated crowds, ``auto`` 0.11 points
-  below the best of the other nine without it, 0.30 above with it; simulated crowds 0.86
-  points below either way (taken on 4 of 32); real sets unchanged on average, +4.63 on
+  the switch is off. With 8 seeds (4 December 2026): 16 correlated crowds, ``auto`` 0.11
+  points below the best of the other nine without it, 0.30 above with it (taken on 6, none
+  below majority vote); 64 simulated crowds 0.79 and 0.80 points below (taken on 8; 4 below
+  majority vote either way); real sets 1.13 points below either way, +4.63 on
   ``zheng_d_duck`` and -4.45 on ``zheng_s_face`` (below majority vote).
 
 Usage: ``python bench/quality_generalisation.py ../shared/data [--sim-seeds 4]`` prints one

@@ -89,9 +89,10 @@ What was tried against those correlated errors (4 December 2026; none is shipped
   each answer to it whatever the worker's skill (:mod:`expertloop.quality._lookalike`). On
   its own simulator (16 crowds of :mod:`~expertloop.quality._sim_correlated`) it lifts
   ``auto`` from 0.11 points below the best of the nine other models to 0.30 above, and on
-  ``zheng_d_duck`` it is the best model (94.44% against 89.81%); on 32 simulated crowds of
-  :mod:`~expertloop.quality.simulation` (4 per regime) ``auto`` took it 4 times and its mean
-  gap did not move (0.86 points). But on ``act_zencrowd_all`` it is no better (79.66%), and it
+  ``zheng_d_duck`` it is the best model (94.44% against 89.81%); on 64 simulated crowds of
+  :mod:`~expertloop.quality.simulation` (8 per regime) ``auto`` took it 8 times and its mean
+  gap to the best of the nine others went from 0.79 to 0.80 points (4 below majority vote
+  either way). But on ``act_zencrowd_all`` it is no better (79.66%), and it
   wins the held-out log-likelihood on ``zheng_s_face`` with worse labels (60.62% against
   majority vote's 63.01%): on the nine real sets the mean of ``auto`` stays where it was
   (+4.63 on ``zheng_d_duck``, -4.45 on ``zheng_s_face``, -0.28 on ``act_ms``, +0.10 on
