@@ -52,6 +52,7 @@ from expertloop.quality._ds import (
 )
 from expertloop.quality._glad import fit_glad
 from expertloop.quality._hds import HDSFit, fit_hierarchical_ds
+from expertloop.quality._lookalike import LookalikeFit, fit_lookalike_ds
 from expertloop.quality._mace import fit_mace
 from expertloop.quality._select import CANDIDATES, MAJORITY, choose_models, majority_model
 
@@ -165,6 +166,7 @@ def dawid_skene(
     prior_strength: float | str = DS_PRIOR_STRENGTH,
     pseudo_count: float = 1.0,
     communities: int | None = None,
+    lookalike: bool = False,
     seed: int | np.random.Generator | None = None,
 ) -> AggregationResult:
     """Dawid and Skene's confusion-matrix model, fitted by EM.
@@ -202,6 +204,14 @@ def dawid_skene(
     worker's own few answers cannot estimate. ``result.method`` is then
     ``"community_dawid_skene"``.
 
+    ``lookalike=True`` adds *lookalike items*: an item
+    may look like another class and pull each answer to that class with a probability
+    learned for the crowd, whatever the worker's skill, so mistakes many workers share on the
+    same item are explained by the item rather than by each worker's confusion
+    (:mod:`expertloop.quality._lookalike`); with ``prior_strength="evidence"`` the rows'
+    strength is learned as in the hierarchical form. ``result.method`` is then
+    ``"lookalike_dawid_skene"``.
+
     ``worker_skill`` is the worker's chance of a right answer, ``sum_k p_k pi_w[k, k]``.
 
     >>> r = dawid_skene(["a", "b", "c", "a", "b", "c"], [1, 1, 1, 2, 2, 2],
@@ -224,10 +234,18 @@ def dawid_skene(
         raise QualityInputError(
             "communities must be a positive integer, with prior_strength='evidence'"
         )
+    if lookalike and communities is not None:
+        raise QualityInputError("lookalike=True does not take communities")
     obs = prepare(workers, items, labels, gold=gold, classes=classes)
-    fit: DSFit | HDSFit | CommunityFit
+    fit: DSFit | HDSFit | CommunityFit | LookalikeFit
     method = "dawid_skene"
-    if communities is not None:
+    if lookalike:
+        strength = None if learned else float(prior_strength)
+        fit = fit_lookalike_ds(
+            obs, max_iter=max_iter, tol=tol, strength=strength, pseudo=pseudo_count
+        )
+        method = "lookalike_dawid_skene"
+    elif communities is not None:
         fit = fit_community_ds(
             obs, max_iter=max_iter, tol=tol, n_communities=int(communities), pseudo=pseudo_count
         )
