@@ -10,9 +10,13 @@ several seeds (each seed draws another answer order per item), and compared with
   ``accuracy_delta_pts_stop_label`` scores the stopping rule's own most probable class
   (``ReplayResult.stop_labels``) instead of ``auto`` on the answers used: the difference
   between the two is the final model choice, not the stopping.
+  ``accuracy_delta_pts_fixed_same_budget`` (default policy only): the alternative at the
+  same cost, a fixed number of answers per item (:func:`fixed_budget`: every item the same
+  count, a random subset of its answers, as many answers in all as the replay used), scored
+  the same way. What adaptive stopping buys over ``answers_per_item`` at equal cost.
 - ``mean_saving`` and ``mean_accuracy_delta_pts``: the shipped default policy, averaged
   over the data sets (each data set weighs the same). ``target_met``: saving >= 0.30 and
-  delta >= -0.5.
+  delta >= -0.5. ``mean_accuracy_delta_pts_fixed_same_budget``: the fixed count's mean.
 - ``leave_one_dataset_out``: for each data set, the policy the selection rule picks on the
   *other* data sets (the largest mean saving whose mean delta is >= -0.5 there; failing
   that, the best mean delta), scored on the one left out; and the means of those scores.
@@ -90,7 +94,7 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
             "policies": {},
         }
         for policy in CANDIDATES:
-            used, savings, deltas, stop_deltas = [], [], [], []
+            used, savings, deltas, stop_deltas, fixed = [], [], [], [], []
             for seed in range(seeds):
                 r = replay(
                     w,
@@ -110,12 +114,21 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
                 assert r.stop_labels is not None
                 stops = dict(zip(r.item_ids.tolist(), r.stop_labels.tolist(), strict=True))
                 stop_deltas.append(100 * (_accuracy(stops, gold) - full))
+                if policy == CANDIDATES[0]:
+                    keep = fixed_budget(t, r.answers_used, seed)
+                    subset = ([w[n] for n in keep], [t[n] for n in keep], [lab[n] for n in keep])
+                    same = aggregate(*subset, seed=seed)
+                    fixed.append(100 * (_accuracy(same.as_dict(), gold) - full))
             entry["policies"][_name(policy)] = {
                 "answers_used": round(float(np.mean(used)), 1),
                 "saving": round(float(np.mean(savings)), 4),
                 "accuracy_delta_pts": round(float(np.mean(deltas)), 3),
                 "accuracy_delta_pts_stop_label": round(float(np.mean(stop_deltas)), 3),
             }
+            if fixed:
+                entry["policies"][_name(policy)]["accuracy_delta_pts_fixed_same_budget"] = round(
+                    float(np.mean(fixed)), 3
+                )
         entry["seconds"] = round(time.monotonic() - started, 1)
         datasets[folder.name] = entry
         print(folder.name, json.dumps(entry["policies"]), file=sys.stderr, flush=True)
@@ -129,8 +142,41 @@ def run(data_dir: Path, seeds: int) -> dict[str, Any]:
         "mean_saving": round(mean_saving, 4),
         "mean_accuracy_delta_pts": round(mean_delta, 3),
         "target_met": bool(mean_saving >= 0.30 and mean_delta >= -0.5),
+        "mean_accuracy_delta_pts_fixed_same_budget": round(
+            _mean(datasets, default, "accuracy_delta_pts_fixed_same_budget"), 3
+        ),
         "leave_one_dataset_out": _lodo(datasets),
     }
+
+
+def fixed_budget(items: list[Any], budget: int, seed: int) -> list[int]:
+    """The answers a fixed number per item keeps with ``budget`` answers in all: the largest
+    count ``c`` with ``sum(min(available, c)) <= budget`` for every item, one more for
+    items drawn at random (among those with more) until the budget is spent, each item's
+    answers a random subset (``seed``). Indices into ``items``, sorted.
+
+    >>> keep = fixed_budget(["a"] * 5 + ["b"] * 2 + ["c"], 6, seed=0)
+    >>> len(keep), sum(n < 5 for n in keep)  # "a": 3 of its 5; "b": both; "c": its one
+    (6, 3)
+    """
+    rng = np.random.default_rng(seed)
+    _, code = np.unique(np.asarray(items, dtype=str), return_inverse=True)
+    available = np.bincount(code)
+    c = 0
+    while c < available.max() and np.minimum(available, c + 1).sum() <= budget:
+        c += 1
+    count = np.minimum(available, c)
+    rest = budget - int(count.sum())
+    more = np.flatnonzero(available > c)
+    if rest > 0 and len(more):
+        count[rng.choice(more, size=min(rest, len(more)), replace=False)] += 1
+    order = np.argsort(code, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(available)])
+    keep: list[int] = []
+    for i, n in enumerate(count.tolist()):
+        mine = order[starts[i] : starts[i + 1]]
+        keep.extend(rng.choice(mine, size=n, replace=False).tolist())
+    return sorted(keep)
 
 
 def _name(policy: Policy) -> str:
