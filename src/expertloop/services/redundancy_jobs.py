@@ -13,7 +13,9 @@
   with two expert answers or more (as :func:`expertloop.quality.redundancy.replay` refits:
   with one answer and one verdict the fit cannot tell which is right and would trust the
   judge, which is on every item); the judges' matrices and their measured agreement with the
-  experts go to ``redundancy_models.judges``. In the transaction that stores the new model,
+  experts go to ``redundancy_models.judges``, with each judge's reported reliability,
+  ``audit``: its agreement on the audit sample (:func:`_judges_audited`), since the overlap
+  it is fitted on is mostly items where it contradicted the first expert. In the transaction that stores the new model,
   every item still collecting whose target or confidence the model changes is re-targeted,
   from the answers and verdicts the fit read (guarded by its answer count: one answered
   since is marked due instead).
