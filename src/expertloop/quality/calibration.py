@@ -96,6 +96,24 @@ def _kappa(a: np.ndarray, b: np.ndarray) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _bootstrap_kappa(
+    a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Cohen's kappa of ``n_boot`` resamples of the items with replacement (those where it
+    is defined). A resample of ``n`` items is a multinomial draw of ``n`` from the cells of
+    the (judge, reference) table with the observed shares, so the tables are drawn directly:
+    the same bootstrap in ``O(n_boot * K^2)``, not ``O(n_boot * n)``."""
+    n = len(a)
+    cats, codes = np.unique(np.concatenate([a, b]), return_inverse=True)
+    k = len(cats)
+    table = np.bincount(codes[:n] * k + codes[n:], minlength=k * k)
+    draws = rng.multinomial(n, table / n, size=n_boot).reshape(n_boot, k, k) / n
+    observed = np.trace(draws, axis1=1, axis2=2)
+    chance = (draws.sum(axis=2) * draws.sum(axis=1)).sum(axis=1)
+    defined = chance < 1 - 1e-12
+    return (observed[defined] - chance[defined]) / (1 - chance[defined])
+
+
 def judge_agreement(
     judge: Sequence[Any],
     reference: Sequence[Any],
@@ -120,9 +138,8 @@ def judge_agreement(
     kappa_low = kappa_high = None
     if kappa is not None and n >= 5 and n_boot > 0:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        draws = rng.integers(0, n, size=(n_boot, n))
-        values = [v for row in draws if (v := _kappa(a[row], b[row])) is not None]
-        if values:
+        values = _bootstrap_kappa(a, b, n_boot, rng)
+        if len(values):
             tail = (1 - confidence) / 2 * 100
             kappa_low = float(np.percentile(values, tail))
             kappa_high = float(np.percentile(values, 100 - tail))

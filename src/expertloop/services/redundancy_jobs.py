@@ -15,8 +15,9 @@
   judge, which is on every item); the judges' matrices and their measured agreement with the
   experts go to ``redundancy_models.judges``, with each judge's reported reliability,
   ``audit``: its agreement on the audit sample (:func:`_judges_audited`), since the overlap
-  it is fitted on is mostly items where it contradicted the first expert. In the transaction that stores the new model,
-  every item still collecting whose target or confidence the model changes is re-targeted,
+  it is fitted on is mostly items where it contradicted the first expert. In the
+  transaction that stores the new model, every item still collecting whose target or
+  confidence the model changes is re-targeted,
   from the answers and verdicts the fit read (guarded by its answer count: one answered
   since is marked due instead).
 - ``redundancy.retarget`` (queued when a manager changes the settings) fits, then
@@ -296,11 +297,11 @@ def _judges_audited(
     reliability; ``quality.calibration.audit_agreement``): on the items that get two expert
     answers whatever the judges say (:func:`_in_audit_sample`), against gold where the item
     has it, else the experts' strict plurality of those answers (:func:`_fixed_answers`,
-    the first ones; two or more). The overlap the
-    judges are fitted on is mostly items where a judge contradicted the first expert, so
-    their fitted accuracy and agreement there read low; this sample does not depend on the
-    verdicts. ``sample``: ``"audit"`` (audited items) or ``"every_item"``
-    (``min_answers`` of two or more); no figure without adaptive redundancy."""
+    the first ones; two or more). The overlap the judges are fitted on is mostly items
+    where a judge contradicted the first expert, so their fitted accuracy and agreement
+    there read low; this sample does not depend on the verdicts. ``sample``: ``"audit"``
+    (audited items) or ``"every_item"`` (``min_answers`` of two or more); no figure
+    without adaptive redundancy."""
     if settings is None:
         return {}
     # The reference is the experts' plurality of the answers an item collects whatever the
@@ -312,20 +313,24 @@ def _judges_audited(
     for item, label in zip(items, labels, strict=True):
         if item not in fixed:
             fixed[item] = _fixed_answers(settings, item) if _in_audit_sample(settings, item) else 0
-        if len(votes[item]) < fixed[item]:
+        if fixed[item] and len(votes[item]) < fixed[item]:
             votes[item].append(label)
     sample = "every_item" if settings.min_answers >= 2 else "audit"
+    said: dict[str, dict[int, int]] = {name: {} for name in names}
+    gold: dict[str, dict[int, int]] = {name: {} for name in names}
+    in_sample: dict[int, bool] = {}
+    for n, item, label in verdicts:
+        if n in said:
+            if item not in in_sample:
+                in_sample[item] = _in_audit_sample(settings, item)
+            if in_sample[item]:
+                said[n][item] = label  # the newest verdict of the judge on the item
+    for n, item, label, truth in gold_verdicts:
+        if n in said:
+            said[n][item], gold[n][item] = label, truth
     out: dict[str, dict[str, Any]] = {}
     for name in names:
-        said: dict[int, int] = {}
-        gold: dict[int, int] = {}
-        for n, item, label in verdicts:
-            if n == name and _in_audit_sample(settings, item):
-                said[item] = label  # the newest verdict of the judge on the item
-        for n, item, label, truth in gold_verdicts:
-            if n == name:
-                said[item], gold[item] = label, truth
-        measured = audit_agreement(said, votes, gold, seed=0).to_dict()
+        measured = audit_agreement(said[name], votes, gold[name], seed=0).to_dict()
         measured.pop("unsure")  # sure verdicts only
         out[name] = {
             "sample": sample, "audit_share": settings.audit_share,
