@@ -79,8 +79,11 @@ def test_the_judges_page_says_what_triage_applied_in_words_and_escapes_names(
     page = _text(html)
     assert "Triage is applied : the sure verdicts of judge-x weigh with the expert" in page
     assert "reaches 0.95 after at least 2 expert answers, and gets at most 3" in page
-    assert "Audit share 0.1: that share of the items (chosen by item) gets at least 3" in page
-    assert re.search(r"judge-x 83\.3% 6 0\.\d{3} yes", page), page
+    # Two answers on every item: every item is in the audit sample, but six are too few to
+    # give a figure; the overlap's figures are shown beside, said to be biased low.
+    assert "Every item gets at least 2 expert answers whatever the judges say" in page
+    assert re.search(r"judge-x not enough audited items yet 6 83\.3% 6 0\.\d{3} yes", page), page
+    assert "below 20 items compared no figure is given" in page
     assert "Measured by the model fit of" in page
     assert '{"judges"' not in html  # the raw rule is no longer printed
     # A rule recorded with a hostile name (before names were checked) is shown inert.
@@ -91,7 +94,16 @@ def test_the_judges_page_says_what_triage_applied_in_words_and_escapes_names(
     html = client.get(f"/manage/projects/{project}/judges").text
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
-    assert re.search(r"&lt;/script&gt; not measured yet 0 n/a no:", _text(html)), _text(html)
+    assert re.search(r"&lt;/script&gt; not measured yet 0 n/a 0 n/a no:", _text(html)), _text(html)
+    # One answer per item and no audit share: no audit sample; the overlap's figures are
+    # said to be biased low, and an audit share is suggested.
+    redundancy.set_redundancy(env.db, actor=manager, project_id=project, min_answers=1,
+                              max_answers=3, target_confidence=0.95, audit_share=0)
+    page = _text(client.get(f"/manage/projects/{project}/judges").text)
+    assert "Audit share 0: a judge is measured only on items that got a second" in page
+    assert "biased low" in page
+    assert "Set an audit share, e.g. 0.1" in page
+    assert re.search(r"judge-x no audit sample 0 83\.3% 6 0\.\d{3} yes", page), page
     # Adaptive redundancy off: the rule is recorded but not applied.
     redundancy.remove_redundancy(env.db, actor=manager, project_id=project)
     page = _text(client.get(f"/manage/projects/{project}/judges").text)

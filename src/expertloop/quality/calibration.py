@@ -11,14 +11,24 @@ Example:
     >>> r = judge_agreement(["A", "B", "A", "tie"], ["A", "B", "B", "tie"], seed=0)
     >>> r.n, r.accuracy
     (4, 0.75)
+
+Under triage (``quality/redundancy.py``: a judge's agreeing verdict stops an item at one
+expert answer), the items with two expert answers or more are mostly those where the judge
+contradicted the first expert, so a judge compared there looks much worse than it is (a
+judge right 85% of the time measures 37-50%, docs/quality.md). :func:`audit_agreement`
+compares it on a sample that does not depend on its verdicts instead: the caller passes the
+audit sample's items (``is_audited``: one expert answer more than the minimum whatever the
+confidence), each with its gold, or else the experts' strict plurality
+(:func:`expert_reference`) when at least two experts answered it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy.stats import norm
@@ -26,7 +36,17 @@ from scipy.stats import norm
 from expertloop.quality._common import QualityInputError
 from expertloop.quality.agreement import cohen_kappa
 
-__all__ = ["JudgeAgreement", "judge_agreement", "wilson_interval"]
+_Item = TypeVar("_Item", bound=Hashable)
+_Label = TypeVar("_Label", bound=Hashable)
+
+__all__ = [
+    "AuditAgreement",
+    "JudgeAgreement",
+    "audit_agreement",
+    "expert_reference",
+    "judge_agreement",
+    "wilson_interval",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +96,24 @@ def _kappa(a: np.ndarray, b: np.ndarray) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _bootstrap_kappa(
+    a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Cohen's kappa of ``n_boot`` resamples of the items with replacement (those where it
+    is defined). A resample of ``n`` items is a multinomial draw of ``n`` from the cells of
+    the (judge, reference) table with the observed shares, so the tables are drawn directly:
+    the same bootstrap in ``O(n_boot * K^2)``, not ``O(n_boot * n)``."""
+    n = len(a)
+    cats, codes = np.unique(np.concatenate([a, b]), return_inverse=True)
+    k = len(cats)
+    table = np.bincount(codes[:n] * k + codes[n:], minlength=k * k)
+    draws = rng.multinomial(n, table / n, size=n_boot).reshape(n_boot, k, k) / n
+    observed = np.trace(draws, axis1=1, axis2=2)
+    chance = (draws.sum(axis=2) * draws.sum(axis=1)).sum(axis=1)
+    defined = chance < 1 - 1e-12
+    return (observed[defined] - chance[defined]) / (1 - chance[defined])
+
+
 def judge_agreement(
     judge: Sequence[Any],
     reference: Sequence[Any],
@@ -100,12 +138,106 @@ def judge_agreement(
     kappa_low = kappa_high = None
     if kappa is not None and n >= 5 and n_boot > 0:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        draws = rng.integers(0, n, size=(n_boot, n))
-        values = [v for row in draws if (v := _kappa(a[row], b[row])) is not None]
-        if values:
+        values = _bootstrap_kappa(a, b, n_boot, rng)
+        if len(values):
             tail = (1 - confidence) / 2 * 100
             kappa_low = float(np.percentile(values, tail))
             kappa_high = float(np.percentile(values, 100 - tail))
     return JudgeAgreement(
         n, unsure, hits / n, low, high, kappa, kappa_low, kappa_high, confidence
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditAgreement:
+    """A judge's agreement with the reference on the audit sample (:func:`audit_agreement`).
+
+    ``agreement``: accuracy and Cohen's kappa with their intervals over the ``agreement.n``
+    items compared; ``gold_items`` and ``consensus_items`` of them had gold or the experts'
+    plurality as reference; ``split_items``: items with enough expert answers but no strict
+    plurality (a tie), not compared; ``pending_items``: items the judge gave a verdict on
+    without gold and with fewer expert answers than needed yet, not compared."""
+
+    agreement: JudgeAgreement
+    gold_items: int
+    consensus_items: int
+    split_items: int
+    pending_items: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.agreement.to_dict(),
+            "gold_items": self.gold_items,
+            "consensus_items": self.consensus_items,
+            "split_items": self.split_items,
+            "pending_items": self.pending_items,
+        }
+
+
+def expert_reference(votes: Sequence[Hashable], *, min_votes: int = 2) -> Hashable | None:
+    """The experts' consensus on one item: the class most of ``votes`` give when it is
+    strictly the most given, with at least ``min_votes`` votes; ``None`` otherwise (too few
+    votes, or a tie). Model-free, so a judge's fitted reliability cannot tip it.
+
+    Example:
+        >>> expert_reference(["A", "A", "B"]), expert_reference(["A", "B"]), expert_reference(["A"])
+        ('A', None, None)
+    """
+    if len(votes) < max(min_votes, 1):
+        return None
+    top = Counter(votes).most_common(2)
+    if len(top) > 1 and top[0][1] == top[1][1]:
+        return None
+    return top[0][0]
+
+
+def audit_agreement(
+    verdicts: Mapping[_Item, _Label],
+    votes: Mapping[_Item, Sequence[_Label]],
+    gold: Mapping[_Item, _Label] | None = None,
+    *,
+    min_votes: int = 2,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int | np.random.Generator = 0,
+) -> AuditAgreement:
+    """One judge's agreement with the experts on the audit sample.
+
+    ``verdicts``: the judge's sure verdict per item of the sample (the caller keeps only
+    audited items: a sample chosen without looking at the verdicts or the answers);
+    ``votes``: the expert votes per item; ``gold``: the gold per item, where there is one.
+    The reference of an item is its gold, else :func:`expert_reference` of its votes
+    (``min_votes`` or more, a strict plurality); the rest are counted as split or pending,
+    not compared. Accuracy and kappa are :func:`judge_agreement`'s.
+
+    Example:
+        >>> r = audit_agreement({1: "A", 2: "B", 3: "A", 4: "B"},
+        ...                     {1: ["A", "A"], 2: ["A", "A"], 3: ["A", "B"], 4: ["B"]},
+        ...                     {4: "B"})
+        >>> r.agreement.n, r.agreement.accuracy, r.split_items, r.gold_items
+        (3, 0.6666666666666666, 1, 1)
+    """
+    gold = gold or {}
+    said: list[Hashable] = []
+    expected: list[Hashable] = []
+    gold_items = consensus_items = split = pending = 0
+    for item, verdict in verdicts.items():
+        if item in gold:
+            reference: Hashable | None = gold[item]
+            gold_items += 1
+        else:
+            given = votes.get(item, ())
+            if len(given) < max(min_votes, 1):
+                pending += 1
+                continue
+            reference = expert_reference(given, min_votes=min_votes)
+            if reference is None:
+                split += 1
+                continue
+            consensus_items += 1
+        said.append(verdict)
+        expected.append(reference)
+    agreement = judge_agreement(
+        said, expected, confidence=confidence, n_boot=n_boot, seed=seed
+    )
+    return AuditAgreement(agreement, gold_items, consensus_items, split, pending)

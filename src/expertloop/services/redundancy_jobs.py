@@ -13,8 +13,11 @@
   with two expert answers or more (as :func:`expertloop.quality.redundancy.replay` refits:
   with one answer and one verdict the fit cannot tell which is right and would trust the
   judge, which is on every item); the judges' matrices and their measured agreement with the
-  experts go to ``redundancy_models.judges``. In the transaction that stores the new model,
-  every item still collecting whose target or confidence the model changes is re-targeted,
+  experts go to ``redundancy_models.judges``, with each judge's reported reliability,
+  ``audit``: its agreement on the audit sample (:func:`_judges_audited`), since the overlap
+  it is fitted on is mostly items where it contradicted the first expert. In the
+  transaction that stores the new model, every item still collecting whose target or
+  confidence the model changes is re-targeted,
   from the answers and verdicts the fit read (guarded by its answer count: one answered
   since is marked due instead).
 - ``redundancy.retarget`` (queued when a manager changes the settings) fits, then
@@ -38,9 +41,11 @@ import numpy as np
 from expertloop.errors import NotFound
 from expertloop.jobs import JobContext, job_kind
 from expertloop.quality import ConvergenceError, QualityInputError
+from expertloop.quality.calibration import audit_agreement
 from expertloop.quality.redundancy import (
     RedundancyPolicy,
     WorkerModel,
+    audit_policy,
     fit_stopping_model,
     is_audited,
     item_confidence,
@@ -106,6 +111,15 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
             for name, item, value in store.iter_judge_votes(conn, project_id, names)
             if (vote := task.vote(value, config=project.config)) is not None and vote in code
         ]
+        # The judges' sure verdicts on gold items of the audit sample: gold is their
+        # reference there (the fit itself never sees gold items).
+        gold_verdicts = [
+            (name, item, code[vote], code[truth])
+            for name, item, value, gold in store.iter_gold_judge_votes(conn, project_id, names)
+            if settings is not None and _in_audit_sample(settings, item)
+            and (vote := task.vote(value, config=project.config)) is not None and vote in code
+            and (truth := task.vote(gold, config=project.config)) is not None and truth in code
+        ]
     if not labels:
         return {"fitted": False, "reason": "no answers"}
     k = len(classes)
@@ -134,6 +148,11 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
         if cast(int, w) > 0
     ]
     judges = _judges_fitted(model, judge_id, overlap, verdicts, items, labels) or None
+    if judges:
+        for name, audit in _judges_audited(
+            settings, sorted(judges), verdicts, gold_verdicts, items, labels
+        ).items():
+            judges[name]["audit"] = audit
     changes = _refit_targets(
         model, settings, collecting, judge_id, verdicts, workers, items, labels
     )
@@ -247,6 +266,75 @@ def _judges_fitted(
             "fitted_verdicts": sum(1 for n, _, _ in overlap if n == name),
             "compared": len(compared),
             "agreement": agree / len(compared) if compared else None,
+        }
+    return out
+
+
+def _in_audit_sample(settings: store.RedundancyRow, item_id: int) -> bool:
+    """Whether the item gets two expert answers whatever the judges say: it is audited
+    (:func:`is_audited`), or every item is (``min_answers`` of two or more)."""
+    return settings.min_answers >= 2 or is_audited(
+        settings.project_id, item_id, settings.audit_share
+    )
+
+
+def _fixed_answers(settings: store.RedundancyRow, item_id: int) -> int:
+    """How many expert answers the item collects whatever the judges say: ``min_answers``,
+    one more for an audited item (up to ``max_answers``)."""
+    policy = RedundancyPolicy(settings.min_answers, settings.max_answers,
+                              settings.target_confidence)
+    if is_audited(settings.project_id, item_id, settings.audit_share):
+        policy = audit_policy(policy)
+    return policy.min_answers
+
+
+def _judges_audited(
+    settings: store.RedundancyRow | None, names: list[str],
+    verdicts: list[tuple[str, int, int]], gold_verdicts: list[tuple[str, int, int, int]],
+    items: list[int], labels: list[int],
+) -> dict[str, dict[str, Any]]:
+    """Each judge's agreement with the experts on the audit sample (the reported
+    reliability; ``quality.calibration.audit_agreement``): on the items that get two expert
+    answers whatever the judges say (:func:`_in_audit_sample`), against gold where the item
+    has it, else the experts' strict plurality of those answers (:func:`_fixed_answers`,
+    the first ones; two or more). The overlap the judges are fitted on is mostly items
+    where a judge contradicted the first expert, so their fitted accuracy and agreement
+    there read low; this sample does not depend on the verdicts. ``sample``: ``"audit"``
+    (audited items) or ``"every_item"`` (``min_answers`` of two or more); no figure
+    without adaptive redundancy."""
+    if settings is None:
+        return {}
+    # The reference is the experts' plurality of the answers an item collects whatever the
+    # judges say (its first ones, in answer order): a third answer is asked for where a
+    # judge sided against the first two, so counting it would compare a judge more often
+    # where it was wrong.
+    votes: dict[int, list[int]] = defaultdict(list)
+    fixed: dict[int, int] = {}
+    for item, label in zip(items, labels, strict=True):
+        if item not in fixed:
+            fixed[item] = _fixed_answers(settings, item) if _in_audit_sample(settings, item) else 0
+        if fixed[item] and len(votes[item]) < fixed[item]:
+            votes[item].append(label)
+    sample = "every_item" if settings.min_answers >= 2 else "audit"
+    said: dict[str, dict[int, int]] = {name: {} for name in names}
+    gold: dict[str, dict[int, int]] = {name: {} for name in names}
+    in_sample: dict[int, bool] = {}
+    for n, item, label in verdicts:
+        if n in said:
+            if item not in in_sample:
+                in_sample[item] = _in_audit_sample(settings, item)
+            if in_sample[item]:
+                said[n][item] = label  # the newest verdict of the judge on the item
+    for n, item, label, truth in gold_verdicts:
+        if n in said:
+            said[n][item], gold[n][item] = label, truth
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        measured = audit_agreement(said[name], votes, gold[name], seed=0).to_dict()
+        measured.pop("unsure")  # sure verdicts only
+        out[name] = {
+            "sample": sample, "audit_share": settings.audit_share,
+            "min_answers": settings.min_answers, **measured,
         }
     return out
 

@@ -22,6 +22,7 @@ from expertloop.store.driver import DriverStatement
 from expertloop.store.redundancy_models import (
     ModelRow,
     drop_model_judges,
+    iter_gold_judge_votes,
     iter_judge_votes,
     iter_votes_source,
     load_model,
@@ -45,6 +46,7 @@ __all__ = [
     "due_items",
     "due_projects",
     "item_answers",
+    "iter_gold_judge_votes",
     "iter_judge_votes",
     "iter_votes_source",
     "load_model",

@@ -96,12 +96,36 @@ class LlmSettingsPatch(Strict):
     triage: dict[str, Any] | None = None
 
 
+class JudgeAuditPublic(BaseModel):
+    """A judge's agreement with the experts on the audit sample (the reported reliability)."""
+
+    sample: str
+    audit_share: float
+    min_answers: int
+    n: int
+    accuracy: float | None
+    accuracy_lower: float | None
+    accuracy_upper: float | None
+    kappa: float | None
+    kappa_lower: float | None
+    kappa_upper: float | None
+    confidence: float
+    gold_items: int
+    consensus_items: int
+    split_items: int
+    pending_items: int
+    enough: bool
+
+
 class JudgeMeasuredPublic(BaseModel):
+    # The stopping model's accuracy and the agreement on the items two experts answered:
+    # what the rule uses, biased low under triage; ``audit`` is the figure to report.
     accuracy: float
     agreement: float | None
     compared: int
     fitted_verdicts: int
     verdicts: int
+    audit: JudgeAuditPublic | None = None
 
 
 class TriagePublic(BaseModel):
@@ -111,6 +135,8 @@ class TriagePublic(BaseModel):
     policy: dict[str, Any] | None
     measured: dict[str, JudgeMeasuredPublic]
     model_fitted_at: str | None
+    audit_min_items: int
+    suggested_audit_share: float
 
 
 class ShownVerdictPublic(BaseModel):

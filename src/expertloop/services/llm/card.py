@@ -2,7 +2,15 @@
 project's rule, whether adaptive redundancy applied it, and each judge's reliability and
 agreement with the experts as the last model fit measured them) and each judge's
 calibration against the experts, read from stored verdicts, gold and the consensus
-snapshot (nothing is refitted for the card)."""
+snapshot (nothing is refitted for the card).
+
+A judge's reported reliability is its agreement with the experts on the audit sample
+(``audit``, measured by the fit: ``services/redundancy_jobs.py``), not the stopping model's
+``accuracy`` or the ``agreement`` on the items two experts answered: under triage those
+items are mostly ones where the judge contradicted the first expert, so those two read far
+below the judge's real accuracy (docs/quality.md). Below :data:`AUDIT_MIN_ITEMS` items
+compared, ``enough`` is false and the card and the console give the count, not a figure.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +24,24 @@ from expertloop.store import consensus as snapshot_store
 from expertloop.store import llm_judges as judge_store
 from expertloop.store import redundancy as redundancy_store
 
-__all__ = ["judges_for_card", "triage_applied"]
+__all__ = ["AUDIT_MIN_ITEMS", "SUGGESTED_AUDIT_SHARE", "judges_for_card", "triage_applied"]
+
+# Fewer audited items compared than this and a judge's agreement is not reported as a
+# figure (its 95% interval would span 0.3 or more).
+AUDIT_MIN_ITEMS = 20
+# The audit share suggested to a project with none.
+SUGGESTED_AUDIT_SHARE = 0.1
 
 
 def triage_applied(db: Database, project_id: int) -> dict[str, Any] | None:
     """The project's triage as applied: ``None`` without a rule; else the rule, whether it
     is applied (named judges and adaptive redundancy on), the stopping policy, and per
     judge what the last fit measured (``measured``: judges it could not measure, with no
-    verdict on an item two experts answered, are absent and weigh nothing)."""
+    verdict on an item two experts answered, are absent and weigh nothing): the stopping
+    model's ``accuracy`` and the ``agreement`` on that overlap (both biased low under
+    triage), and ``audit``, the agreement on the audit sample with its interval and the
+    items it rests on, ``enough`` when they are :data:`AUDIT_MIN_ITEMS` or more
+    (``None``: a model fitted before it was measured)."""
     with db.read() as conn:
         settings = judge_store.get_settings(conn, project_id)
         policy = redundancy_store.load_settings(conn, project_id)
@@ -37,6 +55,12 @@ def triage_applied(db: Database, project_id: int) -> dict[str, Any] | None:
         name: {k: v for k, v in fitted[name].items() if k != "confusion"}
         for name in judges if name in fitted
     }
+    for m in measured.values():
+        audit = m.get("audit")
+        if isinstance(audit, dict):
+            m["audit"] = {**audit, "enough": int(audit.get("n") or 0) >= AUDIT_MIN_ITEMS}
+        else:  # a model fitted before the audit sample was measured
+            m["audit"] = None
     return {
         "rule": rule,
         "judges": judges,
@@ -48,6 +72,8 @@ def triage_applied(db: Database, project_id: int) -> dict[str, Any] | None:
         },
         "measured": measured,
         "model_fitted_at": None if model is None else iso_utc(model.fitted_at),
+        "audit_min_items": AUDIT_MIN_ITEMS,
+        "suggested_audit_share": SUGGESTED_AUDIT_SHARE,
     }
 
 

@@ -81,7 +81,11 @@ def get_triage(db: Database, *, actor: User | None, project_id: int) -> dict[str
     """Triage as applied (managers; ``actor=None``: the operator): the rule, whether it is
     applied, the policy and what the last fit measured of each judge (see
     :func:`expertloop.services.llm.card.triage_applied`); ``{"rule": None, ...}`` when off."""
-    from expertloop.services.llm.card import triage_applied
+    from expertloop.services.llm.card import (
+        AUDIT_MIN_ITEMS,
+        SUGGESTED_AUDIT_SHARE,
+        triage_applied,
+    )
 
     if actor is None:
         with db.read() as conn:
@@ -91,7 +95,8 @@ def get_triage(db: Database, *, actor: User | None, project_id: int) -> dict[str
         check_manager(db, actor, project_id, "read its triage")
     return triage_applied(db, project_id) or {
         "rule": None, "judges": [], "applied": False, "policy": None, "measured": {},
-        "model_fitted_at": None,
+        "model_fitted_at": None, "audit_min_items": AUDIT_MIN_ITEMS,
+        "suggested_audit_share": SUGGESTED_AUDIT_SHARE,
     }
 
 

@@ -71,8 +71,9 @@ class RedundancyModel(Base):
     fitted_at: Mapped[datetime] = mapped_column(DateTime)
     duration_ms: Mapped[int] = mapped_column(Integer)
     # Triage (migration 0024): the model judges fitted as annotators with the experts, by
-    # name: their confusion matrix, accuracy and measured agreement with the experts
-    # (``None``: no judge in the model).
+    # name: their confusion matrix, accuracy and measured agreement with the experts, and
+    # (since 2026-12-04, in the same JSON) ``audit``, the agreement on the audit sample
+    # that is reported (``services/redundancy_jobs.py``) (``None``: no judge in the model).
     judges: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
 
 
