@@ -59,14 +59,11 @@ class VerdictPublic(BaseModel):
     created_at: datetime
 
 
-class CalibrationRowPublic(BaseModel):
-    judge: str
-    model: str
-    key: str = Field(description="`overall`, a criterion, or `label`.")
-    gold_items: int
-    consensus_items: int
+class AgreementPublic(BaseModel):
+    """A judge's agreement with a reference: accuracy and Cohen's kappa over ``n`` items,
+    with intervals at ``confidence``."""
+
     n: int
-    unsure: int
     accuracy: float | None
     accuracy_lower: float | None
     accuracy_upper: float | None
@@ -74,6 +71,15 @@ class CalibrationRowPublic(BaseModel):
     kappa_lower: float | None
     kappa_upper: float | None
     confidence: float
+
+
+class CalibrationRowPublic(AgreementPublic):
+    judge: str
+    model: str
+    key: str = Field(description="`overall`, a criterion, or `label`.")
+    gold_items: int
+    consensus_items: int
+    unsure: int
 
 
 class CalibrationPublic(BaseModel):
@@ -96,20 +102,12 @@ class LlmSettingsPatch(Strict):
     triage: dict[str, Any] | None = None
 
 
-class JudgeAuditPublic(BaseModel):
+class JudgeAuditPublic(AgreementPublic):
     """A judge's agreement with the experts on the audit sample (the reported reliability)."""
 
     sample: str
     audit_share: float
     min_answers: int
-    n: int
-    accuracy: float | None
-    accuracy_lower: float | None
-    accuracy_upper: float | None
-    kappa: float | None
-    kappa_lower: float | None
-    kappa_upper: float | None
-    confidence: float
     gold_items: int
     consensus_items: int
     split_items: int
