@@ -54,6 +54,12 @@ The rule:
    class-biased model explains the shared mistakes as a class: the community model 6.5
    points below on one crowd). On every real data set the best model beats the majority
    models by 8 standard errors or more, and the rule does not fire.
+4. With at least ``MIN_GOLD`` (20) answered gold items, the gold decides where it can
+   (:mod:`expertloop.quality._gold_select`): each candidate is fitted with one of five folds
+   of the gold hidden and scored by the log posterior of each hidden item's gold class; the
+   best replaces the choice of steps 1-3 only if it beats it by more than one paired
+   standard error over the gold items (``GOLD_Z``, set a priori). With less gold, or none,
+   the choice is that of steps 1-3, unchanged. Every fit of the final labels clamps all gold.
 
 The alternative second step, ``combine="stacking"`` (Yao, Vehtari, Simpson & Gelman,
 "Using stacking to average Bayesian predictive distributions", Bayesian Analysis 2018):
@@ -141,7 +147,7 @@ Folds are drawn per item, so every item keeps most of its answers in each traini
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.special import expit
@@ -158,6 +164,7 @@ from expertloop.quality._cbcc import fit_community_ds
 from expertloop.quality._common import ConvergenceError
 from expertloop.quality._ds import fit_dawid_skene, fit_one_coin, one_coin_confusion
 from expertloop.quality._glad import fit_glad
+from expertloop.quality._gold_select import enough_gold, gold_choice, gold_scores
 from expertloop.quality._hds import fit_hierarchical_ds
 from expertloop.quality._lookalike import answer_probability as lookalike_answer_probability
 from expertloop.quality._lookalike import fit_lookalike_ds
@@ -219,6 +226,8 @@ COMMUNITY = "community_dawid_skene"
 LOOKALIKE_CANDIDATE = False
 LOOKALIKE = "lookalike_dawid_skene"
 MAJORITY_MODELS = (MAJORITY, "shared_one_coin")
+# Step 4, the choice by gold (on; a module switch read at each call, for bench/quality_gold.py).
+GOLD_CHOICE = True
 # name -> (public aggregator, its options); the fitters below mirror those defaults.
 CANDIDATES: dict[str, tuple[str, dict[str, object]]] = {
     MAJORITY: (MAJORITY, {}),
@@ -391,6 +400,10 @@ class Selection:
         agreement: each candidate's mean held-out agreement.
         rejected: the candidates the guard rejected (majority vote's agreement beat theirs by
             more than ``guard_z`` standard errors).
+        gold_log_score, gold_accuracy: with enough gold, each candidate's cross-fitted mean
+            log posterior of the gold class and accuracy on the gold items
+            (:mod:`expertloop.quality._gold_select`); empty otherwise.
+        by_gold: whether the gold overruled the answer-based choice.
     """
 
     chosen: tuple[str, ...]
@@ -398,6 +411,9 @@ class Selection:
     log_likelihood: dict[str, float]
     agreement: dict[str, float]
     rejected: tuple[str, ...] = ()
+    gold_log_score: dict[str, float] = field(default_factory=dict)
+    gold_accuracy: dict[str, float] = field(default_factory=dict)
+    by_gold: bool = False
 
 
 def fold_of_answers(obs: Observations, n_folds: int, rng: np.random.Generator) -> IntArray:
@@ -563,13 +579,29 @@ def choose_models(
     combine: str | None = None,
     simple_z: float | None = None,
     seed: int | np.random.Generator = 0,
+    use_gold: bool | None = None,
 ) -> Selection:
     """Apply the ``auto`` rule of this module's docstring to ``obs``.
 
     The candidate's public aggregator and options are ``CANDIDATES[name]``. ``("majority_vote",)``
-    when workers overlap too little.
+    when workers overlap too little. With ``use_gold`` (``None``: ``GOLD_CHOICE``) and at
+    least ``MIN_GOLD`` answered gold items, the gold may overrule the answer-based choice
+    (step 4 of the docstring).
     """
     if obs.n_classes < 2 or len(obs.w) / obs.n_items < MIN_ANSWERS_PER_ITEM:
         return Selection((MAJORITY,), {MAJORITY: 1.0}, {}, {})
-    scores = held_out_scores(obs, n_folds=n_folds, n_repeats=n_repeats, seed=seed)
-    return select(obs, scores, guard_z=guard_z, combine=combine, simple_z=simple_z)
+    rng = np.random.default_rng(seed)
+    scores = held_out_scores(obs, n_folds=n_folds, n_repeats=n_repeats, seed=rng)
+    chosen = select(obs, scores, guard_z=guard_z, combine=combine, simple_z=simple_z)
+    if not (GOLD_CHOICE if use_gold is None else use_gold) or not enough_gold(obs):
+        return chosen
+    gold = gold_scores(obs, active_fitters(), seed=rng)
+    pick = gold_choice(gold, chosen.weights, order=list(_FITTERS))
+    chosen = replace(
+        chosen,
+        gold_log_score={n: float(v.mean()) for n, v in gold.log_score.items()},
+        gold_accuracy={n: float(v.mean()) for n, v in gold.hits.items()},
+    )
+    if pick is None:
+        return chosen
+    return replace(chosen, chosen=(pick,), weights={pick: 1.0}, by_gold=True)

@@ -476,11 +476,16 @@ def aggregate(
     (:func:`expertloop.quality._select.select`) but is off: choosing ``guard_z``
     leave-one-dataset-out and leave-one-scenario-out turned it off.
 
-    Gold is never looked at to choose, only used as an anchor in every fit. Why these
+    With at least 20 answered gold items the gold may overrule that choice: every candidate
+    is fitted with one of five folds of the gold hidden and scored by the log posterior of
+    each hidden item's gold class; the best replaces the answer-based choice only if it beats
+    it by more than one paired standard error over the gold items
+    (:mod:`expertloop.quality._gold_select`). With less gold the gold is only an anchor, and
+    every final fit clamps all gold items. Why these
     scores: :mod:`expertloop.quality._select` gives the reasoning and how the rule was
     checked (simulated crowds with known truth, and leave-one-dataset-out on real data, both
     printed by ``bench/quality.py``). Costs ``3 x 5 x 8`` fits on 80% of the answers more
-    than one model.
+    than one model; with enough gold, ``5 x 9`` fits on all answers more.
 
     >>> r = aggregate(["a", "b", "c"], [1, 2, 3], ["x", "y", "x"])  # one answer per item
     >>> r.method, r.labels.tolist()
