@@ -89,6 +89,8 @@ def one_case(
     singles = _singles(w, t, lab, revealed)
     acc = {n: _accuracy(v, gold, hidden) for n, v in singles.items()}
     best = max(acc, key=lambda n: acc[n])
+    a, b = _labels(with_gold), _labels(without)
+    right = np.array([(a[i] == gold[i]) - (b[i] == gold[i]) for i in hidden], dtype=float)
     return {
         "revealed": n_reveal,
         "scored": len(hidden),
@@ -102,6 +104,8 @@ def one_case(
         "best_single": round(acc[best], 2),
         "best_single_model": best,
         "seconds_with_gold": round(seconds, 2),
+        # Standard error of the paired accuracy difference with and without gold (points).
+        "with_minus_without_se": round(100.0 * float(right.std(ddof=1)) / np.sqrt(len(right)), 2),
     }
 
 
@@ -123,14 +127,31 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "gap_to_best_without": round(
             float(np.mean([r["auto_without"] - r["best_single"] for r in rows])), 2
         ),
-        "below_mv_with_gold": sum(r["auto_with_gold"] < r["majority_vote"] - 1e-9 for r in rows),
-        "below_mv_without": sum(r["auto_without"] < r["majority_vote"] - 1e-9 for r in rows),
-        "gold_overruled": sum(r["model_with_gold"] != r["model_anchors_only"] for r in rows),
+        "below_mv_with_gold": sum(
+            bool(r["auto_with_gold"] < r["majority_vote"] - 1e-9) for r in rows
+        ),
+        "below_mv_without": sum(bool(r["auto_without"] < r["majority_vote"] - 1e-9) for r in rows),
+        "gold_overruled": sum(bool(r["model_with_gold"] != r["model_anchors_only"]) for r in rows),
         "with_minus_without": round(
             float(np.mean([r["auto_with_gold"] - r["auto_without"] for r in rows])), 2
         ),
         "worst_with_minus_without": round(
             float(min(r["auto_with_gold"] - r["auto_without"] for r in rows)), 2
+        ),
+        # Cases where gold made auto worse by more than two paired standard errors.
+        "worse_by_more_than_2se": sum(
+            bool(r["auto_with_gold"] - r["auto_without"] < -2 * r["with_minus_without_se"] - 1e-9)
+            for r in rows
+        ),
+        "worst_in_se": round(
+            float(
+                min(
+                    (r["auto_with_gold"] - r["auto_without"])
+                    / max(r["with_minus_without_se"], 1e-9)
+                    for r in rows
+                )
+            ),
+            2,
         ),
     }
 
@@ -175,13 +196,14 @@ def run_real(data_dir: Path, seeds: int) -> dict[str, Any]:
         )
     }
     overall["datasets_with_mean_below_mv_with_gold"] = sum(
-        m["auto_with_gold"] < m["majority_vote"] for m in means.values()
+        bool(m["auto_with_gold"] < m["majority_vote"]) for m in means.values()
     )
     overall["datasets_with_mean_below_mv_without"] = sum(
-        m["auto_without"] < m["majority_vote"] for m in means.values()
+        bool(m["auto_without"] < m["majority_vote"]) for m in means.values()
     )
     overall["cases_below_mv_with_gold"] = sum(m["below_mv_with_gold"] for m in means.values())
     overall["cases_below_mv_without"] = sum(m["below_mv_without"] for m in means.values())
+    overall["worse_by_more_than_2se"] = sum(m["worse_by_more_than_2se"] for m in means.values())
     overall["gold_overruled"] = sum(m["gold_overruled"] for m in means.values())
     overall["cases"] = sum(m["cases"] for m in means.values())
     return {"per_dataset": per_dataset, "overall": overall}
