@@ -455,10 +455,11 @@ def aggregate(
     3. The candidate with the best held-out log-likelihood (a proper score of the whole
        worker model, class bias included, and a cross-validated estimate of its evidence) is
        fitted on all answers and returned (``result.method`` names it, e.g.
-       ``"hierarchical_dawid_skene"``), unless its held-out log-likelihood is within half a
-       paired standard error of the better of ``majority_vote`` and the shared one-coin
-       model: then that one (a difference the folds cannot tell from noise does not pay for
-       a parameter per worker).
+       ``"hierarchical_dawid_skene"``), unless it does not beat the held-out
+       log-likelihood of the better of ``majority_vote`` and the shared one-coin model by
+       more than one paired standard error (``_select.SIMPLE_Z``): then that one (a
+       difference the folds cannot tell from noise does not pay for a parameter per
+       worker).
 
     A second way to combine the candidates exists, **stacking** (Yao et al. 2018;
     ``expertloop.quality._select.COMBINE = "stacking"``): the weights of the mixture of the
