@@ -89,57 +89,9 @@ departs from the majority favours the majority just as much where the model is r
 setting, off by default (``GUARD_Z``), because choosing it by leave-one-dataset-out on real
 data and by leave-one-scenario-out on simulated crowds turned it off.
 
-What was tried against those correlated errors (4 December 2026; none is shipped):
-
-- **A model of them** (``LOOKALIKE_CANDIDATE``): an item may look like another class and pull
-  each answer to it whatever the worker's skill (:mod:`expertloop.quality._lookalike`). On
-  its own simulator (16 crowds of :mod:`~expertloop.quality._sim_correlated`) it lifts
-  ``auto`` from 0.11 points below the best of the nine other models to 0.30 above, and on
-  ``zheng_d_duck`` it is the best model (94.44% against 89.81%); on 64 simulated crowds of
-  :mod:`~expertloop.quality.simulation` (8 per regime) ``auto`` took it 8 times and its mean
-  gap to the best of the nine others went from 0.79 to 0.80 points (4 below majority vote
-  either way). But on ``act_zencrowd_all`` it is no better (79.66%), and it
-  wins the held-out log-likelihood on ``zheng_s_face`` with worse labels (60.62% against
-  majority vote's 63.01%): on the nine real sets the mean of ``auto`` stays where it was
-  (+4.63 on ``zheng_d_duck``, -4.45 on ``zheng_s_face``, -0.28 on ``act_ms``, +0.10 on
-  ``act_zencrowd_all``, -0.04 on ``zheng_d_product``) and one set falls below majority vote.
-  Chosen leave-one-dataset-out (the bench's objective), the switch is on only with
-  ``zheng_s_face`` held out, which then loses 4.45 points (1.62 points from the best other
-  model on average against 1.13 with it off); leaving one simulated regime out never turns it
-  on. The standard-error rule against the model it extends (the hierarchical Dawid-Skene,
-  which it is without lookalikes) would not sort them: its held-out log-likelihood beats
-  that model's by 5.6 standard errors on ``zheng_s_face`` and by 3.0 on ``zheng_d_duck``.
-  Its earlier forms did worse: a free direction of resemblance per pair of classes took
-  ``zheng_s_dog`` below majority vote (78.56%, chosen); scoring it by its class posterior
-  alone (its appearance marginalised by the prior) lost ``zheng_d_duck`` and kept the
-  losses; with Dawid-Skene's fixed prior it never beat the one-coin model's held-out score
-  on its own simulator.
-- **Tempering the evidence** by a within-item correlation ``rho`` (Kish's effective sample
-  size, as ``redundancy`` calibrates it): Dawid-Skene with every ``rho`` from 0 to 1 stays
-  below majority vote on ``act_zencrowd_all`` (at best 83.19% at 0.2) and loses
-  ``zheng_d_duck`` (82.41% at 1). A class-conditional Dirichlet-multinomial of the vote
-  counts (overdispersion without worker identities): 82.75% and 76.85%.
-- **A guard keyed to the correlation**: the within-item correlation that
-  ``redundancy``'s calibration estimates under the community model is 0.1 on
-  ``act_zencrowd_all`` and 0.05 to 0.3 on seven of the other eight (``zheng_d_duck`` 0.1,
-  ``zheng_s_face`` 0.3, ``zheng_d_product`` 0); it does not single out the set where the
-  model is wrong, and a guard that fired there would fire on ``zheng_d_duck`` (majority
-  vote 13.9 points below).
-  Nothing in the history or the code records why an earlier "overdispersion check" was
-  rejected; this is the measured reason not to add one.
-- **Falling back to the symmetric models** (one-coin, GLAD) unless a class-biased one beats
-  them by more than ``z`` standard errors: on ``act_zencrowd_all`` the community model beats
-  GLAD by 13.9 and the one-coin model by 19.3 standard errors of the held-out
-  log-likelihood, more than on ``zheng_d_duck`` (4.5, 8.1), where GLAD is 30 points worse.
-
-The diagnosis they share: on ``act_zencrowd_all`` even the *true* parameters (estimated
-from the gold labels) give Dawid-Skene 86.96% and the one-coin model 89.36% (majority vote
-83.82%, GLAD 88.33%), and fitted with every gold label each model explains the answers
-worse than its own fit without them (Dawid-Skene -0.511 against -0.485 nats per answer; the
-lookalike model -0.495 against -0.482). The likelihood of every model here prefers the
-wrong labels, so no score of held-out answers under these models can prefer the right
-ones; what earns GLAD its accuracy there is a restriction (errors spread evenly), not a
-better fit.
+What was tried against those correlated errors, and why no score of held-out answers under
+these models can prefer the right labels on ``act_zencrowd_all``, is in ``docs/quality.md``
+("What `auto` does, and how it was checked").
 
 Folds are drawn per item, so every item keeps most of its answers in each training set.
 """
