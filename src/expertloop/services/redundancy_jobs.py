@@ -108,14 +108,16 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
         collecting = store.collecting_items(conn, project_id) if settings is not None else []
         verdicts = [
             (name, item, code[vote])
-            for name, item, value in store.iter_judge_votes(conn, project_id, names)
+            for name, item, value, _ in store.iter_judge_votes(conn, project_id, names)
             if (vote := task.vote(value, config=project.config)) is not None and vote in code
         ]
         # The judges' sure verdicts on gold items of the audit sample: gold is their
         # reference there (the fit itself never sees gold items).
         gold_verdicts = [
             (name, item, code[vote], code[truth])
-            for name, item, value, gold in store.iter_gold_judge_votes(conn, project_id, names)
+            for name, item, value, gold in store.iter_judge_votes(
+                conn, project_id, names, gold=True
+            )
             if settings is not None and _in_audit_sample(settings, item)
             and (vote := task.vote(value, config=project.config)) is not None and vote in code
             and (truth := task.vote(gold, config=project.config)) is not None and truth in code
