@@ -5,11 +5,23 @@ from __future__ import annotations
 import json
 
 from cli_helpers import cli  # noqa: F401 - a fixture
+from sqlalchemy import func, select
 
 from db_fixtures import Env
 from expertloop.domain import Role
 from expertloop.services.assignments import next_assignment, submit_answer
 from expertloop.services.redundancy_jobs import fit_model
+from expertloop.store import tables as t
+
+
+def _updates(env: Env, project: int) -> int:
+    with env.db.read() as conn:
+        return int(conn.execute(
+            select(func.count()).select_from(t.AuditEvent).where(
+                t.AuditEvent.project_id == project,
+                t.AuditEvent.action == "project.redundancy_updated",
+            )
+        ).scalar_one())
 
 
 def test_the_operator_sets_shows_and_turns_off_adaptive_redundancy(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
@@ -29,6 +41,12 @@ def test_the_operator_sets_shows_and_turns_off_adaptive_redundancy(cli, env: Env
     }
     assert json.loads(cli("project", "redundancy", "show", str(project)).stdout)[
         "audit_share"] == 0.25
+    # The same settings again change nothing: no second audit event.
+    same = cli("project", "redundancy", "set", str(project), "--min-answers", "2",
+               "--max-answers", "6", "--target-confidence", "0.95", "--audit-share", "0.25")
+    assert same.exit_code == 0, same.output
+    assert json.loads(same.stdout) == json.loads(done.stdout)
+    assert _updates(env, project) == 1
     too_much = cli("project", "redundancy", "set", str(project), "--audit-share", "2")
     assert too_much.exit_code == 1
     assert "audit_share" in too_much.stderr

@@ -259,26 +259,41 @@ def set_redundancy(
     audit_share: Any = 0.0,
 ) -> Redundancy:
     """Turn adaptive redundancy on, or change its settings (managers; audited). The
-    project's existing items are re-targeted by a job (fitted model first)."""
+    project's existing items are re-targeted by a job (fitted model first). Settings the
+    project has already change nothing: no audit event, no job."""
     low, high, confidence, share = check_redundancy(
         min_answers, max_answers, target_confidence, audit_share
     )
-    now = db.clock.now()
     with db.write() as conn:
         project = _managed(conn, actor, project_id)
         if classes_of(project.task_type, project.config) is None:
             raise _no_classes(project.task_type)
-        before = _of(store.load_settings(conn, project_id))
-        store.save_settings(
-            conn, store.RedundancyRow(project_id, low, high, confidence, now, share)
+        return _save(
+            conn, actor, Redundancy(project_id, low, high, confidence, share),
+            now=db.clock.now(),
         )
-        after = Redundancy(project_id, low, high, confidence, share)
-        audit.record_event(
-            conn, action="project.redundancy_updated",
-            actor_id=actor.id if actor else None, project_id=project_id, now=now,
-            before=None if before is None else before.as_dict(), after=after.as_dict(),
-        )
-        _queue_retarget(conn, project_id, now=now)
+
+
+def _save(conn: Connection, actor: User | None, after: Redundancy, *, now: Any) -> Redundancy:
+    """Store the project's settings, audited, and queue the re-target of its items; the
+    settings it has already (then nothing is written)."""
+    before = _of(store.load_settings(conn, after.project_id))
+    if before == after:
+        assert before is not None
+        return before
+    store.save_settings(
+        conn,
+        store.RedundancyRow(
+            after.project_id, after.min_answers, after.max_answers, after.target_confidence,
+            now, after.audit_share,
+        ),
+    )
+    audit.record_event(
+        conn, action="project.redundancy_updated",
+        actor_id=actor.id if actor else None, project_id=after.project_id, now=now,
+        before=None if before is None else before.as_dict(), after=after.as_dict(),
+    )
+    _queue_retarget(conn, after.project_id, now=now)
     return after
 
 
