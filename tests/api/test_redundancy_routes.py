@@ -142,3 +142,33 @@ def test_a_put_that_changes_nothing_is_not_audited_and_queues_no_retarget(
                          json={**settings, "audit_share": 0.2})
     assert changed.status_code == 200, changed.text
     assert (_updates(env, project), _queued_retargets(env, project)) == (2, 1)
+
+
+def test_triage_and_the_audit_share_in_one_patch_of_the_llm_settings(env: Env) -> None:
+    from expertloop.services import llm
+
+    manager = env.user(Role.MANAGER)
+    client = env.client(manager)
+    project = _create(client).json()["id"]
+    llm.add_provider(env.db, actor=None, name="judge-x", base_url="http://127.0.0.1:9/v1",
+                     model="m", max_retries=0)
+    path = f"/api/v1/projects/{project}/llm-settings"
+    not_adaptive = client.patch(path, json={"audit_share": 0.1})
+    assert not_adaptive.status_code == 422, not_adaptive.text
+    assert not_adaptive.json()["error"]["details"][0]["field"] == "audit_share"
+    assert client.get(path).json()["audit_share"] is None
+    assert client.put(f"/api/v1/projects/{project}/redundancy",
+                      json={"min_answers": 1}).status_code == 200
+    for share in (1.5, -0.1, "some"):
+        bad = client.patch(path, json={"triage": {"judges": ["judge-x"]}, "audit_share": share})
+        assert bad.status_code == 422, bad.text
+        assert "audit_share" in bad.text, bad.text
+        assert (client.get(path).json()["triage"], client.get(path).json()["audit_share"]) == (
+            None, 0.0
+        )
+    both = client.patch(path, json={"triage": {"judges": ["judge-x"]}, "audit_share": 0.1})
+    assert both.status_code == 200, both.text
+    assert (both.json()["triage"], both.json()["audit_share"]) == ({"judges": ["judge-x"]}, 0.1)
+    assert client.get(f"/api/v1/projects/{project}/redundancy").json()["audit_share"] == 0.1
+    assert client.get(f"/api/v1/projects/{project}/triage").json()["policy"][
+        "audit_share"] == 0.1

@@ -83,9 +83,11 @@ __all__ = [
     "initial_target",
     "judge_key",
     "model_of",
+    "no_adaptive_redundancy",
     "queue_retarget",
     "remove_redundancy",
     "retarget",
+    "set_audit_share",
     "set_redundancy",
     "triage_judges",
     "triage_rule_judges",
@@ -272,6 +274,38 @@ def set_redundancy(
             conn, actor, Redundancy(project_id, low, high, confidence, share),
             now=db.clock.now(),
         )
+
+
+def set_audit_share(
+    db: Database, *, actor: User | None, project_id: int, audit_share: Any
+) -> Redundancy:
+    """Change only the audit share of the project's adaptive redundancy, its other settings
+    kept (managers; audited and re-targeted as :func:`set_redundancy`); 422 naming
+    ``audit_share`` for a bad share or a project without adaptive redundancy. Inside
+    :meth:`Database.transaction` it joins the caller's transaction (triage and the share
+    changed together, ``services/llm/settings.py``)."""
+    share = check_audit_share(audit_share)
+    with db.write() as conn:
+        _managed(conn, actor, project_id)
+        current = _of(store.load_settings(conn, project_id))
+        if current is None:
+            raise no_adaptive_redundancy(project_id)
+        return _save(
+            conn, actor,
+            Redundancy(project_id, current.min_answers, current.max_answers,
+                       current.target_confidence, share),
+            now=db.clock.now(),
+        )
+
+
+def no_adaptive_redundancy(project_id: int) -> InputInvalid:
+    """The 422 for an audit share given to a project without adaptive redundancy."""
+    return InputInvalid.on_field(
+        "audit_share",
+        "audit_share is a setting of adaptive redundancy: turn adaptive redundancy on first "
+        f"(PUT /api/v1/projects/{project_id}/redundancy, or expertloop project redundancy "
+        "set)",
+    )
 
 
 def _save(conn: Connection, actor: User | None, after: Redundancy, *, now: Any) -> Redundancy:
