@@ -20,9 +20,11 @@
   confidence the model changes is re-targeted,
   from the answers and verdicts the fit read (guarded by its answer count: one answered
   since is marked due instead).
-- ``redundancy.retarget`` (queued when a manager changes the settings) fits, then
-  recomputes every in-service item's target under the new settings, a batch per
-  transaction (idempotent: run twice, it sets the same targets).
+- ``redundancy.retarget`` (queued when a manager changes the settings or the triage rule)
+  re-targets the items a change marked due (those a judge dropped from triage gave a
+  verdict on: they follow first, before a fit that can take long), fits, then recomputes
+  every in-service item's target under the new settings, a batch per transaction
+  (idempotent: run twice, it sets the same targets).
 - ``redundancy.sweep`` (periodic, every ``EXPERTLOOP_CONSENSUS_REFRESH_SECONDS``)
   re-targets every item still due (``items.retarget_due > 0``): an answer whose step after
   it failed or never ran (a crash), a verdict, a refit.
@@ -410,10 +412,12 @@ def run_fit(context: JobContext) -> dict[str, Any]:
 def run_retarget(context: JobContext) -> dict[str, Any]:
     assert context.job.project_id is not None
     db, project_id = context.database, context.job.project_id
+    due = retarget_due_items(db, project_id, on_items=context.advance)
     with db.read() as conn:
         adaptive = store.load_settings(conn, project_id) is not None
     fitted = fit_model(db, project_id, on_answers=context.advance) if adaptive else None
-    return {"fit": fitted, **retarget_project(db, project_id, on_items=context.advance)}
+    return {"due": due, "fit": fitted,
+            **retarget_project(db, project_id, on_items=context.advance)}
 
 
 def queue_stale_fits(db: Database) -> dict[str, Any]:

@@ -9,10 +9,11 @@ their ``llm.judge`` runs, or a provider's name) whose verdicts adaptive redundan
 with the experts' answers (``services/redundancy.py``); ``null`` turns it off. It needs
 adaptive redundancy and a task type with a judge and classes; a change refits the model
 and re-targets the items (the ``redundancy.retarget`` job). Turning triage off, or dropping
-a judge from it, takes effect at once: the judges dropped leave the fitted model in the
-change's transaction (no item's confidence counts them from then on) and the items they
-gave a sure verdict on are marked due and re-targeted before the call returns (the sweep
-finishes the work if the process dies first).
+a judge from it: the judges dropped leave the fitted model in the change's transaction (no
+item's confidence counts them from then on), and the items they gave a sure verdict on are
+marked due there and re-targeted by that job, first, before its refit (or by the
+``redundancy.sweep``, whichever runs first), not in the call: it stays fast on a big
+project.
 
 :func:`update_llm_settings` also sets adaptive redundancy's ``audit_share`` with triage
 (``expertloop llm triage --audit-share``, ``audit_share`` in the API's PATCH): every value
@@ -137,25 +138,21 @@ def update_llm_settings(
         rule = _checked_triage(db, project_id, project.task_type, project.config, triage)
     if share is not KEEP and before.audit_share is None:
         raise redundancy.no_adaptive_redundancy(project_id)
-    affected: list[int] = []
     with db.transaction() as conn:
         if (show, rule) != (before.show_verdicts, before.triage):
-            affected = _save(conn, actor, before, show, rule, now=db.clock.now())
+            _save(conn, actor, before, show, rule, now=db.clock.now())
         if share is not KEEP:
             redundancy.set_audit_share(db, actor=actor, project_id=project_id, audit_share=share)
-    if affected:
-        from expertloop.services.redundancy_jobs import retarget_due_items
-
-        retarget_due_items(db, project_id)
     return _settings(db, project_id)
 
 
 def _save(
     conn: Connection, actor: User | None, before: LlmSettings, show: bool,
     rule: dict[str, Any] | None, *, now: datetime,
-) -> list[int]:
+) -> None:
     """Store the project's model settings, audited; the judges the rule no longer names
-    leave the fitted model. The items those judges gave a sure verdict on (marked due)."""
+    leave the fitted model, the items they gave a sure verdict on are marked due, and a
+    changed rule queues the re-target job (which takes those items first)."""
     project_id = before.project_id
     judge_store.save_settings(
         conn, project_id, show_verdicts=show, triage=rule,
@@ -171,11 +168,9 @@ def _save(
         set(redundancy.triage_rule_judges(before.triage))
         - set(redundancy.triage_rule_judges(rule))
     )
-    affected = redundancy_store.drop_model_judges(conn, project_id, dropped)
-    redundancy_store.mark_due(conn, affected)
+    redundancy_store.mark_due(conn, redundancy_store.drop_model_judges(conn, project_id, dropped))
     if rule != before.triage and redundancy_store.load_settings(conn, project_id):
         redundancy.queue_retarget(conn, project_id, now=now)
-    return affected
 
 
 def _checked_triage(
