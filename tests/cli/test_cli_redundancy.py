@@ -5,11 +5,23 @@ from __future__ import annotations
 import json
 
 from cli_helpers import cli  # noqa: F401 - a fixture
+from sqlalchemy import func, select
 
 from db_fixtures import Env
 from expertloop.domain import Role
 from expertloop.services.assignments import next_assignment, submit_answer
 from expertloop.services.redundancy_jobs import fit_model
+from expertloop.store import tables as t
+
+
+def _updates(env: Env, project: int) -> int:
+    with env.db.read() as conn:
+        return int(conn.execute(
+            select(func.count()).select_from(t.AuditEvent).where(
+                t.AuditEvent.project_id == project,
+                t.AuditEvent.action == "project.redundancy_updated",
+            )
+        ).scalar_one())
 
 
 def test_the_operator_sets_shows_and_turns_off_adaptive_redundancy(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
@@ -29,6 +41,12 @@ def test_the_operator_sets_shows_and_turns_off_adaptive_redundancy(cli, env: Env
     }
     assert json.loads(cli("project", "redundancy", "show", str(project)).stdout)[
         "audit_share"] == 0.25
+    # The same settings again change nothing: no second audit event.
+    same = cli("project", "redundancy", "set", str(project), "--min-answers", "2",
+               "--max-answers", "6", "--target-confidence", "0.95", "--audit-share", "0.25")
+    assert same.exit_code == 0, same.output
+    assert json.loads(same.stdout) == json.loads(done.stdout)
+    assert _updates(env, project) == 1
     too_much = cli("project", "redundancy", "set", str(project), "--audit-share", "2")
     assert too_much.exit_code == 1
     assert "audit_share" in too_much.stderr
@@ -116,3 +134,37 @@ def test_llm_triage_sets_the_audit_share_keeping_the_other_settings(cli, env: En
     assert off.exit_code == 0, off.output
     assert json.loads(off.stdout)["applied"] is False
     assert settings() == {**want, "audit_share": 0.0}
+
+
+def test_llm_triage_with_a_share_is_one_change_a_failure_leaves_both_as_they_were(  # type: ignore[no-untyped-def]
+    cli, env: Env, monkeypatch
+) -> None:
+    from expertloop.services import llm, redundancy
+    from expertloop.store import redundancy as redundancy_store
+
+    manager = env.user(Role.MANAGER)
+    project = env.project(manager, task_type="label", config={"labels": ["a", "b"]})
+    llm.add_provider(env.db, actor=None, name="judge-x", base_url="http://127.0.0.1:9/v1",
+                     model="m", max_retries=0)
+    assert cli("project", "redundancy", "set", str(project), "--min-answers", "1").exit_code == 0
+
+    def state() -> tuple[object, object]:
+        found = redundancy.get_redundancy(env.db, actor=None, project_id=project)
+        assert found is not None
+        return llm.get_llm_settings(env.db, actor=manager, project_id=project).triage, (
+            found.audit_share
+        )
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the disk filled up")
+
+    # The share's write fails after triage's: triage is not turned on either.
+    monkeypatch.setattr(redundancy_store, "save_settings", broken)
+    failed = cli("llm", "triage", str(project), "--judge", "judge-x", "--audit-share", "0.1")
+    monkeypatch.undo()
+    assert failed.exit_code != 0
+    assert isinstance(failed.exception, RuntimeError)
+    assert state() == (None, 0.0)
+    done = cli("llm", "triage", str(project), "--judge", "judge-x", "--audit-share", "0.1")
+    assert done.exit_code == 0, done.output
+    assert state() == ({"judges": ["judge-x"]}, 0.1)

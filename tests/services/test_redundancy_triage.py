@@ -12,6 +12,7 @@ import re
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +21,12 @@ from sqlalchemy import func, select
 from db_fixtures import Env
 from expertloop.domain import Role, User
 from expertloop.errors import AlreadyAnswered, InputInvalid, LeaseLost
+from expertloop.jobs.worker import Worker
 from expertloop.quality.redundancy import is_audited, item_posterior
 from expertloop.services import llm, redundancy
 from expertloop.services.assignments import next_assignment, submit_answer
 from expertloop.services.exports import ExportOptions, prepare_export
+from expertloop.services.jobs import load_job_kinds
 from expertloop.services.llm.card import triage_applied
 from expertloop.services.redundancy_jobs import (
     fit_model,
@@ -31,6 +34,7 @@ from expertloop.services.redundancy_jobs import (
     retarget_project,
     sweep_due_items,
 )
+from expertloop.settings import Settings
 from expertloop.store import redundancy as redundancy_store
 from expertloop.store import tables as t
 from llm_server import ChatServer
@@ -434,12 +438,30 @@ def test_an_audited_item_gets_its_second_expert_answer_even_when_the_judge_agree
     assert "at least 2 expert answers whatever their confidence" in card
 
 
-def test_turning_triage_off_takes_effect_at_once_without_a_refit(
-    env: Env, chat_server: ChatServer
+def _run_jobs(env: Env, tmp_path: Path) -> int:
+    """Run the queued re-target and fit jobs until none is due; how many ran."""
+    wanted = (redundancy.RETARGET_KIND, redundancy.FIT_KIND)
+    kinds = {k: v for k, v in load_job_kinds().items() if k in wanted}
+    worker, ran = Worker(env.db, Settings(data_dir=tmp_path), kinds=kinds), 0
+    while worker.run_one() is not None:
+        ran += 1
+    return ran
+
+
+def _queued(env: Env, project: int) -> list[str]:
+    with env.db.read() as conn:
+        return list(conn.execute(
+            select(t.Job.kind).where(t.Job.project_id == project, t.Job.status == "queued")
+        ).scalars())
+
+
+def test_turning_triage_off_takes_the_judge_out_at_once_and_queues_the_re_target(
+    env: Env, chat_server: ChatServer, tmp_path: Path
 ) -> None:
-    """Triage off: the judge leaves the fitted model in the same call, the item its verdict
-    stopped wants its second answer again, and an answer after it is not stopped by the
-    judge, all before any refit or re-target job runs."""
+    """Triage off: the judge leaves the fitted model in the call, so an answer after it is
+    not stopped by the judge; the item its verdict stopped is marked due and the call
+    returns with the re-target queued, not done; the job makes the item want its second
+    answer again."""
     manager, workers, project = _calibrated_project(env, chat_server)
     _add(env, manager, project, ("stopped", "x"), ("next", "x"))
     llm.judge_items(env.db, project, _params())
@@ -448,6 +470,8 @@ def test_turning_triage_off_takes_effect_at_once_without_a_refit(
     assert (stopped.n_answers, stopped.target, stopped.open_slots) == (1, 1, 0)
     with_judge = stopped.confidence
     assert with_judge >= 0.99
+    _run_jobs(env, tmp_path)
+    assert _queued(env, project) == []
     llm.update_llm_settings(env.db, actor=manager, project_id=project, triage=None)
     with env.db.read() as conn:
         model = redundancy_store.load_model(conn, project)
@@ -456,25 +480,47 @@ def test_turning_triage_off_takes_effect_at_once_without_a_refit(
     assert not model.judges
     alone = max(item_posterior(live, [workers[3].id], [0]))
     assert alone < 0.99
+    # Not re-targeted in the call: marked due, and the job queued.
     stopped = _item(env, project, "stopped")
     assert (stopped.n_answers, stopped.target, stopped.open_slots, stopped.retarget_due) == (
-        1, 2, 1, 0
+        1, 1, 0, 1
     )
-    assert stopped.confidence == pytest.approx(alone)
+    assert _queued(env, project) == [redundancy.RETARGET_KIND]
     # The verdict on "next" is still stored, but weighs nothing now.
     _answer(env, workers[3], project, "next", "x")
     following = _item(env, project, "next")
     assert (following.n_answers, following.target, following.open_slots) == (1, 2, 1)
     assert following.confidence == pytest.approx(alone)
     assert triage_applied(env.db, project) is None
+    # The job re-targets the stopped item without the judge: first, before its refit.
+    assert _run_jobs(env, tmp_path) == 1
+    assert _queued(env, project) == []
+    with env.db.read() as conn:
+        result = conn.execute(
+            select(t.Job.result).where(t.Job.project_id == project,
+                                       t.Job.kind == redundancy.RETARGET_KIND)
+            .order_by(t.Job.id.desc()).limit(1)
+        ).scalar_one()
+    # The items the judge gave a sure verdict on: the twelve calibration items and "stopped"
+    # ("next" was re-targeted by its answer's step).
+    assert result["due"] == 13, result
+    with env.db.read() as conn:
+        live = redundancy.model_of(conn, project, tuple(LABELS), [workers[3].id])
+    alone = max(item_posterior(live, [workers[3].id], [0]))
+    stopped = _item(env, project, "stopped")
+    assert (stopped.n_answers, stopped.target, stopped.open_slots, stopped.retarget_due) == (
+        1, 2, 1, 0
+    )
+    assert stopped.confidence == pytest.approx(alone)
+    assert stopped.confidence < 0.99
 
 
 def test_a_fit_running_while_triage_is_turned_off_does_not_bring_the_judge_back(
-    env: Env, chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch
+    env: Env, chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The fit reads the rule and verdicts, triage is turned off (committed) before the fit
-    stores its model: the stored model has no judge, and the item the judge stopped stays
-    re-targeted without it."""
+    stores its model: the stored model has no judge, and the re-target job the change
+    queued sets the item the judge stopped without it."""
     from expertloop.services import redundancy_jobs
 
     manager, workers, project = _calibrated_project(env, chat_server)
@@ -496,6 +542,7 @@ def test_a_fit_running_while_triage_is_turned_off_does_not_bring_the_judge_back(
         model = redundancy_store.load_model(conn, project)
     assert model is not None
     assert not model.judges
+    assert _run_jobs(env, tmp_path) >= 1
     stopped = _item(env, project, "stopped")
     assert (stopped.n_answers, stopped.target, stopped.open_slots) == (1, 2, 1)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import httpx
+from sqlalchemy import select
 
 from db_fixtures import PASSWORD, Env
 from expertloop.domain import Role, User
-from expertloop.services import redundancy
+from expertloop.services import projects, redundancy
 from expertloop.settings import Settings
+from expertloop.store import tables as t
 from expertloop.web.sessions import SESSION_COOKIE, csrf_token_for
 
 SECRET = Settings().secret_key  # the test server runs with the default development key
@@ -58,6 +60,25 @@ def test_the_settings_form_sets_shows_checks_and_turns_off_adaptive_redundancy(
     assert got.as_dict() == {
         "min_answers": 2, "max_answers": 6, "target_confidence": 0.97, "audit_share": 0.1,
     }
+    # Saving the form again with the adaptive fields unchanged (another setting changed)
+    # leaves adaptive redundancy alone: one audit event, not two.
+    renamed = client.post(
+        f"/manage/projects/{project}/settings",
+        data={**_form(csrf, min_answers="2", max_answers="6", target_confidence="0.97",
+                      audit_share="0.1"), "name": "Study, renamed"},
+    )
+    assert renamed.status_code == 303, renamed.text
+    with env.db.read() as conn:
+        updates = conn.execute(
+            select(t.AuditEvent.action).where(
+                t.AuditEvent.project_id == project,
+                t.AuditEvent.action == "project.redundancy_updated",
+            )
+        ).scalars().all()
+    assert len(updates) == 1, updates
+    assert projects.get_project(env.db, actor=manager, project_id=project).name == (
+        "Study, renamed"
+    )
     page = client.get(f"/manage/projects/{project}/settings").text
     assert re.search(r'name="target_confidence"[^>]*value="0.97"', page), page
     assert re.search(r'name="audit_share"[^>]*value="0.1"', page), page

@@ -116,31 +116,20 @@ def llm_triage(
     ] = None,
 ) -> None:
     """Show triage as applied, or turn it on with --judge (adaptive redundancy needed) or
-    off with --off, and set the audit share with --audit-share; exit 1 for a bad judge,
-    share or project (nothing is changed then)."""
-    from expertloop.services import llm, redundancy
+    off with --off, and set the audit share with --audit-share, in one change; exit 1 for a
+    bad judge, share or project (nothing is changed then)."""
+    from expertloop.services import llm
 
     if off and judge:
         fail("give --judge or --off, not both")
+    changes: dict[str, Any] = {}
+    if off or judge:
+        changes["triage"] = None if off else {"judges": list(judge or [])}
+    if audit_share is not None:
+        changes["audit_share"] = audit_share
     with database(settings()) as db, refused():
-        current = None
-        if audit_share is not None:  # refused before anything changes
-            redundancy.check_audit_share(audit_share)
-            current = redundancy.get_redundancy(db, actor=None, project_id=project)
-            if current is None:
-                fail("--audit-share needs adaptive redundancy: turn it on first "
-                     "(expertloop project redundancy set)")
-        if off or judge:
-            llm.update_llm_settings(
-                db, actor=None, project_id=project,
-                triage=None if off else {"judges": list(judge or [])},
-            )
-        if current is not None:
-            redundancy.set_redundancy(
-                db, actor=None, project_id=project, min_answers=current.min_answers,
-                max_answers=current.max_answers,
-                target_confidence=current.target_confidence, audit_share=audit_share,
-            )
+        if changes:
+            llm.update_llm_settings(db, actor=None, project_id=project, **changes)
         shown = llm.get_triage(db, actor=None, project_id=project)
     typer.echo(json.dumps(shown, default=str))
 

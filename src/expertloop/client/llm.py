@@ -164,14 +164,21 @@ class LlmProviders:
         return body
 
     def set_triage(
-        self, project_id: int, judges: builtins.list[str] | None
+        self, project_id: int, judges: builtins.list[str] | None, *,
+        audit_share: float | None = None,
     ) -> dict[str, Any]:
         """Turn triage on with these judges (names of judge runs, or providers), or off with
-        ``None``; the project's model settings. Needs adaptive redundancy on; an unknown
-        judge, or one of another task type, is refused (422)."""
+        ``None``, and with ``audit_share`` set adaptive redundancy's audit share in the same
+        change (its other settings kept); the project's model settings. Needs adaptive
+        redundancy on; an unknown judge, or one of another task type, or a share outside
+        0-1 is refused (422) and nothing changes."""
+        request: dict[str, Any] = {
+            "triage": None if judges is None else {"judges": list(judges)}
+        }
+        if audit_share is not None:
+            request["audit_share"] = audit_share
         body: dict[str, Any] = self._http.json(
-            "PATCH", f"projects/{project_id}/llm-settings",
-            json_body={"triage": None if judges is None else {"judges": list(judges)}},
+            "PATCH", f"projects/{project_id}/llm-settings", json_body=request,
             retry=Retry.UNSENT,
         )
         return body

@@ -83,9 +83,11 @@ __all__ = [
     "initial_target",
     "judge_key",
     "model_of",
+    "no_adaptive_redundancy",
     "queue_retarget",
     "remove_redundancy",
     "retarget",
+    "set_audit_share",
     "set_redundancy",
     "triage_judges",
     "triage_rule_judges",
@@ -259,26 +261,73 @@ def set_redundancy(
     audit_share: Any = 0.0,
 ) -> Redundancy:
     """Turn adaptive redundancy on, or change its settings (managers; audited). The
-    project's existing items are re-targeted by a job (fitted model first)."""
+    project's existing items are re-targeted by a job (fitted model first). Settings the
+    project has already change nothing: no audit event, no job."""
     low, high, confidence, share = check_redundancy(
         min_answers, max_answers, target_confidence, audit_share
     )
-    now = db.clock.now()
     with db.write() as conn:
         project = _managed(conn, actor, project_id)
         if classes_of(project.task_type, project.config) is None:
             raise _no_classes(project.task_type)
-        before = _of(store.load_settings(conn, project_id))
-        store.save_settings(
-            conn, store.RedundancyRow(project_id, low, high, confidence, now, share)
+        return _save(
+            conn, actor, Redundancy(project_id, low, high, confidence, share),
+            now=db.clock.now(),
         )
-        after = Redundancy(project_id, low, high, confidence, share)
-        audit.record_event(
-            conn, action="project.redundancy_updated",
-            actor_id=actor.id if actor else None, project_id=project_id, now=now,
-            before=None if before is None else before.as_dict(), after=after.as_dict(),
+
+
+def set_audit_share(
+    db: Database, *, actor: User | None, project_id: int, audit_share: Any
+) -> Redundancy:
+    """Change only the audit share of the project's adaptive redundancy, its other settings
+    kept (managers; audited and re-targeted as :func:`set_redundancy`); 422 naming
+    ``audit_share`` for a bad share or a project without adaptive redundancy. Inside
+    :meth:`Database.transaction` it joins the caller's transaction (triage and the share
+    changed together, ``services/llm/settings.py``)."""
+    share = check_audit_share(audit_share)
+    with db.write() as conn:
+        _managed(conn, actor, project_id)
+        current = _of(store.load_settings(conn, project_id))
+        if current is None:
+            raise no_adaptive_redundancy(project_id)
+        return _save(
+            conn, actor,
+            Redundancy(project_id, current.min_answers, current.max_answers,
+                       current.target_confidence, share),
+            now=db.clock.now(),
         )
-        _queue_retarget(conn, project_id, now=now)
+
+
+def no_adaptive_redundancy(project_id: int) -> InputInvalid:
+    """The 422 for an audit share given to a project without adaptive redundancy."""
+    return InputInvalid.on_field(
+        "audit_share",
+        "audit_share is a setting of adaptive redundancy: turn adaptive redundancy on first "
+        f"(PUT /api/v1/projects/{project_id}/redundancy, or expertloop project redundancy "
+        "set)",
+    )
+
+
+def _save(conn: Connection, actor: User | None, after: Redundancy, *, now: Any) -> Redundancy:
+    """Store the project's settings, audited, and queue the re-target of its items; the
+    settings it has already (then nothing is written)."""
+    before = _of(store.load_settings(conn, after.project_id))
+    if before == after:
+        assert before is not None
+        return before
+    store.save_settings(
+        conn,
+        store.RedundancyRow(
+            after.project_id, after.min_answers, after.max_answers, after.target_confidence,
+            now, after.audit_share,
+        ),
+    )
+    audit.record_event(
+        conn, action="project.redundancy_updated",
+        actor_id=actor.id if actor else None, project_id=after.project_id, now=now,
+        before=None if before is None else before.as_dict(), after=after.as_dict(),
+    )
+    _queue_retarget(conn, after.project_id, now=now)
     return after
 
 

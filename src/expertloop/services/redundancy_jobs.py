@@ -20,9 +20,11 @@
   confidence the model changes is re-targeted,
   from the answers and verdicts the fit read (guarded by its answer count: one answered
   since is marked due instead).
-- ``redundancy.retarget`` (queued when a manager changes the settings) fits, then
-  recomputes every in-service item's target under the new settings, a batch per
-  transaction (idempotent: run twice, it sets the same targets).
+- ``redundancy.retarget`` (queued when a manager changes the settings or the triage rule)
+  re-targets the items a change marked due (those a judge dropped from triage gave a
+  verdict on: they follow first, before a fit that can take long), fits, then recomputes
+  every in-service item's target under the new settings, a batch per transaction
+  (idempotent: run twice, it sets the same targets).
 - ``redundancy.sweep`` (periodic, every ``EXPERTLOOP_CONSENSUS_REFRESH_SECONDS``)
   re-targets every item still due (``items.retarget_due > 0``): an answer whose step after
   it failed or never ran (a crash), a verdict, a refit.
@@ -108,14 +110,16 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
         collecting = store.collecting_items(conn, project_id) if settings is not None else []
         verdicts = [
             (name, item, code[vote])
-            for name, item, value in store.iter_judge_votes(conn, project_id, names)
+            for name, item, value, _ in store.iter_judge_votes(conn, project_id, names)
             if (vote := task.vote(value, config=project.config)) is not None and vote in code
         ]
         # The judges' sure verdicts on gold items of the audit sample: gold is their
         # reference there (the fit itself never sees gold items).
         gold_verdicts = [
             (name, item, code[vote], code[truth])
-            for name, item, value, gold in store.iter_gold_judge_votes(conn, project_id, names)
+            for name, item, value, gold in store.iter_judge_votes(
+                conn, project_id, names, gold=True
+            )
             if settings is not None and _in_audit_sample(settings, item)
             and (vote := task.vote(value, config=project.config)) is not None and vote in code
             and (truth := task.vote(gold, config=project.config)) is not None and truth in code
@@ -408,10 +412,12 @@ def run_fit(context: JobContext) -> dict[str, Any]:
 def run_retarget(context: JobContext) -> dict[str, Any]:
     assert context.job.project_id is not None
     db, project_id = context.database, context.job.project_id
+    due = retarget_due_items(db, project_id, on_items=context.advance)
     with db.read() as conn:
         adaptive = store.load_settings(conn, project_id) is not None
     fitted = fit_model(db, project_id, on_answers=context.advance) if adaptive else None
-    return {"fit": fitted, **retarget_project(db, project_id, on_items=context.advance)}
+    return {"due": due, "fit": fitted,
+            **retarget_project(db, project_id, on_items=context.advance)}
 
 
 def queue_stale_fits(db: Database) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from expertloop.store.driver import DriverStatement
 from expertloop.store.redundancy_models import (
     ModelRow,
     drop_model_judges,
-    iter_gold_judge_votes,
     iter_judge_votes,
     iter_votes_source,
     load_model,
@@ -46,7 +45,6 @@ __all__ = [
     "due_items",
     "due_projects",
     "item_answers",
-    "iter_gold_judge_votes",
     "iter_judge_votes",
     "iter_votes_source",
     "load_model",

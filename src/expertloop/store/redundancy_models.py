@@ -17,7 +17,6 @@ from expertloop.store import tables as t
 __all__ = [
     "ModelRow",
     "drop_model_judges",
-    "iter_gold_judge_votes",
     "iter_judge_votes",
     "iter_votes_source",
     "load_model",
@@ -198,34 +197,12 @@ def iter_votes_source(conn: Connection, project_id: int) -> Iterator[tuple[int, 
 
 
 def iter_judge_votes(
-    conn: Connection, project_id: int, judges: Sequence[str]
-) -> Iterator[tuple[str, int, Any]]:
-    """(judge, item id, value) of the sure verdicts of these judges on the project's items
-    without gold, streamed: what triage fits the judges on."""
-    if not judges:
-        return
-    query = (
-        select(t.LlmVerdict.judge, t.LlmVerdict.item_id, t.LlmVerdict.value)
-        .join(t.Item, t.Item.id == t.LlmVerdict.item_id)
-        .where(
-            t.LlmVerdict.project_id == project_id,
-            t.LlmVerdict.judge.in_(list(judges)),
-            t.LlmVerdict.unsure.is_(False),
-            t.Item.gold.is_(None),
-        )
-        .order_by(t.LlmVerdict.id)
-        .execution_options(yield_per=2000)
-    )
-    for row in conn.execute(query):
-        if row[2] is not None:
-            yield row[0], row[1], row[2]
-
-
-def iter_gold_judge_votes(
-    conn: Connection, project_id: int, judges: Sequence[str]
+    conn: Connection, project_id: int, judges: Sequence[str], *, gold: bool = False
 ) -> Iterator[tuple[str, int, Any, Any]]:
     """(judge, item id, value, the item's gold) of the sure verdicts of these judges on the
-    project's items with gold, streamed: where a judge's agreement has gold as reference."""
+    project's items without gold (``gold=False``, the gold always ``None``: what triage fits
+    the judges on) or with gold (``gold=True``: where a judge's agreement has gold as
+    reference), in verdict order, streamed."""
     if not judges:
         return
     query = (
@@ -235,7 +212,7 @@ def iter_gold_judge_votes(
             t.LlmVerdict.project_id == project_id,
             t.LlmVerdict.judge.in_(list(judges)),
             t.LlmVerdict.unsure.is_(False),
-            t.Item.gold.is_not(None),
+            t.Item.gold.is_not(None) if gold else t.Item.gold.is_(None),
         )
         .order_by(t.LlmVerdict.id)
         .execution_options(yield_per=2000)

@@ -94,12 +94,28 @@ class LlmSettingsPublic(BaseModel):
     show_verdicts: bool
     triage: dict[str, Any] | None
     updated_at: datetime | None
+    audit_share: float | None = Field(
+        None, description="Adaptive redundancy's audit share; null: the project is not adaptive"
+    )
+
+    @classmethod
+    def of(cls, settings: llm.LlmSettings) -> LlmSettingsPublic:
+        return cls(
+            project_id=settings.project_id, show_verdicts=settings.show_verdicts,
+            triage=settings.triage, updated_at=settings.updated_at,
+            audit_share=settings.audit_share,
+        )
 
 
 class LlmSettingsPatch(Strict):
     show_verdicts: bool | None = None
     # {"judges": ["judge name", ...]} turns triage on; null turns it off.
     triage: dict[str, Any] | None = None
+    audit_share: float | None = Field(
+        None, ge=0, le=1,
+        description="Also set adaptive redundancy's audit share (its other settings kept), "
+        "in the same change as triage",
+    )
 
 
 class JudgeAuditPublic(AgreementPublic):
@@ -220,16 +236,13 @@ def get_calibration(
     responses=error_responses(404),
 )
 def get_settings(project_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> LlmSettingsPublic:
-    s = llm.get_llm_settings(db, actor=actor, project_id=project_id)
-    return LlmSettingsPublic(
-        project_id=s.project_id, show_verdicts=s.show_verdicts, triage=s.triage,
-        updated_at=s.updated_at,
-    )
+    return LlmSettingsPublic.of(llm.get_llm_settings(db, actor=actor, project_id=project_id))
 
 
 @router.patch(
     "/projects/{project_id}/llm-settings",
-    summary="Show the judges' verdicts to experts or not; turn triage on or off (managers)",
+    summary="Show the judges' verdicts to experts or not; turn triage on or off, with the "
+    "audit share (managers)",
     responses=error_responses(404, 422),
 )
 def patch_settings(
@@ -240,10 +253,10 @@ def patch_settings(
         changes["show_verdicts"] = body.show_verdicts
     if "triage" in body.model_fields_set:
         changes["triage"] = body.triage
-    s = llm.update_llm_settings(db, actor=actor, project_id=project_id, **changes)
-    return LlmSettingsPublic(
-        project_id=s.project_id, show_verdicts=s.show_verdicts, triage=s.triage,
-        updated_at=s.updated_at,
+    if body.audit_share is not None:
+        changes["audit_share"] = body.audit_share
+    return LlmSettingsPublic.of(
+        llm.update_llm_settings(db, actor=actor, project_id=project_id, **changes)
     )
 
 

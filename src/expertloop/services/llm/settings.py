@@ -9,10 +9,15 @@ their ``llm.judge`` runs, or a provider's name) whose verdicts adaptive redundan
 with the experts' answers (``services/redundancy.py``); ``null`` turns it off. It needs
 adaptive redundancy and a task type with a judge and classes; a change refits the model
 and re-targets the items (the ``redundancy.retarget`` job). Turning triage off, or dropping
-a judge from it, takes effect at once: the judges dropped leave the fitted model in the
-change's transaction (no item's confidence counts them from then on) and the items they
-gave a sure verdict on are marked due and re-targeted before the call returns (the sweep
-finishes the work if the process dies first).
+a judge from it: the judges dropped leave the fitted model in the change's transaction (no
+item's confidence counts them from then on), and the items they gave a sure verdict on are
+marked due there and re-targeted by that job, first, before its refit (or by the
+``redundancy.sweep``, whichever runs first), not in the call: it stays fast on a big
+project.
+
+:func:`update_llm_settings` also sets adaptive redundancy's ``audit_share`` with triage
+(``expertloop llm triage --audit-share``, ``audit_share`` in the API's PATCH): every value
+checked first, then the model settings and the share written in one transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Connection
 
 from expertloop.domain import User
 from expertloop.errors import InputInvalid, NotFound
@@ -56,6 +63,9 @@ class LlmSettings:
     show_verdicts: bool
     triage: dict[str, Any] | None
     updated_at: datetime | None
+    # Adaptive redundancy's audit share (``None``: the project is not adaptive), set with
+    # triage by :func:`update_llm_settings`.
+    audit_share: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +77,11 @@ class ShownVerdict:
 def _settings(db: Database, project_id: int) -> LlmSettings:
     with db.read() as conn:
         row = judge_store.get_settings(conn, project_id)
+        adaptive = redundancy_store.load_settings(conn, project_id)
+    share = None if adaptive is None else adaptive.audit_share
     if row is None:
-        return LlmSettings(project_id, False, None, None)
-    return LlmSettings(project_id, row.show_verdicts, row.triage, row.updated_at)
+        return LlmSettings(project_id, False, None, None, share)
+    return LlmSettings(project_id, row.show_verdicts, row.triage, row.updated_at, share)
 
 
 def get_llm_settings(db: Database, *, actor: User, project_id: int) -> LlmSettings:
@@ -102,11 +114,15 @@ def get_triage(db: Database, *, actor: User | None, project_id: int) -> dict[str
 
 def update_llm_settings(
     db: Database, *, actor: User | None, project_id: int, show_verdicts: Any = KEEP,
-    triage: Any = KEEP,
+    triage: Any = KEEP, audit_share: Any = KEEP,
 ) -> LlmSettings:
-    """Change whether experts see verdicts, and triage (``{"judges": [...]}`` or ``None``;
-    see the module doc), audited; managers (``actor=None``: the operator, from the CLI).
-    A triage change queues the refit and re-target job."""
+    """Change whether experts see verdicts, triage (``{"judges": [...]}`` or ``None``; see
+    the module doc) and, with them, adaptive redundancy's ``audit_share`` (0 to 1, its other
+    settings kept: :func:`expertloop.services.redundancy.set_audit_share`); managers
+    (``actor=None``: the operator, from the CLI). Every value is checked first (422s naming
+    the field: a share needs adaptive redundancy), then everything is written in one
+    transaction, or nothing. Audited; a triage or share change queues the refit and
+    re-target job; values the project has already change nothing."""
     if actor is None:
         with db.read() as conn:
             project = project_store.project_for_user(conn, project_id, 0)
@@ -114,37 +130,47 @@ def update_llm_settings(
             raise NotFound(f"project {project_id} not found")
     else:
         project = check_manager(db, actor, project_id, "change its model settings")
+    share = KEEP if audit_share is KEEP else redundancy.check_audit_share(audit_share)
     before = _settings(db, project_id)
     show = before.show_verdicts if show_verdicts is KEEP else bool(show_verdicts)
     rule = before.triage if triage is KEEP else triage
     if triage is not KEEP and triage is not None:
         rule = _checked_triage(db, project_id, project.task_type, project.config, triage)
-    now = db.clock.now()
-    with db.write() as conn:
-        judge_store.save_settings(
-            conn, project_id, show_verdicts=show, triage=rule,
-            by=None if actor is None else actor.id, now=now,
-        )
-        audit.record_event(
-            conn, action="llm.settings_changed", actor_id=None if actor is None else actor.id,
-            now=now,
-            project_id=project_id,
-            before={"show_verdicts": before.show_verdicts, "triage": before.triage},
-            after={"show_verdicts": show, "triage": rule},
-        )
-        dropped = sorted(
-            set(redundancy.triage_rule_judges(before.triage))
-            - set(redundancy.triage_rule_judges(rule))
-        )
-        affected = redundancy_store.drop_model_judges(conn, project_id, dropped)
-        redundancy_store.mark_due(conn, affected)
-        if rule != before.triage and redundancy_store.load_settings(conn, project_id):
-            redundancy.queue_retarget(conn, project_id, now=now)
-    if affected:
-        from expertloop.services.redundancy_jobs import retarget_due_items
+    if share is not KEEP and before.audit_share is None:
+        raise redundancy.no_adaptive_redundancy(project_id)
+    with db.transaction() as conn:
+        if (show, rule) != (before.show_verdicts, before.triage):
+            _save(conn, actor, before, show, rule, now=db.clock.now())
+        if share is not KEEP:
+            redundancy.set_audit_share(db, actor=actor, project_id=project_id, audit_share=share)
+    return _settings(db, project_id)
 
-        retarget_due_items(db, project_id)
-    return LlmSettings(project_id, show, rule, now)
+
+def _save(
+    conn: Connection, actor: User | None, before: LlmSettings, show: bool,
+    rule: dict[str, Any] | None, *, now: datetime,
+) -> None:
+    """Store the project's model settings, audited; the judges the rule no longer names
+    leave the fitted model, the items they gave a sure verdict on are marked due, and a
+    changed rule queues the re-target job (which takes those items first)."""
+    project_id = before.project_id
+    judge_store.save_settings(
+        conn, project_id, show_verdicts=show, triage=rule,
+        by=None if actor is None else actor.id, now=now,
+    )
+    audit.record_event(
+        conn, action="llm.settings_changed", actor_id=None if actor is None else actor.id,
+        now=now, project_id=project_id,
+        before={"show_verdicts": before.show_verdicts, "triage": before.triage},
+        after={"show_verdicts": show, "triage": rule},
+    )
+    dropped = sorted(
+        set(redundancy.triage_rule_judges(before.triage))
+        - set(redundancy.triage_rule_judges(rule))
+    )
+    redundancy_store.mark_due(conn, redundancy_store.drop_model_judges(conn, project_id, dropped))
+    if rule != before.triage and redundancy_store.load_settings(conn, project_id):
+        redundancy.queue_retarget(conn, project_id, now=now)
 
 
 def _checked_triage(
