@@ -108,11 +108,26 @@ class Pay:
         return body
 
     def statement(self, user_id: int, *, since: datetime | None = None,
-                  until: datetime | None = None) -> dict[str, Any]:
-        """The statement for a period: balances at both ends and every movement."""
-        params = {k: v.isoformat() for k, v in (("since", since), ("until", until)) if v}
-        body: dict[str, Any] = self._http.json(
-            "GET", f"users/{user_id}/pay/statement", params=params)
+                  until: datetime | None = None, after: int | None = None,
+                  limit: int | None = None) -> dict[str, Any]:
+        """The statement for a period: balances at both ends and its movements, oldest first.
+
+        Without ``after`` or ``limit``, every movement (the server's pages, read one after
+        another; ``next_after`` is None). With them, one page: at most ``limit`` lines after
+        the line ``after`` (a page's ``next_after``, None on the last page)."""
+        params: dict[str, Any] = {
+            k: v.isoformat() for k, v in (("since", since), ("until", until)) if v}
+        if limit is not None:
+            params["limit"] = limit
+        path = f"users/{user_id}/pay/statement"
+        if after is not None or limit is not None:
+            page: dict[str, Any] = self._http.json(
+                "GET", path, params={**params, **({} if after is None else {"after": after})})
+            return page
+        body: dict[str, Any] = self._http.json("GET", path, params=params)
+        while body["next_after"] is not None:
+            page = self._http.json("GET", path, params={**params, "after": body["next_after"]})
+            body = {**page, "lines": body["lines"] + page["lines"]}
         return body
 
     def reconciliation(self) -> dict[str, Any]:
