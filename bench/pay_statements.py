@@ -8,9 +8,11 @@ workers' noise. Then times, through the services:
 
 - every worker's statement over the whole ledger (``whole_*``: the old ``bench/pay.py``
   figure, all lines);
-- every worker's statement of one month (``month_*``, the **My pay** page's period);
-- each worker's month read page by page (``paged_*``, ``--page`` lines a page), checking that
-  every line comes once and that the balances match the ledger's sums.
+- every worker's statement of a month in the middle and of the last month (``middle_month_*``,
+  ``last_month_*``: the **My pay** page's period), checking that each adds up;
+- once paging is built, each month read page by page (``*_ms_per_page``, ``--page`` lines a
+  page, checking that every line comes once) and its newest page (``*_first_page_ms``, what
+  the page shows first).
 
 Prints one JSON object. ``--profile`` prints the top of a cProfile of the whole statements
 to stderr.
@@ -186,6 +188,7 @@ def _measure(db: Database, args: argparse.Namespace) -> dict[str, Any]:
         profile.disable()
     whole_seconds = time.perf_counter() - started
     whole_lines = sum(len(s.lines) for s in whole)
+    _profile_report(profile)
     with db.read() as conn:
         ledger = {w: pay_store.balances(conn, worker_id=w) for w in workers}
     for w, got in zip(workers, whole, strict=True):
@@ -194,42 +197,60 @@ def _measure(db: Database, args: argparse.Namespace) -> dict[str, Any]:
             sums[account] = sums.get(account, 0) + amount
         assert {a: v for a, v in got.closing.get("USD", {}).items() if v} == {
             a: v for a, v in sums.items() if v}, f"worker {w}'s closing balance is wrong"
-    month = (START + timedelta(days=30 * (args.months // 2) + 3)).replace(day=1)
-    month_end = month.replace(month=month.month % 12 + 1,
-                              year=month.year + (month.month == 12))
+    result: dict[str, Any] = {
+        "whole_lines": whole_lines, "whole_seconds": round(whole_seconds, 3),
+        "whole_us_per_line": round(whole_seconds / max(1, whole_lines) * 1e6, 1),
+    }
+    middle = (START + timedelta(days=30 * (args.months // 2) + 3)).replace(day=1)
+    last = (START + timedelta(days=30 * args.months - 3)).replace(day=1)
+    for name, month in (("middle_month", middle), ("last_month", last)):
+        result.update(_month(db, admin, workers, month, args.page, name))
+    return result
+
+
+def _month(db: Database, admin: User, workers: range, month: datetime, page: int,
+           name: str) -> dict[str, Any]:
+    """A month's statements (the My pay page's period): whole, then paged if built."""
+    month_end = month.replace(month=month.month % 12 + 1, year=month.year + (month.month == 12))
     started = time.perf_counter()
     months = [pay_ledger.statement(db, actor=admin, worker_id=w, since=month, until=month_end)
               for w in workers]
     month_seconds = time.perf_counter() - started
+    for got in months:  # exact: the movements take the opening balance to the closing one
+        moved = dict(got.opening.get("USD", {}))
+        for line in got.lines:
+            for account, amount in line.amounts.items():
+                moved[account] = moved.get(account, 0) + amount
+        assert moved == got.closing.get("USD", {}), "the lines do not add up"
     month_lines = sum(len(s.lines) for s in months)
     result: dict[str, Any] = {
-        "whole_lines": whole_lines, "whole_seconds": round(whole_seconds, 3),
-        "whole_us_per_line": round(whole_seconds / max(1, whole_lines) * 1e6, 1),
-        "month_lines": month_lines, "month_seconds": round(month_seconds, 3),
-        "month_ms_per_statement": round(month_seconds / args.workers * 1e3, 1),
+        f"{name}_lines": month_lines,
+        f"{name}_ms_per_statement": round(month_seconds / len(workers) * 1e3, 1),
     }
     if hasattr(pay_ledger, "MAX_STATEMENT_PAGE"):  # paging (absent before it was built)
         started = time.perf_counter()
-        counted = [_pages(db, admin, w, month, month_end, args.page) for w in workers]
+        counted = [_pages(db, admin, w, month, month_end, page) for w in workers]
         paged_seconds = time.perf_counter() - started
         assert sum(n for n, _ in counted) == month_lines, "paging lost or added lines"
         pages = sum(p for _, p in counted)
         started = time.perf_counter()
         for w in workers:
             pay_ledger.statement(db, actor=admin, worker_id=w, since=month, until=month_end,
-                                 limit=args.page, newest_first=True)
+                                 limit=page, newest_first=True)
         first_seconds = time.perf_counter() - started
         result.update({
-            "page_lines": args.page, "paged_pages": pages,
-            "paged_seconds": round(paged_seconds, 3),
-            "paged_ms_per_page": round(paged_seconds / pages * 1e3, 1),
-            "first_page_ms": round(first_seconds / args.workers * 1e3, 1),
+            f"{name}_pages_of_{page}": pages,
+            f"{name}_ms_per_page": round(paged_seconds / pages * 1e3, 1),
+            f"{name}_first_page_ms": round(first_seconds / len(workers) * 1e3, 1),
         })
+    return result
+
+
+def _profile_report(profile: cProfile.Profile | None) -> None:
     if profile is not None:
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(25)
         print(out.getvalue(), file=sys.stderr)
-    return result
 
 
 if __name__ == "__main__":

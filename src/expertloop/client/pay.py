@@ -108,26 +108,29 @@ class Pay:
         return body
 
     def statement(self, user_id: int, *, since: datetime | None = None,
-                  until: datetime | None = None, after: int | None = None,
-                  limit: int | None = None) -> dict[str, Any]:
-        """The statement for a period: balances at both ends and its movements, oldest first.
+                  until: datetime | None = None, page_size: int = 1000) -> dict[str, Any]:
+        """The statement for a period: balances at both ends and every movement, oldest
+        first (read ``page_size`` lines a page; ``next_after`` is None)."""
+        body = self.statement_page(user_id, since=since, until=until, limit=page_size)
+        while body["next_after"] is not None:
+            page = self.statement_page(user_id, since=since, until=until, limit=page_size,
+                                       after=body["next_after"])
+            body = {**page, "lines": body["lines"] + page["lines"]}
+        return body
 
-        Without ``after`` or ``limit``, every movement (the server's pages, read one after
-        another; ``next_after`` is None). With them, one page: at most ``limit`` lines after
-        the line ``after`` (a page's ``next_after``, None on the last page)."""
+    def statement_page(self, user_id: int, *, since: datetime | None = None,
+                       until: datetime | None = None, after: int | None = None,
+                       limit: int = 1000) -> dict[str, Any]:
+        """One page of the statement: the period's balances and line count, and at most
+        ``limit`` lines after the line ``after`` (the previous page's ``next_after``, None
+        on the last page)."""
         params: dict[str, Any] = {
             k: v.isoformat() for k, v in (("since", since), ("until", until)) if v}
-        if limit is not None:
-            params["limit"] = limit
-        path = f"users/{user_id}/pay/statement"
-        if after is not None or limit is not None:
-            page: dict[str, Any] = self._http.json(
-                "GET", path, params={**params, **({} if after is None else {"after": after})})
-            return page
-        body: dict[str, Any] = self._http.json("GET", path, params=params)
-        while body["next_after"] is not None:
-            page = self._http.json("GET", path, params={**params, "after": body["next_after"]})
-            body = {**page, "lines": body["lines"] + page["lines"]}
+        params["limit"] = limit
+        if after is not None:
+            params["after"] = after
+        body: dict[str, Any] = self._http.json(
+            "GET", f"users/{user_id}/pay/statement", params=params)
         return body
 
     def reconciliation(self) -> dict[str, Any]:

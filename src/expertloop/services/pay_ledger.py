@@ -357,7 +357,7 @@ def statement(
     if since is not None and until is not None and until <= since:
         raise InputInvalid.on_field("until", "the period must end after it starts")
     if limit is not None and (isinstance(limit, bool) or not 1 <= limit <= MAX_STATEMENT_PAGE):
-        raise InputInvalid.on_field("limit", f"from 1 to {MAX_STATEMENT_PAGE} lines")
+        raise InputInvalid.on_field("limit", f"limit must be 1 to {MAX_STATEMENT_PAGE} lines")
     opening: dict[str, dict[str, int]] = {}
     closing: dict[str, dict[str, int]] = {}
     with db.read(snapshot=True) as conn:
@@ -368,8 +368,8 @@ def statement(
                 until is not None and at >= until
             ):
                 raise InputInvalid.on_field(
-                    "after", "not a line of this statement (the transaction_id of the last "
-                    "line of the previous page)")
+                    "after", "after must be the transaction_id of a line of this statement "
+                    "(the previous page's next_after)")
             cursor = (at, after)
         for account, currency, had, before, moved in statement_store.balances(
             conn, worker_id, since, until

@@ -28,6 +28,7 @@ from sqlalchemy import (
     tuple_,
 )
 
+from expertloop.domain import LedgerAccount
 from expertloop.store import tables as t
 
 __all__ = ["LineRow", "balances", "line_count", "lines", "position"]
@@ -89,10 +90,11 @@ def balances(
                 func.sum(case((in_period, 1), else_=0)),
             )
             .select_from(TX.join(POSTING, POSTING.c.transaction_id == TX.c.id))
-            # ``+ 0``: no index on the postings' worker, so the plan starts from the period's
-            # transactions (SQLite would otherwise walk the worker's whole history).
+            # The worker's legs of their transactions are those not to a budget. Said so
+            # rather than by the postings' worker, the plan starts from the period's
+            # transactions (with the worker's index SQLite walks their whole history).
             .where(TX.c.worker_id == worker_id, TX.c.created_at >= start,
-                   POSTING.c.worker_id + 0 == worker_id)
+                   POSTING.c.account != LedgerAccount.BUDGET.value)
             .group_by(POSTING.c.account, POSTING.c.currency)
         ):
             later[(account, currency)] = (int(moved), int(after_until), int(n_later),

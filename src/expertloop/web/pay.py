@@ -47,7 +47,7 @@ def _after(value: str | None) -> int | None:
     if value is None or value == "":
         return None
     if not value.isdigit() or not 1 <= int(value) <= 2**63 - 1:
-        raise InputInvalid.on_field("after", "the id of a line of this statement")
+        raise InputInvalid.on_field("after", "after must be the id of a line of this statement")
     return int(value)
 
 
