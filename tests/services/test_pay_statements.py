@@ -4,6 +4,7 @@ transactions written at the same instant), and bad cursors refused by name."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -88,7 +89,7 @@ def test_a_statement_s_balances_are_the_ledger_s_and_its_periods_chain(
     worker = world.workers[0]
     periods = [
         pay_ledger.statement(env.db, actor=worker, worker_id=worker.id, since=a, until=b)
-        for a, b in zip(bounds, bounds[1:], strict=False)
+        for a, b in itertools.pairwise(bounds)
     ]
     whole = pay_ledger.statement(env.db, actor=worker, worker_id=worker.id)
 
@@ -98,7 +99,7 @@ def test_a_statement_s_balances_are_the_ledger_s_and_its_periods_chain(
         ["payout", "credit", "credit"],
     ]
     assert periods[0].opening == {}
-    for before, after in zip(periods, periods[1:], strict=False):
+    for before, after in itertools.pairwise(periods):
         assert after.opening == before.closing
     for period, until in zip(periods, bounds[1:], strict=True):
         _adds_up(period)
