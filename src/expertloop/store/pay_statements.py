@@ -24,11 +24,9 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    true,
     tuple_,
 )
 
-from expertloop.domain import LedgerAccount
 from expertloop.store import tables as t
 
 __all__ = ["LineRow", "balances", "line_count", "lines", "position"]
@@ -60,54 +58,36 @@ def balances(
     """Per (account, currency) of the worker: whether it has postings before ``since``, the
     opening balance (their sum) and the movement in ``[since, until)``.
 
-    Read as the account's whole balance (an index-only sum over
-    ``ix_pay_postings_worker_balances``) less what was written from ``since`` on (a range of
-    the worker's transactions by time): the current month costs its own postings plus one
-    index entry per posting of the worker's history, never a join over that history. (Run
-    in one snapshot: ``Database.read(snapshot=True)``.)"""
-    total: dict[tuple[str, str], list[int]] = {
-        (account, currency): [int(amount), int(n)]
-        for account, currency, amount, n in conn.execute(
-            select(POSTING.c.account, POSTING.c.currency, func.sum(POSTING.c.amount),
-                   func.count())
-            .where(POSTING.c.worker_id == worker_id)
-            .group_by(POSTING.c.account, POSTING.c.currency)
-        )
-    }
-    # From ``since`` on (or ``until`` for a period open at the start): the movement in the
-    # period, what came after it, and how many postings of each.
-    later: dict[tuple[str, str], tuple[int, int, int, int]] = {}
-    start = since if since is not None else until
-    if start is not None:
-        amount = POSTING.c.amount
-        in_period = TX.c.created_at < until if until is not None else true()
-        for account, currency, moved, after_until, n_later, n_period in conn.execute(
-            select(
-                POSTING.c.account, POSTING.c.currency,
-                func.sum(case((in_period, amount), else_=0)),
-                func.sum(case((in_period, 0), else_=amount)),
-                func.count(),
-                func.sum(case((in_period, 1), else_=0)),
-            )
-            .select_from(TX.join(POSTING, POSTING.c.transaction_id == TX.c.id))
-            # The worker's legs of their transactions are those not to a budget. Said so
-            # rather than by the postings' worker, the plan starts from the period's
-            # transactions (with the worker's index SQLite walks their whole history).
-            .where(TX.c.worker_id == worker_id, TX.c.created_at >= start,
-                   POSTING.c.account != LedgerAccount.BUDGET.value)
-            .group_by(POSTING.c.account, POSTING.c.currency)
-        ):
-            later[(account, currency)] = (int(moved), int(after_until), int(n_later),
-                                          int(n_period))
+    One statement, read from indexes alone: the worker's postings from
+    ``ix_pay_postings_worker_balances`` (account, currency, amount, transaction), each
+    counted in the period or after it by whether its transaction is among the period's (or
+    the later) ones of ``ix_pay_transactions_worker_id_created_at`` (a hashed list). The
+    account's whole balance less what came after the period and in it is the opening: no
+    join over the worker's history, whichever month is asked for."""
+    amount, tx_id = POSTING.c.amount, POSTING.c.transaction_id
+    columns: list[ColumnElement[Any]] = [func.sum(amount), func.count()]
+    for where in (_in_period(worker_id, since, until) if since is not None else None,
+                  _in_period(worker_id, until, None) if until is not None else None):
+        if where is None:
+            columns += [literal(0), literal(0)]
+            continue
+        inside = tx_id.in_(select(TX.c.id).where(*where))
+        columns += [func.sum(case((inside, amount), else_=0)),
+                    func.sum(case((inside, 1), else_=0))]
+    rows = conn.execute(
+        select(POSTING.c.account, POSTING.c.currency, *columns)
+        .where(POSTING.c.worker_id == worker_id)
+        .group_by(POSTING.c.account, POSTING.c.currency)
+        .order_by(POSTING.c.currency, POSTING.c.account)
+    )
     found = []
-    for (account, currency), (balance, n) in sorted(total.items(), key=lambda kv: kv[0][::-1]):
-        moved, after_until, n_later, n_period = later.get((account, currency), (0, 0, 0, 0))
-        if since is None:  # a period open at the start: no opening, all before ``until``
-            if n > n_later:
-                found.append((account, currency, False, 0, balance - after_until))
-        elif n > n_later or n_period:
-            opening = balance - after_until - moved
-            found.append((account, currency, n > n_later, opening, moved))
+    for account, currency, *sums in rows:
+        balance, n, moved, n_period, after, n_after = (int(v) for v in sums)
+        if since is None:  # the period is everything before ``until``
+            moved, n_period = balance - after, n - n_after
+        n_before = n - n_period - n_after
+        if n_before or n_period:
+            found.append((account, currency, n_before > 0, balance - after - moved, moved))
     return found
 
 

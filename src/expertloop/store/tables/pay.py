@@ -110,7 +110,8 @@ class PayPosting(Base):
             f"(account = '{LedgerAccount.BUDGET}') = (worker_id IS NULL)", name="owner"
         ),
         # A worker's balances summed from the index alone (statements, earnings).
-        Index("ix_pay_postings_worker_balances", "worker_id", "account", "currency", "amount"),
+        Index("ix_pay_postings_worker_balances", "worker_id", "account", "currency", "amount",
+              "transaction_id"),
         Index("ix_pay_postings_project_id_account", "project_id", "account"),
     )
 

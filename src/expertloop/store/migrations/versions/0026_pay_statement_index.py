@@ -1,8 +1,8 @@
 """a worker's statement read by period: ``pay_transactions (worker_id, created_at, id)``
 replaces ``(worker_id, id)``, so a month's lines, their count and a page after a
 ``(created_at, id)`` cursor read only that range; ``pay_postings (worker_id, account,
-currency, amount)`` replaces ``(worker_id, account)``, so a worker's balances are summed from
-the index alone
+currency, amount, transaction_id)`` replaces ``(worker_id, account)``, so a worker's balances
+at any time are summed from the indexes alone
 
 Revision ID: 0026
 Revises: 0025
@@ -27,7 +27,7 @@ def upgrade() -> None:
     op.drop_index("ix_pay_transactions_worker_id_id", table_name="pay_transactions")
     op.create_index(
         "ix_pay_postings_worker_balances", "pay_postings",
-        ["worker_id", "account", "currency", "amount"], unique=False,
+        ["worker_id", "account", "currency", "amount", "transaction_id"], unique=False,
     )
     op.drop_index("ix_pay_postings_worker_id_account", table_name="pay_postings")
 
