@@ -27,6 +27,7 @@ from sqlalchemy import (
     tuple_,
 )
 
+from expertloop.domain import LedgerAccount
 from expertloop.store import tables as t
 
 __all__ = ["LineRow", "balances", "line_count", "lines", "position"]
@@ -137,8 +138,12 @@ def lines(
              else (chosen.c.created_at, chosen.c.id))
     rows = conn.execute(
         select(chosen, POSTING.c.account, POSTING.c.amount, POSTING.c.currency)
+        # The worker's legs of their transactions are those not to a budget; said so rather
+        # than by the postings' worker, SQLite reaches them by transaction, not through the
+        # worker's whole history in ``ix_pay_postings_worker_balances``.
         .select_from(chosen.outerjoin(POSTING, and_(
-            POSTING.c.transaction_id == chosen.c.id, POSTING.c.worker_id == worker_id)))
+            POSTING.c.transaction_id == chosen.c.id,
+            POSTING.c.account != LedgerAccount.BUDGET.value)))
         .order_by(*order, POSTING.c.id)
     )
     return cast(list[LineRow], [tuple(row) for row in rows])
