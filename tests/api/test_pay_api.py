@@ -108,3 +108,44 @@ def test_a_manager_adds_lists_and_disables_bonus_rules_over_http(env: Env) -> No
     assert manager.delete(f"{base}/{rule['id']}").status_code == 204
     assert manager.get(base).json()[0]["disabled_at"] is not None
     assert manager.delete(f"{base}/{rule['id']}").status_code == 404
+
+
+def test_a_statement_pages_by_cursor_and_refuses_a_bad_one_by_name(env: Env) -> None:
+    manager, worker_user, other = env.user(Role.MANAGER), env.user(), env.user()
+    project = env.project(manager, members=[worker_user, other])
+    for k in range(5):
+        pay_ledger.adjust(env.db, actor=manager, project_id=project, worker_id=worker_user.id,
+                          amount_minor=k + 1, currency="USD", reason=f"bonus {k}")
+    pay_ledger.adjust(env.db, actor=manager, project_id=project, worker_id=other.id,
+                      amount_minor=9, currency="USD", reason="theirs")
+    worker = env.client(worker_user)
+    url = f"/api/v1/users/{worker_user.id}/pay/statement"
+
+    pages, after = [], None
+    while True:
+        page = worker.get(url, params={"limit": 2, **({"after": after} if after else {})})
+        assert page.status_code == 200, page.text
+        pages.append(page.json())
+        after = page.json()["next_after"]
+        if after is None:
+            break
+    assert [len(p["lines"]) for p in pages] == [2, 2, 1]
+    assert [line["memo"] for p in pages for line in p["lines"]] == [
+        f"bonus {k}" for k in range(5)]
+    for p in pages:
+        assert p["line_count"] == 5
+        assert p["closing_minor"] == {"USD": {"approved": 15}}
+    whole = worker.get(url).json()  # 1000 lines a page by default
+    assert (len(whole["lines"]), whole["next_after"]) == (5, None)
+
+    theirs = env.client(other).get(f"/api/v1/users/{other.id}/pay/statement").json()
+    for params, name in (
+        ({"after": "abc"}, "after"),
+        ({"after": 0}, "after"),
+        ({"after": theirs["lines"][0]["transaction_id"]}, "after"),  # another worker's
+        ({"limit": 0}, "limit"),
+        ({"limit": pay_ledger.MAX_STATEMENT_PAGE + 1}, "limit"),
+    ):
+        refused = worker.get(url, params=params)
+        assert refused.status_code == 422, params
+        assert refused.json()["error"]["details"][0]["field"] == name, refused.text

@@ -63,3 +63,27 @@ def test_a_manager_sets_a_review_window_and_bonus_rules_through_the_sdk(env: Env
         assert listed["disabled_at"] is not None
     finally:
         manager.close()
+
+
+def test_the_sdk_reads_a_whole_statement_page_by_page(env: Env) -> None:
+    from expertloop.services import pay_ledger
+
+    manager_user, worker_user = env.user(Role.MANAGER), env.user()
+    project_id = env.project(manager_user, members=[worker_user])
+    for k in range(5):
+        pay_ledger.adjust(env.db, actor=manager_user, project_id=project_id,
+                          worker_id=worker_user.id, amount_minor=k + 1, currency="USD",
+                          reason=f"bonus {k}")
+    worker = Client(env.url, env.token_for(worker_user))
+    try:
+        whole = worker.pay.statement(worker_user.id, page_size=2)
+        assert [line["memo"] for line in whole["lines"]] == [f"bonus {k}" for k in range(5)]
+        assert (whole["line_count"], whole["next_after"]) == (5, None)
+        assert whole["closing_minor"] == {"USD": {"approved": 15}}
+        first = worker.pay.statement_page(worker_user.id, limit=3)
+        rest = worker.pay.statement_page(worker_user.id, after=first["next_after"])
+        assert [line["memo"] for line in first["lines"] + rest["lines"]] == [
+            line["memo"] for line in whole["lines"]]
+        assert rest["next_after"] is None
+    finally:
+        worker.close()

@@ -44,3 +44,18 @@ def test_an_error_inside_a_transaction_leaves_nothing_of_any_use_case(env: Env) 
     with env.db.transaction(), env.db.transaction():
         projects.create_project(env.db, actor=manager, name="after", task_type="pairwise")
     assert _count(env, "after") == 1
+
+
+def test_a_snapshot_read_sees_one_moment_across_its_statements(env: Env) -> None:
+    manager = env.user(Role.MANAGER)
+    query = text("SELECT count(*) FROM projects WHERE name = 'seen'")
+    projects.create_project(env.db, actor=manager, name="seen", task_type="pairwise")
+    with env.db.read(snapshot=True) as conn:
+        before = conn.execute(query).scalar_one()
+        projects.create_project(env.db, actor=manager, name="seen", task_type="pairwise")
+        assert conn.execute(query).scalar_one() == before == 1
+    if not env.db.is_sqlite:  # PostgreSQL's plain read sees each statement's moment
+        with env.db.read() as conn:
+            before = conn.execute(query).scalar_one()
+            projects.create_project(env.db, actor=manager, name="seen", task_type="pairwise")
+            assert conn.execute(query).scalar_one() == before + 1

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from db_fixtures import PASSWORD, Env
 from expertloop.domain import Role, User
 from expertloop.services import pay_ledger
+from expertloop.web import pay as web_pay
 from expertloop.web.sessions import SESSION_COOKIE
 
 
@@ -52,3 +54,35 @@ def test_a_worker_sees_their_own_pay_and_statement_with_reasons_escaped(env: Env
     empty = _signed_in(env, env.user()).get("/me/pay")
     assert "No pay yet" in empty.text
     assert httpx.get(f"{env.url}/me/pay").status_code in (302, 303, 307)
+
+
+def test_the_statement_pages_older_movements_newest_first(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web_pay, "SHOWN_LINES", 2)
+    manager, worker = env.user(Role.MANAGER), env.user()
+    project = env.project(manager, members=[worker])
+    for k in range(5):
+        pay_ledger.adjust(env.db, actor=manager, project_id=project, worker_id=worker.id,
+                          amount_minor=100 * (k + 1), currency="USD", reason=f"bonus {k}")
+    client = _signed_in(env, worker)
+    month = env.db.clock.now().strftime("%Y-%m")
+    seen: list[str] = []
+    page = client.get("/me/pay")
+    assert "The latest 2 of 5 movements" in page.text
+    while True:
+        assert page.status_code == 200
+        seen += re.findall(r"<td>(bonus \d)</td>", page.text)
+        # The balances are the month's on every page.
+        assert re.search(r'data-balance="approved"><td>approved</td><td>0.00 USD</td>'
+                         r'<td>15.00 USD</td>', page.text)
+        older = re.search(r'href="/me/pay\?month=(\d{4}-\d\d)&amp;after=(\d+)"', page.text)
+        if older is None:
+            break
+        assert older.group(1) == month
+        page = client.get(f"/me/pay?month={month}&after={older.group(2)}")
+    assert seen == [f"bonus {k}" for k in (4, 3, 2, 1, 0)]
+    for bad in ("abc", "0", "99999999999"):
+        refused = client.get(f"/me/pay?month={month}&after={bad}")
+        assert refused.status_code == 422
+        assert "after" in refused.text

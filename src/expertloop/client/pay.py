@@ -108,9 +108,27 @@ class Pay:
         return body
 
     def statement(self, user_id: int, *, since: datetime | None = None,
-                  until: datetime | None = None) -> dict[str, Any]:
-        """The statement for a period: balances at both ends and every movement."""
-        params = {k: v.isoformat() for k, v in (("since", since), ("until", until)) if v}
+                  until: datetime | None = None, page_size: int = 1000) -> dict[str, Any]:
+        """The statement for a period: balances at both ends and every movement, oldest
+        first (read ``page_size`` lines a page; ``next_after`` is None)."""
+        body = self.statement_page(user_id, since=since, until=until, limit=page_size)
+        while body["next_after"] is not None:
+            page = self.statement_page(user_id, since=since, until=until, limit=page_size,
+                                       after=body["next_after"])
+            body = {**page, "lines": body["lines"] + page["lines"]}
+        return body
+
+    def statement_page(self, user_id: int, *, since: datetime | None = None,
+                       until: datetime | None = None, after: int | None = None,
+                       limit: int = 1000) -> dict[str, Any]:
+        """One page of the statement: the period's balances and line count, and at most
+        ``limit`` lines after the line ``after`` (the previous page's ``next_after``, None
+        on the last page)."""
+        params: dict[str, Any] = {
+            k: v.isoformat() for k, v in (("since", since), ("until", until)) if v}
+        params["limit"] = limit
+        if after is not None:
+            params["after"] = after
         body: dict[str, Any] = self._http.json(
             "GET", f"users/{user_id}/pay/statement", params=params)
         return body

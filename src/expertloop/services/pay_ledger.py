@@ -30,10 +30,12 @@ from expertloop.store import Database, audit
 from expertloop.store import pay as pay_store
 from expertloop.store import pay_budgets as budget_store
 from expertloop.store import pay_checks as check_store
+from expertloop.store import pay_statements as statement_store
 from expertloop.store.pay import Entry, Leg
 from expertloop.store.pay_checks import Owner
 
 __all__ = [
+    "MAX_STATEMENT_PAGE",
     "Difference",
     "Earnings",
     "Reconciliation",
@@ -291,7 +293,9 @@ class StatementLine:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """A worker's money over [since, until): balances at each end and every movement."""
+    """A worker's money over [since, until): balances at each end and the movements, in
+    time order (all of them, or one page: ``line_count`` is the period's, and
+    ``next_after`` the cursor of the next page, None on the last)."""
 
     worker_id: int
     since: datetime | None
@@ -299,13 +303,35 @@ class Statement:
     opening: dict[str, dict[str, int]]  # currency -> account -> amount
     closing: dict[str, dict[str, int]]
     lines: list[StatementLine]
+    line_count: int = 0
+    next_after: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"worker_id": self.worker_id,
                 "since": None if self.since is None else self.since.isoformat(),
                 "until": None if self.until is None else self.until.isoformat(),
                 "opening_minor": self.opening, "closing_minor": self.closing,
+                "line_count": self.line_count, "next_after": self.next_after,
                 "lines": [line.to_dict() for line in self.lines]}
+
+
+# The most lines a page may ask for; a whole statement is read in pages of this size.
+MAX_STATEMENT_PAGE = 5000
+
+
+def _lines(rows: list[statement_store.LineRow]) -> list[StatementLine]:
+    """One line per transaction from its rows (one per posting of the worker)."""
+    made: list[StatementLine] = []
+    last = None
+    for tx_id, at, kind, project_id, answer_id, memo, account, amount, currency in rows:
+        if tx_id != last:
+            last = tx_id
+            made.append(StatementLine(tx_id, at, kind, project_id, answer_id, memo, {},
+                                      currency or ""))
+        if account is not None and amount is not None:
+            amounts = made[-1].amounts
+            amounts[account] = amounts.get(account, 0) + amount
+    return made
 
 
 def statement(
@@ -315,32 +341,55 @@ def statement(
     worker_id: int,
     since: datetime | None = None,
     until: datetime | None = None,
+    limit: int | None = None,
+    after: int | None = None,
+    newest_first: bool = False,
 ) -> Statement:
-    """The worker's statement for a period (their own, or anyone's for an admin)."""
+    """The worker's statement for a period (their own, or anyone's for an admin).
+
+    The balances come from sums in SQL over the ledger, whatever the page. Without
+    ``limit`` every line of the period; with it, at most ``limit`` lines after the line
+    (transaction id) ``after``, oldest first or ``newest_first``. One snapshot: the balances,
+    the count and the lines agree.
+    """
     if not _may_see_worker(actor, worker_id):
         raise PermissionDenied("you can see only your own statements")
     if since is not None and until is not None and until <= since:
         raise InputInvalid.on_field("until", "the period must end after it starts")
+    if limit is not None and (isinstance(limit, bool) or not 1 <= limit <= MAX_STATEMENT_PAGE):
+        raise InputInvalid.on_field("limit", f"limit must be 1 to {MAX_STATEMENT_PAGE} lines")
     opening: dict[str, dict[str, int]] = {}
-    lines: list[StatementLine] = []
-    with db.read() as conn:
-        if since is not None:
-            for account, currency, amount in pay_store.worker_balances_before(
-                conn, worker_id, since
+    closing: dict[str, dict[str, int]] = {}
+    with db.read(snapshot=True) as conn:
+        cursor = None
+        if after is not None:
+            at = statement_store.position(conn, worker_id, after)
+            if at is None or (since is not None and at < since) or (
+                until is not None and at >= until
             ):
-                opening.setdefault(currency, {})[account] = amount
-        for tx in pay_store.transactions(conn, worker_id=worker_id, since=since, until=until):
-            amounts: dict[str, int] = {}
-            currency = ""
-            for account, _p, w, amount, cur in tx.postings:
-                if w == worker_id:
-                    amounts[account] = amounts.get(account, 0) + amount
-                    currency = cur
-            lines.append(StatementLine(tx.id, tx.created_at, tx.kind, tx.project_id,
-                                       tx.answer_id, tx.memo, amounts, currency))
-    closing = {c: dict(per) for c, per in opening.items()}
-    for line in lines:
-        per = closing.setdefault(line.currency, {})
-        for account, amount in line.amounts.items():
-            per[account] = per.get(account, 0) + amount
-    return Statement(worker_id, since, until, opening, closing, lines)
+                raise InputInvalid.on_field(
+                    "after", "after must be the transaction_id of a line of this statement "
+                    "(the previous page's next_after)")
+            cursor = (at, after)
+        for account, currency, had, before, moved in statement_store.balances(
+            conn, worker_id, since, until
+        ):
+            if had:
+                opening.setdefault(currency, {})[account] = before
+            closing.setdefault(currency, {})[account] = before + moved
+        count = statement_store.line_count(conn, worker_id, since, until)
+        lines: list[StatementLine] = []
+        while True:
+            want = MAX_STATEMENT_PAGE if limit is None else limit + 1 - len(lines)
+            page = _lines(statement_store.lines(
+                conn, worker_id, since, until, limit=want, after=cursor,
+                newest_first=newest_first))
+            lines += page
+            if limit is not None or len(page) < want:
+                break
+            cursor = (page[-1].created_at, page[-1].transaction_id)
+    next_after = None
+    if limit is not None and len(lines) > limit:
+        del lines[limit:]
+        next_after = lines[-1].transaction_id
+    return Statement(worker_id, since, until, opening, closing, lines, count, next_after)

@@ -171,14 +171,22 @@ class Database:
             yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only snapshot (rolled back at the end); inside :meth:`transaction`, that
-        transaction, which sees its own writes."""
+    def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read-only transaction (rolled back at the end); inside :meth:`transaction`, that
+        transaction, which sees its own writes.
+
+        On PostgreSQL each statement sees what was committed when it started (READ
+        COMMITTED); with ``snapshot`` every statement sees the same moment (REPEATABLE READ),
+        for figures read by several statements that must agree (a statement's balances and
+        its lines). SQLite's read transaction is one snapshot already.
+        """
         joined = self._joined()
         if joined is not None:
             yield joined
             return
         with self.read_engine.connect() as conn:
+            if snapshot and not self.is_sqlite:
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             yield conn
             conn.rollback()
 
@@ -243,14 +251,15 @@ class _EventLoopDatabase(Database):
             yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self._transaction(end="ROLLBACK") as conn:
+    def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ" if snapshot else "BEGIN"
+        with self._transaction(end="ROLLBACK", begin=begin) as conn:
             yield conn
 
     @contextmanager
-    def _transaction(self, *, end: str) -> Iterator[Connection]:
+    def _transaction(self, *, end: str, begin: str = "BEGIN") -> Iterator[Connection]:
         with self._autocommit_engine.connect() as conn:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql(begin)
             try:
                 yield conn
             except BaseException:

@@ -51,7 +51,6 @@ __all__ = [
     "save_cursor",
     "transaction_id",
     "transactions",
-    "worker_balances_before",
 ]
 
 TX = cast(Table, t.PayTransaction.__table__)
@@ -304,6 +303,10 @@ class Entry:
             totals[leg.currency] = totals.get(leg.currency, 0) + leg.amount
         if any(totals.values()) or not self.legs:
             raise ValueError(f"transaction {self.key!r} does not balance: {totals}")
+        # A worker's statement reads their transactions by ``worker_id``: it must hold every
+        # posting to their accounts.
+        if any(leg.worker_id not in (None, self.worker_id) for leg in self.legs):
+            raise ValueError(f"transaction {self.key!r} moves another worker's money")
 
 
 def post_entries(conn: Connection, entries: Sequence[Entry], *, now: datetime) -> list[Entry]:
@@ -348,7 +351,7 @@ def balances(
     conn: Connection, *, worker_id: int | None = None, project_id: int | None = None
 ) -> list[tuple[int | None, int | None, str, str, int]]:
     """Sums of postings as (worker, project, account, currency, amount), for one worker
-    (``ix_pay_postings_worker_id_account``), one project, or everyone."""
+    (``ix_pay_postings_worker_balances``), one project, or everyone."""
     query = select(
         POSTING.c.worker_id, POSTING.c.project_id, POSTING.c.account, POSTING.c.currency,
         func.sum(POSTING.c.amount),
@@ -373,25 +376,12 @@ class TransactionRow:
     postings: tuple[tuple[str, int | None, int | None, int, str], ...]
 
 
-def transactions(
-    conn: Connection,
-    *,
-    worker_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    batch: int = 5000,
-) -> Iterator[TransactionRow]:
-    """Transactions in id order with their postings (account, project, worker, amount,
-    currency), in batches; optionally one worker's, in [since, until)."""
+def transactions(conn: Connection, *, batch: int = 5000) -> Iterator[TransactionRow]:
+    """Every transaction in id order with its postings (account, project, worker, amount,
+    currency), in batches (a worker's statement reads ``store/pay_statements.py``)."""
     after = 0
     while True:
         query = select(TX).where(TX.c.id > after).order_by(TX.c.id).limit(batch)
-        if worker_id is not None:
-            query = query.where(TX.c.worker_id == worker_id)
-        if since is not None:
-            query = query.where(TX.c.created_at >= since)
-        if until is not None:
-            query = query.where(TX.c.created_at < until)
         rows = conn.execute(query).all()
         if not rows:
             return
@@ -420,19 +410,6 @@ def is_member(conn: Connection, project_id: int, user_id: int) -> bool:
     return conn.execute(
         select(m.c.user_id).where(m.c.project_id == project_id, m.c.user_id == user_id)
     ).first() is not None
-
-
-def worker_balances_before(
-    conn: Connection, worker_id: int, before: datetime
-) -> list[tuple[str, str, int]]:
-    """The worker's balances (account, currency, amount) from transactions before a time."""
-    rows = conn.execute(
-        select(POSTING.c.account, POSTING.c.currency, func.sum(POSTING.c.amount))
-        .select_from(POSTING.join(TX, TX.c.id == POSTING.c.transaction_id))
-        .where(POSTING.c.worker_id == worker_id, TX.c.created_at < before)
-        .group_by(POSTING.c.account, POSTING.c.currency)
-    )
-    return [(r[0], r[1], int(r[2])) for r in rows]
 
 
 def lock_cursor(conn: Connection, name: str) -> None:

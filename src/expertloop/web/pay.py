@@ -1,6 +1,7 @@
 """The worker's pay page, ``/me/pay``: their money per currency (pending review, approved,
 paid) and their statement for a month (``?month=2026-12``, default the current one, UTC):
-the balances at both ends and every movement in it, each with its reason."""
+the balances at both ends and its movements newest first, each with its reason, a page at a
+time (``&after=`` the last line's transaction id for older ones)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ __all__ = ["install", "pay_overview", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-# The statement's newest movements shown on the page (the API serves the whole statement).
+# The statement's movements per page, newest first ("Older movements" pages on).
 SHOWN_LINES = 200
 
 
@@ -39,6 +40,15 @@ def _month(value: str | None, now: datetime) -> datetime:
     if found is None or not 1970 <= int(found.group(1)) <= 9998:
         raise InputInvalid.on_field("month", "a month as YYYY-MM, e.g. 2026-12")
     return datetime(int(found.group(1)), int(found.group(2)), 1)
+
+
+def _after(value: str | None) -> int | None:
+    """The ``after`` cursor: the transaction id of the last line of the page before."""
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 2**63 - 1:
+        raise InputInvalid.on_field("after", "after must be the id of a line of this statement")
+    return int(value)
 
 
 def _next_month(start: datetime) -> datetime:
@@ -58,12 +68,13 @@ def my_pay_page(request: Request, db: DatabaseDep) -> Response:
     try:
         since = _month(request.query_params.get("month"), db.clock.now())
         until = _next_month(since)
+        after = _after(request.query_params.get("after"))
         earnings = pay_ledger.earnings(db, actor=user, worker_id=user.id)
         statement = pay_ledger.statement(db, actor=user, worker_id=user.id, since=since,
-                                         until=until)
+                                         until=until, limit=SHOWN_LINES, after=after,
+                                         newest_first=True)
     except ExpertloopError as exc:
         return error_page(request, user, exc)
-    lines = statement.lines[-SHOWN_LINES:][::-1]
     currencies = sorted(set(statement.opening) | set(statement.closing))
     return render_page(
         request,
@@ -77,6 +88,9 @@ def my_pay_page(request: Request, db: DatabaseDep) -> Response:
                 for e in earnings
             ],
             "month": since.strftime("%B %Y"),
+            "month_param": since.strftime("%Y-%m"),
+            "older": statement.next_after,
+            "paged": after is not None,
             "previous": _previous_month(since).strftime("%Y-%m"),
             "next": until.strftime("%Y-%m") if until <= db.clock.now() else None,
             "balances": [
@@ -91,9 +105,9 @@ def my_pay_page(request: Request, db: DatabaseDep) -> Response:
                 {"line": line, "amounts": {
                     account: format_minor(amount, line.currency)
                     for account, amount in line.amounts.items()}}
-                for line in lines
+                for line in statement.lines
             ],
-            "total_lines": len(statement.lines),
+            "total_lines": statement.line_count,
         },
     )
 

@@ -4,20 +4,23 @@ statements, and the reconciliation of the ledger (see ``docs/pay.md``)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from expertloop.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from expertloop.api.openapi import error_responses
-from expertloop.api.schemas import SmallId, UtcDatetime
+from expertloop.api.schemas import MAX_ID, SmallId, UtcDatetime
 from expertloop.domain import Role
 from expertloop.errors import PermissionDenied
 from expertloop.services import pay, pay_bonuses, pay_budget, pay_effective, pay_ledger
 from expertloop.store.pay import RateRow
 
 router = APIRouter(tags=["pay"])
+
+# A statement's lines per page unless ``limit`` says otherwise.
+STATEMENT_PAGE = 1000
 
 
 def _naive(when: datetime | None) -> datetime | None:
@@ -204,18 +207,23 @@ def get_earnings(user_id: SmallId, db: DatabaseDep, actor: CurrentUser) -> list[
 
 
 @router.get("/users/{user_id}/pay/statement",
-            summary="A worker's statement for a period: balances at both ends and every "
-            "movement (the worker, or an admin)", responses=error_responses(403, 422))
+            summary="A worker's statement for a period: balances at both ends and its "
+            "movements a page at a time, oldest first (the worker, or an admin)",
+            responses=error_responses(403, 422))
 def get_statement(
     user_id: SmallId,
     db: DatabaseDep,
     actor: CurrentUser,
     since: UtcDatetime | None = None,
     until: UtcDatetime | None = None,
+    after: Annotated[int | None, Query(
+        ge=1, le=MAX_ID, description="The previous page's next_after (the transaction_id of "
+        "its last line)")] = None,
+    limit: Annotated[int, Query(ge=1, le=pay_ledger.MAX_STATEMENT_PAGE)] = STATEMENT_PAGE,
 ) -> dict[str, Any]:
     return pay_ledger.statement(
-        db, actor=actor, worker_id=user_id,
-        since=_naive(since), until=_naive(until),
+        db, actor=actor, worker_id=user_id, since=_naive(since), until=_naive(until),
+        limit=limit, after=after,
     ).to_dict()
 
 

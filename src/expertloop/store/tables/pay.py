@@ -77,7 +77,7 @@ class PayTransaction(Base):
     __tablename__ = "pay_transactions"
     __table_args__ = (
         CheckConstraint(f"kind IN ({sql_values(LedgerKind)})", name="kind"),
-        Index("ix_pay_transactions_worker_id_id", "worker_id", "id"),
+        Index("ix_pay_transactions_worker_id_created_at", "worker_id", "created_at", "id"),
         Index("ix_pay_transactions_project_id_id", "project_id", "id"),
         Index("ix_pay_transactions_answer_id", "answer_id"),
         Index("ix_pay_transactions_created_at", "created_at"),
@@ -109,7 +109,9 @@ class PayPosting(Base):
         CheckConstraint(
             f"(account = '{LedgerAccount.BUDGET}') = (worker_id IS NULL)", name="owner"
         ),
-        Index("ix_pay_postings_worker_id_account", "worker_id", "account"),
+        # A worker's balances summed from the index alone (statements, earnings).
+        Index("ix_pay_postings_worker_balances", "worker_id", "account", "currency", "amount",
+              "transaction_id"),
         Index("ix_pay_postings_project_id_account", "project_id", "account"),
     )
 
