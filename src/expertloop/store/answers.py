@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from expertloop.store import tables as t
 from expertloop.store.claims import lock_items
+from expertloop.store.dialects import ordered_columns
 from expertloop.store.driver import DriverStatement
 
 __all__ = [
@@ -70,7 +71,7 @@ class StoredAnswer:
 
 
 # Hot path (every answer): plain SQL, so executing it costs no statement-cache key walk.
-_TARGET = text(
+_TARGET_SQL = text(
     "SELECT a.id, a.project_id, a.item_id, a.worker_id, a.status, a.presentation, "
     "a.leased_at, p.task_type, p.config, i.payload, a.guidelines_version, i.gold, "
     "w.project_id IS NOT NULL, COALESCE(w.is_exam, false), "
@@ -82,8 +83,13 @@ _TARGET = text(
     "LEFT JOIN project_workforce w ON w.project_id = a.project_id "
     "LEFT JOIN project_redundancy r ON r.project_id = a.project_id "
     "WHERE a.id = :assignment_id"
-).columns(
-    presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json, gold=t.Json
+)
+_TARGET = ordered_columns(
+    _TARGET_SQL,
+    "assignment_id project_id item_id worker_id status presentation leased_at task_type config "
+    "payload guidelines_version gold workforce is_exam counts_votes escalate adaptive "
+    "open_gold",
+    presentation=t.Json, leased_at=DateTime(), config=t.Json, payload=t.Json, gold=t.Json,
 )
 
 

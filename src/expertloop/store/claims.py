@@ -51,6 +51,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from expertloop.store import tables as t
+from expertloop.store.dialects import ordered_columns
 from expertloop.store.driver import DriverStatement
 
 __all__ = [
@@ -187,7 +188,7 @@ class ClaimQuery:
         sqlite_query = text(sqlite_sql)
         if re.search(r"(?<![:\w]):now\b", sqlite_sql):  # typed, so SQLite stores it as text
             sqlite_query = sqlite_query.bindparams(bindparam("now", type_=DateTime()))
-        self._sqlite = sqlite_query.columns(id=Integer(), payload=t.Json)
+        self._sqlite = ordered_columns(sqlite_query, "id payload", id=Integer(), payload=t.Json)
 
 
 def _render(query: Select[Any], dialect: Dialect) -> str:

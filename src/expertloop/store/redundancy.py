@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, text, update
 
 from expertloop.store import tables as t
+from expertloop.store.dialects import ordered_columns
 from expertloop.store.driver import DriverStatement
 from expertloop.store.redundancy_models import (
     ModelRow,
@@ -144,15 +145,23 @@ _ITEM = (
     "r.audit_share FROM items i LEFT JOIN project_redundancy r ON r.project_id = i.project_id "
     "LEFT JOIN redundancy_models m ON m.project_id = i.project_id WHERE i.id = :item_id"
 )
+# Every column named, in order, so SQLite matches rows by position (``ordered_columns``).
+_ITEM_COLUMNS = (
+    "id project_id gold disabled n_answers target open_slots min_answers max_answers "
+    "target_confidence updated_at classes class_prior default_confusion answers "
+    "last_answer_id fitted_at duration_ms judges retarget_due audit_share"
+)
 _JSON_COLUMNS = {
     "classes": t.Json, "class_prior": t.Json, "default_confusion": t.Json,
     "judges": t.NullableJson,
 }
 _ITEM_LOCKED = {
-    "postgresql": text(_ITEM + " FOR NO KEY UPDATE OF i").columns(**_JSON_COLUMNS),
-    "sqlite": text(_ITEM).columns(**_JSON_COLUMNS),
+    "postgresql": ordered_columns(
+        text(_ITEM + " FOR NO KEY UPDATE OF i"), _ITEM_COLUMNS, **_JSON_COLUMNS
+    ),
+    "sqlite": ordered_columns(text(_ITEM), _ITEM_COLUMNS, **_JSON_COLUMNS),
 }
-_ITEM_UNLOCKED = text(_ITEM).columns(**_JSON_COLUMNS)
+_ITEM_UNLOCKED = ordered_columns(text(_ITEM), _ITEM_COLUMNS, **_JSON_COLUMNS)
 # PostgreSQL, the step after each answer: the item, its answers with their workers' matrices
 # and its sure verdicts in one statement (one snapshot), run on the driver's cursor.
 _PG_ITEM_WITH_ANSWERS = DriverStatement(
@@ -172,14 +181,18 @@ _PG_ITEM_WITH_ANSWERS = DriverStatement(
 )
 # The item's answers with their workers' matrices, then the judges' sure verdicts on it
 # (worker NULL): one statement.
-_ANSWERS = text(
-    "SELECT a.id, a.worker_id, NULL AS judge, a.value, w.confusion FROM answers a "
-    "LEFT JOIN worker_reliability w ON w.project_id = a.project_id "
-    "AND w.worker_id = a.worker_id WHERE a.item_id = :item_id "
-    "UNION ALL SELECT v.id, NULL, v.judge, v.value, NULL FROM llm_verdicts v "
-    "WHERE v.item_id = :item_id AND NOT v.unsure AND v.value IS NOT NULL "
-    "ORDER BY 3 NULLS FIRST, 1"
-).columns(value=t.Json, confusion=t.NullableJson)
+_ANSWERS = ordered_columns(
+    text(
+        "SELECT a.id, a.worker_id, NULL AS judge, a.value, w.confusion FROM answers a "
+        "LEFT JOIN worker_reliability w ON w.project_id = a.project_id "
+        "AND w.worker_id = a.worker_id WHERE a.item_id = :item_id "
+        "UNION ALL SELECT v.id, NULL, v.judge, v.value, NULL FROM llm_verdicts v "
+        "WHERE v.item_id = :item_id AND NOT v.unsure AND v.value IS NOT NULL "
+        "ORDER BY 3 NULLS FIRST, 1"
+    ),
+    "id worker_id judge value confusion",
+    value=t.Json, confusion=t.NullableJson,
+)
 
 
 def _settings_of(row: Any) -> RedundancyRow | None:
@@ -237,11 +250,14 @@ _RETARGET_SQL = (
     "WHERE id = :item_id AND disabled_at IS NULL{guard} RETURNING target"
 )
 _RETARGET = {
-    (dialect, guarded): text(
-        _RETARGET_SQL.format(
-            greatest="GREATEST" if dialect == "postgresql" else "MAX",
-            guard=" AND retarget_due = :seen" if guarded else "",
-        )
+    (dialect, guarded): ordered_columns(
+        text(
+            _RETARGET_SQL.format(
+                greatest="GREATEST" if dialect == "postgresql" else "MAX",
+                guard=" AND retarget_due = :seen" if guarded else "",
+            )
+        ),
+        "target",
     )
     for dialect in ("postgresql", "sqlite")
     for guarded in (False, True)
