@@ -27,38 +27,24 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
 import random
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, make_url, text
+from sqlalchemy import insert, text
 
+from _scratch_db import scratch_database
 from expertloop.domain import Role, User
 from expertloop.services import pay_ledger
-from expertloop.store import Database, upgrade
+from expertloop.store import Database
 from expertloop.store import pay as pay_store
 from expertloop.store import tables as t
 
 START = datetime(2025, 1, 1)
 CHUNK = 20_000
-
-
-def _database(kind: str, tmp: str) -> tuple[Database, tuple[Engine, str] | None]:
-    if kind == "sqlite":
-        return Database(f"sqlite:///{tmp}/statements.db"), None
-    admin = os.environ.get("EXPERTLOOP_BENCH_POSTGRES_URL",
-                           "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
-    name = f"bench_statements_{os.getpid()}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    return Database(url), (engine, name)
 
 
 def _ledger(workers: int, lines: int, months: int, noise: int,
@@ -152,22 +138,12 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        db, cleanup = _database(args.database, tmp)
-        try:
-            upgrade(db)
-            started = time.perf_counter()
-            txs, postings = _ledger(args.workers, args.lines, args.months, args.noise, 7)
-            _write(db, txs, postings)
-            build_seconds = time.perf_counter() - started
-            result = _measure(db, args)
-        finally:
-            db.dispose()
-            if cleanup is not None:
-                engine, name = cleanup
-                with engine.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                engine.dispose()
+    with scratch_database(args.database, "statements") as db:
+        started = time.perf_counter()
+        txs, postings = _ledger(args.workers, args.lines, args.months, args.noise, 7)
+        _write(db, txs, postings)
+        build_seconds = time.perf_counter() - started
+        result = _measure(db, args)
     print(json.dumps({"database": args.database, "workers": args.workers,
                       "lines_per_worker": args.lines, "months": args.months,
                       "ledger_transactions": len(txs), "ledger_postings": len(postings),

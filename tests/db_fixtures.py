@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from expertloop.app import create_app
@@ -41,6 +41,7 @@ from expertloop.domain import Role, User
 from expertloop.services.auth import hash_password, hash_token
 from expertloop.settings import Settings
 from expertloop.store import Database, upgrade
+from expertloop.store import tables as t
 from expertloop.store import users as user_store
 from expertloop.store.tables import Base
 
@@ -273,6 +274,16 @@ class Env:
         return import_items(
             self.db, actor=manager, project_id=project_id, records=enumerate(records, start=1)
         )
+
+
+def audit_events(env: Env, project_id: int, action: str) -> int:
+    """How many audit events of ``action`` the project has."""
+    with env.db.read() as conn:
+        return int(conn.execute(
+            select(func.count()).select_from(t.AuditEvent).where(
+                t.AuditEvent.project_id == project_id, t.AuditEvent.action == action
+            )
+        ).scalar_one())
 
 
 def pairwise_item(n: int, **extra: Any) -> dict[str, Any]:

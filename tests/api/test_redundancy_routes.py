@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from db_fixtures import Env
+from db_fixtures import Env, audit_events
 from expertloop.domain import Role
 from expertloop.jobs.worker import Worker
 from expertloop.services.jobs import load_job_kinds
@@ -98,13 +98,7 @@ def test_a_free_text_project_cannot_be_created_adaptive(env: Env) -> None:
 
 
 def _updates(env: Env, project: int) -> int:
-    with env.db.read() as conn:
-        return int(conn.execute(
-            select(func.count()).select_from(t.AuditEvent).where(
-                t.AuditEvent.project_id == project,
-                t.AuditEvent.action == "project.redundancy_updated",
-            )
-        ).scalar_one())
+    return audit_events(env, project, "project.redundancy_updated")
 
 
 def _queued_retargets(env: Env, project: int) -> int:

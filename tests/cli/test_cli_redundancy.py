@@ -5,23 +5,15 @@ from __future__ import annotations
 import json
 
 from cli_helpers import cli  # noqa: F401 - a fixture
-from sqlalchemy import func, select
 
-from db_fixtures import Env
+from db_fixtures import Env, audit_events
 from expertloop.domain import Role
 from expertloop.services.assignments import next_assignment, submit_answer
 from expertloop.services.redundancy_jobs import fit_model
-from expertloop.store import tables as t
 
 
 def _updates(env: Env, project: int) -> int:
-    with env.db.read() as conn:
-        return int(conn.execute(
-            select(func.count()).select_from(t.AuditEvent).where(
-                t.AuditEvent.project_id == project,
-                t.AuditEvent.action == "project.redundancy_updated",
-            )
-        ).scalar_one())
+    return audit_events(env, project, "project.redundancy_updated")
 
 
 def test_the_operator_sets_shows_and_turns_off_adaptive_redundancy(cli, env: Env) -> None:  # type: ignore[no-untyped-def]

@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 
 import httpx
-from sqlalchemy import select
 
-from db_fixtures import PASSWORD, Env
+from db_fixtures import PASSWORD, Env, audit_events
 from expertloop.domain import Role, User
 from expertloop.services import projects, redundancy
 from expertloop.settings import Settings
-from expertloop.store import tables as t
 from expertloop.web.sessions import SESSION_COOKIE, csrf_token_for
 
 SECRET = Settings().secret_key  # the test server runs with the default development key
@@ -68,14 +66,7 @@ def test_the_settings_form_sets_shows_checks_and_turns_off_adaptive_redundancy(
                       audit_share="0.1"), "name": "Study, renamed"},
     )
     assert renamed.status_code == 303, renamed.text
-    with env.db.read() as conn:
-        updates = conn.execute(
-            select(t.AuditEvent.action).where(
-                t.AuditEvent.project_id == project,
-                t.AuditEvent.action == "project.redundancy_updated",
-            )
-        ).scalars().all()
-    assert len(updates) == 1, updates
+    assert audit_events(env, project, "project.redundancy_updated") == 1
     assert projects.get_project(env.db, actor=manager, project_id=project).name == (
         "Study, renamed"
     )
