@@ -1,8 +1,12 @@
-"""Simulated crowds for the quality tests: answers drawn from known confusion matrices."""
+"""For the quality tests: simulated crowds (answers drawn from known confusion matrices) and
+a stand-in candidate model for ``auto``'s choice."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from expertloop.quality import _select
+from expertloop.quality._agg_common import Observations
 
 
 def simulate(
@@ -17,3 +21,22 @@ def simulate(
     cdf = confusions[workers, truth[items]].cumsum(axis=1)
     labels = (rng.random(len(items))[:, None] > cdf).sum(axis=1).clip(0, k - 1)
     return workers, items, labels, truth
+
+
+def fake_fitter(posteriors_of: str, confidence: float = 0.9) -> _select.Fitter:
+    """A candidate fitter that predicts answers from the majority vote's posteriors, with
+    workers giving the estimated label with probability ``confidence``; its own posteriors
+    (its labels) are the majority's or their mirror image ("wrong")."""
+
+    def fit(obs: Observations) -> _select.CandidateFit:
+        shares = obs.item_class_counts + 1e-3
+        post = shares / shares.sum(axis=1, keepdims=True)
+        k = obs.n_classes
+        conf = np.full((k, k), (1 - confidence) / (k - 1))
+        np.fill_diagonal(conf, confidence)
+        predict = _select._by_confusion(post, np.broadcast_to(conf, (obs.n_workers, k, k)))
+        if posteriors_of == "wrong":
+            return _select.CandidateFit(post[:, ::-1].copy(), predict.answer_probability)
+        return predict
+
+    return fit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from crowd_sim import fake_fitter as fake
 from crowd_sim import simulate
 from expertloop.quality import _select
 from expertloop.quality import aggregation as agg
@@ -28,25 +29,6 @@ def biased_workers() -> np.ndarray:
 def small_obs() -> Observations:
     workers, items, labels, _ = simulate(biased_workers(), n_items=40, per_item=4, seed=11)
     return prepare(workers, items, labels)
-
-
-def fake(posteriors_of: str, confidence: float = 0.9) -> _select.Fitter:
-    """A candidate fitter that predicts answers from the majority vote's posteriors, with
-    workers giving the estimated label with probability ``confidence``; its own posteriors
-    (its labels) are the majority's or their mirror image ("wrong")."""
-
-    def fit(obs: Observations) -> _select.CandidateFit:
-        shares = obs.item_class_counts + 1e-3
-        post = shares / shares.sum(axis=1, keepdims=True)
-        k = obs.n_classes
-        conf = np.full((k, k), (1 - confidence) / (k - 1))
-        np.fill_diagonal(conf, confidence)
-        predict = _select._by_confusion(post, np.broadcast_to(conf, (obs.n_workers, k, k)))
-        if posteriors_of == "wrong":
-            return _select.CandidateFit(post[:, ::-1].copy(), predict.answer_probability)
-        return predict
-
-    return fit
 
 
 def test_auto_takes_the_candidate_that_best_predicts_held_out_answers(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from crowd_sim import fake_fitter as fake
 from crowd_sim import simulate
 from expertloop.quality import _gold_select, _select
 from expertloop.quality import aggregation as agg
@@ -16,25 +17,6 @@ def biased_workers() -> np.ndarray:
     biased = np.array([[0.9, 0.1, 0.0], [0.3, 0.7, 0.0], [0.1, 0.2, 0.7]])
     spammer = np.tile([0.8, 0.1, 0.1], (3, 1))
     return np.stack([honest, honest, honest, biased, biased, spammer])
-
-
-def fake(posteriors_of: str, confidence: float) -> _select.Fitter:
-    """A candidate predicting answers from the vote shares, workers giving the estimated
-    label with probability ``confidence``; its labels are the majority's or ("wrong")
-    their mirror image."""
-
-    def fit(obs: Observations) -> _select.CandidateFit:
-        shares = obs.item_class_counts + 1e-3
-        post = shares / shares.sum(axis=1, keepdims=True)
-        k = obs.n_classes
-        conf = np.full((k, k), (1 - confidence) / (k - 1))
-        np.fill_diagonal(conf, confidence)
-        predict = _select._by_confusion(post, np.broadcast_to(conf, (obs.n_workers, k, k)))
-        if posteriors_of == "wrong":
-            return _select.CandidateFit(post[:, ::-1].copy(), predict.answer_probability)
-        return predict
-
-    return fit
 
 
 def crowd(n_gold: int, seed: int = 11) -> tuple[Observations, np.ndarray]:

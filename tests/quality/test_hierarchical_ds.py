@@ -6,22 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from crowd_sim import simulate
 from expertloop.quality import aggregation as agg
 from expertloop.quality._agg_common import prepare
 from expertloop.quality._common import QualityInputError
 from expertloop.quality._ds import trust_confusion
 from expertloop.quality._hds import STRENGTH_GRID, evidence_strength, fit_hierarchical_ds
-
-
-def draw(confusion: np.ndarray, n_items: int, per_item: int, seed: int) -> tuple[np.ndarray, ...]:
-    rng = np.random.default_rng(seed)
-    n_workers, k, _ = confusion.shape
-    truth = rng.integers(0, k, n_items)
-    workers = np.concatenate([rng.choice(n_workers, per_item, replace=False) for _ in truth])
-    items = np.repeat(np.arange(n_items), per_item)
-    cdf = confusion[workers, truth[items]].cumsum(axis=1)
-    labels = (rng.random(len(items))[:, None] > cdf).sum(axis=1).clip(0, k - 1)
-    return workers, items, labels, truth
 
 
 def mace_like(n_workers: int, k: int, seed: int) -> np.ndarray:
@@ -48,7 +38,7 @@ def test_hierarchical_dawid_skene_recovers_class_biased_workers() -> None:
     biased = np.array([[0.85, 0.1, 0.05], [0.45, 0.5, 0.05], [0.02, 0.48, 0.5]])
     honest = np.eye(3) * 0.6 + 0.4 / 3
     conf = np.stack([biased] * 8 + [honest] * 4)
-    workers, items, labels, truth = draw(conf, n_items=900, per_item=5, seed=3)
+    workers, items, labels, truth = simulate(conf, n_items=900, per_item=5, seed=3)
     obs = prepare(workers, items, labels)
     fit = fit_hierarchical_ds(obs, max_iter=1000, tol=1e-6)
     hds = (fit.posteriors.argmax(axis=1) == truth).mean()
@@ -61,7 +51,7 @@ def test_hierarchical_dawid_skene_recovers_class_biased_workers() -> None:
 
 def test_hierarchical_dawid_skene_behaves_like_mace_on_mace_workers() -> None:
     conf = mace_like(15, 3, seed=4)
-    workers, items, labels, _ = draw(conf, n_items=600, per_item=4, seed=5)
+    workers, items, labels, _ = simulate(conf, n_items=600, per_item=4, seed=5)
     result = agg.dawid_skene(workers, items, labels, prior_strength="evidence")
     mace = agg.mace(workers, items, labels, fit_prior=True)
     assert result.method == "hierarchical_dawid_skene"
