@@ -1,17 +1,24 @@
 """``expertloop pay``: rate, budget, sweep, reconcile (exit 1 on a tampered ledger),
-earnings, adjust."""
+earnings, adjust, statement (page by page, as a table, JSON or CSV)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from cli_helpers import cli  # noqa: F401 - a fixture
 from sqlalchemy import update
 
 from db_fixtures import Env, pairwise_item
+from expertloop.clock import FakeClock
 from expertloop.domain import Role
+from expertloop.services import pay_ledger, pay_payouts
 from expertloop.services.assignments import next_assignment, submit_answer
 from expertloop.store import tables as t
+from pay_factory import PayWorld
 
 
 def test_the_operator_pays_answers_reconciles_and_catches_a_tampered_ledger(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
@@ -125,3 +132,130 @@ def test_the_operator_sets_a_review_window_and_adds_lists_and_disables_bonus_rul
     paid = cli("pay", "bonus")
     assert paid.exit_code == 0, paid.output
     assert json.loads(paid.stdout) == {"bonuses": 0}
+
+
+def _statement_history(
+    env: Env, clock: FakeClock, tmp_path: Path
+) -> tuple[PayWorld, list[datetime]]:
+    """Three periods of the first worker's money (credits written by one pass at one instant,
+    an approval, a reversal, an adjustment whose reason looks like a formula, a payout, more
+    credits) while the other worker earns too; the world and the periods' bounds."""
+    world = PayWorld.build(env, clock, workers=2, items=12, kind="piece", amount_minor=7)
+    worker, other = world.workers
+    bounds = [clock.now()]
+    first = [world.answer(worker) for _ in range(5)]
+    world.answer(other)
+    world.settle()
+    clock.advance(1)
+    bounds.append(clock.now())
+    world.review(first[0], "accepted")  # type: ignore[arg-type]
+    world.review(first[1], "rejected")  # type: ignore[arg-type]
+    world.settle()
+    pay_ledger.adjust(env.db, actor=world.manager, project_id=world.project,
+                      worker_id=worker.id, amount_minor=50, currency="USD",
+                      reason="=bonus, May\nthanks")
+    clock.advance(1)
+    bounds.append(clock.now())
+    pay_payouts.pay_batch(env.db, actor=env.user(Role.ADMIN, username="root"), batch="b1",
+                          currency="USD", path=tmp_path / "payout.csv", secret_key="s")
+    for _ in range(2):
+        world.answer(worker)
+    world.settle()
+    clock.advance(1)
+    bounds.append(clock.now())
+    return world, bounds
+
+
+def _json_statement(cli, *args: str) -> dict:  # type: ignore[no-untyped-def]
+    done = cli("pay", "statement", *args, "--json")
+    assert done.exit_code == 0, done.output
+    body: dict = json.loads(done.stdout)
+    return body
+
+
+def test_a_statement_prints_the_service_s_balances_and_every_line_once_across_pages(cli, env: Env, clock: FakeClock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    world, _ = _statement_history(env, clock, tmp_path)
+    worker = world.workers[0]
+    whole = pay_ledger.statement(env.db, actor=worker, worker_id=worker.id)
+    expected = [line.to_dict() for line in whole.lines]
+    assert len(expected) == 11  # 5 + 2 credits, approval, reversal, adjustment, payout
+    for size in ("1", "3", "1000"):
+        got = _json_statement(cli, str(worker.id), "--page-size", size)
+        assert got == {**whole.to_dict(), "next_after": None}, size
+        assert [line["transaction_id"] for line in got["lines"]] == [
+            line["transaction_id"] for line in expected]
+    # The worker reads their own by username; amounts stay integers of minor units.
+    own = _json_statement(cli, worker.username, "--as", worker.username, "--page-size", "2")
+    assert own["closing_minor"] == {"USD": {"pending": 35, "approved": 0, "paid": 57}}
+    assert own["closing_minor"]["USD"] == dict(
+        zip(("pending", "approved", "paid"), world.money(worker), strict=True))
+
+    table = cli("pay", "statement", worker.username, "--page-size", "2")
+    assert table.exit_code == 0, table.output
+    rows = [row for row in table.stdout.splitlines() if row[:4].isdigit()]
+    assert [int(row.split()[2]) for row in rows] == [
+        line["transaction_id"] for line in expected]
+    assert "=bonus, May thanks" in table.stdout  # the memo's newline does not break a row
+    balances = {tuple(cell.strip() for cell in row.split("│")[1:6])
+                for row in table.stdout.splitlines() if "│ USD" in row}
+    assert balances == {("USD", "pending", "0.00", "0.35", "0.35"),
+                        ("USD", "approved", "0.00", "0.00", "0.00"),
+                        ("USD", "paid", "0.00", "0.57", "0.57")}
+
+    exported = cli("pay", "statement", str(worker.id), "--csv", "--page-size", "4")
+    assert exported.exit_code == 0, exported.output
+    records = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert [int(r["transaction_id"]) for r in records] == [
+        line["transaction_id"] for line in expected]
+    adjustment = next(r for r in records if r["kind"] == "adjustment")
+    assert (adjustment["approved_minor"], adjustment["memo"]) == ("50", "'=bonus, May\nthanks")
+    for account in ("pending", "approved", "paid"):
+        assert sum(int(r[f"{account}_minor"] or 0) for r in records) == (
+            whole.closing["USD"].get(account, 0))
+
+
+def test_a_statement_s_since_and_until_choose_the_period(cli, env: Env, clock: FakeClock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    world, bounds = _statement_history(env, clock, tmp_path)
+    worker = world.workers[0]
+    middle = pay_ledger.statement(env.db, actor=worker, worker_id=worker.id,
+                                  since=bounds[1], until=bounds[3])
+    got = _json_statement(cli, str(worker.id), "--since", bounds[1].isoformat(),
+                          "--until", bounds[3].isoformat(), "--page-size", "2")
+    assert [line["kind"] for line in got["lines"]] == [
+        "approval", "reversal", "adjustment", "payout", "credit", "credit"]
+    assert got == {**middle.to_dict(), "next_after": None}
+    assert got["opening_minor"] == {"USD": {"pending": 35}}
+    # An offset is converted to UTC; one end alone is a half-open period.
+    aware = (bounds[2] - timedelta(hours=2)).isoformat() + "-02:00"
+    late = _json_statement(cli, str(worker.id), "--since", aware)
+    assert [line["kind"] for line in late["lines"]] == ["payout", "credit", "credit"]
+    early = _json_statement(cli, str(worker.id), "--until", bounds[1].isoformat())
+    assert [line["kind"] for line in early["lines"]] == ["credit"] * 5
+    day_after = (bounds[3] + timedelta(days=1)).date().isoformat()
+    empty = _json_statement(cli, str(worker.id), "--since", day_after)
+    assert (empty["lines"], empty["line_count"]) == ([], 0)
+    assert empty["opening_minor"] == empty["closing_minor"] == middle.closing
+
+
+def test_a_statement_refuses_bad_dates_unknown_users_and_other_workers_by_name(cli, env: Env, clock: FakeClock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    world, _ = _statement_history(env, clock, tmp_path)
+    worker, other = world.workers
+    cases = [
+        (("--since", "2026-13-01"), "--since: '2026-13-01' is not an ISO date"),
+        (("--until", "yesterday"), "--until: 'yesterday' is not an ISO date"),
+        (("--since", "2026-12-02", "--until", "2026-12-01"), "--until must be later than"),
+        (("--page-size", "0"), "--page-size must be 1 to 5000"),
+        (("--json", "--csv"), "choose one of --json and --csv"),
+    ]
+    for args, message in cases:
+        done = cli("pay", "statement", str(worker.id), *args)
+        assert done.exit_code == 1, args
+        assert message in done.stderr, (args, done.stderr)
+        assert done.stdout == ""
+    unknown = cli("pay", "statement", "nobody")
+    assert unknown.exit_code == 1
+    assert "no user with id or username 'nobody'" in unknown.stderr
+    theirs = cli("pay", "statement", str(other.id), "--as", worker.username)
+    assert theirs.exit_code == 1
+    assert "you can see only your own statements" in theirs.stderr
+    assert theirs.stdout == ""

@@ -1,15 +1,24 @@
-"""``expertloop pay``: rates, budgets, crediting, reconciliation, earnings, adjustments."""
+"""``expertloop pay``: rates, budgets, crediting, reconciliation, earnings, statements,
+adjustments."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from expertloop.cli.common import database, err, fail, operator, refused, settings, user_id
+
+if TYPE_CHECKING:
+    from expertloop.domain import User
+    from expertloop.services.database import Database
+    from expertloop.services.pay_ledger import Statement, StatementLine
 
 __all__ = ["group", "register"]
 
@@ -284,6 +293,189 @@ def pay_export(
             lines = write_beancount(db, actor=actor, sink=sink)
     err.print(f"wrote {lines} lines to {output}", highlight=False)
 
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    """An ISO date or date-time from the command line as the ledger stores times: naive
+    UTC (a time with an offset is converted, one without is taken as UTC)."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"{option}: {value!r} is not an ISO date or date-time "
+             "(e.g. 2026-12-01 or 2026-12-01T09:30:00Z)")
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when
+
+
+def _statement_pages(
+    db: Database, *, actor: User, worker_id: int, since: datetime | None, until: datetime | None,
+    page_size: int,
+) -> Iterator[Statement]:
+    """The statement a page at a time (the API's keyset cursor), so a worker's whole
+    history is never held at once."""
+    from expertloop.services.pay_ledger import statement
+
+    after = None
+    while True:
+        with refused():
+            page = statement(db, actor=actor, worker_id=worker_id, since=since, until=until,
+                             limit=page_size, after=after)
+        yield page
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+_ACCOUNTS = ("pending", "approved", "paid")
+_CSV_COLUMNS = ("transaction_id", "created_at", "kind", "project_id", "answer_id",
+                "currency", *(f"{a}_minor" for a in _ACCOUNTS), "memo")
+
+
+def _printable(text: str) -> str:
+    # A memo is a manager's text: no control characters reach the terminal.
+    return "".join(" " if ord(c) < 32 or 0x7F <= ord(c) < 0xA0 else c for c in text)
+
+
+def _csv_text(text: str) -> str:
+    # A spreadsheet must not run a memo as a formula (OWASP "CSV injection").
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _amount(line: StatementLine, account: str) -> str:
+    from expertloop.domain.money import format_minor
+
+    if account not in line.amounts:
+        return ""
+    return format_minor(line.amounts[account], line.currency)
+
+
+def _table_row(line: StatementLine) -> str:
+    when = line.created_at.isoformat(sep=" ", timespec="seconds")
+    return (f"{when:<19}  {line.transaction_id:>9}  {line.kind:<10}  "
+            f"{'' if line.project_id is None else line.project_id:>7}  "
+            f"{'' if line.answer_id is None else line.answer_id:>9}  {line.currency:<3}  "
+            + "  ".join(f"{_amount(line, a):>12}" for a in _ACCOUNTS)
+            + f"  {_printable(line.memo)}").rstrip()
+
+
+_TABLE_HEADER = (f"{'When (UTC)':<19}  {'Tx':>9}  {'Kind':<10}  {'Project':>7}  "
+                 f"{'Answer':>9}  {'Cur':<3}  "
+                 + "  ".join(f"{a.capitalize():>12}" for a in _ACCOUNTS) + "  Memo")
+
+
+def _balances_table(last: Statement) -> Any:
+    from rich.table import Table
+
+    from expertloop.domain.money import format_minor
+
+    table = Table(title="Balances")
+    for name in ("Currency", "Account", "Opening", "Movement", "Closing"):
+        table.add_column(name, justify="left" if name in ("Currency", "Account") else "right")
+    for currency in sorted(set(last.opening) | set(last.closing)):
+        opening, closing = last.opening.get(currency, {}), last.closing.get(currency, {})
+        for account in _ACCOUNTS:
+            if account not in opening and account not in closing:
+                continue
+            start, end = opening.get(account, 0), closing.get(account, 0)
+            table.add_row(currency, account, format_minor(start, currency),
+                          format_minor(end - start, currency), format_minor(end, currency))
+    return table
+
+
+@group.command("statement")
+def pay_statement(
+    worker: Annotated[str, typer.Argument(help="User id or username.")],
+    since: Annotated[str | None, typer.Option(
+        help="Start of the period (included): an ISO date or date-time, UTC unless it has "
+             "an offset.")] = None,
+    until: Annotated[str | None, typer.Option(
+        help="End of the period (excluded), as --since.")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the statement as one JSON object (as the API returns it, "
+                       "every line; amounts in minor units).")] = False,
+    as_csv: Annotated[bool, typer.Option(
+        "--csv", help="Print the lines as CSV (amounts in minor units; no balances).")] = False,
+    page_size: Annotated[int, typer.Option(
+        help="Lines read from the database at a time (1 to 5000).")] = 1000,
+    as_user: Annotated[str | None, typer.Option(
+        "--as", help="Act as this user: the worker themself, or an admin (default: the "
+                     "first admin).")] = None,
+) -> None:
+    """A worker's statement for a period: every movement of their pending, approved and
+    paid money, oldest first, and the balances at both ends. Read and printed a page at a
+    time, however long."""
+    from expertloop.services.pay_ledger import MAX_STATEMENT_PAGE
+
+    start, end = _moment(since, "--since"), _moment(until, "--until")
+    if start is not None and end is not None and end <= start:
+        fail("--until must be later than --since")
+    if as_json and as_csv:
+        fail("choose one of --json and --csv")
+    if not 1 <= page_size <= MAX_STATEMENT_PAGE:
+        fail(f"--page-size must be 1 to {MAX_STATEMENT_PAGE}")
+    with database(settings()) as db:
+        actor = operator(db, as_user)
+        pages = _statement_pages(db, actor=actor, worker_id=user_id(db, worker), since=start,
+                                 until=end, page_size=page_size)
+        if as_csv:
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(_CSV_COLUMNS)
+            for page in pages:
+                writer.writerows(
+                    [line.transaction_id, line.created_at.isoformat(), line.kind,
+                     line.project_id, line.answer_id, line.currency,
+                     *(line.amounts.get(a, "") for a in _ACCOUNTS), _csv_text(line.memo)]
+                    for line in page.lines)
+            return
+        if as_json:
+            _print_json(pages)
+            return
+        _print_table(pages)
+
+
+def _print_json(pages: Iterator[Statement]) -> None:
+    """One JSON object shaped as the API's statement with every line (``next_after``
+    null), written as the pages come: the balances and the count, those of the last page
+    read, follow the lines."""
+    out = sys.stdout
+    last: Statement | None = None
+    written = 0
+    for page in pages:
+        if last is None:
+            out.write(json.dumps({"worker_id": page.worker_id,
+                                  "since": page.to_dict()["since"],
+                                  "until": page.to_dict()["until"]})[:-1] + ', "lines": [')
+        for line in page.lines:
+            out.write(("," if written else "") + "\n" + json.dumps(line.to_dict()))
+            written += 1
+        last = page
+    assert last is not None  # a statement has at least one page
+    out.write(f'\n], "opening_minor": {json.dumps(last.opening)}, '
+              f'"closing_minor": {json.dumps(last.closing)}, '
+              f'"line_count": {last.line_count}, "next_after": null}}\n')
+
+
+def _print_table(pages: Iterator[Statement]) -> None:
+    """The lines as aligned text a page at a time (amounts in the currency's units), then
+    the balances of the last page read."""
+    from rich.console import Console
+
+    last: Statement | None = None
+    for page in pages:
+        if last is None:
+            period = "".join(
+                f" {word} {when.isoformat(sep=' ')}"
+                for word, when in (("from", page.since), ("until", page.until)) if when)
+            typer.echo(f"Statement of user {page.worker_id}{period}: {page.line_count} "
+                       "lines (times in UTC)")
+            typer.echo(_TABLE_HEADER)
+        for line in page.lines:
+            typer.echo(_table_row(line))
+        last = page
+    assert last is not None
+    Console(highlight=False).print(_balances_table(last))
 
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="pay")
