@@ -477,5 +477,6 @@ def _print_table(pages: Iterator[Statement]) -> None:
     assert last is not None
     Console(highlight=False).print(_balances_table(last))
 
+
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="pay")
