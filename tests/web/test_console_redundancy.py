@@ -145,7 +145,8 @@ def test_the_settings_form_saves_its_fields_and_adaptive_redundancy_together_or_
     assert both.status_code == 303, both.text
     assert projects.get_project(env.db, actor=manager, project_id=label).name == "Both"
     got = redundancy.get_redundancy(env.db, actor=manager, project_id=label)
-    assert got is not None and (got.min_answers, got.max_answers) == (2, 5)
+    assert got is not None
+    assert (got.min_answers, got.max_answers) == (2, 5)
     assert audit_events(env, label, "project.updated") == 1
     assert audit_events(env, label, "project.redundancy_updated") == 1
     assert _retarget_jobs(env, label) == 1
