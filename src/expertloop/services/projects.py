@@ -38,6 +38,7 @@ __all__ = [
     "add_members",
     "archive_project",
     "create_project",
+    "forget_claimable",
     "get_project",
     "guidelines_versions",
     "list_members",
@@ -216,10 +217,11 @@ def project_progress(db: Database, *, actor: User, project_id: int) -> item_stor
         return item_store.project_progress(conn, project_id, now=db.clock.now())
 
 
-def _forget_claimable(claimable: ExpiringCache[tuple[int, int], Project] | None, pid: int) -> None:
+def forget_claimable(claimable: ExpiringCache[tuple[int, int], Project] | None, pid: int) -> None:
     """This process's annotator loop remembers projects (``ClaimableProjects``); a changed
     one is dropped at once here, and other processes read it again within
-    ``auth_cache_seconds``."""
+    ``auth_cache_seconds``. Call it once the change is committed (inside
+    :meth:`~expertloop.store.Database.transaction`, after the block)."""
     if claimable is not None:
         claimable.forget_where(lambda key, _: key[0] == pid)
 
@@ -270,7 +272,7 @@ def update_project(
                 now=now, before=before, after=after,
             )
         updated = load_project(conn, actor=actor, project_id=project_id)
-    _forget_claimable(claimable, project_id)
+    forget_claimable(claimable, project_id)
     return updated
 
 
@@ -296,7 +298,7 @@ def _set_archived(
                 after={"archived": archived},
             )
         updated = load_project(conn, actor=actor, project_id=project_id)
-    _forget_claimable(claimable, project_id)
+    forget_claimable(claimable, project_id)
     return updated
 
 

@@ -63,6 +63,7 @@ from expertloop.services.workforce.settings import managed_project
 from expertloop.store import Database, audit
 from expertloop.store import jobs as job_store
 from expertloop.store import llm_judges as judge_store
+from expertloop.store import projects as project_store
 from expertloop.store import redundancy as store
 from expertloop.store.answers import AnswerTarget
 from expertloop.tasks import get_task_type
@@ -267,7 +268,7 @@ def set_redundancy(
         min_answers, max_answers, target_confidence, audit_share
     )
     with db.write() as conn:
-        project = _managed(conn, actor, project_id)
+        project = _locked(conn, actor, project_id)
         if classes_of(project.task_type, project.config) is None:
             raise _no_classes(project.task_type)
         return _save(
@@ -286,7 +287,7 @@ def set_audit_share(
     changed together, ``services/llm/settings.py``)."""
     share = check_audit_share(audit_share)
     with db.write() as conn:
-        _managed(conn, actor, project_id)
+        _locked(conn, actor, project_id)
         current = _of(store.load_settings(conn, project_id))
         if current is None:
             raise no_adaptive_redundancy(project_id)
@@ -336,7 +337,7 @@ def remove_redundancy(db: Database, *, actor: User | None, project_id: int) -> N
     are re-targeted by a job."""
     now = db.clock.now()
     with db.write() as conn:
-        _managed(conn, actor, project_id)
+        _locked(conn, actor, project_id)
         before = _of(store.load_settings(conn, project_id))
         if before is None:
             return
@@ -352,12 +353,19 @@ def remove_redundancy(db: Database, *, actor: User | None, project_id: int) -> N
 def _managed(conn: Connection, actor: User | None, project_id: int) -> Project:
     project = managed_project(conn, actor, project_id)
     if project is None:
-        from expertloop.store import projects as project_store
-
         project = project_store.project_for_user(conn, project_id, 0)
         if project is None:
             raise NotFound(f"project {project_id} not found")
     return project
+
+
+def _locked(conn: Connection, actor: User | None, project_id: int) -> Project:
+    """The project, read after its row is locked (``store.projects.lock_project``): the
+    changes of its settings that check one against another (triage needs adaptive
+    redundancy, ``services/llm/settings.py``) run one at a time, each on what the last
+    committed."""
+    project_store.lock_project(conn, project_id)
+    return _managed(conn, actor, project_id)
 
 
 def queue_retarget(conn: Connection, project_id: int, *, now: Any) -> None:

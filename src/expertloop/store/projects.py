@@ -34,6 +34,7 @@ __all__ = [
     "guidelines_versions",
     "list_members",
     "list_projects",
+    "lock_project",
     "project_for_user",
     "remove_member",
     "set_archived",
@@ -188,6 +189,19 @@ def remove_member(conn: Connection, project_id: int, user_id: int) -> bool:
         )
     )
     return bool(result.rowcount)
+
+
+def lock_project(conn: Connection, project_id: int) -> bool:
+    """Lock the project's row until the transaction ends, so the project's settings
+    changes that check one setting against another run one after the other, each reading
+    what the last committed (``False``: no such project). On PostgreSQL ``FOR NO KEY
+    UPDATE``, the lock an ``UPDATE`` of the row takes: it does not wait for, nor hold up,
+    the inserts that reference the project (items, answers); SQLite's write transaction is
+    exclusive already."""
+    found = conn.execute(
+        select(t.Project.id).where(t.Project.id == project_id).with_for_update(key_share=True)
+    ).first()
+    return found is not None
 
 
 def update_project(conn: Connection, project_id: int, values: dict[str, Any]) -> None:

@@ -187,14 +187,14 @@ async def create_project(request: Request, db: DatabaseDep) -> Response:
         try:
             redundancy.check_new_redundancy(task_type=task.name, config=config, **adaptive)
         except InputInvalid as exc:
-            errors.update(errors_by_field(exc))
+            errors.update(_form_errors(exc))
     if not errors:
         try:
             project = project_setup.create_configured_project(
                 db, actor=user, fields=body, adaptive_redundancy=adaptive or None
             )
         except InputInvalid as exc:
-            errors.update(errors_by_field(exc))
+            errors.update(_form_errors(exc))
         else:
             return redirect(f"/manage/projects/{project.id}/settings?created=1")
     return _new_project_page(
@@ -216,6 +216,17 @@ def _redundancy_values(values: dict[str, Any]) -> dict[str, Any]:
         f.name: values.pop(f.name) for f in SETTINGS_FIELDS
         if f.group == "redundancy" and f.name in values
     }
+
+
+def _form_errors(exc: InputInvalid) -> dict[str, str]:
+    """The service's messages by field, one about no field of the form (``redundancy``:
+    adaptive redundancy as a whole) shown at the top of the form."""
+    found = errors_by_field(exc)
+    fields = {f.name for f in SETTINGS_FIELDS}
+    for key in [k for k in found if k not in fields and not k.startswith("config")]:
+        message = found.pop(key)
+        found.setdefault("form", message)
+    return found
 
 
 def _shows_redundancy(form: Any) -> bool:
@@ -418,21 +429,19 @@ async def save_settings(project_id: SmallId, request: Request, db: DatabaseDep) 
         errors.update(_config_errors(task, config))
     if not errors:
         try:
-            if adaptive:
-                redundancy.check_redundancy(**adaptive)
-            projects.update_project(
+            # One transaction: the fields and adaptive redundancy are both saved, or neither.
+            project_setup.update_configured_project(
                 db,
                 actor=user,
                 project_id=project_id,
                 changes=changes,
+                adaptive_redundancy=adaptive or None,
+                # the adaptive fields were left empty: off
+                redundancy_off=not adaptive and _shows_redundancy(form),
                 claimable=request.app.state.claimable_projects,
             )
-            if adaptive:
-                redundancy.set_redundancy(db, actor=user, project_id=project_id, **adaptive)
-            elif _shows_redundancy(form):  # the adaptive fields were left empty: off
-                redundancy.remove_redundancy(db, actor=user, project_id=project_id)
         except InputInvalid as exc:
-            errors.update(errors_by_field(exc))
+            errors.update(_form_errors(exc))
         else:
             return redirect(f"/manage/projects/{project_id}/settings?saved=1")
     return _settings_page(

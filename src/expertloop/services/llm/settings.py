@@ -17,7 +17,8 @@ project.
 
 :func:`update_llm_settings` also sets adaptive redundancy's ``audit_share`` with triage
 (``expertloop llm triage --audit-share``, ``audit_share`` in the API's PATCH): every value
-checked first, then the model settings and the share written in one transaction.
+checked and the model settings and the share written in one transaction, under the
+project's row lock.
 """
 
 from __future__ import annotations
@@ -119,31 +120,35 @@ def update_llm_settings(
     """Change whether experts see verdicts, triage (``{"judges": [...]}`` or ``None``; see
     the module doc) and, with them, adaptive redundancy's ``audit_share`` (0 to 1, its other
     settings kept: :func:`expertloop.services.redundancy.set_audit_share`); managers
-    (``actor=None``: the operator, from the CLI). Every value is checked first (422s naming
-    the field: a share needs adaptive redundancy), then everything is written in one
-    transaction, or nothing. Audited; a triage or share change queues the refit and
-    re-target job; values the project has already change nothing."""
-    if actor is None:
-        with db.read() as conn:
-            project = project_store.project_for_user(conn, project_id, 0)
-        if project is None:
-            raise NotFound(f"project {project_id} not found")
-    else:
-        project = check_manager(db, actor, project_id, "change its model settings")
+    (``actor=None``: the operator, from the CLI). Every value is checked (422s naming the
+    field: a share needs adaptive redundancy), then everything is written, in one
+    transaction, or nothing. The project's row is locked first
+    (``store.projects.lock_project``, as adaptive redundancy's changes do): the settings the
+    values are checked against and kept from are those the write replaces, never a
+    concurrent change's stale predecessor. Audited; a triage or share change queues the
+    refit and re-target job; values the project has already change nothing."""
     share = KEEP if audit_share is KEEP else redundancy.check_audit_share(audit_share)
-    before = _settings(db, project_id)
-    show = before.show_verdicts if show_verdicts is KEEP else bool(show_verdicts)
-    rule = before.triage if triage is KEEP else triage
-    if triage is not KEEP and triage is not None:
-        rule = _checked_triage(db, project_id, project.task_type, project.config, triage)
-    if share is not KEEP and before.audit_share is None:
-        raise redundancy.no_adaptive_redundancy(project_id)
     with db.transaction() as conn:
+        if not project_store.lock_project(conn, project_id):
+            raise NotFound(f"project {project_id} not found")
+        if actor is None:
+            project = project_store.project_for_user(conn, project_id, 0)
+            if project is None:
+                raise NotFound(f"project {project_id} not found")
+        else:
+            project = check_manager(db, actor, project_id, "change its model settings")
+        before = _settings(db, project_id)
+        show = before.show_verdicts if show_verdicts is KEEP else bool(show_verdicts)
+        rule = before.triage if triage is KEEP else triage
+        if triage is not KEEP and triage is not None:
+            rule = _checked_triage(db, project_id, project.task_type, project.config, triage)
+        if share is not KEEP and before.audit_share is None:
+            raise redundancy.no_adaptive_redundancy(project_id)
         if (show, rule) != (before.show_verdicts, before.triage):
             _save(conn, actor, before, show, rule, now=db.clock.now())
         if share is not KEEP:
             redundancy.set_audit_share(db, actor=actor, project_id=project_id, audit_share=share)
-    return _settings(db, project_id)
+        return _settings(db, project_id)
 
 
 def _save(
