@@ -48,8 +48,11 @@ def test_the_demo_command_serves_a_demo_project_a_worker_can_use(tmp_path: Path)
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    base = f"http://127.0.0.1:{port}"
+    # httpx's default 5 s is too short on a busy CI machine (password hashing, the first
+    # requests of a freshly started server).
+    http = httpx.Client(base_url=base, timeout=60)
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -63,22 +66,23 @@ def test_the_demo_command_serves_a_demo_project_a_worker_can_use(tmp_path: Path)
         printed = log.read_text()
         assert "alice" in printed
         assert "demo-alice" in printed
-        token = httpx.post(
-            f"{base}/api/v1/auth/token", json={"username": "alice", "password": "demo-alice"}
+        token = http.post(
+            "/api/v1/auth/token", json={"username": "alice", "password": "demo-alice"}
         ).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
-        (project,) = httpx.get(f"{base}/api/v1/projects", headers=headers).json()
+        (project,) = http.get("/api/v1/projects", headers=headers).json()
         assert project["task_type"] == "pairwise"
-        lease = httpx.post(
-            f"{base}/api/v1/projects/{project['id']}/assignments/next", headers=headers
+        lease = http.post(
+            f"/api/v1/projects/{project['id']}/assignments/next", headers=headers
         ).json()
         assert lease["item"]["payload"]["response_a"]
-        progress = httpx.get(
-            f"{base}/api/v1/projects/{project['id']}/progress", headers=headers
+        progress = http.get(
+            f"/api/v1/projects/{project['id']}/progress", headers=headers
         ).json()
         assert progress["items"] >= 30
         assert (tmp_path / "expertloop.db").exists()
     finally:
+        http.close()
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=20)
