@@ -243,13 +243,17 @@ def update_project(
 ) -> Project:
     """Change the project's settings (any of :data:`EDITABLE`). New guidelines become a new
     version: items leased from then on (and their answers) record it. One audit event holds
-    the changed fields as they were and as they became."""
+    the changed fields as they were and as they became. The project's row is locked before
+    it is read (``store.projects.lock_project``), so concurrent edits run one after the
+    other: two guidelines edits become two versions, and each event's "before" is what the
+    last edit committed."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InputInvalid.on_field(unknown[0], f"{unknown[0]!r} is not a project setting")
     _check_json(**dict(changes))
     now = db.clock.now()
     with db.write() as conn:
+        project_store.lock_project(conn, project_id)
         project = _editable_project(conn, actor, project_id)
         values = {field: EDITABLE[field](project, value) for field, value in changes.items()}
         values = {k: v for k, v in values.items() if getattr(project, k, None) != v}
