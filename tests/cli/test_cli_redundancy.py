@@ -160,3 +160,55 @@ def test_llm_triage_with_a_share_is_one_change_a_failure_leaves_both_as_they_wer
     done = cli("llm", "triage", str(project), "--judge", "judge-x", "--audit-share", "0.1")
     assert done.exit_code == 0, done.output
     assert state() == ({"judges": ["judge-x"]}, 0.1)
+
+
+def test_the_operator_replays_a_projects_answers_at_several_targets(cli, env: Env) -> None:  # type: ignore[no-untyped-def]
+    from expertloop.services.redundancy_replay import replay_project
+
+    manager = env.user(Role.MANAGER)
+    workers = [env.user() for _ in range(3)]
+    project = env.project(manager, task_type="label", config={"labels": ["a", "b"]},
+                          members=workers, answers_per_item=3)
+    empty = cli("project", "redundancy", "replay", str(project))
+    assert empty.exit_code == 1
+    assert "no answers to replay" in empty.stderr
+    env.items(manager, project, [
+        {"external_id": str(k), "payload": {"text": str(k)},
+         **({"gold": {"label": "ab"[k % 2]}} if k < 2 else {})} for k in range(6)
+    ])
+    # Two workers give each item's class ("a" on even items), the third errs on two.
+    for n, worker in enumerate(workers):
+        while (lease := next_assignment(env.db, actor=worker, project_id=project)) is not None:
+            k = int(lease.item.payload["text"])
+            label = "ab"[(k + (n == 2 and k in (0, 3))) % 2]
+            submit_answer(env.db, actor=worker, assignment_id=lease.id, answer={"label": label})
+    args = ("project", "redundancy", "replay", str(project), "--targets", "0.9,0.999",
+            "--min-answers", "2", "--max-answers", "3", "--seeds", "2")
+    done = cli(*args, "--json")
+    assert done.exit_code == 0, done.output
+    want = replay_project(env.db, actor=None, project_id=project, targets=[0.9, 0.999],
+                          min_answers=2, max_answers=3, seeds=2)
+    assert json.loads(done.stdout) == json.loads(json.dumps(want.as_dict()))
+    assert want.gold_items == 2
+    table = cli(*args)
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert "never uses more answers than it has" in table.stdout
+    assert "gold delta" in table.stdout
+    for row in want.targets:
+        line = next(x for x in lines if x.split()[:1] == [f"{row.target_confidence:g}"])
+        assert f"{row.answers_used:.1f}/18" in line
+        assert f"{100 * row.saving:.1f}%" in line
+    for bad in ("0.99,abc", "1", "0.99,0", "0.2", ""):
+        refused = cli("project", "redundancy", "replay", str(project), "--targets", bad)
+        assert refused.exit_code == 1, bad
+        assert "--targets" in refused.stderr
+    assert cli(*args[:4], "--seeds", "0").exit_code == 1
+    upside = cli(*args[:4], "--min-answers", "4", "--max-answers", "2")
+    assert upside.exit_code == 1
+    assert "max_answers" in upside.stderr
+    free = env.project(manager, task_type="demonstration")
+    no_classes = cli("project", "redundancy", "replay", str(free))
+    assert no_classes.exit_code == 1
+    assert "pick a class" in no_classes.stderr
+    assert cli("project", "redundancy", "replay", "999999").exit_code == 1

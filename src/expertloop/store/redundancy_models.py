@@ -182,16 +182,21 @@ def stale_models(conn: Connection) -> list[tuple[int, int | None, datetime | Non
     return [(r[0], r[1], r[2], int(r[3] or 0)) for r in rows]
 
 
-def iter_votes_source(conn: Connection, project_id: int) -> Iterator[tuple[int, int, int, Any]]:
+def iter_votes_source(
+    conn: Connection, project_id: int, *, gold_items: bool = False
+) -> Iterator[tuple[int, int, int, Any]]:
     """(answer id, worker id, item id, canonical value) of every answer of the project on an
-    item without gold, in id order, streamed: what the model is fitted on."""
+    item without gold, in id order, streamed: what the model is fitted on. ``gold_items``:
+    on every item, gold or not (what ``project redundancy replay`` replays)."""
     query = (
         select(t.Answer.id, t.Answer.worker_id, t.Answer.item_id, t.Answer.value)
         .join(t.Item, t.Item.id == t.Answer.item_id)
-        .where(t.Answer.project_id == project_id, t.Item.gold.is_(None))
+        .where(t.Answer.project_id == project_id)
         .order_by(t.Answer.id)
         .execution_options(yield_per=2000)
     )
+    if not gold_items:
+        query = query.where(t.Item.gold.is_(None))
     for row in conn.execute(query):
         yield row[0], row[1], row[2], row[3]
 
