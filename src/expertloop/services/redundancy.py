@@ -85,6 +85,7 @@ __all__ = [
     "judge_key",
     "model_of",
     "no_adaptive_redundancy",
+    "no_classes",
     "queue_retarget",
     "remove_redundancy",
     "retarget",
@@ -196,10 +197,11 @@ def check_new_redundancy(
     except Exception:  # an unknown type or a bad config: the project's own checks say why
         return
     if classes is None:
-        raise _no_classes(task_type)
+        raise no_classes(task_type)
 
 
-def _no_classes(task_type: str) -> InputInvalid:
+def no_classes(task_type: str) -> InputInvalid:
+    """The 422 for adaptive redundancy on a task type whose answers pick no class."""
     return InputInvalid.on_field(
         "redundancy",
         f"adaptive redundancy needs answers that pick a class; a {task_type} project's do "
@@ -270,7 +272,7 @@ def set_redundancy(
     with db.write() as conn:
         project = _locked(conn, actor, project_id)
         if classes_of(project.task_type, project.config) is None:
-            raise _no_classes(project.task_type)
+            raise no_classes(project.task_type)
         return _save(
             conn, actor, Redundancy(project_id, low, high, confidence, share),
             now=db.clock.now(),

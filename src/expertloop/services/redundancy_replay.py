@@ -34,7 +34,7 @@ from expertloop.domain import User
 from expertloop.errors import InputInvalid, NotFound
 from expertloop.quality.aggregation import aggregate
 from expertloop.quality.redundancy import DEFAULT_POLICY, policy_problem, replay
-from expertloop.services.redundancy import _no_classes, check_redundancy, classes_of
+from expertloop.services.redundancy import check_redundancy, classes_of, no_classes
 from expertloop.services.workforce.settings import managed_project
 from expertloop.store import Database
 from expertloop.store import exports as export_store
@@ -122,7 +122,7 @@ def replay_project(
             raise NotFound(f"project {project_id} not found")
         classes = classes_of(project.task_type, project.config)
         if classes is None:
-            raise _no_classes(project.task_type)
+            raise no_classes(project.task_type)
         task = get_task_type(project.task_type)
         code = {c: k for k, c in enumerate(classes)}
 
