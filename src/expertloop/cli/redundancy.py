@@ -20,6 +20,10 @@ group = typer.Typer(
 )
 
 
+MinAnswers = Annotated[int, typer.Option(help="Answers every item gets first.")]
+MaxAnswers = Annotated[int, typer.Option(help="Answers an item never goes past.")]
+
+
 def _echo(value: Any) -> None:
     typer.echo(json.dumps(value, default=str))
 
@@ -37,12 +41,8 @@ def show(project: Annotated[int, typer.Argument(help="Project id.")]) -> None:
 @group.command("set")
 def set_(
     project: Annotated[int, typer.Argument(help="Project id.")],
-    min_answers: Annotated[
-        int, typer.Option(help="Answers every item gets first.")
-    ] = DEFAULT_POLICY.min_answers,
-    max_answers: Annotated[
-        int, typer.Option(help="Answers an item never goes past.")
-    ] = DEFAULT_POLICY.max_answers,
+    min_answers: MinAnswers = DEFAULT_POLICY.min_answers,
+    max_answers: MaxAnswers = DEFAULT_POLICY.max_answers,
     target_confidence: Annotated[
         float, typer.Option(help="Stop once the consensus is this probable (0.5 to <1).")
     ] = DEFAULT_POLICY.target_confidence,
@@ -110,12 +110,8 @@ def replay(
     targets: Annotated[
         str, typer.Option(help="Candidate target confidences, a comma list.")
     ] = "0.99,0.995,0.999,0.9999",
-    min_answers: Annotated[
-        int, typer.Option(help="Answers every item gets first.")
-    ] = DEFAULT_POLICY.min_answers,
-    max_answers: Annotated[
-        int, typer.Option(help="Answers an item never goes past.")
-    ] = DEFAULT_POLICY.max_answers,
+    min_answers: MinAnswers = DEFAULT_POLICY.min_answers,
+    max_answers: MaxAnswers = DEFAULT_POLICY.max_answers,
     seeds: Annotated[
         int, typer.Option(help="Orders of each item's answers to replay (seeds 0..N-1).")
     ] = 2,
