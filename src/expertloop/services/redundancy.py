@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,10 +79,12 @@ __all__ = [
     "check_audit_share",
     "check_new_redundancy",
     "check_redundancy",
+    "class_votes",
     "classes_of",
     "get_redundancy",
     "initial_target",
     "judge_key",
+    "managed",
     "model_of",
     "no_adaptive_redundancy",
     "no_classes",
@@ -223,12 +225,36 @@ def classes_of(task_type: str, config: dict[str, Any]) -> tuple[str, ...] | None
     return tuple(str(c)[:200] for c in spec.classes)
 
 
+def class_votes(
+    conn: Connection, project: Project, classes: Sequence[str], *, gold_items: bool = False,
+    on_answers: Callable[[int], None] | None = None,
+) -> tuple[list[int], list[int], list[int]]:
+    """(workers, items, class codes) of the project's answers that pick one of ``classes``
+    (:meth:`TaskType.vote`), in answer order, on items without gold (``gold_items``: on
+    every item); ``on_answers(1000)`` after every thousand answers read."""
+    task = get_task_type(project.task_type)
+    code = {c: k for k, c in enumerate(classes)}
+    workers: list[int] = []
+    items: list[int] = []
+    labels: list[int] = []
+    rows = store.iter_votes_source(conn, project.id, gold_items=gold_items)
+    for n, (_, worker, item, value) in enumerate(rows, 1):
+        vote = task.vote(value, config=project.config)
+        if vote is not None and vote in code:
+            workers.append(worker)
+            items.append(item)
+            labels.append(code[vote])
+        if on_answers is not None and n % 1000 == 0:
+            on_answers(1000)
+    return workers, items, labels
+
+
 def get_redundancy(db: Database, *, actor: User | None, project_id: int) -> Redundancy | None:
     """The project's settings (``None``: fixed ``answers_per_item``); any member may read
     (``actor=None``: the operator)."""
     with db.read() as conn:
         if actor is None:
-            _managed(conn, None, project_id)
+            managed(conn, None, project_id)
         else:
             load_project(conn, actor=actor, project_id=project_id)
         return _of(store.load_settings(conn, project_id))
@@ -249,7 +275,7 @@ def worker_reliability(
 ) -> list[WorkerReliability]:
     """The workers of the project's last fitted model, most accurate first (managers)."""
     with db.read() as conn:
-        _managed(conn, actor, project_id)
+        managed(conn, actor, project_id)
         return [WorkerReliability(*row) for row in store.worker_reliability(conn, project_id)]
 
 
@@ -352,7 +378,9 @@ def remove_redundancy(db: Database, *, actor: User | None, project_id: int) -> N
         _queue_retarget(conn, project_id, now=now)
 
 
-def _managed(conn: Connection, actor: User | None, project_id: int) -> Project:
+def managed(conn: Connection, actor: User | None, project_id: int) -> Project:
+    """The project, if ``actor`` manages it (``None``: the operator); ``NotFound`` or
+    ``PermissionDenied`` otherwise."""
     project = managed_project(conn, actor, project_id)
     if project is None:
         project = project_store.project_for_user(conn, project_id, 0)
@@ -367,7 +395,7 @@ def _locked(conn: Connection, actor: User | None, project_id: int) -> Project:
     redundancy, ``services/llm/settings.py``) run one at a time, each on what the last
     committed."""
     project_store.lock_project(conn, project_id)
-    return _managed(conn, actor, project_id)
+    return managed(conn, actor, project_id)
 
 
 def queue_retarget(conn: Connection, project_id: int, *, now: Any) -> None:

@@ -53,7 +53,13 @@ from expertloop.quality.redundancy import (
     item_confidence,
     item_target,
 )
-from expertloop.services.redundancy import FIT_KIND, RETARGET_KIND, classes_of, triage_judges
+from expertloop.services.redundancy import (
+    FIT_KIND,
+    RETARGET_KIND,
+    class_votes,
+    classes_of,
+    triage_judges,
+)
 from expertloop.services.redundancy import retarget as retarget_item
 from expertloop.store import Database
 from expertloop.store import jobs as job_store
@@ -91,20 +97,8 @@ def fit_model(db: Database, project_id: int, *, on_answers: Any = None) -> dict[
             return {"fitted": False, "reason": "no classes"}
         task = get_task_type(project.task_type)
         code = {c: k for k, c in enumerate(classes)}
-        workers: list[int] = []
-        items: list[int] = []
-        labels: list[int] = []
         last = store.newest_answer_id(conn, project_id)
-        for n, (_, worker, item, value) in enumerate(
-            store.iter_votes_source(conn, project_id), 1
-        ):
-            vote = task.vote(value, config=project.config)
-            if vote is not None and vote in code:
-                workers.append(worker)
-                items.append(item)
-                labels.append(code[vote])
-            if on_answers is not None and n % 1000 == 0:
-                on_answers(1000)
+        workers, items, labels = class_votes(conn, project, classes, on_answers=on_answers)
         names = triage_judges(conn, project_id)
         settings = store.load_settings(conn, project_id)
         collecting = store.collecting_items(conn, project_id) if settings is not None else []

@@ -31,15 +31,18 @@ from typing import Any
 import numpy as np
 
 from expertloop.domain import User
-from expertloop.errors import InputInvalid, NotFound
+from expertloop.errors import InputInvalid
 from expertloop.quality.aggregation import aggregate
 from expertloop.quality.redundancy import DEFAULT_POLICY, policy_problem, replay
-from expertloop.services.redundancy import check_redundancy, classes_of, no_classes
-from expertloop.services.workforce.settings import managed_project
+from expertloop.services.redundancy import (
+    check_redundancy,
+    class_votes,
+    classes_of,
+    managed,
+    no_classes,
+)
 from expertloop.store import Database
 from expertloop.store import exports as export_store
-from expertloop.store import projects as project_store
-from expertloop.store import redundancy as store
 from expertloop.tasks import get_task_type
 
 __all__ = ["DEFAULT_TARGETS", "ReplayReport", "TargetReplay", "check_targets", "replay_project"]
@@ -115,33 +118,17 @@ def replay_project(
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise InputInvalid.on_field("seeds", "seeds must be a whole number of at least 1")
     with db.read() as conn:
-        project = managed_project(conn, actor, project_id) or project_store.project_for_user(
-            conn, project_id, 0
-        )
-        if project is None:
-            raise NotFound(f"project {project_id} not found")
+        project = managed(conn, actor, project_id)
         classes = classes_of(project.task_type, project.config)
         if classes is None:
             raise no_classes(project.task_type)
+        workers, items, labels = class_votes(conn, project, classes, gold_items=True)
         task = get_task_type(project.task_type)
         code = {c: k for k, c in enumerate(classes)}
-
-        def vote(value: Any) -> int | None:
-            found = task.vote(value, config=project.config)
-            return code.get(found) if found is not None else None
-
-        workers: list[int] = []
-        items: list[int] = []
-        labels: list[int] = []
-        for _, worker, item, value in store.iter_votes_source(conn, project_id, gold_items=True):
-            if (label := vote(value)) is not None:
-                workers.append(worker)
-                items.append(item)
-                labels.append(label)
         gold = {
-            item: label
+            item: code[truth]
             for item, text in export_store.iter_gold(conn, project_id)
-            if (label := vote(json.loads(text))) is not None
+            if (truth := task.vote(json.loads(text), config=project.config)) in code
         }
     if not labels:
         raise InputInvalid.on_field(
