@@ -34,6 +34,7 @@ import pytest
 import uvicorn
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from expertloop.app import create_app
 from expertloop.clock import FakeClock
@@ -92,12 +93,24 @@ class Backend:
 
     def truncate(self) -> None:
         names = [t.name for t in reversed(Base.metadata.sorted_tables)]
-        with self.database.write() as conn:
-            if self.database.is_sqlite:
+        if self.database.is_sqlite:
+            with self.database.write() as conn:
                 for name in names:
                     conn.execute(text(f"DELETE FROM {name}"))
-            else:
-                conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+            return
+        # TRUNCATE locks the tables one after another, while the shared test server's job
+        # runner may still be finishing a test's job (an import, an export) that holds one
+        # and waits for another: PostgreSQL then ends one of the two as a deadlock. When it
+        # ends the TRUNCATE, the job has gone on and a second try finds the tables free.
+        for attempt in range(5):
+            try:
+                with self.database.write() as conn:
+                    conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+                return
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "40P01" or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
 
 class ServerThread:
